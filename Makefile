@@ -1,0 +1,35 @@
+# Two commands do all set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+APT_PACKAGES := ngspice libngspice0 libngspice0-dev
+
+.PHONY: setup system-deps demo test bench clean
+
+system-deps:
+	@command -v ngspice >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(APT_PACKAGES); }
+
+$(BIN)/r2nn: setup.cfg pyproject.toml $(shell find r2nn_compiler grammar -name "*.py" -o -name "*.lark")
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q ".[test]"
+	touch $@
+
+setup: system-deps $(BIN)/r2nn
+
+demo: setup
+	$(BIN)/r2nn check examples/toy/toy.r2nn
+	$(BIN)/r2nn response examples/toy/toy.r2nn --plot build/toy-bode.png
+	$(BIN)/python examples/toy/make_signal.py build/toy-chirp.wav
+	$(BIN)/r2nn simulate examples/toy/toy.r2nn build/toy-chirp.wav --plot build/toy-waveforms.png
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python bench/bench_reference.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

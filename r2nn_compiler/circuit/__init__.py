@@ -1,0 +1,32 @@
+"""Circuit IR (components on nets, ports, subcircuits) and its modified nodal analysis."""
+
+from .graph import (
+    GROUND,
+    KINDS,
+    NODE_COUNTS,
+    PORT_ROLES,
+    UNITS,
+    CircuitGraph,
+    Component,
+    Port,
+    SubcircuitDef,
+    flatten,
+    validate_component,
+)
+from .mna import MnaSystem, mna_matrices
+
+__all__ = [
+    "GROUND",
+    "KINDS",
+    "NODE_COUNTS",
+    "PORT_ROLES",
+    "UNITS",
+    "CircuitGraph",
+    "Component",
+    "MnaSystem",
+    "Port",
+    "SubcircuitDef",
+    "flatten",
+    "mna_matrices",
+    "validate_component",
+]

@@ -1,0 +1,309 @@
+"""Modified nodal analysis of a :class:`CircuitGraph` with numpy.
+
+The circuit becomes the descriptor system ``E dx/dt = A x + B u``: ``x`` holds the voltage of
+every non-ground net (``v(net)``, subcircuit nets flattened as ``v(X1.mid)``) and the branch
+current of every inductor, VCVS and input source (``i(L3)``, ``i(X1.E1)``, ``i(V:in)``);
+``u`` holds the input port voltages, each imposed by an ideal source from ground. Every KCL row
+sums the currents *leaving* its net. Units: volts, amperes, seconds; frequencies in hertz,
+poles in rad/s.
+
+Reduction to an ordinary state space (:meth:`MnaSystem.state_space`) handles index-1 systems:
+the algebraic unknowns are eliminated, and a cluster of nets joined by capacitors but not to
+ground by capacitors (e.g. an integrator's feedback capacitor) first has its common-mode
+voltage split off as an algebraic unknown. Higher-index circuits (capacitor/voltage-source
+loops, inductor/current-source cutsets) and floating nets raise :class:`CircuitError`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import networkx as nx
+import numpy as np
+import scipy.sparse
+import scipy.sparse.linalg
+
+from .. import lti
+from ..errors import CircuitError
+from .graph import GROUND, CircuitGraph, Component, flatten
+
+#: Below this ratio of smallest to largest singular value (after row/column equilibration) a
+#: matrix the reduction must invert is treated as singular.
+SINGULAR_RCOND = 1e-13
+
+
+@dataclass(eq=False)  # numpy matrices have no single truth value to compare by
+class MnaSystem:
+    """``E dx/dt = A x + B u`` with ``unknowns`` naming the entries of ``x`` and ``inputs`` the
+    nets driven by the entries of ``u``.
+
+    ``floating_clusters`` lists, per group of nets joined by capacitors with no capacitor path
+    to ground, the indices of their voltage unknowns (sorted; the first is the reference).
+    """
+
+    E: np.ndarray
+    A: np.ndarray
+    B: np.ndarray
+    unknowns: list[str]
+    inputs: list[str]
+    floating_clusters: list[list[int]] = field(default_factory=list)
+    _position: dict[str, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._position = {name: i for i, name in enumerate(self.unknowns)}
+
+    @property
+    def n_unknowns(self) -> int:
+        return len(self.unknowns)
+
+    def index(self, net: str) -> int:
+        """Position of ``v(net)`` in ``x``; CircuitError for ground or an unknown net."""
+        if net == GROUND:
+            raise CircuitError("ground has no voltage unknown (it is 0 V by definition)")
+        try:
+            return self._position[f"v({net})"]
+        except KeyError:
+            raise CircuitError(f"no net named {net} in the circuit") from None
+
+    def ac(self, freqs_hz, outputs: list[str]) -> np.ndarray:
+        """Small-signal response V(output)/u(input) at ``freqs_hz`` (Hz), as a complex array
+        (outputs × inputs × freqs), solving ``(j2πf E − A) x = B`` directly (sparse LU).
+
+        Raises CircuitError for an unknown output net or a circuit singular at some frequency.
+        """
+        freqs = np.atleast_1d(np.asarray(freqs_hz, dtype=float))
+        select = self._selector(outputs)
+        out = np.zeros((len(outputs), len(self.inputs), freqs.size), dtype=complex)
+        if not self.inputs:
+            return out
+        E = scipy.sparse.csc_matrix(self.E)
+        A = scipy.sparse.csc_matrix(self.A)
+        B = self.B.astype(complex)
+        for k, f in enumerate(freqs):
+            try:
+                lu = scipy.sparse.linalg.splu((2j * np.pi * f * E - A).tocsc())
+            except RuntimeError:
+                raise CircuitError(
+                    f"MNA matrix is singular at {f:g} Hz (floating net or source loop)"
+                ) from None
+            out[:, :, k] = select @ lu.solve(B)
+        return out
+
+    def state_space(self, outputs: list[str]) -> lti.StateSpace:
+        """The equivalent ``dz/dt = A z + B u``, ``y = C z + D u`` with ``y`` the voltages of
+        ``outputs`` (ground allowed: a zero row).
+
+        States are the voltages of nets touched by capacitors (relative to their cluster's
+        reference net for floating clusters) and the inductor currents, in ``unknowns`` order.
+
+        Raises CircuitError for an unknown output net, or when the circuit is not index-1 or
+        has a floating net (naming the unknowns that cannot be solved for).
+        """
+        select = self._selector(outputs)
+        E, A, B, select = self._split_floating_clusters(select)
+        dynamic = np.flatnonzero(np.any(E != 0, axis=0) | np.any(E != 0, axis=1))
+        algebraic = np.setdiff1d(np.arange(self.n_unknowns), dynamic)
+        d, a = np.ix_(dynamic, dynamic), np.ix_(dynamic, algebraic)
+        A22 = A[np.ix_(algebraic, algebraic)]
+        self._require_regular(
+            A22, algebraic,
+            "the circuit is not index-1 or has a floating net: cannot solve for {names}. Causes: a net "
+            "joined only through capacitors or controlled-source inputs, a loop of capacitors and "
+            "voltage sources (inputs, E elements), or a cutset of inductors and current sources "
+            "(G elements)",
+        )
+        # z_alg = −(XA z_dyn + XB u) with [XA XB] = A22⁻¹ [A21 B2]
+        solved = np.linalg.solve(A22, np.hstack([A[np.ix_(algebraic, dynamic)], B[algebraic]]))
+        XA, XB = solved[:, : dynamic.size], solved[:, dynamic.size :]
+        E11 = E[d]
+        self._require_regular(
+            E11, dynamic,
+            "the capacitance/inductance matrix is singular for {names} (negative elements cancel)",
+        )
+        Ar = np.linalg.solve(E11, A[d] - A[a] @ XA)
+        Br = np.linalg.solve(E11, B[dynamic] - A[a] @ XB)
+        C = select[:, dynamic] - select[:, algebraic] @ XA
+        D = -select[:, algebraic] @ XB
+        return lti.StateSpace(Ar, Br, C, D)
+
+    def transient(self, u, dt: float, outputs: list[str], method: str = "convolution") -> np.ndarray:
+        """Output voltages for inputs ``u`` (signals × inputs × samples, sample k at k·dt s,
+        linear between samples) from zero state: (signals × outputs × samples).
+
+        Uses :func:`lti.simulate_foh` on :meth:`state_space`; raises what those raise
+        (CircuitError for the circuit, ValueError for shapes).
+        """
+        return lti.simulate_foh(self.state_space(outputs), u, dt, method=method)
+
+    def poles(self) -> np.ndarray:
+        """Finite poles of the circuit (rad/s), sorted by decreasing real part.
+
+        Raises CircuitError as :meth:`state_space` does.
+        """
+        return self.state_space([]).poles()
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _selector(self, outputs: list[str]) -> np.ndarray:
+        select = np.zeros((len(outputs), self.n_unknowns))
+        for row, net in enumerate(outputs):
+            if net != GROUND:
+                select[row, self.index(net)] = 1.0
+        return select
+
+    def _split_floating_clusters(self, select: np.ndarray):
+        """Change variables so each floating capacitor cluster's reference voltage is
+        algebraic: ``v_j = z_j + z_ref`` for the other members, and the reference's KCL row
+        becomes the cluster's total current balance (in which capacitor currents cancel).
+
+        Returns ``(E, A, B, select)`` in the new coordinates; the equivalence is exact.
+        """
+        n = self.n_unknowns
+        T = np.eye(n)  # x = T z
+        S = np.eye(n)  # rows combine as S (E, A, B)
+        for cluster in self.floating_clusters:
+            ref, others = cluster[0], cluster[1:]
+            T[others, ref] = 1.0
+            S[ref, others] = 1.0
+        E = S @ self.E @ T
+        refs = [c[0] for c in self.floating_clusters]
+        # The reference row and column of E are zero by construction (capacitor stamps sum to
+        # zero over a cluster); clear rounding residue so they are classified algebraic.
+        E[refs, :] = 0.0
+        E[:, refs] = 0.0
+        return E, S @ self.A @ T, S @ self.B, select @ T
+
+    def _require_regular(self, M: np.ndarray, which: np.ndarray, message: str) -> None:
+        """Raise CircuitError (``message`` with ``{names}`` filled in) unless square ``M``
+        is safely invertible; the names are the unknowns ``which`` its null vector involves."""
+        if M.size == 0:
+            return
+        scaled = _equilibrate(M)
+        _, sigma, vh = np.linalg.svd(scaled)
+        if sigma[-1] > SINGULAR_RCOND * sigma[0]:
+            return
+        null = np.abs(vh[-1])
+        involved = [self.unknowns[which[i]] for i in np.flatnonzero(null > 0.1 * null.max())]
+        raise CircuitError(message.format(names=", ".join(involved)))
+
+
+def _equilibrate(M: np.ndarray) -> np.ndarray:
+    """Scale rows then columns of ``M`` to unit max-abs, so mixed units (siemens next to
+    volt-per-volt gains) do not pass for near-singularity; all-zero rows/columns stay zero."""
+    rows = np.abs(M).max(axis=1)
+    M = M / np.where(rows > 0, rows, 1.0)[:, None]
+    cols = np.abs(M).max(axis=0)
+    return M / np.where(cols > 0, cols, 1.0)[None, :]
+
+
+def mna_matrices(graph: CircuitGraph, inputs: list[str] | None = None) -> MnaSystem:
+    """Build the MNA descriptor system of ``graph``.
+
+    ``inputs`` are the nets driven by the entries of ``u`` (in that order); by default the
+    ports with role ``'input'`` in declaration order. Any non-ground net may be driven.
+
+    Raises CircuitError for an unknown, ground or repeated input net, or for a subcircuit
+    instance that cannot be expanded.
+    """
+    prims = flatten(graph)
+    if inputs is None:
+        inputs = [p.name for p in graph.ports if p.role == "input"]
+    nets = sorted(({n for c in prims for n in c.nodes} | set(graph.nets())) - {GROUND})
+    for net in inputs:
+        if net == GROUND or net not in nets:
+            raise CircuitError(f"input {net!r} is not a non-ground net of the circuit")
+    if len(set(inputs)) != len(inputs):
+        raise CircuitError(f"inputs repeat a net: {inputs}")
+
+    branches = [c for c in prims if c.kind in ("L", "E")]
+    unknowns = [f"v({n})" for n in nets] + [f"i({c.name})" for c in branches] + [f"i(V:{n})" for n in inputs]
+    node = {n: i for i, n in enumerate(nets)}
+    size = len(unknowns)
+    E = np.zeros((size, size))
+    A = np.zeros((size, size))
+    B = np.zeros((size, len(inputs)))
+    stamp = _Stamper(node, E, A)
+
+    branch_row = len(nets)
+    for comp in prims:
+        if comp.kind in ("L", "E"):
+            stamp.component(comp, branch_row)
+            branch_row += 1
+        else:
+            stamp.component(comp, None)
+    for k, net in enumerate(inputs):
+        row = branch_row + k
+        # Source current leaves `net` into the source; its row imposes v(net) = u_k.
+        A[node[net], row] -= 1.0
+        A[row, node[net]] = -1.0
+        B[row, k] = 1.0
+    return MnaSystem(E, A, B, unknowns, list(inputs), _floating_clusters(prims, node))
+
+
+class _Stamper:
+    """Adds one primitive's stamp to ``E`` and ``A`` (KCL rows sum currents leaving a net;
+    ground rows and columns are dropped)."""
+
+    def __init__(self, node: dict[str, int], E: np.ndarray, A: np.ndarray) -> None:
+        self.node, self.E, self.A = node, E, A
+
+    def _add(self, M: np.ndarray, row: str | int, col: str | int, value: float) -> None:
+        r = self.node.get(row) if isinstance(row, str) else row
+        c = self.node.get(col) if isinstance(col, str) else col
+        if r is not None and c is not None:
+            M[r, c] += value
+
+    def component(self, comp: Component, branch: int | None) -> None:
+        getattr(self, "_" + comp.kind)(comp, branch)
+
+    def _R(self, comp: Component, _branch: None) -> None:
+        self._conductance(self.A, comp.nodes[0], comp.nodes[1], -1.0 / comp.value)
+
+    def _C(self, comp: Component, _branch: None) -> None:
+        self._conductance(self.E, comp.nodes[0], comp.nodes[1], comp.value)
+
+    def _conductance(self, M: np.ndarray, p: str, n: str, g: float) -> None:
+        if p == n:
+            return  # a self-loop carries no current
+        self._add(M, p, p, g)
+        self._add(M, n, n, g)
+        self._add(M, p, n, -g)
+        self._add(M, n, p, -g)
+
+    def _L(self, comp: Component, branch: int) -> None:
+        p, n = comp.nodes
+        # i_L flows p → n through the inductor; L di/dt = v(p) − v(n).
+        self._add(self.A, p, branch, -1.0)
+        self._add(self.A, n, branch, 1.0)
+        self.E[branch, branch] = comp.value
+        self._add(self.A, branch, p, 1.0)
+        self._add(self.A, branch, n, -1.0)
+
+    def _G(self, comp: Component, _branch: None) -> None:
+        op, on, cp, cn = comp.nodes
+        g = comp.value
+        # value·(v(cp) − v(cn)) leaves `op` and enters `on` (SPICE G convention).
+        self._add(self.A, op, cp, -g)
+        self._add(self.A, op, cn, g)
+        self._add(self.A, on, cp, g)
+        self._add(self.A, on, cn, -g)
+
+    def _E(self, comp: Component, branch: int) -> None:
+        op, on, cp, cn = comp.nodes
+        gain = comp.value
+        # i_E flows op → on through the source; its row imposes v(op) − v(on) = gain·(v(cp) − v(cn)).
+        self._add(self.A, op, branch, -1.0)
+        self._add(self.A, on, branch, 1.0)
+        self._add(self.A, branch, op, -1.0)
+        self._add(self.A, branch, on, 1.0)
+        self._add(self.A, branch, cp, gain)
+        self._add(self.A, branch, cn, -gain)
+
+
+def _floating_clusters(prims: list[Component], node: dict[str, int]) -> list[list[int]]:
+    """Groups of nets joined by (nonzero, non-self-loop) capacitors that have no capacitor
+    path to ground, as sorted voltage-unknown indices, in order of their first index."""
+    caps = nx.Graph()
+    caps.add_edges_from(c.nodes for c in prims if c.kind == "C" and c.value != 0 and c.nodes[0] != c.nodes[1])
+    clusters = [sorted(node[n] for n in comp) for comp in nx.connected_components(caps) if GROUND not in comp]
+    return sorted(clusters)

@@ -1,0 +1,170 @@
+"""The ``r2nn`` command line. Thin: parse options, call the API, print, exit.
+
+Exit codes: 0 ok, 1 bad input or model (or a failed verification), 2 usage, 3 internal error
+(a bug: please report it; set R2NN_DEBUG=1 for the traceback).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+
+import click
+import numpy as np
+
+from . import __version__, compiler, reference
+from .errors import R2nnError
+from .units import format_si
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(" ".join(message.split()), err=True)
+    sys.exit(code)
+
+
+def handles_errors(func):
+    """Turn every R2nnError into its one line on stderr and its exit code; never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except R2nnError as exc:
+            for problem in getattr(exc, "all", None) or [exc]:
+                click.echo(problem.one_line(), err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            _fail("interrupted", 130)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
+            if os.environ.get("R2NN_DEBUG"):
+                raise
+            _fail(f"internal error (please report; R2NN_DEBUG=1 shows the traceback): {type(exc).__name__}: {exc}", 3)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="r2nn")
+def main() -> None:
+    """r2nn: compile resonant recurrent neural networks into verified analog circuits."""
+
+
+@main.command()
+@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@handles_errors
+def check(model_path: str, as_json: bool) -> None:
+    """Validate MODEL and summarise it (resonators, couplings, inputs, outputs, stability)."""
+    model = compiler.load_model(model_path)
+    margin, pole = reference.stability_margin(model)
+    summary = {
+        "name": model.name,
+        "analogy": model.analogy,
+        "band_hz": list(model.band) if model.band else None,
+        "resonators": [{"name": r.name, "f0_hz": r.f0_hz, "q": r.q if np.isfinite(r.q) else None, "mass": r.mass, "stiffness": r.stiffness,
+                        "damping": r.damping} for r in model.resonators],
+        "couplings": [{"between": [c.a, c.b], "kind": c.kind, "value": c.value} for c in model.couplings],
+        "inputs": [{"name": i.name, "drives": dict(i.drives)} for i in model.inputs],
+        "outputs": [{"class": o.cls, "node": o.node, "weight": o.weight} for o in model.outputs],
+        "readout": {"kind": model.readout.kind, "start": model.readout.start, "stop": model.readout.stop},
+        "stability_margin_per_s": margin,
+        "slowest_pole": [pole.real, pole.imag],
+    }
+    if as_json:
+        click.echo(json.dumps(summary, indent=1))
+        return
+    click.echo(f"model {model.name}: {len(model.resonators)} resonators, {len(model.couplings)} couplings, "
+               f"{len(model.inputs)} input(s), {len(model.outputs)} classes, analogy {model.analogy}")
+    if model.band:
+        click.echo(f"band {format_si(model.band[0], 'Hz')} .. {format_si(model.band[1], 'Hz')}")
+    click.echo(f"{'resonator':<16}{'f0':>12}{'Q':>10}{'m (kg)':>12}{'k (N/m)':>12}{'c (N·s/m)':>12}")
+    for r in model.resonators:
+        click.echo(f"{r.name:<16}{format_si(r.f0_hz, 'Hz'):>12}{r.q:>10.4g}{r.mass:>12.4g}{r.stiffness:>12.4g}"
+                   f"{r.damping:>12.4g}")
+    for c in model.couplings:
+        click.echo(f"couple {c.a} -- {c.b} {c.kind} {c.value:.6g}")
+    for i in model.inputs:
+        click.echo(f"input {i.name} -> " + ", ".join(f"{n} ({w:.6g})" for n, w in i.drives))
+    for o in model.outputs:
+        click.echo(f"output {o.cls} = {o.node} (weight {o.weight:.6g})")
+    click.echo(f"readout rms from {model.readout.start:g} s to {model.readout.stop:g} s")
+    click.echo(f"stable: slowest pole decays at {margin:.6g} 1/s (time constant {1 / margin:.4g} s) "
+               f"at {abs(pole.imag) / (2 * np.pi):.6g} Hz")
+
+
+@main.command()
+@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", "out_path", required=True, type=click.Path(dir_okay=False),
+              help="OUT.json or OUT.r2nn")
+@handles_errors
+def convert(model_path: str, out_path: str) -> None:
+    """Convert MODEL between .r2nn text, r2nn-model/1 JSON (and from .npz)."""
+    compiler.save_model(compiler.load_model(model_path), out_path)
+    click.echo(f"wrote {out_path}")
+
+
+@main.command()
+@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
+@click.argument("signal_path", metavar="SIGNAL", type=click.Path(dir_okay=False))
+@click.option("--rate", type=float, default=None, help="Sample rate in Hz (CSV and .npy signals).")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Save a waveform plot (PNG).")
+@click.option("--json", "as_json", is_flag=True, help="Print {features, predicted} as JSON.")
+@handles_errors
+def simulate(model_path: str, signal_path: str, rate: float | None, plot_path: str | None, as_json: bool) -> None:
+    """Run the reference model on SIGNAL (.wav, .csv or .npy): features and predicted class."""
+    model = compiler.load_model(model_path)
+    result = compiler.simulate(model, signal_path, rate)
+    if plot_path:
+        from .plots import plot_waveforms
+
+        plot_waveforms(result, plot_path)
+    if as_json:
+        click.echo(json.dumps({"features": result.feature_map(), "predicted": result.predicted}, indent=1))
+        return
+    for cls, value in result.feature_map().items():
+        mark = "  <- predicted" if cls == result.predicted else ""
+        click.echo(f"{cls:<16}{value:.6e}{mark}")
+
+
+@main.command()
+@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
+@click.option("--fmin", type=float, default=None, help="Lowest frequency in Hz (default: band or f0/3).")
+@click.option("--fmax", type=float, default=None, help="Highest frequency in Hz (default: band or 3·f0).")
+@click.option("--points", type=click.IntRange(2, 100000), default=400, show_default=True)
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Save a Bode plot (PNG).")
+@click.option("--json", "as_json", is_flag=True, help="Print the response as JSON.")
+@handles_errors
+def response(model_path: str, fmin: float | None, fmax: float | None, points: int, plot_path: str | None,
+             as_json: bool) -> None:
+    """Frequency response of every output to every input (reference model)."""
+    model = compiler.load_model(model_path)
+    grid = reference.default_grid(model, points)
+    lo, hi = fmin or grid[0], fmax or grid[-1]
+    if not 0 < lo < hi:
+        raise click.UsageError(f"expected 0 < --fmin < --fmax, got {lo:g} and {hi:g}")
+    freqs = np.geomspace(lo, hi, points)
+    h = reference.frequency_response(model, freqs)
+    if plot_path:
+        from .plots import plot_bode
+
+        plot_bode(model, freqs, h, plot_path)
+    if as_json:
+        click.echo(json.dumps({
+            "freqs_hz": freqs.tolist(),
+            "responses": [{"class": o.cls, "input": i.name, "magnitude": np.abs(h[j, k]).tolist(),
+                           "phase_deg": np.degrees(np.angle(h[j, k])).tolist()}
+                          for j, o in enumerate(model.outputs) for k, i in enumerate(model.inputs)],
+        }))
+        return
+    click.echo(f"{'class':<16}{'input':<10}{'peak at':>12}{'peak |H|':>14}")
+    for j, o in enumerate(model.outputs):
+        for k, i in enumerate(model.inputs):
+            mag = np.abs(h[j, k])
+            p = int(np.argmax(mag))
+            click.echo(f"{o.cls:<16}{i.name:<10}{format_si(freqs[p], 'Hz'):>12}{mag[p]:>14.6g}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,229 @@
+"""The "r2nn-model/1" JSON weights format (import and export) and NumPy ``.npz`` import.
+
+JSON values are SI (kg, N/m, N·s/m, seconds, hertz). Errors name the file and the JSON path of
+the offending value (``resonators[1].mass``), or line:column for malformed JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import Location, ModelError
+from .ir import Coupling, Input, Model, Output, Readout, Resonator
+from .validate import validate_model
+
+FORMAT = "r2nn-model/1"
+_ANALOGY_IN = {"force-current": "force_current", "force_current": "force_current",
+               "force-voltage": "force_voltage", "force_voltage": "force_voltage"}
+
+
+def model_to_json_dict(model: Model) -> dict[str, Any]:
+    """The JSON object of ``model`` (exact floats; key order as in the format's example)."""
+    data: dict[str, Any] = {"format": FORMAT, "name": model.name, "analogy": model.analogy.replace("_", "-")}
+    if model.band is not None:
+        data["band"] = list(model.band)
+    data["resonators"] = [
+        {"name": r.name, "mass": r.mass, "stiffness": r.stiffness, "damping": r.damping} for r in model.resonators
+    ]
+    data["couplings"] = [{"between": [c.a, c.b], "kind": c.kind, "value": c.value} for c in model.couplings]
+    data["inputs"] = [{"name": i.name, "drives": dict(i.drives)} for i in model.inputs]
+    data["outputs"] = [{"class": o.cls, "node": o.node, "weight": o.weight} for o in model.outputs]
+    if model.readout is not None:
+        data["readout"] = {"kind": model.readout.kind, "start": model.readout.start, "stop": model.readout.stop}
+    return data
+
+
+def model_to_json(model: Model) -> str:
+    return json.dumps(model_to_json_dict(model), indent=1) + "\n"
+
+
+class _Reader:
+    """Typed access into a parsed JSON document, every failure located by its JSON path."""
+
+    def __init__(self, filename: str):
+        self.filename = filename
+
+    def at(self, path: str) -> Location:
+        return Location(self.filename, parameter=path)
+
+    def fail(self, path: str, message: str) -> ModelError:
+        return ModelError(message, self.at(path))
+
+    def get(self, obj: dict, key: str, path: str, kind: type | tuple, required: bool = True, default=None):
+        if key not in obj:
+            if required:
+                raise self.fail(path, f"missing key {key!r}")
+            return default
+        return self.typed(obj[key], f"{path}.{key}" if path else key, kind)
+
+    def typed(self, value, path: str, kind):
+        if kind is float:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise self.fail(path, f"expected a number, got {type(value).__name__}")
+            value = float(value)
+            if not math.isfinite(value):
+                raise self.fail(path, f"expected a finite number, got {value!r}")
+            return value
+        if not isinstance(value, kind):
+            names = {str: "a string", list: "a list", dict: "an object"}
+            raise self.fail(path, f"expected {names.get(kind, kind)}, got {type(value).__name__}")
+        return value
+
+
+def _reject_constants(token: str) -> float:
+    raise ValueError(f"{token} is not a finite number")
+
+
+def model_from_json_text(text: str, filename: str = "<json>") -> Model:
+    """Parse and validate an "r2nn-model/1" document. Raises ModelError (one line)."""
+    try:
+        doc = json.loads(text, parse_constant=_reject_constants)
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"malformed JSON: {exc.msg}", Location(filename, exc.lineno, exc.colno)) from None
+    except (ValueError, RecursionError) as exc:
+        raise ModelError(f"malformed JSON: {exc}", Location(filename)) from None
+    return model_from_json_dict(doc, filename)
+
+
+def model_from_json_dict(doc: Any, filename: str = "<json>") -> Model:
+    rd = _Reader(filename)
+    if not isinstance(doc, dict):
+        raise ModelError("expected a JSON object with \"format\": \"r2nn-model/1\"", Location(filename))
+    fmt = rd.get(doc, "format", "", str)
+    if fmt != FORMAT:
+        raise rd.fail("format", f"expected {FORMAT!r}, got {fmt!r}")
+    name = rd.get(doc, "name", "", str)
+    analogy_text = rd.get(doc, "analogy", "", str, required=False, default="force-current")
+    if analogy_text not in _ANALOGY_IN:
+        raise rd.fail("analogy", f"expected force-current or force-voltage, got {analogy_text!r}")
+    band = None
+    if doc.get("band") is not None:
+        band_list = rd.get(doc, "band", "", list)
+        if len(band_list) != 2:
+            raise rd.fail("band", "expected [low_hz, high_hz]")
+        band = tuple(rd.typed(v, f"band[{i}]", float) for i, v in enumerate(band_list))
+
+    resonators = []
+    for i, r in enumerate(rd.get(doc, "resonators", "", list)):
+        p = f"resonators[{i}]"
+        rd.typed(r, p, dict)
+        locs = {k: rd.at(f"{p}.{k}") for k in ("mass", "stiffness", "damping")}
+        resonators.append(Resonator(
+            rd.get(r, "name", p, str), rd.get(r, "mass", p, float), rd.get(r, "stiffness", p, float),
+            rd.get(r, "damping", p, float, required=False, default=0.0), loc=rd.at(p), field_locs=locs))
+
+    couplings = []
+    for i, c in enumerate(rd.get(doc, "couplings", "", list, required=False, default=[])):
+        p = f"couplings[{i}]"
+        rd.typed(c, p, dict)
+        between = rd.get(c, "between", p, list)
+        if len(between) != 2:
+            raise rd.fail(f"{p}.between", "expected two resonator names")
+        a, b = (rd.typed(v, f"{p}.between[{j}]", str) for j, v in enumerate(between))
+        locs = {"a": rd.at(f"{p}.between[0]"), "b": rd.at(f"{p}.between[1]"), "kind": rd.at(f"{p}.kind"),
+                "value": rd.at(f"{p}.value")}
+        couplings.append(Coupling(a, b, rd.get(c, "kind", p, str), rd.get(c, "value", p, float),
+                                  loc=rd.at(p), field_locs=locs))
+
+    inputs = []
+    for i, inp in enumerate(rd.get(doc, "inputs", "", list)):
+        p = f"inputs[{i}]"
+        rd.typed(inp, p, dict)
+        drives = rd.get(inp, "drives", p, dict)
+        pairs = tuple((node, rd.typed(w, f"{p}.drives.{node}", float)) for node, w in drives.items())
+        locs = {f"{key}{j}": rd.at(f"{p}.drives.{n}") for j, (n, _) in enumerate(pairs) for key in ("drive", "weight")}
+        inputs.append(Input(rd.get(inp, "name", p, str), pairs, loc=rd.at(p), field_locs=locs))
+
+    outputs = []
+    for i, o in enumerate(rd.get(doc, "outputs", "", list)):
+        p = f"outputs[{i}]"
+        rd.typed(o, p, dict)
+        locs = {"node": rd.at(f"{p}.node"), "weight": rd.at(f"{p}.weight")}
+        outputs.append(Output(rd.get(o, "class", p, str), rd.get(o, "node", p, str),
+                              rd.get(o, "weight", p, float, required=False, default=1.0),
+                              loc=rd.at(p), field_locs=locs))
+
+    readout = None
+    if "readout" in doc:
+        ro = rd.get(doc, "readout", "", dict)
+        locs = {k: rd.at(f"readout.{k}") for k in ("kind", "start", "stop")}
+        readout = Readout(rd.get(ro, "kind", "readout", str, required=False, default="rms"),
+                          rd.get(ro, "start", "readout", float), rd.get(ro, "stop", "readout", float),
+                          loc=rd.at("readout"), field_locs=locs)
+
+    model = Model(name, tuple(resonators), tuple(couplings), tuple(inputs), tuple(outputs), readout,
+                  analogy=_ANALOGY_IN[analogy_text], band=band, loc=Location(filename), source=filename)
+    return validate_model(model)
+
+
+def model_from_npz(path: str, name: str | None = None) -> Model:
+    """Import matrices from training code: ``mass``, ``stiffness``, ``damping`` (N),
+    ``coupling`` (N×N symmetric damper matrix, zero = no coupling), ``drive`` (inputs×N),
+    ``outputs`` (resonator indices), ``window`` ([start_s, stop_s]). Optional: ``weights``
+    (per output), ``band`` ([low_hz, high_hz]). Resonators are named r0…, inputs u0…, classes c0….
+    """
+    rd = _Reader(path)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: np.asarray(npz[k]) for k in npz.files}
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot read NumPy archive: {exc}", Location(path)) from None
+
+    def need(key: str, ndim: int) -> np.ndarray:
+        if key not in arrays:
+            raise rd.fail(key, f"missing array {key!r} (expected mass, stiffness, damping, coupling, drive, outputs, window)")
+        arr = arrays[key]
+        if arr.ndim != ndim or not np.issubdtype(arr.dtype, np.number):
+            raise rd.fail(key, f"expected a numeric {ndim}-D array, got shape {arr.shape} of {arr.dtype}")
+        if not np.all(np.isfinite(arr)):
+            raise rd.fail(key, "contains NaN or infinite values")
+        return arr.astype(float)
+
+    mass, stiffness, damping = need("mass", 1), need("stiffness", 1), need("damping", 1)
+    n = mass.size
+    for key, arr in (("stiffness", stiffness), ("damping", damping)):
+        if arr.size != n:
+            raise rd.fail(key, f"expected {n} values (one per resonator), got {arr.size}")
+    coupling = need("coupling", 2)
+    if coupling.shape != (n, n):
+        raise rd.fail("coupling", f"expected shape ({n}, {n}), got {coupling.shape}")
+    if not np.allclose(coupling, coupling.T, rtol=1e-12, atol=0):
+        raise rd.fail("coupling", "must be symmetric")
+    drive = need("drive", 2)
+    if drive.shape[1] != n:
+        raise rd.fail("drive", f"expected shape (inputs, {n}), got {drive.shape}")
+    out_idx = need("outputs", 1)
+    if np.any(out_idx != np.round(out_idx)) or np.any(out_idx < 0) or np.any(out_idx >= n):
+        raise rd.fail("outputs", f"expected resonator indices in 0..{n - 1}")
+    window = need("window", 1)
+    if window.size != 2:
+        raise rd.fail("window", "expected [start_s, stop_s]")
+    weights = need("weights", 1) if "weights" in arrays else np.ones(out_idx.size)
+    if weights.size != out_idx.size:
+        raise rd.fail("weights", f"expected {out_idx.size} values (one per output)")
+    band = tuple(need("band", 1)) if "band" in arrays else None
+
+    names = [f"r{i}" for i in range(n)]
+    resonators = tuple(Resonator(names[i], mass[i], stiffness[i], damping[i], loc=rd.at(f"mass[{i}]"))
+                       for i in range(n))
+    couplings = tuple(Coupling(names[i], names[j], "damper", coupling[i, j], loc=rd.at(f"coupling[{i}, {j}]"))
+                      for i in range(n) for j in range(i + 1, n) if coupling[i, j] != 0)
+    inputs = tuple(Input(f"u{k}", tuple((names[i], drive[k, i]) for i in range(n) if drive[k, i] != 0),
+                         loc=rd.at(f"drive[{k}]")) for k in range(drive.shape[0]))
+    outputs = tuple(Output(f"c{j}", names[int(i)], float(weights[j]), loc=rd.at(f"outputs[{j}]"))
+                    for j, i in enumerate(out_idx))
+    readout = Readout("rms", float(window[0]), float(window[1]), loc=rd.at("window"))
+    stem = name or _stem(path)
+    return validate_model(Model(stem, resonators, couplings, inputs, outputs, readout, band=band,
+                                loc=Location(path), source=path))
+
+
+def _stem(path: str) -> str:
+    stem = re.sub(r"[^A-Za-z0-9_]", "_", Path(path).stem) or "model"
+    return stem if not stem[0].isdigit() else f"m_{stem}"

@@ -1,0 +1,132 @@
+"""Structural validation of a Model: names, signs, references, the readout window.
+
+Stability is a property of the dynamics and is checked by ``reference.statespace.check_stable``;
+the API's ``load_model`` runs both. Every problem becomes a :class:`ModelError` pointing at the
+element (or field) that is wrong.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from ..errors import Location, ModelError
+from .ir import ANALOGIES, COUPLING_KINDS, READOUT_KINDS, Model
+
+
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def model_problems(model: Model) -> list[ModelError]:
+    """Every structural problem of ``model``, in source order (empty when it is sound)."""
+    problems: list[ModelError] = []
+
+    def bad(message: str, where: Location | None) -> None:
+        problems.append(ModelError(message, where or model.loc))
+
+    def ident(name: str, what: str, where: Location | None) -> None:
+        if not IDENTIFIER.fullmatch(name):
+            shown = name if len(name) <= 40 else name[:40] + "..."
+            bad(f"{what} name {shown!r} is not an identifier [A-Za-z_][A-Za-z0-9_]*", where)
+
+    ident(model.name, "model", model.loc)
+    for r in model.resonators:
+        ident(r.name, "resonator", r.where())
+    for i in model.inputs:
+        ident(i.name, "input", i.where())
+    for o in model.outputs:
+        ident(o.cls, "class", o.where())
+
+    if model.analogy not in ANALOGIES:
+        bad(f"analogy must be one of {', '.join(ANALOGIES)}, got {model.analogy!r}", model.loc)
+    if model.band is not None:
+        lo, hi = model.band
+        if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo < hi):
+            bad(f"band must satisfy 0 < low < high (Hz), got {lo!r} .. {hi!r}", model.loc)
+
+    names: dict[str, Location | None] = {}
+    for r in model.resonators:
+        if r.name in names:
+            bad(f"duplicate resonator name {r.name!r}", r.where())
+        names[r.name] = r.where()
+        if not (math.isfinite(r.mass) and r.mass > 0):
+            bad(f"mass of {r.name!r} must be > 0 (kg), got {r.mass!r}", r.where("mass"))
+        if not (math.isfinite(r.stiffness) and r.stiffness > 0):
+            bad(f"stiffness of {r.name!r} must be > 0 (N/m), got {r.stiffness!r}", r.where("stiffness"))
+        if not math.isfinite(r.damping):
+            bad(f"damping of {r.name!r} must be a finite number, got {r.damping!r}", r.where("damping"))
+    if not model.resonators:
+        bad("a model needs at least one resonator", model.loc)
+
+    def known(name: str, where: Location | None, what: str) -> bool:
+        if name not in names:
+            bad(f"unknown resonator {name!r} in {what}", where)
+            return False
+        return True
+
+    pairs: set[tuple[str, str, str]] = set()
+    for c in model.couplings:
+        ok = known(c.a, c.where("a"), "coupling") & known(c.b, c.where("b"), "coupling")
+        if c.kind not in COUPLING_KINDS:
+            bad(f"coupling kind must be damper or spring, got {c.kind!r}", c.where("kind"))
+        if ok and c.a == c.b:
+            bad(f"a coupling of resonator {c.a!r} with itself", c.where())
+        key = (*sorted((c.a, c.b)), c.kind)
+        if ok and c.a != c.b and key in pairs:
+            bad(f"duplicate {c.kind} coupling {c.a} -- {c.b}", c.where())
+        pairs.add(key)
+        if not math.isfinite(c.value) or c.value == 0:
+            bad(f"{c.kind} coupling {c.a} -- {c.b} must be a nonzero finite number, got {c.value!r}", c.where("value"))
+
+    if not model.inputs:
+        bad("a model needs at least one input", model.loc)
+    input_names: set[str] = set()
+    for inp in model.inputs:
+        if inp.name in input_names:
+            bad(f"duplicate input name {inp.name!r}", inp.where())
+        input_names.add(inp.name)
+        if not inp.drives:
+            bad(f"input {inp.name!r} drives no resonator (expected '-> name (weight), ...')", inp.where())
+        driven: set[str] = set()
+        for i, (node, weight) in enumerate(inp.drives):
+            if known(node, inp.where(f"drive{i}"), f"input {inp.name!r}") and node in driven:
+                bad(f"input {inp.name!r} drives {node!r} twice", inp.where(f"drive{i}"))
+            driven.add(node)
+            if not math.isfinite(weight):
+                bad(f"drive weight of {inp.name!r} on {node!r} must be finite, got {weight!r}", inp.where(f"weight{i}"))
+
+    if not model.outputs:
+        bad("a model needs at least one output (one per class)", model.loc)
+    classes: set[str] = set()
+    for out in model.outputs:
+        if out.cls in classes:
+            bad(f"duplicate output class {out.cls!r}", out.where())
+        classes.add(out.cls)
+        known(out.node, out.where("node"), f"output {out.cls!r}")
+        if not (math.isfinite(out.weight) and out.weight > 0):
+            bad(f"weight of output {out.cls!r} must be > 0, got {out.weight!r}", out.where("weight"))
+
+    ro = model.readout
+    if ro is None:
+        bad("no readout: expected 'readout rms from T0 to T1;'", model.loc)
+    else:
+        if ro.kind not in READOUT_KINDS:
+            bad(f"readout kind must be rms, got {ro.kind!r}", ro.where("kind"))
+        if not (math.isfinite(ro.start) and ro.start >= 0):
+            bad(f"readout window must start at t >= 0 s, got {ro.start!r}", ro.where("start"))
+        if not (math.isfinite(ro.stop) and ro.stop > ro.start):
+            bad(f"readout window must end after it starts ({ro.start!r} s), got {ro.stop!r}", ro.where("stop"))
+    return problems
+
+
+def validate_model(model: Model) -> Model:
+    """Return ``model`` unchanged, or raise the first problem as :class:`ModelError`.
+
+    The raised error's ``all`` attribute lists every problem (for ``r2nn check``).
+    """
+    problems = model_problems(model)
+    if problems:
+        first = problems[0]
+        first.all = problems
+        raise first
+    return model

@@ -1,0 +1,42 @@
+"""Write a Model as ``.r2nn`` text that parses back to an equal Model.
+
+Resonators are written in the mechanical form (m, k, c) with shortest round-trip float text, so
+text → Model → text → Model is the identity on values.
+"""
+
+from __future__ import annotations
+
+from .ir import Model
+
+
+def _num(value: float) -> str:
+    return repr(float(value))
+
+
+def model_to_text(model: Model) -> str:
+    """The ``.r2nn`` text of ``model`` (one statement per line, two-space-free canonical layout)."""
+    lines = [f"model {model.name} {{", f"    analogy {model.analogy};"]
+    if model.band is not None:
+        lo, hi = model.band
+        lines.append(f"    band {_num(lo)} Hz .. {_num(hi)} Hz;")
+    lines.append("")
+    for r in model.resonators:
+        lines.append(f"    resonator {r.name} (m = {_num(r.mass)}, k = {_num(r.stiffness)}, c = {_num(r.damping)});")
+    if model.couplings:
+        lines.append("")
+    for c in model.couplings:
+        param = "c" if c.kind == "damper" else "k"
+        lines.append(f"    couple {c.a} -- {c.b} {c.kind} ({param} = {_num(c.value)});")
+    lines.append("")
+    for inp in model.inputs:
+        drives = ", ".join(f"{node} ({_num(w)})" for node, w in inp.drives)
+        lines.append(f"    input {inp.name} -> {drives};")
+    lines.append("")
+    for out in model.outputs:
+        weight = "" if out.weight == 1.0 else f" (weight = {_num(out.weight)})"
+        lines.append(f"    output {out.cls} = {out.node}{weight};")
+    if model.readout is not None:
+        ro = model.readout
+        lines += ["", f"    readout {ro.kind} from {_num(ro.start)} s to {_num(ro.stop)} s;"]
+    lines.append("}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,71 @@
+"""Plots people would rather see than read: waveforms and Bode diagrams (matplotlib, PNG).
+
+Imported lazily by the CLI so that plain runs do not pay for matplotlib.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .fileutil import write_bytes_atomic  # noqa: E402
+
+
+def _save(fig, path: str | Path) -> None:
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120)
+    plt.close(fig)
+    write_bytes_atomic(path, buf.getvalue())
+
+
+def plot_waveforms(result, path: str | Path) -> None:
+    """Input(s) and output velocities of one reference simulation, readout window shaded."""
+    model = result.model
+    t = result.times_s
+    fig, axes = plt.subplots(2, 1, sharex=True, figsize=(9, 5.5))
+    for k, inp in enumerate(model.inputs):
+        axes[0].plot(t, result.signal.data[k], lw=0.7, label=inp.name)
+    axes[0].set_ylabel("input u")
+    axes[0].legend(loc="upper right")
+    for j, out in enumerate(model.outputs):
+        label = f"{out.cls} ({out.node}): {result.features[j]:.3g}" + (" ← predicted" if out.cls == result.predicted else "")
+        axes[1].plot(t, result.outputs[j], lw=0.7, label=label)
+    for ax in axes:
+        ax.axvspan(model.readout.start, model.readout.stop, color="0.9", zorder=0)
+    axes[1].set_ylabel("velocity (m/s)")
+    axes[1].set_xlabel("time (s)")
+    axes[1].legend(loc="upper right", fontsize="small")
+    fig.suptitle(f"{model.name}: {Path(result.signal.path).name}")
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_bode(model, freqs_hz: np.ndarray, h: np.ndarray, path: str | Path, overlay: np.ndarray | None = None,
+              overlay_label: str = "circuit") -> None:
+    """Magnitude (dB) and phase of every output/input pair; ``overlay`` (same shape) dashed."""
+    fig, (mag_ax, ph_ax) = plt.subplots(2, 1, sharex=True, figsize=(9, 6))
+    for j, out in enumerate(model.outputs):
+        for k, inp in enumerate(model.inputs):
+            label = f"{out.cls} ← {inp.name}"
+            line, = mag_ax.semilogx(freqs_hz, 20 * np.log10(np.abs(h[j, k]) + 1e-300), label=label)
+            ph_ax.semilogx(freqs_hz, np.degrees(np.angle(h[j, k])), color=line.get_color())
+            if overlay is not None:
+                mag_ax.semilogx(freqs_hz, 20 * np.log10(np.abs(overlay[j, k]) + 1e-300), "--",
+                                color=line.get_color(), label=f"{label} ({overlay_label})")
+                ph_ax.semilogx(freqs_hz, np.degrees(np.angle(overlay[j, k])), "--", color=line.get_color())
+    mag_ax.set_ylabel("|H| (dB re 1 (m/s)/unit)")
+    ph_ax.set_ylabel("phase (deg)")
+    ph_ax.set_xlabel("frequency (Hz)")
+    mag_ax.legend(fontsize="small")
+    mag_ax.grid(True, which="both", alpha=0.3)
+    ph_ax.grid(True, which="both", alpha=0.3)
+    fig.suptitle(f"{model.name}: frequency response")
+    fig.tight_layout()
+    _save(fig, path)

@@ -1,0 +1,101 @@
+"""Reading input signals: WAV (any PCM width or float), CSV and .npy.
+
+A signal is (inputs × samples) float64 with its sample rate in Hz. CSV/.npy hold one column per
+input (or a 1-D array for one input) and need the rate from the caller; WAV carries its own and
+one channel per input. Integer PCM is scaled to [-1, 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import Location, SignalError, UsageError
+
+SIGNAL_SUFFIXES = (".wav", ".csv", ".npy")
+
+
+@dataclass(frozen=True)
+class Signal:
+    data: np.ndarray  # inputs × samples
+    rate_hz: float
+    path: str
+
+    @property
+    def duration_s(self) -> float:
+        return (self.data.shape[1] - 1) / self.rate_hz
+
+
+def load_signal(path: str | Path, n_inputs: int, rate_hz: float | None = None) -> Signal:
+    """Read a signal for a model with ``n_inputs`` inputs.
+
+    Raises SignalError (unreadable file, wrong number of columns, NaN/inf, empty) and UsageError
+    (a CSV/.npy signal without ``--rate``, a WAV with a contradicting ``--rate``).
+    """
+    path = Path(path)
+    where = Location(str(path))
+    suffix = path.suffix.lower()
+    if suffix not in SIGNAL_SUFFIXES:
+        raise SignalError(f"unknown signal type {suffix or '(none)'!r}: expected .wav, .csv or .npy", where)
+    try:
+        if suffix == ".wav":
+            data, rate_hz = _read_wav(path, rate_hz)
+        else:
+            if rate_hz is None:
+                raise UsageError(f"{path}: a {suffix} signal needs its sample rate: give --rate HZ")
+            data = np.load(path, allow_pickle=False) if suffix == ".npy" else _read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise SignalError(f"cannot read signal: {' '.join(str(exc).split())}", where) from None
+    data = np.asarray(data)
+    if not np.issubdtype(data.dtype, np.number):
+        raise SignalError(f"expected numbers, got an array of {data.dtype}", where)
+    data = data.astype(float)
+    if data.ndim == 1:
+        data = data[:, None]
+    if data.ndim != 2:
+        raise SignalError(f"expected one column per input, got an array of shape {data.shape}", where)
+    if data.shape[1] != n_inputs:
+        raise SignalError(f"expected {n_inputs} column(s), one per model input, got {data.shape[1]}", where)
+    if data.shape[0] < 2:
+        raise SignalError("a signal needs at least two samples", where)
+    if not np.all(np.isfinite(data)):
+        raise SignalError("signal contains NaN or infinite samples", where)
+    if not (rate_hz and rate_hz > 0 and np.isfinite(rate_hz)):
+        raise SignalError(f"sample rate must be a positive number of Hz, got {rate_hz!r}", where)
+    return Signal(np.ascontiguousarray(data.T), float(rate_hz), str(path))
+
+
+def _read_wav(path: Path, rate_hz: float | None):
+    from scipy.io import wavfile
+
+    rate, data = wavfile.read(path)
+    if rate_hz is not None and rate_hz != rate:
+        raise UsageError(f"{path}: --rate {rate_hz:g} contradicts the file's own {rate} Hz")
+    if np.issubdtype(data.dtype, np.integer):
+        info = np.iinfo(data.dtype)
+        if info.min == 0:  # unsigned 8-bit PCM is offset binary
+            data = (data.astype(float) - (info.max + 1) / 2) / ((info.max + 1) / 2)
+        else:
+            data = data.astype(float) / -float(info.min)
+    return data, float(rate)
+
+
+def _read_csv(path: Path) -> np.ndarray:
+    text = path.read_text(encoding="utf-8")
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    if lines and any(c.isalpha() and c not in "eE" for c in lines[0]):
+        lines = lines[1:]  # a header row
+    return np.loadtxt(lines, delimiter=",", ndmin=2)
+
+
+def signal_files(paths: list[str | Path]) -> list[Path]:
+    """Expand directories into their signal files (sorted); plain files are kept as given."""
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            files += sorted(f for f in p.iterdir() if f.suffix.lower() in SIGNAL_SUFFIXES)
+        else:
+            files.append(p)
+    return files

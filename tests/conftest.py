@@ -1,0 +1,23 @@
+"""Shared fixtures: paths to the bundled examples and the independent conformance cases."""
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CASES = ROOT.parent / "shared" / "cases"
+if not CASES.is_dir():  # CI clones beside a copy of shared/
+    CASES = Path.cwd().parent / "shared" / "cases"
+
+TOY = ROOT / "examples" / "toy" / "toy.r2nn"
+
+
+@pytest.fixture
+def toy_path() -> Path:
+    return TOY
+
+
+def case_paths() -> list[tuple[Path, Path]]:
+    found = sorted(CASES.glob("case*.json"))
+    assert found, f"conformance cases not found in {CASES}"
+    return [(p, p.with_name(p.stem + "_expected.npz")) for p in found]
