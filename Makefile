@@ -7,7 +7,7 @@ APT_PACKAGES := ngspice libngspice0 libngspice0-dev
 .PHONY: setup system-deps demo test bench clean
 
 system-deps:
-	@command -v ngspice >/dev/null 2>&1 || { \
+	@{ command -v ngspice && ldconfig -p | grep -q 'libngspice.so '; } >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(APT_PACKAGES); }
 
@@ -22,8 +22,12 @@ setup: system-deps $(BIN)/r2nn
 demo: setup
 	$(BIN)/r2nn check examples/toy/toy.r2nn
 	$(BIN)/r2nn response examples/toy/toy.r2nn --plot build/toy-bode.png
-	$(BIN)/python examples/toy/make_signal.py build/toy-chirp.wav
-	$(BIN)/r2nn simulate examples/toy/toy.r2nn build/toy-chirp.wav --plot build/toy-waveforms.png
+	$(BIN)/python examples/toy/make_signals.py build/toy-signals
+	$(BIN)/r2nn simulate examples/toy/toy.r2nn build/toy-signals/chirp.wav --plot build/toy-waveforms.png
+	$(BIN)/r2nn compile examples/toy/toy.r2nn -o build/toy --exact
+	$(BIN)/r2nn verify examples/toy/toy.r2nn build/toy --signals build/toy-signals \
+	    --json build/toy-verify.json --plot build/toy-plots
+	@echo "demo done: see build/ (deck in build/toy, plots in build/toy-plots)"
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -45,6 +45,17 @@ def handles_errors(func):
     return wrapper
 
 
+def _list_passes(ctx: click.Context, _param, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from .passes import REGISTRY
+
+    for name, cls in sorted(REGISTRY.items()):
+        first = (cls.__module__ and sys.modules[cls.__module__].__doc__ or "").strip().splitlines()[0]
+        click.echo(f"{name:<22}{first}")
+    ctx.exit(0)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="r2nn")
 def main() -> None:
@@ -164,6 +175,90 @@ def response(model_path: str, fmin: float | None, fmax: float | None, points: in
             mag = np.abs(h[j, k])
             p = int(np.argmax(mag))
             click.echo(f"{o.cls:<16}{i.name:<10}{format_si(freqs[p], 'Hz'):>12}{mag[p]:>14.6g}")
+
+
+@main.command(name="compile")
+@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", "outdir", required=True, type=click.Path(file_okay=False),
+              help="Output directory (replaced atomically).")
+@click.option("--exact", is_flag=True, help="Ideal elements, no scaling or quantisation: port voltages = velocities.")
+@click.option("--flow", "flow_text", default=None,
+              help="Comma-separated pass names to run instead of the default flow (see --list-passes).")
+@click.option("--list-passes", is_flag=True, is_eager=True, expose_value=False, callback=_list_passes,
+              help="List the registered passes and exit.")
+@handles_errors
+def compile_cmd(model_path: str, outdir: str, exact: bool, flow_text: str | None) -> None:
+    """Compile MODEL into an ngspice deck, manifest.json and bom.csv in OUTDIR."""
+    model = compiler.load_model(model_path)
+    flow = [p.strip() for p in flow_text.split(",") if p.strip()] if flow_text is not None else None
+    result = compiler.compile_model(model, outdir, exact=exact, flow=flow)
+    for entry in result.log:
+        click.echo(f"  {entry.name:<20}{entry.summary}")
+    counts = result.manifest["component_counts"]
+    click.echo(f"wrote {outdir}: {', '.join(sorted(result.files))} "
+               f"({result.manifest['total_components']} components: "
+               + ", ".join(f"{v} {k}" for k, v in counts.items()) + ")")
+
+
+@main.command()
+@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
+@click.argument("outdir", metavar="OUTDIR", type=click.Path(file_okay=False))
+@click.argument("more_signals", nargs=-1, metavar="[SIGNAL...]", type=click.Path())
+@click.option("--signals", "signal_paths", multiple=True, type=click.Path(),
+              help="Signal file or directory of signal files (repeatable; further SIGNALs may follow).")
+@click.option("--rate", type=float, default=None, help="Sample rate in Hz for .csv/.npy signals.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the report as JSON.")
+@click.option("--plot", "plot_dir", type=click.Path(file_okay=False), help="Write waveform and Bode overlays here.")
+@click.option("--nrmse", "nrmse_tol", type=float, default=0.005, show_default=True,
+              help="Largest NRMSE allowed on any output.")
+@click.option("--engine", type=click.Choice(["batch", "shared"]), default="batch", show_default=True,
+              help="ngspice as a subprocess (batch) or in-process library (shared).")
+@click.option("--no-ac", is_flag=True, help="Skip the AC comparison.")
+@click.option("--timeout", "timeout_s", type=float, default=600.0, show_default=True,
+              help="Seconds allowed per ngspice run.")
+@handles_errors
+def verify(model_path, outdir, more_signals, signal_paths, rate, json_path, plot_dir, nrmse_tol, engine, no_ac,
+           timeout_s) -> None:
+    """Simulate the compiled deck in OUTDIR with ngspice and compare it with the reference model.
+
+    Exit 0 only if every output's NRMSE, every class decision and the AC response are within
+    tolerance."""
+    from .verify import Tolerances
+
+    model = compiler.load_model(model_path)
+    paths = list(signal_paths) + list(more_signals)
+    report = compiler.verify(model, outdir, paths, rate_hz=rate, engine=engine, run_ac=not no_ac,
+                             tolerances=Tolerances(nrmse=nrmse_tol), timeout_s=timeout_s, progress=True)
+    if json_path:
+        from .fileutil import write_text_atomic
+
+        write_text_atomic(json_path, json.dumps(report.to_json(), indent=1) + "\n")
+    if plot_dir:
+        from .verify.plots import write_plots
+
+        write_plots(model, report, plot_dir)
+    _print_report(report)
+    sys.exit(0 if report.passed else 1)
+
+
+def _print_report(report) -> None:
+    if report.signals:
+        click.echo(f"{'signal':<32}{'worst NRMSE':>12}  {'reference':<12}{'circuit':<12}agree")
+        for s in report.signals:
+            name = s.path if len(s.path) <= 31 else "..." + s.path[-28:]
+            click.echo(f"{name:<32}{s.worst_nrmse:>12.3e}  {s.reference_class:<12}{s.circuit_class:<12}"
+                       f"{'yes' if s.agree else 'NO'}")
+    for a in report.ac:
+        e = a.errors
+        click.echo(f"AC {a.cls} <- {a.input}: peak {format_si(e['peak_hz_circuit'], 'Hz')} "
+                   f"(reference {format_si(e['peak_hz_reference'], 'Hz')}), peak freq error {e['peak_freq_error']:.2e}, "
+                   f"peak |H| error {e['peak_mag_error']:.2e}")
+    for f in report.failures():
+        click.echo(f"FAIL {f}", err=True)
+    verdict = "PASS" if report.passed else "FAIL"
+    click.echo(f"{verdict}: {len(report.signals)} signals, class agreement {100 * report.class_agreement:.1f} %, "
+               f"worst NRMSE {report.worst_nrmse:.3e} (limit {report.tolerances.nrmse:g}), "
+               f"{report.elapsed_s:.1f} s with ngspice ({report.engine})")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,18 +1,24 @@
 """The public Python API: the same verbs as the CLI, for scripts and notebooks.
 
-``load_model`` → ``simulate`` / ``response`` (reference model); ``compile_model`` and ``verify``
-join when the circuit stages are present.
+``load_model`` → ``simulate`` (reference model) → ``compile_model`` (circuit graph, passes,
+ngspice deck, manifest, BOM) → ``verify`` (ngspice against the reference; in
+:mod:`r2nn_compiler.verify`). This module wires the stages together and holds no stage logic.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from . import reference
-from .errors import Location, ModelError
+from . import __version__, backend, reference
+from .backend.outputs import write_directory_atomic
+from .circuit import mna_matrices
+from .errors import Location, ModelError, SignalError
+from .fileutil import write_text_atomic
+from .passes import EXACT_FLOW, CompileContext, CompileOptions, run_flow
 from .model import Model, model_from_json_text, model_from_npz, model_to_json, model_to_text, parse_model_text
 from .signals import Signal, load_signal
 
@@ -43,8 +49,6 @@ def load_model(path: str | Path) -> Model:
 
 def save_model(model: Model, path: str | Path) -> None:
     """Write ``model`` as .r2nn text or r2nn-model/1 JSON by suffix, atomically."""
-    from .fileutil import write_text_atomic
-
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".r2nn":
@@ -80,3 +84,111 @@ def simulate(model: Model, signal: Signal | str | Path, rate_hz: float | None = 
     outputs = reference.simulate(model, signal.data, signal.rate_hz)
     feats = reference.features(model, outputs, signal.rate_hz)
     return SimulationResult(model, signal, outputs, feats, model.classes[int(reference.predict(model, feats))])
+
+
+@dataclass
+class CompileResult:
+    """What ``compile_model`` produced: the context (graph, ports, log) and the files written."""
+
+    context: CompileContext
+    outdir: Path
+    files: dict[str, str]
+    manifest: dict
+
+    @property
+    def log(self):
+        return self.context.log
+
+
+def default_flow(exact: bool) -> list[str]:
+    """The pass list ``r2nn compile`` runs (users may pass their own list instead)."""
+    return list(EXACT_FLOW)
+
+
+def testbench_signal(model: Model) -> tuple[np.ndarray, float]:
+    """A default stimulus for the shipped testbench: a logarithmic chirp across the model's band
+    over the readout window, amplitude 1 (model units), sampled at ≥ 10× the band's top.
+    Returns (inputs × samples, sample_rate_hz)."""
+    freqs = reference.default_grid(model, 2)
+    f_lo, f_hi = float(freqs[0]), float(freqs[-1])
+    rate = float(max(8000.0, 1000.0 * np.ceil(10 * f_hi / 1000.0)))
+    n = int(np.ceil(model.readout.stop * rate)) + 1
+    t = np.arange(n) / rate
+    duration = max(t[-1], 1.0 / rate)
+    phase = 2 * np.pi * f_lo * duration / np.log(f_hi / f_lo) * (np.power(f_hi / f_lo, t / duration) - 1)
+    u = np.sin(phase)
+    return np.tile(u, (len(model.inputs), 1)), rate
+
+
+def compile_model(model: Model, outdir: str | Path, *, exact: bool = False, flow: list[str] | None = None,
+                  options: CompileOptions | None = None) -> CompileResult:
+    """Lower ``model`` through ``flow`` and write ``<name>.lib``, ``<name>.cir``, the testbench's
+    input file, ``manifest.json`` and ``bom.csv`` into ``outdir`` (atomically).
+
+    Raises CompileError (an unknown pass, an unrealisable element, a failed numpy proof).
+    """
+    options = options or CompileOptions(exact=exact)
+    flow = list(flow) if flow is not None else default_flow(options.exact)
+    ctx = run_flow(CompileContext(model, options), flow)
+    graph = ctx.require_graph("backend")
+    graph.check()
+
+    name = backend.safe_identifier(model.name)
+    subckt = f"r2nn_{name}"
+    lib_name, cir_name, input_name = f"{name}.lib", f"{name}.cir", f"{name}_input.txt"
+    netlister = backend.NgspiceNetlister()
+    header = [f"r2nn-compiler {__version__}: model {model.name}, analogy {model.analogy}",
+              "ports: " + " ".join(p.name for p in graph.ports), f"flow: {' '.join(flow)}"]
+    library = netlister.library(graph, subckt, header)
+
+    u, rate = testbench_signal(model)
+    gains = np.array([p.gain for p in ctx.inputs])[:, None]
+    t_c = np.arange(u.shape[1]) / rate * ctx.time_scale
+    input_text = "".join(" ".join(backend.netlister.format_spice(v) for v in row) + "\n"
+                         for row in np.column_stack([t_c, (u * gains).T]))
+    poles = mna_matrices(graph, [p.net for p in ctx.inputs]).poles()
+    tmax = backend.max_step(ctx.time_scale / rate, backend.f_max_hz(poles))
+    grid = reference.default_grid(model, 2) * (1.0 / ctx.time_scale)
+    supplies = [p.name for p in graph.ports if p.role == "supply"]
+    testbench = netlister.testbench(
+        title=f"r2nn testbench for {model.name}", library=lib_name, subckt=subckt, n_inputs=len(model.inputs),
+        n_outputs=len(model.outputs), extra_ports=supplies, data_file=input_name,
+        tran=(float(t_c[-1]), tmax), ac=(float(grid[0]), float(grid[-1]), 50))
+    manifest = backend.build_manifest(
+        model=model, graph=graph, subckt=subckt, library=lib_name, testbench=cir_name, input_file=input_name,
+        inputs=ctx.inputs, outputs=ctx.outputs, time_scale=ctx.time_scale, sense=ctx.sense, flow=flow,
+        log=ctx.log, exact=options.exact, sample_rate_hz=rate / ctx.time_scale, tstop_s=float(t_c[-1]),
+        tmax_s=tmax, version=__version__)
+    files = {lib_name: library, cir_name: testbench, input_name: input_text,
+             "manifest.json": json.dumps(manifest, indent=1) + "\n", "bom.csv": backend.bom_csv(graph)}
+    write_directory_atomic(outdir, {k: v.encode("utf-8") for k, v in files.items()})
+    return CompileResult(ctx, Path(outdir), files, manifest)
+
+
+def verify(model: Model, outdir: str | Path, signals: list[str | Path], *, rate_hz: float | None = None,
+           engine: str = "batch", run_ac: bool = True, tolerances=None, timeout_s: float = 600.0,
+           per_run: int = 8, progress: bool = False):
+    """Simulate the deck compiled in ``outdir`` on every signal (files or directories) with
+    ngspice and compare with the reference model. Returns a ``verify.VerifyReport``.
+
+    Raises SignalError / VerificationError / SimulationError (one line each).
+    """
+    from .signals import signal_files
+    from .verify import read_compiled, verify_deck
+
+    compiled = read_compiled(outdir)
+    files = signal_files(signals)
+    if not files and signals:
+        raise SignalError(f"no signal files (.wav, .csv, .npy) in {', '.join(map(str, signals))}")
+    loaded = [load_signal(f, len(model.inputs), rate_hz) for f in files]
+    bar = None
+    if progress and loaded:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(loaded), unit="signal", desc="ngspice", disable=None, leave=False)
+    try:
+        return verify_deck(model, compiled, loaded, engine=engine, tolerances=tolerances, timeout_s=timeout_s,
+                           per_run=per_run, run_ac=run_ac, progress=bar.update if bar else None)
+    finally:
+        if bar is not None:
+            bar.close()

@@ -16,7 +16,8 @@ import numpy as np  # noqa: E402
 from .fileutil import write_bytes_atomic  # noqa: E402
 
 
-def _save(fig, path: str | Path) -> None:
+def save_figure(fig, path: str | Path) -> None:
+    """Save ``fig`` as PNG atomically and close it."""
     import io
 
     buf = io.BytesIO()
@@ -44,7 +45,7 @@ def plot_waveforms(result, path: str | Path) -> None:
     axes[1].legend(loc="upper right", fontsize="small")
     fig.suptitle(f"{model.name}: {Path(result.signal.path).name}")
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_bode(model, freqs_hz: np.ndarray, h: np.ndarray, path: str | Path, overlay: np.ndarray | None = None,
@@ -68,4 +69,4 @@ def plot_bode(model, freqs_hz: np.ndarray, h: np.ndarray, path: str | Path, over
     ph_ax.grid(True, which="both", alpha=0.3)
     fig.suptitle(f"{model.name}: frequency response")
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)

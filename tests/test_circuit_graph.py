@@ -89,7 +89,7 @@ def test_next_designator_follows_largest_number():
 
 
 def test_counts_cover_every_kind():
-    assert rc_lowpass().counts() == {"R": 1, "L": 0, "C": 1, "G": 0, "E": 0, "X": 0}
+    assert rc_lowpass().counts() == {"R": 1, "L": 0, "C": 1, "G": 0, "E": 0, "V": 0, "H": 0, "X": 0}
 
 
 def test_copy_is_deep():
@@ -143,3 +143,61 @@ def test_flatten_prefixes_instance_names_and_local_nets():
         ("X1.E1", ("X1.mid", "0", "in", "0")),
         ("X1.R1", ("X1.mid", "out")),
     ]
+
+
+def ammeter_readout() -> CircuitGraph:
+    """rc_lowpass with a 0 V sense source in the resistor's path, read by H1 onto ``y``."""
+    g = CircuitGraph("sense")
+    g.add_port(Port("in", "input", "u"))
+    g.add(Component("R1", "R", ("in", "mid"), 1e3))
+    g.add(Component("V1", "V", ("mid", "out"), 0.0))
+    g.add(Component("C1", "C", ("out", "0"), 1e-6))
+    g.add(Component("H1", "H", ("y", "0"), 50.0, attrs={"control": "V1"}))
+    return g
+
+
+def test_sources_have_units_and_two_nodes():
+    g = ammeter_readout()
+    assert (g.component("V1").unit, g.component("H1").unit) == ("V", "ohm")
+    assert g.component("H1").control == "V1" and g.component("V1").control is None
+    with pytest.raises(CircuitError, match="V2: kind V takes 2 nodes"):
+        g.add(Component("V2", "V", ("a", "b", "c"), 0.0))
+    g.check()
+
+
+@pytest.mark.parametrize("attrs", [{}, {"control": "R1"}, {"control": ""}, {"control": 3}])
+def test_ccvs_must_name_a_voltage_source(attrs):
+    with pytest.raises(CircuitError, match="H2: a CCVS must name its controlling V source"):
+        ammeter_readout().add(Component("H2", "H", ("z", "0"), 1.0, attrs=attrs))
+
+
+def test_check_rejects_a_ccvs_reading_a_missing_source():
+    g = ammeter_readout()
+    g.add(Component("H2", "H", ("z", "0"), 1.0, attrs={"control": "V9"}))
+    with pytest.raises(CircuitError, match="H2: controlling source V9 is not a V source in the circuit"):
+        g.check()
+    g.remove("H2")
+    g.remove("V1")  # H1 now reads nothing
+    with pytest.raises(CircuitError, match="H1: controlling source V1"):
+        g.check()
+
+
+def test_subcircuit_ccvs_must_read_a_source_of_its_definition():
+    defn = SubcircuitDef("meter", ("a", "b", "y"), [Component("H1", "H", ("y", "0"), 1.0, attrs={"control": "V1"})])
+    with pytest.raises(CircuitError, match="H1: controlling source V1 is not a V source in subcircuit meter"):
+        CircuitGraph().define_subcircuit(defn)
+
+
+def test_flatten_prefixes_ccvs_control_like_designators():
+    g = CircuitGraph()
+    g.define_subcircuit(SubcircuitDef("meter", ("a", "b", "y"), [
+        Component("V1", "V", ("a", "b"), 0.0),
+        Component("H1", "H", ("y", "0"), 2.0, attrs={"control": "V1"}),
+    ]))
+    g.add(Component("X1", "X", ("p", "q", "out"), subckt="meter"))
+    flat = flatten(g)
+    assert [(c.name, c.nodes, c.control) for c in flat] == [
+        ("X1.V1", ("p", "q"), None),
+        ("X1.H1", ("out", "0"), "X1.V1"),
+    ]
+    assert g.subcircuits["meter"].components[1].control == "V1"  # the definition is untouched

@@ -172,3 +172,75 @@ def test_net_joined_only_by_capacitors_is_reported():
 def test_unknown_input_net_is_rejected():
     with pytest.raises(CircuitError, match="input 'nowhere'"):
         mna_matrices(rc_lowpass(), inputs=["nowhere"])
+
+
+def ammeter(r_sense: float, flip: bool = False, dc: float = 0.0) -> CircuitGraph:
+    """u → R1 → net m → V1 (0 V ammeter) → ground; H1 puts r_sense·i(V1) on ``y``."""
+    g = CircuitGraph("ammeter")
+    g.add_port(Port("in", "input"))
+    g.add(Component("R1", "R", ("in", "m"), R))
+    g.add(Component("V1", "V", ("0", "m") if flip else ("m", "0"), dc))
+    g.add(Component("H1", "H", ("y", "0"), r_sense, attrs={"control": "V1"}))
+    return g
+
+
+def test_ccvs_reads_ammeter_current_flowing_plus_to_minus():
+    r_sense = 47.0
+    system = mna_matrices(ammeter(r_sense))
+    assert system.unknowns == ["v(in)", "v(m)", "v(y)", "i(V1)", "i(H1)", "i(V:in)"]
+    # u/R enters V1 at n+ (m) and leaves at n− (ground): i(V1) = +u/R, so v(y) = r·u/R.
+    np.testing.assert_allclose(system.ac([1.0, 1e5], ["y", "m"])[:, 0], [[r_sense / R] * 2, [0, 0]], atol=1e-15)
+    flipped = mna_matrices(ammeter(r_sense, flip=True)).ac([1.0], ["y"])[0, 0, 0]
+    np.testing.assert_allclose(flipped, -r_sense / R, rtol=1e-12)
+    ss = system.state_space(["y"])
+    assert ss.n_states == 0
+    np.testing.assert_allclose(ss.D, [[r_sense / R]], rtol=1e-12)
+
+
+def test_dc_value_of_a_voltage_source_is_a_small_signal_short():
+    h0 = mna_matrices(ammeter(10.0)).ac([50.0], ["y"])
+    np.testing.assert_allclose(mna_matrices(ammeter(10.0, dc=5.0)).ac([50.0], ["y"]), h0, rtol=0, atol=0)
+
+
+def test_series_rlc_loop_driven_by_vcvs_and_sensed_by_ccvs():
+    """E–L–C–R–V in one series loop (the force–voltage tie branch): the loop current is
+    b·u/(sL + 1/(sC) + R); index-1 although the capacitor floats between two loop nets."""
+    b, ind, cap, res = 0.7, 2e-3, 3e-6, 5.0
+    g = CircuitGraph("series")
+    g.add_port(Port("in", "input"))
+    g.add(Component("E1", "E", ("a", "0", "in", "0"), b))  # rises by b·u from ground to a
+    g.add(Component("L1", "L", ("a", "b"), ind))
+    g.add(Component("C1", "C", ("b", "c"), cap))
+    g.add(Component("R1", "R", ("c", "d"), res))
+    g.add(Component("V1", "V", ("d", "0"), 0.0))
+    g.add(Component("H1", "H", ("y", "0"), 1.0, attrs={"control": "V1"}))
+    system = mna_matrices(g)
+    freqs = np.geomspace(10, 1e5, 9)
+    s = 2j * math.pi * freqs
+    expected = b / (s * ind + 1 / (s * cap) + res)
+    np.testing.assert_allclose(system.ac(freqs, ["y"])[0, 0], expected, rtol=1e-12)
+    np.testing.assert_allclose(system.state_space(["y"]).frequency_response(freqs)[0, 0], expected, rtol=1e-9)
+    np.testing.assert_allclose(np.sort_complex(system.poles()), np.sort_complex(np.roots([ind, res, 1 / cap])),
+                               rtol=1e-9)
+
+
+def test_ccvs_in_a_subcircuit_reads_its_own_source():
+    g = CircuitGraph()
+    g.define_subcircuit(SubcircuitDef("meter", ("a", "b", "y"), [
+        Component("V1", "V", ("a", "b"), 0.0),
+        Component("H1", "H", ("y", "0"), 20.0, attrs={"control": "V1"}),
+    ]))
+    g.add_port(Port("in", "input"))
+    g.add(Component("R1", "R", ("in", "m"), R))
+    g.add(Component("X1", "X", ("m", "0", "out"), subckt="meter"))
+    system = mna_matrices(g)
+    assert "i(X1.V1)" in system.unknowns and "i(X1.H1)" in system.unknowns
+    np.testing.assert_allclose(system.ac([1.0], ["out"])[0, 0, 0], 20.0 / R, rtol=1e-12)
+
+
+def test_ccvs_reading_a_missing_source_is_rejected():
+    g = ammeter(1.0)
+    g.remove("V1")
+    g.add(Component("R2", "R", ("m", "0"), R))
+    with pytest.raises(CircuitError, match="H1: controlling source V1 is not a V source"):
+        mna_matrices(g)

@@ -1,9 +1,10 @@
 """The circuit IR: ideal components on nets, as a graph the compiler passes rewrite.
 
-A :class:`CircuitGraph` holds components (R, L, C, VCCS ``G``, VCVS ``E``, subcircuit instance
-``X``) by designator, the nets they join on a :class:`networkx.MultiGraph`, the circuit's
-ports and the subcircuit definitions its ``X`` instances refer to. It knows nothing about
-models, files or SPICE text; values are SI (ohm, henry, farad, siemens, volt per volt).
+A :class:`CircuitGraph` holds components (R, L, C, VCCS ``G``, VCVS ``E``, independent voltage
+source ``V``, CCVS ``H``, subcircuit instance ``X``) by designator, the nets they join on a
+:class:`networkx.MultiGraph`, the circuit's ports and the subcircuit definitions its ``X``
+instances refer to. It knows nothing about models, files or SPICE text; values are SI (ohm,
+henry, farad, siemens, volt per volt, volt).
 
 Ground is the net ``"0"``, inside subcircuits too.
 """
@@ -22,14 +23,18 @@ from ..errors import CircuitError
 
 GROUND = "0"
 
-#: Component kinds in canonical order: R, L, C, VCCS, VCVS, subcircuit instance.
-KINDS = ("R", "L", "C", "G", "E", "X")
+#: Component kinds in canonical order: R, L, C, VCCS, VCVS, voltage source, CCVS, subcircuit
+#: instance.
+KINDS = ("R", "L", "C", "G", "E", "V", "H", "X")
 
 #: Default unit of each kind's ``value``.
-UNITS = {"R": "ohm", "L": "H", "C": "F", "G": "S", "E": "V/V", "X": ""}
+UNITS = {"R": "ohm", "L": "H", "C": "F", "G": "S", "E": "V/V", "V": "V", "H": "ohm", "X": ""}
 
 #: Number of nodes of each fixed-arity kind; ``X`` takes as many as its subcircuit has ports.
-NODE_COUNTS = {"R": 2, "L": 2, "C": 2, "G": 4, "E": 4}
+NODE_COUNTS = {"R": 2, "L": 2, "C": 2, "G": 4, "E": 4, "V": 2, "H": 2}
+
+#: Key of ``Component.attrs`` under which an ``H`` names its controlling ``V`` source.
+CONTROL = "control"
 
 PORT_ROLES = ("input", "output", "supply", "decision")
 
@@ -41,19 +46,26 @@ class Component:
     """One element instance.
 
     ``name`` is the unique designator; its first letter is the SPICE element letter and must
-    equal ``kind``. ``nodes`` are, by kind: R/L/C ``(n_plus, n_minus)``; G/E ``(out_plus,
-    out_minus, ctrl_plus, ctrl_minus)``; X the instance's port nets in the subcircuit's order.
+    equal ``kind``. ``nodes`` are, by kind: R/L/C/V ``(n_plus, n_minus)``; G/E ``(out_plus,
+    out_minus, ctrl_plus, ctrl_minus)``; H ``(out_plus, out_minus)``; X the instance's port nets
+    in the subcircuit's order.
 
     ``value`` is in ``unit`` (filled from :data:`UNITS` when left empty): ohm for R, henry for
     L, farad for C (negative allowed: these are ideal elements), siemens for G, whose current
     ``value·(V(ctrl_plus) − V(ctrl_minus))`` flows from ``out_plus`` through the source to
     ``out_minus`` (SPICE's convention: it leaves the ``out_plus`` net and enters ``out_minus``),
     V/V for E, with ``V(out_plus) − V(out_minus) = value·(V(ctrl_plus) − V(ctrl_minus))``;
-    unused (0.0) for X, which names its :class:`SubcircuitDef` in ``subckt``.
+    volts for V, a DC source ``V(n_plus) − V(n_minus) = value`` whose branch current ``i(V)``
+    flows from ``n_plus`` through the source to ``n_minus`` (SPICE's convention; a 0 V source
+    is an ammeter); ohm for H, with ``V(out_plus) − V(out_minus) = value·i(Vc)`` where ``Vc``
+    is the V source named by ``attrs['control']`` (see :data:`CONTROL`) in the same scope (the
+    top-level graph or the same subcircuit definition); unused (0.0) for X, which names its
+    :class:`SubcircuitDef` in ``subckt``.
 
     ``origin`` says which model element this realises; ``attrs`` is free (part series,
-    tolerance, ...). Change a component that is in a graph with :meth:`CircuitGraph.replace`,
-    never by assigning ``name`` or ``nodes`` in place (the graph indexes both).
+    tolerance, ...) apart from ``'control'`` on an H. Change a component that is in a graph
+    with :meth:`CircuitGraph.replace`, never by assigning ``name`` or ``nodes`` in place (the
+    graph indexes both).
     """
 
     name: str
@@ -74,6 +86,11 @@ class Component:
     def terminals(self) -> tuple[str, str]:
         """The two nets its graph edge joins (``X`` with one port: a self-loop)."""
         return (self.nodes[0], self.nodes[1] if len(self.nodes) > 1 else self.nodes[0])
+
+    @property
+    def control(self) -> str | None:
+        """The designator of the V source an H reads (``attrs['control']``); None otherwise."""
+        return self.attrs.get(CONTROL) if self.kind == "H" else None
 
 
 @dataclass
@@ -101,7 +118,10 @@ class Port:
 
 
 def validate_component(comp: Component) -> None:
-    """Check one component on its own (kind, designator letter, node count, value).
+    """Check one component on its own (kind, designator letter, node count, value, and for an H
+    that ``attrs['control']`` is a V designator; whether that source exists is a property of
+    the whole scope, checked by :meth:`CircuitGraph.check` and
+    :meth:`CircuitGraph.define_subcircuit`).
 
     Raises CircuitError naming the component.
     """
@@ -130,6 +150,23 @@ def validate_component(comp: Component) -> None:
     if comp.kind == "R" and comp.value == 0:
         # A zero resistor is a short: nodal analysis cannot stamp 1/0; merge the nets instead.
         raise CircuitError(f"{comp.name}: a 0 ohm resistor is a short; merge its nets instead")
+    if comp.kind == "H":
+        control = comp.control
+        if not isinstance(control, str) or not _NAME.fullmatch(control) or control[0].upper() != "V":
+            raise CircuitError(f"{comp.name}: a CCVS must name its controlling V source in "
+                               f"attrs['{CONTROL}'], got {control!r}")
+
+
+def check_controls(components: list[Component], scope: str) -> None:
+    """Check every H among ``components`` reads a V source among them (one scope: the top-level
+    graph or one subcircuit definition; ``scope`` names it in the message).
+
+    Raises CircuitError naming the first H whose control is missing.
+    """
+    sources = {c.name for c in components if c.kind == "V"}
+    for comp in components:
+        if comp.kind == "H" and comp.control not in sources:
+            raise CircuitError(f"{comp.name}: controlling source {comp.control} is not a V source in {scope}")
 
 
 class CircuitGraph:
@@ -287,7 +324,8 @@ class CircuitGraph:
         registered definition.
 
         Raises CircuitError on a different definition under the same name, duplicate or ground
-        ports, or an invalid or duplicate component inside.
+        ports, or an invalid or duplicate component inside (an H whose control is not a V
+        source of this definition included).
         """
         known = self.subcircuits.get(defn.name)
         if known is not None:
@@ -307,6 +345,7 @@ class CircuitGraph:
             if comp.name in names:
                 raise CircuitError(f"subcircuit {defn.name}: duplicate designator {comp.name}")
             names.add(comp.name)
+        check_controls(defn.components, f"subcircuit {defn.name}")
         self.subcircuits[defn.name] = copy.deepcopy(defn)
         return self.subcircuits[defn.name]
 
@@ -320,12 +359,14 @@ class CircuitGraph:
         """Check the graph is complete enough to simulate.
 
         Every X instance must name a defined subcircuit with as many ports as it has nets
-        (nested instances too, without recursion), and every net except ground and ports must
-        be joined to ground through components. An X instance counts as joining all of its
-        port nets; a G/E control input joins nothing (it draws no current).
+        (nested instances too, without recursion), every H must read a V source of the graph,
+        and every net except ground and ports must be joined to ground through components. An X
+        instance counts as joining all of its port nets; a G/E control input joins nothing (it
+        draws no current).
 
         Raises CircuitError naming the first offending component or the floating nets.
         """
+        check_controls(self.components, "the circuit")
         for comp in self.components_of("X"):
             _check_instance(comp, self.subcircuits, ())
         joined = nx.Graph(self.graph)
@@ -389,11 +430,12 @@ def _check_instance(comp: Component, subcircuits: dict[str, SubcircuitDef], stac
 
 
 def flatten(graph: CircuitGraph) -> list[Component]:
-    """The graph's primitive components (R, L, C, G, E) with every X instance expanded.
+    """The graph's primitive components (R, L, C, G, E, V, H) with every X instance expanded.
 
     Inside instance ``X1`` a component ``E1`` becomes ``X1.E1`` and a local net ``mid``
-    becomes ``X1.mid`` (nested: ``X1.X2.mid``); port nets map to the instance's nets and
-    ``"0"`` stays ground. Order: insertion order, each instance expanded in place.
+    becomes ``X1.mid`` (nested: ``X1.X2.mid``); an H's control ``V1`` becomes ``X1.V1`` like
+    the source it names; port nets map to the instance's nets and ``"0"`` stays ground.
+    Order: insertion order, each instance expanded in place.
 
     Raises CircuitError for an undefined subcircuit, a port-count mismatch or recursion.
     """
@@ -423,8 +465,11 @@ def _expand(inst: Component, prefix: str, netmap: dict[str, str],
             _expand(comp, inner_prefix, inner_map, subcircuits, out)
         else:
             nodes = tuple(_map_net(n, inner_prefix, inner_map) for n in comp.nodes)
-            out.append(dataclasses.replace(comp, name=inner_prefix + comp.name, nodes=nodes,
-                                           attrs=dict(comp.attrs)))
+            attrs = dict(comp.attrs)
+            if comp.kind == "H":
+                # Controls resolve in the definition's scope, so they move with the designators.
+                attrs[CONTROL] = inner_prefix + comp.control
+            out.append(dataclasses.replace(comp, name=inner_prefix + comp.name, nodes=nodes, attrs=attrs))
 
 
 def _map_net(net: str, prefix: str, netmap: dict[str, str]) -> str:

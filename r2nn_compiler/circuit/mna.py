@@ -2,16 +2,21 @@
 
 The circuit becomes the descriptor system ``E dx/dt = A x + B u``: ``x`` holds the voltage of
 every non-ground net (``v(net)``, subcircuit nets flattened as ``v(X1.mid)``) and the branch
-current of every inductor, VCVS and input source (``i(L3)``, ``i(X1.E1)``, ``i(V:in)``);
-``u`` holds the input port voltages, each imposed by an ideal source from ground. Every KCL row
-sums the currents *leaving* its net. Units: volts, amperes, seconds; frequencies in hertz,
-poles in rad/s.
+current of every inductor, VCVS, voltage source, CCVS and input source (``i(L3)``,
+``i(X1.E1)``, ``i(V2)``, ``i(H1)``, ``i(V:in)``); ``u`` holds the input port voltages, each
+imposed by an ideal source from ground. Every KCL row sums the currents *leaving* its net.
+Units: volts, amperes, seconds; frequencies in hertz, poles in rad/s.
+
+The analysis is small-signal: a ``V`` element's DC ``value`` is not an input, so every V source
+is a short that carries a branch-current unknown (a 0 V ammeter whose current an ``H`` may
+read). Bias points are the simulator's business.
 
 Reduction to an ordinary state space (:meth:`MnaSystem.state_space`) handles index-1 systems:
 the algebraic unknowns are eliminated, and a cluster of nets joined by capacitors but not to
 ground by capacitors (e.g. an integrator's feedback capacitor) first has its common-mode
 voltage split off as an algebraic unknown. Higher-index circuits (capacitor/voltage-source
-loops, inductor/current-source cutsets) and floating nets raise :class:`CircuitError`.
+loops (voltage sources being inputs, E, V and H elements), inductor/current-source cutsets) and
+floating nets raise :class:`CircuitError`.
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ import scipy.sparse.linalg
 from .. import lti
 from ..errors import CircuitError
 from .graph import GROUND, CircuitGraph, Component, flatten
+
+#: Kinds whose branch current is an unknown (their stamps impose a voltage, not a current).
+BRANCH_KINDS = ("L", "E", "V", "H")
 
 #: Below this ratio of smallest to largest singular value (after row/column equilibration) a
 #: matrix the reduction must invert is treated as singular.
@@ -109,7 +117,7 @@ class MnaSystem:
             A22, algebraic,
             "the circuit is not index-1 or has a floating net: cannot solve for {names}. Causes: a net "
             "joined only through capacitors or controlled-source inputs, a loop of capacitors and "
-            "voltage sources (inputs, E elements), or a cutset of inductors and current sources "
+            "voltage sources (inputs, E, V, H elements), or a cutset of inductors and current sources "
             "(G elements)",
         )
         # z_alg = −(XA z_dyn + XB u) with [XA XB] = A22⁻¹ [A21 B2]
@@ -202,8 +210,8 @@ def mna_matrices(graph: CircuitGraph, inputs: list[str] | None = None) -> MnaSys
     ``inputs`` are the nets driven by the entries of ``u`` (in that order); by default the
     ports with role ``'input'`` in declaration order. Any non-ground net may be driven.
 
-    Raises CircuitError for an unknown, ground or repeated input net, or for a subcircuit
-    instance that cannot be expanded.
+    Raises CircuitError for an unknown, ground or repeated input net, for a subcircuit
+    instance that cannot be expanded, or for an H whose controlling V source does not exist.
     """
     prims = flatten(graph)
     if inputs is None:
@@ -215,24 +223,18 @@ def mna_matrices(graph: CircuitGraph, inputs: list[str] | None = None) -> MnaSys
     if len(set(inputs)) != len(inputs):
         raise CircuitError(f"inputs repeat a net: {inputs}")
 
-    branches = [c for c in prims if c.kind in ("L", "E")]
+    branches = [c for c in prims if c.kind in BRANCH_KINDS]
     unknowns = [f"v({n})" for n in nets] + [f"i({c.name})" for c in branches] + [f"i(V:{n})" for n in inputs]
     node = {n: i for i, n in enumerate(nets)}
     size = len(unknowns)
     E = np.zeros((size, size))
     A = np.zeros((size, size))
     B = np.zeros((size, len(inputs)))
-    stamp = _Stamper(node, E, A)
-
-    branch_row = len(nets)
+    stamp = _Stamper(node, branches, E, A)
     for comp in prims:
-        if comp.kind in ("L", "E"):
-            stamp.component(comp, branch_row)
-            branch_row += 1
-        else:
-            stamp.component(comp, None)
+        stamp.component(comp)
     for k, net in enumerate(inputs):
-        row = branch_row + k
+        row = len(nets) + len(branches) + k
         # Source current leaves `net` into the source; its row imposes v(net) = u_k.
         A[node[net], row] -= 1.0
         A[row, node[net]] = -1.0
@@ -242,10 +244,13 @@ def mna_matrices(graph: CircuitGraph, inputs: list[str] | None = None) -> MnaSys
 
 class _Stamper:
     """Adds one primitive's stamp to ``E`` and ``A`` (KCL rows sum currents leaving a net;
-    ground rows and columns are dropped)."""
+    ground rows and columns are dropped). ``branches`` are the :data:`BRANCH_KINDS` primitives,
+    whose currents follow the net voltages in ``x`` in that order."""
 
-    def __init__(self, node: dict[str, int], E: np.ndarray, A: np.ndarray) -> None:
+    def __init__(self, node: dict[str, int], branches: list[Component], E: np.ndarray, A: np.ndarray) -> None:
         self.node, self.E, self.A = node, E, A
+        self.branch = {c.name: len(node) + k for k, c in enumerate(branches)}
+        self.sources = {c.name for c in branches if c.kind == "V"}
 
     def _add(self, M: np.ndarray, row: str | int, col: str | int, value: float) -> None:
         r = self.node.get(row) if isinstance(row, str) else row
@@ -253,8 +258,8 @@ class _Stamper:
         if r is not None and c is not None:
             M[r, c] += value
 
-    def component(self, comp: Component, branch: int | None) -> None:
-        getattr(self, "_" + comp.kind)(comp, branch)
+    def component(self, comp: Component) -> None:
+        getattr(self, "_" + comp.kind)(comp, self.branch.get(comp.name))
 
     def _R(self, comp: Component, _branch: None) -> None:
         self._conductance(self.A, comp.nodes[0], comp.nodes[1], -1.0 / comp.value)
@@ -292,12 +297,29 @@ class _Stamper:
         op, on, cp, cn = comp.nodes
         gain = comp.value
         # i_E flows op → on through the source; its row imposes v(op) − v(on) = gain·(v(cp) − v(cn)).
-        self._add(self.A, op, branch, -1.0)
-        self._add(self.A, on, branch, 1.0)
-        self._add(self.A, branch, op, -1.0)
-        self._add(self.A, branch, on, 1.0)
+        self._voltage_branch(op, on, branch)
         self._add(self.A, branch, cp, gain)
         self._add(self.A, branch, cn, -gain)
+
+    def _V(self, comp: Component, branch: int) -> None:
+        # i_V flows p → n through the source; small-signal its row imposes v(p) − v(n) = 0 (the DC
+        # value only sets the bias point, which a linear analysis does not see).
+        self._voltage_branch(comp.nodes[0], comp.nodes[1], branch)
+
+    def _H(self, comp: Component, branch: int) -> None:
+        if comp.control not in self.sources:
+            raise CircuitError(f"{comp.name}: controlling source {comp.control} is not a V source of the circuit")
+        # Row: v(op) − v(on) = value·i(control).
+        self._voltage_branch(comp.nodes[0], comp.nodes[1], branch)
+        self.A[branch, self.branch[comp.control]] += comp.value
+
+    def _voltage_branch(self, p: str, n: str, branch: int) -> None:
+        """A branch current flowing p → n through the element, and a row ``0 = v(n) − v(p) + …``
+        (the caller adds the controlled part)."""
+        self._add(self.A, p, branch, -1.0)
+        self._add(self.A, n, branch, 1.0)
+        self._add(self.A, branch, p, -1.0)
+        self._add(self.A, branch, n, 1.0)
 
 
 def _floating_clusters(prims: list[Component], node: dict[str, int]) -> list[list[int]]:

@@ -15,6 +15,9 @@ from .ir import ANALOGIES, COUPLING_KINDS, READOUT_KINDS, Model
 
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: Longest name accepted: names are mapped to positional net names anyway, but a name longer than
+#: this is garbage that would only flood messages and reports.
+MAX_NAME = 128
 
 
 def model_problems(model: Model) -> list[ModelError]:
@@ -25,9 +28,12 @@ def model_problems(model: Model) -> list[ModelError]:
         problems.append(ModelError(message, where or model.loc))
 
     def ident(name: str, what: str, where: Location | None) -> None:
+        shown = name if len(name) <= 40 else name[:40] + "..."
         if not IDENTIFIER.fullmatch(name):
-            shown = name if len(name) <= 40 else name[:40] + "..."
             bad(f"{what} name {shown!r} is not an identifier [A-Za-z_][A-Za-z0-9_]*", where)
+        elif len(name) > MAX_NAME:
+            bad(f"{what} name {shown!r} is {len(name)} characters long: not an identifier of at most "
+                f"{MAX_NAME}", where)
 
     ident(model.name, "model", model.loc)
     for r in model.resonators:

@@ -1,0 +1,89 @@
+"""Netlister base: a CircuitGraph as SPICE text. Dialects subclass and override what differs.
+
+The netlister writes what the graph holds: it never rounds, renames or invents values. Values go
+out in exponent notation with full double precision (SPICE reads ``M`` as milli, so prefixes
+are never used). Net names and designators come from the compiler, never from the user, and are
+still checked against a strict pattern; free text (titles, origins) passes through
+:func:`safe_comment`, so nothing a model file says can become a SPICE line.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..circuit import CircuitGraph, Component, SubcircuitDef
+from ..errors import CompileError
+from ..units import format_spice
+
+SAFE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}|0")
+_COMMENT_UNSAFE = re.compile(r"[^A-Za-z0-9_ .,:;=()<>+\-/]")
+COMMENT_LIMIT = 100
+
+
+def safe_comment(text: str) -> str:
+    """Printable ASCII only, one line, length-capped: safe after ``* `` in any SPICE deck."""
+    flat = _COMMENT_UNSAFE.sub("_", " ".join(str(text).split()))
+    return flat if len(flat) <= COMMENT_LIMIT else flat[: COMMENT_LIMIT - 3] + "..."
+
+
+def safe_identifier(text: str, fallback: str = "model") -> str:
+    """A file/subcircuit name derived from user text: lower-case [a-z0-9_], starts with a letter."""
+    name = re.sub(r"[^a-z0-9_]", "_", str(text).lower())[:40].strip("_")
+    if not name or not name[0].isalpha():
+        name = f"{fallback}_{name}".rstrip("_")
+    return name
+
+
+class Netlister:
+    """Generic SPICE element syntax (Berkeley SPICE 3 letters)."""
+
+    def name(self, name: str) -> str:
+        if not SAFE_NAME.fullmatch(name):
+            raise CompileError(f"internal net or designator name {name!r} is not netlist-safe")
+        return name
+
+    def value(self, value: float) -> str:
+        try:
+            return format_spice(value)
+        except ValueError:
+            raise CompileError(f"value {value!r} cannot be written to a netlist (must be finite)") from None
+
+    def element(self, comp: Component) -> str:
+        """One element line.
+
+        ``Rxx n+ n- 4.7e+03`` · ``Lxx n+ n- 1e-02`` · ``Cxx n+ n- 1e-06`` ·
+        ``Gxx out+ out- ctrl+ ctrl- gm`` · ``Exx out+ out- ctrl+ ctrl- gain`` ·
+        ``Vxx n+ n- dc`` · ``Hxx out+ out- Vctrl transresistance`` · ``Xxx n1 n2 ... subckt``
+        """
+        nodes = " ".join(self.name(n) for n in comp.nodes)
+        if comp.kind == "X":
+            return f"{self.name(comp.name)} {nodes} {self.name(comp.subckt)}"
+        if comp.kind == "H":
+            return f"{self.name(comp.name)} {nodes} {self.name(comp.attrs['control'])} {self.value(comp.value)}"
+        return f"{self.name(comp.name)} {nodes} {self.value(comp.value)}"
+
+    def comment(self, text: str) -> str:
+        return f"* {safe_comment(text)}" if text else "*"
+
+    def subcircuit(self, defn: SubcircuitDef) -> list[str]:
+        lines = [self.comment(defn.doc) if defn.doc else "*",
+                 f".subckt {self.name(defn.name)} {' '.join(self.name(p) for p in defn.ports)}"]
+        lines += [self.element(c) for c in defn.components]
+        lines.append(f".ends {self.name(defn.name)}")
+        return lines
+
+    def library(self, graph: CircuitGraph, subckt: str, header: list[str]) -> str:
+        """The graph as one ``.subckt`` (ports in the graph's port order) plus its helpers."""
+        lines = [self.comment(h) for h in header]
+        for defn in graph.subcircuits.values():
+            lines += self.subcircuit(defn)
+        ports = " ".join(self.name(p.name) for p in graph.ports)
+        lines.append(f".subckt {self.name(subckt)} {ports}")
+        for p in graph.ports:
+            lines.append(self.comment(f"port {p.name}: {p.role} {p.label}"))
+        for comp in graph.components:
+            if comp.origin:
+                lines.append(self.comment(comp.origin))
+            lines.append(self.element(comp))
+        lines.append(f".ends {self.name(subckt)}")
+        return "\n".join(lines) + "\n"

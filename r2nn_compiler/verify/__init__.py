@@ -1,0 +1,8 @@
+"""Verification of compiled decks against the reference model (ngspice transient and AC)."""
+
+from .manifest import CompiledDeck, read_compiled
+from .metrics import nrmse, peak, response_errors
+from .run import ENGINES, AcResult, SignalResult, Tolerances, VerifyReport, verify_deck
+
+__all__ = ["ENGINES", "AcResult", "CompiledDeck", "SignalResult", "Tolerances", "VerifyReport", "nrmse", "peak",
+           "read_compiled", "response_errors", "verify_deck"]

@@ -1,0 +1,261 @@
+"""Verification: simulate a compiled deck in ngspice and compare it with the reference model.
+
+Transient: every signal is scaled by the manifest's port gains and time scale, written as an
+XSPICE ``filesource`` file, simulated (several signals of equal length share one ngspice run as
+parallel testbench copies), resampled at the signal's sample times and compared with the
+reference simulation: NRMSE of every output and agreement of the predicted class. AC: one copy
+of the subcircuit per input, AC 1 on that input, compared with the reference H(jω) over the
+band. The circuit is never changed here.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import reference
+from ..backend import NgspiceNetlister, f_max_hz, max_step, testbench_net
+from ..errors import SimulationError, VerificationError
+from ..model import Model
+from ..signals import Signal
+from ..sim import NgspiceBatch, NgspiceShared
+from .manifest import CompiledDeck
+from .metrics import nrmse, response_errors
+
+ENGINES = ("batch", "shared")
+
+
+@dataclass
+class Tolerances:
+    """Pass/fail limits: transient NRMSE per output, AC relative errors."""
+
+    nrmse: float = 0.005
+    ac_peak_freq: float = 0.005
+    ac_peak_mag: float = 0.01
+
+
+@dataclass
+class SignalResult:
+    path: str
+    nrmse: dict[str, float]
+    features_reference: dict[str, float]
+    features_circuit: dict[str, float]
+    reference_class: str
+    circuit_class: str
+    circuit_outputs: np.ndarray = field(repr=False)
+    reference_outputs: np.ndarray = field(repr=False)
+    rate_hz: float = 0.0
+
+    @property
+    def agree(self) -> bool:
+        return self.reference_class == self.circuit_class
+
+    @property
+    def worst_nrmse(self) -> float:
+        return max(self.nrmse.values())
+
+    def to_json(self) -> dict:
+        return {"path": self.path, "nrmse": self.nrmse, "reference_class": self.reference_class,
+                "circuit_class": self.circuit_class, "agree": self.agree,
+                "features_reference": self.features_reference, "features_circuit": self.features_circuit}
+
+
+@dataclass
+class AcResult:
+    cls: str
+    input: str
+    errors: dict[str, float]
+
+    def to_json(self) -> dict:
+        return {"class": self.cls, "input": self.input, **self.errors}
+
+
+def make_engine(name: str, timeout_s: float):
+    if name == "batch":
+        return NgspiceBatch(timeout_s=timeout_s)
+    if name == "shared":
+        return NgspiceShared()
+    raise VerificationError(f"unknown engine {name!r}: expected one of {', '.join(ENGINES)}")
+
+
+def _run(engine, deck_text: str, workdir: Path):
+    deck = workdir / "verify.cir"
+    deck.write_text(deck_text, encoding="utf-8")
+    return engine.run(deck, workdir)
+
+
+def _stage(compiled: CompiledDeck, workdir: Path) -> str:
+    """Copy the library into the scratch directory so decks include it by a plain name."""
+    name = compiled.manifest["library"]
+    shutil.copyfile(compiled.library_path, workdir / name)
+    return name
+
+
+def circuit_f_max(model: Model, time_scale: float) -> float:
+    """Highest resonance (Hz, circuit time) from the reference poles: sets the step limit."""
+    return f_max_hz(reference.state_space(model).poles()) / time_scale
+
+
+def transient(model: Model, compiled: CompiledDeck, signals: list[Signal], engine, workdir: Path,
+              per_run: int = 8, progress=None) -> list[SignalResult]:
+    """Simulate every signal; return one SignalResult per signal, in order."""
+    m = compiled.manifest
+    ts = float(m["time_scale"])
+    in_gain = np.array([p["volts_per_unit"] for p in m["inputs"]])
+    out_gain = np.array([p["volts_per_unit_velocity"] for p in m["outputs"]])
+    n_in, n_out = len(m["inputs"]), len(m["outputs"])
+    supplies = [s["port"] for s in compiled.supplies]
+    library = _stage(compiled, workdir)
+    netlister = NgspiceNetlister()
+    f_hi = circuit_f_max(model, ts)
+
+    groups: dict[tuple[float, int], list[int]] = {}
+    for i, sig in enumerate(signals):
+        groups.setdefault((sig.rate_hz, sig.data.shape[1]), []).append(i)
+    results: list[SignalResult | None] = [None] * len(signals)
+    for (rate, n_t), members in groups.items():
+        for start in range(0, len(members), per_run):
+            batch = members[start : start + per_run]
+            t_c = np.arange(n_t) / rate * ts
+            columns = [t_c] + [signals[i].data[k] * in_gain[k] for i in batch for k in range(n_in)]
+            data_file = workdir / "input.txt"
+            np.savetxt(data_file, np.column_stack(columns), fmt="%.17g")
+            tmax = max_step(ts / rate, f_hi)
+            deck = netlister.testbench(
+                title="r2nn verify", library=library, subckt=m["subckt"], n_inputs=n_in, n_outputs=n_out,
+                extra_ports=supplies, data_file="input.txt", tran=(float(t_c[-1]), tmax), ac=None,
+                instances=len(batch), save_outputs=True)
+            plot = _run(engine, deck, workdir).plot("tran")
+            time_c = np.real(plot.get("time"))
+            u_batch = np.stack([signals[i].data for i in batch])
+            ref = reference.simulate(model, u_batch, rate)
+            for b, i in enumerate(batch):
+                circ = np.stack([np.interp(t_c, time_c, np.real(plot.get(f"v({testbench_net('out', b, j, len(batch))})")))
+                                 for j in range(n_out)]) / out_gain[:, None]
+                results[i] = _score(model, signals[i], circ, ref[b], rate)
+            if progress is not None:
+                progress(len(batch))
+    return results
+
+
+def _score(model: Model, signal: Signal, circ: np.ndarray, ref: np.ndarray, rate: float) -> SignalResult:
+    if not np.all(np.isfinite(circ)):
+        raise SimulationError(f"ngspice returned NaN or infinite values for {signal.path}")
+    f_ref = reference.features(model, ref, rate)
+    f_circ = reference.features(model, circ, rate)
+    classes = model.classes
+    errs = nrmse(circ, ref)
+    return SignalResult(
+        path=signal.path, nrmse={c: float(e) for c, e in zip(classes, errs)},
+        features_reference={c: float(v) for c, v in zip(classes, f_ref)},
+        features_circuit={c: float(v) for c, v in zip(classes, f_circ)},
+        reference_class=classes[int(np.argmax(f_ref))], circuit_class=classes[int(np.argmax(f_circ))],
+        circuit_outputs=circ, reference_outputs=ref, rate_hz=rate)
+
+
+def ac(model: Model, compiled: CompiledDeck, engine, workdir: Path, points_per_decade: int = 100
+       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[AcResult]]:
+    """AC analysis, one testbench copy per input. Returns (model freqs, H circuit, H reference,
+    per output/input errors); H arrays are (outputs × inputs × freqs) in model units."""
+    m = compiled.manifest
+    ts = float(m["time_scale"])
+    n_in, n_out = len(m["inputs"]), len(m["outputs"])
+    library = _stage(compiled, workdir)
+    grid = reference.default_grid(model, 2)
+    deck = NgspiceNetlister().testbench(
+        title="r2nn verify ac", library=library, subckt=m["subckt"], n_inputs=n_in, n_outputs=n_out,
+        extra_ports=[s["port"] for s in compiled.supplies], data_file=None, tran=None,
+        ac=(float(grid[0] / ts), float(grid[-1] / ts), points_per_decade), instances=n_in, ac_per_instance=True,
+        save_outputs=True)
+    plot = _run(engine, deck, workdir).plot("ac")
+    freqs_c = np.real(plot.get("frequency"))
+    freqs = freqs_c * ts
+    in_gain = np.array([p["volts_per_unit"] for p in m["inputs"]])
+    out_gain = np.array([p["volts_per_unit_velocity"] for p in m["outputs"]])
+    h_circ = np.empty((n_out, n_in, freqs.size), dtype=complex)
+    for k in range(n_in):
+        for j in range(n_out):
+            v = plot.get(f"v({testbench_net('out', k, j, n_in)})")
+            h_circ[j, k] = v * in_gain[k] / out_gain[j]
+    h_ref = reference.frequency_response(model, freqs)
+    results = [AcResult(o.cls, i.name, response_errors(freqs, h_circ[j, k], h_ref[j, k]))
+               for j, o in enumerate(model.outputs) for k, i in enumerate(model.inputs)]
+    return freqs, h_circ, h_ref, results
+
+
+@dataclass
+class VerifyReport:
+    model: str
+    outdir: str
+    engine: str
+    tolerances: Tolerances
+    signals: list[SignalResult]
+    ac: list[AcResult]
+    elapsed_s: float
+    ac_data: tuple | None = field(default=None, repr=False)
+
+    @property
+    def class_agreement(self) -> float:
+        return float(np.mean([s.agree for s in self.signals])) if self.signals else 1.0
+
+    @property
+    def worst_nrmse(self) -> float:
+        return max((s.worst_nrmse for s in self.signals), default=0.0)
+
+    def failures(self) -> list[str]:
+        tol = self.tolerances
+        out = []
+        for s in self.signals:
+            for cls, e in s.nrmse.items():
+                if not e <= tol.nrmse:
+                    out.append(f"{s.path}: output {cls} NRMSE {e:.4g} > {tol.nrmse:g}")
+            if not s.agree:
+                out.append(f"{s.path}: circuit decides {s.circuit_class}, reference {s.reference_class}")
+        for a in self.ac:
+            if not a.errors["peak_freq_error"] <= tol.ac_peak_freq:
+                out.append(f"AC {a.cls}<-{a.input}: peak frequency off by {a.errors['peak_freq_error']:.4g} "
+                           f"> {tol.ac_peak_freq:g}")
+            if not a.errors["peak_mag_error"] <= tol.ac_peak_mag:
+                out.append(f"AC {a.cls}<-{a.input}: peak magnitude off by {a.errors['peak_mag_error']:.4g} "
+                           f"> {tol.ac_peak_mag:g}")
+        return out
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures()
+
+    def to_json(self) -> dict:
+        return {
+            "format": "r2nn-verify/1", "model": self.model, "outdir": self.outdir, "engine": self.engine,
+            "passed": self.passed, "tolerances": vars(self.tolerances),
+            "summary": {"signals": len(self.signals), "class_agreement": self.class_agreement,
+                        "worst_nrmse": self.worst_nrmse, "elapsed_s": self.elapsed_s},
+            "failures": self.failures(),
+            "signals": [s.to_json() for s in self.signals],
+            "ac": [a.to_json() for a in self.ac],
+        }
+
+
+def verify_deck(model: Model, compiled: CompiledDeck, signals: list[Signal], *, engine: str = "batch",
+                tolerances: Tolerances | None = None, timeout_s: float = 600.0, per_run: int = 8,
+                run_ac: bool = True, progress=None) -> VerifyReport:
+    """Run the transient and AC comparisons in a scratch directory that is always removed."""
+    if compiled.manifest.get("model") not in (None, model.name):
+        raise VerificationError(f"{compiled.outdir} was compiled from model {compiled.manifest['model']!r}, "
+                                f"not {model.name!r}")
+    if len(compiled.manifest["inputs"]) != len(model.inputs) or len(compiled.manifest["outputs"]) != len(model.outputs):
+        raise VerificationError(f"{compiled.outdir}: the deck's ports do not match the model's inputs and outputs")
+    runner = make_engine(engine, timeout_s)
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="r2nn-verify-") as tmp:
+        work = Path(tmp)
+        sig_results = transient(model, compiled, signals, runner, work, per_run, progress) if signals else []
+        ac_data = ac(model, compiled, runner, work) if run_ac else None
+    return VerifyReport(model.name, str(compiled.outdir), engine, tolerances or Tolerances(), sig_results,
+                        ac_data[3] if ac_data else [], time.perf_counter() - start,
+                        ac_data[:3] if ac_data else None)

@@ -1,0 +1,144 @@
+"""Compiling: pass framework, force-current mapping, numpy proof, deck/manifest/BOM contents."""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from r2nn_compiler.circuit import mna_matrices
+from r2nn_compiler.cli import main
+from r2nn_compiler.compiler import compile_model, load_model
+from r2nn_compiler.errors import CompileError
+from r2nn_compiler.passes import REGISTRY, CompileContext, CompileOptions, run_flow
+from r2nn_compiler.passes.check_reference import circuit_response, relative_error
+from r2nn_compiler.reference import default_grid, frequency_response, simulate
+
+from .strategies import random_stable_model
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_force_current_mna_equals_reference_to_1e9(seed):
+    model = random_stable_model(seed)
+    ctx = run_flow(CompileContext(model, CompileOptions(exact=True)), ["map_force_current"])
+    freqs = default_grid(model, 300)
+    assert relative_error(circuit_response(ctx, freqs), frequency_response(model, freqs)) < 1e-9
+
+
+def test_force_current_mna_transient_equals_reference():
+    model = random_stable_model(11)
+    ctx = run_flow(CompileContext(model, CompileOptions(exact=True)), ["map_force_current"])
+    u = np.random.default_rng(0).standard_normal((2, 1, 800))
+    system = mna_matrices(ctx.graph, [p.net for p in ctx.inputs])
+    y_circuit = system.transient(u, 1 / 16000, [p.net for p in ctx.outputs])
+    y_model = simulate(model, u, 16000.0)
+    scale = np.sqrt(np.mean(y_model**2, axis=-1, keepdims=True))
+    assert np.max(np.abs(y_circuit - y_model) / scale) < 1e-9
+
+
+def test_mapping_uses_positional_names_only(toy_path):
+    ctx = run_flow(CompileContext(load_model(toy_path), CompileOptions(exact=True)), ["map_force_current"])
+    nets = set(ctx.graph.nets())
+    assert nets == {"0", "n1", "n2", "n3", "in1", "out1", "out2", "out3"}
+    assert [p.name for p in ctx.graph.ports] == ["in1", "out1", "out2", "out3"]
+
+
+def test_flow_log_records_each_pass(toy_path):
+    ctx = run_flow(CompileContext(load_model(toy_path), CompileOptions(exact=True)),
+                   ["map_force_current", "map_force_voltage", "check_reference"])
+    assert [e.name for e in ctx.log] == ["map_force_current", "check_reference"]  # force_voltage did not match
+    assert ctx.log[0].changed and not ctx.log[1].changed
+    assert ctx.log[1].details["h_relative_error"] < 1e-9
+
+
+def test_unknown_pass_is_named():
+    with pytest.raises(CompileError, match="unknown pass 'frobnicate'; known passes: .*map_force_current"):
+        run_flow(CompileContext(random_stable_model(0), CompileOptions()), ["frobnicate"])
+
+
+def test_check_reference_catches_a_changed_circuit(toy_path):
+    ctx = run_flow(CompileContext(load_model(toy_path), CompileOptions(exact=True)), ["map_force_current"])
+    cap = ctx.graph.components_of("C")[0]
+    cap.value *= 1.02
+    with pytest.raises(CompileError, match="circuit MNA differs from the reference model"):
+        run_flow(ctx, ["check_reference"])
+
+
+def test_every_registered_pass_documents_itself():
+    import sys
+
+    for name, cls in REGISTRY.items():
+        doc = sys.modules[cls.__module__].__doc__ or ""
+        assert f"``{name}``" in doc, name
+
+
+def test_compile_writes_contract_files(tmp_path, toy_path):
+    out = tmp_path / "toy_out"
+    result = runner().invoke(main, ["compile", str(toy_path), "-o", str(out), "--exact"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["bom.csv", "manifest.json", "toy.cir", "toy.lib",
+                                                     "toy_input.txt"]
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["format"] == "r2nn-netlist/1"
+    assert m["subckt"] == "r2nn_toy" and m["library"] == "toy.lib"
+    assert m["ports"] == ["in1", "out1", "out2", "out3"]
+    assert m["inputs"] == [{"name": "u", "port": "in1", "volts_per_unit": 1.0}]
+    assert [(o["class"], o["node"], o["port"], o["volts_per_unit_velocity"]) for o in m["outputs"]] == [
+        ("low", "a", "out1", 1.0), ("high", "b", "out2", 1.0), ("rough", "t", "out3", 1.0)]
+    assert m["time_scale"] == 1.0 and m["exact"] is True
+    assert m["flow"][0] == "map_force_current" and m["component_counts"]["C"] == 3
+    lib = (out / "toy.lib").read_text()
+    assert ".subckt r2nn_toy in1 out1 out2 out3" in lib
+    cir = (out / "toy.cir").read_text()
+    assert ".include toy.lib" in cir and "filesource" in cir and ".tran" in cir and ".ac" in cir
+
+
+def test_deck_values_are_exponent_notation(tmp_path, toy_path):
+    compile_model(load_model(toy_path), tmp_path / "o", exact=True)
+    for line in (tmp_path / "o" / "toy.lib").read_text().splitlines():
+        if line[:1] in "RLCGE":
+            value = line.split()[-1]
+            assert "e" in value and float(value) != 0, line
+
+
+def test_bom_lists_every_component(tmp_path, toy_path):
+    result = compile_model(load_model(toy_path), tmp_path / "o", exact=True)
+    rows = (tmp_path / "o" / "bom.csv").read_text().splitlines()
+    assert rows[0] == "designator,kind,value,unit,series,tolerance,quantity"
+    quantity = sum(int(r.rsplit(",", 1)[1]) for r in rows[1:])
+    assert quantity == len(result.context.graph.components)
+    assert any(",ideal," in r and r.startswith("R5") for r in rows)  # the negative coupling resistor
+
+
+def test_recompile_replaces_output_atomically(tmp_path, toy_path):
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "stale.txt").write_text("old")
+    compile_model(load_model(toy_path), out, exact=True)
+    assert not (out / "stale.txt").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left behind
+
+
+def test_failed_compile_keeps_previous_output(tmp_path, toy_path):
+    out = tmp_path / "o"
+    compile_model(load_model(toy_path), out, exact=True)
+    before = (out / "toy.lib").read_text()
+    with pytest.raises(CompileError):
+        compile_model(load_model(toy_path), out, flow=["map_force_current", "nope"])
+    assert (out / "toy.lib").read_text() == before
+
+
+def test_cli_compile_bad_flow_is_one_line(tmp_path, toy_path):
+    result = runner().invoke(main, ["compile", str(toy_path), "-o", str(tmp_path / "o"), "--flow", "x,y"])
+    assert result.exit_code == 1
+    assert result.output.strip().startswith("unknown pass 'x'")
+
+
+def test_list_passes():
+    result = runner().invoke(main, ["compile", "--list-passes"])
+    assert result.exit_code == 0
+    assert "map_force_current" in result.output and "check_reference" in result.output
+
+
+def runner():
+    return CliRunner()

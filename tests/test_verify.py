@@ -1,0 +1,126 @@
+"""Verification in ngspice (real simulations): exact decks reproduce the reference model."""
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from r2nn_compiler.cli import main
+from r2nn_compiler.compiler import compile_model, load_model, verify
+from r2nn_compiler.errors import VerificationError
+from r2nn_compiler.signals import Signal
+from r2nn_compiler.verify import read_compiled, verify_deck
+
+from .conftest import ROOT, case_paths
+from .strategies import random_stable_model
+
+TOY_SIGNALS = ROOT / "examples" / "toy" / "signals"
+
+
+def noise_signals(n: int, seconds: float = 0.025, rate: float = 16_000.0, seed: int = 0) -> list[Signal]:
+    rng = np.random.default_rng(seed)
+    return [Signal(rng.standard_normal((1, int(seconds * rate) + 1)), rate, f"noise{i}") for i in range(n)]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_exact_decks_verify_within_half_a_percent(tmp_path, seed):
+    model = random_stable_model(seed)
+    assert any(c.kind == "spring" for c in model.couplings) or any(c.value < 0 for c in model.couplings)
+    compile_model(model, tmp_path / "o", exact=True)
+    report = verify_deck(model, read_compiled(tmp_path / "o"), noise_signals(3, seed=seed))
+    assert report.passed, report.failures()
+    assert report.worst_nrmse <= 0.005
+    assert report.class_agreement == 1.0
+    assert max(a.errors["max_rel_error"] for a in report.ac) < 1e-6
+
+
+@pytest.mark.parametrize("model_path, expected_path", case_paths(), ids=lambda p: p.name)
+def test_conformance_cases_reproduced_by_ngspice(tmp_path, model_path, expected_path):
+    model = load_model(model_path)
+    expected = np.load(expected_path)
+    compile_model(model, tmp_path / "o", exact=True)
+    signal = Signal(expected["u"], float(expected["sample_rate"]), "case")
+    report = verify_deck(model, read_compiled(tmp_path / "o"), [signal], run_ac=False)
+    circuit = report.signals[0].circuit_outputs
+    rms = np.sqrt(np.mean(expected["outputs"] ** 2, axis=-1))
+    nrmse = np.sqrt(np.mean((circuit - expected["outputs"]) ** 2, axis=-1)) / rms
+    assert np.all(nrmse < 0.005), nrmse
+    assert report.signals[0].circuit_class == list(expected["classes"])[int(np.argmax(expected["features"]))]
+
+
+def test_batch_and_shared_engines_give_identical_traces(tmp_path):
+    model = random_stable_model(4)
+    compile_model(model, tmp_path / "o", exact=True)
+    signals = noise_signals(2)
+    batch = verify_deck(model, read_compiled(tmp_path / "o"), signals, engine="batch", run_ac=False)
+    shared = verify_deck(model, read_compiled(tmp_path / "o"), signals, engine="shared", run_ac=False)
+    for a, b in zip(batch.signals, shared.signals, strict=True):
+        np.testing.assert_array_equal(a.circuit_outputs, b.circuit_outputs)
+
+
+def test_golden_netlists_are_current(tmp_path):
+    golden = ROOT / "netlists" / "toy"
+    compile_model(load_model(ROOT / "examples" / "toy" / "toy.r2nn"), tmp_path / "toy", exact=True)
+    for path in golden.iterdir():
+        fresh = (tmp_path / "toy" / path.name).read_text()
+        assert fresh == path.read_text(), f"{path} is stale: recompile with 'r2nn compile ... -o netlists/toy --exact'"
+
+
+def test_golden_netlists_verify_in_ngspice(tmp_path):
+    report = verify(load_model(ROOT / "examples" / "toy" / "toy.r2nn"), ROOT / "netlists" / "toy", [TOY_SIGNALS])
+    assert len(report.signals) == 5
+    assert report.passed, report.failures()
+    assert {s.reference_class for s in report.signals} == {"low", "high"}
+
+
+def test_shipped_testbench_runs_with_plain_ngspice(tmp_path):
+    from r2nn_compiler.sim import NgspiceBatch
+
+    shutil.copytree(ROOT / "netlists" / "toy", tmp_path / "toy")
+    result = NgspiceBatch().run(tmp_path / "toy" / "toy.cir")
+    assert {p.plotname for p in result.plots} == {"AC Analysis", "Transient Analysis"}
+    assert result.plot("tran").get("v(out2)").size > 1000
+
+
+def test_altered_component_fails_verification_with_the_figure(tmp_path, toy_path):
+    out = tmp_path / "o"
+    compile_model(load_model(toy_path), out, exact=True)
+    lib = out / "toy.lib"
+    text = lib.read_text()
+    value = re.search(r"^C2 n2 0 (\S+)$", text, re.M).group(1)
+    lib.write_text(text.replace(f"C2 n2 0 {value}", f"C2 n2 0 {float(value) * 1.02!r}"))
+    result = CliRunner().invoke(main, ["verify", str(toy_path), str(out), "--signals", str(TOY_SIGNALS)])
+    assert result.exit_code == 1, result.output
+    assert re.search(r"FAIL .*output high NRMSE \d\.\d+e?-?\d* > 0\.005", result.output), result.output
+    assert "AC high<-u: peak frequency off by" in result.output
+
+
+def test_verify_cli_writes_report_and_plots(tmp_path, toy_path):
+    out = tmp_path / "o"
+    compile_model(load_model(toy_path), out, exact=True)
+    result = CliRunner().invoke(main, ["verify", str(toy_path), str(out), "--signals",
+                                       str(TOY_SIGNALS / "chirp.wav"), str(TOY_SIGNALS / "noise.wav"),
+                                       "--json", str(tmp_path / "r.json"), "--plot", str(tmp_path / "plots")])
+    assert result.exit_code == 0, result.output
+    assert "PASS: 2 signals, class agreement 100.0 %" in result.output
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["format"] == "r2nn-verify/1" and report["passed"] is True
+    assert [Path(s["path"]).name for s in report["signals"]] == ["chirp.wav", "noise.wav"]
+    assert report["summary"]["worst_nrmse"] < 0.005
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["bode.png", "chirp.png", "noise.png"]
+
+
+def test_verify_without_manifest_is_clear(tmp_path, toy_path):
+    with pytest.raises(VerificationError, match="no manifest.json .*expected the output of 'r2nn compile'"):
+        verify(load_model(toy_path), tmp_path, [TOY_SIGNALS])
+
+
+def test_verify_refuses_deck_of_another_model(tmp_path, toy_path):
+    compile_model(random_stable_model(1), tmp_path / "o", exact=True)
+    result = CliRunner().invoke(main, ["verify", str(toy_path), str(tmp_path / "o"), "--signals", str(TOY_SIGNALS)])
+    assert result.exit_code == 1
+    assert "was compiled from model 'rand1', not 'toy'" in result.output
