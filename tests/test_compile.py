@@ -142,3 +142,11 @@ def test_list_passes():
 
 def runner():
     return CliRunner()
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_whole_exact_flow_stays_within_1e9_of_the_reference(tmp_path, seed):
+    result = compile_model(random_stable_model(seed), tmp_path / "o", exact=True)
+    check = result.log[-1]
+    assert check.name == "check_reference"
+    assert check.details["h_relative_error"] < 1e-9

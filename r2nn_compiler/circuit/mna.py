@@ -35,6 +35,16 @@ from .graph import GROUND, CircuitGraph, Component, flatten
 #: Kinds whose branch current is an unknown (their stamps impose a voltage, not a current).
 BRANCH_KINDS = ("L", "E", "V", "H")
 
+#: Resistors smaller than this (ohm) are stamped in branch form (their current an unknown,
+#: ``v(p) − v(n) = R·i``) instead of as a conductance 1/R, which would swamp the other entries
+#: of its nets' rows and cost the solve most of its digits.
+BRANCH_FORM_BELOW_OHM = 1e-3
+
+
+def is_branch(comp: Component) -> bool:
+    """True when ``comp`` carries its own current unknown in the MNA."""
+    return comp.kind in BRANCH_KINDS or (comp.kind == "R" and abs(comp.value) < BRANCH_FORM_BELOW_OHM)
+
 #: Below this ratio of smallest to largest singular value (after row/column equilibration) a
 #: matrix the reduction must invert is treated as singular.
 SINGULAR_RCOND = 1e-13
@@ -223,7 +233,7 @@ def mna_matrices(graph: CircuitGraph, inputs: list[str] | None = None) -> MnaSys
     if len(set(inputs)) != len(inputs):
         raise CircuitError(f"inputs repeat a net: {inputs}")
 
-    branches = [c for c in prims if c.kind in BRANCH_KINDS]
+    branches = [c for c in prims if is_branch(c)]
     unknowns = [f"v({n})" for n in nets] + [f"i({c.name})" for c in branches] + [f"i(V:{n})" for n in inputs]
     node = {n: i for i, n in enumerate(nets)}
     size = len(unknowns)
@@ -261,7 +271,15 @@ class _Stamper:
     def component(self, comp: Component) -> None:
         getattr(self, "_" + comp.kind)(comp, self.branch.get(comp.name))
 
-    def _R(self, comp: Component, _branch: None) -> None:
+    def _R(self, comp: Component, branch: int | None) -> None:
+        if branch is not None:
+            p, n = comp.nodes
+            self._add(self.A, p, branch, -1.0)
+            self._add(self.A, n, branch, 1.0)
+            self._add(self.A, branch, p, 1.0)
+            self._add(self.A, branch, n, -1.0)
+            self.A[branch, branch] = -comp.value
+            return
         self._conductance(self.A, comp.nodes[0], comp.nodes[1], -1.0 / comp.value)
 
     def _C(self, comp: Component, _branch: None) -> None:

@@ -1,16 +1,21 @@
-"""Pass ``break_dc_loops``: give every loop of inductors a tiny series resistance.
+"""Pass ``break_dc_loops``: make the DC operating point of an ideal network well defined.
 
-Why: SPICE computes a DC operating point before ``.ac`` (and ngspice honours ``noopac`` only for
-circuits of R, L and C alone). In DC an inductor is a short, so a loop of inductors — a spring
-coupling between two resonators closes one with their grounded inductors — makes the DC matrix
-singular and the AC analysis fails. Transient runs with ``uic`` do not need it.
+Why: SPICE computes a DC operating point before ``.ac`` (ngspice skips it with ``noopac`` only
+for decks without XSPICE devices, and the shipped testbench has a ``filesource``). In DC an
+inductor is a short and a capacitor is open, so ideal networks can be singular there:
 
-What: inductors are visited in graph order and joined with a union–find over their nets; an
-inductor whose nets are already joined closes a loop and is split into itself plus a series
-resistor of ``DC_BREAK_RATIO · 2π f_lo · |L|`` ohms (f_lo: the bottom of the model's band in
-circuit hertz), a relative change of that branch's impedance of at most 1e-9 across the band.
-Safe after mapping and scaling, before quantisation (the resistor is not a part to buy: its BOM
-row says so); the numpy proof that follows includes it. Changes nothing when there is no loop.
+* a loop of inductors (force-current: a spring coupling closes one with two grounded inductors)
+  leaves the loop current undetermined;
+* a net reached only through capacitors (force-voltage: the dual of that loop) floats.
+
+What: inductors are joined with a union–find over their nets; one that closes a loop gets a
+series resistor of ``DC_BREAK_RATIO · 2π f_lo · |L|`` ohms. Then every cluster of nets with no
+DC path to ground (through R, L, V, E and H) gets a shunt resistor to ground at its most
+capacitive net, of conductance ``DC_BREAK_RATIO · 2π f_lo`` times the capacitance there. Either way the impedance of the
+touched branch changes by at most DC_BREAK_RATIO across the band (f_lo: the band's bottom in
+circuit hertz), so H(jω) moves by about that much; the numpy proof that follows measures it.
+Safe after mapping and scaling, before quantisation: the added resistors are wiring, not parts
+(BOM series ``wiring``). Changes nothing when the network is already well defined.
 """
 
 from __future__ import annotations
@@ -21,14 +26,29 @@ from ..circuit import Component
 from ..reference import default_grid
 from .base import CompileContext, Pass, PassResult, register
 
-DC_BREAK_RATIO = 1e-9
+DC_BREAK_RATIO = 1e-10
+
+#: Kinds whose first two nodes are joined by a DC path (voltage-defined or resistive).
+_DC_PATH_KINDS = ("R", "L", "V", "E", "H")
 
 
-def _find(parent: dict[str, str], net: str) -> str:
-    while parent.setdefault(net, net) != net:
-        parent[net] = parent[parent[net]]
-        net = parent[net]
-    return net
+class _UnionFind:
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+
+    def find(self, net: str) -> str:
+        while self.parent.setdefault(net, net) != net:
+            self.parent[net] = self.parent[self.parent[net]]
+            net = self.parent[net]
+        return net
+
+    def union(self, a: str, b: str) -> bool:
+        """Join two nets; False when they were joined already."""
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return False
+        self.parent[ra] = rb
+        return True
 
 
 @register
@@ -40,24 +60,38 @@ class BreakDcLoops(Pass):
 
     def transform(self, ctx: CompileContext) -> PassResult:
         graph = ctx.graph
-        f_lo = float(default_grid(ctx.model, 2)[0]) / ctx.time_scale
-        parent: dict[str, str] = {}
-        split = []
-        for comp in graph.components_of("L"):
-            a, b = (_find(parent, n) for n in comp.nodes)
-            if a != b:
-                parent[a] = b
-                continue
-            split.append(comp)
-        for comp in split:
+        w_lo = 2 * math.pi * float(default_grid(ctx.model, 2)[0]) / ctx.time_scale
+        inductors = _UnionFind()
+        loops = [c for c in graph.components_of("L") if not inductors.union(*c.nodes[:2])]
+        for comp in loops:
             mid = f"{comp.name.lower()}_dc"
-            r = DC_BREAK_RATIO * 2 * math.pi * f_lo * abs(comp.value)
-            inductor = Component(comp.name, "L", (comp.nodes[0], mid), comp.value, origin=comp.origin,
-                                 attrs=dict(comp.attrs))
-            resistor = Component(graph.next_designator("R"), "R", (mid, comp.nodes[1]), r,
-                                 origin=f"DC loop break for {comp.name} (not a part: wiring resistance)",
-                                 attrs={"series": "wiring"})
-            graph.replace(comp.name, inductor, resistor)
-        names = ", ".join(c.name for c in split)
-        return PassResult(bool(split), f"{len(split)} inductor loop(s) broken" + (f" at {names}" if split else ""),
-                          {"split": [c.name for c in split]})
+            graph.replace(comp.name,
+                          Component(comp.name, "L", (comp.nodes[0], mid), comp.value, origin=comp.origin,
+                                    attrs=dict(comp.attrs)),
+                          Component(graph.next_designator("R"), "R", (mid, comp.nodes[1]),
+                                    DC_BREAK_RATIO * w_lo * abs(comp.value),
+                                    origin=f"DC loop break for {comp.name}", attrs={"series": "wiring"}))
+
+        paths = _UnionFind()
+        for comp in graph.components:
+            if comp.kind in _DC_PATH_KINDS:
+                paths.union(*comp.nodes[:2])
+        ground = paths.find("0")
+        ports = {p.name for p in graph.ports}
+        floating: dict[str, list[str]] = {}
+        for net in graph.nets():
+            if net not in ports and paths.find(net) != ground:
+                floating.setdefault(paths.find(net), []).append(net)
+        shunts = []
+        for nets in floating.values():
+            caps = {n: sum(abs(c.value) for c in graph.components_at(n) if c.kind == "C") for n in nets}
+            net = max(nets, key=lambda n: caps[n])  # a cluster floats in DC only through capacitors
+            cap = caps[net]
+            resistor = Component(graph.next_designator("R"), "R", (net, "0"), 1.0 / (DC_BREAK_RATIO * w_lo * cap),
+                                 origin=f"DC path for floating net {net}", attrs={"series": "wiring"})
+            graph.add(resistor)
+            shunts.append(net)
+        changed = bool(loops or shunts)
+        summary = (f"{len(loops)} inductor loop(s) broken, {len(shunts)} floating net cluster(s) tied to ground"
+                   if changed else "DC operating point already well defined")
+        return PassResult(changed, summary, {"loops": [c.name for c in loops], "floating": shunts})
