@@ -18,13 +18,61 @@ from ..errors import CompileError
 from ..model import Model
 
 
+#: Component ``attrs`` keys the mapping passes set and later passes read: ``role`` is one of
+#: :data:`ROLES`, ``element`` the model element realised (resonator name, or "a--b" for a
+#: coupling, or the input name for a drive).
+ROLE = "role"
+ELEMENT = "element"
+ROLES = ("mass", "stiffness", "damping", "damper_coupling", "spring_coupling", "drive", "buffer", "sense",
+         "readout", "wiring", "active")
+
+
 @dataclass
 class CompileOptions:
-    """Knobs the passes read. ``exact``: ideal elements, no scaling or quantisation."""
+    """Knobs the passes read (SI units). ``exact``: ideal elements, no scaling or quantisation.
+
+    band_hz
+        circuit band (low, high) in Hz the model's band is mapped to (None: keep the model's).
+    ranges
+        practical value range per kind (R in ohm, C in F, L in H) that scaling aims for.
+    series / series_overrides
+        E-series per kind (e.g. "E96") and per designator; tolerance: part tolerance per kind
+        (fraction) written to the BOM.
+    strategy
+        quantisation strategy: "nearest", "pair" (series or parallel pair within
+        ``pair_target`` relative error) or "retune" (restore each resonator's f0 and Q).
+    opamp
+        op-amp model name for active realisations: "macro" (single-pole macromodel with
+        ``opamp_params``) or "ideal" (high-gain VCVS).
+    parasitics
+        add inductor series resistance (from ``inductor_q`` at the band centre) and capacitor
+        ESR (``cap_esr_ohm``), compensating the parallel damping where possible.
+    mna_tolerance
+        largest relative H(jω) error ``check_reference`` accepts (None: report only; the
+        default is 1e-6 for exact flows and report-only otherwise).
+    """
 
     exact: bool = False
+    band_hz: tuple[float, float] | None = None
+    ranges: dict[str, tuple[float, float]] = field(default_factory=lambda: {
+        "R": (10.0, 10e6), "C": (10e-12, 10e-6), "L": (1e-6, 10.0)})
+    series: dict[str, str] = field(default_factory=lambda: {"R": "E96", "C": "E24", "L": "E12"})
+    series_overrides: dict[str, str] = field(default_factory=dict)
+    tolerance: dict[str, float] = field(default_factory=lambda: {"R": 0.01, "C": 0.05, "L": 0.10})
+    strategy: str = "nearest"
+    pair_target: float = 1e-3
+    opamp: str = "macro"
+    opamp_params: dict[str, float] = field(default_factory=dict)
+    parasitics: bool = False
+    inductor_q: float = 50.0
+    cap_esr_ohm: float = 0.05
+    mna_tolerance: float | None = None
     check_freqs: int = 200
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.mna_tolerance is None and self.exact:
+            self.mna_tolerance = 1e-6
 
 
 @dataclass

@@ -24,7 +24,7 @@ import math
 
 from ..circuit import Component
 from ..reference import default_grid
-from .base import CompileContext, Pass, PassResult, register
+from .base import ROLE, CompileContext, Pass, PassResult, register
 
 DC_BREAK_RATIO = 1e-10
 
@@ -70,7 +70,7 @@ class BreakDcLoops(Pass):
                                     attrs=dict(comp.attrs)),
                           Component(graph.next_designator("R"), "R", (mid, comp.nodes[1]),
                                     DC_BREAK_RATIO * w_lo * abs(comp.value),
-                                    origin=f"DC loop break for {comp.name}", attrs={"series": "wiring"}))
+                                    origin=f"DC loop break for {comp.name}", attrs={"series": "wiring", ROLE: "wiring"}))
 
         paths = _UnionFind()
         for comp in graph.components:
@@ -88,7 +88,7 @@ class BreakDcLoops(Pass):
             net = max(nets, key=lambda n: caps[n])  # a cluster floats in DC only through capacitors
             cap = caps[net]
             resistor = Component(graph.next_designator("R"), "R", (net, "0"), 1.0 / (DC_BREAK_RATIO * w_lo * cap),
-                                 origin=f"DC path for floating net {net}", attrs={"series": "wiring"})
+                                 origin=f"DC path for floating net {net}", attrs={"series": "wiring", ROLE: "wiring"})
             graph.add(resistor)
             shunts.append(net)
         changed = bool(loops or shunts)

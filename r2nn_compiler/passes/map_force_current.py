@@ -19,7 +19,7 @@ only in each component's ``origin``.
 from __future__ import annotations
 
 from ..circuit import CircuitGraph, Component, Port
-from .base import CompileContext, Pass, PassResult, PortMap, register
+from .base import ELEMENT, ROLE, CompileContext, Pass, PassResult, PortMap, register
 
 
 def resonator_net(index: int) -> str:
@@ -45,25 +45,29 @@ class MapForceCurrent(Pass):
         for i, r in enumerate(model.resonators):
             net = resonator_net(i)
             origin = f"resonator {r.name}"
-            graph.add(Component(graph.next_designator("C"), "C", (net, "0"), r.mass, origin=f"{origin} mass"))
+            graph.add(Component(graph.next_designator("C"), "C", (net, "0"), r.mass, origin=f"{origin} mass",
+                                attrs={ROLE: "mass", ELEMENT: r.name}))
             graph.add(Component(graph.next_designator("L"), "L", (net, "0"), 1.0 / r.stiffness,
-                                origin=f"{origin} stiffness"))
+                                origin=f"{origin} stiffness", attrs={ROLE: "stiffness", ELEMENT: r.name}))
             if r.damping != 0:
                 graph.add(Component(graph.next_designator("R"), "R", (net, "0"), 1.0 / r.damping,
-                                    origin=f"{origin} damping"))
+                                    origin=f"{origin} damping", attrs={ROLE: "damping", ELEMENT: r.name}))
         for c in model.couplings:
             a, b = resonator_net(index[c.a]), resonator_net(index[c.b])
             kind = "R" if c.kind == "damper" else "L"
             graph.add(Component(graph.next_designator(kind), kind, (a, b), 1.0 / c.value,
-                                origin=f"{c.kind} coupling {c.a} -- {c.b}"))
+                                origin=f"{c.kind} coupling {c.a} -- {c.b}",
+                                attrs={ROLE: f"{c.kind}_coupling", ELEMENT: f"{c.a}--{c.b}"}))
         for k, inp in enumerate(model.inputs):
             for node, weight in inp.drives:
                 if weight != 0:
                     graph.add(Component(graph.next_designator("G"), "G", ("0", resonator_net(index[node]),
-                                        f"in{k + 1}", "0"), weight, origin=f"input {inp.name} -> {node}"))
+                                        f"in{k + 1}", "0"), weight, origin=f"input {inp.name} -> {node}",
+                                        attrs={ROLE: "drive", ELEMENT: node}))
         for j, out in enumerate(model.outputs):
             graph.add(Component(graph.next_designator("E"), "E", (f"out{j + 1}", "0",
-                                resonator_net(index[out.node]), "0"), 1.0, origin=f"output {out.cls} buffer"))
+                                resonator_net(index[out.node]), "0"), 1.0, origin=f"output {out.cls} buffer",
+                                attrs={ROLE: "buffer", ELEMENT: out.node}))
 
         ctx.graph = graph
         ctx.inputs = [PortMap(inp.name, f"in{k + 1}") for k, inp in enumerate(model.inputs)]

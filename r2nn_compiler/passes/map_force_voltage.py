@@ -44,7 +44,7 @@ from ..circuit import CircuitGraph, Component, Port
 from ..circuit.graph import CONTROL
 from ..errors import CompileError
 from ..model import Coupling, Model
-from .base import CompileContext, Pass, PassResult, PortMap, register
+from .base import ELEMENT, ROLE, CompileContext, Pass, PassResult, PortMap, register
 
 #: The mechanical ground's node in the mechanical graph; resonator i is node i (0-based).
 GROUND_NODE = -1
@@ -60,6 +60,8 @@ class _Part:
     value: float
     origin: str
     ctrl: tuple[str, str] | None = None
+    role: str = ""
+    element: str = ""
 
 
 def mechanical_graph(model: Model) -> nx.Graph:
@@ -146,7 +148,7 @@ def add_branch(graph: CircuitGraph, start: str, end: str, parts: list[_Part], pr
         # An E rises from a to b: its out_plus is the end-side net.
         nodes = (b, a, *part.ctrl) if part.kind == "E" else (a, b)
         added.append(graph.add(Component(graph.next_designator(part.kind), part.kind, nodes, part.value,
-                                         origin=part.origin)))
+                                         origin=part.origin, attrs={ROLE: part.role, ELEMENT: part.element})))
     return added
 
 
@@ -154,21 +156,24 @@ def tie_parts(model: Model, i: int) -> list[_Part]:
     """Resonator i's tie branch, in current order: drives, mass, spring, damper, sense."""
     r = model.resonators[i]
     origin = f"resonator {r.name}"
-    parts = [_Part("E", weight, f"input {inp.name} -> {r.name}", (f"in{k + 1}", "0"))
+    parts = [_Part("E", weight, f"input {inp.name} -> {r.name}", (f"in{k + 1}", "0"), "drive", r.name)
              for k, inp in enumerate(model.inputs) for node, weight in inp.drives
              if node == r.name and weight != 0]
-    parts += [_Part("L", r.mass, f"{origin} mass"), _Part("C", 1.0 / r.stiffness, f"{origin} stiffness")]
+    parts += [_Part("L", r.mass, f"{origin} mass", role="mass", element=r.name),
+              _Part("C", 1.0 / r.stiffness, f"{origin} stiffness", role="stiffness", element=r.name)]
     if r.damping != 0:
-        parts.append(_Part("R", r.damping, f"{origin} damping"))
-    parts.append(_Part("V", 0.0, f"{origin} velocity sense"))
+        parts.append(_Part("R", r.damping, f"{origin} damping", role="damping", element=r.name))
+    parts.append(_Part("V", 0.0, f"{origin} velocity sense", role="sense", element=r.name))
     return parts
 
 
 def coupling_parts(couplings: list[Coupling]) -> list[_Part]:
     """A coupled pair's branch: its dampers (R = c) then its springs (C = 1/k), in series."""
     ordered = sorted(couplings, key=lambda c: c.kind != "damper")
-    return [_Part("R", c.value, f"damper coupling {c.a} -- {c.b}") if c.kind == "damper"
-            else _Part("C", 1.0 / c.value, f"spring coupling {c.a} -- {c.b}") for c in ordered]
+    return [_Part("R", c.value, f"damper coupling {c.a} -- {c.b}", role="damper_coupling", element=f"{c.a}--{c.b}")
+            if c.kind == "damper" else
+            _Part("C", 1.0 / c.value, f"spring coupling {c.a} -- {c.b}", role="spring_coupling",
+                  element=f"{c.a}--{c.b}") for c in ordered]
 
 
 @register
@@ -202,7 +207,7 @@ class MapForceVoltage(Pass):
         for j, out in enumerate(model.outputs):
             graph.add(Component(graph.next_designator("H"), "H", (f"out{j + 1}", "0"), 1.0,
                                 origin=f"output {out.cls} velocity readout",
-                                attrs={CONTROL: sense[index[out.node]]}))
+                                attrs={CONTROL: sense[index[out.node]], ROLE: "readout", ELEMENT: out.node}))
 
         ctx.graph = graph
         ctx.inputs = [PortMap(inp.name, f"in{k + 1}") for k, inp in enumerate(model.inputs)]
