@@ -261,5 +261,57 @@ def _print_report(report) -> None:
                f"{report.elapsed_s:.1f} s with ngspice ({report.engine})")
 
 
+@main.command(name="tolerance")
+@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
+@click.argument("outdir", metavar="OUTDIR", type=click.Path(file_okay=False))
+@click.argument("more_signals", nargs=-1, metavar="[SIGNAL...]", type=click.Path())
+@click.option("--signals", "signal_paths", multiple=True, type=click.Path(),
+              help="Signal file or directory (repeatable). Folders named after a class label their signals.")
+@click.option("--tol", "tol_text", default="R=1%,C=5%,L=10%", show_default=True,
+              help="Part tolerances per kind.")
+@click.option("--runs", type=click.IntRange(1, 1_000_000), default=500, show_default=True)
+@click.option("--distribution", type=click.Choice(["uniform", "normal"]), default="uniform", show_default=True,
+              help="uniform within ±tol, or normal with σ = tol/3.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--spot-checks", type=click.IntRange(0, 100), default=3, show_default=True,
+              help="Draws also simulated in ngspice.")
+@click.option("--workers", type=click.IntRange(1, 1024), default=None, help="Worker processes (default: all cores).")
+@click.option("--rate", type=float, default=None, help="Sample rate in Hz for .csv/.npy signals.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the report as JSON.")
+@handles_errors
+def tolerance_cmd(model_path, outdir, more_signals, signal_paths, tol_text, runs, distribution, seed, spot_checks,
+                  workers, rate, json_path) -> None:
+    """Monte Carlo over part tolerances of the deck in OUTDIR (circuit-level MNA, ngspice spot checks)."""
+    from .tolerance import parse_tolerances
+
+    model = compiler.load_model(model_path)
+    report = compiler.tolerance(model, outdir, list(signal_paths) + list(more_signals), parse_tolerances(tol_text),
+                                rate_hz=rate, runs=runs, seed=seed, distribution=distribution,
+                                spot_checks=spot_checks, workers=workers, progress=True)
+    data = report.to_json()
+    if json_path:
+        from .fileutil import write_text_atomic
+
+        write_text_atomic(json_path, json.dumps(data, indent=1) + "\n")
+    tols = ", ".join(f"{k} ±{100 * v:g}%" for k, v in report.tolerances.items())
+    a = data["agreement"]
+    click.echo(f"{report.runs} draws ({report.distribution}, {tols}); nominal agreement "
+               f"{100 * report.nominal_agreement:.1f} %")
+    click.echo(f"class agreement with the reference: mean {100 * a['mean']:.1f} %, 5 % {100 * a['p5']:.1f} %, "
+               f"95 % {100 * a['p95']:.1f} %")
+    if data["accuracy"] is not None:
+        acc = data["accuracy"]
+        click.echo(f"accuracy (folder labels): mean {100 * acc['mean']:.1f} %, 5 % {100 * acc['p5']:.1f} %, "
+                   f"95 % {100 * acc['p95']:.1f} % (reference model {100 * report.reference_accuracy:.1f} %)")
+    click.echo("most sensitive parts (±tol one at a time):")
+    for row in report.sensitivity:
+        click.echo(f"  {row['designator']:<8}{format_si(row['value'], {'R': 'ohm', 'L': 'H', 'C': 'F'}[row['kind']]):>12}"
+                   f"  features move {100 * row['feature_change']:.2f} %, flips {row['decisions_flipped']}"
+                   f"  ({row['origin']})")
+    for check in report.spot_checks:
+        click.echo(f"ngspice spot check, draw {check['draw']}: {check['decisions_agree']}/{check['signals']} "
+                   f"decisions as the MNA predicts, NRMSE ngspice vs MNA {check['ngspice_vs_mna_nrmse']:.2e}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -192,3 +192,29 @@ def verify(model: Model, outdir: str | Path, signals: list[str | Path], *, rate_
     finally:
         if bar is not None:
             bar.close()
+
+
+def tolerance(model: Model, outdir: str | Path, signals: list[str | Path], tolerances: dict[str, float], *,
+              rate_hz: float | None = None, runs: int = 500, seed: int = 0, distribution: str = "uniform",
+              spot_checks: int = 3, workers: int | None = None, progress: bool = False):
+    """Monte Carlo tolerance analysis of the deck in ``outdir`` (see :mod:`r2nn_compiler.tolerance`)."""
+    from . import tolerance as tol
+    from .signals import signal_files
+    from .verify import read_compiled
+
+    compiled = read_compiled(outdir)
+    files = signal_files(signals)
+    if not files:
+        raise SignalError(f"no signal files (.wav, .csv, .npy) in {', '.join(map(str, signals)) or '(none given)'}")
+    loaded = [load_signal(f, len(model.inputs), rate_hz) for f in files]
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=runs, unit="draw", desc="Monte Carlo", disable=None, leave=False)
+    try:
+        return tol.analyse(model, compiled, loaded, tolerances, runs=runs, seed=seed, distribution=distribution,
+                           spot_checks=spot_checks, workers=workers, progress=bar.update if bar else None)
+    finally:
+        if bar is not None:
+            bar.close()

@@ -1,0 +1,249 @@
+"""Tolerance analysis: Monte Carlo over part tolerances on the circuit-level MNA, with ngspice
+spot checks.
+
+The compiled library is read back into a circuit graph; every top-level R, L and C is drawn
+independently, uniformly within ±tolerance of its value (``distribution="normal"`` draws with
+σ = tolerance/3 instead). Each draw's MNA is simulated exactly on every signal (the same FOH
+simulator as the reference model), giving features and decisions; across draws we report the
+agreement with the reference model's decisions and, where signals are labelled (their folder
+is named after a class), the accuracy — mean and 5 %/95 % band. One-at-a-time ±tolerance
+perturbations rank the components whose spread moves the features most. A few draws are also
+written as decks and simulated in ngspice to show the numpy analysis predicts the simulator.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import reference
+from .backend import NgspiceNetlister
+from .backend.spice_reader import read_library
+from .circuit import CircuitGraph, mna_matrices
+from .errors import UsageError
+from .executor import make_executor
+from .lti import simulate_foh
+from .model import Model
+from .signals import Signal
+from .verify.manifest import CompiledDeck
+
+KINDS = ("R", "L", "C")
+
+
+def parse_tolerances(text: str) -> dict[str, float]:
+    """``"R=1%,C=5%,L=10%"`` → {"R": 0.01, "C": 0.05, "L": 0.1}. Raises UsageError."""
+    out: dict[str, float] = {}
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        kind, sep, value = item.partition("=")
+        kind = kind.strip().upper()
+        if not sep or kind not in KINDS:
+            raise UsageError(f"--tol: expected KIND=PERCENT with KIND in R, L, C, got {item!r}")
+        try:
+            number = float(value.strip().rstrip("%")) / (100.0 if value.strip().endswith("%") else 1.0)
+        except ValueError:
+            raise UsageError(f"--tol: expected a percentage like 5%, got {value!r}") from None
+        if not 0 <= number < 1:
+            raise UsageError(f"--tol: tolerance of {kind} must be between 0% and 100%, got {value!r}")
+        out[kind] = number
+    return out
+
+
+@dataclass
+class CircuitUnderTest:
+    """A compiled deck as the analysis needs it: graph, port nets and gains, time scale."""
+
+    graph: CircuitGraph
+    inputs: list[str]
+    outputs: list[str]
+    in_gain: np.ndarray
+    out_gain: np.ndarray
+    time_scale: float
+
+    @classmethod
+    def from_compiled(cls, compiled: CompiledDeck) -> "CircuitUnderTest":
+        m = compiled.manifest
+        roles = {p["port"]: "input" for p in m["inputs"]}
+        roles.update({s["port"]: "supply" for s in m.get("supplies", [])})
+        graph = read_library(compiled.library_path, m["subckt"], roles)
+        return cls(graph, [p["port"] for p in m["inputs"]], [p["port"] for p in m["outputs"]],
+                   np.array([p["volts_per_unit"] for p in m["inputs"]], dtype=float),
+                   np.array([p["volts_per_unit_velocity"] for p in m["outputs"]], dtype=float),
+                   float(m["time_scale"]))
+
+    def parts(self) -> list[str]:
+        return [c.name for c in self.graph.components if c.kind in KINDS]
+
+    def outputs_for(self, values: dict[str, float], signals: list[Signal]) -> list[np.ndarray]:
+        """Model-unit output velocities (outputs × samples) per signal with parts at ``values``."""
+        graph = self.graph
+        saved = {name: graph.component(name).value for name in values}
+        try:
+            for name, value in values.items():
+                graph.component(name).value = value
+            system = mna_matrices(graph, self.inputs).state_space(self.outputs)
+        finally:
+            for name, value in saved.items():
+                graph.component(name).value = value
+        results: list[np.ndarray | None] = [None] * len(signals)
+        for (rate, _), members in _groups(signals).items():
+            u = np.stack([signals[i].data for i in members]) * self.in_gain[None, :, None]
+            y = simulate_foh(system, u, self.time_scale / rate) / self.out_gain[None, :, None]
+            for b, i in enumerate(members):
+                results[i] = y[b]
+        return results
+
+
+def _groups(signals: list[Signal]) -> dict[tuple[float, int], list[int]]:
+    groups: dict[tuple[float, int], list[int]] = {}
+    for i, s in enumerate(signals):
+        groups.setdefault((s.rate_hz, s.data.shape[1]), []).append(i)
+    return groups
+
+
+@dataclass
+class _Job:
+    cut: CircuitUnderTest
+    model: Model
+    signals: list[Signal]
+    draws: list[dict[str, float]]
+
+
+def _decide(job: _Job) -> list[np.ndarray]:
+    """Features (signals × outputs) for each draw of the job."""
+    out = []
+    for values in job.draws:
+        ys = job.cut.outputs_for(values, job.signals)
+        out.append(np.stack([reference.features(job.model, y, s.rate_hz) for y, s in zip(ys, job.signals)]))
+    return out
+
+
+@dataclass
+class ToleranceReport:
+    runs: int
+    tolerances: dict[str, float]
+    distribution: str
+    agreement: np.ndarray  # per draw: fraction of signals whose decision equals the reference's
+    accuracy: np.ndarray | None  # per draw, when labels are known
+    nominal_agreement: float
+    reference_accuracy: float | None
+    sensitivity: list[dict]
+    spot_checks: list[dict] = field(default_factory=list)
+
+    @staticmethod
+    def band(x: np.ndarray) -> dict[str, float]:
+        return {"mean": float(np.mean(x)), "p5": float(np.percentile(x, 5)), "p95": float(np.percentile(x, 95))}
+
+    def to_json(self) -> dict:
+        return {"format": "r2nn-tolerance/1", "runs": self.runs, "tolerances": self.tolerances,
+                "distribution": self.distribution, "nominal_agreement": self.nominal_agreement,
+                "agreement": self.band(self.agreement),
+                "accuracy": self.band(self.accuracy) if self.accuracy is not None else None,
+                "reference_accuracy": self.reference_accuracy, "sensitivity": self.sensitivity,
+                "spot_checks": self.spot_checks}
+
+
+def labels_for(model: Model, signals: list[Signal]) -> np.ndarray | None:
+    """Class index per signal from its folder's name, or None unless every signal has one."""
+    index = {c: j for j, c in enumerate(model.classes)}
+    labels = [index.get(Path(s.path).parent.name) for s in signals]
+    return None if any(v is None for v in labels) else np.array(labels)
+
+
+def analyse(model: Model, compiled: CompiledDeck, signals: list[Signal], tolerances: dict[str, float], *,
+            runs: int = 500, seed: int = 0, distribution: str = "uniform", spot_checks: int = 3,
+            spot_signals: int = 4, workers: int | None = None, progress=None) -> ToleranceReport:
+    """Monte Carlo + sensitivity + ngspice spot checks. ``progress(n)`` is told of finished draws."""
+    if distribution not in ("uniform", "normal"):
+        raise UsageError(f"distribution must be uniform or normal, got {distribution!r}")
+    cut = CircuitUnderTest.from_compiled(compiled)
+    nominal = {c.name: c.value for c in cut.graph.components if c.kind in KINDS}
+    rng = np.random.default_rng(seed)
+
+    def draw() -> dict[str, float]:
+        values = {}
+        for name, value in nominal.items():
+            tol = tolerances.get(cut.graph.component(name).kind, 0.0)
+            delta = rng.uniform(-tol, tol) if distribution == "uniform" else rng.normal(0.0, tol / 3)
+            values[name] = value * (1.0 + delta)
+        return values
+
+    ref_feats = np.stack([reference.features(model, reference.simulate(model, s.data, s.rate_hz), s.rate_hz)
+                          for s in signals])
+    ref_class = np.argmax(ref_feats, axis=-1)
+    labels = labels_for(model, signals)
+
+    draws = [draw() for _ in range(runs)]
+    chunk = max(1, min(25, runs // (4 * (workers or 2)) or 1))
+    jobs = [_Job(cut, model, signals, draws[i : i + chunk]) for i in range(0, runs, chunk)]
+    feats: list[np.ndarray] = [_decide(_Job(cut, model, signals, [{}]))[0]]
+    for result in make_executor(workers).map(_decide, jobs):
+        feats += result
+        if progress is not None:
+            progress(len(result))
+    decisions = np.argmax(np.stack(feats), axis=-1)  # (1 + runs) × signals
+    agreement = np.mean(decisions[1:] == ref_class[None, :], axis=1)
+    accuracy = np.mean(decisions[1:] == labels[None, :], axis=1) if labels is not None else None
+
+    sensitivity = _sensitivity(cut, model, signals, nominal, tolerances, feats[0], ref_class)
+    checks = _spot_checks(cut, model, compiled, signals[:spot_signals], draws[:spot_checks],
+                          [decisions[1 + k][:spot_signals] for k in range(min(spot_checks, runs))])
+    return ToleranceReport(runs, tolerances, distribution, agreement, accuracy,
+                           float(np.mean(decisions[0] == ref_class)),
+                           float(np.mean(ref_class == labels)) if labels is not None else None, sensitivity, checks)
+
+
+def _sensitivity(cut, model, signals, nominal, tolerances, base_feats, ref_class, top: int = 10) -> list[dict]:
+    """Rank parts by the largest relative feature change a ±tolerance shift of that part alone
+    causes (mean over signals), with the decisions it flips."""
+    rows = []
+    for name, value in nominal.items():
+        comp = cut.graph.component(name)
+        tol = tolerances.get(comp.kind, 0.0)
+        if tol == 0:
+            continue
+        worst, flips = 0.0, 0
+        for sign in (-1.0, 1.0):
+            ys = cut.outputs_for({name: value * (1 + sign * tol)}, signals)
+            f = np.stack([reference.features(model, y, s.rate_hz) for y, s in zip(ys, signals)])
+            change = np.abs(f - base_feats) / np.maximum(np.abs(base_feats), 1e-300)
+            worst = max(worst, float(np.mean(np.max(change, axis=-1))))
+            flips = max(flips, int(np.sum(np.argmax(f, axis=-1) != ref_class)))
+        rows.append({"designator": name, "kind": comp.kind, "value": value, "origin": comp.origin,
+                     "tolerance": tol, "feature_change": worst, "decisions_flipped": flips})
+    rows.sort(key=lambda r: (-r["decisions_flipped"], -r["feature_change"]))
+    return rows[:top]
+
+
+def _spot_checks(cut, model, compiled, signals, draws, mna_decisions) -> list[dict]:
+    """Simulate a few perturbed decks in ngspice; compare decisions and traces with the MNA."""
+    from .verify.run import make_engine, transient
+
+    if not signals:
+        return []
+    checks = []
+    netlister = NgspiceNetlister()
+    m = compiled.manifest
+    for k, values in enumerate(draws):
+        with tempfile.TemporaryDirectory(prefix="r2nn-tol-") as tmp:
+            work = Path(tmp)
+            graph = cut.graph.copy()
+            for name, value in values.items():
+                graph.component(name).value = value
+            (work / m["library"]).write_text(netlister.library(graph, m["subckt"], [f"tolerance draw {k}"]))
+            (work / "manifest.json").write_text(json.dumps(m))
+            perturbed = CompiledDeck(work, m)
+            sub = work / "run"
+            sub.mkdir()
+            results = transient(model, perturbed, signals, make_engine("batch", 600.0), sub)
+            mna = cut.outputs_for(values, signals)
+            nrmse = max(float(np.sqrt(np.mean((r.circuit_outputs - y) ** 2)) / np.sqrt(np.mean(y**2)))
+                        for r, y in zip(results, mna))
+            spice_classes = [model.classes.index(r.circuit_class) for r in results]
+            checks.append({"draw": k, "signals": len(signals),
+                           "decisions_agree": int(np.sum(np.array(spice_classes) == mna_decisions[k])),
+                           "ngspice_vs_mna_nrmse": nrmse})
+    return checks

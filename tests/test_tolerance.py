@@ -1,0 +1,90 @@
+"""Tolerance analysis: Monte Carlo on the MNA of a compiled deck, ngspice spot checks."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from r2nn_compiler.backend.spice_reader import read_library, spice_number
+from r2nn_compiler.circuit import mna_matrices
+from r2nn_compiler.cli import main
+from r2nn_compiler.compiler import load_model, tolerance
+from r2nn_compiler.errors import CompileError, UsageError
+from r2nn_compiler.reference import default_grid, frequency_response
+from r2nn_compiler.tolerance import parse_tolerances
+
+from .conftest import ROOT
+
+GOLDEN = ROOT / "netlists" / "toy"
+SIGNALS = ROOT / "examples" / "toy" / "signals"
+
+
+@pytest.fixture
+def labelled(tmp_path):
+    for cls, names in {"low": ["tone_100hz", "chirp"], "high": ["tone_1200hz", "tone_1600hz"]}.items():
+        (tmp_path / cls).mkdir()
+        for name in names:
+            shutil.copy(SIGNALS / f"{name}.wav", tmp_path / cls)
+    return [tmp_path / "low", tmp_path / "high"]
+
+
+def test_parse_tolerances():
+    assert parse_tolerances("R=1%, C=5%,L=10%") == {"R": 0.01, "C": 0.05, "L": 0.1}
+    for bad in ("Q=1%", "R=abc", "R=150%", "R1%"):
+        with pytest.raises(UsageError, match="--tol"):
+            parse_tolerances(bad)
+
+
+def test_spice_numbers_follow_spice_not_the_model_language():
+    assert spice_number("1M") == 1e-3 and spice_number("1meg") == 1e6 and spice_number("2.2uF") == 2.2e-6
+
+
+def test_library_reads_back_to_the_same_circuit():
+    manifest = json.loads((GOLDEN / "manifest.json").read_text())
+    graph = read_library(GOLDEN / "toy.lib", manifest["subckt"], {"in1": "input"})
+    model = load_model(ROOT / "examples" / "toy" / "toy.r2nn")
+    freqs = default_grid(model, 50)
+    h = mna_matrices(graph, ["in1"]).ac(freqs, ["out1", "out2", "out3"])
+    ref = frequency_response(model, freqs)
+    assert np.max(np.abs(h - ref)) / np.max(np.abs(ref)) < 1e-9
+    assert graph.component("L1").origin == "resonator a stiffness"
+
+
+def test_library_reader_rejects_unknown_elements(tmp_path):
+    lib = tmp_path / "x.lib"
+    lib.write_text(".subckt s a b\nR1 a b 1k\nQ1 a b 0 npn\n.ends s\n")
+    with pytest.raises(CompileError, match=r"x.lib:3: element 'Q1' is outside the supported subset"):
+        read_library(lib, "s", {})
+
+
+def test_zero_tolerance_never_changes_a_decision(labelled):
+    model = load_model(ROOT / "examples" / "toy" / "toy.r2nn")
+    report = tolerance(model, GOLDEN, labelled, {"R": 0.0, "C": 0.0, "L": 0.0}, runs=8, spot_checks=0, workers=1)
+    assert np.all(report.agreement == 1.0) and np.all(report.accuracy == 1.0)
+    assert report.sensitivity == []
+
+
+def test_monte_carlo_reports_bands_sensitivity_and_spot_checks(labelled):
+    model = load_model(ROOT / "examples" / "toy" / "toy.r2nn")
+    report = tolerance(model, GOLDEN, labelled, {"R": 0.01, "C": 0.05, "L": 0.10}, runs=40, spot_checks=2)
+    assert report.agreement.shape == (40,) and report.nominal_agreement == 1.0
+    band = report.band(report.agreement)
+    assert 0 <= band["p5"] <= band["mean"] <= band["p95"] <= 1
+    assert report.sensitivity[0]["kind"] in "RLC" and report.sensitivity[0]["feature_change"] > 0
+    changes = [r["feature_change"] for r in report.sensitivity if r["decisions_flipped"] == 0]
+    assert changes == sorted(changes, reverse=True)
+    for check in report.spot_checks:
+        assert check["decisions_agree"] == check["signals"]
+        assert check["ngspice_vs_mna_nrmse"] < 0.005
+
+
+def test_tolerance_cli(labelled, tmp_path):
+    result = CliRunner().invoke(main, ["tolerance", str(ROOT / "examples" / "toy" / "toy.r2nn"), str(GOLDEN),
+                                       "--signals", str(labelled[0]), str(labelled[1]), "--runs", "10",
+                                       "--spot-checks", "1", "--json", str(tmp_path / "t.json")])
+    assert result.exit_code == 0, result.output
+    assert "class agreement with the reference: mean" in result.output
+    assert "ngspice spot check, draw 0: 4/4" in result.output
+    assert json.loads((tmp_path / "t.json").read_text())["format"] == "r2nn-tolerance/1"
