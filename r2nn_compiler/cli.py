@@ -216,9 +216,11 @@ def compile_cmd(model_path: str, outdir: str, exact: bool, flow_text: str | None
 @click.option("--no-ac", is_flag=True, help="Skip the AC comparison.")
 @click.option("--timeout", "timeout_s", type=float, default=600.0, show_default=True,
               help="Seconds allowed per ngspice run.")
+@click.option("--trust-deck", is_flag=True,
+              help="Simulate the library even if it has .control, shell or .include outside OUTDIR.")
 @handles_errors
 def verify(model_path, outdir, more_signals, signal_paths, rate, json_path, plot_dir, nrmse_tol, engine, no_ac,
-           timeout_s) -> None:
+           timeout_s, trust_deck) -> None:
     """Simulate the compiled deck in OUTDIR with ngspice and compare it with the reference model.
 
     Exit 0 only if every output's NRMSE, every class decision and the AC response are within
@@ -228,7 +230,8 @@ def verify(model_path, outdir, more_signals, signal_paths, rate, json_path, plot
     model = compiler.load_model(model_path)
     paths = list(signal_paths) + list(more_signals)
     report = compiler.verify(model, outdir, paths, rate_hz=rate, engine=engine, run_ac=not no_ac,
-                             tolerances=Tolerances(nrmse=nrmse_tol), timeout_s=timeout_s, progress=True)
+                             tolerances=Tolerances(nrmse=nrmse_tol), timeout_s=timeout_s, progress=True,
+                             trust_deck=trust_deck)
     if json_path:
         from .fileutil import write_text_atomic
 

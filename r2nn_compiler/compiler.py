@@ -167,7 +167,7 @@ def compile_model(model: Model, outdir: str | Path, *, exact: bool = False, flow
 
 def verify(model: Model, outdir: str | Path, signals: list[str | Path], *, rate_hz: float | None = None,
            engine: str = "batch", run_ac: bool = True, tolerances=None, timeout_s: float = 600.0,
-           per_run: int = 8, progress: bool = False):
+           per_run: int = 8, progress: bool = False, trust_deck: bool = False):
     """Simulate the deck compiled in ``outdir`` on every signal (files or directories) with
     ngspice and compare with the reference model. Returns a ``verify.VerifyReport``.
 
@@ -176,7 +176,7 @@ def verify(model: Model, outdir: str | Path, signals: list[str | Path], *, rate_
     from .signals import signal_files
     from .verify import read_compiled, verify_deck
 
-    compiled = read_compiled(outdir)
+    compiled = read_compiled(outdir, trust_deck)
     files = signal_files(signals)
     if not files and signals:
         raise SignalError(f"no signal files (.wav, .csv, .npy) in {', '.join(map(str, signals))}")

@@ -153,3 +153,26 @@ def test_shipped_testbench_of_spring_coupled_models_runs_without_warnings(tmp_pa
         assert result.log[-2].name == "break_dc_loops" and result.log[-2].changed
         run = NgspiceBatch().run(tmp_path / analogy / f"{result.manifest['testbench']}")
         assert run.warnings == [] and {p.plotname for p in run.plots} == {"AC Analysis", "Transient Analysis"}
+
+
+@pytest.mark.parametrize("line", [".control", "shell touch /tmp/x", ".include /etc/passwd", ".lib ../../secret.lib",
+                                  "+.endc"])
+def test_verify_refuses_foreign_deck_commands(tmp_path, toy_path, line):
+    out = tmp_path / "o"
+    compile_model(load_model(toy_path), out, exact=True)
+    lib = out / "toy.lib"
+    lib.write_text(lib.read_text().replace(".ends r2nn_toy", f"{line}\n.ends r2nn_toy"))
+    result = CliRunner().invoke(main, ["verify", str(toy_path), str(out), "--signals", str(TOY_SIGNALS)])
+    assert result.exit_code == 1
+    assert result.output.startswith(f"{lib}:") and "refusing" in result.output and "--trust-deck" in result.output
+
+
+def test_trust_deck_lets_a_harmless_include_through(tmp_path, toy_path):
+    out = tmp_path / "o"
+    compile_model(load_model(toy_path), out, exact=True)
+    (tmp_path / "empty.inc").write_text("* nothing\n")
+    lib = out / "toy.lib"
+    lib.write_text(".include ../empty.inc\n" + lib.read_text())
+    args = ["verify", str(toy_path), str(out), "--signals", str(TOY_SIGNALS / "chirp.wav"), "--no-ac"]
+    assert CliRunner().invoke(main, args).exit_code == 1
+    assert CliRunner().invoke(main, args + ["--trust-deck"]).exit_code == 0

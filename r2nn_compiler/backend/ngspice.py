@@ -68,7 +68,7 @@ class NgspiceNetlister(Netlister):
         then skips the DC operating point before ``.ac`` (it does so only for decks without
         XSPICE devices), which a loop of ideal inductors — two resonators coupled by a spring —
         would make singular. The response of a linear circuit does not depend on that point."""
-        lines = [self.comment(title), f".include {_safe_file(library)}"]
+        lines = [self.comment(title), f".include {_include_target(library)}"]
         if data_file is not None:
             lines += self.filesource("a_src", [testbench_net("src", i, k, instances) for i in range(instances)
                                                for k in range(n_inputs)], "filesrc", data_file)
@@ -105,6 +105,19 @@ def _safe_file(name: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,120}", name) or ".." in name:
         raise ValueError(f"unsafe file name for a deck: {name!r}")
     return name
+
+
+SAFE_ABSOLUTE_PATH = re.compile(r"/[A-Za-z0-9_./+\- ]{1,4000}")
+
+
+def _include_target(library: str) -> str:
+    """A plain file name (beside the deck), or an absolute path of safe characters, quoted:
+    nested relative includes in the library then resolve beside the library itself."""
+    if library.startswith("/"):
+        if not SAFE_ABSOLUTE_PATH.fullmatch(library):
+            raise ValueError(f"unsafe library path for a deck: {library!r}")
+        return f'"{library}"'
+    return _safe_file(library)
 
 
 def f_max_hz(poles_rad_s) -> float:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import Location, VerificationError
+from .deckcheck import check_deck
 
 REQUIRED = ("format", "subckt", "library", "ports", "inputs", "outputs", "time_scale")
 _FILE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,120}")
@@ -27,8 +28,10 @@ class CompiledDeck:
         return self.manifest.get("supplies", [])
 
 
-def read_compiled(outdir: str | Path) -> CompiledDeck:
-    """Read and check ``OUTDIR/manifest.json``. Raises VerificationError naming what is missing."""
+def read_compiled(outdir: str | Path, trust_deck: bool = False) -> CompiledDeck:
+    """Read and check ``OUTDIR/manifest.json`` and the library it names. Raises
+    VerificationError naming what is missing, or — unless ``trust_deck`` — a line of the library
+    that could act on the machine (see :mod:`.deckcheck`)."""
     outdir = Path(outdir)
     path = outdir / "manifest.json"
     try:
@@ -49,4 +52,6 @@ def read_compiled(outdir: str | Path) -> CompiledDeck:
                                 Location(str(path), parameter="library"))
     if not (outdir / lib).is_file():
         raise VerificationError(f"library file {lib} named by the manifest is missing", Location(str(outdir)))
+    if not trust_deck:
+        check_deck(outdir / lib, outdir)
     return CompiledDeck(outdir, manifest)

@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import reference
 from ..backend import NgspiceNetlister, f_max_hz, max_step, testbench_net
+from ..backend.ngspice import SAFE_ABSOLUTE_PATH
 from ..errors import SimulationError, VerificationError
 from ..model import Model
 from ..signals import Signal
@@ -90,7 +91,11 @@ def _run(engine, deck_text: str, workdir: Path):
 
 
 def _stage(compiled: CompiledDeck, workdir: Path) -> str:
-    """Copy the library into the scratch directory so decks include it by a plain name."""
+    """How scratch decks include the library: by its absolute path when that is safe to write
+    into a deck (then includes inside the library resolve beside it), else as a copy."""
+    path = str(compiled.library_path.resolve())
+    if SAFE_ABSOLUTE_PATH.fullmatch(path):
+        return path
     name = compiled.manifest["library"]
     shutil.copyfile(compiled.library_path, workdir / name)
     return name
