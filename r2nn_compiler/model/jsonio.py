@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -172,8 +173,10 @@ def model_from_npz(path: str, name: str | None = None) -> Model:
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: np.asarray(npz[k]) for k in npz.files}
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"cannot read NumPy archive: {exc}", Location(path)) from None
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        # np.load raises all of these for truncated, empty or non-archive files
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        raise ModelError(f"cannot read NumPy archive (expected an .npz of arrays): {detail}", Location(path)) from None
 
     def need(key: str, ndim: int) -> np.ndarray:
         if key not in arrays:
