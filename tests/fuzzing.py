@@ -7,6 +7,7 @@ the file name (and, for syntax errors, ``:line:col``) — never any other except
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import random
@@ -85,13 +86,13 @@ def _mutate_node(rng: random.Random, node) -> None:
         elif rng.random() < 0.5 and isinstance(node[key], (dict, list)):
             _mutate_node(rng, node[key])
         else:
-            node[key] = rng.choice(_VALUES)
+            node[key] = copy.deepcopy(rng.choice(_VALUES))
     elif isinstance(node, list) and node:
         i = rng.randrange(len(node))
         if rng.random() < 0.5 and isinstance(node[i], (dict, list)):
             _mutate_node(rng, node[i])
         else:
-            node[i] = rng.choice(_VALUES)
+            node[i] = copy.deepcopy(rng.choice(_VALUES))
 
 
 def random_npz(rng: random.Random) -> bytes:
