@@ -1,13 +1,13 @@
 """Shared fixtures: paths to the bundled examples and the independent conformance cases."""
 
+import os
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CASES = ROOT.parent / "shared" / "cases"
-if not CASES.is_dir():  # CI clones beside a copy of shared/
-    CASES = Path.cwd().parent / "shared" / "cases"
+# shared/ sits beside the clone (in CI too); R2NN_CASES points elsewhere, e.g. from a worktree.
+CASES = Path(os.environ.get("R2NN_CASES", ROOT.parent / "shared" / "cases"))
 
 TOY = ROOT / "examples" / "toy" / "toy.r2nn"
 

@@ -99,6 +99,7 @@ JSON_CASES = [
      "unknown resonator 'q'"),
     ("NaN weight", lambda d: json.dumps(d).replace('"weight": 1.2', '"weight": NaN'), "m.json", "not a finite"),
     ("bad name", lambda d: _set(d, "resonators", 0, "name", "a\n.control"), "resonators[0]", "not an identifier"),
+    ("overflow", lambda d: _set(d, "resonators", 0, "mass", 1e-320), "resonators[0].mass", "overflow double precision"),
 ]
 
 

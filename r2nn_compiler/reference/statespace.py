@@ -46,10 +46,12 @@ def state_space(model: Model) -> StateSpace:
     minv = 1.0 / np.diag(M)
     A = np.zeros((2 * n, 2 * n))
     A[:n, n:] = np.eye(n)
-    A[n:, :n] = -minv[:, None] * K
-    A[n:, n:] = -minv[:, None] * Cd
+    with np.errstate(over="ignore", invalid="ignore"):  # check_representable names the culprit
+        A[n:, :n] = -minv[:, None] * K
+        A[n:, n:] = -minv[:, None] * Cd
     B = np.zeros((2 * n, Bf.shape[1]))
-    B[n:] = minv[:, None] * Bf
+    with np.errstate(over="ignore", invalid="ignore"):
+        B[n:] = minv[:, None] * Bf
     index = {r.name: i for i, r in enumerate(model.resonators)}
     C = np.zeros((len(model.outputs), 2 * n))
     for j, out in enumerate(model.outputs):
@@ -64,8 +66,23 @@ def stability_margin(model: Model) -> tuple[float, complex]:
     return -float(worst.real), complex(worst)
 
 
+def check_representable(model: Model) -> None:
+    """Raise ModelError naming the first resonator whose k/m, c/m or coupling/m overflows double
+    precision (values each finite, ratios not: e.g. m = 1e-320)."""
+    ss = state_space(model)
+    if np.all(np.isfinite(ss.A)) and np.all(np.isfinite(ss.B)):
+        return
+    n = len(model.resonators)
+    bad_rows = np.flatnonzero(~np.all(np.isfinite(ss.A[n:]), axis=1) | ~np.all(np.isfinite(ss.B[n:]), axis=1))
+    r = model.resonators[int(bad_rows[0])] if bad_rows.size else model.resonators[0]
+    raise ModelError(f"resonator {r.name!r}: values overflow double precision (mass {r.mass!r} with stiffness "
+                     f"{r.stiffness!r}, damping {r.damping!r}): rescale the model", r.where("mass") or model.loc)
+
+
 def check_stable(model: Model) -> Model:
-    """Return ``model``, or raise ModelError naming the eigenvalue with real part ≥ 0."""
+    """Return ``model``, or raise ModelError naming the eigenvalue with real part ≥ 0 (or the
+    resonator whose values overflow, see :func:`check_representable`)."""
+    check_representable(model)
     margin, pole = stability_margin(model)
     if margin <= 0:
         freq = abs(pole.imag) / (2 * math.pi)
