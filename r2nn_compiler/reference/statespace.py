@@ -43,7 +43,8 @@ def state_space(model: Model) -> StateSpace:
     """The model as ``dx/dt = A x + B u``, ``y = C x`` (outputs: output resonators' velocities)."""
     M, Cd, K, Bf = mechanical_matrices(model)
     n = M.shape[0]
-    minv = 1.0 / np.diag(M)
+    with np.errstate(over="ignore"):
+        minv = 1.0 / np.diag(M)
     A = np.zeros((2 * n, 2 * n))
     A[:n, n:] = np.eye(n)
     with np.errstate(over="ignore", invalid="ignore"):  # check_representable names the culprit
