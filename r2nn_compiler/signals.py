@@ -16,6 +16,10 @@ from .errors import Location, SignalError, UsageError
 
 SIGNAL_SUFFIXES = (".wav", ".csv", ".npy")
 
+#: Largest signal file read into memory (bytes). Float64 copies are made while reading, so peak
+#: memory is a few times this; longer recordings should be cut into clips.
+MAX_SIGNAL_BYTES = 256 * 1024 * 1024
+
 
 @dataclass(frozen=True)
 class Signal:
@@ -39,6 +43,13 @@ def load_signal(path: str | Path, n_inputs: int, rate_hz: float | None = None) -
     suffix = path.suffix.lower()
     if suffix not in SIGNAL_SUFFIXES:
         raise SignalError(f"unknown signal type {suffix or '(none)'!r}: expected .wav, .csv or .npy", where)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise SignalError(f"cannot read signal: {exc.strerror}", where) from None
+    if size > MAX_SIGNAL_BYTES:
+        raise SignalError(f"signal file is {size / 2**20:.0f} MiB: at most {MAX_SIGNAL_BYTES // 2**20} MiB is read "
+                          "into memory; cut it into clips", where)
     try:
         if suffix == ".wav":
             data, rate_hz = _read_wav(path, rate_hz)

@@ -149,3 +149,25 @@ def test_unknown_suffix_is_rejected(tmp_path):
     path.write_text(GOOD)
     result = run(["check", str(path)])
     assert result.exit_code == 1 and "expected .r2nn, .json or .npz" in result.output
+
+
+def test_huge_model_is_refused_before_any_dense_analysis(tmp_path):
+    n = 100_000
+    doc = {"format": "r2nn-model/1", "name": "huge",
+           "resonators": [{"name": f"r{i}", "mass": 1e-3, "stiffness": 400.0, "damping": 0.02} for i in range(n)],
+           "inputs": [{"name": "u", "drives": {"r0": 1.0}}], "outputs": [{"class": "c", "node": "r0"}],
+           "readout": {"start": 0, "stop": 0.01}}
+    path = tmp_path / "huge.json"
+    path.write_text(json.dumps(doc))
+    result = run(["check", str(path)])
+    assert result.exit_code == 1
+    assert "model has 100000 resonators" in result.output and "at most 4096" in result.output
+
+
+def test_oversized_signal_file_is_refused_without_reading_it(tmp_path, toy_path):
+    path = tmp_path / "big.npy"
+    with open(path, "wb") as fh:  # sparse file: large on paper, nothing written
+        fh.truncate(1 << 30)
+    result = run(["simulate", str(toy_path), str(path), "--rate", "16000"])
+    assert result.exit_code == 1
+    assert "signal file is 1024 MiB: at most 256 MiB" in result.output

@@ -18,6 +18,10 @@ IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: Longest name accepted: names are mapped to positional net names anyway, but a name longer than
 #: this is garbage that would only flood messages and reports.
 MAX_NAME = 128
+#: Largest network accepted: the stability check and the circuit analyses are dense (O(N³) time,
+#: O(N²) memory: 4096 resonators is an 8192-state eigenproblem, ~1 GB and minutes).
+MAX_RESONATORS = 4096
+MAX_COUPLINGS = 200_000
 
 
 def model_problems(model: Model) -> list[ModelError]:
@@ -26,6 +30,11 @@ def model_problems(model: Model) -> list[ModelError]:
 
     def bad(message: str, where: Location | None) -> None:
         problems.append(ModelError(message, where or model.loc))
+
+    if len(model.resonators) > MAX_RESONATORS or len(model.couplings) > MAX_COUPLINGS:
+        return [ModelError(f"model has {len(model.resonators)} resonators and {len(model.couplings)} couplings: at "
+                           f"most {MAX_RESONATORS} and {MAX_COUPLINGS} are supported (the analyses are dense, "
+                           "O(N^3)); split the network", model.loc)]
 
     def ident(name: str, what: str, where: Location | None) -> None:
         shown = name if len(name) <= 40 else name[:40] + "..."
