@@ -45,6 +45,12 @@ def handles_errors(func):
     return wrapper
 
 
+def _warn_if_nearly_unstable(model) -> None:
+    warning = reference.stability_warning(model)
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
+
+
 def _list_passes(ctx: click.Context, _param, value: bool) -> None:
     if not value or ctx.resilient_parsing:
         return
@@ -69,6 +75,7 @@ def main() -> None:
 def check(model_path: str, as_json: bool) -> None:
     """Validate MODEL and summarise it (resonators, couplings, inputs, outputs, stability)."""
     model = compiler.load_model(model_path)
+    _warn_if_nearly_unstable(model)
     margin, pole = reference.stability_margin(model)
     summary = {
         "name": model.name,
@@ -190,6 +197,7 @@ def response(model_path: str, fmin: float | None, fmax: float | None, points: in
 def compile_cmd(model_path: str, outdir: str, exact: bool, flow_text: str | None) -> None:
     """Compile MODEL into an ngspice deck, manifest.json and bom.csv in OUTDIR."""
     model = compiler.load_model(model_path)
+    _warn_if_nearly_unstable(model)
     flow = [p.strip() for p in flow_text.split(",") if p.strip()] if flow_text is not None else None
     result = compiler.compile_model(model, outdir, exact=exact, flow=flow)
     for entry in result.log:

@@ -171,3 +171,11 @@ def test_oversized_signal_file_is_refused_without_reading_it(tmp_path, toy_path)
     result = run(["simulate", str(toy_path), str(path), "--rate", "16000"])
     assert result.exit_code == 1
     assert "signal file is 1024 MiB: at most 256 MiB" in result.output
+
+
+def test_nearly_unstable_model_is_warned_about(tmp_path):
+    path = tmp_path / "edge.r2nn"
+    path.write_text(GOOD.replace("c = 20m", "c = 1u").replace("damper (c = 5m)", "damper (c = 1u)"))
+    result = run(["check", str(path)])
+    assert result.exit_code == 0
+    assert "warning: model 'm' is nearly unstable: its slowest pole decays at" in result.output

@@ -93,3 +93,21 @@ def check_stable(model: Model) -> Model:
             model.loc,
         )
     return model
+
+
+#: A slowest pole with a quality factor above this draws a "nearly unstable" warning: part
+#: tolerances of a few percent then move it across the axis easily.
+NEAR_UNSTABLE_Q = 500.0
+
+
+def stability_warning(model: Model) -> str | None:
+    """A one-line warning when the model is stable but only just (slowest pole's Q above
+    NEAR_UNSTABLE_Q), else None."""
+    margin, pole = stability_margin(model)
+    if margin <= 0 or pole.imag == 0:
+        return None
+    q = abs(pole) / (2 * margin)
+    if q <= NEAR_UNSTABLE_Q:
+        return None
+    return (f"model {model.name!r} is nearly unstable: its slowest pole decays at {margin:.4g} 1/s at "
+            f"{abs(pole.imag) / (2 * math.pi):.6g} Hz (Q ≈ {q:.0f}); part tolerances may make the circuit oscillate")
