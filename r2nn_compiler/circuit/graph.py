@@ -23,6 +23,8 @@ from ..errors import CircuitError
 
 GROUND = "0"
 
+_DESIGNATOR_NUMBER = re.compile(r"[A-Za-z](\d+)")
+
 #: Component kinds in canonical order: R, L, C, VCCS, VCVS, voltage source, CCVS, subcircuit
 #: instance.
 KINDS = ("R", "L", "C", "G", "E", "V", "H", "X")
@@ -186,6 +188,7 @@ class CircuitGraph:
         self.graph.add_node(GROUND)
         self.subcircuits: dict[str, SubcircuitDef] = {}
         self._components: dict[str, Component] = {}
+        self._highest: dict[str, int] = {}  # letter → largest designator number ever added
         self._ports: dict[str, Port] = {}
         # How many components touch each net, so removal can drop nets nobody uses.
         self._refs: Counter[str] = Counter()
@@ -203,6 +206,10 @@ class CircuitGraph:
             raise CircuitError(f"duplicate designator {component.name}")
         self._link(component)
         self._components[component.name] = component
+        number = _DESIGNATOR_NUMBER.fullmatch(component.name)
+        if number:
+            letter = component.name[0].upper()
+            self._highest[letter] = max(self._highest.get(letter, 0), int(number.group(1)))
         return component
 
     def remove(self, name: str) -> Component:
@@ -269,12 +276,11 @@ class CircuitGraph:
         return {kind: tally[kind] for kind in KINDS}
 
     def next_designator(self, letter: str) -> str:
-        """``letter`` followed by one more than the largest number used after it (``"R1"`` for
-        the first). Not reserved: add the component before asking again."""
+        """``letter`` followed by one more than the largest number ever added after it (``"R1"``
+        for the first; numbers of removed components are not reused). Not reserved: add the
+        component before asking again. O(1)."""
         letter = letter.upper()
-        pattern = re.compile(re.escape(letter) + r"(\d+)", re.IGNORECASE)
-        numbers = [int(m.group(1)) for n in self._components if (m := pattern.fullmatch(n))]
-        return f"{letter}{max(numbers, default=0) + 1}"
+        return f"{letter}{self._highest.get(letter, 0) + 1}"
 
     # -- nets and ports ---------------------------------------------------------------------
 
