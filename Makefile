@@ -2,12 +2,13 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := ngspice libngspice0 libngspice0-dev
+APT_PACKAGES := ngspice libngspice0 libngspice0-dev espeak-ng flite
 
 .PHONY: setup system-deps demo test bench clean
 
 system-deps:
-	@{ command -v ngspice && ldconfig -p | grep -q 'libngspice.so '; } >/dev/null 2>&1 || { \
+	@{ command -v ngspice && command -v espeak-ng && command -v flite && ldconfig -p | grep -q 'libngspice.so '; } \
+	  >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(APT_PACKAGES); }
 
