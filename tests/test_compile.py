@@ -106,7 +106,7 @@ def test_bom_lists_every_component(tmp_path, toy_path):
     rows = (tmp_path / "o" / "bom.csv").read_text().splitlines()
     assert rows[0] == "designator,kind,value,unit,series,tolerance,quantity"
     quantity = sum(int(r.rsplit(",", 1)[1]) for r in rows[1:])
-    assert quantity == len(result.context.graph.components)
+    assert quantity + sum(result.manifest["not_in_bom"].values()) == len(result.context.graph.components)
     assert any(",ideal," in r and r.startswith("R5") for r in rows)  # the negative coupling resistor
 
 
@@ -150,3 +150,83 @@ def test_whole_exact_flow_stays_within_1e9_of_the_reference(tmp_path, seed):
     check = result.log[-1]
     assert check.name == "check_reference"
     assert check.details["h_relative_error"] < 1e-9
+
+
+# -- bill of materials and build information in the manifest ---------------------------------
+
+BUILD_FLOW = ["map_force_current", "scale", "parasitics", "break_dc_loops", "check_reference"]
+
+
+def bom_table(text: str) -> list[dict[str, str]]:
+    import csv
+    import io
+
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_bom_leaves_out_wiring_and_parasitics_which_the_manifest_counts(tmp_path, toy_path):
+    options = CompileOptions(parasitics=True, band_hz=(1e3, 40e3))
+    result = compile_model(load_model(toy_path), tmp_path / "o", flow=BUILD_FLOW, options=options)
+    rows = bom_table(result.files["bom.csv"])
+    listed = {name for row in rows for name in row["designator"].split()}
+    graph = result.context.graph
+    modelled = {c.name for c in graph.components if c.attrs.get("role") in ("wiring", "parasitic")}
+    assert modelled and not listed & modelled
+    m = result.manifest
+    assert m["not_in_bom"] == {"wiring": 0, "parasitic": len(modelled)}
+    assert sum(int(r["quantity"]) for r in rows) + sum(m["not_in_bom"].values()) == m["total_components"]
+    assert m["parts"] == sum(int(r["quantity"]) for r in rows if r["series"] != "ideal")
+
+
+def test_bom_shows_the_series_and_tolerance_of_quantised_parts():
+    from r2nn_compiler.backend import bom_rows
+    from r2nn_compiler.circuit import CircuitGraph, Component
+
+    graph = CircuitGraph()
+    graph.add(Component("R1", "R", ("a", "0"), 1.02e3, attrs={"series": "E96", "tolerance": 0.01}))
+    graph.add(Component("R2", "R", ("b", "0"), 1.02e3, attrs={"series": "E96", "tolerance": 0.01}))
+    graph.add(Component("C1", "C", ("a", "0"), 4.7e-9, attrs={"series": "E24", "tolerance": 0.05}))
+    graph.add(Component("L1", "L", ("b", "0"), 1.234e-3))
+    rows = bom_rows(graph)
+    assert [(r["designator"], r["series"], r["tolerance"], r["quantity"]) for r in rows] == [
+        ("R1 R2", "E96", "1%", "2"), ("C1", "E24", "5%", "1"), ("L1", "exact", "", "1")]
+
+
+def test_bom_groups_opamps_into_one_row_per_model():
+    from r2nn_compiler.backend import bom_rows
+    from r2nn_compiler.circuit import CircuitGraph, Component
+
+    graph = CircuitGraph()
+    for name, model in [("X1", "opamp_macro"), ("X2", "opamp_macro"), ("X3", "opamp_ideal")]:
+        graph.add(Component(name, "X", ("a", "b", name.lower()), subckt=model,
+                            attrs={"role": "active", "element": name}))
+    graph.add(Component("R1", "R", ("a", "0"), 1e4, attrs={"role": "active"}))
+    rows = [(r["designator"], r["kind"], r["value"], r["series"], r["quantity"]) for r in bom_rows(graph)]
+    assert rows == [("X1 X2", "X", "opamp_macro", "op-amp", "2"), ("X3", "X", "opamp_ideal", "op-amp", "1"),
+                    ("R1", "R", "1e+04", "exact", "1")]
+
+
+def test_manifest_adds_build_information_and_keeps_the_contract(tmp_path, toy_path):
+    options = CompileOptions(band_hz=(1e3, 40e3), ranges={"R": (10.0, 10e6), "C": (10e-12, 10e-6), "L": (1e-6, 1e-3)})
+    result = compile_model(load_model(toy_path), tmp_path / "o", flow=BUILD_FLOW, options=options)
+    m = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    scale = next(e for e in result.log if e.name == "scale")
+    assert m["out_of_range"] == json.loads(json.dumps(scale.details["out_of_range"])) != []
+    assert m["opamps"] == [] and m["opamp_model"] is None
+    for key in ("format", "inputs", "outputs", "time_scale", "flow", "log", "component_counts", "total_components"):
+        assert key in m
+    gain = scale.details["drive_scale"] * scale.details["readout_scale"]
+    assert [o["volts_per_unit_velocity"] for o in m["outputs"]] == pytest.approx([gain] * 3)
+    assert m["time_scale"] == pytest.approx(0.1)
+
+
+def test_manifest_copies_the_opamps_the_graph_records(tmp_path, toy_path):
+    from r2nn_compiler.backend import build_manifest
+
+    ctx = run_flow(CompileContext(load_model(toy_path), CompileOptions(exact=True)), ["map_force_current"])
+    ctx.graph.meta.update(opamps=[{"designator": "X1", "element": "a"}], opamp_model={"kind": "macro"})
+    m = build_manifest(model=ctx.model, graph=ctx.graph, subckt="s", library="l", testbench="t", input_file="i",
+                       inputs=ctx.inputs, outputs=ctx.outputs, time_scale=1.0, sense="", flow=[], log=ctx.log,
+                       exact=True, sample_rate_hz=1.0, tstop_s=1.0, tmax_s=1.0, version="0")
+    assert m["opamps"] == [{"designator": "X1", "element": "a"}] and m["opamp_model"] == {"kind": "macro"}
+    assert m["out_of_range"] == [] and m["parts"] == 11  # 4 R, 4 L, 3 C: R5 < 0, the G and E are ideal

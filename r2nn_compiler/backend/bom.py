@@ -1,37 +1,90 @@
 """``bom.csv``: the bill of materials, one row per distinct part (value, kind, series, tolerance).
 
 Columns: designator (space-separated list), kind, value (exponent notation), unit, series,
-tolerance, quantity. Ideal elements (controlled sources, negative values) are listed with series
-``ideal`` so a hardware designer sees at once what still needs an active realisation.
+tolerance, quantity. What each row means:
+
+* quantised parts show their E-series (``attrs['series']``, e.g. ``E96``) and tolerance
+  (``attrs['tolerance']``, a fraction, printed as ``1%``); positive R, L, C not yet quantised
+  show series ``exact``;
+* ideal elements (controlled sources, voltage sources, negative values) are listed with series
+  ``ideal`` so a hardware designer sees at once what still needs an active realisation;
+* op-amp instances (X with ``attrs['role'] == 'active'``) make one row per op-amp model (the
+  subcircuit name is the value), series ``op-amp``; other subcircuit instances one row per
+  subcircuit and series;
+* wiring (DC loop breakers, role/series ``wiring``) and modelled losses (role/series
+  ``parasitic``) are not parts and are left out; the manifest counts them.
+
+The BOM writes what the graph holds: it never rounds or renames values.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections import defaultdict
+from collections import Counter, defaultdict
 
-from ..circuit import CircuitGraph
+from ..circuit import CircuitGraph, Component
 from ..units import format_spice
 
 HEADER = ["designator", "kind", "value", "unit", "series", "tolerance", "quantity"]
 
+#: Roles (and series) of components that are modelled, not bought.
+NOT_PARTS = ("wiring", "parasitic")
+
+
+def not_a_part(comp: Component) -> str | None:
+    """``'wiring'`` or ``'parasitic'`` for a component that is not a part, else None."""
+    for tag in (comp.attrs.get("role"), comp.attrs.get("series")):
+        if tag in NOT_PARTS:
+            return tag
+    return None
+
+
+def is_ideal(comp: Component) -> bool:
+    """True for elements no part realises as they stand: controlled and voltage sources, and
+    R, L, C with values ≤ 0."""
+    return comp.kind != "X" and not (comp.kind in "RLC" and comp.value > 0)
+
+
+def format_tolerance(tolerance) -> str:
+    """A fraction as a percentage (0.01 → ``1%``); text as given; nothing as ``""``."""
+    if tolerance is None or tolerance == "":
+        return ""
+    if isinstance(tolerance, str):
+        return tolerance
+    return f"{100 * tolerance:g}%"
+
 
 def bom_rows(graph: CircuitGraph) -> list[dict[str, str]]:
+    """The BOM's rows in order of each part's first appearance in the graph."""
     groups: dict[tuple, list[str]] = defaultdict(list)
     for comp in graph.components:
-        if comp.kind == "X":
-            key = ("X", comp.subckt, "", comp.attrs.get("series", "subcircuit"), comp.attrs.get("tolerance", ""))
+        if not_a_part(comp):
+            continue
+        tol = format_tolerance(comp.attrs.get("tolerance"))
+        if comp.kind == "X" and comp.attrs.get("role") == "active":
+            key = ("X", comp.subckt, "", "op-amp", "")
+        elif comp.kind == "X":
+            key = ("X", comp.subckt, "", comp.attrs.get("series", "subcircuit"), tol)
         else:
-            passive = comp.kind in "RLC" and comp.value > 0
-            series = comp.attrs.get("series", "exact" if passive else "ideal")
-            key = (comp.kind, format_spice(comp.value), comp.unit, series, comp.attrs.get("tolerance", ""))
+            series = comp.attrs.get("series", "ideal" if is_ideal(comp) else "exact")
+            key = (comp.kind, format_spice(comp.value), comp.unit, series, tol)
         groups[key].append(comp.name)
-    rows = []
-    for (kind, value, unit, series, tol), names in groups.items():
-        rows.append({"designator": " ".join(names), "kind": kind, "value": value, "unit": unit,
-                     "series": series, "tolerance": tol, "quantity": str(len(names))})
-    return rows
+    return [{"designator": " ".join(names), "kind": kind, "value": value, "unit": unit, "series": series,
+             "tolerance": tol, "quantity": str(len(names))}
+            for (kind, value, unit, series, tol), names in groups.items()]
+
+
+def part_count(graph: CircuitGraph) -> int:
+    """How many parts a builder buys: the BOM's components that are not ideal (positive R, L,
+    C and subcircuit instances such as op-amps)."""
+    return sum(1 for c in graph.components if not not_a_part(c) and not is_ideal(c))
+
+
+def unlisted_counts(graph: CircuitGraph) -> dict[str, int]:
+    """How many components the BOM leaves out, per reason (``wiring``, ``parasitic``)."""
+    tally = Counter(not_a_part(c) for c in graph.components)
+    return {tag: tally[tag] for tag in NOT_PARTS}
 
 
 def bom_csv(graph: CircuitGraph) -> str:

@@ -3,11 +3,20 @@
 Contract: when each input port is driven by an ideal voltage source with
 ``volts_per_unit · u(t_c / time_scale)``, each output port's voltage is
 ``volts_per_unit_velocity · v_node(t_c / time_scale)``.
+
+Keys are only ever added, never changed in meaning. Build information: ``parts`` (how many
+parts the BOM asks a builder to buy: positive R, L, C and subcircuit instances, not ideal
+elements), ``not_in_bom`` (components the BOM leaves out, per reason: ``wiring``,
+``parasitic``), ``opamps`` and ``opamp_model`` (as the realisation passes recorded them in the
+graph's meta; [] and null without them) and ``out_of_range`` (the ``scale`` pass's list of
+parts still outside the practical value ranges, each with its reason; [] without that pass).
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from .bom import part_count, unlisted_counts
 
 FORMAT = "r2nn-netlist/1"
 
@@ -42,4 +51,10 @@ def build_manifest(*, model, graph, subckt: str, library: str, testbench: str, i
         "log": [{"pass": e.name, "changed": e.changed, "summary": e.summary} for e in log],
         "component_counts": {k: v for k, v in graph.counts().items() if v},
         "total_components": len(graph.components),
+        "parts": part_count(graph),
+        "not_in_bom": unlisted_counts(graph),
+        "opamps": list(graph.meta.get("opamps", [])),
+        "opamp_model": graph.meta.get("opamp_model"),
+        "out_of_range": next((list(e.details.get("out_of_range", [])) for e in reversed(log)
+                              if e.name == "scale"), []),
     }

@@ -206,11 +206,14 @@ class CircuitGraph:
             raise CircuitError(f"duplicate designator {component.name}")
         self._link(component)
         self._components[component.name] = component
-        number = _DESIGNATOR_NUMBER.fullmatch(component.name)
-        if number:
-            letter = component.name[0].upper()
-            self._highest[letter] = max(self._highest.get(letter, 0), int(number.group(1)))
+        self._note_designator(component.name)
         return component
+
+    def _note_designator(self, name: str) -> None:
+        number = _DESIGNATOR_NUMBER.fullmatch(name)
+        if number:
+            letter = name[0].upper()
+            self._highest[letter] = max(self._highest.get(letter, 0), int(number.group(1)))
 
     def remove(self, name: str) -> Component:
         """Remove component ``name`` and return it; nets left unused (and not ports) go too.
@@ -238,6 +241,7 @@ class CircuitGraph:
         self._unlink(old)
         for comp in components:
             self._link(comp)
+            self._note_designator(comp.name)
         # Splice the replacements in where the old component was, for stable output order.
         spliced: dict[str, Component] = {}
         for key, comp in self._components.items():

@@ -24,7 +24,7 @@ from ..model import Model
 ROLE = "role"
 ELEMENT = "element"
 ROLES = ("mass", "stiffness", "damping", "damper_coupling", "spring_coupling", "drive", "buffer", "sense",
-         "readout", "wiring", "active")
+         "readout", "wiring", "parasitic", "active")
 
 
 @dataclass

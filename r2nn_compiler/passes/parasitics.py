@@ -1,0 +1,192 @@
+"""Pass ``parasitics``: add real inductors' and capacitors' losses, restore each resonator's f0 and Q.
+
+Applies when ``options.parasitics`` is true and the graph has no losses yet. Safe after
+``scale`` (values must be in circuit units: a fixed ESR in ohm means nothing before the
+impedance level is set) and before ``realise_negative`` and quantisation (compensation may turn
+a damping resistor negative, and it adjusts values that quantisation then rounds).
+
+Losses (each a resistor of role ``parasitic``, BOM series ``parasitic``: modelled, not bought;
+``attrs[IN_SERIES_WITH]`` names the element it belongs to):
+
+* every inductor part (positive L, not wiring) gets R_s = ω_c·L/Q_L in series, Q_L =
+  ``options.inductor_q`` at the band's geometric centre ω_c = 2π·√(f_lo·f_hi)/time_scale
+  (circuit rad/s): a wound inductor's copper loss, exact at ω_c;
+* every capacitor part (positive C) gets ``options.cap_esr_ohm`` in series.
+
+Negative L or C are not parts (an active circuit will realise them) and get no loss; a zero
+ESR or an infinite Q_L adds nothing.
+
+Compensation. A resonator's own elements form the quadratic a·s² + b·s + c of
+:class:`~.scale.Tank` (losses included): ω0² = c/a, Q = √(a·c)/b. Each resonator's ideal f0
+and Q are restored exactly (at the pole, not in a band fit), which is possible because:
+
+* series loop (force-voltage): a = LC and c = 1 do not see the losses, so f0 stays and the
+  damping resistor becomes R = 1/(ω0·Q·C) − r_L − r_C;
+* parallel tank (force-current): both losses lower Q, and R_s raises f0 by about
+  1/(2·Q·Q_L(f0)), Q_L(f0) = Q_L·f0/f_c being the inductor's own Q there.
+  With conductance G = 1/R and P1 = 1 + G·r_L, P2 = 1 + G·r_C, demanding a = c/ω0² gives the
+  mass capacitor C = P1/(ω0²·L·P2), and then b = c/(ω0·Q) is the quadratic
+  P1·(r_L + r_C)/(ω0²L) + G·L·P2 + G·r_C·r_L·P1/(ω0²L) − P1·P2/(ω0·Q) = 0 in G; the root
+  nearest the old G (with C > 0) is taken.
+
+A resonator without a damping resistor gets one (across the tank, or in series in the loop).
+A negative conductance (the losses exceed the tank's own damping) becomes a negative resistor,
+left for ``realise_negative``. What cannot be compensated, and what the H(jω) error against the
+reference (before and after compensation) measures: losses in coupling elements, and R_s's
+equivalent parallel conductance R_s/(ωL)² varying across the band, which hurts most where an
+inductor's own Q (Q_L·f/f_c) is far below its resonator's Q (high-Q resonators low in the band).
+"""
+
+from __future__ import annotations
+
+import math
+
+from numpy.polynomial import polynomial as P
+
+from ..circuit import GROUND, CircuitGraph, Component
+from ..reference import default_grid, frequency_response
+from ..units import format_si
+from .base import ELEMENT, ROLE, CompileContext, Pass, PassResult, register
+from .check_reference import circuit_response, relative_error
+from .scale import IN_SERIES_WITH, NOT_PARTS, Tank, model_band_hz, relative_change, resonator_tanks
+
+PARASITIC = "parasitic"
+
+
+def band_centre_rad_s(ctx: CompileContext) -> float:
+    """ω_c: the geometric centre of the model band in circuit rad/s."""
+    lo, hi = model_band_hz(ctx.model)
+    return 2 * math.pi * math.sqrt(lo * hi) / ctx.time_scale
+
+
+def add_series_resistor(graph: CircuitGraph, comp: Component, ohms: float, origin: str, attrs: dict) -> Component:
+    """Split ``comp``'s second terminal off through a fresh net and put a resistor of ``ohms``
+    there, so the two are in series between ``comp``'s nets. Returns the resistor."""
+    designator = graph.next_designator("R")
+    mid = _fresh_net(graph, f"{comp.name}_{designator}".lower())
+    graph.replace(comp.name, Component(comp.name, comp.kind, (comp.nodes[0], mid), comp.value, comp.unit,
+                                       comp.origin, comp.subckt, dict(comp.attrs)))
+    return graph.add(Component(designator, "R", (mid, comp.nodes[1]), ohms, origin=origin, attrs=attrs))
+
+
+def restoring_values(tank: Tank, f0_hz: float, q: float, time_scale: float) -> tuple[float, float] | None:
+    """(damping parameter d, capacitance in F) giving ``tank``, losses included, the natural
+    frequency ``f0_hz`` (model Hz) and quality factor ``q`` (infinite: undamped) exactly; the
+    capacitance is unchanged for a series loop. None when no real solution exists."""
+    w0 = 2 * math.pi * f0_hz / time_scale
+    L, C = tank.inductor.value, tank.capacitor.value
+    rl, rc = tank.inductor_loss_ohm, tank.capacitor_loss_ohm
+    if not tank.parallel:
+        return 1.0 / (w0 * q * C) - rl - rc, C
+    k = 1.0 / (w0 * w0 * L)
+    p1, p2 = [1.0, rl], [1.0, rc]  # ascending powers of G
+    bracket = P.polyadd(P.polyadd(P.polymul(p1, [(rl + rc) * k]), P.polymul([0.0, L], p2)),
+                        P.polymul([0.0, rc * rl * k], p1))
+    equation = P.polytrim(P.polysub(bracket, P.polymul(P.polymul(p1, p2), [1.0 / (w0 * q)])), 0.0)
+    real = [float(r.real) for r in P.polyroots(equation) if abs(r.imag) <= 1e-9 * abs(r)]
+    admissible = [g for g in real if P.polyval(g, p1) > 0 and P.polyval(g, p2) > 0]
+    if not admissible:
+        return None
+    g_now = tank.damping_parameter()
+    g = min(admissible, key=lambda x: abs(x - g_now))
+    # One Newton step polishes the companion-matrix root to full precision.
+    g -= P.polyval(g, equation) / P.polyval(g, P.polyder(equation))
+    return g, P.polyval(g, p1) * k / P.polyval(g, p2)
+
+
+@register
+class Parasitics(Pass):
+    name = "parasitics"
+
+    def match(self, ctx: CompileContext) -> bool:
+        return (ctx.options.parasitics and ctx.graph is not None
+                and not any(c.attrs.get(ROLE) == PARASITIC for c in ctx.graph.components))
+
+    def transform(self, ctx: CompileContext) -> PassResult:
+        graph = ctx.require_graph(self.name)
+        options = ctx.options
+        freqs = default_grid(ctx.model, options.check_freqs)
+        reference = frequency_response(ctx.model, freqs)
+        ideal = [(t.name, *t.f0_q(ctx.time_scale)) for t in resonator_tanks(ctx.model, graph)]
+
+        w_c = band_centre_rad_s(ctx)
+        added = {"L": 0, "C": 0}
+        for comp in graph.components:
+            if comp.kind not in "LC" or comp.value <= 0 or comp.attrs.get(ROLE) in NOT_PARTS:
+                continue
+            ohms = w_c * comp.value / options.inductor_q if comp.kind == "L" else options.cap_esr_ohm
+            if ohms == 0:
+                continue
+            what = "series resistance" if comp.kind == "L" else "ESR"
+            add_series_resistor(graph, comp, ohms, f"{what} of {comp.name}",
+                                {ROLE: PARASITIC, "series": PARASITIC, IN_SERIES_WITH: comp.name,
+                                 ELEMENT: comp.attrs.get(ELEMENT, "")})
+            added[comp.kind] += 1
+        if not (added["L"] or added["C"]):
+            return PassResult(False, "no inductor or capacitor parts get a loss (zero ESR and infinite Q_L, "
+                              "or no positive L and C)", {"inductor_losses": 0, "capacitor_losses": 0})
+        err_lossy = relative_error(circuit_response(ctx, freqs), reference)
+
+        tanks = resonator_tanks(ctx.model, graph)
+        lossy = [t.f0_q(ctx.time_scale) for t in tanks]
+        negative, unrestorable = [], []
+        for tank, (_, f0_ideal, q_ideal) in zip(tanks, ideal):
+            values = restoring_values(tank, f0_ideal, q_ideal, ctx.time_scale)
+            if values is None:
+                unrestorable.append(tank.name)
+                continue
+            tank.capacitor.value = values[1]
+            _set_damping(graph, tank, values[0])
+            if tank.damping.value < 0:
+                negative.append(tank.damping.name)
+        compensated = [t.f0_q(ctx.time_scale) for t in tanks]
+        err = relative_error(circuit_response(ctx, freqs), reference)
+
+        resonators = [{"name": name, "f0_hz": f0, "q": q, "f0_hz_lossy": fl, "q_lossy": ql,
+                       "f0_hz_compensated": fc, "q_compensated": qc}
+                      for (name, f0, q), (fl, ql), (fc, qc) in zip(ideal, lossy, compensated)]
+        shifts = {key: _worst(resonators, key, ideal_key) for key, ideal_key in
+                  [("f0_hz_lossy", "f0_hz"), ("q_lossy", "q"), ("f0_hz_compensated", "f0_hz"),
+                   ("q_compensated", "q")]}
+        summary = (f"{added['L']} inductor series resistance(s) (Q_L = {options.inductor_q:g} at "
+                   f"{format_si(w_c / (2 * math.pi), 'Hz')}), {added['C']} ESR(s) of "
+                   f"{format_si(options.cap_esr_ohm, 'ohm')}; worst f0 shift {shifts['f0_hz_lossy']:.2%}, "
+                   f"Q shift {shifts['q_lossy']:.2%}, after compensation {shifts['f0_hz_compensated']:.1e} and "
+                   f"{shifts['q_compensated']:.1e}; H(jω) error {err_lossy:.2e} → {err:.2e}")
+        if negative:
+            summary += f"; negative damping left for realise_negative: {', '.join(negative)}"
+        if unrestorable:
+            summary += f"; no real damping restores f0 and Q of: {', '.join(unrestorable)}"
+        return PassResult(True, summary, {
+            "band_centre_hz": w_c / (2 * math.pi), "inductor_losses": added["L"], "capacitor_losses": added["C"],
+            "resonators": resonators, "h_relative_error_lossy": err_lossy, "h_relative_error": err,
+            "negative_damping": negative, "unrestorable": unrestorable})
+
+
+def _set_damping(graph: CircuitGraph, tank: Tank, d: float) -> None:
+    """Give ``tank`` damping parameter ``d``, adding its damping resistor if it has none."""
+    ohms = 1.0 / d if tank.parallel else d
+    if tank.damping is not None:
+        tank.damping.value = ohms
+        return
+    attrs = {ROLE: "damping", ELEMENT: tank.name}
+    origin = f"resonator {tank.name} damping (loss compensation)"
+    if tank.parallel:
+        # Across the tank: the capacitor's first node is the resonator net, its other end ground.
+        tank.damping = graph.add(Component(graph.next_designator("R"), "R", (tank.capacitor.nodes[0], GROUND), ohms,
+                                           origin=origin, attrs=attrs))
+    else:
+        tank.damping = add_series_resistor(graph, graph.component(tank.capacitor.name), ohms, origin, attrs)
+
+
+def _fresh_net(graph: CircuitGraph, base: str) -> str:
+    taken = set(graph.nets())
+    net, k = base, 1
+    while net in taken:
+        k += 1
+        net = f"{base}{k}"
+    return net
+
+
+def _worst(resonators: list[dict], key: str, ideal_key: str) -> float:
+    return max((relative_change(r[key], r[ideal_key]) for r in resonators), default=0.0)

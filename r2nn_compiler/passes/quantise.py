@@ -1,0 +1,379 @@
+"""Pass ``quantise``: give every passive part a value a distributor sells (IEC 60063 E-series).
+
+Preconditions: a circuit graph exists and the flow is not exact; run it after mapping, scaling
+and the realisation of negative resistance, since values keep full precision until here and
+rounding earlier would let later passes spread the error. Not run twice: once any component
+carries a ``series`` attribute the pass no longer matches.
+
+What is quantised: every R, L and C with a positive value (ohm, henry, farad) whose ``role`` is
+not ``"wiring"`` or ``"parasitic"``. Left alone and listed in the log as unquantised: those, every other kind
+(sources, controlled sources, subcircuit instances and the parts inside subcircuit
+definitions), and negative values, which no part has: they are still ideal elements and mean
+the flow lacks the pass that realises them actively.
+
+Series: ``options.series[kind]``, or ``options.series_overrides[designator]``. Every quantised
+part gets attrs ``series`` (e.g. ``"E96"``), ``tolerance`` (``options.tolerance[kind]``, a
+fraction) and ``ideal_value`` (the value it replaces, in its unit). A two-part realisation
+replaces the component by two in series (through a new net ``<designator>_mid``) or in
+parallel, keeping the designator for the first part and taking ``next_designator`` for the
+second; both carry ``pair`` (the connection) and ``pair_parts`` (both designators), and
+``ideal_value`` is the value of the pair as a whole.
+
+Strategies (``options.strategy``):
+
+``nearest``
+    each value to the series value nearest on a log scale (within half a series step).
+``pair``
+    the nearest value if within ``options.pair_target`` (relative), else the series or
+    parallel pair of least error if that meets the target, else the nearest value.
+``retune``
+    per resonator (its parts grouped by ``attrs['element']`` over the roles mass, stiffness
+    and damping; one C, one L, at most one damping R, connected all in parallel or all in
+    series, which is read from the nets, not from the analogy): C and L each range over the
+    two series values either side of their ideal values, and the pair chosen minimises the
+    first-order relative error of the resonator's admittance (parallel) or impedance (series)
+    across its 3 dB band, ``2·|Q|·|δf0| + |δZ0|`` (δ: log shifts of f0 = 1/(2π√(LC)) and
+    Z0 = √(L/C); Q: the model resonator's quality factor; ties and undamped resonators: least
+    |δf0|, then least |δZ0|). The damping R is then the series value nearest
+    R_ideal · Z0_new / Z0_ideal, which restores Q = R/Z0 (parallel) or Q = Z0/R (series).
+    Every other part, couplings included, goes to its nearest value.
+
+The log reports the worst relative value error and its designator, each resonator's f0 and Q
+before and after (from its own C, L and R; Q only when the damping R is a passive part of the
+resonator) and the relative H(jω) error against the reference model before and after, over
+``default_grid(model, 100)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+from .. import eseries
+from ..circuit import GROUND, CircuitGraph, Component
+from ..errors import CompileError, Location
+from ..eseries import Pair
+from ..model import Model
+from ..reference import default_grid, frequency_response
+from .base import ELEMENT, ROLE, CompileContext, Pass, PassResult, register
+from .check_reference import circuit_response, relative_error
+
+STRATEGIES = ("nearest", "pair", "retune")
+PASSIVE = ("R", "L", "C")
+RESONATOR_ROLES = ("mass", "stiffness", "damping")
+
+#: Series values tried on each side of an ideal L or C by ``retune``: two per side reach every
+#: LC product within half a step of the ideal one, even where the series is irregular.
+RETUNE_NEIGHBOURS = 2
+
+#: Frequencies of the H(jω) comparison over the model's band.
+RESPONSE_POINTS = 100
+
+#: Attrs this pass sets on the parts it quantises.
+SERIES = "series"
+TOLERANCE = "tolerance"
+IDEAL_VALUE = "ideal_value"
+PAIR = "pair"
+PAIR_PARTS = "pair_parts"
+
+
+@dataclass(frozen=True)
+class ResonatorParts:
+    """One resonator's passive parts; ``topology`` is ``"parallel"`` (a grounded RLC node,
+    as force-current maps it) or ``"series"`` (an RLC branch, as force-voltage maps it)."""
+
+    element: str
+    cap: Component
+    ind: Component
+    res: Component | None
+    topology: str
+
+    def f0_q(self, value: Callable[[Component], float]) -> tuple[float, float | None]:
+        """f0 (Hz, circuit time) and Q with part values ``value(component)``; Q is None without
+        a damping R."""
+        c, l = value(self.cap), value(self.ind)
+        f0 = 1.0 / (2 * math.pi * math.sqrt(l * c))
+        if self.res is None:
+            return f0, None
+        z0, r = math.sqrt(l / c), value(self.res)
+        return f0, (r / z0 if self.topology == "parallel" else z0 / r)
+
+
+@register
+class Quantise(Pass):
+    name = "quantise"
+
+    def match(self, ctx: CompileContext) -> bool:
+        return (ctx.graph is not None and not ctx.options.exact
+                and not any(SERIES in c.attrs for c in ctx.graph.components))
+
+    def transform(self, ctx: CompileContext) -> PassResult:
+        graph = ctx.require_graph(self.name)
+        options = ctx.options
+        strategy = _strategy(options.strategy, options.pair_target)
+        parts, unquantised = _partition(graph)
+        series_of = _series_names(graph, parts, options.series, options.series_overrides)
+        _require_tolerances(parts, options.tolerance)
+
+        freqs = default_grid(ctx.model, RESPONSE_POINTS)
+        h_model = frequency_response(ctx.model, freqs)
+        h_before = relative_error(circuit_response(ctx, freqs), h_model)
+        resonators, not_analysed = find_resonators(graph)
+
+        plan: dict[str, Pair] = {}
+        if strategy == "retune":
+            for res in resonators:
+                plan.update(retune(res, series_of, _model_q(ctx.model, res.element)))
+        for comp in parts:
+            if comp.name not in plan:
+                plan[comp.name] = (eseries.best_pair(comp.value, series_of[comp.name], options.pair_target)
+                                   if strategy == "pair" else _single(comp.value, series_of[comp.name]))
+
+        def ideal(comp: Component) -> float:
+            return comp.value
+
+        def realised(comp: Component) -> float:
+            return plan[comp.name].achieved if comp.name in plan else comp.value
+
+        shifts = {res.element: _shift(res, ideal, realised) for res in resonators}
+        values = {comp.name: _value_report(comp, series_of[comp.name], plan[comp.name]) for comp in parts}
+        for comp in parts:
+            realise(graph, comp, plan[comp.name], series_of[comp.name], options.tolerance[comp.kind])
+        h_after = relative_error(circuit_response(ctx, freqs), h_model) if parts else h_before
+
+        details = {
+            "strategy": strategy,
+            "parts": values,
+            "pairs": sum(p.kind != "single" for p in plan.values()),
+            "worst_value_error": _worst({name: v["relative_error"] for name, v in values.items()}, "designator"),
+            "resonators": shifts,
+            "worst_f0_shift": _worst({e: s["f0_shift"] for e, s in shifts.items()}, "element"),
+            "worst_q_shift": _worst({e: s["q_shift"] for e, s in shifts.items() if s["q_shift"] is not None},
+                                    "element"),
+            "resonators_not_analysed": not_analysed,
+            "unquantised": unquantised,
+            "h_relative_error_before": h_before,
+            "h_relative_error_after": h_after,
+        }
+        return PassResult(bool(parts), _summary(parts, series_of, details), details)
+
+
+def _strategy(strategy: str, pair_target: float) -> str:
+    if strategy not in STRATEGIES:
+        raise CompileError(f"unknown quantisation strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}",
+                           Location(parameter="strategy"))
+    if strategy == "pair" and not (math.isfinite(pair_target) and pair_target >= 0):
+        raise CompileError(f"pair_target must be a relative error >= 0, got {pair_target!r}",
+                           Location(parameter="pair_target"))
+    return strategy
+
+
+def _partition(graph: CircuitGraph) -> tuple[list[Component], list[dict]]:
+    """The components to quantise, and the others with the reason each stays as it is."""
+    parts, left = [], []
+    for comp in graph.components:
+        if comp.kind not in PASSIVE:
+            reason = f"{comp.kind} is not a passive part"
+        elif comp.attrs.get(ROLE) in ("wiring", "parasitic"):
+            reason = comp.attrs[ROLE]  # not parts to buy: models of wires and losses
+        elif comp.value < 0:
+            reason = "negative value (still ideal)"
+        else:
+            parts.append(comp)
+            continue
+        left.append({"designator": comp.name, "kind": comp.kind, "reason": reason})
+    return parts, left
+
+
+def _series_names(graph: CircuitGraph, parts: list[Component], series: dict[str, str],
+                  overrides: dict[str, str]) -> dict[str, str]:
+    """Designator → canonical series name (``"E96"``) for every part; CompileError on an
+    unknown series, a kind without one, or an override naming no component."""
+    stray = sorted(name for name in overrides if name not in graph)
+    if stray:
+        raise CompileError(f"series override for {', '.join(stray)}: no such component",
+                           Location(parameter="series_overrides"))
+    names = {}
+    for comp in parts:
+        where = f"series_overrides[{comp.name}]" if comp.name in overrides else f"series[{comp.kind}]"
+        name = overrides.get(comp.name, series.get(comp.kind))
+        if name is None:
+            raise CompileError(f"no E-series given for kind {comp.kind}", Location(parameter="series"))
+        try:
+            eseries.series(name)
+        except ValueError as err:
+            raise CompileError(str(err), Location(parameter=where)) from None
+        names[comp.name] = name.upper()
+    return names
+
+
+def _require_tolerances(parts: list[Component], tolerance: dict[str, float]) -> None:
+    missing = sorted({c.kind for c in parts} - set(tolerance))
+    if missing:
+        raise CompileError(f"no part tolerance given for kind {', '.join(missing)}", Location(parameter="tolerance"))
+
+
+def find_resonators(graph: CircuitGraph) -> tuple[list[ResonatorParts], list[str]]:
+    """The resonators whose passive parts can be analysed (one C and one L among the mass and
+    stiffness roles, at most one damping R, all in parallel or all in series), and the names
+    of the others."""
+    groups: dict[str, list[Component]] = {}
+    for comp in graph.components:
+        if comp.attrs.get(ROLE) in RESONATOR_ROLES:
+            groups.setdefault(comp.attrs.get(ELEMENT), []).append(comp)
+    found, skipped = [], []
+    for element, members in groups.items():
+        reactive = [c for c in members if c.attrs[ROLE] in ("mass", "stiffness")]
+        caps = [c for c in reactive if c.kind == "C"]
+        inds = [c for c in reactive if c.kind == "L"]
+        dampers = [c for c in members if c.attrs[ROLE] == "damping" and c.kind == "R"]
+        topology = (_topology(graph, [*caps, *inds, *dampers])
+                    if len(caps) == 1 and len(inds) == 1 and len(dampers) <= 1 else None)
+        if topology is None:
+            skipped.append(element)
+        else:
+            found.append(ResonatorParts(element, caps[0], inds[0], dampers[0] if dampers else None, topology))
+    return found, skipped
+
+
+def _topology(graph: CircuitGraph, parts: list[Component]) -> str | None:
+    if all(set(p.terminals) == set(parts[0].terminals) for p in parts):
+        return "parallel"
+    chain = series_chain(graph, parts[0])
+    return "series" if all(p.name in chain for p in parts) else None
+
+
+def series_chain(graph: CircuitGraph, start: Component) -> set[str]:
+    """Designators of the components in series with ``start`` (itself included): joined
+    through nets that are neither ground nor a port and carry no third current (a G/E control
+    input draws none; every port of an X instance may)."""
+    ports = {p.name for p in graph.ports}
+    chain, todo = {start.name}, [start]
+    while todo:
+        comp = todo.pop()
+        for net in set(comp.terminals) - ports - {GROUND}:
+            carriers = [c for c in graph.components_at(net) if net in (c.nodes if c.kind == "X" else c.terminals)]
+            if len(carriers) == 2:
+                todo += [c for c in carriers if c.name not in chain]
+                chain.update(c.name for c in carriers)
+    return chain
+
+
+def retune(res: ResonatorParts, series_of: dict[str, str], q: float) -> dict[str, Pair]:
+    """Series values for ``res``'s quantisable parts (those in ``series_of``) restoring f0,
+    then Q (see the module docstring); ``q`` is the quality factor weighting the f0 error."""
+    c0, l0 = res.cap.value, res.ind.value
+
+    def choices(comp: Component) -> tuple[float, ...]:
+        if comp.name not in series_of:
+            return (comp.value,)
+        return eseries.candidates(comp.value, series_of[comp.name], RETUNE_NEIGHBOURS)
+
+    def cost(cl: tuple[float, float]) -> tuple[float, float]:
+        c, l = cl
+        df = -0.5 * math.log((c * l) / (c0 * l0))
+        dz = 0.5 * math.log((l / c) / (l0 / c0))
+        band = 2 * abs(q) * abs(df) + abs(dz) if math.isfinite(q) else abs(df)
+        return band, abs(dz)
+
+    c, l = min(itertools.product(choices(res.cap), choices(res.ind)), key=cost)
+    plan = {comp.name: Pair("single", (v,), v, abs(v / comp.value - 1))
+            for comp, v in ((res.cap, c), (res.ind, l)) if comp.name in series_of}
+    if res.res is not None and res.res.name in series_of:
+        r0 = res.res.value
+        target = r0 * math.sqrt((l / c) / (l0 / c0))
+        r = eseries.nearest(target, series_of[res.res.name])
+        plan[res.res.name] = Pair("single", (r,), r, abs(r / r0 - 1))
+    return plan
+
+
+def _model_q(model: Model, element: str) -> float:
+    """The quality factor of the model resonator named ``element`` (infinite if none is)."""
+    return next((r.q for r in model.resonators if r.name == element), math.inf)
+
+
+def _single(value: float, series: str) -> Pair:
+    q = eseries.nearest(value, series)
+    return Pair("single", (q,), q, abs(q / value - 1))
+
+
+def realise(graph: CircuitGraph, comp: Component, pair: Pair, series: str, tolerance: float) -> list[Component]:
+    """Replace ``comp`` by the part or parts of ``pair`` (values in its unit), with the attrs
+    the BOM reads (see :func:`connection_of` for how a pair is wired). Returns the new
+    components."""
+    attrs = {**comp.attrs, SERIES: series, TOLERANCE: tolerance, IDEAL_VALUE: float(comp.value)}
+    if pair.kind == "single":
+        return graph.replace(comp.name, dataclasses.replace(comp, value=pair.values[0], attrs=attrs))
+    connection = connection_of(comp.kind, pair)
+    second = graph.next_designator(comp.kind)
+    attrs.update({PAIR: connection, PAIR_PARTS: [comp.name, second]})
+    nodes = (comp.nodes, comp.nodes)
+    if connection == "series":
+        mid = f"{comp.name}_mid"
+        while mid in graph.graph:
+            mid += "_"
+        nodes = ((comp.nodes[0], mid), (mid, comp.nodes[1]))
+    first_value, second_value = pair.values
+    return graph.replace(comp.name,
+                         dataclasses.replace(comp, nodes=nodes[0], value=first_value, attrs=attrs),
+                         Component(second, comp.kind, nodes[1], second_value, origin=comp.origin, attrs=dict(attrs)))
+
+
+def connection_of(kind: str, pair: Pair) -> str:
+    """How ``pair``'s parts are wired for a part of ``kind``: ``"single"``, ``"series"`` or
+    ``"parallel"`` (capacitances add in parallel, so a capacitor's connection is swapped)."""
+    if kind == "C" and pair.kind != "single":
+        return {"series": "parallel", "parallel": "series"}[pair.kind]
+    return pair.kind
+
+
+def _shift(res: ResonatorParts, ideal: Callable[[Component], float], realised: Callable[[Component], float]) -> dict:
+    f0_before, q_before = res.f0_q(ideal)
+    f0_after, q_after = res.f0_q(realised)
+    return {
+        "topology": res.topology,
+        "f0_hz": [float(f0_before), float(f0_after)],
+        "f0_shift": float(f0_after / f0_before - 1),
+        "q": None if q_before is None else [float(q_before), float(q_after)],
+        "q_shift": None if q_before is None else float(q_after / q_before - 1),
+    }
+
+
+def _value_report(comp: Component, series: str, pair: Pair) -> dict:
+    return {"kind": comp.kind, "series": series, "ideal": float(comp.value), "parts": list(pair.values),
+            "connection": connection_of(comp.kind, pair), "achieved": float(pair.achieved),
+            "relative_error": float(pair.rel_error)}
+
+
+def _worst(errors: dict[str, float], key: str) -> dict | None:
+    """The entry of largest magnitude as ``{key: name, "relative": error}`` (None if empty)."""
+    if not errors:
+        return None
+    name = max(errors, key=lambda n: abs(errors[n]))
+    return {key: name, "relative": errors[name]}
+
+
+def _percent(x: float) -> str:
+    pct = 100 * abs(x)
+    return f"{pct:.2g} %" if pct < 100 else f"{pct:.0f} %"
+
+
+def _summary(parts: list[Component], series_of: dict[str, str], details: dict) -> str:
+    left = [u["designator"] for u in details["unquantised"] if u["kind"] in PASSIVE]
+    tail = f"; {len(left)} R/L/C left ideal ({', '.join(left)})" if left else ""
+    if not parts:
+        return "no passive part to quantise" + tail
+    ordered = sorted(parts, key=lambda c: "RCL".index(c.kind))
+    used = "/".join(dict.fromkeys(series_of[c.name] for c in ordered))
+    worst = details["worst_value_error"]
+    figures = [f"worst value error {_percent(worst['relative'])} ({worst['designator']})"]
+    for label, key in (("f0", "worst_f0_shift"), ("Q", "worst_q_shift")):
+        if details[key] is not None:
+            figures.append(f"worst {label} shift {_percent(details[key]['relative'])} ({details[key]['element']})")
+    pairs = f"; {details['pairs']} pairs" if details["pairs"] else ""
+    return (f"{len(parts)} parts to {used} ({details['strategy']}): {', '.join(figures)}; "
+            f"H(jω) error {_percent(details['h_relative_error_after'])} "
+            f"(was {details['h_relative_error_before']:.1e}){pairs}{tail}")

@@ -1,0 +1,353 @@
+"""Pass ``scale``: frequency and impedance scaling, so ideal values become buyable parts.
+
+Preconditions: a mapped graph of ideal elements (either analogy). Safe before ``parasitics``,
+``realise_negative`` and quantisation, never after: it rescales every R, L, C and controlled
+source by formula, so it raises CompileError when the graph already holds subcircuit instances
+(their insides would not scale), parasitic losses (a fixed ESR must not scale) or values
+committed to a part series. Scaling after ``break_dc_loops`` is exact too (its resistors follow
+the units like any other).
+
+Frequency. The model band (``model.band``, else the ends of ``reference.default_grid``), as
+the graph now has it (divided by ``ctx.time_scale``), is mapped onto ``options.band_hz`` by
+their geometric centres: α = √(f_lo,c·f_hi,c / f_lo·f_hi) (α = 1 without ``band_hz``; a
+circuit band of another width only moves the centre). Every L and C is divided by α and
+``ctx.time_scale`` is multiplied by 1/α, so the circuit at α·f behaves as it did at f. Scaling
+a scaled graph again changes nothing (α = 1, z = 1, unit signal factors).
+
+Impedance. A level z multiplies every impedance: R·z, L·z, C/z, and the controlled sources by
+their units, G (S) /z, H (ohm) ·z, E (V/V) unchanged. Then every branch current divides by z
+and every node and port voltage is unchanged, whatever z: z only moves component values. It
+is chosen to minimise Σ (decades outside ``options.ranges``)² over the R, L and C that are parts
+(not ``wiring``/``parasitic``); when all fit, the centre of the admissible interval of log z.
+
+Signal level (gains). Separately, the drives (role ``drive``: G in force-current, E in
+force-voltage) are multiplied by ``drive = SIGNAL_PEAK_V / peak`` where peak is the largest
+node voltage on any internal net for unit inputs over the band (|H| summed over inputs, on the
+band grid plus every damped natural frequency in it); every node voltage scales by ``drive``.
+Then the output readouts (role ``buffer`` E, ``readout`` H) are multiplied by ``readout`` so
+the loudest output port also peaks at SIGNAL_PEAK_V (one factor for all outputs, so class
+outputs stay comparable in volts). Input gains (volts per unit) are unchanged; each output's
+``volts_per_unit_velocity`` is multiplied by ``drive·readout``, so the manifest contract
+holds: inputs driven by ``volts_per_unit·u(t_c/time_scale)`` give outputs
+``volts_per_unit_velocity·v(t_c/time_scale)``, and ``check_reference`` sees the model.
+
+The log names every part still out of range with the reason, lists each resonator's f0 (model
+Hz) and Q before and after (unchanged up to rounding) and the H(jω) error against the reference.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import brentq
+
+from ..circuit import CircuitGraph, Component, mna_matrices
+from ..errors import CompileError
+from ..model import Model
+from ..reference import default_grid, frequency_response, state_space
+from ..units import format_si
+from .base import ELEMENT, ROLE, CompileContext, Pass, PassResult, register
+from .check_reference import circuit_response, relative_error
+
+#: Peak node voltage (V) a unit-amplitude sine at the worst frequency produces on the loudest
+#: net: far above audio op-amps' offsets and noise (µV–mV) and well inside ±5 V rails, leaving
+#: headroom for broadband inputs whose components add up.
+SIGNAL_PEAK_V = 0.5
+
+#: Scale factors within this of 1 (in log) count as 1: the graph is already scaled.
+UNCHANGED = 1e-9
+
+#: Roles of resistors that model wiring or losses: not parts, so not range-checked.
+NOT_PARTS = ("wiring", "parasitic")
+
+#: ``attrs`` key of a resistor modelling the loss of the L or C it is in series with (the
+#: designator of that element); set by ``parasitics``, read by :func:`resonator_tanks`.
+IN_SERIES_WITH = "in_series_with"
+
+#: Exponent of z in each kind's value under impedance scaling.
+_Z_POWER = {"R": 1, "L": 1, "C": -1, "G": -1, "H": 1}
+
+_WHY = {
+    ("L", "high"): "inductors grow as z/f, so a low circuit band needs large ones: raise band_hz, "
+                   "or realise it with a gyrator (GIC)",
+    ("L", "low"): "inductors shrink as z/f, so a high circuit band needs small ones: lower band_hz",
+    ("C", "high"): "capacitors grow as 1/(z·f), so a low circuit band needs large ones: raise band_hz",
+    ("C", "low"): "capacitors shrink as 1/(z·f), so a high circuit band needs small ones that wiring "
+                  "capacitance would swamp: lower band_hz",
+    ("R", "high"): "a resistance's ratio to the reactances (a Q or a coupling strength) is fixed by "
+                   "the model, no band or level moves it: a very weak element; prune it if the model allows",
+    ("R", "low"): "a resistance's ratio to the reactances (a Q or a coupling strength) is fixed by the "
+                  "model, no band or level moves it: a very strong element",
+}
+
+
+def model_band_hz(model: Model) -> tuple[float, float]:
+    """The model's band (low, high) in model Hz: ``model.band`` or the default grid's ends."""
+    grid = default_grid(model, 2)
+    return float(grid[0]), float(grid[-1])
+
+
+def frequency_factor(band: tuple[float, float], band_hz: tuple[float, float] | None) -> float:
+    """α mapping the geometric centre of ``band`` onto that of ``band_hz`` (1 without it).
+
+    Raises CompileError unless ``band_hz`` is two finite frequencies 0 < low < high.
+    """
+    if band_hz is None:
+        return 1.0
+    lo, hi = band_hz
+    if not (0 < lo < hi < math.inf):
+        raise CompileError(f"band_hz must be 0 < low < high Hz, got {band_hz}")
+    return math.sqrt(lo * hi / (band[0] * band[1]))
+
+
+@dataclass
+class Tank:
+    """A resonator's own elements, as the quadratic ``a·s² + b·s + c`` whose roots are its
+    natural frequencies (circuit rad/s): ω0 = √(c/a), Q = √(a·c)/b.
+
+    ``parallel`` (force-current: C = mass, L = stiffness, damping G = 1/R across them) or
+    series (force-voltage: L = mass, C = stiffness, damping R in the loop); r_L and r_C are the
+    resistances in series with L and with C (losses, see ``parasitics``):
+
+    * parallel, from Y(s)·(r_L + sL)(1 + sC·r_C):
+      a = LC(1 + G·r_C), b = C(r_L + r_C) + G(L + C·r_C·r_L), c = 1 + G·r_L;
+    * series, from Z(s)·sC: a = LC, b = C(r_L + r_C + R), c = 1.
+    """
+
+    name: str
+    parallel: bool
+    inductor: Component
+    capacitor: Component
+    damping: Component | None
+    inductor_loss_ohm: float = 0.0
+    capacitor_loss_ohm: float = 0.0
+
+    def damping_parameter(self) -> float:
+        """G = 1/R in S (parallel) or R in ohm (series); 0 without a damping resistor."""
+        if self.damping is None:
+            return 0.0
+        return 1.0 / self.damping.value if self.parallel else self.damping.value
+
+    def coefficients(self) -> tuple[float, float, float]:
+        """(a, b, c) of the present values."""
+        L, C, d = self.inductor.value, self.capacitor.value, self.damping_parameter()
+        rl, rc = self.inductor_loss_ohm, self.capacitor_loss_ohm
+        if self.parallel:
+            return L * C * (1 + d * rc), C * (rl + rc) + d * (L + C * rc * rl), 1 + d * rl
+        return L * C, C * (rl + rc + d), 1.0
+
+    def f0_q(self, time_scale: float) -> tuple[float, float]:
+        """(f0 in model Hz, Q): ``time_scale`` (circuit s per model s) converts the frequency."""
+        a, b, c = self.coefficients()
+        q = math.sqrt(a * c) / b if b != 0 else math.inf
+        return math.sqrt(c / a) / (2 * math.pi) * time_scale, q
+
+
+def resonator_tanks(model: Model, graph: CircuitGraph) -> list[Tank]:
+    """Every resonator's :class:`Tank`, in model order, found by ``role``/``element`` attrs
+    (losses by :data:`IN_SERIES_WITH`). Raises CompileError when a resonator lacks its mass
+    or stiffness element (the graph was not made by a mapping pass)."""
+    own: dict[str, dict[str, Component]] = {}
+    losses: dict[str, float] = {}
+    for comp in graph.components:
+        if comp.attrs.get(ROLE) in ("mass", "stiffness", "damping"):
+            own.setdefault(comp.attrs.get(ELEMENT), {})[comp.attrs[ROLE]] = comp
+        if IN_SERIES_WITH in comp.attrs:
+            losses[comp.attrs[IN_SERIES_WITH]] = losses.get(comp.attrs[IN_SERIES_WITH], 0.0) + comp.value
+    tanks = []
+    for r in model.resonators:
+        parts = own.get(r.name, {})
+        if "mass" not in parts or "stiffness" not in parts:
+            raise CompileError(f"resonator {r.name}: no mass/stiffness element in the circuit graph")
+        parallel = parts["mass"].kind == "C"
+        inductor, capacitor = ((parts["stiffness"], parts["mass"]) if parallel
+                               else (parts["mass"], parts["stiffness"]))
+        tanks.append(Tank(r.name, parallel, inductor, capacitor, parts.get("damping"),
+                          losses.get(inductor.name, 0.0), losses.get(capacitor.name, 0.0)))
+    return tanks
+
+
+def impedance_level(parts: list[Component], ranges: dict[str, tuple[float, float]]) -> float:
+    """z minimising Σ (decades outside the range)² over ``parts`` (R, L, C with nonzero
+    values; kinds without a range are ignored); the geometric centre of the admissible
+    interval when every part fits. 1.0 when nothing constrains z.
+
+    Each part's value is v·z^p (p = ±1), so in x = log10 z it is in range on an interval
+    [lo_i, hi_i] and its distance outside is x's distance from that interval: the cost is a
+    convex sum of squared hinges whose slope is monotone, and its root is the optimum.
+    """
+    lows, highs = [], []
+    for comp in parts:
+        if comp.kind not in ranges:
+            continue
+        lo, hi = np.log10(ranges[comp.kind])
+        v = math.log10(abs(comp.value))
+        p = _Z_POWER[comp.kind]
+        lows.append(min(p * (lo - v), p * (hi - v)))
+        highs.append(max(p * (lo - v), p * (hi - v)))
+    if not lows:
+        return 1.0
+    lows_a, highs_a = np.array(lows), np.array(highs)
+    if lows_a.max() <= highs_a.min():
+        return float(10 ** ((lows_a.max() + highs_a.min()) / 2))
+
+    def slope(x: float) -> float:
+        return float(np.sum(np.minimum(x - lows_a, 0.0) + np.maximum(x - highs_a, 0.0)))
+
+    return float(10 ** brentq(slope, lows_a.min(), highs_a.max(), xtol=1e-12))
+
+
+def range_parts(graph: CircuitGraph) -> list[Component]:
+    """The R, L and C that are parts (not wiring or losses), with nonzero values."""
+    return [c for c in graph.components
+            if c.kind in "RLC" and c.value != 0 and c.attrs.get(ROLE) not in NOT_PARTS]
+
+
+def out_of_range(graph: CircuitGraph, ranges: dict[str, tuple[float, float]]) -> list[dict]:
+    """One entry per part outside its range: designator, kind, value, unit, the violated bound,
+    ``decades`` outside, ``reason`` and a one-line ``message``."""
+    parts = range_parts(graph)
+    found = []
+    for comp in parts:
+        if comp.kind not in ranges:
+            continue
+        lo, hi = ranges[comp.kind]
+        mag = abs(comp.value)
+        if lo <= mag <= hi:
+            continue
+        side, bound = ("high", hi) if mag > hi else ("low", lo)
+        reason = _WHY[comp.kind, side]
+        spread = _spread_decades(parts, comp.kind)
+        width = math.log10(hi / lo)
+        if spread > width:
+            reason = (f"{comp.kind} values span {spread:.1f} decades, the range {width:.1f}, so no impedance "
+                      f"level fits them all; " + reason)
+        found.append({
+            "designator": comp.name, "kind": comp.kind, "value": comp.value, "unit": comp.unit,
+            "bound": bound, "decades": abs(math.log10(mag / bound)), "origin": comp.origin, "reason": reason,
+            "message": (f"{comp.name} = {format_si(comp.value, comp.unit)} {'>' if side == 'high' else '<'} "
+                        f"{format_si(bound, comp.unit)} ({comp.origin}): {reason}"),
+        })
+    return found
+
+
+def _spread_decades(parts: list[Component], kind: str) -> float:
+    mags = [abs(c.value) for c in parts if c.kind == kind]
+    return math.log10(max(mags) / min(mags))
+
+
+def value_spans(graph: CircuitGraph) -> dict[str, list[float]]:
+    """[smallest, largest] |value| per kind among the parts (for the log)."""
+    spans: dict[str, list[float]] = {}
+    for comp in range_parts(graph):
+        lo, hi = spans.get(comp.kind, [math.inf, 0.0])
+        spans[comp.kind] = [min(lo, abs(comp.value)), max(hi, abs(comp.value))]
+    return spans
+
+
+def signal_peaks(ctx: CompileContext) -> tuple[float, float]:
+    """(largest internal-net voltage, largest output-port voltage) in volts for unit inputs,
+    |H| summed over inputs, over the band grid plus the model's damped natural frequencies in
+    the band (so no resonance peak falls between grid points)."""
+    graph = ctx.require_graph("scale")
+    grid = default_grid(ctx.model, ctx.options.check_freqs)
+    poles = state_space(ctx.model).poles()
+    ringing = np.abs(poles.imag) / (2 * math.pi)
+    freqs = np.union1d(grid, ringing[(ringing >= grid[0]) & (ringing <= grid[-1])])
+    ports = {p.name for p in graph.ports}
+    internal = [n for n in graph.nets()[1:] if n not in ports]
+    outputs = [p.net for p in ctx.outputs]
+    system = mna_matrices(graph, [p.net for p in ctx.inputs])
+    h = np.abs(system.ac(freqs / ctx.time_scale, internal + outputs)).sum(axis=1)
+    return float(h[:len(internal)].max(initial=0.0)), float(h[len(internal):].max(initial=0.0))
+
+
+@register
+class Scale(Pass):
+    name = "scale"
+
+    def match(self, ctx: CompileContext) -> bool:
+        return ctx.graph is not None
+
+    def transform(self, ctx: CompileContext) -> PassResult:
+        graph = ctx.require_graph(self.name)
+        _require_unscaled(graph)
+        options = ctx.options
+        band = model_band_hz(ctx.model)
+        alpha = frequency_factor((band[0] / ctx.time_scale, band[1] / ctx.time_scale), options.band_hz)
+        freqs = default_grid(ctx.model, options.check_freqs)
+        h_before = circuit_response(ctx, freqs)
+        tuning_before = [t.f0_q(ctx.time_scale) for t in resonator_tanks(ctx.model, graph)]
+        spans_before = value_spans(graph)
+        node_peak, out_peak = signal_peaks(ctx)
+        drive = SIGNAL_PEAK_V / node_peak if node_peak > 0 else 1.0
+        readout = SIGNAL_PEAK_V / (drive * out_peak) if out_peak > 0 else 1.0
+
+        z = impedance_level([dataclasses.replace(c, value=c.value / alpha) if c.kind in "LC" else c
+                             for c in range_parts(graph)], options.ranges)
+        if all(abs(math.log(f)) < UNCHANGED for f in (alpha, z, drive, readout)):
+            outside = out_of_range(graph, options.ranges)
+            return PassResult(False, f"already scaled ({len(outside)} part(s) out of range)",
+                              {"out_of_range": outside})
+
+        ctx.time_scale /= alpha
+        for comp in graph.components:
+            if comp.kind in "LC":
+                comp.value /= alpha
+            if comp.kind in _Z_POWER:
+                comp.value *= z ** _Z_POWER[comp.kind]
+            role = comp.attrs.get(ROLE)
+            if role == "drive":
+                comp.value *= drive
+            elif role in ("buffer", "readout"):
+                comp.value *= readout
+        for port in ctx.outputs:
+            port.gain *= drive * readout
+
+        tuning_after = [t.f0_q(ctx.time_scale) for t in resonator_tanks(ctx.model, graph)]
+        resonators = [{"name": r.name, "f0_hz": f0, "q": q, "f0_hz_after": f0_after, "q_after": q_after}
+                      for r, (f0, q), (f0_after, q_after) in zip(ctx.model.resonators, tuning_before, tuning_after)]
+        drift = max((max(relative_change(r["f0_hz_after"], r["f0_hz"]), relative_change(r["q_after"], r["q"]))
+                     for r in resonators), default=0.0)
+        h_after = circuit_response(ctx, freqs)
+        err = relative_error(h_after, frequency_response(ctx.model, freqs))
+        change = relative_error(h_after, h_before)
+        outside = out_of_range(graph, options.ranges)
+
+        circuit_band = (band[0] / ctx.time_scale, band[1] / ctx.time_scale)
+        summary = (f"band {format_si(band[0], 'Hz')}..{format_si(band[1], 'Hz')} → "
+                   f"{format_si(circuit_band[0], 'Hz')}..{format_si(circuit_band[1], 'Hz')} (α = {alpha:.4g}), "
+                   f"z = {format_si(z, 'ohm')}, drive ×{drive:.3g}, readout ×{readout:.3g}; "
+                   f"f0/Q unchanged to {drift:.1e}, H(jω) error {err:.1e} (the scaling's own change {change:.1e}); ")
+        if outside:
+            summary += f"{len(outside)} part(s) out of range: " + "; ".join(o["message"] for o in outside)
+        else:
+            summary += "every part within range"
+        return PassResult(True, summary, {
+            "frequency_factor": alpha, "impedance_level_ohm": z, "drive_scale": drive, "readout_scale": readout,
+            "circuit_band_hz": list(circuit_band), "signal_peak_v": SIGNAL_PEAK_V, "time_scale": ctx.time_scale,
+            "resonators": resonators, "tuning_drift": drift, "h_relative_error": err, "h_relative_change": change,
+            "value_spans_before": spans_before, "value_spans_after": value_spans(graph), "out_of_range": outside})
+
+
+def relative_change(value: float, reference: float) -> float:
+    """|value/reference − 1|, 0 when both are infinite (an undamped resonator's Q)."""
+    if math.isinf(value) and math.isinf(reference):
+        return 0.0
+    return abs(value / reference - 1)
+
+
+def _require_unscaled(graph: CircuitGraph) -> None:
+    """CompileError unless every value is still an ideal value the formulas may rescale."""
+    for comp in graph.components:
+        if comp.kind == "X":
+            raise CompileError(f"scale must run before subcircuit instances are placed ({comp.name} is one): "
+                               "put it before realise_negative")
+        if comp.attrs.get(ROLE) == "parasitic":
+            raise CompileError(f"scale must run before parasitics ({comp.name} is a loss of fixed value)")
+        if comp.attrs.get("series") not in (None, "wiring"):
+            raise CompileError(f"scale must run before quantisation ({comp.name} is already an "
+                               f"{comp.attrs['series']} part)")
