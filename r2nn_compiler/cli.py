@@ -45,6 +45,17 @@ def handles_errors(func):
     return wrapper
 
 
+def _parse_band(text: str) -> tuple[float, float]:
+    lo, sep, hi = text.partition(":")
+    try:
+        band = (float(lo), float(hi))
+    except ValueError:
+        band = None
+    if not sep or band is None or not 0 < band[0] < band[1]:
+        raise click.UsageError(f"--band-hz: expected LO:HI in Hz with 0 < LO < HI, got {text!r}")
+    return band
+
+
 def _warn_if_nearly_unstable(model) -> None:
     warning = reference.stability_warning(model)
     if warning:
@@ -189,17 +200,46 @@ def response(model_path: str, fmin: float | None, fmax: float | None, points: in
 @click.option("-o", "--output", "outdir", required=True, type=click.Path(file_okay=False),
               help="Output directory (replaced atomically).")
 @click.option("--exact", is_flag=True, help="Ideal elements, no scaling or quantisation: port voltages = velocities.")
+@click.option("--band-hz", "band_text", default=None, metavar="LO:HI",
+              help="Circuit band in Hz the model's band is mapped to (default: keep the model's).")
+@click.option("--series", "series_text", default=None, metavar="KIND=SERIES,...",
+              help="E-series per kind, e.g. R=E96,C=E24,L=E12 (the default); or DESIGNATOR=SERIES overrides.")
+@click.option("--strategy", type=click.Choice(["nearest", "pair", "retune"]), default="retune", show_default=True,
+              help="Quantisation strategy.")
+@click.option("--pair-target", type=float, default=1e-3, show_default=True,
+              help="Relative error a series/parallel pair must reach (strategy pair).")
+@click.option("--opamp", type=click.Choice(["macro", "ideal"]), default="macro", show_default=True,
+              help="Op-amp model for active parts.")
+@click.option("--gbw-hz", type=float, default=None, help="Op-amp gain-bandwidth product (macro model).")
+@click.option("--parasitics", is_flag=True, help="Model inductor loss (--inductor-q) and capacitor ESR, compensated.")
+@click.option("--inductor-q", type=float, default=50.0, show_default=True)
 @click.option("--flow", "flow_text", default=None,
               help="Comma-separated pass names to run instead of the default flow (see --list-passes).")
 @click.option("--list-passes", is_flag=True, is_eager=True, expose_value=False, callback=_list_passes,
               help="List the registered passes and exit.")
 @handles_errors
-def compile_cmd(model_path: str, outdir: str, exact: bool, flow_text: str | None) -> None:
+def compile_cmd(model_path: str, outdir: str, exact: bool, band_text, series_text, strategy, pair_target, opamp,
+                gbw_hz, parasitics, inductor_q, flow_text: str | None) -> None:
     """Compile MODEL into an ngspice deck, manifest.json and bom.csv in OUTDIR."""
+    from .passes import CompileOptions
+
     model = compiler.load_model(model_path)
     _warn_if_nearly_unstable(model)
     flow = [p.strip() for p in flow_text.split(",") if p.strip()] if flow_text is not None else None
-    result = compiler.compile_model(model, outdir, exact=exact, flow=flow)
+    options = CompileOptions(exact=exact, strategy=strategy, pair_target=pair_target, opamp=opamp,
+                             parasitics=parasitics, inductor_q=inductor_q)
+    if band_text is not None:
+        options.band_hz = _parse_band(band_text)
+    if series_text is not None:
+        for item in filter(None, (x.strip() for x in series_text.split(","))):
+            key, sep, value = item.partition("=")
+            if not sep or not value.strip():
+                raise click.UsageError(f"--series: expected KIND=SERIES (e.g. R=E96), got {item!r}")
+            target = options.series if key.strip().upper() in ("R", "L", "C") else options.series_overrides
+            target[key.strip().upper() if target is options.series else key.strip()] = value.strip().upper()
+    if gbw_hz is not None:
+        options.opamp_params["gbw_hz"] = gbw_hz
+    result = compiler.compile_model(model, outdir, flow=flow, options=options)
     for entry in result.log:
         click.echo(f"  {entry.name:<20}{entry.summary}")
     counts = result.manifest["component_counts"]
@@ -218,7 +258,10 @@ def compile_cmd(model_path: str, outdir: str, exact: bool, flow_text: str | None
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the report as JSON.")
 @click.option("--plot", "plot_dir", type=click.Path(file_okay=False), help="Write waveform and Bode overlays here.")
 @click.option("--nrmse", "nrmse_tol", type=float, default=0.005, show_default=True,
-              help="Largest NRMSE allowed on any output.")
+              help="Largest NRMSE allowed on any output (exact decks: against the reference model; "
+                   "hardware decks: against the deck's own circuit).")
+@click.option("--min-agreement", type=click.FloatRange(0, 1), default=0.99, show_default=True,
+              help="Hardware decks: smallest fraction of signals whose class must agree with the reference.")
 @click.option("--engine", type=click.Choice(["batch", "shared"]), default="batch", show_default=True,
               help="ngspice as a subprocess (batch) or in-process library (shared).")
 @click.option("--no-ac", is_flag=True, help="Skip the AC comparison.")
@@ -227,8 +270,8 @@ def compile_cmd(model_path: str, outdir: str, exact: bool, flow_text: str | None
 @click.option("--trust-deck", is_flag=True,
               help="Simulate the library even if it has .control, shell or .include outside OUTDIR.")
 @handles_errors
-def verify(model_path, outdir, more_signals, signal_paths, rate, json_path, plot_dir, nrmse_tol, engine, no_ac,
-           timeout_s, trust_deck) -> None:
+def verify(model_path, outdir, more_signals, signal_paths, rate, json_path, plot_dir, nrmse_tol, min_agreement,
+           engine, no_ac, timeout_s, trust_deck) -> None:
     """Simulate the compiled deck in OUTDIR with ngspice and compare it with the reference model.
 
     Exit 0 only if every output's NRMSE, every class decision and the AC response are within
@@ -238,7 +281,7 @@ def verify(model_path, outdir, more_signals, signal_paths, rate, json_path, plot
     model = compiler.load_model(model_path)
     paths = list(signal_paths) + list(more_signals)
     report = compiler.verify(model, outdir, paths, rate_hz=rate, engine=engine, run_ac=not no_ac,
-                             tolerances=Tolerances(nrmse=nrmse_tol), timeout_s=timeout_s, progress=True,
+                             tolerances=Tolerances(nrmse=nrmse_tol, min_agreement=min_agreement), timeout_s=timeout_s, progress=True,
                              trust_deck=trust_deck)
     if json_path:
         from .fileutil import write_text_atomic
@@ -254,22 +297,30 @@ def verify(model_path, outdir, more_signals, signal_paths, rate, json_path, plot
 
 def _print_report(report) -> None:
     if report.signals:
-        click.echo(f"{'signal':<32}{'worst NRMSE':>12}  {'reference':<12}{'circuit':<12}agree")
+        extra = "" if report.exact else f"{'vs circuit':>12}"
+        click.echo(f"{'signal':<32}{'NRMSE':>12}{extra}  {'reference':<12}{'circuit':<12}agree")
         for s in report.signals:
             name = s.path if len(s.path) <= 31 else "..." + s.path[-28:]
-            click.echo(f"{name:<32}{s.worst_nrmse:>12.3e}  {s.reference_class:<12}{s.circuit_class:<12}"
+            vs = "" if report.exact else f"{max(s.nrmse_vs_circuit.values()):>12.3e}"
+            click.echo(f"{name:<32}{s.worst_nrmse:>12.3e}{vs}  {s.reference_class:<12}{s.circuit_class:<12}"
                        f"{'yes' if s.agree else 'NO'}")
     for a in report.ac:
         e = a.errors
+        vs = "" if a.circuit_errors is None else (f"; against the deck's circuit {a.circuit_errors['peak_freq_error']:.2e}"
+                                                  f" and {a.circuit_errors['peak_mag_error']:.2e}")
         click.echo(f"AC {a.cls} <- {a.input}: peak {format_si(e['peak_hz_circuit'], 'Hz')} "
                    f"(reference {format_si(e['peak_hz_reference'], 'Hz')}), peak freq error {e['peak_freq_error']:.2e}, "
-                   f"peak |H| error {e['peak_mag_error']:.2e}")
+                   f"peak |H| error {e['peak_mag_error']:.2e}{vs}")
     for f in report.failures():
         click.echo(f"FAIL {f}", err=True)
     verdict = "PASS" if report.passed else "FAIL"
+    if report.exact:
+        figure = f"worst NRMSE {report.worst_nrmse:.3e} (limit {report.tolerances.nrmse:g})"
+    else:
+        figure = (f"worst NRMSE vs the deck's circuit {report.worst_nrmse_vs_circuit or 0:.3e} "
+                  f"(limit {report.tolerances.nrmse:g}), vs the model {report.worst_nrmse:.3e}")
     click.echo(f"{verdict}: {len(report.signals)} signals, class agreement {100 * report.class_agreement:.1f} %, "
-               f"worst NRMSE {report.worst_nrmse:.3e} (limit {report.tolerances.nrmse:g}), "
-               f"{report.elapsed_s:.1f} s with ngspice ({report.engine})")
+               f"{figure}, {report.elapsed_s:.1f} s with ngspice ({report.engine})")
 
 
 @main.command(name="tolerance")

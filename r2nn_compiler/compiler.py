@@ -18,7 +18,7 @@ from .backend.outputs import write_directory_atomic
 from .circuit import mna_matrices
 from .errors import Location, ModelError, SignalError
 from .fileutil import write_text_atomic
-from .passes import EXACT_FLOW, CompileContext, CompileOptions, run_flow
+from .passes import EXACT_FLOW, HARDWARE_FLOW, CompileContext, CompileOptions, run_flow
 from .model import Model, model_from_json_text, model_from_npz, model_to_json, model_to_text, parse_model_text
 from .signals import Signal, load_signal
 
@@ -102,7 +102,7 @@ class CompileResult:
 
 def default_flow(exact: bool) -> list[str]:
     """The pass list ``r2nn compile`` runs (users may pass their own list instead)."""
-    return list(EXACT_FLOW)
+    return list(EXACT_FLOW if exact else HARDWARE_FLOW)
 
 
 def testbench_signal(model: Model) -> tuple[np.ndarray, float]:

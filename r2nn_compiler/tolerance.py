@@ -22,17 +22,12 @@ import numpy as np
 
 from . import reference
 from .backend import NgspiceNetlister
-from .backend.spice_reader import read_library
-from .circuit import CircuitGraph, mna_matrices
 from .errors import UsageError
 from .executor import make_executor
-from .lti import simulate_foh
 from .model import Model
 from .signals import Signal
+from .verify.circuit import KINDS, CircuitUnderTest, signal_groups
 from .verify.manifest import CompiledDeck
-
-KINDS = ("R", "L", "C")
-
 
 def parse_tolerances(text: str) -> dict[str, float]:
     """``"R=1%,C=5%,L=10%"`` → {"R": 0.01, "C": 0.05, "L": 0.1}. Raises UsageError."""
@@ -50,58 +45,6 @@ def parse_tolerances(text: str) -> dict[str, float]:
             raise UsageError(f"--tol: tolerance of {kind} must be between 0% and 100%, got {value!r}")
         out[kind] = number
     return out
-
-
-@dataclass
-class CircuitUnderTest:
-    """A compiled deck as the analysis needs it: graph, port nets and gains, time scale."""
-
-    graph: CircuitGraph
-    inputs: list[str]
-    outputs: list[str]
-    in_gain: np.ndarray
-    out_gain: np.ndarray
-    time_scale: float
-
-    @classmethod
-    def from_compiled(cls, compiled: CompiledDeck) -> "CircuitUnderTest":
-        m = compiled.manifest
-        roles = {p["port"]: "input" for p in m["inputs"]}
-        roles.update({s["port"]: "supply" for s in m.get("supplies", [])})
-        graph = read_library(compiled.library_path, m["subckt"], roles)
-        return cls(graph, [p["port"] for p in m["inputs"]], [p["port"] for p in m["outputs"]],
-                   np.array([p["volts_per_unit"] for p in m["inputs"]], dtype=float),
-                   np.array([p["volts_per_unit_velocity"] for p in m["outputs"]], dtype=float),
-                   float(m["time_scale"]))
-
-    def parts(self) -> list[str]:
-        return [c.name for c in self.graph.components if c.kind in KINDS]
-
-    def outputs_for(self, values: dict[str, float], signals: list[Signal]) -> list[np.ndarray]:
-        """Model-unit output velocities (outputs × samples) per signal with parts at ``values``."""
-        graph = self.graph
-        saved = {name: graph.component(name).value for name in values}
-        try:
-            for name, value in values.items():
-                graph.component(name).value = value
-            system = mna_matrices(graph, self.inputs).state_space(self.outputs)
-        finally:
-            for name, value in saved.items():
-                graph.component(name).value = value
-        results: list[np.ndarray | None] = [None] * len(signals)
-        for (rate, _), members in _groups(signals).items():
-            u = np.stack([signals[i].data for i in members]) * self.in_gain[None, :, None]
-            y = simulate_foh(system, u, self.time_scale / rate) / self.out_gain[None, :, None]
-            for b, i in enumerate(members):
-                results[i] = y[b]
-        return results
-
-
-def _groups(signals: list[Signal]) -> dict[tuple[float, int], list[int]]:
-    groups: dict[tuple[float, int], list[int]] = {}
-    for i, s in enumerate(signals):
-        groups.setdefault((s.rate_hz, s.data.shape[1]), []).append(i)
-    return groups
 
 
 @dataclass

@@ -15,7 +15,7 @@ capacitive net, of conductance ``DC_BREAK_RATIO · 2π f_lo`` times the capacita
 touched branch changes by at most DC_BREAK_RATIO across the band (f_lo: the band's bottom in
 circuit hertz), so H(jω) moves by about that much; the numpy proof that follows measures it.
 Safe after mapping and scaling, before quantisation: the added resistors are wiring, not parts
-(BOM series ``wiring``). Changes nothing when the network is already well defined.
+(role ``wiring``: left out of quantisation and the BOM). Changes nothing when the network is already well defined.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ class BreakDcLoops(Pass):
                                     attrs=dict(comp.attrs)),
                           Component(graph.next_designator("R"), "R", (mid, comp.nodes[1]),
                                     DC_BREAK_RATIO * w_lo * abs(comp.value),
-                                    origin=f"DC loop break for {comp.name}", attrs={"series": "wiring", ROLE: "wiring"}))
+                                    origin=f"DC loop break for {comp.name}", attrs={ROLE: "wiring"}))
 
         paths = _UnionFind()
         for comp in graph.components:
@@ -88,7 +88,7 @@ class BreakDcLoops(Pass):
             net = max(nets, key=lambda n: caps[n])  # a cluster floats in DC only through capacitors
             cap = caps[net]
             resistor = Component(graph.next_designator("R"), "R", (net, "0"), 1.0 / (DC_BREAK_RATIO * w_lo * cap),
-                                 origin=f"DC path for floating net {net}", attrs={"series": "wiring", ROLE: "wiring"})
+                                 origin=f"DC path for floating net {net}", attrs={ROLE: "wiring"})
             graph.add(resistor)
             shunts.append(net)
         changed = bool(loops or shunts)

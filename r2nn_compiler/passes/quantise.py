@@ -34,9 +34,14 @@ Strategies (``options.strategy``):
     first-order relative error of the resonator's admittance (parallel) or impedance (series)
     across its 3 dB band, ``2·|Q|·|δf0| + |δZ0|`` (δ: log shifts of f0 = 1/(2π√(LC)) and
     Z0 = √(L/C); Q: the model resonator's quality factor; ties and undamped resonators: least
-    |δf0|, then least |δZ0|). The damping R is then the series value nearest
-    R_ideal · Z0_new / Z0_ideal, which restores Q = R/Z0 (parallel) or Q = Z0/R (series).
-    Every other part, couplings included, goes to its nearest value.
+    |δf0|, then least |δZ0|). With the inductor so fixed, the capacitor is then re-chosen as
+    the single value or series/parallel pair nearest the C that restores L·C, and hence f0,
+    exactly (within :data:`RETUNE_PAIR_TARGET`, or the best pair within 3× or 10× that), when
+    that beats the first choice. The damping
+    R is then the series value nearest R_ideal · Z0_new / Z0_ideal, which restores
+    Q = R/Z0 (parallel) or Q = Z0/R (series).
+    Couplings are restored like the capacitor (a single part or pair, see :func:`trimmed`);
+    every other part goes to its nearest value.
 
 The log reports the worst relative value error and its designator, each resonator's f0 and Q
 before and after (from its own C, L and R; Q only when the damping R is a passive part of the
@@ -64,10 +69,15 @@ from .check_reference import circuit_response, relative_error
 STRATEGIES = ("nearest", "pair", "retune")
 PASSIVE = ("R", "L", "C")
 RESONATOR_ROLES = ("mass", "stiffness", "damping")
+COUPLING_ROLES = ("damper_coupling", "spring_coupling")
 
 #: Series values tried on each side of an ideal L or C by ``retune``: two per side reach every
 #: LC product within half a step of the ideal one, even where the series is irregular.
 RETUNE_NEIGHBOURS = 2
+
+#: Relative error of the capacitor (a single part or a pair) with which ``retune`` trims each
+#: resonator's f0 once its inductor is fixed: f0 then lands within half of this.
+RETUNE_PAIR_TARGET = 1e-3
 
 #: Frequencies of the H(jω) comparison over the model's band.
 RESPONSE_POINTS = 100
@@ -128,9 +138,14 @@ class Quantise(Pass):
             for res in resonators:
                 plan.update(retune(res, series_of, _model_q(ctx.model, res.element)))
         for comp in parts:
-            if comp.name not in plan:
-                plan[comp.name] = (eseries.best_pair(comp.value, series_of[comp.name], options.pair_target)
-                                   if strategy == "pair" else _single(comp.value, series_of[comp.name]))
+            if comp.name in plan:
+                continue
+            if strategy == "pair":
+                plan[comp.name] = eseries.best_pair(comp.value, series_of[comp.name], options.pair_target)
+            elif strategy == "retune" and comp.attrs.get(ROLE) in COUPLING_ROLES:
+                plan[comp.name] = trimmed(comp.value, series_of[comp.name])
+            else:
+                plan[comp.name] = _single(comp.value, series_of[comp.name])
 
         def ideal(comp: Component) -> float:
             return comp.value
@@ -282,12 +297,31 @@ def retune(res: ResonatorParts, series_of: dict[str, str], q: float) -> dict[str
     c, l = min(itertools.product(choices(res.cap), choices(res.ind)), key=cost)
     plan = {comp.name: Pair("single", (v,), v, abs(v / comp.value - 1))
             for comp, v in ((res.cap, c), (res.ind, l)) if comp.name in series_of}
+    if res.cap.name in series_of:
+        # Trim f0 with the capacitor: the C that restores L·C exactly, as two parts if one
+        # series value is not within RETUNE_PAIR_TARGET of it (capacitor series are finer and
+        # cheaper to pair than inductors); a looser target only if no pair meets it.
+        exact_c = c0 * l0 / l
+        pair = trimmed(exact_c, series_of[res.cap.name])
+        if abs(math.log(pair.achieved / exact_c)) < abs(math.log(c / exact_c)):
+            c = pair.achieved
+            plan[res.cap.name] = dataclasses.replace(pair, rel_error=abs(c / c0 - 1))
     if res.res is not None and res.res.name in series_of:
         r0 = res.res.value
         target = r0 * math.sqrt((l / c) / (l0 / c0))
         r = eseries.nearest(target, series_of[res.res.name])
         plan[res.res.name] = Pair("single", (r,), r, abs(r / r0 - 1))
     return plan
+
+
+def trimmed(value: float, series: str) -> Pair:
+    """The single part or pair nearest ``value`` within RETUNE_PAIR_TARGET, or failing that the
+    best within 3× or 10× it (a pair that misses the tight target still beats one part)."""
+    for target in (RETUNE_PAIR_TARGET, 3 * RETUNE_PAIR_TARGET, 10 * RETUNE_PAIR_TARGET):
+        pair = eseries.best_pair(value, series, target)
+        if pair.rel_error <= target:
+            break
+    return pair
 
 
 def _model_q(model: Model, element: str) -> float:

@@ -32,8 +32,9 @@ short-circuit-stable (SCS) connection is stable while |Z| < |R| and the open-cir
 (OCS) one while |Z| > |R|, wherever the loop gain is high — above all at DC, where it is the
 op-amp's full A0. A resonator net is shunted by its inductor (a short at DC) and its capacitor
 (a short at high frequency), and more generally a network that is stable with the ideal −|R|
-has Y(0) ≥ 1/|R| at every such port (otherwise Y(s) − 1/|R|, negative at s = 0 and growing
-with s through the capacitors, has a positive real zero: a growing pole). So Z(0) ≤ |R|: the
+has Y(0) ≥ 1/|R| at every such port, the rest being stable on its own (otherwise Y(s) − 1/|R|,
+negative at s = 0 and growing with s through the capacitors, has a positive real zero: a
+growing pole). So Z(0) ≤ |R|: the
 SCS port is the one to use and the OCS port would latch at DC. The pass tries SCS, then OCS,
 but the proof is the circuit: after each element the poles of the *whole* graph with the op-amp
 macromodel (``mna_matrices(graph).poles()``, the op-amp loops' own poles included) must all
@@ -41,9 +42,10 @@ have negative real part; if both ports grow, CompileError names the resonator an
 growing pole. With a single-pole op-amp of gain A = ω_t/s the SCS NIC presents
 −g·(ω_t − 2s)/(ω_t + 2s), i.e. the ideal −g in parallel with a passive series RC
 (1/(2g) ohm, 4g/ω_t farad): finite gain–bandwidth adds damping and a little capacitance, so it
-does not destabilise a network of resonators by itself (no case was found among 1500 random
-stable 2–3 resonator models with GBW from 10 Hz to 1 MHz); an op-amp with little gain and a
-high output resistance can (see the tests). An ideal VCVS has no dynamics and hides a latching
+does not destabilise a network of resonators by itself (no case was found among over 1000
+random stable 2–3 resonator models with negative dampings, dampers and springs, GBW from 10 Hz
+to 1 MHz); an op-amp with little gain and a high output resistance can (A0 = 10, r_out =
+10 kΩ against a negative spring: see the tests). An ideal VCVS has no dynamics and hides a latching
 loop, so with ``opamp="ideal"`` the proof runs on the macromodel of the same part and the
 ideal instances are swapped in afterwards (and proven again).
 
@@ -74,9 +76,12 @@ this graph, so a testbench that instantiates the graph as ``X1`` sees ``v(x1.<ne
 ``graph.meta["opamp_model"]`` the :class:`~r2nn_compiler.circuit.opamp.OpampModel` as a dict.
 The log records, per element, what was built, the part values and the slowest pole after it;
 and, for the whole pass, the relative H(jω) error against the reference model over
-``default_grid(model, 100)``. With an ideal op-amp that error is ~1e-6 (gain 1e6); with the
-macromodel it is small and nonzero (finite gain–bandwidth and output resistance), and it grows
-as the network's impedances fall towards r_out / |A(jω)|: run the pass on a scaled graph.
+``default_grid(model, 100)``. With an ideal op-amp that error is below 1e-4 (gain 1e6: 3e-7 to
+5e-5 measured). With the TL072 macromodel it is small and nonzero, set by the finite
+gain–bandwidth (2e-5 to 2.5e-3 on audio-band random models at kilohm impedances), and it
+grows as the network's impedances fall towards r_out / |A(jω)| (up to 0.2 on the same models
+left at ohms): run the pass on a scaled graph; the log names resistors outside
+``options.ranges['R']``.
 """
 
 from __future__ import annotations
@@ -143,7 +148,6 @@ class RealiseNegative(Pass):
                                f"{_pole_text(before)}): an earlier pass changed the network")
         realiser = _Realiser(graph, proof, inputs, ctx.options.ranges.get("R", (0.0, math.inf)),
                              _band_centre_hz(ctx))
-        realiser.graph.define_subcircuit(subcircuit(proof))
         grounded_nets = list(dict.fromkeys(_resonator_net(c) for c in negative if c.kind == "R" and GROUND in c.nodes))
         records = [realiser.grounded(net) for net in grounded_nets]
         records += [realiser.floating(comp) for comp in negative if GROUND not in comp.nodes]
@@ -167,7 +171,8 @@ class RealiseNegative(Pass):
         outside = sorted({name for r in records for name, (kind, value) in r.get("parts", {}).items()
                           if kind == "R" and not lo <= value <= hi})
         summary = (f"{sum(r['action'] != 'merged' for r in records)} negative element(s) realised with "
-                   f"{len(opamps)} op-amp(s) ({opamp.describe()}): slowest pole {after.real:.4g} 1/s "
+                   f"{sum(len(r.get('opamps', [])) for r in records)} op-amp(s) ({opamp.describe()}): "
+                   f"slowest pole {after.real:.4g} 1/s "
                    f"(ideal negative elements: {before.real:.4g} 1/s), H(jω) error {err:.2e}")
         if outside:
             summary += f"; {len(outside)} resistor(s) outside {lo:g}..{hi:g} ohm (scale the graph first)"
@@ -178,15 +183,18 @@ class RealiseNegative(Pass):
 
 
 class _Realiser:
-    """Rewrites a graph element by element, proving each step stable (see the module doc).
+    """Rewrites a copy of a graph element by element, proving each step stable (see the module
+    doc).
 
     ``graph`` is replaced by a proven copy after each element, so a failed attempt leaves no
-    trace; ``proof`` is the macromodel the instances use while proving.
+    trace (and the caller's graph is never touched); ``proof`` is the macromodel the instances
+    use while proving.
     """
 
     def __init__(self, graph: CircuitGraph, proof: OpampModel, inputs: list[str], r_range: tuple[float, float],
                  centre_hz: float) -> None:
-        self.graph = graph
+        self.graph = graph.copy()
+        self.graph.define_subcircuit(subcircuit(proof))
         self.proof = proof
         self.inputs = inputs
         self.r_range = r_range
@@ -212,12 +220,11 @@ class _Realiser:
         tried = []
         for orientation in (SCS, OCS):
             trial = self.graph.copy()
-            for c in group:
+            for c in group[1:]:
                 trial.remove(c.name)
             parts = nic_parts(trial, net, r_ohm, orientation, self.proof.subckt_name, element,
                               _clip(DIVIDER_OHM, self.r_range))
-            for part in parts:
-                trial.add(part)
+            trial.replace(group[0].name, *parts)
             pole = _slowest_pole(trial, self.inputs)
             tried.append((orientation, pole))
             if pole.real < 0:
@@ -236,15 +243,14 @@ class _Realiser:
         z_ohm = abs(comp.value) if comp.kind == "R" else 2 * math.pi * self.centre_hz * abs(comp.value)
         r_a = _clip(RA_RATIO * z_ohm, self.r_range)
         trial = self.graph.copy()
-        trial.remove(comp.name)
         parts = pair_parts(trial, comp, r_a, self.proof.subckt_name, element)
-        for part in parts:
-            trial.add(part)
+        trial.replace(comp.name, *parts)
         pole = _slowest_pole(trial, self.inputs)
         role = comp.attrs.get(ROLE, "")
         if pole.real >= 0:
-            raise CompileError(f"realise_negative: {comp.origin or element} ({comp.name} = {comp.value:.4g} {comp.unit}) "
-                               f"cannot be realised stably with the {self.proof.describe()}: growing pole {_pole_text(pole)}")
+            raise CompileError(f"realise_negative: {comp.origin or element} ({comp.name} = {comp.value:.4g} "
+                               f"{comp.unit}) cannot be realised stably with the {self.proof.describe()}: "
+                               f"growing pole {_pole_text(pole)}")
         self.graph = trial
         return {"element": element, "realises": role, "action": "floating pair", "value": comp.value,
                 "unit": comp.unit, "ra_ohm": r_a, "opamps": [c.name for c in parts if c.kind == "X"],

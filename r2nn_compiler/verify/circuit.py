@@ -1,0 +1,77 @@
+"""The circuit a compiled deck describes, as numpy sees it: the library read back into a
+circuit graph, its port nets, gains and time scale, and exact simulation of its MNA.
+
+The verifier compares ngspice with this (the deck simulates what the compiler built) and the
+tolerance analysis perturbs its parts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..backend.spice_reader import read_library
+from ..circuit import CircuitGraph, mna_matrices
+from ..lti import simulate_foh
+from ..signals import Signal
+from .manifest import CompiledDeck
+
+#: The kinds of purchasable passive parts.
+KINDS = ("R", "L", "C")
+
+
+def signal_groups(signals: list[Signal]) -> dict[tuple[float, int], list[int]]:
+    """Indices of the signals sharing a (sample rate, length): each group simulates as a batch."""
+    groups: dict[tuple[float, int], list[int]] = {}
+    for i, s in enumerate(signals):
+        groups.setdefault((s.rate_hz, s.data.shape[1]), []).append(i)
+    return groups
+
+
+@dataclass
+class CircuitUnderTest:
+    """A compiled deck as the analysis needs it: graph, port nets and gains, time scale."""
+
+    graph: CircuitGraph
+    inputs: list[str]
+    outputs: list[str]
+    in_gain: np.ndarray
+    out_gain: np.ndarray
+    time_scale: float
+
+    @classmethod
+    def from_compiled(cls, compiled: CompiledDeck) -> "CircuitUnderTest":
+        m = compiled.manifest
+        roles = {p["port"]: "input" for p in m["inputs"]}
+        roles.update({s["port"]: "supply" for s in m.get("supplies", [])})
+        graph = read_library(compiled.library_path, m["subckt"], roles)
+        return cls(graph, [p["port"] for p in m["inputs"]], [p["port"] for p in m["outputs"]],
+                   np.array([p["volts_per_unit"] for p in m["inputs"]], dtype=float),
+                   np.array([p["volts_per_unit_velocity"] for p in m["outputs"]], dtype=float),
+                   float(m["time_scale"]))
+
+    def outputs_for(self, values: dict[str, float], signals: list[Signal]) -> list[np.ndarray]:
+        """Model-unit output velocities (outputs × samples) per signal with parts at ``values``."""
+        graph = self.graph
+        saved = {name: graph.component(name).value for name in values}
+        try:
+            for name, value in values.items():
+                graph.component(name).value = value
+            system = mna_matrices(graph, self.inputs).state_space(self.outputs)
+        finally:
+            for name, value in saved.items():
+                graph.component(name).value = value
+        results: list[np.ndarray | None] = [None] * len(signals)
+        for (rate, _), members in signal_groups(signals).items():
+            u = np.stack([signals[i].data for i in members]) * self.in_gain[None, :, None]
+            y = simulate_foh(system, u, self.time_scale / rate) / self.out_gain[None, :, None]
+            for b, i in enumerate(members):
+                results[i] = y[b]
+        return results
+
+    def response(self, freqs_hz: np.ndarray) -> np.ndarray:
+        """H(jω) in model units (outputs × inputs × freqs) at model frequencies ``freqs_hz``."""
+        system = mna_matrices(self.graph, self.inputs)
+        h = system.ac(np.asarray(freqs_hz) / self.time_scale, self.outputs)
+        return h * self.in_gain[None, :, None] / self.out_gain[:, None, None]
