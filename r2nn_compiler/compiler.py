@@ -15,7 +15,6 @@ import numpy as np
 
 from . import __version__, backend, reference
 from .backend.outputs import write_directory_atomic
-from .circuit import mna_matrices
 from .errors import Location, ModelError, SignalError
 from .fileutil import write_text_atomic
 from .passes import EXACT_FLOW, HARDWARE_FLOW, CompileContext, CompileOptions, run_flow
@@ -146,8 +145,9 @@ def compile_model(model: Model, outdir: str | Path, *, exact: bool = False, flow
     t_c = np.arange(u.shape[1]) / rate * ctx.time_scale
     input_text = "".join(" ".join(backend.netlister.format_spice(v) for v in row) + "\n"
                          for row in np.column_stack([t_c, (u * gains).T]))
-    poles = mna_matrices(graph, [p.net for p in ctx.inputs]).poles()
-    tmax = backend.max_step(ctx.time_scale / rate, backend.f_max_hz(poles))
+    # The model's own resonances set the step, not the circuit's (op-amp loops sit at MHz).
+    f_max = backend.f_max_hz(reference.state_space(model).poles()) / ctx.time_scale
+    tmax = backend.max_step(ctx.time_scale / rate, f_max)
     grid = reference.default_grid(model, 2) * (1.0 / ctx.time_scale)
     supplies = [p.name for p in graph.ports if p.role == "supply"]
     testbench = netlister.testbench(

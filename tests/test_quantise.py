@@ -64,7 +64,7 @@ def test_negative_coupling_resistors_stay_ideal_and_are_listed():
 
 
 def test_nearest_parts_are_within_half_a_step_of_their_ideal_values():
-    ctx = quantised(random_stable_model(2))
+    ctx = quantised(random_stable_model(2), strategy="nearest")
     for comp in ctx.graph.components:
         if "series" in comp.attrs:
             ratio = comp.value / comp.attrs["ideal_value"]
@@ -72,7 +72,7 @@ def test_nearest_parts_are_within_half_a_step_of_their_ideal_values():
 
 
 def test_the_log_reports_value_f0_q_and_h_errors():
-    ctx = quantised(random_stable_model(3))
+    ctx = quantised(random_stable_model(3), strategy="nearest")
     details = report(ctx)
     worst = details["worst_value_error"]
     assert worst["relative"] == max(p["relative_error"] for p in details["parts"].values())
@@ -88,7 +88,7 @@ def test_the_log_reports_value_f0_q_and_h_errors():
 
 
 def test_resonator_shifts_come_from_its_own_parts():
-    ctx = quantised(random_stable_model(4))
+    ctx = quantised(random_stable_model(4), strategy="nearest")
     graph = ctx.graph
     for name, shift in report(ctx)["resonators"].items():
         parts = {c.attrs["role"]: c for c in graph.components if c.attrs.get("element") == name}
@@ -110,7 +110,7 @@ def test_e24_retune_restores_f0_better_than_e24_nearest():
 
 def test_retune_restores_q_with_the_damping_resistor():
     model = random_stable_model(5)
-    nearest = report(quantised(model, series=ALL_E24))
+    nearest = report(quantised(model, strategy="nearest", series=ALL_E24))
     retuned = report(quantised(model, strategy="retune", series=ALL_E24))
     assert abs(retuned["worst_q_shift"]["relative"]) < abs(nearest["worst_q_shift"]["relative"])
 

@@ -59,7 +59,7 @@ class CompileOptions:
     series: dict[str, str] = field(default_factory=lambda: {"R": "E96", "C": "E24", "L": "E12"})
     series_overrides: dict[str, str] = field(default_factory=dict)
     tolerance: dict[str, float] = field(default_factory=lambda: {"R": 0.01, "C": 0.05, "L": 0.10})
-    strategy: str = "nearest"
+    strategy: str = "retune"
     pair_target: float = 1e-3
     opamp: str = "macro"
     opamp_params: dict[str, float] = field(default_factory=dict)

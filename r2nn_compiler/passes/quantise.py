@@ -19,6 +19,9 @@ parallel, keeping the designator for the first part and taking ``next_designator
 second; both carry ``pair`` (the connection) and ``pair_parts`` (both designators), and
 ``ideal_value`` is the value of the pair as a whole.
 
+Inductors are never paired: they are the bulkiest and costliest parts, and two in series would
+add a net that no capacitor touches (a cutset of inductors, which no simulator state can hold).
+
 Strategies (``options.strategy``):
 
 ``nearest``
@@ -38,8 +41,8 @@ Strategies (``options.strategy``):
     the single value or series/parallel pair nearest the C that restores L·C, and hence f0,
     exactly (within :data:`RETUNE_PAIR_TARGET`, or the best pair within 3× or 10× that), when
     that beats the first choice. The damping
-    R is then the series value nearest R_ideal · Z0_new / Z0_ideal, which restores
-    Q = R/Z0 (parallel) or Q = Z0/R (series).
+    R is then the single value or pair nearest R_ideal · Z0_new / Z0_ideal (like the
+    capacitor), which restores Q = R/Z0 (parallel) or Q = Z0/R (series).
     Couplings are restored like the capacitor (a single part or pair, see :func:`trimmed`);
     every other part goes to its nearest value.
 
@@ -140,7 +143,9 @@ class Quantise(Pass):
         for comp in parts:
             if comp.name in plan:
                 continue
-            if strategy == "pair":
+            if comp.kind == "L":  # never paired: see the module docstring
+                plan[comp.name] = _single(comp.value, series_of[comp.name])
+            elif strategy == "pair":
                 plan[comp.name] = eseries.best_pair(comp.value, series_of[comp.name], options.pair_target)
             elif strategy == "retune" and comp.attrs.get(ROLE) in COUPLING_ROLES:
                 plan[comp.name] = trimmed(comp.value, series_of[comp.name])
@@ -309,8 +314,8 @@ def retune(res: ResonatorParts, series_of: dict[str, str], q: float) -> dict[str
     if res.res is not None and res.res.name in series_of:
         r0 = res.res.value
         target = r0 * math.sqrt((l / c) / (l0 / c0))
-        r = eseries.nearest(target, series_of[res.res.name])
-        plan[res.res.name] = Pair("single", (r,), r, abs(r / r0 - 1))
+        pair = trimmed(target, series_of[res.res.name])
+        plan[res.res.name] = dataclasses.replace(pair, rel_error=abs(pair.achieved / r0 - 1))
     return plan
 
 
