@@ -62,18 +62,24 @@ def test_batch_and_shared_engines_give_identical_traces(tmp_path):
         np.testing.assert_array_equal(a.circuit_outputs, b.circuit_outputs)
 
 
-def test_golden_netlists_are_current(tmp_path):
-    golden = ROOT / "netlists" / "toy"
-    compile_model(load_model(ROOT / "examples" / "toy" / "toy.r2nn"), tmp_path / "toy", exact=True)
+GOLDEN = {"toy": True, "toy_e96": False}  # netlists/<name>: compiled with --exact or not
+
+
+@pytest.mark.parametrize("name, exact", GOLDEN.items())
+def test_golden_netlists_are_current(tmp_path, name, exact):
+    golden = ROOT / "netlists" / name
+    compile_model(load_model(ROOT / "examples" / "toy" / "toy.r2nn"), tmp_path / name, exact=exact)
     for path in golden.iterdir():
-        fresh = (tmp_path / "toy" / path.name).read_text()
-        assert fresh == path.read_text(), f"{path} is stale: recompile with 'r2nn compile ... -o netlists/toy --exact'"
+        fresh = (tmp_path / name / path.name).read_text()
+        assert fresh == path.read_text(), f"{path} is stale: recompile with 'r2nn compile ... -o netlists/{name}'"
 
 
-def test_golden_netlists_verify_in_ngspice(tmp_path):
-    report = verify(load_model(ROOT / "examples" / "toy" / "toy.r2nn"), ROOT / "netlists" / "toy", [TOY_SIGNALS])
+@pytest.mark.parametrize("name", GOLDEN)
+def test_golden_netlists_verify_in_ngspice(tmp_path, name):
+    report = verify(load_model(ROOT / "examples" / "toy" / "toy.r2nn"), ROOT / "netlists" / name, [TOY_SIGNALS])
     assert len(report.signals) == 5
     assert report.passed, report.failures()
+    assert report.class_agreement == 1.0
     assert {s.reference_class for s in report.signals} == {"low", "high"}
 
 
