@@ -153,7 +153,8 @@ def compile_model(model: Model, outdir: str | Path, *, exact: bool = False, flow
     testbench = netlister.testbench(
         title=f"r2nn testbench for {model.name}", library=lib_name, subckt=subckt, n_inputs=len(model.inputs),
         n_outputs=len(model.outputs), extra_ports=supplies, data_file=input_name,
-        tran=(float(t_c[-1]), tmax), ac=(float(grid[0]), float(grid[-1]), 50))
+        tran=(float(t_c[-1]), tmax), ac=(float(grid[0]), float(grid[-1]), 50),
+        save_outputs=True, rms_window=(model.readout.start * ctx.time_scale, model.readout.stop * ctx.time_scale))
     manifest = backend.build_manifest(
         model=model, graph=graph, subckt=subckt, library=lib_name, testbench=cir_name, input_file=input_name,
         inputs=ctx.inputs, outputs=ctx.outputs, time_scale=ctx.time_scale, sense=ctx.sense, flow=flow,

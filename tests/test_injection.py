@@ -63,7 +63,7 @@ def test_backend_contains_hostile_names_even_past_validation(tmp_path, name):
             if line.startswith("*") or not line:
                 continue
             assert head in {".subckt", ".ends", ".include", ".model", ".options", ".tran", ".ac", ".end",
-                            ".save"} or head[0] in "rlcgexva", line[:80]
+                            ".save", ".meas"} or head[0] in "rlcgexva", line[:80]
             assert not head.startswith((".control", ".endc", "shell")), line
         if fname.endswith(".lib"):
             elements = {ln.split()[0] for ln in text.splitlines() if ln and ln[0] in "RLCGEXVH"}

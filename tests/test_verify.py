@@ -83,13 +83,22 @@ def test_golden_netlists_verify_in_ngspice(tmp_path, name):
     assert {s.reference_class for s in report.signals} == {"low", "high"}
 
 
-def test_shipped_testbench_runs_with_plain_ngspice(tmp_path):
+@pytest.mark.parametrize("name", GOLDEN)
+def test_shipped_testbench_runs_with_plain_ngspice(tmp_path, name):
+    import subprocess
+
     from r2nn_compiler.sim import NgspiceBatch
 
-    shutil.copytree(ROOT / "netlists" / "toy", tmp_path / "toy")
-    result = NgspiceBatch().run(tmp_path / "toy" / "toy.cir")
+    shutil.copytree(ROOT / "netlists" / name, tmp_path / name)
+    result = NgspiceBatch().run(tmp_path / name / "toy.cir")
     assert {p.plotname for p in result.plots} == {"AC Analysis", "Transient Analysis"}
     assert result.plot("tran").get("v(out2)").size > 1000
+    plain = subprocess.run(["ngspice", "-b", "toy.cir"], cwd=tmp_path / name, capture_output=True, text=True,
+                           timeout=120)
+    log = plain.stdout + plain.stderr
+    assert plain.returncode == 0 and "warning" not in log.lower() and "error" not in log.lower(), log[-2000:]
+    measured = dict(re.findall(r"^(rms_out\d)\s+=\s+(\S+)", log, re.M))
+    assert sorted(measured) == ["rms_out1", "rms_out2", "rms_out3"] and all(float(v) > 0 for v in measured.values())
 
 
 def test_altered_component_fails_verification_with_the_figure(tmp_path, toy_path):

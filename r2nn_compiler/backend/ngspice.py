@@ -58,7 +58,7 @@ class NgspiceNetlister(Netlister):
     def testbench(self, *, title: str, library: str, subckt: str, n_inputs: int, n_outputs: int,
                   extra_ports: list[str], data_file: str | None, tran: tuple[float, float] | None,
                   ac: tuple[float, float, int] | None, instances: int = 1, ac_per_instance: bool = False,
-                  save_outputs: bool = False) -> str:
+                  save_outputs: bool = False, rms_window: tuple[float, float] | None = None) -> str:
         """A deck driving ``instances`` copies of ``subckt``; copy i reads column set i of the
         data file (``time u1 u2 ...`` per copy). ``tran`` is ``(tstop, tmax)`` in seconds; ``ac``
         is ``(f_lo, f_hi, points_per_decade)``: the AC 1 stimulus sits on input 1 of every copy,
@@ -67,7 +67,13 @@ class NgspiceNetlister(Netlister):
         Without ``data_file`` the inputs are plain sources and the deck gets ``noopac``: ngspice
         then skips the DC operating point before ``.ac`` (it does so only for decks without
         XSPICE devices), which a loop of ideal inductors — two resonators coupled by a spring —
-        would make singular. The response of a linear circuit does not depend on that point."""
+        would make singular. The response of a linear circuit does not depend on that point.
+
+        ``rms_window`` (t0, t1 in seconds) adds ``.meas tran rms_out<j> RMS v(out<j>)`` lines:
+        plain ``ngspice -b`` then runs the analyses and prints each output's RMS over the
+        readout window (the features, times the output gains). ngspice runs a deck without
+        ``-r`` only when something consumes its results: ``save_outputs`` (a ``.save`` of the
+        output ports) makes ``.ac`` run too."""
         lines = [self.comment(title), f".include {_include_target(library)}"]
         if data_file is not None:
             lines += self.filesource("a_src", [testbench_net("src", i, k, instances) for i in range(instances)
@@ -91,6 +97,12 @@ class NgspiceNetlister(Netlister):
         if ac is not None:
             f_lo, f_hi, per_decade = ac
             lines.append(f".ac dec {per_decade} {self.value(f_lo)} {self.value(f_hi)}")
+        if rms_window is not None and tran is not None:
+            t0, t1 = rms_window
+            for i in range(instances):
+                for j in range(n_outputs):
+                    net = testbench_net("out", i, j, instances)
+                    lines.append(f".meas tran rms_{net} RMS v({net}) from={self.value(t0)} to={self.value(t1)}")
         lines.append(".end")
         return "\n".join(lines) + "\n"
 

@@ -18,9 +18,10 @@ EXACT_FLOW = ["map_force_current", "map_force_voltage", "break_dc_loops", "check
 #: The flow of a plain ``r2nn compile``: a circuit of purchasable parts. Each pass's ``match``
 #: decides whether it applies (e.g. ``parasitics`` only with ``--parasitics``). Negative elements
 #: are realised before parasitics (loss on the inductors of a negative spring loop would make
-#: the ideal graph unstable) and again after, for dampings the loss compensation made negative.
+#: the ideal graph unstable) and again after, for dampings the loss compensation made negative;
+#: the DC point is made well defined last, after quantisation may have added pairs.
 HARDWARE_FLOW = ["map_force_current", "map_force_voltage", "scale", "realise_negative", "parasitics",
-                 "realise_negative", "break_dc_loops", "quantise", "check_reference"]
+                 "realise_negative", "quantise", "break_dc_loops", "check_reference"]
 
 __all__ = ["EXACT_FLOW", "HARDWARE_FLOW", "REGISTRY", "CompileContext", "CompileOptions", "LogEntry", "Pass",
            "PassResult", "PortMap", "register", "run_flow"]
