@@ -176,7 +176,7 @@ def best_pair(value: float, name: str, target: float) -> Pair:
     otherwise the series pair (a + b) or parallel pair (ab / (a + b)) of least relative error,
     if that is within ``target``; otherwise the best single value (a second part that still
     misses the target is not worth its place on the board). The search is exhaustive yet small: a series pair's larger
-    part lies in [value/2, value] and a parallel pair's smaller part in (value, 2·value], and
+    part lies in [value/2.5, value] and a parallel pair's smaller part in (value, 2.5·value], and
     for each such part the best partner is a neighbour of the exact complement.
 
     Raises ValueError for an unknown series, a value that is not finite and positive, or a
@@ -192,10 +192,12 @@ def best_pair(value: float, name: str, target: float) -> Pair:
     if single.rel_error <= target:
         return single
     pairs = []
-    for a in decade_values(name, value / 2, value):
+    # The larger part of a series pair is at least half of the sum it makes, which may miss
+    # ``value`` by up to the error itself: search a little below value/2 (and above 2·value).
+    for a in decade_values(name, value / 2.5, value):
         if a < value:
             pairs += [_pair("series", a, b, value) for b in neighbours(value - a, name)]
-    for a in decade_values(name, value, 2 * value):
+    for a in decade_values(name, value, 2.5 * value):
         if a > value:
             pairs += [_pair("parallel", a, b, value) for b in neighbours(a * value / (a - value), name)]
     best = min(pairs, key=lambda p: p.rel_error, default=single)
