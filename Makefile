@@ -22,19 +22,21 @@ setup: system-deps $(BIN)/r2nn
 
 demo: setup
 	$(BIN)/r2nn check examples/toy/toy.r2nn
-	$(BIN)/r2nn response examples/toy/toy.r2nn --plot build/toy-bode.png
 	$(BIN)/python examples/toy/make_signals.py build/toy-signals
-	$(BIN)/r2nn simulate examples/toy/toy.r2nn build/toy-signals/chirp.wav --plot build/toy-waveforms.png
-	$(BIN)/r2nn compile examples/toy/toy.r2nn -o build/toy --exact
+	$(BIN)/r2nn compile examples/toy/toy.r2nn -o build/toy
 	$(BIN)/r2nn verify examples/toy/toy.r2nn build/toy --signals build/toy-signals \
 	    --json build/toy-verify.json --plot build/toy-plots
-	@echo "demo done: see build/ (deck in build/toy, plots in build/toy-plots)"
+	$(BIN)/python examples/run_demo.py tactile --verify-clips 10
+	@echo "demo done: toy deck in build/toy (plots in build/toy-plots); tactile demo in examples/tactile/build"
 
 test: setup
 	$(BIN)/python -m pytest -q
 
 bench: setup
 	$(BIN)/python bench/bench_reference.py
+	$(BIN)/python bench/bench_compile.py
+	$(BIN)/python bench/bench_train.py
+	$(BIN)/python bench/fuzz.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -323,6 +323,42 @@ def _print_report(report) -> None:
                f"{figure}, {report.elapsed_s:.1f} s with ngspice ({report.engine})")
 
 
+@main.command(name="train")
+@click.argument("data_path", metavar="DATA", type=click.Path(exists=True))
+@click.option("-o", "--output", "out_path", required=True, type=click.Path(dir_okay=False),
+              help="MODEL.r2nn or MODEL.json to write.")
+@click.option("--resonators", "n_resonators", type=click.IntRange(2, 4096), default=16, show_default=True)
+@click.option("--band-hz", "band_text", default=None, metavar="LO:HI", help="Band of the initial resonances.")
+@click.option("--passive", is_flag=True, help="All values positive: no negative resistance, no op-amps.")
+@click.option("--springs", is_flag=True, help="Train spring couplings as well as dampers.")
+@click.option("--max-couplings", type=click.IntRange(0, 10**6), default=None, help="Prune to this many couplings.")
+@click.option("--l1", type=float, default=1e-3, show_default=True, help="L1 weight on couplings (sparsity).")
+@click.option("--hardware-aware", type=float, default=0.0, show_default=True,
+              help="Std of multiplicative part noise during training (e.g. 0.02).")
+@click.option("--steps", type=click.IntRange(1, 10**6), default=300, show_default=True)
+@click.option("--validation", type=click.FloatRange(0, 0.9), default=0.2, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Loss/accuracy curves (PNG).")
+@handles_errors
+def train_cmd(data_path, out_path, n_resonators, band_text, passive, springs, max_couplings, l1, hardware_aware,
+              steps, validation, seed, plot_path) -> None:
+    """Train an R²NN on DATA (a folder of class folders of WAV files, or an .npz) and write it."""
+    from .train import TrainOptions, load_dataset, plot_history, train
+
+    dataset = load_dataset(data_path)
+    options = TrainOptions(n_resonators=n_resonators, passive=passive, max_couplings=max_couplings, l1=l1,
+                           coupling_kinds=("damper", "spring") if springs else ("damper",),
+                           hardware_aware=hardware_aware, steps=steps, validation=validation, seed=seed,
+                           band=_parse_band(band_text) if band_text else None)
+    result = train(dataset, options, progress=True)
+    compiler.save_model(result.model, out_path)
+    if plot_path:
+        plot_history(result.history, plot_path)
+    for key, value in result.metrics.items():
+        click.echo(f"  {key:<28}{value:.4g}" if isinstance(value, float) else f"  {key:<28}{value}")
+    click.echo(f"wrote {out_path}")
+
+
 @main.command(name="tolerance")
 @click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
 @click.argument("outdir", metavar="OUTDIR", type=click.Path(file_okay=False))

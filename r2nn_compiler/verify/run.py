@@ -138,7 +138,11 @@ def circuit_f_max(model: Model, time_scale: float) -> float:
 def transient(model: Model, compiled: CompiledDeck, signals: list[Signal], engine, workdir: Path,
               per_run: int = 8, progress=None, circuit: CircuitUnderTest | None = None) -> list[SignalResult]:
     """Simulate every signal; return one SignalResult per signal, in order. With ``circuit``
-    (hardware decks) each result also holds the NRMSE of ngspice against that circuit's MNA."""
+    (hardware decks) each result also holds the NRMSE of ngspice against that circuit's MNA.
+
+    Only the part of each signal up to the end of the readout window is simulated: nothing
+    after it can change a feature (the system is causal), and ngspice time is the cost here."""
+    signals = [within_readout(model, s) for s in signals]
     m = compiled.manifest
     ts = float(m["time_scale"])
     in_gain = np.array([p["volts_per_unit"] for p in m["inputs"]])
@@ -179,6 +183,14 @@ def transient(model: Model, compiled: CompiledDeck, signals: list[Signal], engin
             if progress is not None:
                 progress(len(batch))
     return results
+
+
+def within_readout(model: Model, signal: Signal) -> Signal:
+    """``signal`` cut after the last sample inside the readout window (model time)."""
+    keep = int(np.floor(model.readout.stop * signal.rate_hz * (1 + 1e-12))) + 1
+    if keep >= signal.data.shape[1]:
+        return signal
+    return Signal(signal.data[:, :keep], signal.rate_hz, signal.path)
 
 
 def _score(model: Model, signal: Signal, circ: np.ndarray, ref: np.ndarray, rate: float) -> SignalResult:
