@@ -191,3 +191,17 @@ def test_trust_deck_lets_a_harmless_include_through(tmp_path, toy_path):
     args = ["verify", str(toy_path), str(out), "--signals", str(TOY_SIGNALS / "chirp.wav"), "--no-ac"]
     assert CliRunner().invoke(main, args).exit_code == 1
     assert CliRunner().invoke(main, args + ["--trust-deck"]).exit_code == 0
+
+
+def test_hardware_deck_reports_opamp_headroom(tmp_path):
+    model = random_stable_model(5)
+    compile_model(model, tmp_path / "o")
+    manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    assert manifest["opamps"], "seed 5 has negative elements to realise"
+    report = verify_deck(model, read_compiled(tmp_path / "o"), noise_signals(1), run_ac=False)
+    rows = report.signals[0].headroom
+    assert [r["designator"] for r in rows] == [op["designator"] for op in manifest["opamps"]]
+    assert all(0 < r["peak_v"] < r["swing_v"] and r["ok"] for r in rows)
+    loud = [Signal(s.data * 1e4, s.rate_hz, "loud") for s in noise_signals(1)]
+    clipped = verify_deck(model, read_compiled(tmp_path / "o"), loud, run_ac=False)
+    assert any("would clip" in f for f in clipped.failures())

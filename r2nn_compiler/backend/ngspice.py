@@ -58,7 +58,8 @@ class NgspiceNetlister(Netlister):
     def testbench(self, *, title: str, library: str, subckt: str, n_inputs: int, n_outputs: int,
                   extra_ports: list[str], data_file: str | None, tran: tuple[float, float] | None,
                   ac: tuple[float, float, int] | None, instances: int = 1, ac_per_instance: bool = False,
-                  save_outputs: bool = False, rms_window: tuple[float, float] | None = None) -> str:
+                  save_outputs: bool = False, rms_window: tuple[float, float] | None = None,
+                  extra_saves: list[str] | None = None) -> str:
         """A deck driving ``instances`` copies of ``subckt``; copy i reads column set i of the
         data file (``time u1 u2 ...`` per copy). ``tran`` is ``(tstop, tmax)`` in seconds; ``ac``
         is ``(f_lo, f_hi, points_per_decade)``: the AC 1 stimulus sits on input 1 of every copy,
@@ -88,8 +89,12 @@ class NgspiceNetlister(Netlister):
             lines.append(f"X{i + 1} {' '.join(ins + outs + extra_ports)} {self.name(subckt)}")
         lines.append(OPTIONS + ("" if data_file is not None else " noopac"))
         if save_outputs:
-            lines.append(".save " + " ".join(f"v({testbench_net('out', i, j, instances)})"
-                                             for i in range(instances) for j in range(n_outputs)))
+            vectors = [f"v({testbench_net('out', i, j, instances)})" for i in range(instances) for j in range(n_outputs)]
+            for vector in extra_saves or []:
+                if not _SAVE_VECTOR.fullmatch(vector):
+                    raise ValueError(f"unsafe vector to save: {vector!r}")
+                vectors.append(vector)
+            lines.append(".save " + " ".join(vectors))
         if tran is not None:
             tstop, tmax = tran
             # uic: start from the zero state like the model, not from a DC operating point.
@@ -105,6 +110,9 @@ class NgspiceNetlister(Netlister):
                     lines.append(f".meas tran rms_{net} RMS v({net}) from={self.value(t0)} to={self.value(t1)}")
         lines.append(".end")
         return "\n".join(lines) + "\n"
+
+
+_SAVE_VECTOR = re.compile(r"v\([a-z0-9_.]{1,200}\)")
 
 
 def testbench_net(base: str, instance: int, index: int, instances: int) -> str:

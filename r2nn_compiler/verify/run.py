@@ -33,6 +33,7 @@ from ..model import Model
 from ..signals import Signal
 from ..sim import NgspiceBatch, NgspiceShared
 from .circuit import CircuitUnderTest
+from .headroom import headroom, opamp_vectors
 from .manifest import CompiledDeck
 from .metrics import nrmse, response_errors
 
@@ -61,6 +62,7 @@ class SignalResult:
     reference_outputs: np.ndarray = field(repr=False)
     rate_hz: float = 0.0
     nrmse_vs_circuit: dict[str, float] | None = None  # hardware decks: ngspice vs the deck's MNA
+    headroom: list[dict] = field(default_factory=list)  # op-amp output peaks vs swing (headroom.py)
 
     @property
     def agree(self) -> bool:
@@ -76,6 +78,8 @@ class SignalResult:
                 "features_reference": self.features_reference, "features_circuit": self.features_circuit}
         if self.nrmse_vs_circuit is not None:
             data["nrmse_vs_circuit"] = self.nrmse_vs_circuit
+        if self.headroom:
+            data["headroom"] = self.headroom
         return data
 
     @property
@@ -152,6 +156,8 @@ def transient(model: Model, compiled: CompiledDeck, signals: list[Signal], engin
     library = _stage(compiled, workdir)
     netlister = NgspiceNetlister()
     f_hi = circuit_f_max(model, ts)
+    opamps = m.get("opamps") or []
+    swing = float((m.get("opamp_model") or {}).get("swing_v", 0.0))
 
     groups: dict[tuple[float, int], list[int]] = {}
     for i, sig in enumerate(signals):
@@ -168,7 +174,8 @@ def transient(model: Model, compiled: CompiledDeck, signals: list[Signal], engin
             deck = netlister.testbench(
                 title="r2nn verify", library=library, subckt=m["subckt"], n_inputs=n_in, n_outputs=n_out,
                 extra_ports=supplies, data_file="input.txt", tran=(float(t_c[-1]), tmax), ac=None,
-                instances=len(batch), save_outputs=True)
+                instances=len(batch), save_outputs=True,
+                extra_saves=[v for b in range(len(batch)) for v in opamp_vectors(opamps, instance=f"X{b + 1}")])
             plot = _run(engine, deck, workdir).plot("tran")
             time_c = np.real(plot.get("time"))
             u_batch = np.stack([signals[i].data for i in batch])
@@ -180,6 +187,8 @@ def transient(model: Model, compiled: CompiledDeck, signals: list[Signal], engin
                 results[i] = _score(model, signals[i], circ, ref[b], rate)
                 if mna is not None:
                     results[i].nrmse_vs_circuit = {c: float(e) for c, e in zip(model.classes, nrmse(circ, mna[b]))}
+                if opamps:
+                    results[i].headroom = headroom(plot, opamps, swing, instance=f"X{b + 1}")
             if progress is not None:
                 progress(len(batch))
     return results
@@ -280,6 +289,11 @@ class VerifyReport:
                     out.append(f"{s.path}: output {cls} NRMSE{against} {e:.4g} > {tol.nrmse:g}")
             if self.exact and not s.agree:
                 out.append(f"{s.path}: circuit decides {s.circuit_class}, reference {s.reference_class}")
+        for s in self.signals:
+            for row in s.headroom:
+                if not row["ok"]:
+                    out.append(f"{s.path}: op-amp {row['designator']} ({row['element']}) would clip: output peak "
+                               f"{row['peak_v']:.3g} V > swing {row['swing_v']:g} V")
         if not self.exact and self.class_agreement < tol.min_agreement:
             out.append(f"class agreement {100 * self.class_agreement:.1f} % < {100 * tol.min_agreement:g} %")
         for a in self.ac:
