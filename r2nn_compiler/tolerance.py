@@ -26,8 +26,9 @@ from .errors import UsageError
 from .executor import make_executor
 from .model import Model
 from .signals import Signal
-from .verify.circuit import KINDS, CircuitUnderTest, signal_groups
+from .verify.circuit import KINDS, CircuitUnderTest
 from .verify.manifest import CompiledDeck
+
 
 def parse_tolerances(text: str) -> dict[str, float]:
     """``"R=1%,C=5%,L=10%"`` → {"R": 0.01, "C": 0.05, "L": 0.1}. Raises UsageError."""
