@@ -164,10 +164,11 @@ def _sensitivity(cut, model, signals, nominal, tolerances, base_feats, ref_class
 
 def _spot_checks(cut, model, compiled, signals, draws, mna_decisions) -> list[dict]:
     """Simulate a few perturbed decks in ngspice; compare decisions and traces with the MNA."""
-    from .verify.run import make_engine, transient
+    from .verify.run import make_engine, transient, within_readout
 
     if not signals:
         return []
+    signals = [within_readout(model, s) for s in signals]  # what the transient simulates
     checks = []
     netlister = NgspiceNetlister()
     m = compiled.manifest
