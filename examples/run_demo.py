@@ -115,4 +115,10 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from r2nn_compiler.errors import R2nnError
+
+    try:
+        sys.exit(main())
+    except R2nnError as exc:  # one line, like the CLI
+        print(exc.one_line(), file=sys.stderr)
+        sys.exit(exc.exit_code)

@@ -6,7 +6,7 @@ from scipy.io import wavfile
 
 from r2nn_compiler import reference
 from r2nn_compiler.compiler import load_model, save_model
-from r2nn_compiler.errors import SignalError
+from r2nn_compiler.errors import SignalError, UsageError
 from r2nn_compiler.model import validate_model
 from r2nn_compiler.train import TrainOptions, dataset_from_arrays, load_dataset, plot_history, train
 from r2nn_compiler.train import freqdomain as fd
@@ -213,3 +213,8 @@ def test_train_cli_writes_a_model_that_checks(tmp_path):
     assert result.exit_code == 0, result.output
     assert "val_accuracy_time" in result.output and (tmp_path / "h.png").stat().st_size > 1000
     assert CliRunner().invoke(main, ["check", str(out)]).exit_code == 0
+
+
+def test_too_few_resonators_for_the_classes_is_a_usage_error():
+    with pytest.raises(UsageError, match="n_resonators"):
+        train(tones_dataset(per_class=2), TrainOptions(n_resonators=2), progress=False)

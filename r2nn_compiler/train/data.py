@@ -19,7 +19,7 @@ from ..errors import Location, SignalError
 from ..signals import load_signal
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays, which have no boolean ==
 class Dataset:
     """Clips (clips × inputs × samples, float64), labels (clips, int), classes, rate in Hz."""
 
@@ -134,7 +134,8 @@ def _read_npz(path: Path, length_s: float | None) -> Dataset:
         with np.load(path, allow_pickle=False) as npz:
             missing = [k for k in ("signals", "labels") if k not in npz]
             if missing:
-                raise SignalError(f"missing array(s) {', '.join(missing)}: expected signals, labels, sample_rate", where)
+                raise SignalError(f"missing array(s) {', '.join(missing)}: expected signals, labels, "
+                                  f"sample_rate", where)
             if "sample_rate" not in npz:
                 raise SignalError("missing sample_rate (Hz)", where)
             signals, labels = npz["signals"], npz["labels"]
@@ -191,7 +192,8 @@ def _common_length(clips: list[np.ndarray], rate: float, length_s: float | None,
     else:
         n = int(round(length_s * rate)) + 1
         if n < 2:
-            raise SignalError(f"clip length {length_s!r} s holds fewer than two samples at {rate:g} Hz", Location(where))
+            raise SignalError(f"clip length {length_s!r} s holds fewer than two samples at {rate:g} Hz",
+                              Location(where))
     out = np.zeros((len(clips), clips[0].shape[0] if clips[0].ndim == 2 else 1, n))
     for i, c in enumerate(clips):
         c = np.atleast_2d(c)[:, :n]

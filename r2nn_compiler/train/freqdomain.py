@@ -30,12 +30,15 @@ The approximation, and why it is good enough to train on:
   one-second clips.
 
 Parameters are a flat vector θ (see :class:`Layout`); the loss is the softmax cross-entropy of
-``temperature · ln r_j`` with r_j = w_j √ms_j, plus ``l1 · Σ |coupling|`` on couplings normalised
-by their scale. Units: SI (kg, N/m, N·s/m, Hz, s).
+``temperature · ln r_j`` with r_j = w_j √ms_j, plus ``l1 · Σ |coupling| / scale``, plus a barrier
+keeping every pole's decay rate above a floor (:func:`stability_penalty`). Every gradient is
+analytic (adjoint of the frequency-domain solve, eigenvalue sensitivities for the barrier).
+Units: SI (kg, N/m, N·s/m, Hz, s).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -54,7 +57,7 @@ KINDS = ("damper", "spring")
 STABILITY_WEIGHT = 1.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays, which have no boolean ==
 class WindowSpectra:
     """Input cross-spectra of a batch of signals over a readout window, on the node grid.
 
@@ -146,7 +149,7 @@ class Physical(NamedTuple):
     weight: np.ndarray  # classes, readout weights w_j > 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays, which have no boolean ==
 class Layout:
     """The trainable structure and how the flat parameter vector θ maps to physical values.
 
@@ -157,8 +160,8 @@ class Layout:
 
     so masses, stiffnesses and readout weights are always positive; damping, couplings and drives
     are signed unless ``passive`` (then log-parameterised too, hence positive). ``scale`` makes θ
-    dimensionless and O(1) (damping in units of the initial damping, couplings in units of the
-    pair's characteristic impedance), so one Adam learning rate suits every parameter.
+    dimensionless and O(1) (the trainer uses: damping and drives in units of the initial damping,
+    couplings in units of √(c_i c_j)/(N−1)), so one Adam learning rate suits every parameter.
     ``active`` is False for pruned couplings (their value is held at 0).
     """
 
@@ -201,9 +204,10 @@ class Layout:
         Raises ValueError when a log-parameterised entry is not positive.
         """
         ratio = np.divide(p, self.scale, out=np.zeros_like(p), where=self.active)
-        if np.any(ratio[self.log_param & self.active] <= 0):
+        positive = self.log_param & self.active
+        if np.any(ratio[positive] <= 0):
             raise ValueError("a positive (log-parameterised) value is not > 0")
-        return np.where(self.log_param & self.active, np.log(np.where(self.log_param & self.active, ratio, 1.0)), ratio)
+        return np.where(positive, np.log(np.where(positive, ratio, 1.0)), ratio)
 
     def coupling_magnitudes(self, theta: np.ndarray) -> np.ndarray:
         """|coupling| / scale, dimensionless (kinds × pairs); 0 where inactive."""
@@ -214,8 +218,7 @@ class Layout:
         """The same layout with only the couplings in ``keep`` (kinds × pairs, bool) trainable."""
         active = self.active.copy()
         active[self.coupling_slice] = keep.ravel()
-        return Layout(self.n_resonators, self.n_inputs, self.outputs, self.pairs, self.kinds, self.scale,
-                      self.log_param, active)
+        return dataclasses.replace(self, active=active)
 
 
 def matrices(phys: Physical, layout: Layout) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -273,7 +276,7 @@ def stability_penalty(p: np.ndarray, layout: Layout, floor: float, start: float)
     cd, _, _ = matrices(phys, layout)
     norm = np.einsum("im,im->m", x, 2 * lam * phys.mass[:, None] * x + cd @ x)
     coef = STABILITY_WEIGHT * (1 - 1 / frac) / (start - floor)  # ∂P/∂δ for each slow pole
-    # ∂δ/∂(entry) = Re(xᵀ ∂Q x / norm); per pole: ∂Q/∂m_i = λ² e_i e_iᵀ, ∂Q/∂c_i = λ e_i e_iᵀ, …
+    # ∂δ/∂(entry) = Re(xᵀ ∂Q x / norm) per pole: ∂Q/∂m_i = λ² e_i e_iᵀ, ∂Q/∂c_i = λ e_i e_iᵀ
     x2 = x**2 / norm
     g_mass = np.real(x2 * lam**2) @ coef
     g_damp = np.real(x2 * lam) @ coef
@@ -290,7 +293,7 @@ def stability_penalty(p: np.ndarray, layout: Layout, floor: float, start: float)
     return STABILITY_WEIGHT * float(np.sum(frac - 1 - np.log(frac))), grad
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays, which have no boolean ==
 class Response:
     """Velocity responses at the grid nodes: ``H`` (F × classes × inputs), and what the adjoint
     needs: ``X = Z⁻¹ Bf`` (F × N × inputs), ``R = E_out Z⁻¹`` (F × classes × N), jω (F)."""
@@ -342,7 +345,8 @@ def _pullback(resp: Response, d_h: np.ndarray, phys: Physical, layout: Layout) -
     x2 = np.moveaxis(resp.X, 0, 1).reshape(n, -1)
     jw = np.repeat(resp.jw, n_in)
     weights = {"damper": np.ones_like(jw), "spring": 1 / jw}
-    g_mass, g_stiff, g_damp = (-np.real(np.sum(a2 * x2 * w, axis=1)) for w in (jw, weights["spring"], weights["damper"]))
+    g_mass, g_stiff, g_damp = (-np.real(np.sum(a2 * x2 * w, axis=1))
+                               for w in (jw, weights["spring"], weights["damper"]))
     g_coupling = np.zeros_like(phys.coupling)
     if layout.pairs:
         i, j = np.array(layout.pairs).T

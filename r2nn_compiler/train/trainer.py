@@ -3,22 +3,31 @@
 Stages (each measured and recorded in ``TrainResult.metrics``):
 
 1. **Initialise** N resonators log-spaced over the band (m = ``mass``, Q log-uniform in
-   ``q_range`` but low enough that every resonance settles within a quarter of the readout
-   window), small random couplings between every pair, random drives, readout weights 1. The
-   class outputs are N/J resonators apart, spanning the band.
+   ``q_range`` but low enough that every resonance decays well inside the guard below), random
+   couplings between every pair (each ~0.3/√(N−1) of the own damping, halved until the guard
+   holds), random drives. Each class then gets the resonator that responds most to it relative
+   to the other training clips (an optimal assignment), and readout weights that give every
+   output the same mean ln r. Measured on 500 bench clips over 3 seeds, this assignment took the
+   validation accuracy from 0.85–0.99 (outputs fixed by position) to 0.97–0.99.
 2. **Frequency-domain training** (:mod:`.freqdomain`): full-batch Adam with a cosine-decayed
-   learning rate on the cross-entropy of ``temperature · ln r_j`` plus ``l1 · Σ |coupling|``.
-   Full-batch Adam rather than scipy's L-BFGS: measured on the 5-class benchmark L-BFGS reached
-   a lower training loss per evaluation but overfit and, more to the point, cannot take the
-   per-step noise of hardware-aware training nor the stability backtracking below.
-   *Stability guard*: after every step the slowest decay rate −max Re(pole) must stay above
-   4 / (t1 − t0) (every time constant under a quarter of the window, so the network is stable
-   and the frequency-domain features stay close to the time-domain ones); otherwise the step is
-   halved, up to ``MAX_HALVINGS`` times, then rejected (and Adam's moments reset).
-3. **Pruning** to the ``max_couplings`` couplings largest in |value| / scale (the value in units
-   of the pair's characteristic impedance √(c_i c_j)), then ``fine_tune_steps`` more steps with
-   the others held at 0. Without ``max_couplings``, couplings below ``NEGLIGIBLE_COUPLING`` of
-   their scale are dropped (they shift no resonance measurably).
+   learning rate on the cross-entropy of ``temperature · ln r_j`` plus ``l1 · Σ |θ_coupling|``
+   plus a stability barrier. Adam rather than scipy's L-BFGS, by measurement on the 1000-clip
+   benchmark (300 evaluations each): L-BFGS ended at loss 0.22 (train 0.975, val 0.98), Adam at
+   0.11 (train 0.994, val 0.98); L-BFGS's line search stopped after 16 evaluations when a trial
+   point outside the stable region got an infinite loss; and L-BFGS cannot take the per-step
+   noise of hardware-aware training.
+   *Stability*: every pole must decay faster than 4 / (t1 − t0) (each time constant under a
+   quarter of the window, so the network is stable and the frequency-domain features stay close
+   to the time-domain ones). A log barrier on the slow poles (analytic eigenvalue gradients)
+   starts at ``PENALTY_START`` times that rate and steers the steps away; after every step the
+   guard is checked and a violating step halved, up to ``MAX_HALVINGS`` times, then rejected
+   (and Adam's moments reset).
+3. **Pruning** to the ``max_couplings`` couplings largest in |θ| (|value| in units of
+   √(c_i c_j)/(N−1) with c the initial dampings: the share of a resonator's damping one of its
+   N−1 couplings carries), then a common damping increase if the guard broke, then
+   ``fine_tune_steps`` more steps with the others held at 0. Without ``max_couplings``,
+   couplings below ``NEGLIGIBLE_COUPLING`` in those units are dropped (they shift no resonance
+   measurably).
 4. **Time-domain check** with the reference simulator on the exact readout window, and
    (``readout_tune``) a refit of the readout weights w_j to the time-domain features: the
    decision is argmax_j (ln w_j + ln RMS_j), so ln w_j is a per-class bias, fitted by convex
@@ -48,7 +57,7 @@ MAX_HALVINGS = 8
 SETTLE_FRACTION = 0.25
 #: The stability barrier starts when a pole decays slower than this multiple of the guard's rate.
 PENALTY_START = 2.0
-#: Couplings below this fraction of their scale are dropped from the model.
+#: Couplings below this |θ| (see stage 3) are dropped from the model.
 NEGLIGIBLE_COUPLING = 1e-3
 #: Final learning rate of the cosine schedule, as a fraction of ``lr``.
 LR_FLOOR = 0.01
@@ -60,14 +69,21 @@ SIM_CHUNK = 64
 class TrainOptions:
     """Everything the trainer can be told. Frequencies in Hz, times in seconds.
 
-    n_resonators: N ≥ number of classes. band: (low, high) for the initial resonances; default
-    (max(fs/400, 10/T), fs/4) with T the readout window. passive: damping, couplings and drives
-    positive (log-parameterised) so the network needs no negative resistance. coupling_kinds:
-    "damper" and/or "spring". max_couplings: prune to this many, then fine-tune. l1: weight of
-    Σ |coupling|/scale in the loss. hardware_aware: std of the multiplicative Gaussian noise put
-    on every physical value at every step (e.g. 0.02 for 2 %; 0 = off). steps, lr: Adam steps
-    and peak learning rate (θ units per step). temperature: softmax sharpness on ln r.
-    window: readout (t0, t1), default the whole clip. validation: held-out fraction.
+    - n_resonators: N ≥ number of classes.
+    - band: (low, high) of the initial resonances; default (max(fs/400, 10/T), fs/4), T the window.
+    - passive: damping, couplings and drives positive (log-parameterised): no negative resistance.
+    - coupling_kinds: "damper" and/or "spring".
+    - max_couplings: prune to this many couplings, then train ``fine_tune_steps`` more.
+    - l1: weight of Σ |θ_coupling| in the loss (sparsity).
+    - hardware_aware: std of the multiplicative Gaussian noise put on every physical value at
+      every step (0.02 = 2 %; 0 = off), so part tolerances and quantisation hurt less.
+    - steps, lr: Adam steps and peak learning rate (θ units per step, cosine-decayed).
+    - temperature: softmax sharpness on ln r (logits = temperature · ln r_j).
+    - seed: initialisation, split and noise.
+    - window: readout (t0, t1); default the whole clip. validation: held-out fraction.
+    - mass: initial masses (kg). q_range: initial quality factors.
+    - readout_tune: refit w_j to time-domain features. resolution: see :mod:`.freqdomain`.
+    - name: model name (default the dataset's).
     """
 
     n_resonators: int = 16
@@ -180,6 +196,26 @@ def train(dataset: Dataset, options: TrainOptions = TrainOptions(), progress: bo
     return TrainResult(model, history, metrics)
 
 
+def _check_options(options: TrainOptions) -> None:
+    """Raise UsageError naming the first option outside its range."""
+    checks = [
+        ("n_resonators", options.n_resonators >= 1, "an integer >= 1"),
+        ("max_couplings", options.max_couplings is None or options.max_couplings >= 0, "None or >= 0"),
+        ("l1", options.l1 >= 0, ">= 0"),
+        ("hardware_aware", 0 <= options.hardware_aware < 1, "in [0, 1)"),
+        ("steps", options.steps >= 0 and options.fine_tune_steps >= 0, ">= 0 (and fine_tune_steps)"),
+        ("lr", options.lr > 0, "> 0"),
+        ("temperature", options.temperature > 0, "> 0"),
+        ("validation", 0 <= options.validation < 1, "in [0, 1)"),
+        ("mass", options.mass > 0, "> 0 kg"),
+        ("q_range", 0 < options.q_range[0] <= options.q_range[1], "0 < low <= high"),
+        ("resolution", 0 < options.resolution < 1, "in (0, 1)"),
+    ]
+    for name, ok, expected in checks:
+        if not ok:
+            raise UsageError(f"{name} must be {expected}, got {getattr(options, name)!r}", Location(parameter=name))
+
+
 def _window(dataset: Dataset, options: TrainOptions) -> tuple[float, float]:
     t0, t1 = options.window if options.window is not None else (0.0, dataset.duration_s)
     if not (0 <= t0 < t1 <= dataset.duration_s * (1 + 1e-9)):
@@ -197,7 +233,7 @@ def _band(dataset: Dataset, options: TrainOptions, window: tuple[float, float]) 
     return float(lo), float(hi)
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)  # holds arrays, which have no boolean ==
 class Problem:
     """A prepared training problem: the readout window (s), the band (Hz), the stability
     guard's minimum decay rate (1/s), the window spectra of every clip, the split, and the
@@ -216,6 +252,7 @@ class Problem:
 def prepare(dataset: Dataset, options: TrainOptions, rng: np.random.Generator | None = None) -> Problem:
     """Window, band, split, spectra and the starting network; ``rng`` defaults to one seeded by
     ``options.seed``. Raises UsageError for options that cannot work with the dataset."""
+    _check_options(options)
     rng = rng if rng is not None else np.random.default_rng(options.seed)
     window = _window(dataset, options)
     band = _band(dataset, options, window)
@@ -349,12 +386,10 @@ def _accuracy(log_r: np.ndarray, labels: np.ndarray) -> float:
 
 
 def _prune(theta: np.ndarray, layout: fd.Layout, max_couplings: int | None) -> tuple[np.ndarray, fd.Layout]:
-    """Keep the ``max_couplings`` largest couplings (|value|/scale), or drop the negligible ones."""
+    """Keep the ``max_couplings`` largest couplings (|θ|), or drop the negligible ones."""
     magnitude = layout.coupling_magnitudes(theta)
     keep = magnitude >= NEGLIGIBLE_COUPLING
     if max_couplings is not None:
-        if max_couplings < 0:
-            raise UsageError(f"max_couplings must be >= 0, got {max_couplings}", Location(parameter="max_couplings"))
         order = np.argsort(-magnitude, axis=None, kind="stable")
         top = np.zeros(magnitude.size, bool)
         top[order[:max_couplings]] = True
@@ -386,6 +421,9 @@ def _restore_decay(theta: np.ndarray, layout: fd.Layout, min_decay: float) -> np
         return theta
     hi = 1.0
     while not ok(hi):
+        if hi > 1e3:  # e.g. a negative spring left without its partner: no damping cures that
+            raise UsageError("pruning left a network that no added damping stabilises: allow more couplings",
+                             Location(parameter="max_couplings"))
         hi *= 2
     lo = 0.0
     for _ in range(30):
@@ -436,9 +474,8 @@ def time_domain_rms(model: Model, signals: np.ndarray, sample_rate_hz: float) ->
 
 
 def _with_weights(model: Model, weights: np.ndarray) -> Model:
-    outputs = tuple(Output(o.cls, o.node, float(w)) for o, w in zip(model.outputs, weights))
-    return Model(model.name, model.resonators, model.couplings, model.inputs, outputs, model.readout,
-                 model.analogy, model.band)
+    outputs = tuple(dataclasses.replace(o, weight=float(w)) for o, w in zip(model.outputs, weights))
+    return dataclasses.replace(model, outputs=outputs)
 
 
 def _time_domain_readout(model: Model, dataset: Dataset, train_idx: np.ndarray, val_idx: np.ndarray,
@@ -463,6 +500,9 @@ def _time_domain_readout(model: Model, dataset: Dataset, train_idx: np.ndarray, 
             model = _with_weights(model, weights)
         metrics["train_accuracy_time"] = max(before, after)
         metrics["readout_tuned"] = after >= before
+    else:
+        metrics["train_accuracy_time"] = math.nan
+        metrics["readout_tuned"] = False
     metrics["val_accuracy_time"] = val_accuracy(weights)
     return model, metrics
 
