@@ -17,9 +17,12 @@ least ``min_agreement`` of the signals; its NRMSE against the reference is repor
 
 from __future__ import annotations
 
+import math
+import os
 import shutil
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,7 +35,7 @@ from ..errors import SimulationError, VerificationError
 from ..model import Model
 from ..signals import Signal
 from ..sim import NgspiceBatch, NgspiceShared
-from .circuit import CircuitUnderTest
+from .circuit import CircuitUnderTest, signal_groups
 from .headroom import headroom, opamp_vectors
 from .manifest import CompiledDeck
 from .metrics import nrmse, response_errors
@@ -117,8 +120,8 @@ def make_engine(name: str, timeout_s: float):
     raise VerificationError(f"unknown engine {name!r}: expected one of {', '.join(ENGINES)}")
 
 
-def _run(engine, deck_text: str, workdir: Path):
-    deck = workdir / "verify.cir"
+def _run(engine, deck_text: str, workdir: Path, name: str = "verify.cir"):
+    deck = workdir / name
     deck.write_text(deck_text, encoding="utf-8")
     return engine.run(deck, workdir)
 
@@ -143,6 +146,8 @@ def transient(model: Model, compiled: CompiledDeck, signals: list[Signal], engin
               per_run: int = 8, progress=None, circuit: CircuitUnderTest | None = None) -> list[SignalResult]:
     """Simulate every signal; return one SignalResult per signal, in order. With ``circuit``
     (hardware decks) each result also holds the NRMSE of ngspice against that circuit's MNA.
+    Runs of up to ``per_run`` signals go to ngspice processes on every core at once (one at a
+    time for the in-process engine, which is one library per process).
 
     Only the part of each signal up to the end of the readout window is simulated: nothing
     after it can change a feature (the system is causal), and ngspice time is the cost here."""
@@ -159,27 +164,35 @@ def transient(model: Model, compiled: CompiledDeck, signals: list[Signal], engin
     opamps = m.get("opamps") or []
     swing = float((m.get("opamp_model") or {}).get("swing_v", 0.0))
 
-    groups: dict[tuple[float, int], list[int]] = {}
-    for i, sig in enumerate(signals):
-        groups.setdefault((sig.rate_hz, sig.data.shape[1]), []).append(i)
+    cores = max(1, os.cpu_count() or 1)
+    jobs = []
+    for (rate, n_t), members in signal_groups(signals).items():
+        # Several signals share a run (one process start), but every core gets a run. The split
+        # does not depend on the engine: ngspice's step control spans a run's copies, so the
+        # same split is what makes both engines' traces identical.
+        size = max(1, min(per_run, math.ceil(len(members) / cores)))
+        jobs += [(rate, n_t, members[k : k + size]) for k in range(0, len(members), size)]
+
+    def simulate_job(number: int):
+        rate, n_t, batch = jobs[number]
+        t_c = np.arange(n_t) / rate * ts
+        columns = [t_c] + [signals[i].data[k] * in_gain[k] for i in batch for k in range(n_in)]
+        data_file = f"input{number}.txt"
+        np.savetxt(workdir / data_file, np.column_stack(columns), fmt="%.17g")
+        deck = netlister.testbench(
+            title="r2nn verify", library=library, subckt=m["subckt"], n_inputs=n_in, n_outputs=n_out,
+            extra_ports=supplies, data_file=data_file, tran=(float(t_c[-1]), max_step(ts / rate, f_hi)), ac=None,
+            instances=len(batch), save_outputs=True,
+            extra_saves=[v for b in range(len(batch)) for v in opamp_vectors(opamps, instance=f"X{b + 1}")])
+        return _run(engine, deck, workdir, f"verify{number}.cir").plot("tran")
+
     results: list[SignalResult | None] = [None] * len(signals)
-    for (rate, n_t), members in groups.items():
-        for start in range(0, len(members), per_run):
-            batch = members[start : start + per_run]
+    workers = 1 if isinstance(engine, NgspiceShared) else min(cores, len(jobs)) or 1
+    with ThreadPoolExecutor(max_workers=workers) as pool:  # the batch engine runs ngspice processes
+        for (rate, n_t, batch), plot in zip(jobs, pool.map(simulate_job, range(len(jobs)))):
             t_c = np.arange(n_t) / rate * ts
-            columns = [t_c] + [signals[i].data[k] * in_gain[k] for i in batch for k in range(n_in)]
-            data_file = workdir / "input.txt"
-            np.savetxt(data_file, np.column_stack(columns), fmt="%.17g")
-            tmax = max_step(ts / rate, f_hi)
-            deck = netlister.testbench(
-                title="r2nn verify", library=library, subckt=m["subckt"], n_inputs=n_in, n_outputs=n_out,
-                extra_ports=supplies, data_file="input.txt", tran=(float(t_c[-1]), tmax), ac=None,
-                instances=len(batch), save_outputs=True,
-                extra_saves=[v for b in range(len(batch)) for v in opamp_vectors(opamps, instance=f"X{b + 1}")])
-            plot = _run(engine, deck, workdir).plot("tran")
             time_c = np.real(plot.get("time"))
-            u_batch = np.stack([signals[i].data for i in batch])
-            ref = reference.simulate(model, u_batch, rate)
+            ref = reference.simulate(model, np.stack([signals[i].data for i in batch]), rate)
             mna = circuit.outputs_for({}, [signals[i] for i in batch]) if circuit is not None else None
             for b, i in enumerate(batch):
                 circ = np.stack([np.interp(t_c, time_c, np.real(plot.get(f"v({testbench_net('out', b, j, len(batch))})")))
