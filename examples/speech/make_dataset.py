@@ -18,7 +18,6 @@ and each clip's voice and drawn parameters).  Details and licences: README.md be
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -32,6 +31,9 @@ from pathlib import Path
 import numpy as np
 from scipy import signal
 from scipy.io import wavfile
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from dataset_io import write_dataset  # noqa: E402
 
 GENERATOR = "examples/speech/make_dataset.py"
 GENERATOR_VERSION = "1.0.0"
@@ -200,12 +202,6 @@ def make_clip(word: str, rng: np.random.Generator, engine: str, args: argparse.N
 # ----------------------------------------------------------------------------------- output
 
 
-def spectral_centroid(x: np.ndarray, fs: float) -> float:
-    mag = np.abs(np.fft.rfft(x * np.hanning(x.size)))
-    f = np.fft.rfftfreq(x.size, 1 / fs)
-    return float((f * mag ** 2).sum() / max((mag ** 2).sum(), 1e-30))
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     t0 = time.perf_counter()
@@ -215,10 +211,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
     jobs = []
     for ci, word in enumerate(args.words):
-        (out / word).mkdir(exist_ok=True)
         for i in range(args.per_class):
             engine = args.engines[(ci + i) % len(args.engines)]  # balanced per class
             jobs.append((ci, word, i, engine))
@@ -235,12 +229,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
 
-    files, centroids = [], {w: [] for w in args.words}
-    for (ci, word, i, _), (y, p) in zip(jobs, results):
-        rel = f"{word}/{word}_{i:03d}.wav"
-        wavfile.write(out / rel, args.rate, y)
-        centroids[word].append(spectral_centroid(y, args.rate))
-        files.append({"file": rel, "class": word, **p})
+    clips = [(word, i, y, p) for (_, word, i, _), (y, p) in zip(jobs, results)]
     manifest = {
         "name": "spoken-words-synthetic",
         "generator": GENERATOR, "generator_version": GENERATOR_VERSION,
@@ -257,17 +246,15 @@ def main(argv: list[str] | None = None) -> int:
                        "peak_dbfs": [-12, -1]},
         "licence": ("synthetic speech: output of espeak-ng (GPL-3.0-or-later program) and flite "
                     "(BSD-style CMU licence); see README.md"),
-        "files": files,
     }
-    (out / "dataset.json").write_text(json.dumps(manifest, indent=1) + "\n")
-    size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+    files, centroids, size = write_dataset(out, args.rate, clips, manifest, list(args.words))
     cropped = sum(f["cropped"] for f in files)
     print(f"wrote {len(files)} clips ({len(args.words)} words x {args.per_class}, "
           f"{args.duration} s at {args.rate} Hz, seed {args.seed}, engines "
           f"{' '.join(args.engines)}) and dataset.json to {out} ({size / 1e6:.1f} MB) in "
           f"{time.perf_counter() - t0:.1f} s; {cropped} words longer than the clip were cropped")
     for w in args.words:
-        print(f"  {w:8s} mean spectral centroid {np.mean(centroids[w]):7.1f} Hz")
+        print(f"  {w:8s} mean spectral centroid {centroids[w]:7.1f} Hz")
     return 0
 
 
