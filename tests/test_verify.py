@@ -205,3 +205,14 @@ def test_hardware_deck_reports_opamp_headroom(tmp_path):
     loud = [Signal(s.data * 1e4, s.rate_hz, "loud") for s in noise_signals(1)]
     clipped = verify_deck(model, read_compiled(tmp_path / "o"), loud, run_ac=False)
     assert any("would clip" in f for f in clipped.failures())
+
+
+@pytest.mark.parametrize("seed", [0, 3, 6])
+def test_random_models_compiled_for_hardware_verify_in_ngspice(tmp_path, seed):
+    model = random_stable_model(seed)
+    compile_model(model, tmp_path / "o")  # default flow: scale, op-amps, E96/E24/E12 retune
+    report = verify_deck(model, read_compiled(tmp_path / "o"), noise_signals(4, seed=seed))
+    assert not report.exact
+    assert report.worst_nrmse_vs_circuit <= 0.005
+    assert report.class_agreement >= 0.99
+    assert report.passed, report.failures()
