@@ -77,9 +77,13 @@ class SimulationResult:
 
 
 def simulate(model: Model, signal: Signal | str | Path, rate_hz: float | None = None) -> SimulationResult:
-    """Run the reference model on one signal (a Signal or a signal file)."""
+    """Run the reference model on one signal (a Signal or a signal file), up to the end of the
+    readout window (nothing later changes a feature; the result's signal is cut there too)."""
     if not isinstance(signal, Signal):
         signal = load_signal(signal, len(model.inputs), rate_hz)
+    keep = reference.samples_needed(model, signal.rate_hz)
+    if keep < signal.data.shape[1]:
+        signal = Signal(signal.data[:, :keep], signal.rate_hz, signal.path)
     outputs = reference.simulate(model, signal.data, signal.rate_hz)
     feats = reference.features(model, outputs, signal.rate_hz)
     return SimulationResult(model, signal, outputs, feats, model.classes[int(reference.predict(model, feats))])

@@ -1,11 +1,11 @@
 """The reference model: the ground truth every compiled circuit is checked against."""
 
-from .readout import features, predict, window_mask
+from .readout import features, predict, samples_needed, window_mask
 from .response import default_grid, frequency_response
 from .simulate import simulate
 from .statespace import check_stable, mechanical_matrices, stability_margin, stability_warning, state_space
 
 __all__ = [
     "check_stable", "default_grid", "features", "frequency_response", "mechanical_matrices",
-    "predict", "simulate", "stability_margin", "stability_warning", "state_space", "window_mask",
+    "predict", "samples_needed", "simulate", "stability_margin", "stability_warning", "state_space", "window_mask",
 ]

@@ -32,6 +32,12 @@ def window_mask(model: Model, n_samples: int, sample_rate_hz: float) -> np.ndarr
     return mask
 
 
+def samples_needed(model: Model, sample_rate_hz: float) -> int:
+    """Samples up to the last one inside the readout window: later samples cannot change a
+    feature (the network is causal), so simulations may stop there."""
+    return int(np.floor(model.readout.stop * sample_rate_hz * (1 + 1e-12))) + 1
+
+
 def features(model: Model, outputs: np.ndarray, sample_rate_hz: float) -> np.ndarray:
     """``w_j · RMS`` over the window of (…, outputs, samples) velocities → (…, outputs)."""
     mask = window_mask(model, outputs.shape[-1], sample_rate_hz)

@@ -209,7 +209,7 @@ def transient(model: Model, compiled: CompiledDeck, signals: list[Signal], engin
 
 def within_readout(model: Model, signal: Signal) -> Signal:
     """``signal`` cut after the last sample inside the readout window (model time)."""
-    keep = int(np.floor(model.readout.stop * signal.rate_hz * (1 + 1e-12))) + 1
+    keep = reference.samples_needed(model, signal.rate_hz)
     if keep >= signal.data.shape[1]:
         return signal
     return Signal(signal.data[:, :keep], signal.rate_hz, signal.path)
