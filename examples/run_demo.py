@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -82,6 +83,7 @@ def main() -> int:
     compile_s = time.perf_counter() - t0
 
     clips = build / "heldout"
+    shutil.rmtree(clips, ignore_errors=True)  # clips of an earlier split must not be verified
     picks = np.concatenate([np.flatnonzero(test.labels == c)[: max(1, args.verify_clips // len(data.classes))]
                             for c in range(len(data.classes))])
     for i in picks:
