@@ -4,11 +4,14 @@ Usage: python examples/run_demo.py tactile|speech|bearing [--per-class N] [--ver
 
 1. ``examples/<demo>/make_dataset.py`` writes the clips (skipped when ``data/`` exists).
 2. A stratified held-out test set is set aside; the rest trains the model (``r2nn train``'s
-   trainer, with its own validation split), saved as ``examples/<demo>/model.r2nn``.
+   trainer, with its own validation split), saved as ``examples/<demo>/build/model.r2nn``.
 3. The reference model's accuracy on the held-out clips (time domain, exact simulator).
 4. ``r2nn compile`` (default flow: E96/E24/E12 parts, op-amp realisation) into ``build/``.
 5. ``r2nn verify`` in ngspice on held-out clips: class agreement with the reference and the
-   circuit's own accuracy; results in ``examples/<demo>/results.json`` and a table row.
+   circuit's own accuracy; results in ``examples/<demo>/build/results.json`` and a table row.
+
+``examples/<demo>/model.r2nn`` and ``results.json``, where present, are a recorded run of this
+script, shipped so users can compile a trained model without training one.
 """
 
 from __future__ import annotations
@@ -69,9 +72,9 @@ def main() -> int:
                                                           **SETTINGS[args.demo]))
     train_s = time.perf_counter() - t0
     build.mkdir(parents=True, exist_ok=True)
-    save_model(result.model, folder / "model.r2nn")
+    save_model(result.model, build / "model.r2nn")
     plot_history(result.history, build / "training.png")
-    model = load_model(folder / "model.r2nn")
+    model = load_model(build / "model.r2nn")
 
     test = subset(data, test_idx)
     outputs = reference.simulate(model, test.signals, test.sample_rate_hz)
@@ -107,7 +110,7 @@ def main() -> int:
         "resonators": len(model.resonators), "couplings": len(model.couplings),
         "train_s": train_s, "compile_s": compile_s, "verify_s": verify_s, "train_metrics": result.metrics,
     }
-    (folder / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    (build / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     print("| demo | classes | reference acc. (held out) | circuit acc. in ngspice | class agreement | parts | "
           "op-amps | train s | compile s | verify s |")
     print(f"| {args.demo} | {len(data.classes)} | {100 * reference_accuracy:.1f} % | {100 * circuit_accuracy:.1f} % "
