@@ -216,3 +216,15 @@ def test_random_models_compiled_for_hardware_verify_in_ngspice(tmp_path, seed):
     assert report.worst_nrmse_vs_circuit <= 0.005
     assert report.class_agreement >= 0.99
     assert report.passed, report.failures()
+
+
+def test_ac_frequency_vector_stray_values_are_repaired_and_garbage_refused():
+    from r2nn_compiler.errors import SimulationError
+    from r2nn_compiler.verify.run import sweep_frequencies
+
+    sweep = np.geomspace(100.0, 4000.0, 161)
+    stray = sweep.copy()
+    stray[5], stray[9] = 0.0, np.nan
+    np.testing.assert_array_equal(sweep_frequencies(stray, 100.0, 4000.0), sweep)
+    with pytest.raises(SimulationError, match="does not follow the requested sweep"):
+        sweep_frequencies(sweep * 1.01, 100.0, 4000.0)

@@ -20,7 +20,7 @@ def peak(freqs_hz: np.ndarray, h: np.ndarray) -> tuple[float, float]:
     """(frequency, |H|) of the largest magnitude on the grid, refined by a parabola in log f."""
     mag = np.abs(h)
     i = int(np.argmax(mag))
-    if 0 < i < mag.size - 1 and np.all(mag[i - 1 : i + 2] > 0):
+    if 0 < i < mag.size - 1 and np.all(mag[i - 1 : i + 2] > 0) and np.all(np.isfinite(mag[i - 1 : i + 2])):
         x = np.log(freqs_hz[i - 1 : i + 2])
         y = np.log(mag[i - 1 : i + 2])
         a, b, c = np.polyfit(x - x[1], y, 2)

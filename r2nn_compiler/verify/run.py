@@ -245,8 +245,7 @@ def ac(model: Model, compiled: CompiledDeck, engine, workdir: Path, points_per_d
         ac=(float(grid[0] / ts), float(grid[-1] / ts), points_per_decade), instances=n_in, ac_per_instance=True,
         save_outputs=True)
     plot = _run(engine, deck, workdir).plot("ac")
-    freqs_c = np.real(plot.get("frequency"))
-    freqs = freqs_c * ts
+    freqs = sweep_frequencies(np.real(plot.get("frequency")), grid[0] / ts, grid[-1] / ts) * ts
     in_gain = np.array([p["volts_per_unit"] for p in m["inputs"]])
     out_gain = np.array([p["volts_per_unit_velocity"] for p in m["outputs"]])
     h_circ = np.empty((n_out, n_in, freqs.size), dtype=complex)
@@ -260,6 +259,20 @@ def ac(model: Model, compiled: CompiledDeck, engine, workdir: Path, points_per_d
                         response_errors(freqs, h_circ[j, k], h_mna[j, k]) if h_mna is not None else None)
                for j, o in enumerate(model.outputs) for k, i in enumerate(model.inputs)]
     return freqs, h_circ, h_ref, results
+
+
+def sweep_frequencies(reported: np.ndarray, f_lo: float, f_hi: float) -> np.ndarray:
+    """The frequencies (Hz) of an ``.ac dec`` sweep from f_lo to f_hi: geometric, one per point
+    ngspice reported (ngspice spaces them evenly in log f between the two ends). Its own
+    frequency vector was once seen holding a stray value; where it departs from the sweep, the
+    sweep is what was simulated. Raises SimulationError when most points disagree."""
+    expected = np.geomspace(f_lo, f_hi, reported.size)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        good = np.isfinite(reported) & (np.abs(reported / expected - 1) < 1e-6)
+    if good.sum() < 0.9 * reported.size:
+        raise SimulationError(f"ngspice's AC frequency vector does not follow the requested sweep "
+                              f"({int((~good).sum())} of {reported.size} points off)")
+    return np.where(good, reported, expected)
 
 
 @dataclass
