@@ -22,7 +22,12 @@ import numpy as np
 from scipy import signal
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from dataset_io import write_dataset  # noqa: E402
+from dataset_io import (  # noqa: E402
+    add_common_arguments,
+    clips_by_class,
+    manifest_header,
+    write_dataset,
+)
 
 GENERATOR = "examples/bearing/make_dataset.py"
 GENERATOR_VERSION = "1.0.0"
@@ -49,11 +54,8 @@ ORDERS = characteristic_orders()
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--out", type=Path, default=HERE / "data", help="output directory")
-    p.add_argument("--per-class", type=int, default=60, help="clips per class")
-    p.add_argument("--seed", type=int, default=2026, help="random seed (same seed -> same bytes)")
-    p.add_argument("--duration", type=float, default=0.5, help="clip length in seconds")
-    p.add_argument("--rate", type=int, default=12000, help="sample rate in Hz (CWRU: 12 kHz)")
+    add_common_arguments(p, HERE, duration=0.5, rate=12000, rate_help="sample rate in Hz (CWRU: 12 kHz)",
+                         per_class_help="clips per class")
     p.add_argument("--rpm", type=float, nargs=2, default=(1730.0, 1797.0), metavar=("MIN", "MAX"),
                    help="range of the shaft speed of a clip (CWRU rig: 1730-1797 rpm)")
     p.add_argument("--resonance", type=float, default=3000.0,
@@ -203,17 +205,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     t0 = time.perf_counter()
     out: Path = args.out
-    clips = []
-    for ci, cls in enumerate(CLASSES):
-        for i in range(args.per_class):
-            rng = np.random.default_rng([args.seed, ci, i])  # clip i is the same for any N
-            clips.append((cls, i, *make_clip(cls, rng, args)))
+    clips = clips_by_class(CLASSES, args, make_clip)
     manifest = {
-        "name": "bearing-faults-synthetic",
-        "generator": GENERATOR, "generator_version": GENERATOR_VERSION,
-        "classes": CLASSES, "rate": args.rate, "duration": args.duration,
-        "samples": int(round(args.duration * args.rate)), "format": "WAV mono float32",
-        "per_class": args.per_class, "seed": args.seed,
+        **manifest_header("bearing-faults-synthetic", GENERATOR, GENERATOR_VERSION, CLASSES, args),
         "bearing": BEARING,
         "orders_of_shaft_frequency": {k: round(float(v), 5) for k, v in ORDERS.items()},
         "parameters": {"rpm": list(args.rpm), "resonance_hz": args.resonance,

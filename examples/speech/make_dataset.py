@@ -33,7 +33,7 @@ from scipy import signal
 from scipy.io import wavfile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from dataset_io import write_dataset  # noqa: E402
+from dataset_io import add_common_arguments, manifest_header, write_dataset  # noqa: E402
 
 GENERATOR = "examples/speech/make_dataset.py"
 GENERATOR_VERSION = "1.0.0"
@@ -56,11 +56,8 @@ class SynthError(RuntimeError):
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--out", type=Path, default=HERE / "data", help="output directory")
-    p.add_argument("--per-class", type=int, default=60, help="clips per word")
-    p.add_argument("--seed", type=int, default=2026, help="random seed (same seed -> same bytes)")
-    p.add_argument("--duration", type=float, default=0.8, help="clip length in seconds")
-    p.add_argument("--rate", type=int, default=8000, help="sample rate in Hz")
+    add_common_arguments(p, HERE, duration=0.8, rate=8000, rate_help="sample rate in Hz",
+                         per_class_help="clips per word")
     p.add_argument("--words", nargs="+", default=WORDS, help="the classes: one word each")
     p.add_argument("--engines", nargs="+", default=list(ENGINES), choices=list(ENGINES),
                    help="synthesisers to use (clips alternate between them)")
@@ -231,11 +228,7 @@ def main(argv: list[str] | None = None) -> int:
 
     clips = [(word, i, y, p) for (_, word, i, _), (y, p) in zip(jobs, results)]
     manifest = {
-        "name": "spoken-words-synthetic",
-        "generator": GENERATOR, "generator_version": GENERATOR_VERSION,
-        "classes": list(args.words), "rate": args.rate, "duration": args.duration,
-        "samples": int(round(args.duration * args.rate)), "format": "WAV mono float32",
-        "per_class": args.per_class, "seed": args.seed,
+        **manifest_header("spoken-words-synthetic", GENERATOR, GENERATOR_VERSION, args.words, args),
         "synthesisers": versions,
         "parameters": {"engines": args.engines, "espeak_languages": ESPEAK_LANGS,
                        "espeak_variants": ESPEAK_VARIANTS, "espeak_speed_wpm": [120, 200],

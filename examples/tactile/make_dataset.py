@@ -22,7 +22,12 @@ import numpy as np
 from scipy import fft, signal
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from dataset_io import write_dataset  # noqa: E402
+from dataset_io import (  # noqa: E402
+    add_common_arguments,
+    clips_by_class,
+    manifest_header,
+    write_dataset,
+)
 
 GENERATOR = "examples/tactile/make_dataset.py"
 GENERATOR_VERSION = "1.0.0"
@@ -37,11 +42,8 @@ PAD_S = 0.1  # extra signal synthesised before and after each clip, then cut off
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--out", type=Path, default=HERE / "data", help="output directory")
-    p.add_argument("--per-class", type=int, default=60, help="clips per class")
-    p.add_argument("--seed", type=int, default=2026, help="random seed (same seed -> same bytes)")
-    p.add_argument("--duration", type=float, default=0.5, help="clip length in seconds")
-    p.add_argument("--rate", type=int, default=4000, help="sample rate in Hz (>= 2500)")
+    add_common_arguments(p, HERE, duration=0.5, rate=4000, rate_help="sample rate in Hz (>= 2500)",
+                         per_class_help="clips per class")
     p.add_argument("--speed", type=float, nargs=2, default=(60.0, 110.0), metavar=("MIN", "MAX"),
                    help="range of the mean sliding speed of a clip, mm/s")
     p.add_argument("--drift", type=float, default=0.08,
@@ -231,17 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     t0 = time.perf_counter()
     out: Path = args.out
-    clips = []
-    for ci, cls in enumerate(CLASSES):
-        for i in range(args.per_class):
-            rng = np.random.default_rng([args.seed, ci, i])  # clip i is the same for any N
-            clips.append((cls, i, *make_clip(cls, rng, args)))
+    clips = clips_by_class(CLASSES, args, make_clip)
     manifest = {
-        "name": "tactile-textures-synthetic",
-        "generator": GENERATOR, "generator_version": GENERATOR_VERSION,
-        "classes": CLASSES, "rate": args.rate, "duration": args.duration,
-        "samples": int(round(args.duration * args.rate)), "format": "WAV mono float32",
-        "per_class": args.per_class, "seed": args.seed,
+        **manifest_header("tactile-textures-synthetic", GENERATOR, GENERATOR_VERSION, CLASSES, args),
         "parameters": {"grating_periods_mm": GRATINGS_MM, "speed_mm_s": list(args.speed),
                        "speed_drift": args.drift, "snr_db": list(args.snr),
                        "oversample": OVERSAMPLE, "contact_resonance_hz": [250, 450],
