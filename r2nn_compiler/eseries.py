@@ -168,9 +168,11 @@ def is_in_series(value: float, name: str, rel_tol: float = 1e-9) -> bool:
     return math.isclose(nearest(value, name), value, rel_tol=rel_tol)
 
 
-def best_pair(value: float, name: str, target: float) -> Pair:
+def best_pair(value: float, name: str, target: float,
+              connections: tuple[str, ...] = ("series", "parallel")) -> Pair:
     """The best way to make ``value`` from at most two series parts within ``target``
-    (relative error).
+    (relative error), the pair wired in one of ``connections`` (values add in "series",
+    reciprocals in "parallel").
 
     The best single value (the neighbour of least relative error) if it is within ``target``;
     otherwise the series pair (a + b) or parallel pair (ab / (a + b)) of least relative error,
@@ -194,10 +196,10 @@ def best_pair(value: float, name: str, target: float) -> Pair:
     pairs = []
     # The larger part of a series pair is at least half of the sum it makes, which may miss
     # ``value`` by up to the error itself: search a little below value/2 (and above 2·value).
-    for a in decade_values(name, value / 2.5, value):
+    for a in decade_values(name, value / 2.5, value) if "series" in connections else ():
         if a < value:
             pairs += [_pair("series", a, b, value) for b in neighbours(value - a, name)]
-    for a in decade_values(name, value, 2.5 * value):
+    for a in decade_values(name, value, 2.5 * value) if "parallel" in connections else ():
         if a > value:
             pairs += [_pair("parallel", a, b, value) for b in neighbours(a * value / (a - value), name)]
     best = min(pairs, key=lambda p: p.rel_error, default=single)

@@ -244,3 +244,32 @@ def test_ccvs_reading_a_missing_source_is_rejected():
     g.add(Component("R2", "R", ("m", "0"), R))
     with pytest.raises(CircuitError, match="H1: controlling source V1 is not a V source"):
         mna_matrices(g)
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_inductors_in_series_through_an_untouched_net_are_one_inductor(flip):
+    """A series chain (quantise's trimmed inductor) is an inductor cutset the state space
+    could not hold; the analysis merges it, and every result equals the single inductor's."""
+    m, k, c, b = 1e-3, 400.0, 0.02, 1.0
+    single = resonator(m, k, c, b)
+    chain = resonator(m, k, c, b)
+    chain.remove("L1")
+    chain.add(Component("L1", "L", ("n", "mid") if not flip else ("mid", "n"), 0.7 / k))
+    chain.add(Component("L2", "L", ("mid", "0"), 0.3 / k))
+    freqs = np.geomspace(10, 1e4, 40)
+    a, s = mna_matrices(single), mna_matrices(chain)
+    np.testing.assert_allclose(s.ac(freqs, ["n"]), a.ac(freqs, ["n"]), rtol=1e-12)
+    ss_a, ss_s = a.state_space(["n"]), s.state_space(["n"])
+    np.testing.assert_allclose(np.sort_complex(np.linalg.eigvals(ss_s.A)), np.sort_complex(np.linalg.eigvals(ss_a.A)),
+                               rtol=1e-12)
+    assert "v(mid)" not in s.unknowns
+    assert {c.name for c in chain.components} >= {"L1", "L2"}  # the graph itself is untouched
+
+
+def test_a_series_inductor_net_that_is_a_port_is_kept():
+    g = resonator(1e-3, 400.0, 0.02, 1.0)
+    g.remove("L1")
+    g.add(Component("L1", "L", ("n", "mid"), 1e-3))
+    g.add(Component("L2", "L", ("mid", "0"), 1e-3))
+    g.add_port(Port("mid", "output", "y"))
+    assert "v(mid)" in mna_matrices(g).unknowns

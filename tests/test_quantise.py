@@ -200,3 +200,45 @@ def test_quantise_runs_once():
     ctx = run_flow(CompileContext(random_stable_model(0), CompileOptions()),
                    ["map_force_current", "quantise", "quantise"])
     assert [e.name for e in ctx.log] == ["map_force_current", "quantise"]
+
+
+def _inductors_by_element(ctx: CompileContext) -> dict[str, list]:
+    groups: dict[str, list] = {}
+    for comp in ctx.graph.components_of("L"):
+        groups.setdefault(comp.attrs["element"], []).append(comp)
+    return groups
+
+
+@pytest.mark.parametrize("seed", [3, 11])
+def test_retune_trims_inductors_with_a_series_pair_and_restores_each_spring(seed):
+    model = random_stable_model(seed)
+    ideal_l = {c.attrs["element"]: c.value for c in ideal(model).graph.components_of("L")
+               if c.attrs.get("role") == "stiffness"}
+    ctx = quantised(model, series={"R": "E96", "C": "E24", "L": "E12"})
+    groups = _inductors_by_element(ctx)
+    for element, target in ideal_l.items():
+        parts = [c for c in groups[element] if c.attrs.get("role") == "stiffness"]
+        assert all(c.attrs.get("pair", "single") in ("single", "series") for c in parts)  # never parallel
+        total = sum(c.value for c in parts)
+        assert abs(total / target - 1) <= 0.01, (element, [c.value for c in parts], target)
+        assert all(eseries.is_in_series(c.value, "E12") for c in parts)
+    # A series pair leaves a net only its two inductors touch; the MNA merges the chain exactly.
+    assert any(len(v) == 2 for v in groups.values())
+    freqs = default_grid(model, 50)
+    h = circuit_response(ctx, freqs)
+    assert np.all(np.isfinite(h))
+
+
+def test_single_inductors_when_pairing_is_off_and_pairing_is_closer_to_the_model():
+    model = random_stable_model(5)
+    paired = quantised(model)
+    single = quantised(model, pair_inductors=False)
+    assert all(c.attrs.get("pair", "single") == "single" for c in single.graph.components_of("L"))
+    assert any(c.attrs.get("pair") == "series" for c in paired.graph.components_of("L"))
+    assert report(paired)["h_relative_error_after"] < report(single)["h_relative_error_after"]
+
+
+def test_series_only_pairs_are_never_parallel():
+    for value in np.geomspace(1e-6, 5.0, 97):
+        pair = eseries.best_pair(float(value), "E12", 1e-3, ("series",))
+        assert pair.kind in ("single", "series")

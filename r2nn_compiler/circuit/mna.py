@@ -16,7 +16,8 @@ the algebraic unknowns are eliminated, and a cluster of nets joined by capacitor
 ground by capacitors (e.g. an integrator's feedback capacitor) first has its common-mode
 voltage split off as an algebraic unknown. Higher-index circuits (capacitor/voltage-source
 loops (voltage sources being inputs, E, V and H elements), inductor/current-source cutsets) and
-floating nets raise :class:`CircuitError`.
+floating nets raise :class:`CircuitError`, except inductors in series through a net nothing
+else touches, which are merged first (:mod:`.reduce`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import scipy.sparse.linalg
 from .. import lti
 from ..errors import CircuitError
 from .graph import GROUND, CircuitGraph, Component, flatten
+from .reduce import merge_series_inductors
 
 #: Kinds whose branch current is an unknown (their stamps impose a voltage, not a current).
 BRANCH_KINDS = ("L", "E", "V", "H")
@@ -240,10 +242,10 @@ def mna_matrices(graph: CircuitGraph, inputs: list[str] | None = None) -> MnaSys
     Raises CircuitError for an unknown, ground or repeated input net, for a subcircuit
     instance that cannot be expanded, or for an H whose controlling V source does not exist.
     """
-    prims = flatten(graph)
     if inputs is None:
         inputs = [p.name for p in graph.ports if p.role == "input"]
-    nets = sorted(({n for c in prims for n in c.nodes} | set(graph.nets())) - {GROUND})
+    prims, merged_away = merge_series_inductors(flatten(graph), [p.name for p in graph.ports] + list(inputs))
+    nets = sorted(({n for c in prims for n in c.nodes} | set(graph.nets())) - {GROUND} - merged_away)
     for net in inputs:
         if net == GROUND or net not in nets:
             raise CircuitError(f"input {net!r} is not a non-ground net of the circuit")

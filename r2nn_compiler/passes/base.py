@@ -41,6 +41,9 @@ class CompileOptions:
     strategy
         quantisation strategy: "nearest", "pair" (series or parallel pair within
         ``pair_target`` relative error) or "retune" (restore each resonator's f0 and Q).
+    pair_inductors
+        ``retune`` may trim an inductor with a second one in series (see ``quantise``); False
+        keeps one inductor per spring, each resonator's f0 then restored by its capacitor alone.
     opamp
         op-amp model name for active realisations: "macro" (single-pole macromodel with
         ``opamp_params``) or "ideal" (high-gain VCVS).
@@ -61,6 +64,7 @@ class CompileOptions:
     tolerance: dict[str, float] = field(default_factory=lambda: {"R": 0.01, "C": 0.05, "L": 0.10})
     strategy: str = "retune"
     pair_target: float = 1e-3
+    pair_inductors: bool = True
     opamp: str = "macro"
     opamp_params: dict[str, float] = field(default_factory=dict)
     parasitics: bool = False
