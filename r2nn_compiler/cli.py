@@ -16,7 +16,7 @@ import numpy as np
 
 from . import __version__, compiler, reference
 from .errors import R2nnError
-from .units import format_si
+from .units import format_si, parse_quantity
 
 
 def _fail(message: str, code: int) -> None:
@@ -329,6 +329,9 @@ def _print_report(report) -> None:
               help="MODEL.r2nn or MODEL.json to write.")
 @click.option("--resonators", "n_resonators", type=click.IntRange(2, 4096), default=16, show_default=True)
 @click.option("--band-hz", "band_text", default=None, metavar="LO:HI", help="Band of the initial resonances.")
+@click.option("--frequencies", "freq_text", default=None, metavar="F1,F2,...",
+              help="Initial resonances (Hz) of the first resonators, e.g. a machine's characteristic "
+                   "frequencies; the others are log-spaced over the band.")
 @click.option("--passive", is_flag=True, help="All values positive: no negative resistance, no op-amps.")
 @click.option("--springs", is_flag=True, help="Train spring couplings as well as dampers.")
 @click.option("--max-couplings", type=click.IntRange(0, 10**6), default=None, help="Prune to this many couplings.")
@@ -340,8 +343,8 @@ def _print_report(report) -> None:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Loss/accuracy curves (PNG).")
 @handles_errors
-def train_cmd(data_path, out_path, n_resonators, band_text, passive, springs, max_couplings, l1, hardware_aware,
-              steps, validation, seed, plot_path) -> None:
+def train_cmd(data_path, out_path, n_resonators, band_text, freq_text, passive, springs, max_couplings, l1,
+              hardware_aware, steps, validation, seed, plot_path) -> None:
     """Train an R²NN on DATA (a folder of class folders of WAV files, or an .npz) and write it."""
     from .train import TrainOptions, load_dataset, plot_history, train
 
@@ -349,7 +352,8 @@ def train_cmd(data_path, out_path, n_resonators, band_text, passive, springs, ma
     options = TrainOptions(n_resonators=n_resonators, passive=passive, max_couplings=max_couplings, l1=l1,
                            coupling_kinds=("damper", "spring") if springs else ("damper",),
                            hardware_aware=hardware_aware, steps=steps, validation=validation, seed=seed,
-                           band=_parse_band(band_text) if band_text else None)
+                           band=_parse_band(band_text) if band_text else None,
+                           frequencies=_parse_frequencies(freq_text) if freq_text else ())
     result = train(dataset, options, progress=True)
     compiler.save_model(result.model, out_path)
     if plot_path:
@@ -357,6 +361,18 @@ def train_cmd(data_path, out_path, n_resonators, band_text, passive, springs, ma
     for key, value in result.metrics.items():
         click.echo(f"  {key:<28}{value:.4g}" if isinstance(value, float) else f"  {key:<28}{value}")
     click.echo(f"wrote {out_path}")
+
+
+def _parse_frequencies(text: str) -> tuple[float, ...]:
+    try:
+        quantities = [parse_quantity(item) for item in text.split(",") if item.strip()]
+        values = tuple(q.value for q in quantities if q.unit in (None, "Hz") and q.value > 0)
+    except ValueError:
+        quantities, values = [], ()
+    if not values or len(values) != len(quantities):
+        raise click.UsageError(f"--frequencies: expected comma-separated frequencies in Hz (e.g. 105,159.2,1.2k), "
+                               f"got {text!r}")
+    return values
 
 
 @main.command(name="tolerance")

@@ -218,3 +218,21 @@ def test_train_cli_writes_a_model_that_checks(tmp_path):
 def test_too_few_resonators_for_the_classes_is_a_usage_error():
     with pytest.raises(UsageError, match="n_resonators"):
         train(tones_dataset(per_class=2), TrainOptions(n_resonators=2), progress=False)
+
+
+def test_initial_frequencies_place_the_first_resonators():
+    dataset = tones_dataset(per_class=4)
+    options = TrainOptions(n_resonators=6, band=(200, 2000), frequencies=(333.0, 1234.0))
+    problem = prepare(dataset, options)
+    p = problem.layout.unpack(problem.layout.values(problem.theta))
+    f0 = np.sqrt(p.stiffness / p.mass) / (2 * np.pi)
+    for wanted in (333.0, 1234.0):
+        assert np.min(np.abs(f0 / wanted - 1)) < 1e-9
+    rest = np.sort(f0[np.min(np.abs(f0[:, None] / np.array([333.0, 1234.0]) - 1), axis=1) > 1e-9])
+    np.testing.assert_allclose(rest, np.geomspace(200, 2000, 4), rtol=1e-9)
+
+
+@pytest.mark.parametrize("frequencies", [(0.0,), (5000.0,), tuple(np.linspace(100, 900, 7))])
+def test_bad_initial_frequencies_are_usage_errors(frequencies):
+    with pytest.raises(UsageError, match="frequencies"):
+        prepare(tones_dataset(per_class=2), TrainOptions(n_resonators=6, frequencies=frequencies))

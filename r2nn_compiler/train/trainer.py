@@ -71,6 +71,9 @@ class TrainOptions:
 
     - n_resonators: N ≥ number of classes.
     - band: (low, high) of the initial resonances; default (max(fs/400, 10/T), fs/4), T the window.
+    - frequencies: initial resonances (Hz) of the first resonators — frequencies known to carry
+      the classes (a machine's characteristic frequencies, formants); the others log-spaced
+      over the band.
     - passive: damping, couplings and drives positive (log-parameterised): no negative resistance.
     - coupling_kinds: "damper" and/or "spring".
     - max_couplings: prune to this many couplings, then train ``fine_tune_steps`` more.
@@ -88,6 +91,7 @@ class TrainOptions:
 
     n_resonators: int = 16
     band: tuple[float, float] | None = None
+    frequencies: tuple[float, ...] = ()
     passive: bool = False
     coupling_kinds: tuple[str, ...] = ("damper",)
     max_couplings: int | None = None
@@ -210,6 +214,9 @@ def _check_options(options: TrainOptions) -> None:
         ("mass", options.mass > 0, "> 0 kg"),
         ("q_range", 0 < options.q_range[0] <= options.q_range[1], "0 < low <= high"),
         ("resolution", 0 < options.resolution < 1, "in (0, 1)"),
+        ("frequencies", len(options.frequencies) <= options.n_resonators
+         and all(math.isfinite(f) and f > 0 for f in options.frequencies),
+         "at most n_resonators positive frequencies in Hz"),
     ]
     for name, ok, expected in checks:
         if not ok:
@@ -278,7 +285,11 @@ def initialise(dataset: Dataset, options: TrainOptions, band: tuple[float, float
     if unknown or not options.coupling_kinds:
         raise UsageError(f"coupling_kinds must be damper and/or spring, got {options.coupling_kinds!r}",
                          Location(parameter="coupling_kinds"))
-    w0 = 2 * np.pi * np.geomspace(*band, n)
+    fixed = np.asarray(options.frequencies, dtype=float)
+    if fixed.size and fixed.max() >= dataset.sample_rate_hz / 2:
+        raise UsageError(f"frequencies must lie below fs/2 = {dataset.sample_rate_hz / 2:g} Hz, got {fixed.max():g}",
+                         Location(parameter="frequencies"))
+    w0 = 2 * np.pi * np.sort(np.concatenate([fixed, np.geomspace(*band, n - fixed.size)]))
     # A resonance decays at ω0/(2Q); keep that well above the guard so training starts inside it.
     q = np.minimum(np.exp(rng.uniform(*np.log(options.q_range), n)), w0 / (4 * min_decay))
     mass = np.full(n, options.mass)
