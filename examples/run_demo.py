@@ -43,7 +43,7 @@ from r2nn_compiler.train.data import Dataset  # noqa: E402
 #: Per demo: training options that suit its band and classes.
 SETTINGS = {
     "tactile": dict(n_resonators=16, hardware_aware=0.02, passive=True),
-    "speech": dict(n_resonators=24, hardware_aware=0.02, passive=True),
+    "speech": dict(n_resonators=24, hardware_aware=0.02, passive=True, window=(0.15, 0.65)),  # the word, not the silence
     "bearing": dict(n_resonators=24, hardware_aware=0.02, passive=True),
 }
 
