@@ -37,6 +37,8 @@ def handles_errors(func):
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             _fail("interrupted", 130)
+        except click.ClickException:
+            raise  # a bad option value found inside the command: click prints it, exit 2
         except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
             if os.environ.get("R2NN_DEBUG"):
                 raise
@@ -213,21 +215,32 @@ def response(model_path: str, fmin: float | None, fmax: float | None, points: in
 @click.option("--gbw-hz", type=float, default=None, help="Op-amp gain-bandwidth product (macro model).")
 @click.option("--parasitics", is_flag=True, help="Model inductor loss (--inductor-q) and capacitor ESR, compensated.")
 @click.option("--inductor-q", type=float, default=50.0, show_default=True)
+@click.option("--inductors", type=click.Choice(["passive", "gic"]), default="passive", show_default=True,
+              help="Spring inductors as wound parts (passive) or as Antoniou GICs: two op-amps, four resistors "
+                   "and a capacitor each (gic; grounded springs only, needs the hardware flow).")
+@click.option("--readout", type=click.Choice(["none", "analog", "behavioural"]), default="none", show_default=True,
+              help="On-circuit readout: output buffers (weights as gains), mean-square detectors over the readout "
+                   "window and a winner-take-all driving one decision port per class; analog: from parts "
+                   "(op-amps, 1N4148, 2N3904, E96), behavioural: B-sources for fast checks.")
 @click.option("--flow", "flow_text", default=None,
               help="Comma-separated pass names to run instead of the default flow (see --list-passes).")
 @click.option("--list-passes", is_flag=True, is_eager=True, expose_value=False, callback=_list_passes,
               help="List the registered passes and exit.")
 @handles_errors
 def compile_cmd(model_path: str, outdir: str, exact: bool, band_text, series_text, strategy, pair_target, opamp,
-                gbw_hz, parasitics, inductor_q, flow_text: str | None) -> None:
+                gbw_hz, parasitics, inductor_q, inductors, flow_text: str | None, readout: str = "none") -> None:
     """Compile MODEL into an ngspice deck, manifest.json and bom.csv in OUTDIR."""
     from .passes import CompileOptions
 
     model = compiler.load_model(model_path)
     _warn_if_nearly_unstable(model)
     flow = [p.strip() for p in flow_text.split(",") if p.strip()] if flow_text is not None else None
+    if exact and inductors != "passive":
+        from .errors import UsageError
+
+        raise UsageError("--inductors gic builds parts and op-amps: it needs the hardware flow, not --exact")
     options = CompileOptions(exact=exact, strategy=strategy, pair_target=pair_target, opamp=opamp,
-                             parasitics=parasitics, inductor_q=inductor_q)
+                             parasitics=parasitics, inductor_q=inductor_q, inductors=inductors, readout=readout)
     if band_text is not None:
         options.band_hz = _parse_band(band_text)
     if series_text is not None:
@@ -243,6 +256,10 @@ def compile_cmd(model_path: str, outdir: str, exact: bool, band_text, series_tex
     for entry in result.log:
         click.echo(f"  {entry.name:<20}{entry.summary}")
     counts = result.manifest["component_counts"]
+    if result.manifest.get("energy"):
+        from .energy import EnergyEstimate
+
+        click.echo(f"  {'energy':<20}{EnergyEstimate(**result.manifest['energy']).summary()}")
     click.echo(f"wrote {outdir}: {', '.join(sorted(result.files))} "
                f"({result.manifest['total_components']} components: "
                + ", ".join(f"{v} {k}" for k, v in counts.items()) + ")")
@@ -269,9 +286,16 @@ def compile_cmd(model_path: str, outdir: str, exact: bool, band_text, series_tex
               help="Seconds allowed per ngspice run.")
 @click.option("--trust-deck", is_flag=True,
               help="Simulate the library even if it has .control, shell or .include outside OUTDIR.")
+@click.option("--accuracy", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
+              help="Target NRMSE of ngspice's time integration: the fixed step is the longest whose predicted "
+                   "error on every signal and output stays below it (default: a fifth of --nrmse).")
+@click.option("--workers", type=click.IntRange(1, 1024), default=None,
+              help="Local worker processes running ngspice (default: all cores).")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Run the simulations on the Dask cluster whose scheduler is at ADDRESS (e.g. tcp://host:8786).")
 @handles_errors
 def verify(model_path, outdir, more_signals, signal_paths, rate, json_path, plot_dir, nrmse_tol, min_agreement,
-           engine, no_ac, timeout_s, trust_deck) -> None:
+           engine, no_ac, timeout_s, trust_deck, accuracy, workers, scheduler) -> None:
     """Simulate the compiled deck in OUTDIR with ngspice and compare it with the reference model.
 
     Exit 0 only if every output's NRMSE, every class decision and the AC response are within
@@ -282,7 +306,7 @@ def verify(model_path, outdir, more_signals, signal_paths, rate, json_path, plot
     paths = list(signal_paths) + list(more_signals)
     report = compiler.verify(model, outdir, paths, rate_hz=rate, engine=engine, run_ac=not no_ac,
                              tolerances=Tolerances(nrmse=nrmse_tol, min_agreement=min_agreement), timeout_s=timeout_s, progress=True,
-                             trust_deck=trust_deck)
+                             trust_deck=trust_deck, accuracy=accuracy, workers=workers, scheduler=scheduler)
     if json_path:
         from .fileutil import write_text_atomic
 
@@ -311,6 +335,7 @@ def _print_report(report) -> None:
         click.echo(f"AC {a.cls} <- {a.input}: peak {format_si(e['peak_hz_circuit'], 'Hz')} "
                    f"(reference {format_si(e['peak_hz_reference'], 'Hz')}), peak freq error {e['peak_freq_error']:.2e}, "
                    f"peak |H| error {e['peak_mag_error']:.2e}{vs}")
+    _print_decisions(report.decisions)
     for f in report.failures():
         click.echo(f"FAIL {f}", err=True)
     verdict = "PASS" if report.passed else "FAIL"
@@ -321,6 +346,26 @@ def _print_report(report) -> None:
                   f"(limit {report.tolerances.nrmse:g}), vs the model {report.worst_nrmse:.3e}")
     click.echo(f"{verdict}: {len(report.signals)} signals, class agreement {100 * report.class_agreement:.1f} %, "
                f"{figure}, {report.elapsed_s:.1f} s with ngspice ({report.engine})")
+
+
+def _print_decisions(figures: dict) -> None:
+    """The on-circuit readout's figures (decks compiled with --readout), if any."""
+    if not figures:
+        return
+
+    def pct(value) -> str:
+        return "n/a" if value is None else f"{100 * value:.3g} %"
+
+    click.echo(f"decision ports agree with the reference on {100 * figures['agreement']:.1f} % of "
+               f"{figures['signals']} signals; smallest winning margin {pct(figures['smallest_margin'])} "
+               f"({figures['smallest_margin_signal']}) against a detector error of "
+               f"{pct(figures['detector_error_there'])} and a feature error of {pct(figures['feature_error_there'])} "
+               f"there (worst: detector {pct(figures['worst_detector_error'])}, "
+               f"feature {pct(figures['worst_feature_error'])})")
+    for path in figures["at_risk"]:
+        click.echo(f"  margin within twice the feature error (could flip): {path}")
+    for path in figures["no_single_decision"]:
+        click.echo(f"  no single decision port high: {path}")
 
 
 @main.command(name="train")
@@ -390,18 +435,20 @@ def _parse_frequencies(text: str) -> tuple[float, ...]:
 @click.option("--spot-checks", type=click.IntRange(0, 100), default=3, show_default=True,
               help="Draws also simulated in ngspice.")
 @click.option("--workers", type=click.IntRange(1, 1024), default=None, help="Worker processes (default: all cores).")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Run the draws and spot checks on the Dask cluster whose scheduler is at ADDRESS.")
 @click.option("--rate", type=float, default=None, help="Sample rate in Hz for .csv/.npy signals.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the report as JSON.")
 @handles_errors
 def tolerance_cmd(model_path, outdir, more_signals, signal_paths, tol_text, runs, distribution, seed, spot_checks,
-                  workers, rate, json_path) -> None:
+                  workers, scheduler, rate, json_path) -> None:
     """Monte Carlo over part tolerances of the deck in OUTDIR (circuit-level MNA, ngspice spot checks)."""
     from .tolerance import parse_tolerances
 
     model = compiler.load_model(model_path)
     report = compiler.tolerance(model, outdir, list(signal_paths) + list(more_signals), parse_tolerances(tol_text),
                                 rate_hz=rate, runs=runs, seed=seed, distribution=distribution,
-                                spot_checks=spot_checks, workers=workers, progress=True)
+                                spot_checks=spot_checks, workers=workers, progress=True, scheduler=scheduler)
     data = report.to_json()
     if json_path:
         from .fileutil import write_text_atomic

@@ -13,10 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, backend, reference
+from . import __version__, backend, energy, reference
 from .backend.outputs import write_directory_atomic
 from .errors import Location, ModelError, SignalError
 from .fileutil import write_text_atomic
+from .circuit.opamp import OpampModel
+from .circuit.opamp import from_options as opamp_from_options
 from .passes import EXACT_FLOW, HARDWARE_FLOW, CompileContext, CompileOptions, run_flow
 from .model import Model, model_from_json_text, model_from_npz, model_to_json, model_to_text, parse_model_text
 from .signals import Signal, load_signal
@@ -123,6 +125,13 @@ def testbench_signal(model: Model) -> tuple[np.ndarray, float]:
     return np.tile(u, (len(model.inputs), 1)), rate
 
 
+def opamp_model_of(graph, options: CompileOptions) -> OpampModel:
+    """The op-amp model the compiled ``graph`` records (``meta["opamp_model"]``), else the one
+    ``options`` names: the figures the energy estimate reads."""
+    recorded = graph.meta.get("opamp_model")
+    return OpampModel(**recorded) if recorded else opamp_from_options(options)
+
+
 def compile_model(model: Model, outdir: str | Path, *, exact: bool = False, flow: list[str] | None = None,
                   options: CompileOptions | None = None) -> CompileResult:
     """Lower ``model`` through ``flow`` and write ``<name>.lib``, ``<name>.cir``, the testbench's
@@ -150,7 +159,7 @@ def compile_model(model: Model, outdir: str | Path, *, exact: bool = False, flow
     input_text = "".join(" ".join(backend.netlister.format_spice(v) for v in row) + "\n"
                          for row in np.column_stack([t_c, (u * gains).T]))
     # The model's own resonances set the step, not the circuit's (op-amp loops sit at MHz).
-    f_max = backend.f_max_hz(reference.state_space(model).poles()) / ctx.time_scale
+    f_max = backend.f_max_hz([reference.statespace.largest_pole_magnitude(model)]) / ctx.time_scale
     tmax = backend.max_step(ctx.time_scale / rate, f_max)
     grid = reference.default_grid(model, 2) * (1.0 / ctx.time_scale)
     supplies = [p.name for p in graph.ports if p.role == "supply"]
@@ -158,12 +167,14 @@ def compile_model(model: Model, outdir: str | Path, *, exact: bool = False, flow
         title=f"r2nn testbench for {model.name}", library=lib_name, subckt=subckt, n_inputs=len(model.inputs),
         n_outputs=len(model.outputs), extra_ports=supplies, data_file=input_name,
         tran=(float(t_c[-1]), tmax), ac=(float(grid[0]), float(grid[-1]), 50),
-        save_outputs=True, rms_window=(model.readout.start * ctx.time_scale, model.readout.stop * ctx.time_scale))
+        save_outputs=True, rms_window=(model.readout.start * ctx.time_scale, model.readout.stop * ctx.time_scale),
+        decisions=graph.meta.get("decisions"))
     manifest = backend.build_manifest(
         model=model, graph=graph, subckt=subckt, library=lib_name, testbench=cir_name, input_file=input_name,
         inputs=ctx.inputs, outputs=ctx.outputs, time_scale=ctx.time_scale, sense=ctx.sense, flow=flow,
         log=ctx.log, exact=options.exact, sample_rate_hz=rate / ctx.time_scale, tstop_s=float(t_c[-1]),
-        tmax_s=tmax, version=__version__)
+        tmax_s=tmax, version=__version__,
+        energy=energy.estimate(graph, model, ctx.time_scale, opamp_model_of(graph, options)).as_dict())
     files = {lib_name: library, cir_name: testbench, input_name: input_text,
              "manifest.json": json.dumps(manifest, indent=1) + "\n", "bom.csv": backend.bom_csv(graph)}
     write_directory_atomic(outdir, {k: v.encode("utf-8") for k, v in files.items()})
@@ -172,12 +183,18 @@ def compile_model(model: Model, outdir: str | Path, *, exact: bool = False, flow
 
 def verify(model: Model, outdir: str | Path, signals: list[str | Path], *, rate_hz: float | None = None,
            engine: str = "batch", run_ac: bool = True, tolerances=None, timeout_s: float = 600.0,
-           per_run: int = 8, progress: bool = False, trust_deck: bool = False):
+           per_run: int = 8, progress: bool = False, trust_deck: bool = False, accuracy: float | None = None,
+           workers: int | None = None, scheduler: str | None = None):
     """Simulate the deck compiled in ``outdir`` on every signal (files or directories) with
     ngspice and compare with the reference model. Returns a ``verify.VerifyReport``.
 
-    Raises SignalError / VerificationError / SimulationError (one line each).
+    ``accuracy``: target NRMSE of ngspice's time integration (default: a fifth of the NRMSE
+    tolerance); the runs go to ``workers`` local processes, or to the Dask cluster whose
+    scheduler is at ``scheduler``.
+
+    Raises SignalError / VerificationError / SimulationError / ExecutorError (one line each).
     """
+    from .executor import make_executor
     from .signals import signal_files
     from .verify import read_compiled, verify_deck
 
@@ -192,8 +209,10 @@ def verify(model: Model, outdir: str | Path, signals: list[str | Path], *, rate_
 
         bar = tqdm(total=len(loaded), unit="signal", desc="ngspice", disable=None, leave=False)
     try:
-        return verify_deck(model, compiled, loaded, engine=engine, tolerances=tolerances, timeout_s=timeout_s,
-                           per_run=per_run, run_ac=run_ac, progress=bar.update if bar else None)
+        with make_executor(workers, scheduler) as executor:
+            return verify_deck(model, compiled, loaded, engine=engine, tolerances=tolerances, timeout_s=timeout_s,
+                               per_run=per_run, run_ac=run_ac, progress=bar.update if bar else None,
+                               accuracy=accuracy, executor=executor)
     finally:
         if bar is not None:
             bar.close()
@@ -201,9 +220,11 @@ def verify(model: Model, outdir: str | Path, signals: list[str | Path], *, rate_
 
 def tolerance(model: Model, outdir: str | Path, signals: list[str | Path], tolerances: dict[str, float], *,
               rate_hz: float | None = None, runs: int = 500, seed: int = 0, distribution: str = "uniform",
-              spot_checks: int = 3, workers: int | None = None, progress: bool = False):
-    """Monte Carlo tolerance analysis of the deck in ``outdir`` (see :mod:`r2nn_compiler.tolerance`)."""
+              spot_checks: int = 3, workers: int | None = None, progress: bool = False, scheduler: str | None = None):
+    """Monte Carlo tolerance analysis of the deck in ``outdir`` (see :mod:`r2nn_compiler.tolerance`),
+    on ``workers`` local processes or the Dask cluster whose scheduler is at ``scheduler``."""
     from . import tolerance as tol
+    from .executor import make_executor
     from .signals import signal_files
     from .verify import read_compiled
 
@@ -218,8 +239,10 @@ def tolerance(model: Model, outdir: str | Path, signals: list[str | Path], toler
 
         bar = tqdm(total=runs, unit="draw", desc="Monte Carlo", disable=None, leave=False)
     try:
-        return tol.analyse(model, compiled, loaded, tolerances, runs=runs, seed=seed, distribution=distribution,
-                           spot_checks=spot_checks, workers=workers, progress=bar.update if bar else None)
+        with make_executor(workers, scheduler) as executor:
+            return tol.analyse(model, compiled, loaded, tolerances, runs=runs, seed=seed, distribution=distribution,
+                               spot_checks=spot_checks, workers=workers, progress=bar.update if bar else None,
+                               executor=executor)
     finally:
         if bar is not None:
             bar.close()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -99,8 +99,10 @@ def labels_for(model: Model, signals: list[Signal]) -> np.ndarray | None:
 
 def analyse(model: Model, compiled: CompiledDeck, signals: list[Signal], tolerances: dict[str, float], *,
             runs: int = 500, seed: int = 0, distribution: str = "uniform", spot_checks: int = 3,
-            spot_signals: int = 4, workers: int | None = None, progress=None) -> ToleranceReport:
-    """Monte Carlo + sensitivity + ngspice spot checks. ``progress(n)`` is told of finished draws."""
+            spot_signals: int = 4, workers: int | None = None, progress=None, executor=None) -> ToleranceReport:
+    """Monte Carlo + sensitivity + ngspice spot checks. ``progress(n)`` is told of finished draws.
+    The draws and the spot checks' ngspice runs go to ``executor`` (default: ``workers`` local
+    processes; see :mod:`r2nn_compiler.executor`)."""
     if distribution not in ("uniform", "normal"):
         raise UsageError(f"distribution must be uniform or normal, got {distribution!r}")
     cut = CircuitUnderTest.from_compiled(compiled)
@@ -121,10 +123,11 @@ def analyse(model: Model, compiled: CompiledDeck, signals: list[Signal], toleran
     labels = labels_for(model, signals)
 
     draws = [draw() for _ in range(runs)]
-    chunk = max(1, min(25, runs // (4 * (workers or 2)) or 1))
+    executor = executor if executor is not None else make_executor(workers)
+    chunk = max(1, min(25, runs // (4 * executor.workers) or 1))
     jobs = [_Job(cut, model, signals, draws[i : i + chunk]) for i in range(0, runs, chunk)]
     feats: list[np.ndarray] = [_decide(_Job(cut, model, signals, [{}]))[0]]
-    for result in make_executor(workers).map(_decide, jobs):
+    for result in executor.map(_decide, jobs):
         feats += result
         if progress is not None:
             progress(len(result))
@@ -134,7 +137,7 @@ def analyse(model: Model, compiled: CompiledDeck, signals: list[Signal], toleran
 
     sensitivity = _sensitivity(cut, model, signals, nominal, tolerances, feats[0], ref_class)
     checks = _spot_checks(cut, model, compiled, signals[:spot_signals], draws[:spot_checks],
-                          [decisions[1 + k][:spot_signals] for k in range(min(spot_checks, runs))])
+                          [decisions[1 + k][:spot_signals] for k in range(min(spot_checks, runs))], executor)
     return ToleranceReport(runs, tolerances, distribution, agreement, accuracy,
                            float(np.mean(decisions[0] == ref_class)),
                            float(np.mean(ref_class == labels)) if labels is not None else None, sensitivity, checks)
@@ -162,9 +165,9 @@ def _sensitivity(cut, model, signals, nominal, tolerances, base_feats, ref_class
     return rows[:top]
 
 
-def _spot_checks(cut, model, compiled, signals, draws, mna_decisions) -> list[dict]:
+def _spot_checks(cut, model, compiled, signals, draws, mna_decisions, executor) -> list[dict]:
     """Simulate a few perturbed decks in ngspice; compare decisions and traces with the MNA."""
-    from .verify.run import make_engine, transient, within_readout
+    from .verify.run import ACCURACY_FRACTION, Tolerances, transient, within_readout
 
     if not signals:
         return []
@@ -181,9 +184,9 @@ def _spot_checks(cut, model, compiled, signals, draws, mna_decisions) -> list[di
             (work / m["library"]).write_text(netlister.library(graph, m["subckt"], [f"tolerance draw {k}"]))
             (work / "manifest.json").write_text(json.dumps(m))
             perturbed = CompiledDeck(work, m)
-            sub = work / "run"
-            sub.mkdir()
-            results = transient(model, perturbed, signals, make_engine("batch", 600.0), sub)
+            # The step is chosen against the perturbed circuit, the one ngspice is compared with.
+            results = transient(model, perturbed, signals, executor=executor,
+                                accuracy=ACCURACY_FRACTION * Tolerances().nrmse, circuit=replace(cut, graph=graph))
             mna = cut.outputs_for(values, signals)
             nrmse = max(float(np.sqrt(np.mean((r.circuit_outputs - y) ** 2)) / np.sqrt(np.mean(y**2)))
                         for r, y in zip(results, mna))

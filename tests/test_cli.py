@@ -1,6 +1,7 @@
 """The r2nn command line: verbs, JSON outputs, plots and exit codes."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -105,3 +106,16 @@ def test_response_table_finds_peak(toy_path):
 
 def test_unknown_option_is_usage_error(toy_path):
     assert run("check", toy_path, "--frobnicate").exit_code == 2
+
+
+@pytest.mark.parametrize("argv", [
+    ["compile", "{toy}", "-o", "{tmp}/out", "--band-hz", "bad"],
+    ["compile", "{toy}", "-o", "{tmp}/out", "--band-hz", "5:1"],
+])
+def test_bad_option_values_found_inside_a_command_are_usage_errors(tmp_path, argv):
+    """Exit 2 with click's usage line, never 'internal error' (exit 3)."""
+    toy = Path(__file__).resolve().parents[1] / "examples" / "toy" / "toy.r2nn"
+    result = CliRunner().invoke(main, [a.format(tmp=tmp_path, toy=toy) for a in argv])
+    assert result.exit_code == 2, result.output
+    assert "internal error" not in result.output and "--band-hz" in result.output
+    assert not (tmp_path / "out").exists()

@@ -228,3 +228,44 @@ def test_ac_frequency_vector_stray_values_are_repaired_and_garbage_refused():
     np.testing.assert_array_equal(sweep_frequencies(stray, 100.0, 4000.0), sweep)
     with pytest.raises(SimulationError, match="does not follow the requested sweep"):
         sweep_frequencies(sweep * 1.01, 100.0, 4000.0)
+
+
+def test_ngspice_meets_the_accuracy_target_it_was_stepped_for(tmp_path):
+    model = random_stable_model(7)
+    compile_model(model, tmp_path / "o", exact=True)
+    compiled = read_compiled(tmp_path / "o")
+    signals = noise_signals(2, seed=7)
+    reports = {a: verify_deck(model, compiled, signals, run_ac=False, accuracy=a) for a in (4e-3, 1e-3)}
+    for accuracy, report in reports.items():
+        assert report.worst_nrmse <= accuracy
+        for s in report.signals:  # the prediction is what ngspice does, not a loose bound
+            assert s.worst_nrmse == pytest.approx(s.predicted_nrmse, rel=0.1)
+    coarse, fine = (reports[a].signals[0].step_s for a in (4e-3, 1e-3))
+    assert coarse > 1.5 * fine  # error ∝ step²: a quarter of the error needs about half the step
+
+
+def test_default_accuracy_is_a_fifth_of_the_nrmse_tolerance(tmp_path, toy_path):
+    from r2nn_compiler.verify import Tolerances
+
+    out = tmp_path / "o"
+    compile_model(load_model(toy_path), out, exact=True)
+    report = verify(load_model(toy_path), out, [TOY_SIGNALS / "chirp.wav"], run_ac=False,
+                    tolerances=Tolerances(nrmse=0.01))
+    assert report.accuracy == pytest.approx(0.002)
+    assert report.to_json()["summary"]["accuracy"] == pytest.approx(0.002)
+    simulation = report.to_json()["signals"][0]["simulation"]
+    assert 0 < simulation["predicted_nrmse"] <= 0.002 and simulation["step_s"] > 0
+
+
+def test_verify_cli_accuracy_option(tmp_path, toy_path):
+    out = tmp_path / "o"
+    compile_model(load_model(toy_path), out, exact=True)
+    args = ["verify", str(toy_path), str(out), str(TOY_SIGNALS / "chirp.wav"), "--no-ac", "--json",
+            str(tmp_path / "r.json")]
+    result = CliRunner().invoke(main, args + ["--accuracy", "3e-3", "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["summary"]["accuracy"] == 3e-3 and report["summary"]["worst_nrmse"] <= 3e-3
+    for bad in ("0", "1.5"):
+        result = CliRunner().invoke(main, args + ["--accuracy", bad])
+        assert result.exit_code == 2 and "--accuracy" in result.output

@@ -24,7 +24,7 @@ import io
 from collections import Counter, defaultdict
 
 from ..circuit import CircuitGraph, Component
-from ..units import format_spice
+from .netlister import spice_number
 
 HEADER = ["designator", "kind", "value", "unit", "series", "tolerance", "quantity"]
 
@@ -68,7 +68,7 @@ def bom_rows(graph: CircuitGraph) -> list[dict[str, str]]:
             key = ("X", comp.subckt, "", comp.attrs.get("series", "subcircuit"), tol)
         else:
             series = comp.attrs.get("series", "ideal" if is_ideal(comp) else "exact")
-            key = (comp.kind, format_spice(comp.value), comp.unit, series, tol)
+            key = (comp.kind, spice_number(comp.value), comp.unit, series, tol)
         groups[key].append(comp.name)
     return [{"designator": " ".join(names), "kind": kind, "value": value, "unit": unit, "series": series,
              "tolerance": tol, "quantity": str(len(names))}

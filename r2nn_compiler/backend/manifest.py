@@ -10,6 +10,16 @@ elements), ``not_in_bom`` (components the BOM leaves out, per reason: ``wiring``
 ``parasitic``), ``opamps`` and ``opamp_model`` (as the realisation passes recorded them in the
 graph's meta; [] and null without them) and ``out_of_range`` (the ``scale`` pass's list of
 parts still outside the practical value ranges, each with its reason; [] without that pass).
+``energy`` (null when not given): op-amp count, ±supply volts, quiescent amperes per op-amp,
+static power (W), readout window (s), energy per decision (J), decision settling and latency
+(s), as :class:`r2nn_compiler.energy.EnergyEstimate` computes them.
+
+On-circuit readout (``r2nn compile --readout analog|behavioural``): ``decisions`` lists, in
+class order, ``{class, port, high_volts, valid_after_s}``: decision port ``port`` is high
+(above half of ``high_volts``) for the winning class from ``valid_after_s`` (circuit seconds)
+on; the decision ports follow the outputs and precede any supplies in ``ports``. [] without a
+readout. ``readout_circuit`` (null without one) describes the detectors (see
+:func:`_readout_circuit`).
 """
 
 from __future__ import annotations
@@ -23,7 +33,8 @@ FORMAT = "r2nn-netlist/1"
 
 def build_manifest(*, model, graph, subckt: str, library: str, testbench: str, input_file: str,
                    inputs, outputs, time_scale: float, sense: str, flow: list[str], log, exact: bool,
-                   sample_rate_hz: float, tstop_s: float, tmax_s: float, version: str) -> dict[str, Any]:
+                   sample_rate_hz: float, tstop_s: float, tmax_s: float, version: str,
+                   energy: dict | None = None) -> dict[str, Any]:
     """Everything a testbench or checker needs, in port order (inputs, then outputs, then the rest)."""
     role_order = [p.name for p in graph.ports]
     return {
@@ -39,6 +50,7 @@ def build_manifest(*, model, graph, subckt: str, library: str, testbench: str, i
         "inputs": [{"name": p.name, "port": p.net, "volts_per_unit": p.gain} for p in inputs],
         "outputs": [{"class": p.name, "node": p.node, "port": p.net, "volts_per_unit_velocity": p.gain}
                     for p in outputs],
+        "decisions": [dict(d) for d in graph.meta.get("decisions", [])],
         "supplies": [{"port": p.name, "volts": graph.meta.get("supply_volts", {}).get(p.name)}
                      for p in graph.ports if p.role == "supply"],
         "time_scale": time_scale,
@@ -57,4 +69,19 @@ def build_manifest(*, model, graph, subckt: str, library: str, testbench: str, i
         "opamp_model": graph.meta.get("opamp_model"),
         "out_of_range": next((list(e.details.get("out_of_range", [])) for e in reversed(log)
                               if e.name == "scale"), []),
+        "energy": energy,
+        "readout_circuit": _readout_circuit(graph.meta.get("readout")),
     }
+
+
+def _readout_circuit(readout: dict | None) -> dict | None:
+    """What a checker needs of the on-circuit readout (null without one): level, detector,
+    per class the detector net of the model subcircuit and its nominal volts per feature²
+    (det_j = value · F_j², F_j = w_j·RMS(v_j) over the window), the readout's subcircuits and
+    instance (outside the linear circuit), its window (s) and part counts (not in the BOM)."""
+    if not readout:
+        return None
+    return {"level": readout["level"], "detector": readout["detector"], "detectors": readout["detectors"],
+            "volts_per_mean_square": readout["volts_per_mean_square"], "window_s": readout["window_s"],
+            "instance": readout["instance"]["name"], "subcircuits": [d["name"] for d in readout["subcircuits"]],
+            "buffers": readout["buffers"], "parts": readout["parts"]}

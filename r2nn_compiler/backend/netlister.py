@@ -9,6 +9,7 @@ still checked against a strict pattern; free text (titles, origins) passes throu
 
 from __future__ import annotations
 
+import math
 import re
 
 from ..circuit import CircuitGraph, Component, SubcircuitDef
@@ -18,6 +19,23 @@ from ..units import format_spice
 SAFE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}|0")
 _COMMENT_UNSAFE = re.compile(r"[^A-Za-z0-9_ .,:;=()<>+\-/]")
 COMMENT_LIMIT = 100
+
+
+def spice_number(value: float) -> str:
+    """``units.format_spice(value)`` (the shortest exponent notation that reads back as exactly
+    ``value``), found in one step: Python's ``repr`` already has the shortest round-trip digits,
+    and the correctly rounded exponent form with that many digits is the answer whenever it
+    round-trips too (it does except at rare power-of-two boundaries, where format_spice's
+    search decides). Several times faster on full-precision values, which a compiled graph is
+    full of.
+
+    Raises ValueError for NaN or infinite values, as format_spice does.
+    """
+    if not math.isfinite(value):
+        return format_spice(value)
+    mantissa = repr(float(value)).partition("e")[0].lstrip("-").replace(".", "").strip("0")
+    text = f"{value:.{max(len(mantissa), 1) - 1}e}"
+    return text if float(text) == value else format_spice(value)
 
 
 def safe_comment(text: str) -> str:
@@ -44,7 +62,7 @@ class Netlister:
 
     def value(self, value: float) -> str:
         try:
-            return format_spice(value)
+            return spice_number(value)
         except ValueError:
             raise CompileError(f"value {value!r} cannot be written to a netlist (must be finite)") from None
 

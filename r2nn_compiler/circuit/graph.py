@@ -178,7 +178,13 @@ class CircuitGraph:
     always present) and which has one edge per component between its first two nodes, keyed
     by designator, with data ``{'component': comp}``. Other nets of a component (control nets
     of G/E, further ports of X) are nodes of the graph without an edge from that component.
-    Components are also kept in insertion order, which every listing follows.
+    Components are also kept in insertion order, which every listing follows (a replacement
+    takes the place of the component it replaces).
+
+    Cost: add, remove, replace and lookups are O(1) in the size of the graph (replace: in the
+    number of new components); :meth:`components_at` is O(components on the net);
+    :attr:`components` is O(n) the first time after a remove or replace (a sort by order key),
+    O(1) otherwise (a cached listing copied).
     """
 
     def __init__(self, title: str = "") -> None:
@@ -188,10 +194,16 @@ class CircuitGraph:
         self.graph.add_node(GROUND)
         self.subcircuits: dict[str, SubcircuitDef] = {}
         self._components: dict[str, Component] = {}
+        # Listing order: a tuple per designator, compared lexicographically. A replacement gets
+        # its predecessor's key extended by its index, so it sorts where the old one did.
+        self._order: dict[str, tuple[int, ...]] = {}
+        self._added = 0
+        self._listing: list[Component] | None = []  # components in order; None: re-sort
         self._highest: dict[str, int] = {}  # letter → largest designator number ever added
         self._ports: dict[str, Port] = {}
-        # How many components touch each net, so removal can drop nets nobody uses.
-        self._refs: Counter[str] = Counter()
+        # Designators of the components touching each net (any node), so removal can drop nets
+        # nobody uses and components_at need not scan the graph.
+        self._at: dict[str, set[str]] = {}
 
     # -- components -------------------------------------------------------------------------
 
@@ -206,6 +218,10 @@ class CircuitGraph:
             raise CircuitError(f"duplicate designator {component.name}")
         self._link(component)
         self._components[component.name] = component
+        self._order[component.name] = (self._added,)
+        self._added += 1
+        if self._listing is not None:
+            self._listing.append(component)  # the newest key sorts last
         self._note_designator(component.name)
         return component
 
@@ -223,6 +239,8 @@ class CircuitGraph:
         comp = self.component(name)
         self._unlink(comp)
         del self._components[name]
+        del self._order[name]
+        self._listing = None
         return comp
 
     def replace(self, name: str, *components: Component) -> list[Component]:
@@ -239,17 +257,15 @@ class CircuitGraph:
                 raise CircuitError(f"duplicate designator {comp.name}")
             seen.add(comp.name)
         self._unlink(old)
-        for comp in components:
+        del self._components[name]
+        key = self._order.pop(name)
+        for index, comp in enumerate(components):
             self._link(comp)
             self._note_designator(comp.name)
-        # Splice the replacements in where the old component was, for stable output order.
-        spliced: dict[str, Component] = {}
-        for key, comp in self._components.items():
-            if key == name:
-                spliced.update((c.name, c) for c in components)
-            else:
-                spliced[key] = comp
-        self._components = spliced
+            self._components[comp.name] = comp
+            # Extending the old key puts the replacements where the old component was.
+            self._order[comp.name] = key + (index,)
+        self._listing = None
         return list(components)
 
     def component(self, name: str) -> Component:
@@ -268,11 +284,11 @@ class CircuitGraph:
     @property
     def components(self) -> list[Component]:
         """All components in insertion order (a new list)."""
-        return list(self._components.values())
+        return list(self._ordered())
 
     def components_of(self, kind: str) -> list[Component]:
         """Components of ``kind`` in insertion order."""
-        return [c for c in self._components.values() if c.kind == kind]
+        return [c for c in self._ordered() if c.kind == kind]
 
     def counts(self) -> dict[str, int]:
         """Number of components of every kind in :data:`KINDS` (zeros included)."""
@@ -303,7 +319,8 @@ class CircuitGraph:
         Raises CircuitError if there is no such net.
         """
         self._require_net(net)
-        return [c for c in self._components.values() if net in c.nodes]
+        order = self._order
+        return [self._components[name] for name in sorted(self._at.get(net, ()), key=order.__getitem__)]
 
     def add_port(self, port: Port) -> Port:
         """Declare ``port`` (its net is created if new) and return it.
@@ -379,10 +396,21 @@ class CircuitGraph:
         check_controls(self.components, "the circuit")
         for comp in self.components_of("X"):
             _check_instance(comp, self.subcircuits, ())
-        joined = nx.Graph(self.graph)
-        for comp in self.components_of("X"):
-            joined.add_edges_from((comp.nodes[0], net) for net in comp.nodes[1:])
-        grounded = nx.node_connected_component(joined, GROUND)
+        # Union–find over the component edges (O(n); a networkx copy of the multigraph cost ~10×).
+        root = {net: net for net in self.graph.nodes}
+
+        def find(net: str) -> str:
+            while root[net] != net:
+                root[net] = root[root[net]]
+                net = root[net]
+            return net
+
+        for comp in self._components.values():
+            ends = comp.nodes if comp.kind == "X" else comp.terminals
+            for net in ends[1:]:
+                root[find(net)] = find(ends[0])
+        ground = find(GROUND)
+        grounded = {net for net in root if find(net) == ground}
         floating = [n for n in self.nets() if n not in grounded and n not in self._ports]
         if floating:
             details = "; ".join(
@@ -397,20 +425,30 @@ class CircuitGraph:
         if net not in self.graph:
             raise CircuitError(f"no net named {net}")
 
+    def _ordered(self) -> list[Component]:
+        """The components in listing order (cached; callers must not change the list)."""
+        if self._listing is None:
+            order = self._order
+            self._listing = sorted(self._components.values(), key=lambda c: order[c.name])
+        return self._listing
+
     def _link(self, comp: Component) -> None:
         self.graph.add_nodes_from(comp.nodes)
         a, b = comp.terminals
         self.graph.add_edge(a, b, key=comp.name, component=comp)
-        self._refs.update(set(comp.nodes))
+        for net in comp.nodes:
+            self._at.setdefault(net, set()).add(comp.name)
 
     def _unlink(self, comp: Component) -> None:
         a, b = comp.terminals
         self.graph.remove_edge(a, b, key=comp.name)
-        self._refs.subtract(set(comp.nodes))
         for net in sorted(set(comp.nodes)):
-            if self._refs[net] <= 0 and net != GROUND and net not in self._ports:
-                del self._refs[net]
-                self.graph.remove_node(net)
+            users = self._at[net]
+            users.discard(comp.name)
+            if not users:
+                del self._at[net]
+                if net != GROUND and net not in self._ports:
+                    self.graph.remove_node(net)
 
     def __repr__(self) -> str:
         counts = ", ".join(f"{k}={n}" for k, n in self.counts().items() if n)

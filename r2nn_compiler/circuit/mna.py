@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 import networkx as nx
 import numpy as np
 import scipy.sparse
-import scipy.sparse.linalg
 
 from .. import lti
 from ..errors import CircuitError
@@ -43,8 +42,11 @@ BRANCH_KINDS = ("L", "E", "V", "H")
 BRANCH_FORM_BELOW_OHM = 1e-3
 
 
-#: Up to this many unknowns AC solves are dense; above, sparse LU.
-DENSE_LIMIT = 1500
+#: Up to this many unknowns AC solves are dense (batched LAPACK, O(n³) per frequency); above,
+#: all frequencies are solved together iteratively on the sparse matrices
+#: (:func:`lti.solve_shifted`, near O(nonzeros) per frequency, direct sparse LU where that does
+#: not converge). Small circuits keep the dense path, so their results do not change digits.
+DENSE_LIMIT = 100
 
 
 def is_branch(comp: Component) -> bool:
@@ -61,20 +63,53 @@ class MnaSystem:
     """``E dx/dt = A x + B u`` with ``unknowns`` naming the entries of ``x`` and ``inputs`` the
     nets driven by the entries of ``u``.
 
+    ``stamps_E`` and ``stamps_A`` hold every stamp as a sparse COO matrix, duplicates unsummed
+    in stamping order; :attr:`E` and :attr:`A` are their dense sums (built on first use: a
+    large circuit's dense matrices are hundreds of MB), :attr:`E_sparse` / :attr:`A_sparse`
+    their CSR forms.
+
     ``floating_clusters`` lists, per group of nets joined by capacitors with no capacitor path
     to ground, the indices of their voltage unknowns (sorted; the first is the reference).
     """
 
-    E: np.ndarray
-    A: np.ndarray
+    stamps_E: scipy.sparse.coo_array
+    stamps_A: scipy.sparse.coo_array
     B: np.ndarray
     unknowns: list[str]
     inputs: list[str]
     floating_clusters: list[list[int]] = field(default_factory=list)
     _position: dict[str, int] = field(init=False, repr=False, compare=False)
+    _cache: dict = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._position = {name: i for i, name in enumerate(self.unknowns)}
+        self._cache = {}
+
+    @property
+    def E(self) -> np.ndarray:
+        """Dense E (n × n): the stamps summed in stamping order, as a dense matrix stamped in place."""
+        if "E" not in self._cache:
+            self._cache["E"] = self.stamps_E.toarray()
+        return self._cache["E"]
+
+    @property
+    def A(self) -> np.ndarray:
+        """Dense A (n × n), like :attr:`E`."""
+        if "A" not in self._cache:
+            self._cache["A"] = self.stamps_A.toarray()
+        return self._cache["A"]
+
+    @property
+    def E_sparse(self) -> scipy.sparse.csr_array:
+        if "Es" not in self._cache:
+            self._cache["Es"] = self.stamps_E.tocsr()
+        return self._cache["Es"]
+
+    @property
+    def A_sparse(self) -> scipy.sparse.csr_array:
+        if "As" not in self._cache:
+            self._cache["As"] = self.stamps_A.tocsr()
+        return self._cache["As"]
 
     @property
     def n_unknowns(self) -> int:
@@ -91,39 +126,38 @@ class MnaSystem:
 
     def ac(self, freqs_hz, outputs: list[str]) -> np.ndarray:
         """Small-signal response V(output)/u(input) at ``freqs_hz`` (Hz), as a complex array
-        (outputs × inputs × freqs), solving ``(j2πf E − A) x = B`` directly (sparse LU).
+        (outputs × inputs × freqs), solving ``(j2πf E − A) x = B``: dense up to DENSE_LIMIT
+        unknowns, else iteratively on the sparse matrices (backward error below
+        ``lti.SOLVE_BACKWARD_ERROR``, sparse LU where the iteration does not get there).
 
         Raises CircuitError for an unknown output net or a circuit singular at some frequency.
         """
         freqs = np.atleast_1d(np.asarray(freqs_hz, dtype=float))
-        select = self._selector(outputs)
         out = np.zeros((len(outputs), len(self.inputs), freqs.size), dtype=complex)
         if not self.inputs:
+            for net in outputs:
+                if net != GROUND:
+                    self.index(net)
             return out
-        B = self.B.astype(complex)
-        if self.n_unknowns <= DENSE_LIMIT:
-            # Dense LAPACK solves, batched over frequencies: faster than sparse LU at this size
-            # and accurate on scaled circuits (kΩ next to mS entries) where SuperLU lost digits.
-            batch = max(1, int(4e6 // max(self.n_unknowns**2, 1)))
-            for start in range(0, freqs.size, batch):
-                f = freqs[start : start + batch]
-                M = (2j * np.pi * f)[:, None, None] * self.E - self.A
-                try:
-                    x = np.linalg.solve(M, np.broadcast_to(B, (f.size, *B.shape)))
-                except np.linalg.LinAlgError:
-                    raise CircuitError("MNA matrix is singular in the band (floating net or source loop)") from None
-                out[:, :, start : start + batch] = np.einsum("on,fnk->okf", select, x)
-            return out
-        E = scipy.sparse.csc_matrix(self.E)
-        A = scipy.sparse.csc_matrix(self.A)
-        for k, f in enumerate(freqs):
+        if self.n_unknowns > DENSE_LIMIT:
             try:
-                lu = scipy.sparse.linalg.splu((2j * np.pi * f * E - A).tocsc())
-            except RuntimeError:
-                raise CircuitError(
-                    f"MNA matrix is singular at {f:g} Hz (floating net or source loop)"
-                ) from None
-            out[:, :, k] = select @ lu.solve(B)
+                return lti.solve_shifted(self.E_sparse, self.A_sparse, self.B, 2j * np.pi * freqs,
+                                         self._sparse_selector(outputs))
+            except np.linalg.LinAlgError as exc:
+                raise CircuitError(f"MNA matrix is singular in the band (floating net or source loop): {exc}") from None
+        # Dense LAPACK solves, batched over frequencies: accurate on scaled circuits (kΩ next to
+        # mS entries), where SuperLU lost digits.
+        select = self._selector(outputs)
+        B = self.B.astype(complex)
+        batch = max(1, int(4e6 // max(self.n_unknowns**2, 1)))
+        for start in range(0, freqs.size, batch):
+            f = freqs[start : start + batch]
+            M = (2j * np.pi * f)[:, None, None] * self.E - self.A
+            try:
+                x = np.linalg.solve(M, np.broadcast_to(B, (f.size, *B.shape)))
+            except np.linalg.LinAlgError:
+                raise CircuitError("MNA matrix is singular in the band (floating net or source loop)") from None
+            out[:, :, start : start + batch] = np.einsum("on,fnk->okf", select, x)
         return out
 
     def state_space(self, outputs: list[str]) -> lti.StateSpace:
@@ -187,6 +221,12 @@ class MnaSystem:
             if net != GROUND:
                 select[row, self.index(net)] = 1.0
         return select
+
+    def _sparse_selector(self, outputs: list[str]) -> scipy.sparse.csr_array:
+        """:meth:`_selector` as a sparse matrix (outputs may be every net of a large circuit)."""
+        rows = [row for row, net in enumerate(outputs) if net != GROUND]
+        cols = [self.index(outputs[row]) for row in rows]
+        return scipy.sparse.csr_array((np.ones(len(rows)), (rows, cols)), shape=(len(outputs), self.n_unknowns))
 
     def _split_floating_clusters(self, select: np.ndarray):
         """Change variables so each floating capacitor cluster's reference voltage is
@@ -256,107 +296,101 @@ def mna_matrices(graph: CircuitGraph, inputs: list[str] | None = None) -> MnaSys
     unknowns = [f"v({n})" for n in nets] + [f"i({c.name})" for c in branches] + [f"i(V:{n})" for n in inputs]
     node = {n: i for i, n in enumerate(nets)}
     size = len(unknowns)
-    E = np.zeros((size, size))
-    A = np.zeros((size, size))
+    E, A = _stamp(prims, node, {c.name: len(nets) + k for k, c in enumerate(branches)})
     B = np.zeros((size, len(inputs)))
-    stamp = _Stamper(node, branches, E, A)
-    for comp in prims:
-        stamp.component(comp)
+    sources = []
     for k, net in enumerate(inputs):
         row = len(nets) + len(branches) + k
         # Source current leaves `net` into the source; its row imposes v(net) = u_k.
-        A[node[net], row] -= 1.0
-        A[row, node[net]] = -1.0
+        sources += [(node[net], row, -1.0), (row, node[net], -1.0)]
         B[row, k] = 1.0
-    return MnaSystem(E, A, B, unknowns, list(inputs), _floating_clusters(prims, node))
+    if sources:
+        rows, cols, vals = zip(*sources)
+        A = (np.r_[A[0], rows], np.r_[A[1], cols], np.r_[A[2], vals])
+    return MnaSystem(_coo(E, size), _coo(A, size), B, unknowns, list(inputs), _floating_clusters(prims, node))
 
 
-class _Stamper:
-    """Adds one primitive's stamp to ``E`` and ``A`` (KCL rows sum currents leaving a net;
-    ground rows and columns are dropped). ``branches`` are the :data:`BRANCH_KINDS` primitives,
-    whose currents follow the net voltages in ``x`` in that order."""
+#: Each kind's stamp, entry by entry in the order it is added: (matrix, row, column, value).
+#: Rows and columns are the component's nodes by position (0…3, ground dropped), its own branch
+#: current ``"b"`` or its controlling V source's ``"ctl"``; values are ±1, ``"v"``/``"-v"`` (its
+#: value) or ``"g"``/``"-g"`` (its conductance −1/R: KCL rows sum the currents leaving a net).
+#: ``R`` is a resistor stamped as a conductance, ``R_branch`` one below BRANCH_FORM_BELOW_OHM.
+_TEMPLATES = {
+    "R": [("A", 0, 0, "g"), ("A", 1, 1, "g"), ("A", 0, 1, "-g"), ("A", 1, 0, "-g")],
+    "R_branch": [("A", 0, "b", -1.0), ("A", 1, "b", 1.0), ("A", "b", 0, 1.0), ("A", "b", 1, -1.0),
+                 ("A", "b", "b", "-v")],
+    "C": [("E", 0, 0, "v"), ("E", 1, 1, "v"), ("E", 0, 1, "-v"), ("E", 1, 0, "-v")],
+    # i_L flows p → n through the inductor; L di/dt = v(p) − v(n).
+    "L": [("A", 0, "b", -1.0), ("A", 1, "b", 1.0), ("E", "b", "b", "v"), ("A", "b", 0, 1.0), ("A", "b", 1, -1.0)],
+    # value·(v(cp) − v(cn)) leaves `op` and enters `on` (SPICE G convention).
+    "G": [("A", 0, 2, "-v"), ("A", 0, 3, "v"), ("A", 1, 2, "v"), ("A", 1, 3, "-v")],
+    # Voltage branches (E, V, H): the current flows p → n through the element, and its row is
+    # 0 = v(n) − v(p) + gain·(v(cp) − v(cn)) for E, + value·i(ctl) for H, nothing more for V (a
+    # small-signal short: its DC value only sets the bias point).
+    "E": [("A", 0, "b", -1.0), ("A", 1, "b", 1.0), ("A", "b", 0, -1.0), ("A", "b", 1, 1.0),
+          ("A", "b", 2, "v"), ("A", "b", 3, "-v")],
+    "V": [("A", 0, "b", -1.0), ("A", 1, "b", 1.0), ("A", "b", 0, -1.0), ("A", "b", 1, 1.0)],
+    "H": [("A", 0, "b", -1.0), ("A", 1, "b", 1.0), ("A", "b", 0, -1.0), ("A", "b", 1, 1.0), ("A", "b", "ctl", "v")],
+}
 
-    def __init__(self, node: dict[str, int], branches: list[Component], E: np.ndarray, A: np.ndarray) -> None:
-        self.node, self.E, self.A = node, E, A
-        self.branch = {c.name: len(node) + k for k, c in enumerate(branches)}
-        self.sources = {c.name for c in branches if c.kind == "V"}
+#: Kinds stamped as a conductance between their two nodes: nothing for a self-loop.
+_CONDUCTANCES = ("R", "C")
 
-    def _add(self, M: np.ndarray, row: str | int, col: str | int, value: float) -> None:
-        r = self.node.get(row) if isinstance(row, str) else row
-        c = self.node.get(col) if isinstance(col, str) else col
-        if r is not None and c is not None:
-            M[r, c] += value
 
-    def component(self, comp: Component) -> None:
-        getattr(self, "_" + comp.kind)(comp, self.branch.get(comp.name))
+def _stamp(prims: list[Component], node: dict[str, int], branch: dict[str, int]) -> tuple[tuple, tuple]:
+    """The stamps of ``prims`` into E and A, each as (rows, columns, values) arrays in the
+    order a component-by-component stamping would add them (so summing them in order gives
+    the same floats), built kind by kind with numpy. ``branch``: the unknown index of every
+    branch-current primitive.
 
-    def _R(self, comp: Component, branch: int | None) -> None:
-        if branch is not None:
-            p, n = comp.nodes
-            self._add(self.A, p, branch, -1.0)
-            self._add(self.A, n, branch, 1.0)
-            self._add(self.A, branch, p, 1.0)
-            self._add(self.A, branch, n, -1.0)
-            self.A[branch, branch] = -comp.value
-            return
-        self._conductance(self.A, comp.nodes[0], comp.nodes[1], -1.0 / comp.value)
-
-    def _C(self, comp: Component, _branch: None) -> None:
-        self._conductance(self.E, comp.nodes[0], comp.nodes[1], comp.value)
-
-    def _conductance(self, M: np.ndarray, p: str, n: str, g: float) -> None:
-        if p == n:
-            return  # a self-loop carries no current
-        self._add(M, p, p, g)
-        self._add(M, n, n, g)
-        self._add(M, p, n, -g)
-        self._add(M, n, p, -g)
-
-    def _L(self, comp: Component, branch: int) -> None:
-        p, n = comp.nodes
-        # i_L flows p → n through the inductor; L di/dt = v(p) − v(n).
-        self._add(self.A, p, branch, -1.0)
-        self._add(self.A, n, branch, 1.0)
-        self.E[branch, branch] = comp.value
-        self._add(self.A, branch, p, 1.0)
-        self._add(self.A, branch, n, -1.0)
-
-    def _G(self, comp: Component, _branch: None) -> None:
-        op, on, cp, cn = comp.nodes
-        g = comp.value
-        # value·(v(cp) − v(cn)) leaves `op` and enters `on` (SPICE G convention).
-        self._add(self.A, op, cp, -g)
-        self._add(self.A, op, cn, g)
-        self._add(self.A, on, cp, g)
-        self._add(self.A, on, cn, -g)
-
-    def _E(self, comp: Component, branch: int) -> None:
-        op, on, cp, cn = comp.nodes
-        gain = comp.value
-        # i_E flows op → on through the source; its row imposes v(op) − v(on) = gain·(v(cp) − v(cn)).
-        self._voltage_branch(op, on, branch)
-        self._add(self.A, branch, cp, gain)
-        self._add(self.A, branch, cn, -gain)
-
-    def _V(self, comp: Component, branch: int) -> None:
-        # i_V flows p → n through the source; small-signal its row imposes v(p) − v(n) = 0 (the DC
-        # value only sets the bias point, which a linear analysis does not see).
-        self._voltage_branch(comp.nodes[0], comp.nodes[1], branch)
-
-    def _H(self, comp: Component, branch: int) -> None:
-        if comp.control not in self.sources:
+    Raises CircuitError for an H whose control is not a V source of the circuit.
+    """
+    sources = {c.name for c in prims if c.kind == "V" and c.name in branch}
+    groups: dict[str, list[int]] = {}
+    for k, comp in enumerate(prims):
+        kind = comp.kind
+        if kind == "R" and comp.name in branch:
+            kind = "R_branch"
+        elif kind == "H" and comp.control not in sources:
             raise CircuitError(f"{comp.name}: controlling source {comp.control} is not a V source of the circuit")
-        # Row: v(op) − v(on) = value·i(control).
-        self._voltage_branch(comp.nodes[0], comp.nodes[1], branch)
-        self.A[branch, self.branch[comp.control]] += comp.value
+        groups.setdefault(kind, []).append(k)
+    found: dict[str, list[tuple[np.ndarray, ...]]] = {"E": [], "A": []}
+    for kind, positions in groups.items():
+        comps = [prims[k] for k in positions]
+        value = np.array([c.value for c in comps], dtype=float)
+        width = max(len(c.nodes) for c in comps)
+        refs: dict = {i: np.array([node.get(c.nodes[i], -1) if i < len(c.nodes) else -1 for c in comps],
+                                  dtype=np.intp) for i in range(width)}
+        refs["b"] = np.array([branch.get(c.name, -1) for c in comps], dtype=np.intp)
+        if kind == "H":
+            refs["ctl"] = np.array([branch[c.control] for c in comps], dtype=np.intp)
+        g = -1.0 / value if kind == "R" else value
+        values = {"v": value, "-v": -value, "g": g, "-g": -g}
+        live = (np.array([c.nodes[0] != c.nodes[1] for c in comps]) if kind in _CONDUCTANCES
+                else np.ones(len(comps), dtype=bool))
+        order = np.array(positions, dtype=np.intp) * 8
+        for j, (matrix, row, col, v) in enumerate(_TEMPLATES[kind]):
+            rows, cols = refs[row], refs[col]
+            keep = live & (rows >= 0) & (cols >= 0)
+            vals = values[v] if isinstance(v, str) else np.full(len(comps), v)
+            found[matrix].append((order[keep] + j, rows[keep], cols[keep], vals[keep]))
+    out = []
+    for matrix in ("E", "A"):
+        if not found[matrix]:
+            out.append((np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp), np.zeros(0)))
+            continue
+        key, rows, cols, vals = (np.concatenate(part) for part in zip(*found[matrix]))
+        seq = np.argsort(key, kind="stable")
+        out.append((rows[seq], cols[seq], vals[seq]))
+    return out[0], out[1]
 
-    def _voltage_branch(self, p: str, n: str, branch: int) -> None:
-        """A branch current flowing p → n through the element, and a row ``0 = v(n) − v(p) + …``
-        (the caller adds the controlled part)."""
-        self._add(self.A, p, branch, -1.0)
-        self._add(self.A, n, branch, 1.0)
-        self._add(self.A, branch, p, -1.0)
-        self._add(self.A, branch, n, 1.0)
+
+def _coo(triplets: tuple, size: int) -> scipy.sparse.coo_array:
+    """(rows, columns, values) as a COO matrix, duplicates unsummed in their order (summed in
+    that order, the dense matrix is bit for bit the one stamped in place)."""
+    rows, cols, vals = triplets
+    return scipy.sparse.coo_array((np.asarray(vals, dtype=float), (np.asarray(rows, dtype=np.intp),
+                                   np.asarray(cols, dtype=np.intp))), shape=(size, size))
 
 
 def _floating_clusters(prims: list[Component], node: dict[str, int]) -> list[list[int]]:

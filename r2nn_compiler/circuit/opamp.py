@@ -27,7 +27,9 @@ Two variants (``kind``):
     ``E out 0 inp inn 1e6``: a VCVS of gain :data:`IDEAL_GAIN`, no dynamics and no output
     resistance. None is needed for the MNA: the realisations here drive only resistors and
     inductors from the output, never a capacitor, so no capacitor/voltage-source loop (the
-    index-1 caveat of :mod:`.mna`) can form.
+    index-1 caveat of :mod:`.mna`) can form. (The GIC of ``realise_inductors`` does drive a
+    capacitor from an output, but that capacitor's far end reaches ground through a resistor,
+    never through a source, so no such loop forms there either.)
 
 ``macro``
     A single-pole macromodel::
@@ -101,6 +103,12 @@ class OpampModel:
     def dominant_pole_hz(self) -> float:
         """The macromodel's open-loop pole, ``gbw_hz / a0`` (Hz)."""
         return self.gbw_hz / self.a0
+
+    @property
+    def static_power_w(self) -> float:
+        """Power one amplifier draws with no signal (W): ``quiescent_a`` across the dual rails,
+        2·``supply_v``."""
+        return self.quiescent_a * 2 * self.supply_v
 
     @property
     def subckt_name(self) -> str:

@@ -44,12 +44,20 @@ class CompileOptions:
     pair_inductors
         ``retune`` may trim an inductor with a second one in series (see ``quantise``); False
         keeps one inductor per spring, each resonator's f0 then restored by its capacitor alone.
+    inductors
+        how each resonator's spring inductor is built: "passive" (a wound part) or "gic" (an
+        Antoniou generalised impedance converter: two op-amps, four resistors and a capacitor;
+        see ``realise_inductors``).
     opamp
         op-amp model name for active realisations: "macro" (single-pole macromodel with
         ``opamp_params``) or "ideal" (high-gain VCVS).
     parasitics
         add inductor series resistance (from ``inductor_q`` at the band centre) and capacitor
         ESR (``cap_esr_ohm``), compensating the parallel damping where possible.
+    readout
+        on-circuit readout (``readout_analog``): "none", "analog" (buffers, mean-square
+        detectors, window integrators and a winner-take-all from real parts, one decision port
+        per class) or "behavioural" (the same with B-sources, for fast checks).
     mna_tolerance
         largest relative H(jω) error ``check_reference`` accepts (None: report only; the
         default is 1e-6 for exact flows and report-only otherwise).
@@ -65,6 +73,7 @@ class CompileOptions:
     strategy: str = "retune"
     pair_target: float = 1e-3
     pair_inductors: bool = True
+    inductors: str = "passive"
     opamp: str = "macro"
     opamp_params: dict[str, float] = field(default_factory=dict)
     parasitics: bool = False
@@ -72,6 +81,7 @@ class CompileOptions:
     cap_esr_ohm: float = 0.05
     mna_tolerance: float | None = None
     check_freqs: int = 200
+    readout: str = "none"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

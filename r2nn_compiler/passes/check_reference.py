@@ -5,16 +5,30 @@ input port to every output port over the model's band, undoes the port gains and
 and compares with the reference model's H(jω). Raises CompileError when the worst relative
 error exceeds ``options.mna_tolerance`` (1e-6 for exact flows: a larger error is a compiler
 bug, caught before any simulator runs); hardware flows only report the figure.
+
+Cost: one solve per frequency of the circuit and of the model; small ones dense (O(n³) each),
+large ones iterative on sparse matrices for all frequencies at once (near O(nonzeros) each,
+:func:`lti.solve_shifted`, accurate to a backward error of 1e-13), so a 1024-resonator model
+with 10k couplings is checked in about a second. The proof is as strong either way: any change
+of the network's H(jω) by more than the tolerance at a checked frequency fails it (e.g. one
+capacitor 2 % off).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .. import lti
 from ..circuit import mna_matrices
 from ..errors import CompileError
+from ..model import Model
 from ..reference import default_grid, frequency_response
+from ..reference.statespace import descriptor_matrices
 from .base import CompileContext, Pass, PassResult, register
+
+#: Up to this many resonators the reference H(jω) is solved dense (N × N per frequency, the
+#: reference package's own routine); above, iteratively on the sparse 2N-state descriptor form.
+REFERENCE_DENSE_RESONATORS = 50
 
 
 def circuit_response(ctx: CompileContext, freqs_hz: np.ndarray) -> np.ndarray:
@@ -25,6 +39,18 @@ def circuit_response(ctx: CompileContext, freqs_hz: np.ndarray) -> np.ndarray:
     out_gain = np.array([p.gain for p in ctx.outputs])[:, None, None]
     in_gain = np.array([p.gain for p in ctx.inputs])[None, :, None]
     return h * in_gain / out_gain
+
+
+def reference_response(model: Model, freqs_hz: np.ndarray) -> np.ndarray:
+    """The reference model's H(jω) (outputs × inputs × freqs, (m/s) per unit input) at
+    ``freqs_hz`` (model Hz): :func:`reference.frequency_response` up to
+    REFERENCE_DENSE_RESONATORS resonators, else the same system solved by
+    :func:`lti.solve_shifted`."""
+    freqs = np.atleast_1d(np.asarray(freqs_hz, dtype=float))
+    if len(model.resonators) <= REFERENCE_DENSE_RESONATORS:
+        return frequency_response(model, freqs)
+    E, A, B, C = descriptor_matrices(model)
+    return lti.solve_shifted(E, A, B, 2j * np.pi * freqs, C)
 
 
 def relative_error(h_circuit: np.ndarray, h_model: np.ndarray) -> float:
@@ -43,7 +69,7 @@ class CheckReference(Pass):
 
     def transform(self, ctx: CompileContext) -> PassResult:
         freqs = default_grid(ctx.model, ctx.options.check_freqs)
-        err = relative_error(circuit_response(ctx, freqs), frequency_response(ctx.model, freqs))
+        err = relative_error(circuit_response(ctx, freqs), reference_response(ctx.model, freqs))
         tol = ctx.options.mna_tolerance
         if tol is not None and not err <= tol:
             raise CompileError(f"circuit MNA differs from the reference model by {err:.3g} (relative H(jω), "

@@ -44,10 +44,10 @@ import math
 from numpy.polynomial import polynomial as P
 
 from ..circuit import GROUND, CircuitGraph, Component
-from ..reference import default_grid, frequency_response
+from ..reference import default_grid
 from ..units import format_si
 from .base import ELEMENT, ROLE, CompileContext, Pass, PassResult, register
-from .check_reference import circuit_response, relative_error
+from .check_reference import circuit_response, reference_response, relative_error
 from .scale import IN_SERIES_WITH, NOT_PARTS, Tank, model_band_hz, relative_change, resonator_tanks
 
 PARASITIC = "parasitic"
@@ -106,7 +106,7 @@ class Parasitics(Pass):
         graph = ctx.require_graph(self.name)
         options = ctx.options
         freqs = default_grid(ctx.model, options.check_freqs)
-        reference = frequency_response(ctx.model, freqs)
+        reference = reference_response(ctx.model, freqs)
         ideal = [(t.name, *t.f0_q(ctx.time_scale)) for t in resonator_tanks(ctx.model, graph)]
 
         w_c = band_centre_rad_s(ctx)

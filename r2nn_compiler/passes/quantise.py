@@ -75,9 +75,9 @@ from ..circuit import GROUND, CircuitGraph, Component
 from ..errors import CompileError, Location
 from ..eseries import Pair
 from ..model import Model
-from ..reference import default_grid, frequency_response
+from ..reference import default_grid
 from .base import ELEMENT, ROLE, CompileContext, Pass, PassResult, register
-from .check_reference import circuit_response, relative_error
+from .check_reference import circuit_response, reference_response, relative_error
 
 STRATEGIES = ("nearest", "pair", "retune")
 PASSIVE = ("R", "L", "C")
@@ -142,7 +142,7 @@ class Quantise(Pass):
         _require_tolerances(parts, options.tolerance)
 
         freqs = default_grid(ctx.model, RESPONSE_POINTS)
-        h_model = frequency_response(ctx.model, freqs)
+        h_model = reference_response(ctx.model, freqs)
         h_before = relative_error(circuit_response(ctx, freqs), h_model)
         resonators, not_analysed = find_resonators(graph)
 

@@ -94,9 +94,9 @@ import numpy as np
 from ..circuit import GROUND, CircuitGraph, Component, mna_matrices
 from ..circuit.opamp import OpampModel, from_options, subcircuit
 from ..errors import CompileError
-from ..reference import default_grid, frequency_response
+from ..reference import default_grid
 from .base import ELEMENT, ROLE, CompileContext, Pass, PassResult, register
-from .check_reference import circuit_response, relative_error
+from .check_reference import circuit_response, reference_response, relative_error
 
 SCS = "short-circuit-stable"
 OCS = "open-circuit-stable"
@@ -166,7 +166,7 @@ class RealiseNegative(Pass):
         ctx.graph = graph
 
         freqs = default_grid(ctx.model, ERROR_GRID_POINTS)
-        err = relative_error(circuit_response(ctx, freqs), frequency_response(ctx.model, freqs))
+        err = relative_error(circuit_response(ctx, freqs), reference_response(ctx.model, freqs))
         lo, hi = ctx.options.ranges.get("R", (0.0, math.inf))
         outside = sorted({name for r in records for name, (kind, value) in r.get("parts", {}).items()
                           if kind == "R" and not lo <= value <= hi})

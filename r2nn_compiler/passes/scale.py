@@ -47,10 +47,11 @@ from scipy.optimize import brentq
 from ..circuit import CircuitGraph, Component, mna_matrices
 from ..errors import CompileError
 from ..model import Model
-from ..reference import default_grid, frequency_response, state_space
+from ..reference import default_grid
+from ..reference.statespace import ringing_frequencies_hz
 from ..units import format_si
 from .base import ELEMENT, ROLE, CompileContext, Pass, PassResult, register
-from .check_reference import circuit_response, relative_error
+from .check_reference import circuit_response, reference_response, relative_error
 
 #: Peak node voltage (V) a unit-amplitude sine at the worst frequency produces on the loudest
 #: net: far above audio op-amps' offsets and noise (µV–mV) and well inside ±5 V rails, leaving
@@ -251,11 +252,11 @@ def value_spans(graph: CircuitGraph) -> dict[str, list[float]]:
 def signal_peaks(ctx: CompileContext) -> tuple[float, float]:
     """(largest internal-net voltage, largest output-port voltage) in volts for unit inputs,
     |H| summed over inputs, over the band grid plus the model's damped natural frequencies in
-    the band (so no resonance peak falls between grid points)."""
+    the band (so no resonance peak falls between grid points; for large models each
+    resonator's own, see :func:`reference.statespace.ringing_frequencies_hz`)."""
     graph = ctx.require_graph("scale")
     grid = default_grid(ctx.model, ctx.options.check_freqs)
-    poles = state_space(ctx.model).poles()
-    ringing = np.abs(poles.imag) / (2 * math.pi)
+    ringing = ringing_frequencies_hz(ctx.model)
     freqs = np.union1d(grid, ringing[(ringing >= grid[0]) & (ringing <= grid[-1])])
     ports = {p.name for p in graph.ports}
     internal = [n for n in graph.nets()[1:] if n not in ports]
@@ -313,7 +314,7 @@ class Scale(Pass):
         drift = max((max(relative_change(r["f0_hz_after"], r["f0_hz"]), relative_change(r["q_after"], r["q"]))
                      for r in resonators), default=0.0)
         h_after = circuit_response(ctx, freqs)
-        err = relative_error(h_after, frequency_response(ctx.model, freqs))
+        err = relative_error(h_after, reference_response(ctx.model, freqs))
         change = relative_error(h_after, h_before)
         outside = out_of_range(graph, options.ranges)
 

@@ -7,18 +7,22 @@ tolerance analysis perturbs its parts.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..backend.spice_reader import read_library
 from ..circuit import CircuitGraph, mna_matrices
-from ..lti import simulate_foh
+from ..lti import StateSpace, simulate_foh
 from ..signals import Signal
 from .manifest import CompiledDeck
 
 #: The kinds of purchasable passive parts.
 KINDS = ("R", "L", "C")
+
+#: Held while a graph's part values are changed for one analysis and put back.
+_GRAPH_LOCK = threading.Lock()
 
 
 def signal_groups(signals: list[Signal]) -> dict[tuple[float, int], list[int]]:
@@ -51,17 +55,24 @@ class CircuitUnderTest:
                    np.array([p["volts_per_unit_velocity"] for p in m["outputs"]], dtype=float),
                    float(m["time_scale"]))
 
+    def state_space(self, values: dict[str, float] | None = None) -> StateSpace:
+        """The circuit's MNA state space (circuit seconds, volts in and out) with the parts named
+        in ``values`` at those values (the graph itself is left as it was)."""
+        graph = self.graph
+        values = values or {}
+        with _GRAPH_LOCK:  # executor threads (a Dask worker's) share this graph
+            saved = {name: graph.component(name).value for name in values}
+            try:
+                for name, value in values.items():
+                    graph.component(name).value = value
+                return mna_matrices(graph, self.inputs).state_space(self.outputs)
+            finally:
+                for name, value in saved.items():
+                    graph.component(name).value = value
+
     def outputs_for(self, values: dict[str, float], signals: list[Signal]) -> list[np.ndarray]:
         """Model-unit output velocities (outputs × samples) per signal with parts at ``values``."""
-        graph = self.graph
-        saved = {name: graph.component(name).value for name in values}
-        try:
-            for name, value in values.items():
-                graph.component(name).value = value
-            system = mna_matrices(graph, self.inputs).state_space(self.outputs)
-        finally:
-            for name, value in saved.items():
-                graph.component(name).value = value
+        system = self.state_space(values)
         results: list[np.ndarray | None] = [None] * len(signals)
         for (rate, _), members in signal_groups(signals).items():
             u = np.stack([signals[i].data for i in members]) * self.in_gain[None, :, None]

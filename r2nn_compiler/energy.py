@@ -1,0 +1,111 @@
+"""Static power, energy per decision and decision latency of a compiled circuit.
+
+The figures the analog pitch rests on, estimated from the circuit graph and the op-amp model
+(no simulation):
+
+* **op-amps**: every op-amp instance in the graph (NICs, GICs, difference amplifiers, output
+  buffers: X instances of an ``opamp_<kind>`` subcircuit of :mod:`.circuit.opamp`, inside other
+  subcircuits too, each counted once per use), plus the decision stage's op-amps, which
+  ``readout_analog`` describes outside the graph (``graph.meta["readout"]["parts"]["op-amps"]``);
+* **static power** (W) = op-amps × quiescent current per op-amp × the voltage across it,
+  2·``supply_v`` for the dual ±``supply_v`` rails the op-amp figures are given at (TL072
+  defaults: 1.4 mA at ±15 V, 42 mW per amplifier);
+* **energy per decision** (J) = static power × the readout window, (stop − start) of the
+  model's readout in model seconds times ``time_scale`` (circuit seconds per model second), so a
+  frequency-scaled circuit decides in its own time;
+* **decision latency** (s) = the end of the readout window (``stop · time_scale``: the features
+  are complete only then, the network starting from rest at t = 0) plus the settling time of
+  the decision stage, ``graph.meta["decision_settling_s"]`` when a readout stage records it
+  (0 otherwise).
+
+Not counted: the passive network itself (resistors dissipate only the signal's power, which
+the input source supplies), the input driver and any ADC or comparator outside the graph, the
+op-amps' extra supply current when they drive a load (signal-dependent, small next to the
+quiescent current at these levels), and the ideal controlled sources the graph still holds
+(``ideal_sources``: the drives G and output buffers E of the mapping, CCVS H), which a board
+builds with an input buffer and an op-amp per buffered output. A circuit without op-amps
+shows 0 W: only its signal source, those sources and the readout draw power.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from .circuit import CircuitGraph, SubcircuitDef
+from .circuit.opamp import KINDS, OpampModel
+from .model import Model
+from .units import format_si
+
+#: Subcircuit names of the op-amp models (``opamp_macro``, ``opamp_ideal``).
+OPAMP_SUBCKTS = frozenset(f"opamp_{kind}" for kind in KINDS)
+
+#: ``graph.meta`` key under which a decision stage records its settling time (s, circuit time).
+DECISION_SETTLING = "decision_settling_s"
+
+
+@dataclass(frozen=True)
+class EnergyEstimate:
+    """The compile summary's energy figures (SI units; see the module docstring). The fields
+    are the keys of the manifest's ``"energy"`` object."""
+
+    opamps: int
+    supply_volts: float
+    quiescent_amps_per_opamp: float
+    static_power_watts: float
+    window_seconds: float
+    energy_per_decision_joules: float
+    decision_settling_seconds: float
+    latency_seconds: float
+    ideal_sources: int = 0
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def summary(self) -> str:
+        """One line for the compile summary."""
+        line = (f"{self.opamps} op-amp(s) × {format_si(self.quiescent_amps_per_opamp, 'A')} × "
+                f"±{self.supply_volts:g} V = {format_si(self.static_power_watts, 'W')} static; "
+                f"{format_si(self.energy_per_decision_joules, 'J')} per decision "
+                f"({format_si(self.window_seconds, 's')} readout window); decision latency "
+                f"{format_si(self.latency_seconds, 's')} (window end + "
+                f"{format_si(self.decision_settling_seconds, 's')} decision settling)")
+        if self.ideal_sources:
+            line += f"; {self.ideal_sources} ideal controlled source(s) (drives, buffers) not counted"
+        return line
+
+
+def count_opamps(graph: CircuitGraph) -> int:
+    """Op-amps of ``graph``: X instances of an op-amp subcircuit, including those inside other
+    subcircuits (once per instance of the enclosing subcircuit), and those of the readout stage
+    described in ``graph.meta["readout"]``."""
+    memo: dict[str, int] = {}
+
+    def inside(defn: SubcircuitDef) -> int:
+        if defn.name not in memo:
+            memo[defn.name] = 0  # a definition that contains itself is the graph's error, not ours
+            memo[defn.name] = sum(per_instance(c.subckt) for c in defn.components if c.kind == "X")
+        return memo[defn.name]
+
+    def per_instance(subckt: str | None) -> int:
+        if subckt in OPAMP_SUBCKTS:
+            return 1
+        defn = graph.subcircuits.get(subckt)
+        return inside(defn) if defn is not None else 0
+
+    readout = (graph.meta.get("readout") or {}).get("parts", {}).get("op-amps", 0)
+    return sum(per_instance(c.subckt) for c in graph.components_of("X")) + int(readout)
+
+
+def estimate(graph: CircuitGraph, model: Model, time_scale: float, opamp: OpampModel) -> EnergyEstimate:
+    """The figures for ``graph`` compiled from ``model`` with circuit time ``time_scale`` (circuit
+    s per model s) and op-amps of type ``opamp`` (its ``quiescent_a`` and ``supply_v``)."""
+    n = count_opamps(graph)
+    power = n * opamp.static_power_w
+    window = (model.readout.stop - model.readout.start) * time_scale
+    settling = float(graph.meta.get(DECISION_SETTLING, 0.0))
+    return EnergyEstimate(opamps=n, supply_volts=opamp.supply_v, quiescent_amps_per_opamp=opamp.quiescent_a,
+                          static_power_watts=power, window_seconds=window,
+                          energy_per_decision_joules=power * window, decision_settling_seconds=settling,
+                          latency_seconds=model.readout.stop * time_scale + settling,
+                          ideal_sources=sum(1 for c in graph.components if c.kind in "GEH"))

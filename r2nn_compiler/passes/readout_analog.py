@@ -1,0 +1,530 @@
+"""Pass ``readout_analog``: on-circuit readout: output buffers, detectors, window integrators, WTA.
+
+Preconditions: a mapped graph (after scaling and quantisation, when the flow has them), before
+``check_reference``, which then proves the network *with the buffers loading it*. Applies when
+``options.readout`` is ``"analog"`` (readout from real parts) or ``"behavioural"`` (B-sources,
+for fast checks); ``"none"`` (the default) leaves the graph alone.
+
+**The feature.** The model classifies by argmax_j w_j·RMS_j over the readout window [t0, t1].
+With w_j > 0 (the validator's rule) that is argmax_j w_j²·MS_j, MS the mean square, and the
+mean square is what the detectors compute — at both levels — so the decision is the model's own
+and the trainer needs no change (it already trains on MS through Parseval; see
+:mod:`r2nn_compiler.train.freqdomain`). Full-wave rectification would give mean |v| instead,
+a different feature with no frequency-domain form to train on.
+
+**Linear part (in the graph, proven in numpy).** Output j's ideal readout element (the VCVS
+``E`` of force-current, or the CCVS ``H`` of force-voltage, which stays and drives a new net
+``sense<j>``) gives way to a non-inverting amplifier onto port ``out<j>`` whose gain makes the
+port gain c·w_j times the old one (the VCVS's own gain, which ``scale`` sets, moves into the
+amplifier): the weights are realised as gains, so out_j carries c·w_j·g_j·v_j and the detectors
+need no weights. c is the largest common factor that keeps every buffer within
+:data:`FULL_SCALE_V` peak for a unit-amplitude sine on every input in phase at the worst
+frequency of the band (raised so that the smallest amplifier gain is 1 if the weights are spread
+wider). Hardware flows build it from the op-amp model of ``options.opamp``: stages of gain at
+most :data:`STAGE_GAIN_MAX` (the first loads the resonator net with the op-amp's input
+resistance :data:`INPUT_RESISTANCE_OHM`, TL072 r_i = 1e12 ohm typ — the load
+``check_reference`` sees), E96 resistors (Rf two in series where one misses the stage gain by
+more than :data:`GAIN_TARGET`), the last stage driving the port through
+:data:`ISOLATION_OHM` inside its loop; every buffer op-amp joins ``graph.meta["opamps"]`` for
+the headroom check. Exact flows use an ideal VCVS of the gain. The port gain in
+``ctx.outputs`` becomes the realised one, so the manifest contract (port volts per unit
+velocity) holds.
+
+**Non-linear part (outside the graph).** Graph nets and components are linear (the MNA proof
+needs them so); the readout is one subcircuit instance ``Xreadout`` with nodes (out_1..out_N,
+dec_1..dec_N, det_1..det_N), described in ``graph.meta["readout"]`` as plain data (elements,
+models, helper subcircuits; see :func:`readout_description`) that the ngspice backend writes
+into the library. Decision ports ``dec<j>`` (role ``decision``) follow the outputs and come
+before any supply port; each has a load :data:`DECISION_LOAD_OHM` to ground in the graph (the
+input of whatever reads it), which also keeps the port net defined for the MNA. ``det<j>`` is
+a net of the model subcircuit carrying detector j's output (saved by the verifier).
+
+Level ``behavioural``: ``B 0 det I = v(tw)·v(b)²·C/T`` into C: det_j = mean of out_j² over the
+window (V²→V, :data:`volts_per_mean_square` 1); the gate ``tw`` is a PWL timing source high on
+[t0, t1], so the integrator starts at zero (no input before t0) and holds after t1;
+``dec_j = high·u(det_j − max_k≠j det_k)`` (0 or :data:`BEHAVIOURAL_HIGH_V`; a tie gives no
+port high).
+
+Level ``analog`` (parts), per class (7 op-amps, TL072 macromodel with its output clamped at the
+swing; 1N4148 diodes; 2N3904 transistors, a matched NPN array in hardware; resistors E96)::
+
+    precision full-wave rectifier  z = |out|       A1 half-wave (two diodes: the op-amp always
+                                                   has feedback), A2 summing amp (20k, 10k, 20k)
+    log amp     v(ea) = −Vbe(z / R_LOG)            A3, Q1 (collector at the virtual ground),
+                                                   R_E and C_C for stability at high currents
+    ×2 − ref    v(s) = 2·v(ea) − v(era)            A4, equal resistors (gain exactly 2)
+    antilog     i(Q3) = I_z² / I_REF               Q3 base at ground, emitter at s: Vbe3 =
+                                                   2·Vbe(I_z) − Vbe(I_REF); V_T and I_s cancel
+    integrator  det = (1/C)∫ i(Q3) dt              A5; gate switch in Q3's collector (open
+                                                   outside [t0, t1]: hold), reset switch on C
+    max + WTA   mx = max_k det_k                   A6 follower + diode per class into the
+                                                   shared node mx (100 k to ground); A7
+                                                   comparator v(f_j) > v(mx): only the winner's
+                                                   follower is in its loop, at mx + V_d
+    output      dec = A7 through 16.9 k            with the 10 k load: high ≈ swing·10/26.9 V
+
+shared: the reference log amp (2.5 V reference, 49.9 k: I_REF ≈ 50 µA) and the timing sources
+(PWL voltage sources driving the switch controls; a controller in hardware). det_j = T·MS_j /
+(R_LOG²·I_REF·C_INT) (``volts_per_mean_square``), C_INT sized so that det reaches
+:data:`INTEGRATOR_FULL_SCALE_V` for a sine :data:`INTEGRATOR_HEADROOM_DB` below the buffer full
+scale, quantised to ``options.series['C']``. Measured in ngspice on sines (2.2 pF C_C, 4.99 k
+R_E): mean-square error within 0.15 % from 0.1 V to 10 V peak at 300 Hz and 0.5 % at 0.1 V and
+4 kHz; at 10 mV 1.2 % (300 Hz: the 1N4148 model's 2.5 nA leakage offsets the rectifier) and
+5 % (4 kHz: the log amp's bandwidth at sub-µA currents with the TL072's 3 MHz). Errors common to all classes do not move a decision; frequency- and
+level-dependent ones can, when the winning margin is below them: the verifier reports the
+smallest margin against the measured detector error. Not modelled: op-amp input offsets (a
+TL072's 3 mV matters when det is in millivolts), resistor and transistor mismatch (the ×2 in the
+log domain needs a 0.01 % pair), temperature.
+
+Decisions are valid ``valid_after_s`` after the window's end (:data:`SETTLE_S` per level: a
+comparator or follower recovering from its clamp with a small overdrive is slow). Safe with
+either analogy; the readout changes no network element, only the output readout elements.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from .. import eseries
+from ..circuit import GROUND, CircuitGraph, Component, Port
+from ..circuit.opamp import OpampModel, from_options, subcircuit
+from ..errors import CompileError, Location
+from ..reference import default_grid, frequency_response
+from .base import ELEMENT, ROLE, CompileContext, Pass, PassResult, register
+
+LEVELS = {"analog": "parts", "behavioural": "behavioural"}
+
+#: Peak buffer output (V) for a unit-amplitude sine at the worst frequency, every input in phase.
+FULL_SCALE_V = 10.0
+#: TL072 input resistance r_i (ohm, datasheet typical): the buffer's load on the resonator net.
+INPUT_RESISTANCE_OHM = 1e12
+#: Largest gain of one buffer stage: a TL072 loop then keeps 100 kHz of bandwidth.
+STAGE_GAIN_MAX = 30.0
+#: Relative gain (weight) error the buffer's Rf/Rg aims for.
+GAIN_TARGET = 1e-4
+#: Isolation resistor (ohm, E96) between a buffer op-amp and its port, inside the feedback loop.
+ISOLATION_OHM = 49.9
+#: Load on each decision port (ohm, E96): the input it drives.
+DECISION_LOAD_OHM = 10.0e3
+#: Series resistor from the comparator to the decision port (ohm, E96): high ≈ swing·10/26.9.
+DECISION_SERIES_OHM = 16.9e3
+#: Decision level of the behavioural WTA (V).
+BEHAVIOURAL_HIGH_V = 5.0
+#: Integrator output (V) for a sine INTEGRATOR_HEADROOM_DB below the buffer full scale.
+INTEGRATOR_FULL_SCALE_V = 10.0
+INTEGRATOR_HEADROOM_DB = 20.0
+#: Time after the window's end (s) from which the decision ports hold the decision.
+SETTLE_S = {"parts": 1e-3, "behavioural": 1e-5}
+#: Rise/fall time of the timing sources (s, capped at a thousandth of the window).
+EDGE_S = 1e-6
+
+# Detector parts (ohm, F, V): see the module docstring. All resistors are E96 values.
+R_RECT = 10.0e3
+R_SUM_X = 20.0e3
+R_SUM_Y = 10.0e3
+R_LOG = 20.0e3
+R_EMITTER = 4.99e3
+C_COMP = 2.2e-12
+R_DOUBLE = 10.0e3
+V_REF = 2.5
+R_REF = 49.9e3
+R_MAX = 100e3
+#: Behavioural integrator capacitor (F): any value; its charging current scales with it.
+C_BEHAVIOURAL = 1e-6
+
+#: Standard models with their public parameters (SPICE names, SI units).
+MODELS = {
+    # 1N4148 (onsemi/Fairchild model as shipped with LTspice; BV from the datasheet, 100 V at 100 µA)
+    "d1n4148": ("D", {"is": 2.52e-9, "rs": 0.568, "n": 1.752, "cjo": 4e-12, "m": 0.4, "tt": 20e-9, "bv": 100.0,
+                      "ibv": 100e-6}),
+    # 2N3904 (Fairchild model as shipped with LTspice)
+    "q2n3904": ("NPN", {"is": 6.734e-15, "xti": 3.0, "eg": 1.11, "vaf": 74.03, "bf": 416.4, "ne": 1.259,
+                        "ise": 6.734e-15, "ikf": 66.78e-3, "xtb": 1.5, "br": 0.7371, "nc": 2.0, "isc": 0.0,
+                        "ikr": 0.0, "rc": 1.0, "cjc": 3.638e-12, "mjc": 0.3085, "vjc": 0.75, "fc": 0.5,
+                        "cje": 4.493e-12, "mje": 0.2593, "vje": 0.75, "tr": 239.5e-9, "tf": 301.2e-12,
+                        "itf": 0.4, "vtf": 4.0, "xtf": 2.0, "rb": 10.0}),
+    # Analog switch, DG4xx class: R_on 35 ohm; off as 1e9 ohm (about its nA worst-case leakage;
+    # 1e12 made ngspice's step collapse where the gate opens during a diode transition)
+    "swa": ("SW", {"vt": 0.5, "vh": 0.1, "ron": 35.0, "roff": 1e9}),
+}
+
+#: The clamp diodes of the op-amp macromodel sit this far inside the swing (their drop at mA).
+CLAMP_DROP_V = 0.65
+
+
+@register
+class ReadoutAnalog(Pass):
+    name = "readout_analog"
+
+    def match(self, ctx: CompileContext) -> bool:
+        return ctx.graph is not None and ctx.options.readout != "none"
+
+    def transform(self, ctx: CompileContext) -> PassResult:
+        readout = ctx.options.readout
+        if readout not in LEVELS:
+            raise CompileError(f"unknown readout {readout!r}: expected none, analog or behavioural",
+                               Location(parameter="readout"))
+        level = LEVELS[readout]
+        graph = ctx.graph
+        model = ctx.model
+        n = len(model.outputs)
+        if len(ctx.outputs) != n:
+            raise CompileError("readout_analog: the output port maps do not match the model's outputs")
+        taken = [net for j in range(n) for net in (f"dec{j + 1}", f"det{j + 1}") if net in graph.graph]
+        if taken:
+            raise CompileError(f"readout_analog: net {taken[0]} already exists: the readout was added before")
+
+        weights = np.array([o.weight for o in model.outputs])
+        port_gain = np.array([p.gain for p in ctx.outputs])
+        # The amplifier reads the readout element's input: its gain is the port's times that
+        # element's own (a scaled VCVS readout has gain ≠ 1; a CCVS stays and drives it).
+        element_gain = np.array([_readout_element(graph, p.net).value if _readout_element(graph, p.net).kind == "E"
+                                 else 1.0 for p in ctx.outputs])
+        peak = unit_sine_peak(model)
+        worst = float(np.max(weights * port_gain * peak))
+        common = FULL_SCALE_V / worst if worst > 0 else 1.0
+        # A non-inverting amplifier's gain is at least 1; the exact flow's ideal VCVS has no floor.
+        raised = not ctx.options.exact and common * float(np.min(weights * element_gain)) < 1.0
+        if raised:
+            common = 1.0 / float(np.min(weights * element_gain))
+        gains = common * weights * element_gain
+
+        opamp = None if ctx.options.exact else from_options(ctx.options)
+        if opamp is not None:
+            graph.define_subcircuit(subcircuit(opamp))
+        buffers = []
+        for j, port in enumerate(ctx.outputs):
+            buffers.append(_buffer(graph, ctx, j, port.net, float(gains[j]), opamp))
+        realised = np.array([b["gain"] for b in buffers]) / element_gain
+        for j, port in enumerate(ctx.outputs):
+            ctx.outputs[j] = dataclasses.replace(port, gain=port.gain * realised[j])
+
+        for j, out in enumerate(model.outputs):
+            graph.add_port(Port(f"dec{j + 1}", "decision", out.cls))
+            graph.add(Component(graph.next_designator("R"), "R", (f"dec{j + 1}", GROUND), DECISION_LOAD_OHM,
+                                origin=f"output {out.cls} decision port load",
+                                attrs={ROLE: "readout", ELEMENT: out.node, "series": "E96",
+                                       "tolerance": ctx.options.tolerance.get("R")}))
+        graph = _decisions_before_supplies(graph)
+        ctx.graph = graph
+
+        t0, t1 = model.readout.start * ctx.time_scale, model.readout.stop * ctx.time_scale
+        series_c = ctx.options.series.get("C", "E24")
+        description = readout_description(level, n, t0, t1, opamp or from_options(ctx.options), series_c,
+                                          common * worst)
+        description["instance"] = {"name": "Xreadout", "nodes": [p.net for p in ctx.outputs] +
+                                   [f"dec{j + 1}" for j in range(n)] + [f"det{j + 1}" for j in range(n)]}
+        # Nominal detector law: det_j = vpms · MS(out_j), out_j = c·w_j·g_j·v_j, feature F_j = w_j·RMS(v_j).
+        vpms = description["volts_per_mean_square"]
+        description["detectors"] = [{"class": o.cls, "net": f"det{j + 1}",
+                                     "volts_per_feature_squared": vpms * (common * port_gain[j]) ** 2}
+                                    for j, o in enumerate(model.outputs)]
+        description["buffers"] = buffers
+        graph.meta["readout"] = description
+        graph.meta["decision_settling_s"] = SETTLE_S[level]  # read by r2nn_compiler.energy
+        graph.meta["decisions"] = [{"class": o.cls, "port": f"dec{j + 1}", "high_volts": description["high_volts"],
+                                    "valid_after_s": t1 + SETTLE_S[level]} for j, o in enumerate(model.outputs)]
+        if opamp is not None:
+            graph.meta["opamps"] = list(graph.meta.get("opamps", [])) + [
+                {"designator": op["designator"], "element": b["element"], "realises": "output buffer",
+                 "output_net": op["output_net"]} for b in buffers for op in b["opamps"]]
+            graph.meta.setdefault("opamp_model", opamp.as_dict())
+
+        gain_error = max(abs(b["gain"] / b["ideal_gain"] - 1) for b in buffers)
+        realised_text = ", ".join(f"{b['gain']:.4g}" for b in buffers)
+        parts = description["parts"]
+        summary = (f"{level} readout of {n} classes ({description['detector']}): buffers of gain "
+                   f"{realised_text} (output gains × weights × {common:.4g}, worst gain error "
+                   f"{gain_error:.2e}); readout parts: " + ", ".join(f"{v} {k}" for k, v in parts.items() if v) +
+                   f"; decisions valid {SETTLE_S[level]:g} s after the window")
+        if raised:
+            summary += (f"; weights spread wider than the buffer full scale allows: a unit sine reaches "
+                        f"{common * worst:.3g} V peak (full scale {FULL_SCALE_V:g} V)")
+        return PassResult(True, summary, {"level": level, "common_gain": common, "gains": realised.tolist(),
+                                          "worst_gain_error": gain_error, "buffer_peak_v": common * worst,
+                                          "parts": parts, "decisions": graph.meta["decisions"]})
+
+
+def unit_sine_peak(model) -> np.ndarray:
+    """Per output, the largest velocity amplitude (m/s) a unit-amplitude sine on every input
+    (in phase) produces in steady state: max over the band of Σ_k |H_jk(f)|, on a dense grid
+    with every resonance added."""
+    grid = default_grid(model, 2000)
+    extra = [r.f0_hz for r in model.resonators if grid[0] <= r.f0_hz <= grid[-1]]
+    freqs = np.unique(np.concatenate([grid, extra]))
+    return np.max(np.sum(np.abs(frequency_response(model, freqs)), axis=1), axis=-1)
+
+
+def gain_pair(gain: float, series: str = "E96") -> tuple[tuple[float, ...], float, float]:
+    """(Rf parts, Rg, achieved gain) of a non-inverting amplifier 1 + Rf/Rg closest to ``gain``
+    (> 1): Rg in 1 k..10 k of ``series``, Rf one part or, where that misses by more than
+    :data:`GAIN_TARGET`, two in series (ratios of single E96 parts sit on the series' own
+    1.2 % grid: a single pair can miss by 0.2 %). Raises CompileError for gain ≤ 1."""
+    if not gain > 1:
+        raise CompileError(f"readout_analog: a non-inverting gain must exceed 1, got {gain:g}")
+    best = None
+    for rg in eseries.decade_values(series, 1e3, 9.99e3):
+        pair = eseries.best_pair((gain - 1) * rg, series, GAIN_TARGET, connections=("series",))
+        achieved = 1 + pair.achieved / rg
+        key = (abs(achieved / gain - 1) > GAIN_TARGET, len(pair.values), abs(achieved / gain - 1))
+        if best is None or key < best[0]:
+            best = (key, pair.values, rg, achieved)
+    return best[1], best[2], best[3]
+
+
+def _buffer(graph: CircuitGraph, ctx: CompileContext, j: int, port: str, gain: float,
+            opamp: OpampModel | None) -> dict:
+    """Replace output j's readout element by a buffer of ``gain`` (V/V, from the element's
+    input) onto ``port``; return its record."""
+    driver = _readout_element(graph, port)
+    element = driver.attrs.get(ELEMENT, ctx.outputs[j].node or "")
+    cls = ctx.outputs[j].name
+    if driver.kind == "E":
+        source, new = driver.nodes[2], []
+    else:
+        source = f"sense{j + 1}"
+        new = [dataclasses.replace(driver, nodes=(source, driver.nodes[1]), attrs=dict(driver.attrs))]
+    record = {"class": cls, "element": element, "port": port, "source_net": source, "ideal_gain": gain}
+    if opamp is None:
+        e_name = driver.name if driver.kind == "E" else graph.next_designator("E")
+        new.append(Component(e_name, "E", (port, GROUND, source, GROUND), gain, origin=f"output {cls} buffer",
+                             attrs={ROLE: "buffer", ELEMENT: element}))
+        graph.replace(driver.name, *new)
+        return {**record, "gain": gain, "opamps": []}
+    x_first = int(graph.next_designator("X")[1:])
+    numbers = iter(range(int(graph.next_designator("R")[1:]), 10**9))
+
+    def resistor(nodes: tuple[str, str], value: float, what: str, role_attrs: dict) -> Component:
+        return Component(f"R{next(numbers)}", "R", nodes, value, origin=f"output {cls} buffer: {what}",
+                         attrs=role_attrs)
+
+    attrs = {ROLE: "buffer", ELEMENT: element}
+    part = {**attrs, "series": "E96", "tolerance": ctx.options.tolerance.get("R")}
+    new.append(resistor((source, GROUND), INPUT_RESISTANCE_OHM, "op-amp input resistance",
+                        {ROLE: "parasitic", ELEMENT: element}))
+    # Stages of at most STAGE_GAIN_MAX keep each loop's bandwidth (GBW / gain) far above the band.
+    stages = max(1, math.ceil(math.log(gain) / math.log(STAGE_GAIN_MAX) - 1e-9)) if gain > 1 else 1
+    stage_gain = gain ** (1 / stages)
+    achieved, opamps, stage_in = 1.0, [], source
+    for k in range(stages):
+        last = k == stages - 1
+        x_name = f"X{x_first + k}"
+        # An op-amp's output is a net of the model (headroom checks read it); the last drives the
+        # port through an isolation resistor inside its loop, so the port stays exact.
+        amp_out = f"bo{j + 1}" if last else f"bo{j + 1}_{k + 1}"
+        sense = port if last else amp_out
+        if stage_gain > 1 + 1e-9:
+            rf, rg, got = gain_pair(stage_gain)
+            feedback = f"fb{j + 1}" + ("" if last else f"s{k + 1}")
+            chain = [sense] + [f"{feedback}_{i}" for i in range(1, len(rf))] + [feedback]
+            new.append(Component(x_name, "X", (stage_in, feedback, amp_out), subckt=opamp.subckt_name,
+                                 origin=f"output {cls} buffer: op-amp, stage {k + 1}", attrs=dict(attrs)))
+            new += [resistor((a, b), value, "Rf", dict(part)) for value, a, b in zip(rf, chain, chain[1:])]
+            new.append(resistor((feedback, GROUND), rg, "Rg", dict(part)))
+            record.setdefault("stages", []).append({"rf_ohm": list(rf), "rg_ohm": rg, "gain": got})
+        else:
+            got = 1.0
+            new.append(Component(x_name, "X", (stage_in, sense, amp_out), subckt=opamp.subckt_name,
+                                 origin=f"output {cls} buffer: op-amp follower", attrs=dict(attrs)))
+        achieved *= got
+        opamps.append({"designator": x_name, "output_net": amp_out})
+        stage_in = amp_out
+    new.append(resistor((f"bo{j + 1}", port), ISOLATION_OHM, "isolation resistor", dict(part)))
+    if driver.kind == "E":
+        graph.replace(driver.name, *new)
+    else:
+        graph.replace(driver.name, new[0])
+        for comp in new[1:]:
+            graph.add(comp)
+    return {**record, "gain": achieved, "opamps": opamps}
+
+
+def _readout_element(graph: CircuitGraph, port: str) -> Component:
+    """The VCVS or CCVS driving output ``port``; CompileError unless there is exactly one."""
+    drivers = [c for c in graph.components if c.kind in ("E", "H") and c.nodes[0] == port]
+    if len(drivers) != 1:
+        raise CompileError(f"readout_analog: output port {port} is not driven by one readout element")
+    return drivers[0]
+
+
+def _decisions_before_supplies(graph: CircuitGraph) -> CircuitGraph:
+    """``graph`` with its ports ordered inputs, outputs, decisions, supplies (a copy when a
+    supply port was declared before the decision ports, else ``graph`` itself)."""
+    ports = graph.ports
+    ordered = sorted(ports, key=lambda p: {"decision": 1, "supply": 2}.get(p.role, 0))
+    if [p.name for p in ordered] == [p.name for p in ports]:
+        return graph
+    rebuilt = CircuitGraph(graph.title)
+    rebuilt.meta = graph.meta
+    for port in ordered:
+        rebuilt.add_port(port)
+    for defn in graph.subcircuits.values():
+        rebuilt.define_subcircuit(defn)
+    for comp in graph.components:
+        rebuilt.add(comp)
+    return rebuilt
+
+
+# -- the readout subcircuit, as data ---------------------------------------------------------
+
+def readout_description(level: str, n: int, t0: float, t1: float, opamp: OpampModel, series_c: str,
+                        full_scale_v: float = FULL_SCALE_V) -> dict:
+    """The readout as plain data for the backend (all times in circuit seconds, values SI).
+
+    Keys: ``level``, ``detector`` (text), ``subckt`` (the readout subcircuit's name),
+    ``subcircuits`` (definitions in netlist order, the readout last: ``name``, ``ports``,
+    ``doc``, ``models`` [{name, type, params}], ``elements``), ``volts_per_mean_square``,
+    ``high_volts``, ``window_s`` and ``parts`` (counts). An element is ``{"name", "nodes"}`` plus
+    one of ``value`` (R, C, E, G, V dc), ``model`` (D, Q, S), ``subckt`` (X), ``pwl`` ([[t, v],
+    ...], V) or ``quantity`` ("V" or "I") with ``expr`` (B: a compiler-built expression over
+    ``v(<local net>)``). Ports of the readout subcircuit: b1..bN (the buffered outputs),
+    dec1..decN, det1..detN. ``full_scale_v``: the buffers' peak for the unit sine (V), which
+    sizes the integrators.
+    """
+    edge = min(EDGE_S, (t1 - t0) / 1000)
+    gate = [[0.0, 1.0], [t1, 1.0], [t1 + edge, 0.0]] if t0 <= 0 else \
+        [[0.0, 0.0], [t0, 0.0], [t0 + edge, 1.0], [t1, 1.0], [t1 + edge, 0.0]]
+    ports = [f"b{j}" for j in range(1, n + 1)] + [f"dec{j}" for j in range(1, n + 1)] + \
+        [f"det{j}" for j in range(1, n + 1)]
+    if level == "behavioural":
+        elements = [{"name": "Vgate", "nodes": ["tw", GROUND], "pwl": gate}]
+        k = C_BEHAVIOURAL / (t1 - t0)
+        for j in range(1, n + 1):
+            others = [f"v(det{i})" for i in range(1, n + 1) if i != j]
+            elements += [
+                {"name": f"Bsq{j}", "nodes": [GROUND, f"det{j}"], "quantity": "I",
+                 "expr": f"v(tw)*v(b{j})*v(b{j})*{_number(k)}"},
+                {"name": f"Cint{j}", "nodes": [f"det{j}", GROUND], "value": C_BEHAVIOURAL},
+                # A leak far below the integrator's charging current gives the node a DC path.
+                {"name": f"Rleak{j}", "nodes": [f"det{j}", GROUND], "value": 1e15},
+                {"name": f"Bwta{j}", "nodes": [f"dec{j}", GROUND], "quantity": "V",
+                 "expr": f"{_number(BEHAVIOURAL_HIGH_V)}*u(v(det{j})-{_max(others)})"},
+            ]
+        readout = {"name": "r2nn_readout", "ports": ports, "models": [], "elements": elements,
+                   "doc": "r2nn readout, behavioural: mean square over the window and winner-take-all"}
+        return {"level": level, "detector": "mean square, behavioural", "subckt": "r2nn_readout",
+                "subcircuits": [readout], "volts_per_mean_square": 1.0, "high_volts": BEHAVIOURAL_HIGH_V,
+                "window_s": [t0, t1], "parts": part_counts(elements)}
+
+    i_ref = V_REF / R_REF
+    design_ms = (full_scale_v * 10 ** (-INTEGRATOR_HEADROOM_DB / 20)) ** 2 / 2
+    c_int = eseries.nearest(design_ms * (t1 - t0) / (INTEGRATOR_FULL_SCALE_V * R_LOG ** 2 * i_ref), series_c)
+    vpms = (t1 - t0) / (R_LOG ** 2 * i_ref * c_int)
+    clamp = _clamped_opamp(opamp)
+    op = clamp["name"]
+    reset = [[0.0, 0.0], [t1, 0.0]] if t0 <= 0 else [[0.0, 1.0], [t0, 1.0], [t0 + edge, 0.0]]
+    elements = [
+        {"name": "Vgate", "nodes": ["tw", GROUND], "pwl": gate},
+        {"name": "Vreset", "nodes": ["tr", GROUND], "pwl": reset},
+        {"name": "Vref", "nodes": ["vr", GROUND], "value": V_REF},
+        {"name": "Rref", "nodes": ["vr", "ar"], "value": R_REF},
+        {"name": "Qref", "nodes": ["ar", GROUND, "era"], "model": "q2n3904"},
+        {"name": "Rrefe", "nodes": ["er", "era"], "value": R_EMITTER},
+        {"name": "Xref", "nodes": [GROUND, "ar", "er"], "subckt": op},
+        {"name": "Cref", "nodes": ["ar", "er"], "value": C_COMP},
+        {"name": "Rmax", "nodes": ["mx", GROUND], "value": R_MAX},
+    ]
+    high = opamp.swing_v * DECISION_LOAD_OHM / (DECISION_SERIES_OHM + DECISION_LOAD_OHM)
+    for j in range(1, n + 1):
+        b, p = f"b{j}", f"c{j}_"
+        elements += [
+            {"name": f"Rin{j}", "nodes": [b, p + "n1"], "value": R_RECT},
+            {"name": f"Rhw{j}", "nodes": [p + "y", p + "n1"], "value": R_RECT},
+            {"name": f"Dpos{j}", "nodes": [p + "o1", p + "n1"], "model": "d1n4148"},
+            {"name": f"Dneg{j}", "nodes": [p + "y", p + "o1"], "model": "d1n4148"},
+            {"name": f"Xhw{j}", "nodes": [GROUND, p + "n1", p + "o1"], "subckt": op},
+            {"name": f"Rsx{j}", "nodes": [b, p + "n2"], "value": R_SUM_X},
+            {"name": f"Rsy{j}", "nodes": [p + "y", p + "n2"], "value": R_SUM_Y},
+            {"name": f"Rsf{j}", "nodes": [p + "z", p + "n2"], "value": R_SUM_X},
+            {"name": f"Xsum{j}", "nodes": [GROUND, p + "n2", p + "z"], "subckt": op},
+            {"name": f"Rlog{j}", "nodes": [p + "z", p + "a"], "value": R_LOG},
+            {"name": f"Qlog{j}", "nodes": [p + "a", GROUND, p + "ea"], "model": "q2n3904"},
+            {"name": f"Rloge{j}", "nodes": [p + "e", p + "ea"], "value": R_EMITTER},
+            {"name": f"Xlog{j}", "nodes": [GROUND, p + "a", p + "e"], "subckt": op},
+            {"name": f"Clog{j}", "nodes": [p + "a", p + "e"], "value": C_COMP},
+            {"name": f"Rdr{j}", "nodes": ["era", p + "ns"], "value": R_DOUBLE},
+            {"name": f"Rdf{j}", "nodes": [p + "s", p + "ns"], "value": R_DOUBLE},
+            {"name": f"Xdbl{j}", "nodes": [p + "ea", p + "ns", p + "s"], "subckt": op},
+            {"name": f"Qexp{j}", "nodes": [p + "g", GROUND, p + "s"], "model": "q2n3904"},
+            {"name": f"Sgate{j}", "nodes": [p + "g", p + "si", "tw", GROUND], "model": "swa"},
+            {"name": f"Xint{j}", "nodes": [GROUND, p + "si", f"det{j}"], "subckt": op},
+            {"name": f"Cint{j}", "nodes": [p + "si", f"det{j}"], "value": c_int},
+            {"name": f"Sreset{j}", "nodes": [p + "si", f"det{j}", "tr", GROUND], "model": "swa"},
+            {"name": f"Xmax{j}", "nodes": [f"det{j}", "mx", p + "f"], "subckt": op},
+            {"name": f"Dmax{j}", "nodes": [p + "f", "mx"], "model": "d1n4148"},
+            {"name": f"Xcmp{j}", "nodes": [p + "f", "mx", p + "k"], "subckt": op},
+            {"name": f"Rdec{j}", "nodes": [p + "k", f"dec{j}"], "value": DECISION_SERIES_OHM},
+            {"name": f"Dclamp{j}", "nodes": [GROUND, f"dec{j}"], "model": "d1n4148"},
+        ]
+    readout = {"name": "r2nn_readout", "ports": ports, "elements": elements,
+               "models": [{"name": name, "type": MODELS[name][0], "params": MODELS[name][1]}
+                          for name in ("d1n4148", "q2n3904", "swa")],
+               "doc": "r2nn readout from parts: rectifier, log-antilog squarer, window integrator, WTA"}
+    return {"level": level, "detector": "mean square: precision full-wave rectifier and log-antilog squarer",
+            "subckt": "r2nn_readout", "subcircuits": [clamp, readout], "volts_per_mean_square": vpms,
+            "integrator_f": c_int, "reference_a": i_ref, "high_volts": high, "window_s": [t0, t1],
+            "parts": part_counts(elements)}
+
+
+#: What the readout's element letters are, for the parts count (V sources: see part_counts).
+_PART_NAMES = {"X": "op-amps", "D": "diodes", "Q": "transistors", "S": "switches", "R": "resistors",
+               "C": "capacitors", "B": "B-sources"}
+
+
+def part_counts(elements: list[dict]) -> dict[str, int]:
+    """How many of each part the readout subcircuit holds: op-amps, diodes, ..., voltage
+    references (DC V sources) and timing sources (PWL V sources, the controller's outputs).
+    The behavioural leak resistors model nothing bought and are left out."""
+    counts: dict[str, int] = {}
+    for e in elements:
+        letter = e["name"][0]
+        if letter == "V":
+            name = "timing sources" if "pwl" in e else "voltage references"
+        elif e["name"].startswith("Rleak"):
+            continue
+        else:
+            name = _PART_NAMES[letter]
+        counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def _clamped_opamp(opamp: OpampModel) -> dict:
+    """The single-pole macromodel of ``opamp`` (see :mod:`~r2nn_compiler.circuit.opamp`) with
+    its gain node clamped by two diodes at ±(swing − :data:`CLAMP_DROP_V`), so comparators and
+    open-loop moments saturate at about the datasheet swing instead of running away."""
+    from ..circuit.opamp import MACRO_GM_S
+
+    r_gain = opamp.a0 / MACRO_GM_S
+    c_gain = 1.0 / (2 * math.pi * opamp.dominant_pole_hz * r_gain)
+    level = opamp.swing_v - CLAMP_DROP_V
+    elements = [
+        {"name": "G1", "nodes": [GROUND, "p", "inp", "inn"], "value": MACRO_GM_S},
+        {"name": "R1", "nodes": ["p", GROUND], "value": r_gain},
+        {"name": "C1", "nodes": ["p", GROUND], "value": c_gain},
+        {"name": "D1", "nodes": ["p", "cp"], "model": "dclamp"},
+        {"name": "D2", "nodes": ["cn", "p"], "model": "dclamp"},
+        {"name": "V1", "nodes": ["cp", GROUND], "value": level},
+        {"name": "V2", "nodes": ["cn", GROUND], "value": -level},
+        {"name": "E1", "nodes": ["o", GROUND, "p", GROUND], "value": 1.0},
+        {"name": "R2", "nodes": ["o", "out"], "value": opamp.r_out_ohm},
+    ]
+    return {"name": "opamp_clamp", "ports": ["inp", "inn", "out"], "elements": elements,
+            "models": [{"name": "dclamp", "type": "D", "params": {"is": 1e-14}}],
+            "doc": f"{opamp.part}-like macromodel, output clamped at about +-{opamp.swing_v:g} V"}
+
+
+def _number(value: float) -> str:
+    return f"{value:.17g}".replace("e+", "e")
+
+
+def _max(terms: list[str]) -> str:
+    """``max`` over ngspice B-source terms, nested pairwise (``0`` for none)."""
+    if not terms:
+        return "0"
+    expr = terms[0]
+    for term in terms[1:]:
+        expr = f"max({expr},{term})"
+    return expr

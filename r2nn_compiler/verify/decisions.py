@@ -1,0 +1,168 @@
+"""The on-circuit readout's decisions, and how close each came to flipping.
+
+A deck compiled with ``--readout`` has decision ports (manifest ``decisions``: ``{class, port,
+high_volts, valid_after_s}``) and detector nets (manifest ``readout_circuit.detectors``: per
+class the net ``det<j>`` of the model subcircuit and its nominal volts per feature², det_j ≈
+k_j·F_j² with F_j = w_j·RMS(v_j) over the readout window). From one transient this module
+reads, per testbench copy:
+
+* the **decision**: port j counts as high when its voltage at ``valid_after_s`` exceeds half of
+  ``high_volts``; the circuit's class is the one port high, ``"none"`` when no port is high and
+  ``"ambiguous"`` when several are (both disagree with any reference class);
+* the **detector voltages** at ``valid_after_s`` and the mean square of every output port over
+  the window (trapezoid over ngspice's own time points, V²).
+
+:func:`margin_figures` then sets them against the reference features F_j (model):
+
+* ``margin`` = 1 − F_2/F_1 (F_1 the winner's, F_2 the runner-up's): the relative change of the
+  two largest features that would flip the reference decision;
+* ``detector_error``: the analog detector against an ideal one on the same (simulated) input,
+  max_j |√det_j − √(vpms·MS_j)| / max_j √(vpms·MS_j) — the error of the detectors alone, in
+  feature terms (relative to the largest feature);
+* ``feature_error``: max_j |F̂_j − F_j| / F_1 with F̂_j = √(det_j / k_j): everything between the
+  model and the decision (network, quantisation, weights as gains, window edges, detector);
+* ``at_risk``: margin ≤ 2·feature_error (the winner down and the runner-up up by that much
+  would swap them).
+
+:func:`linear_circuit` gives the verifier the deck's linear part (the library without the
+readout's subcircuits and instance), which its numpy MNA can read back.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..backend import testbench_net
+from ..errors import SimulationError, VerificationError
+from .circuit import CircuitUnderTest
+from .manifest import CompiledDeck
+
+NONE = "none"
+AMBIGUOUS = "ambiguous"
+
+
+def decision_ports(manifest: dict) -> list[dict]:
+    """The manifest's ``decisions`` ([] for a deck without an on-circuit readout)."""
+    return list(manifest.get("decisions") or [])
+
+
+def decision_time(manifest: dict) -> float:
+    """When every decision is valid (s, circuit time): the latest ``valid_after_s``."""
+    return max(float(d["valid_after_s"]) for d in decision_ports(manifest))
+
+
+def detector_vectors(manifest: dict, copy: int) -> list[str]:
+    """ngspice vectors of the detector nets in testbench copy ``copy`` (0-based): ``v(x1.det1)``."""
+    circuit = manifest.get("readout_circuit") or {}
+    return [f"v(x{copy + 1}.{d['net'].lower()})" for d in circuit.get("detectors", [])]
+
+
+def evaluate(plot, manifest: dict, copy: int, copies: int) -> dict:
+    """What testbench copy ``copy`` of ``copies`` decided, from a transient ``plot`` saving the
+    decision ports, the detector nets and the outputs: ``class``, ``port_volts`` and ``high``
+    per class, ``detector_volts`` per class and ``output_mean_square`` (V², over the window).
+
+    Raises VerificationError when the plot lacks a vector or ends before ``valid_after_s``.
+    """
+    decisions = decision_ports(manifest)
+    classes = [d["class"] for d in decisions]
+    t = np.real(_vector(plot, "time"))
+    at = decision_time(manifest)
+    if t[-1] < at * (1 - 1e-9):
+        raise VerificationError(f"the transient ends at {t[-1]:.6g} s, before the decisions are valid ({at:.6g} s)")
+    volts = [float(np.interp(at, t, np.real(_vector(plot, f"v({testbench_net('dec', copy, j, copies)})"))))
+             for j in range(len(decisions))]
+    high = [v > 0.5 * float(d["high_volts"]) for v, d in zip(volts, decisions)]
+    winners = [c for c, h in zip(classes, high) if h]
+    decided = winners[0] if len(winners) == 1 else (NONE if not winners else AMBIGUOUS)
+    result = {"class": decided, "port_volts": dict(zip(classes, volts)), "high": dict(zip(classes, high))}
+    circuit = manifest.get("readout_circuit")
+    if circuit:
+        dets = [float(np.interp(at, t, np.real(_vector(plot, v)))) for v in detector_vectors(manifest, copy)]
+        t0, t1 = circuit["window_s"]
+        inside = (t >= t0) & (t <= t1)
+        ms = [float(np.trapezoid(np.real(_vector(plot, f"v({testbench_net('out', copy, j, copies)})"))[inside] ** 2,
+                                 t[inside]) / (t1 - t0)) for j in range(len(decisions))]
+        result.update(detector_volts=dict(zip(classes, dets)), output_mean_square=dict(zip(classes, ms)))
+    return result
+
+
+def margin_figures(manifest: dict, decision: dict, features_reference: dict[str, float]) -> dict:
+    """``margin``, ``detector_error``, ``feature_error``, ``at_risk`` and the hardware features
+    ``features_detected`` of one signal (see the module docstring); the error figures are None
+    for a deck without detector nets."""
+    classes = list(features_reference)
+    f = np.array([features_reference[c] for c in classes])
+    order = np.sort(f)[::-1]
+    margin = float(1 - order[1] / order[0]) if f.size > 1 and order[0] > 0 else 1.0
+    figures = {"margin": margin, "detector_error": None, "feature_error": None, "at_risk": None}
+    circuit = manifest.get("readout_circuit")
+    if not circuit or "detector_volts" not in decision:
+        return figures
+    per_feature = np.array([d["volts_per_feature_squared"] for d in circuit["detectors"]])
+    det = np.array([decision["detector_volts"][c] for c in classes])
+    ideal = float(circuit["volts_per_mean_square"]) * np.array([decision["output_mean_square"][c] for c in classes])
+    measured = np.sqrt(np.maximum(det, 0.0))
+    scale = float(np.sqrt(np.max(ideal)))
+    detector_error = float(np.max(np.abs(measured - np.sqrt(ideal))) / scale) if scale > 0 else 0.0
+    detected = measured / np.sqrt(per_feature)
+    feature_error = float(np.max(np.abs(detected - f)) / order[0]) if order[0] > 0 else 0.0
+    figures.update(detector_error=detector_error, feature_error=feature_error,
+                   at_risk=bool(margin <= 2 * feature_error),
+                   features_detected={c: float(v) for c, v in zip(classes, detected)})
+    return figures
+
+
+def summarise(rows: list[tuple[str, dict]]) -> dict:
+    """Decision figures over the signals: ``rows`` are (signal path, decision dict holding
+    ``class``, ``agree`` and the :func:`margin_figures`). Returns the smallest margin and its
+    signal with that signal's errors, the worst detector and feature errors, the signals at
+    risk and those with no single decision."""
+    if not rows:
+        return {}
+    path, smallest = min(rows, key=lambda r: r[1]["margin"])
+    known = [r for r in rows if r[1].get("detector_error") is not None]
+    return {
+        "signals": len(rows),
+        "agreement": float(np.mean([r[1]["agree"] for r in rows])),
+        "smallest_margin": smallest["margin"], "smallest_margin_signal": path,
+        "detector_error_there": smallest.get("detector_error"),
+        "feature_error_there": smallest.get("feature_error"),
+        "worst_detector_error": max((r[1]["detector_error"] for r in known), default=None),
+        "worst_feature_error": max((r[1]["feature_error"] for r in known), default=None),
+        "at_risk": [p for p, d in rows if d.get("at_risk")],
+        "no_single_decision": [p for p, d in rows if d["class"] in (NONE, AMBIGUOUS)],
+    }
+
+
+def linear_circuit(compiled: CompiledDeck) -> CircuitUnderTest:
+    """The deck's linear circuit (network and buffers) for the numpy MNA: its library without
+    the readout's subcircuits and instance (manifest ``readout_circuit``), read back."""
+    circuit = compiled.manifest.get("readout_circuit") or {}
+    drop = {name.lower() for name in circuit.get("subcircuits", [])}
+    instance = str(circuit.get("instance", "")).lower()
+    kept, skipping = [], None
+    for line in compiled.library_path.read_text(encoding="utf-8").splitlines():
+        words = line.split()
+        head = [w.lower() for w in words[:2]]
+        if skipping is None and head[:1] == [".subckt"] and len(head) > 1 and head[1] in drop:
+            skipping = head[1]
+        if skipping is None and not (instance and head[:1] == [instance]):
+            kept.append(line)
+        if skipping is not None and head[:1] == [".ends"]:
+            skipping = None
+    with tempfile.TemporaryDirectory(prefix="r2nn-linear-") as tmp:
+        (Path(tmp) / compiled.manifest["library"]).write_text("\n".join(kept) + "\n", encoding="utf-8")
+        return CircuitUnderTest.from_compiled(CompiledDeck(Path(tmp), compiled.manifest))
+
+
+def _vector(plot, name: str) -> np.ndarray:
+    try:
+        return plot.get(name)
+    except SimulationError:
+        raise VerificationError(f"no vector {name} in the transient: save the decision ports and detector nets "
+                                "(see verify.decisions)") from None
+

@@ -1,0 +1,189 @@
+"""On-circuit readout (``--readout analog|behavioural``): decision ports in ngspice agree with the
+reference model's argmax, the manifest says where they are, the numpy proof sees the buffers."""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from r2nn_compiler.circuit import CircuitGraph, Component, Port
+from r2nn_compiler.cli import main
+from r2nn_compiler.compiler import compile_model, load_model
+from r2nn_compiler.errors import CompileError
+from r2nn_compiler.passes import CompileOptions
+from r2nn_compiler.passes import readout_analog
+from r2nn_compiler.signals import Signal, load_signal
+from r2nn_compiler.sim.rawfile import RawPlot
+from r2nn_compiler.verify import read_compiled, verify_deck
+from r2nn_compiler.verify import decisions as readout
+
+from .conftest import ROOT, TOY
+from .strategies import random_stable_model
+
+TOY_SIGNALS = sorted((ROOT / "examples" / "toy" / "signals").glob("*.wav"))
+DECISION_KEYS = {"class", "port", "high_volts", "valid_after_s"}
+
+
+def noise(n: int, seed: int, seconds: float = 0.02, rate: float = 16_000.0) -> list[Signal]:
+    rng = np.random.default_rng(seed)
+    return [Signal(0.3 * rng.standard_normal((1, int(seconds * rate) + 1)), rate, f"noise{i}") for i in range(n)]
+
+
+def assert_decisions_agree(report) -> None:
+    """Every signal: exactly one port high, that class is the reference's; figures reported."""
+    for s in report.signals:
+        d = s.decision
+        assert sum(d["high"].values()) == 1, (s.path, d["port_volts"])
+        assert d["class"] == s.reference_class, (s.path, d, s.features_reference)
+        assert s.agree
+    figures = report.decisions
+    assert figures["agreement"] == 1.0 and figures["signals"] == len(report.signals)
+    assert figures["smallest_margin"] > 0 and figures["worst_detector_error"] is not None
+    assert figures["at_risk"] == [] and figures["no_single_decision"] == []
+    assert report.to_json()["summary"]["decisions"] == figures
+    assert report.passed, report.failures()
+
+
+def test_behavioural_readout_decides_like_the_reference_on_the_toy(tmp_path):
+    model = load_model(TOY)
+    compile_model(model, tmp_path / "o", options=CompileOptions(readout="behavioural"))
+    report = verify_deck(model, read_compiled(tmp_path / "o"), [load_signal(p, 1) for p in TOY_SIGNALS],
+                         run_ac=False)
+    assert_decisions_agree(report)
+    # B-source detectors integrate exactly: what is left is ngspice's step.
+    assert report.decisions["worst_detector_error"] < 1e-3
+
+
+def test_part_level_readout_decides_like_the_reference_on_the_toy(tmp_path):
+    model = load_model(TOY)
+    compile_model(model, tmp_path / "o", options=CompileOptions(readout="analog"))
+    # The closest call of the toy's signals (3.2 % margin) and a broadband one.
+    picks = [p for p in TOY_SIGNALS if p.stem in ("tone_1600hz", "noise")]
+    report = verify_deck(model, read_compiled(tmp_path / "o"), [load_signal(p, 1) for p in picks], run_ac=False)
+    assert_decisions_agree(report)
+    figures = report.decisions
+    assert figures["smallest_margin_signal"].endswith("tone_1600hz.wav")
+    assert figures["smallest_margin"] > 2 * figures["feature_error_there"]
+    assert figures["worst_detector_error"] < 0.01
+    for s in report.signals:  # the high port sits at the divided comparator swing, the others near 0
+        high = [v for c, v in s.decision["port_volts"].items() if s.decision["high"][c]]
+        assert high[0] == pytest.approx(read_compiled(tmp_path / "o").decisions[0]["high_volts"], rel=0.02)
+        assert all(v < 0.5 for c, v in s.decision["port_volts"].items() if not s.decision["high"][c])
+
+
+@pytest.mark.parametrize("level", ["behavioural", "analog"])
+def test_random_model_readout_decides_like_the_reference(tmp_path, level):
+    model = random_stable_model(2)
+    compile_model(model, tmp_path / "o", options=CompileOptions(readout=level))
+    report = verify_deck(model, read_compiled(tmp_path / "o"), noise(1, seed=2), run_ac=False)
+    assert_decisions_agree(report)
+
+
+def test_manifest_lists_decision_ports_after_outputs(tmp_path):
+    result = compile_model(load_model(TOY), tmp_path / "o", options=CompileOptions(readout="analog"))
+    m = result.manifest
+    assert m["ports"] == ["in1", "out1", "out2", "out3", "dec1", "dec2", "dec3"]
+    assert [set(d) for d in m["decisions"]] == [DECISION_KEYS] * 3
+    assert [d["class"] for d in m["decisions"]] == ["low", "high", "rough"]
+    assert all(d["valid_after_s"] > m["readout"]["stop_s"] for d in m["decisions"])
+    library = (tmp_path / "o" / "toy.lib").read_text()
+    assert ".subckt r2nn_toy in1 out1 out2 out3 dec1 dec2 dec3\n" in library
+    assert "Xreadout out1 out2 out3 dec1 dec2 dec3 det1 det2 det3 r2nn_readout" in library
+    testbench = (tmp_path / "o" / "toy.cir").read_text()
+    assert "X1 in1 out1 out2 out3 dec1 dec2 dec3 r2nn_toy" in testbench
+    assert ".meas tran dec1 FIND v(dec1) AT=" in testbench
+    assert read_compiled(tmp_path / "o").decisions == m["decisions"]
+    plain = compile_model(load_model(TOY), tmp_path / "p").manifest
+    assert plain["decisions"] == [] and plain["readout_circuit"] is None
+
+
+def test_decision_ports_come_before_supplies():
+    graph = CircuitGraph()
+    for port in (Port("in1", "input"), Port("out1", "output"), Port("vcc", "supply"), Port("dec1", "decision")):
+        graph.add_port(port)
+    graph.add(Component("R1", "R", ("dec1", "0"), 1e4))
+    graph.add(Component("R2", "R", ("vcc", "0"), 1e4))
+    ordered = readout_analog._decisions_before_supplies(graph)
+    assert [p.name for p in ordered.ports] == ["in1", "out1", "dec1", "vcc"]
+    assert [c.name for c in ordered.components] == ["R1", "R2"]
+
+
+def test_numpy_proof_sees_the_buffers_loading(tmp_path, monkeypatch):
+    model = load_model(TOY)
+    # Exact flow: ideal buffers, the proof holds to 1e-6.
+    exact = compile_model(model, tmp_path / "e", options=CompileOptions(exact=True, readout="behavioural"))
+    assert exact.log[-1].name == "check_reference" and exact.log[-1].details["h_relative_error"] < 1e-6
+    # Hardware flow: the buffer's input resistance sits on the resonator net in the graph, so a
+    # low one shows up in the proof's error.
+    def error(r_in: float) -> float:
+        monkeypatch.setattr(readout_analog, "INPUT_RESISTANCE_OHM", r_in)
+        log = compile_model(model, tmp_path / "h", options=CompileOptions(readout="analog")).log
+        return log[-1].details["h_relative_error"]
+
+    assert error(1e12) < 0.02
+    assert error(1e3) > 0.1
+
+
+def test_buffer_gains_realise_the_weights():
+    for gain in (1.5, 20.0, 24.0, 137.3, 29.9):
+        rf, rg, achieved = readout_analog.gain_pair(gain)
+        assert abs(achieved / gain - 1) <= readout_analog.GAIN_TARGET
+        assert achieved == pytest.approx(1 + sum(rf) / rg)
+    with pytest.raises(CompileError):
+        readout_analog.gain_pair(1.0)
+
+
+def test_unknown_readout_is_a_one_line_error(tmp_path):
+    with pytest.raises(CompileError, match="unknown readout 'digital'"):
+        compile_model(load_model(TOY), tmp_path / "o", options=CompileOptions(readout="digital"))
+
+
+def fake_plot(volts: list[float], dets: list[float], at: float = 0.021) -> RawPlot:
+    t = np.array([0.0, 0.01, 0.02, at])
+    data = {"time": t}
+    for j, (v, d) in enumerate(zip(volts, dets), start=1):
+        data[f"v(dec{j})"] = np.full(4, v)
+        data[f"v(x1.det{j})"] = np.array([0.0, d / 2, d, d])
+        data[f"v(out{j})"] = np.full(4, np.sqrt(d))
+    return RawPlot("t", "", "Transient Analysis", {"real"}, [(k, "v") for k in data], data)
+
+
+MANIFEST = {"decisions": [{"class": c, "port": f"dec{j}", "high_volts": 5.0, "valid_after_s": 0.021}
+                          for j, c in enumerate("abc", start=1)],
+            "readout_circuit": {"window_s": [0.0, 0.02], "volts_per_mean_square": 1.0,
+                                "detectors": [{"class": c, "net": f"det{j}", "volts_per_feature_squared": 1.0}
+                                              for j, c in enumerate("abc", start=1)]}}
+
+
+@pytest.mark.parametrize("volts, decided", [([5.0, 0.0, 0.0], "a"), ([0.0, 4.9, -0.6], "b"),
+                                            ([0.0, 0.1, 0.0], readout.NONE), ([5.0, 5.0, 0.0], readout.AMBIGUOUS)])
+def test_the_decision_is_the_one_port_high(volts, decided):
+    assert readout.evaluate(fake_plot(volts, [1.0, 0.5, 0.25]), MANIFEST, 0, 1)["class"] == decided
+
+
+def test_margin_is_set_against_the_detector_and_feature_errors():
+    decision = readout.evaluate(fake_plot([5.0, 0.0, 0.0], [1.0, 0.81, 0.25]), MANIFEST, 0, 1)
+    figures = readout.margin_figures(MANIFEST, decision, {"a": 1.0, "b": 0.95, "c": 0.5})
+    assert figures["margin"] == pytest.approx(0.05)
+    assert figures["detector_error"] == pytest.approx(0.0, abs=1e-12)  # det = vpms · MS of its input
+    assert figures["features_detected"]["b"] == pytest.approx(0.9)
+    assert figures["feature_error"] == pytest.approx(0.05)
+    assert figures["at_risk"]  # 5 % margin against 5 % feature error: could flip
+
+
+def test_cli_compiles_with_readout_and_reports_the_margin(tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "o"
+    result = runner.invoke(main, ["compile", str(TOY), "-o", str(out), "--readout", "behavioural"])
+    assert result.exit_code == 0, result.output
+    assert "readout_analog" in result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [d["port"] for d in manifest["decisions"]] == ["dec1", "dec2", "dec3"]
+    result = runner.invoke(main, ["verify", str(TOY), str(out), str(TOY_SIGNALS[-1]), "--no-ac",
+                                  "--json", str(tmp_path / "r.json")])
+    assert result.exit_code == 0, result.output
+    assert "smallest winning margin" in result.output
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["signals"][0]["decision"]["class"] == report["signals"][0]["reference_class"]
+    assert "decisions" in report["summary"]
