@@ -213,6 +213,11 @@ def response(model_path: str, fmin: float | None, fmax: float | None, points: in
 @click.option("--opamp", type=click.Choice(["macro", "ideal"]), default="macro", show_default=True,
               help="Op-amp model for active parts.")
 @click.option("--gbw-hz", type=float, default=None, help="Op-amp gain-bandwidth product (macro model).")
+@click.option("--opamp-param", "opamp_param_text", multiple=True, metavar="KNOB=VALUE",
+              help="Op-amp macromodel knob (repeatable): a0, gbw_hz, r_out_ohm, swing_v, offset_v, quiescent_a, "
+                   "supply_v; e.g. --opamp-param quiescent_a=60u --opamp-param supply_v=1.65.")
+@click.option("--single-inductors", is_flag=True,
+              help="One inductor per spring (no series trim inductor); f0 is then restored by the capacitor alone.")
 @click.option("--parasitics", is_flag=True, help="Model inductor loss (--inductor-q) and capacitor ESR, compensated.")
 @click.option("--inductor-q", type=float, default=50.0, show_default=True)
 @click.option("--inductors", type=click.Choice(["passive", "gic"]), default="passive", show_default=True,
@@ -228,7 +233,8 @@ def response(model_path: str, fmin: float | None, fmax: float | None, points: in
               help="List the registered passes and exit.")
 @handles_errors
 def compile_cmd(model_path: str, outdir: str, exact: bool, band_text, series_text, strategy, pair_target, opamp,
-                gbw_hz, parasitics, inductor_q, inductors, flow_text: str | None, readout: str = "none") -> None:
+                gbw_hz, opamp_param_text, single_inductors, parasitics, inductor_q, inductors, flow_text: str | None,
+                readout: str = "none") -> None:
     """Compile MODEL into an ngspice deck, manifest.json and bom.csv in OUTDIR."""
     from .passes import CompileOptions
 
@@ -252,6 +258,15 @@ def compile_cmd(model_path: str, outdir: str, exact: bool, band_text, series_tex
             target[key.strip().upper() if target is options.series else key.strip()] = value.strip().upper()
     if gbw_hz is not None:
         options.opamp_params["gbw_hz"] = gbw_hz
+    for item in opamp_param_text:
+        knob, sep, value = item.partition("=")
+        try:
+            options.opamp_params[knob.strip()] = parse_quantity(value).value if sep else None
+        except ValueError:
+            sep = ""
+        if not sep or options.opamp_params[knob.strip()] is None:
+            raise click.UsageError(f"--opamp-param: expected KNOB=VALUE (e.g. quiescent_a=60u), got {item!r}")
+    options.pair_inductors = not single_inductors
     result = compiler.compile_model(model, outdir, flow=flow, options=options)
     for entry in result.log:
         click.echo(f"  {entry.name:<20}{entry.summary}")

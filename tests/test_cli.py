@@ -119,3 +119,19 @@ def test_bad_option_values_found_inside_a_command_are_usage_errors(tmp_path, arg
     assert result.exit_code == 2, result.output
     assert "internal error" not in result.output and "--band-hz" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_opamp_params_and_single_inductors_reach_the_compile(tmp_path):
+    toy = Path(__file__).resolve().parents[1] / "examples" / "toy" / "toy.r2nn"
+    runner = CliRunner()
+    paired = runner.invoke(main, ["compile", str(toy), "-o", str(tmp_path / "a"),
+                                  "--opamp-param", "quiescent_a=60u", "--opamp-param", "supply_v=1.65"])
+    single = runner.invoke(main, ["compile", str(toy), "-o", str(tmp_path / "b"), "--single-inductors"])
+    assert paired.exit_code == 0 and single.exit_code == 0, paired.output + single.output
+    energy = json.loads((tmp_path / "a" / "manifest.json").read_text())["energy"]
+    assert energy["quiescent_amps_per_opamp"] == pytest.approx(60e-6) and energy["supply_volts"] == 1.65
+    n_inductors = [sum(line.startswith("L") for line in (tmp_path / d / "toy.lib").read_text().splitlines())
+                   for d in ("a", "b")]
+    assert n_inductors[0] > n_inductors[1]  # series trim inductors only when pairing
+    bad = runner.invoke(main, ["compile", str(toy), "-o", str(tmp_path / "c"), "--opamp-param", "a0"])
+    assert bad.exit_code == 2 and not (tmp_path / "c").exists()
