@@ -381,6 +381,8 @@ def _print_decisions(figures: dict) -> None:
         click.echo(f"  margin within twice the feature error (could flip): {path}")
     for path in figures["no_single_decision"]:
         click.echo(f"  no single decision port high: {path}")
+    for path in figures.get("detectors_clipped", []):
+        click.echo(f"  a detector reached its swing (louder than the readout's full scale): {path}")
 
 
 @main.command(name="train")

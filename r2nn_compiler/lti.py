@@ -221,13 +221,18 @@ def _simulate_convolution(system: StateSpace, u: np.ndarray, dt: float) -> np.nd
 # 3. every frequency of a batch is solved at once by GMRES on what is left, preconditioned by
 #    the exact inverses of small diagonal blocks (unknowns grouped with those they are strongly
 #    and mutually coupled to, see BLOCK_COUPLING);
-# 4. a result is accepted only when its backward error in the full system is below
-#    SOLVE_BACKWARD_ERROR; the frequencies that do not get there are solved directly (sparse LU).
+# 4. a result is accepted only when its componentwise backward error in the full system is below
+#    SOLVE_BACKWARD_ERROR (after the first cycle GMRES weighs each row by its size, so small
+#    responses are resolved as well as large ones); the frequencies that do not get there are
+#    solved directly (sparse LU).
 
-#: Backward error an iterative solution must reach (largest residual over the largest row of
-#: |M||x| + |b|, rows scaled to a largest entry of 1): it is then the exact solution of a system
-#: whose rows differ from the true ones by at most this, relative to their size.
+#: Componentwise backward error an iterative solution must reach, max_i |b − M x|_i / ((|M||x| +
+#: |b|)_i + SOLVE_FLOOR·max_j (|M||x| + |b|)_j): it is then the exact solution of a system each of
+#: whose entries differs from the true one by at most this, relatively. Componentwise, so a
+#: net far from every input (|H| 1e-8 of the loudest) is as accurate as the loud ones; the
+#: floor keeps exact zeros (an unloaded buffer's current) from demanding an exact zero.
 SOLVE_BACKWARD_ERROR = 1e-13
+SOLVE_FLOOR = 1e-15
 
 #: GMRES basis size per restart cycle, and the number of cycles before falling back to LU.
 GMRES_BASIS = 30
@@ -240,8 +245,11 @@ BLOCK_COUPLING = 0.01
 BLOCK_MAX = 24
 
 #: Unknowns with at most this many neighbours (the same in their row and column, no input
-#: entry, a diagonal entry) may be eliminated before iterating.
+#: entry) may be eliminated before iterating, if their diagonal entry is at least
+#: ELIMINATE_PIVOT times their row's largest other entry at the sample frequencies: recovering
+#: them divides by it (the current of a milliohm DC-loop breaker is better left to the iteration).
 ELIMINATE_DEGREE = 2
+ELIMINATE_PIVOT = 1e-3
 
 #: Bytes of GMRES basis held at once; frequencies are processed in chunks that fit.
 SOLVE_MEMORY_BYTES = 128e6
@@ -270,8 +278,9 @@ def solve_shifted(E, A, B, s, C=None) -> np.ndarray:
     magnitude = abs(E) * float(np.abs(s).max()) + abs(A)
     row_max = magnitude.max(axis=1).toarray().ravel()
     rows = scipy.sparse.diags_array(1.0 / np.where(row_max > 0, row_max, 1.0))
-    system = _Condensed((rows @ E).tocsr(), (rows @ A).tocsr(), rows @ B)
-    blocks = _preconditioner_blocks([system.explicit(sv) for sv in s[np.argsort(np.abs(s))[[0, s.size // 2, -1]]]])
+    samples = s[np.argsort(np.abs(s))[[0, s.size // 2, -1]]]
+    system = _Condensed((rows @ E).tocsr(), (rows @ A).tocsr(), rows @ B, samples)
+    blocks = _preconditioner_blocks([system.explicit(sv) for sv in samples])
     chunk = max(1, int(SOLVE_MEMORY_BYTES // (16 * n * (GMRES_BASIS + 4))))
     for start in range(0, s.size, chunk):
         sc = s[start : start + chunk]
@@ -284,13 +293,18 @@ def solve_shifted(E, A, B, s, C=None) -> np.ndarray:
 class _Condensed:
     """``M(s) = s·E − A`` (rows scaled) with an independent set ``gone`` of low-degree unknowns
     eliminated: over the ``kept`` ones S(s) = M_kk − M_kg·D⁻¹·M_gk, D = diag(M_gg) (no entries
-    join two gone unknowns). Gone unknowns carry no input, so x_g = −D⁻¹·M_gk·x_k."""
+    join two gone unknowns). Gone unknowns carry no input, so x_g = −D⁻¹·M_gk·x_k.
 
-    def __init__(self, E, A, B: np.ndarray) -> None:
+    S's rows are scaled again to a largest entry of 1 at the ``samples`` frequencies: the
+    elimination of a tiny series resistance (a DC-loop breaker) puts its huge conductance into
+    the rows of its nets, which would otherwise drown the other rows' residuals (GMRES would
+    stall at a backward error of ~1e-6)."""
+
+    def __init__(self, E, A, B: np.ndarray, samples: np.ndarray) -> None:
         self.E, self.A, self.B = E, A, B
         self.absE, self.absA = abs(E), abs(A)
         n = E.shape[0]
-        gone = _eliminable(E, A, B)
+        gone = _eliminable(E, A, B, samples)
         keep = np.setdiff1d(np.arange(n), gone)
         self.n, self.keep, self.gone = n, keep, gone
         Ek, Ak, Eg, Ag = E[keep], A[keep], E[gone], A[gone]
@@ -305,6 +319,16 @@ class _Condensed:
                    for p in pattern.indices[pattern.indptr[g] : pattern.indptr[g + 1]]
                    for q in pattern.indices[pattern.indptr[g] : pattern.indptr[g + 1]]]
         self.triples = np.array(triples, dtype=np.intp).reshape(-1, 3)
+        self.Bk = B[keep]
+        top = np.zeros(keep.size)
+        for sv in samples:
+            top = np.maximum(top, abs(self.explicit(sv)).max(axis=1).toarray().ravel())
+        import scipy.sparse
+
+        rescale = scipy.sparse.diags_array(1.0 / np.where(top > 0, top, 1.0))
+        self.Ekk, self.Akk = (rescale @ self.Ekk).tocsr(), (rescale @ self.Akk).tocsr()
+        self.Ekg, self.Akg = (rescale @ self.Ekg).tocsr(), (rescale @ self.Akg).tocsr()
+        self.Bk = rescale @ self.Bk
         g, p, q = self.triples.T
         self.e_pg, self.a_pg = self.Ekg[p, g], self.Akg[p, g]
         self.e_gq, self.a_gq = self.Egk[g, q], self.Agk[g, q]
@@ -328,6 +352,16 @@ class _Condensed:
         if self.gone.size:
             full[self.gone] = -((self.Egk @ x) * s - self.Agk @ x) / self.diagonal(s)
         return full
+
+    def size(self, x: np.ndarray, b: np.ndarray, s: np.ndarray) -> np.ndarray:
+        """(|S||x| + |b|) row by row (kept × frequencies), |S| bounded entry by entry."""
+        ax = np.abs(x)
+        ms = np.abs(s)[None, :]
+        out = abs(self.Ekk) @ ax * ms + abs(self.Akk) @ ax + np.abs(b)[:, None]
+        if self.gone.size:
+            inner = (abs(self.Egk) @ ax * ms + abs(self.Agk) @ ax) / np.abs(self.diagonal(s))
+            out += abs(self.Ekg) @ inner * ms + abs(self.Akg) @ inner
+        return out
 
     def explicit(self, sv: complex):
         """S at one frequency, as a sparse matrix."""
@@ -359,19 +393,27 @@ class _Condensed:
         return m
 
 
-def _eliminable(E, A, B: np.ndarray) -> np.ndarray:
-    """An independent set of unknowns (sorted) with a diagonal entry, no input, and the same
-    at most ELIMINATE_DEGREE neighbours in their row and column (greedy, in index order)."""
+def _eliminable(E, A, B: np.ndarray, samples: np.ndarray) -> np.ndarray:
+    """An independent set of unknowns (sorted) with no input, the same at most
+    ELIMINATE_DEGREE neighbours in their row and column, and a diagonal entry of at least
+    ELIMINATE_PIVOT times the row's other entries at every sample frequency (greedy, in index
+    order)."""
     import scipy.sparse
 
     pattern = (abs(E) + abs(A)).tocsr()
     pattern.data[:] = 1.0
-    diag = pattern.diagonal() > 0
     off = (pattern - scipy.sparse.diags_array(pattern.diagonal())).tocsr()
     off.eliminate_zeros()
     degree = np.diff(off.indptr)
     symmetric = abs(off - off.T).sum(axis=1) == 0
-    candidates = np.flatnonzero(diag & symmetric & (degree <= ELIMINATE_DEGREE) & ~np.any(B != 0, axis=1))
+    pivot = np.ones(E.shape[0], dtype=bool)
+    for sv in samples:
+        M = abs((sv * E - A).tocsr())
+        d = M.diagonal()
+        others = (M - scipy.sparse.diags_array(d)).max(axis=1).toarray().ravel()
+        pivot &= d >= ELIMINATE_PIVOT * others
+        pivot &= d > 0
+    candidates = np.flatnonzero(pivot & symmetric & (degree <= ELIMINATE_DEGREE) & ~np.any(B != 0, axis=1))
     taken = []
     blocked = np.zeros(E.shape[0], dtype=bool)
     for i in candidates.tolist():
@@ -479,15 +521,16 @@ def _gather(M, idx: np.ndarray) -> np.ndarray:
 
 
 def _backward_error(system: _Condensed, b: np.ndarray, x: np.ndarray, s: np.ndarray) -> np.ndarray:
-    """Backward error ``max_i |b − M x|_i / max_i (|M||x| + |b|)_i`` of full solutions x per
-    frequency, with |M| bounded by |s||E| + |A|."""
+    """The componentwise backward error of full solutions x per frequency (see
+    SOLVE_BACKWARD_ERROR), with |M| bounded by |s||E| + |A|."""
     E, A = system.E, system.A
     r = b[:, None] - (E @ x) * s[None, :] + A @ x
     ax = np.abs(x)
-    scale = (system.absE @ ax) * np.abs(s)[None, :] + system.absA @ ax + np.abs(b)[:, None]
-    top = scale.max(axis=0)
+    size = (system.absE @ ax) * np.abs(s)[None, :] + system.absA @ ax + np.abs(b)[:, None]
+    size += SOLVE_FLOOR * size.max(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(top > 0, np.abs(r).max(axis=0) / top, 0.0)
+        eta = np.where(size > 0, np.abs(r) / size, np.where(r != 0, np.inf, 0.0))
+    return eta.max(axis=0)
 
 
 def _solve_chunk(system: _Condensed, col: int, s: np.ndarray, blocks: list[np.ndarray]) -> np.ndarray:
@@ -496,7 +539,7 @@ def _solve_chunk(system: _Condensed, col: int, s: np.ndarray, blocks: list[np.nd
     import scipy.sparse.linalg
 
     b = system.B[:, col]
-    bk = b[system.keep]
+    bk = system.Bk[:, col]
     F = s.size
     try:
         P = _BlockJacobi(system, s, blocks)
@@ -511,7 +554,10 @@ def _solve_chunk(system: _Condensed, col: int, s: np.ndarray, blocks: list[np.nd
             todo = todo[_backward_error(system, b, x[:, todo], s[todo]) > SOLVE_BACKWARD_ERROR]
             if todo.size == 0 or cycle == GMRES_CYCLES:
                 break
-            xk[:, todo] += _gmres_cycle(system, bk, xk[:, todo], s[todo], P.columns(todo))
+            # The first cycle weighs rows alike; later ones by their size in the current x.
+            size = system.size(xk[:, todo], bk, s[todo]) if cycle else np.ones((bk.size, todo.size))
+            weights = 1.0 / (size + SOLVE_FLOOR * size.max(axis=0))
+            xk[:, todo] += _gmres_cycle(system, bk, xk[:, todo], s[todo], P.columns(todo), weights)
     for f in todo:
         try:
             lu = scipy.sparse.linalg.splu((s[f] * system.E - system.A).tocsc())
@@ -521,18 +567,20 @@ def _solve_chunk(system: _Condensed, col: int, s: np.ndarray, blocks: list[np.nd
     return x
 
 
-def _gmres_cycle(system: _Condensed, b: np.ndarray, x0: np.ndarray, s: np.ndarray, sub: _BlockJacobi) -> np.ndarray:
-    """One right-preconditioned GMRES(GMRES_BASIS) cycle on S(s_f)·x = b from x0 (kept unknowns
-    × frequencies), every frequency on its own but all in step (``sub``: the preconditioner
-    for exactly these frequencies): the correction to add to x0."""
+def _gmres_cycle(system: _Condensed, b: np.ndarray, x0: np.ndarray, s: np.ndarray, sub: _BlockJacobi,
+                 weights: np.ndarray) -> np.ndarray:
+    """One right-preconditioned GMRES(GMRES_BASIS) cycle on W·S(s_f)·x = W·b from x0 (kept
+    unknowns × frequencies), every frequency on its own but all in step (``sub``: the
+    preconditioner for exactly these frequencies; ``weights``: the diagonal of W per
+    frequency, rows × frequencies): the correction to add to x0."""
     n, F = x0.shape
     m = GMRES_BASIS
 
     def op(v: np.ndarray) -> np.ndarray:
-        return system.apply(sub.apply(v), s)
+        return weights * system.apply(sub.apply(v), s)
 
-    r = b[:, None] - system.apply(x0, s)
-    bnorm = np.linalg.norm(b)
+    r = weights * (b[:, None] - system.apply(x0, s))
+    target = 0.1 * SOLVE_BACKWARD_ERROR * np.max(np.abs(weights * b[:, None]) + np.abs(r), axis=0)
     beta = np.linalg.norm(r, axis=0)
     V = np.zeros((m + 1, n, F), dtype=complex)
     H = np.zeros((F, m + 1, m), dtype=complex)
@@ -564,7 +612,7 @@ def _gmres_cycle(system: _Condensed, b: np.ndarray, x0: np.ndarray, s: np.ndarra
         H[:, j + 1, j] = 0.0
         g[j + 1] = -sn[j] * g[j]
         g[j] = cs[j].conj() * g[j]
-        if np.all(np.abs(g[j + 1]) <= 0.1 * SOLVE_BACKWARD_ERROR * bnorm):
+        if np.all(np.abs(g[j + 1]) <= target):
             steps = j + 1
             break
     R = H[:, :steps, :steps]

@@ -182,7 +182,7 @@ def test_eliminated_unknowns_are_independent_and_low_degree():
     ctx = run_flow(CompileContext(model, CompileOptions()), ["map_force_current", "scale", "quantise"])
     system = mna_matrices(ctx.graph, [p.net for p in ctx.inputs])
     E, A = system.E_sparse, system.A_sparse
-    gone = lti._eliminable(E, A, system.B)
+    gone = lti._eliminable(E, A, system.B, 2j * np.pi * default_grid(model, 3))
     pattern = (abs(E) + abs(A)).toarray() != 0
     np.fill_diagonal(pattern, False)
     assert gone.size > 0
@@ -196,7 +196,10 @@ def test_eliminated_unknowns_are_independent_and_low_degree():
 def test_iterative_ac_equals_dense_ac(monkeypatch, flow):
     model = random_stable_model(3, n=12, negative=False)
     if flow == ["map_force_voltage"]:
-        model = dataclasses.replace(model, analogy="force_voltage")
+        # A chain of resonators: a planar mechanical graph, as force-voltage needs.
+        chain = tuple(Coupling(a.name, b.name, "damper", 0.2 * min(a.damping, b.damping))
+                      for a, b in zip(model.resonators, model.resonators[1:]))
+        model = dataclasses.replace(model, couplings=chain, analogy="force_voltage")
     ctx = run_flow(CompileContext(model, CompileOptions(exact=len(flow) == 1)), flow)
     freqs = default_grid(model, 60)
     monkeypatch.setattr(mna, "DENSE_LIMIT", 10**9)
@@ -315,5 +318,5 @@ def test_replacements_keep_the_listing_order_and_net_index():
     assert [c.name for c in g.components] == ["R1", "R2", "R3", "R9", "C1", "R4", "R5", "R10"]
     assert [c.name for c in g.components_at("m")] == ["R3", "R9", "C1", "R10"]
     g.remove("R3")
-    assert [c.name for c in g.components_at("n2")] == []
-    assert "n2" not in g.graph
+    assert "n2" not in g.graph  # nobody uses it any more
+    assert [c.name for c in g.components_at("m")] == ["R9", "C1", "R10"]

@@ -77,11 +77,13 @@ def build_manifest(*, model, graph, subckt: str, library: str, testbench: str, i
 def _readout_circuit(readout: dict | None) -> dict | None:
     """What a checker needs of the on-circuit readout (null without one): level, detector,
     per class the detector net of the model subcircuit and its nominal volts per feature²
-    (det_j = value · F_j², F_j = w_j·RMS(v_j) over the window), the readout's subcircuits and
+    (det_j = value · F_j², F_j = w_j·RMS(v_j) over the window) and the swing they clip at
+    (null: none), the readout's subcircuits and
     instance (outside the linear circuit), its window (s) and part counts (not in the BOM)."""
     if not readout:
         return None
     return {"level": readout["level"], "detector": readout["detector"], "detectors": readout["detectors"],
             "volts_per_mean_square": readout["volts_per_mean_square"], "window_s": readout["window_s"],
+            "detector_limit_v": readout.get("detector_limit_v"),
             "instance": readout["instance"]["name"], "subcircuits": [d["name"] for d in readout["subcircuits"]],
             "buffers": readout["buffers"], "parts": readout["parts"]}

@@ -181,8 +181,8 @@ class ReadoutAnalog(Pass):
         port_gain = np.array([p.gain for p in ctx.outputs])
         # The amplifier reads the readout element's input: its gain is the port's times that
         # element's own (a scaled VCVS readout has gain ≠ 1; a CCVS stays and drives it).
-        element_gain = np.array([_readout_element(graph, p.net).value if _readout_element(graph, p.net).kind == "E"
-                                 else 1.0 for p in ctx.outputs])
+        elements = [_readout_element(graph, p.net) for p in ctx.outputs]
+        element_gain = np.array([e.value if e.kind == "E" else 1.0 for e in elements])
         peak = unit_sine_peak(model)
         worst = float(np.max(weights * port_gain * peak))
         common = FULL_SCALE_V / worst if worst > 0 else 1.0
@@ -265,14 +265,19 @@ def gain_pair(gain: float, series: str = "E96") -> tuple[tuple[float, ...], floa
     1.2 % grid: a single pair can miss by 0.2 %). Raises CompileError for gain ≤ 1."""
     if not gain > 1:
         raise CompileError(f"readout_analog: a non-inverting gain must exceed 1, got {gain:g}")
-    best = None
-    for rg in eseries.decade_values(series, 1e3, 9.99e3):
-        pair = eseries.best_pair((gain - 1) * rg, series, GAIN_TARGET, connections=("series",))
-        achieved = 1 + pair.achieved / rg
-        key = (abs(achieved / gain - 1) > GAIN_TARGET, len(pair.values), abs(achieved / gain - 1))
-        if best is None or key < best[0]:
-            best = (key, pair.values, rg, achieved)
-    return best[1], best[2], best[3]
+    rgs = eseries.decade_values(series, 1e3, 9.99e3)
+
+    def error(choice: tuple[tuple[float, ...], float]) -> float:
+        rf, rg = choice
+        return abs((1 + sum(rf) / rg) / gain - 1)
+
+    best = min((((rf,), rg) for rg in rgs for rf in eseries.neighbours((gain - 1) * rg, series)), key=error)
+    if error(best) > GAIN_TARGET:
+        pairs = [(eseries.best_pair((gain - 1) * rg, series, GAIN_TARGET, connections=("series",)).values, rg)
+                 for rg in rgs]
+        best = min(pairs + [best], key=error)
+    rf, rg = best
+    return rf, rg, 1 + sum(rf) / rg
 
 
 def _buffer(graph: CircuitGraph, ctx: CompileContext, j: int, port: str, gain: float,
@@ -283,6 +288,8 @@ def _buffer(graph: CircuitGraph, ctx: CompileContext, j: int, port: str, gain: f
     element = driver.attrs.get(ELEMENT, ctx.outputs[j].node or "")
     cls = ctx.outputs[j].name
     if driver.kind == "E":
+        if driver.nodes[1] != GROUND or driver.nodes[3] != GROUND:
+            raise CompileError(f"readout_analog: output port {port}'s VCVS {driver.name} is not grounded")
         source, new = driver.nodes[2], []
     else:
         source = f"sense{j + 1}"
@@ -377,7 +384,8 @@ def readout_description(level: str, n: int, t0: float, t1: float, opamp: OpampMo
     Keys: ``level``, ``detector`` (text), ``subckt`` (the readout subcircuit's name),
     ``subcircuits`` (definitions in netlist order, the readout last: ``name``, ``ports``,
     ``doc``, ``models`` [{name, type, params}], ``elements``), ``volts_per_mean_square``,
-    ``high_volts``, ``window_s`` and ``parts`` (counts). An element is ``{"name", "nodes"}`` plus
+    ``high_volts``, ``window_s``, ``detector_limit_v`` (the integrators' swing, None when
+unlimited) and ``parts`` (counts). An element is ``{"name", "nodes"}`` plus
     one of ``value`` (R, C, E, G, V dc), ``model`` (D, Q, S), ``subckt`` (X), ``pwl`` ([[t, v],
     ...], V) or ``quantity`` ("V" or "I") with ``expr`` (B: a compiler-built expression over
     ``v(<local net>)``). Ports of the readout subcircuit: b1..bN (the buffered outputs),
@@ -407,7 +415,7 @@ def readout_description(level: str, n: int, t0: float, t1: float, opamp: OpampMo
                    "doc": "r2nn readout, behavioural: mean square over the window and winner-take-all"}
         return {"level": level, "detector": "mean square, behavioural", "subckt": "r2nn_readout",
                 "subcircuits": [readout], "volts_per_mean_square": 1.0, "high_volts": BEHAVIOURAL_HIGH_V,
-                "window_s": [t0, t1], "parts": part_counts(elements)}
+                "window_s": [t0, t1], "detector_limit_v": None, "parts": part_counts(elements)}
 
     i_ref = V_REF / R_REF
     design_ms = (full_scale_v * 10 ** (-INTEGRATOR_HEADROOM_DB / 20)) ** 2 / 2
@@ -466,6 +474,7 @@ def readout_description(level: str, n: int, t0: float, t1: float, opamp: OpampMo
     return {"level": level, "detector": "mean square: precision full-wave rectifier and log-antilog squarer",
             "subckt": "r2nn_readout", "subcircuits": [clamp, readout], "volts_per_mean_square": vpms,
             "integrator_f": c_int, "reference_a": i_ref, "high_volts": high, "window_s": [t0, t1],
+            "detector_limit_v": opamp.swing_v,
             "parts": part_counts(elements)}
 
 

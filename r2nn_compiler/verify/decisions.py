@@ -22,7 +22,8 @@ reads, per testbench copy:
 * ``feature_error``: max_j |F̂_j − F_j| / F_1 with F̂_j = √(det_j / k_j): everything between the
   model and the decision (network, quantisation, weights as gains, window edges, detector);
 * ``at_risk``: margin ≤ 2·feature_error (the winner down and the runner-up up by that much
-  would swap them).
+  would swap them); ``detector_clipped``: an integrator reached :data:`CLIP_FRACTION` of its
+  swing (the signal is louder than the readout's full scale).
 
 :func:`linear_circuit` gives the verifier the deck's linear part (the library without the
 readout's subcircuits and instance), which its numpy MNA can read back.
@@ -39,6 +40,9 @@ from ..backend import testbench_net
 from ..errors import SimulationError, VerificationError
 from .circuit import CircuitUnderTest
 from .manifest import CompiledDeck
+
+#: A detector at this fraction of its swing (``readout_circuit.detector_limit_v``) has clipped.
+CLIP_FRACTION = 0.95
 
 NONE = "none"
 AMBIGUOUS = "ambiguous"
@@ -110,8 +114,10 @@ def margin_figures(manifest: dict, decision: dict, features_reference: dict[str,
     detector_error = float(np.max(np.abs(measured - np.sqrt(ideal))) / scale) if scale > 0 else 0.0
     detected = measured / np.sqrt(per_feature)
     feature_error = float(np.max(np.abs(detected - f)) / order[0]) if order[0] > 0 else 0.0
+    limit = circuit.get("detector_limit_v")
     figures.update(detector_error=detector_error, feature_error=feature_error,
                    at_risk=bool(margin <= 2 * feature_error),
+                   detector_clipped=bool(limit is not None and np.max(det) >= CLIP_FRACTION * float(limit)),
                    features_detected={c: float(v) for c, v in zip(classes, detected)})
     return figures
 
@@ -135,6 +141,7 @@ def summarise(rows: list[tuple[str, dict]]) -> dict:
         "worst_feature_error": max((r[1]["feature_error"] for r in known), default=None),
         "at_risk": [p for p, d in rows if d.get("at_risk")],
         "no_single_decision": [p for p, d in rows if d["class"] in (NONE, AMBIGUOUS)],
+        "detectors_clipped": [p for p, d in rows if d.get("detector_clipped")],
     }
 
 
