@@ -22,7 +22,7 @@ SIGNALS = ROOT / "examples" / "toy" / "signals"
 @pytest.fixture(scope="module")
 def cluster():
     """A small Dask cluster in this process (threads), as ``dask scheduler`` + workers would be."""
-    distributed = pytest.importorskip("distributed")
+    import distributed  # a dependency (setup.cfg): a missing one must fail, not skip
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0") as c:
         yield c
 

@@ -4,7 +4,6 @@ import csv
 import dataclasses
 import io
 import math
-import shutil
 
 import numpy as np
 import pytest
@@ -202,7 +201,6 @@ def test_passive_option_leaves_the_flow_as_it_was(toy_path, tmp_path):
 # -- ngspice ---------------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(shutil.which("ngspice") is None, reason="ngspice not installed")
 def test_gic_deck_in_ngspice_agrees_with_the_passive_deck(toy_path, tmp_path):
     model = toyish_model(toy_path)
     compile_model(model, tmp_path / "passive")
