@@ -23,19 +23,20 @@ Usage: python bench/bench_verify.py            # quick: 8 all-coupled, 4 clips o
 Measured (ngspice 39 without KLU, 2 cores shared with other jobs, 4 clips of 1 s): ours at the
 Ts/20 deck's accuracy is 20.7× faster in wall time (16× in CPU) for 8 all-coupled resonators,
 but only 2.4–5.6× (2.3× CPU) for 32 all-coupled and 2.8× (1.6× CPU) for 128 in a chain: there
-ngspice's own cost per step (two Newton iterations, each a load and a Sparse 1.3 LU of a dense
-75-equation matrix; and the truncation-error pass it makes even at fixed steps) is the same in
-both decks, and the trapezoidal rule needs the same number of steps for the same error. The
-naive deck loses mostly to PWL (about 100 µs per step for 16 000 points, growing with the clip)
-and to running on one core. Ways in, one at a time (8 all-coupled, CPU signal-s/s): PWL → file
-source 0.027 → 0.31; only outputs saved 0.36; fixed step for the target (Ts/22 here; the old
-Ts/100 rule took 5× the steps) 0.31; 4 signals per run 0.46 (ngspice's ~4 µs of per-step
-overhead shared); all cores (two runs of two) 0.37 CPU but 0.46 → 0.56 wall. Not kept: the
-in-process library (0.31, no faster than a process per run); back-to-back segments in one copy
-(they share the process start, ~30 ms, but not the per-step overhead that copies share); KLU
-(not compiled into this ngspice: ``.options klu`` is silently ignored); ``.options interp``
-(ngspice 39 writes a raw file it cannot read back); gear (ngspice never raises its order past 2,
-and order-2 gear has a larger error constant than the trapezoidal rule).
+ngspice's own cost per step — two Newton iterations, each a load and a Sparse 1.3 LU (of a
+dense 75-equation matrix for 32 all-coupled), and the truncation-error pass it makes even at
+fixed steps — is the same in both decks, and the trapezoidal rule needs as many steps for the
+same error. The naive deck loses mostly to PWL (about 100 µs per step with 16 000 points,
+growing with the clip) and to running on one core. Ways in, one at a time (8 all-coupled, CPU
+signal-s/s): PWL → filesource 0.027 → 0.31; only outputs saved 0.36; fixed step for the target
+(Ts/22 here, where the old Ts/100 rule took 4.5× the steps) 0.31; 4 signals per run 0.46
+(ngspice's ~4 µs per-step overhead shared); all cores (two runs of two) 0.37 CPU, but 0.46 →
+0.56 in wall time. Not the default: the in-process library (``--engine shared``, 0.31, no faster
+than a process per run). Not kept: back-to-back segments in one copy (they share the process
+start, 15–20 ms, not the per-step overhead that copies share); KLU (not compiled into this
+ngspice; ``.options klu`` is silently ignored); ``.options interp`` (its raw file did not read
+back; the verifier resamples at the sample times itself); gear (ngspice never raises its order
+past 2, and order-2 gear has a larger error constant than the trapezoidal rule).
 """
 
 from __future__ import annotations

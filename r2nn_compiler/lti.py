@@ -554,7 +554,7 @@ def _solve_chunk(system: _Condensed, col: int, s: np.ndarray, blocks: list[np.nd
             todo = todo[_backward_error(system, b, x[:, todo], s[todo]) > SOLVE_BACKWARD_ERROR]
             if todo.size == 0 or cycle == GMRES_CYCLES:
                 break
-            # The first cycle weighs rows alike; later ones by their size in the current x.
+            # The first cycle weighs rows alike; later ones each by its size in the current x.
             size = system.size(xk[:, todo], bk, s[todo]) if cycle else np.ones((bk.size, todo.size))
             weights = 1.0 / (size + SOLVE_FLOOR * size.max(axis=0))
             xk[:, todo] += _gmres_cycle(system, bk, xk[:, todo], s[todo], P.columns(todo), weights)
@@ -569,15 +569,17 @@ def _solve_chunk(system: _Condensed, col: int, s: np.ndarray, blocks: list[np.nd
 
 def _gmres_cycle(system: _Condensed, b: np.ndarray, x0: np.ndarray, s: np.ndarray, sub: _BlockJacobi,
                  weights: np.ndarray) -> np.ndarray:
-    """One right-preconditioned GMRES(GMRES_BASIS) cycle on W·S(s_f)·x = W·b from x0 (kept
-    unknowns × frequencies), every frequency on its own but all in step (``sub``: the
-    preconditioner for exactly these frequencies; ``weights``: the diagonal of W per
-    frequency, rows × frequencies): the correction to add to x0."""
+    """One GMRES(GMRES_BASIS) cycle on W·S(s_f)·x = W·b from x0 (kept unknowns × frequencies),
+    every frequency on its own but all in step, right-preconditioned by P⁻¹·W⁻¹ (``sub``: P
+    for exactly these frequencies; ``weights``: the diagonal of W per frequency, rows ×
+    frequencies), so the operator W·S·P⁻¹·W⁻¹ is similar to S·P⁻¹ whatever the weights, until
+    every weighted residual is below a tenth of SOLVE_BACKWARD_ERROR (relative to the weighted
+    sizes): the correction to add to x0."""
     n, F = x0.shape
     m = GMRES_BASIS
 
     def op(v: np.ndarray) -> np.ndarray:
-        return weights * system.apply(sub.apply(v), s)
+        return weights * system.apply(sub.apply(v / weights), s)
 
     r = weights * (b[:, None] - system.apply(x0, s))
     target = 0.1 * SOLVE_BACKWARD_ERROR * np.max(np.abs(weights * b[:, None]) + np.abs(r), axis=0)
@@ -619,4 +621,4 @@ def _gmres_cycle(system: _Condensed, b: np.ndarray, x0: np.ndarray, s: np.ndarra
     diag = np.einsum("fjj->fj", R)
     diag[diag == 0] = 1.0  # a column that broke down early: its later g entries are 0
     y = np.linalg.solve(R, np.moveaxis(g[:steps], 0, 1)[:, :, None])[:, :, 0]
-    return sub.apply(np.einsum("jnf,fj->nf", V[:steps], y))
+    return sub.apply(np.einsum("jnf,fj->nf", V[:steps], y) / weights)

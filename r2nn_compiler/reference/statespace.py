@@ -25,7 +25,7 @@ from ..model.ir import Model
 
 #: Up to this many states :func:`largest_pole_magnitude` takes every eigenvalue (dense, exact to
 #: rounding); above, a bound from Gershgorin discs (see there).
-DENSE_EIG_STATES = 128
+DENSE_EIG_STATES = 64
 
 #: The energy certificate accepts a symmetric matrix as positive definite only when, scaled to a
 #: unit diagonal, its smallest eigenvalue is at least this (so rounding cannot fake it).

@@ -252,7 +252,8 @@ def simulate_run(run: TransientRun) -> RunTraces:
 
 
 def transient(model: Model, compiled: CompiledDeck, signals: list[Signal], *, engine: str = "batch",
-              timeout_s: float = 600.0, accuracy: float = 0.001, executor=None, per_run: int = 8, progress=None,
+              timeout_s: float = 600.0, accuracy: float = ACCURACY_FRACTION * Tolerances.nrmse, executor=None,
+              per_run: int = 8, progress=None,
               circuit: CircuitUnderTest | None = None) -> list[SignalResult]:
     """Simulate every signal; return one SignalResult per signal, in order. With ``circuit``
     (hardware decks) each result also holds the NRMSE of ngspice against that circuit's MNA,
