@@ -7,6 +7,7 @@ ngspice deck, manifest, BOM) → ``verify`` (ngspice against the reference; in
 
 from __future__ import annotations
 
+import gc
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,7 +142,15 @@ def compile_model(model: Model, outdir: str | Path, *, exact: bool = False, flow
     """
     options = options or CompileOptions(exact=exact)
     flow = list(flow) if flow is not None else default_flow(options.exact)
-    ctx = run_flow(CompileContext(model, options), flow)
+    # The passes allocate a few objects per component and free few: cyclic garbage collections
+    # on the way would only rescan them (~10 % of compiling a 10k-coupling model).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        ctx = run_flow(CompileContext(model, options), flow)
+    finally:
+        if collecting:
+            gc.enable()
     graph = ctx.require_graph("backend")
     graph.check()
 

@@ -9,7 +9,6 @@ import dataclasses
 import math
 import random
 
-import lark
 import numpy as np
 import pytest
 import scipy.sparse
@@ -18,8 +17,7 @@ from hypothesis import strategies as st
 
 from r2nn_compiler import lti
 from r2nn_compiler.backend.netlister import spice_number
-from r2nn_compiler.circuit import CircuitGraph, Component, Port, mna
-from r2nn_compiler.circuit import mna_matrices
+from r2nn_compiler.circuit import CircuitGraph, Component, Port, mna, mna_matrices
 from r2nn_compiler.errors import CompileError
 from r2nn_compiler.model import Coupling, Input, Model, Output, Readout, Resonator, model_to_text, parse_model_text
 from r2nn_compiler.model.parser import _FastReader, _parser

@@ -18,6 +18,11 @@ voltage split off as an algebraic unknown. Higher-index circuits (capacitor/volt
 loops (voltage sources being inputs, E, V and H elements), inductor/current-source cutsets) and
 floating nets raise :class:`CircuitError`, except inductors in series through a net nothing
 else touches, which are merged first (:mod:`.reduce`).
+
+Cost: stamping is vectorised per kind (O(components), the stamps kept sparse); AC analysis is
+dense up to DENSE_LIMIT unknowns and iterative on the sparse matrices above (O(nonzeros) per
+frequency, see :func:`lti.solve_shifted`); :meth:`MnaSystem.state_space` and
+:meth:`MnaSystem.poles` are dense, O(n³).
 """
 
 from __future__ import annotations
@@ -46,7 +51,9 @@ BRANCH_FORM_BELOW_OHM = 1e-3
 #: all frequencies are solved together iteratively on the sparse matrices
 #: (:func:`lti.solve_shifted`, near O(nonzeros) per frequency, direct sparse LU where that does
 #: not converge). Small circuits keep the dense path, so their results do not change digits.
-DENSE_LIMIT = 100
+#: (Measured on 2 cores: OpenBLAS turns to threads at 100 × 100 and each solve then costs
+#: ~50× more, while the iterative path costs ~1 ms a frequency at this size.)
+DENSE_LIMIT = 80
 
 
 def is_branch(comp: Component) -> bool:

@@ -18,8 +18,11 @@ IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: Longest name accepted: names are mapped to positional net names anyway, but a name longer than
 #: this is garbage that would only flood messages and reports.
 MAX_NAME = 128
-#: Largest network accepted: the stability check and the circuit analyses are dense (O(N³) time,
-#: O(N²) memory: 4096 resonators is an 8192-state eigenproblem, ~1 GB and minutes).
+#: Largest network accepted. Compiling grows about linearly with the network (sparse analyses,
+#: see bench/bench_compile.py), but simulating the reference (modal: every eigenvalue of the
+#: 2N-state matrix), ``r2nn check``'s stability margin and the fallbacks of the fast checks are
+#: dense (O(N³) time, O(N²) memory: 4096 resonators is an 8192-state eigenproblem, ~1 GB and
+#: minutes).
 MAX_RESONATORS = 4096
 MAX_COUPLINGS = 200_000
 
@@ -33,7 +36,7 @@ def model_problems(model: Model) -> list[ModelError]:
 
     if len(model.resonators) > MAX_RESONATORS or len(model.couplings) > MAX_COUPLINGS:
         return [ModelError(f"model has {len(model.resonators)} resonators and {len(model.couplings)} couplings: at "
-                           f"most {MAX_RESONATORS} and {MAX_COUPLINGS} are supported (the analyses are dense, "
+                           f"most {MAX_RESONATORS} and {MAX_COUPLINGS} are supported (simulating them is dense, "
                            "O(N^3)); split the network", model.loc)]
 
     def ident(name: str, what: str, where: Location | None) -> None:

@@ -65,6 +65,7 @@ resonator) and the relative H(jω) error against the reference model before and 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import math
 from dataclasses import dataclass
@@ -339,10 +340,14 @@ def retune(res: ResonatorParts, series_of: dict[str, str], q: float, pair_induct
     return plan
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def trimmed(value: float, series: str, connections: tuple[str, ...] = ("series", "parallel")) -> Pair:
     """The single part or pair (wired in one of ``connections``) nearest ``value`` within
     RETUNE_PAIR_TARGET, or failing that the best within 3× or 10× it (a pair that misses the
-    tight target still beats one part)."""
+    tight target still beats one part).
+
+    Cached: the pair search costs ~1 ms (E96) and networks repeat values (couplings of one
+    strength), so each distinct value is searched once."""
     for target in (RETUNE_PAIR_TARGET, 3 * RETUNE_PAIR_TARGET, 10 * RETUNE_PAIR_TARGET):
         pair = eseries.best_pair(value, series, target, connections)
         if pair.rel_error <= target:

@@ -93,6 +93,7 @@ from ..circuit import GROUND, CircuitGraph, Component, Port
 from ..circuit.opamp import OpampModel, from_options, subcircuit
 from ..errors import CompileError, Location
 from ..reference import default_grid, frequency_response
+from ..units import format_spice
 from .base import ELEMENT, ROLE, CompileContext, Pass, PassResult, register
 
 LEVELS = {"analog": "parts", "behavioural": "behavioural"}
@@ -526,7 +527,8 @@ def _clamped_opamp(opamp: OpampModel) -> dict:
 
 
 def _number(value: float) -> str:
-    return f"{value:.17g}".replace("e+", "e")
+    """A constant in a B-source expression, in exponent notation like every netlist value."""
+    return format_spice(value)
 
 
 def _max(terms: list[str]) -> str:

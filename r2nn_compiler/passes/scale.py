@@ -23,7 +23,8 @@ is chosen to minimise Σ (decades outside ``options.ranges``)² over the R, L an
 Signal level (gains). Separately, the drives (role ``drive``: G in force-current, E in
 force-voltage) are multiplied by ``drive = SIGNAL_PEAK_V / peak`` where peak is the largest
 node voltage on any internal net for unit inputs over the band (|H| summed over inputs, on the
-band grid plus every damped natural frequency in it); every node voltage scales by ``drive``.
+band grid plus every damped natural frequency in it; above 128 resonators each resonator's own,
+see :func:`reference.statespace.ringing_frequencies_hz`); every node voltage scales by ``drive``.
 Then the output readouts (role ``buffer`` E, ``readout`` H) are multiplied by ``readout`` so
 the loudest output port also peaks at SIGNAL_PEAK_V (one factor for all outputs, so class
 outputs stay comparable in volts). Input gains (volts per unit) are unchanged; each output's
@@ -211,6 +212,7 @@ def out_of_range(graph: CircuitGraph, ranges: dict[str, tuple[float, float]]) ->
     """One entry per part outside its range: designator, kind, value, unit, the violated bound,
     ``decades`` outside, ``reason`` and a one-line ``message``."""
     parts = range_parts(graph)
+    spreads: dict[str, float] = {}  # per kind, computed once (each part needing it would make this quadratic)
     found = []
     for comp in parts:
         if comp.kind not in ranges:
@@ -221,7 +223,9 @@ def out_of_range(graph: CircuitGraph, ranges: dict[str, tuple[float, float]]) ->
             continue
         side, bound = ("high", hi) if mag > hi else ("low", lo)
         reason = _WHY[comp.kind, side]
-        spread = _spread_decades(parts, comp.kind)
+        if comp.kind not in spreads:
+            spreads[comp.kind] = _spread_decades(parts, comp.kind)
+        spread = spreads[comp.kind]
         width = math.log10(hi / lo)
         if spread > width:
             reason = (f"{comp.kind} values span {spread:.1f} decades, the range {width:.1f}, so no impedance "

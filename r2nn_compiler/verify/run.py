@@ -20,6 +20,11 @@ op-amps) differs from the model by design: ngspice must then match the circuit t
 describes (its own circuit-level MNA, read back from the library) within the NRMSE tolerance —
 so the simulation is trustworthy — and the decisions must agree with the reference model on at
 least ``min_agreement`` of the signals; its NRMSE against the reference is reported, not gated.
+
+A deck with an on-circuit readout (manifest ``decisions``) decides by its decision ports: the
+circuit's class is the one port high at ``valid_after_s`` (:mod:`.decisions`, which also sets
+the winning margin against the detector's error); the numpy MNA is that of its linear part;
+each signal runs alone and with ngspice's step control on, since the readout is not linear.
 """
 
 from __future__ import annotations
