@@ -23,39 +23,19 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from r2nn_compiler.compiler import compile_model  # noqa: E402
-from r2nn_compiler.model import Coupling, Input, Model, Output, Readout, Resonator, model_to_text  # noqa: E402
+from r2nn_compiler.model import model_to_text  # noqa: E402
 from r2nn_compiler.model import parse_model_text  # noqa: E402
 from r2nn_compiler.model.validate import validate_model  # noqa: E402
 from r2nn_compiler.reference import check_stable  # noqa: E402
+from tests.strategies import weakly_coupled_model  # noqa: E402
 
 #: Column titles of the passes (a pass applied twice is summed).
 SHORT = {"map_force_current": "map", "map_force_voltage": "map_fv", "scale": "scale", "realise_negative": "neg_R",
          "parasitics": "parasit", "quantise": "quantise", "realise_inductors": "gic", "break_dc_loops": "dc_loops",
          "readout_analog": "readout", "check_reference": "check"}
-
-
-def sparse_model(n: int, couplings: int, seed: int = 0) -> Model:
-    """A stable audio-band model: positive dampers only (diagonally dominant damping)."""
-    rng = np.random.default_rng(seed)
-    f0 = np.geomspace(100, 4000, n)
-    m = rng.uniform(1e-4, 1e-2, n)
-    w0 = 2 * np.pi * f0
-    res = tuple(Resonator(f"r{i}", m[i], m[i] * w0[i] ** 2, m[i] * w0[i] / 10) for i in range(n))
-    pairs = set()
-    while len(pairs) < min(couplings, n * (n - 1) // 2):
-        i, j = sorted(rng.integers(0, n, 2))
-        if i != j:
-            pairs.add((int(i), int(j)))
-    coup = tuple(Coupling(f"r{i}", f"r{j}", "damper", 0.01 * min(res[i].damping, res[j].damping))
-                 for i, j in sorted(pairs))
-    return Model(f"bench{n}", res, coup, (Input("u", (("r0", 1.0), (f"r{n // 2}", -0.5))),),
-                 tuple(Output(f"c{k}", f"r{k * (n - 1) // 3}") for k in range(3)), Readout("rms", 0, 0.02),
-                 band=(100.0, 4000.0))
 
 
 def phases(text: str, outdir: Path, exact: bool) -> dict[str, float]:
@@ -83,7 +63,7 @@ def phases(text: str, outdir: Path, exact: bool) -> dict[str, float]:
 def report(flow: str, sizes: list[tuple[int, int]], tmp: Path, repeat: int) -> None:
     rows = []
     for n, c in sizes:
-        text = model_to_text(sparse_model(n, c))
+        text = model_to_text(weakly_coupled_model(n, c, name="bench"))
         runs = [phases(text, tmp / f"{flow}{n}", exact=flow == "exact") for _ in range(repeat)]
         rows.append((n, c, min(runs, key=lambda t: t["total"])))
     columns = list(dict.fromkeys(k for _, _, t in rows for k in t))

@@ -77,3 +77,26 @@ def random_stable_model(seed: int, n: int | None = None, negative: bool = True, 
             return model
         seed += 10_000
         rng = np.random.default_rng(seed)
+
+
+def weakly_coupled_model(n: int, couplings: int, seed: int = 0, springs: bool = False, name: str = "weak") -> Model:
+    """A stable audio-band model (bench_compile's): Q = 10, ``couplings`` random damper couplings
+    of 1 % damping (at most every pair; diagonally dominant damping), and with ``springs`` a
+    spring of 2 % stiffness between every third neighbour pair."""
+    rng = np.random.default_rng(seed)
+    f0 = np.geomspace(100, 4000, n)
+    m = rng.uniform(1e-4, 1e-2, n)
+    w0 = 2 * np.pi * f0
+    res = tuple(Resonator(f"r{i}", m[i], m[i] * w0[i] ** 2, m[i] * w0[i] / 10) for i in range(n))
+    pairs = set()
+    while len(pairs) < min(couplings, n * (n - 1) // 2):
+        i, j = sorted(rng.integers(0, n, 2))
+        if i != j:
+            pairs.add((int(i), int(j)))
+    coup = [Coupling(f"r{i}", f"r{j}", "damper", 0.01 * min(res[i].damping, res[j].damping)) for i, j in sorted(pairs)]
+    if springs:
+        coup += [Coupling(f"r{i}", f"r{i + 1}", "spring", 0.02 * min(res[i].stiffness, res[i + 1].stiffness))
+                 for i in range(0, n - 1, 3)]
+    return Model(f"{name}{n}", res, tuple(coup), (Input("u", (("r0", 1.0), (f"r{n // 2}", -0.5))),),
+                 tuple(Output(f"c{k}", f"r{k * (n - 1) // 3}") for k in range(3)), Readout("rms", 0, 0.02),
+                 band=(100.0, 4000.0))

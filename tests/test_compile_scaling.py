@@ -19,7 +19,7 @@ from r2nn_compiler import lti
 from r2nn_compiler.backend.netlister import spice_number
 from r2nn_compiler.circuit import CircuitGraph, Component, Port, mna, mna_matrices
 from r2nn_compiler.errors import CompileError
-from r2nn_compiler.model import Coupling, Input, Model, Output, Readout, Resonator, model_to_text, parse_model_text
+from r2nn_compiler.model import Coupling, model_to_text, parse_model_text
 from r2nn_compiler.model.parser import _FastReader, _parser
 from r2nn_compiler.passes import CompileContext, CompileOptions, run_flow
 from r2nn_compiler.passes import check_reference
@@ -29,28 +29,7 @@ from r2nn_compiler.units import format_spice, parse_quantity
 
 from .conftest import ROOT
 from .fuzzing import TOY_TEXT, mutate_text
-from .strategies import random_stable_model
-
-
-def weakly_coupled_model(n: int, couplings: int, seed: int = 0, springs: bool = False) -> Model:
-    """bench_compile's model: audio band, Q = 10, random damper couplings of 1 % damping."""
-    rng = np.random.default_rng(seed)
-    f0 = np.geomspace(100, 4000, n)
-    m = rng.uniform(1e-4, 1e-2, n)
-    w0 = 2 * np.pi * f0
-    res = tuple(Resonator(f"r{i}", m[i], m[i] * w0[i] ** 2, m[i] * w0[i] / 10) for i in range(n))
-    pairs = set()
-    while len(pairs) < couplings:
-        i, j = sorted(rng.integers(0, n, 2))
-        if i != j:
-            pairs.add((int(i), int(j)))
-    coup = [Coupling(f"r{i}", f"r{j}", "damper", 0.01 * min(res[i].damping, res[j].damping)) for i, j in sorted(pairs)]
-    if springs:
-        coup += [Coupling(f"r{i}", f"r{i + 1}", "spring", 0.02 * min(res[i].stiffness, res[i + 1].stiffness))
-                 for i in range(0, n - 1, 3)]
-    return Model(f"weak{n}", res, tuple(coup), (Input("u", (("r0", 1.0), (f"r{n // 2}", -0.5))),),
-                 tuple(Output(f"c{k}", f"r{k * (n - 1) // 3}") for k in range(3)), Readout("rms", 0, 0.02),
-                 band=(100.0, 4000.0))
+from .strategies import random_stable_model, weakly_coupled_model
 
 
 # -- the fast text reader -------------------------------------------------------------------------
