@@ -53,6 +53,21 @@ def test_behavioural_readout_decides_like_the_reference_on_the_toy(tmp_path):
     assert_decisions_agree(report)
     # B-source detectors integrate exactly: what is left is ngspice's step.
     assert report.decisions["worst_detector_error"] < 1e-3
+    # The decision lines over time: the winner's port ends high, its detector ends highest,
+    # and the end values are the decision's own; the traces stay out of the JSON report.
+    for s in report.signals:
+        tr = s.decision_traces
+        assert tr["time_s"][-1] >= tr["valid_after_s"] and len(tr["time_s"]) <= readout.TRACE_POINTS
+        ends = {c: v[-1] for c, v in tr["port_volts"].items()}
+        assert max(ends, key=ends.get) == s.circuit_class
+        assert ends[s.circuit_class] == pytest.approx(s.decision["port_volts"][s.circuit_class], rel=1e-3)
+        dets = {c: v[-1] for c, v in tr["detector_volts"].items()}
+        assert max(dets, key=dets.get) == s.circuit_class
+        assert "traces" not in s.decision and "traces" not in json.dumps(s.to_json())
+    from r2nn_compiler.verify.plots import write_plots
+
+    written = write_plots(model, report, tmp_path / "plots")
+    assert tmp_path / "plots" / "decisions.png" in written and (tmp_path / "plots" / "decisions.png").stat().st_size > 0
 
 
 def test_part_level_readout_decides_like_the_reference_on_the_toy(tmp_path):
@@ -96,6 +111,40 @@ def test_manifest_lists_decision_ports_after_outputs(tmp_path):
     assert read_compiled(tmp_path / "o").decisions == m["decisions"]
     plain = compile_model(load_model(TOY), tmp_path / "p").manifest
     assert plain["decisions"] == [] and plain["readout_circuit"] is None
+
+
+def test_bom_lists_the_readout_parts(tmp_path):
+    import csv
+    import io
+
+    result = compile_model(load_model(TOY), tmp_path / "o", options=CompileOptions(readout="analog"))
+    rows = list(csv.DictReader(io.StringIO(result.files["bom.csv"])))
+    description = result.context.graph.meta["readout"]
+    counted = description["parts"]
+    listed: dict[str, int] = {}
+    for row in rows:
+        for name in row["designator"].split():
+            if name.startswith("Xreadout."):
+                listed[name[9]] = listed.get(name[9], 0) + 1
+    # Every readout element is a BOM line, under its instance's prefix.
+    assert listed == {"X": counted["op-amps"], "D": counted["diodes"], "Q": counted["transistors"],
+                      "S": counted["switches"], "R": counted["resistors"], "C": counted["capacitors"],
+                      "V": counted["timing sources"] + counted["voltage references"]}
+    by_value = {(r["kind"], r["value"]): r for r in rows}
+    assert by_value[("D", "1N4148")]["series"] == by_value[("Q", "2N3904")]["series"] == "part"
+    assert by_value[("X", "opamp_clamp")]["series"] == "op-amp"
+    assert by_value[("V", "timing source")]["series"] == "ideal"
+    # Buffer op-amps count as op-amps; every readout resistor is an E96 value.
+    buffers = [op["designator"] for op in result.context.graph.meta["opamps"] if op["realises"] == "output buffer"]
+    assert buffers and all(any(b in r["designator"].split() and r["series"] == "op-amp" for r in rows)
+                           for b in buffers)
+    from r2nn_compiler import eseries
+
+    for r in rows:
+        if r["kind"] == "R" and "Xreadout." in r["designator"]:
+            assert r["series"] == "E96" and eseries.nearest(float(r["value"]), "E96") == pytest.approx(float(r["value"]))
+    # The manifest's part count is the BOM's, readout included.
+    assert result.manifest["parts"] == sum(int(r["quantity"]) for r in rows if r["series"] != "ideal")
 
 
 def test_decision_ports_come_before_supplies():

@@ -12,7 +12,13 @@ tolerance, quantity. What each row means:
   subcircuit name is the value), series ``op-amp``; other subcircuit instances one row per
   subcircuit and series;
 * wiring (DC loop breakers, role/series ``wiring``) and modelled losses (role/series
-  ``parasitic``) are not parts and are left out; the manifest counts them.
+  ``parasitic``) are not parts and are left out; the manifest counts them;
+* the on-circuit readout (``graph.meta["readout"]``, outside the graph; see
+  ``readout_analog``) follows, its designators prefixed with its instance (``Xreadout.Rin1``):
+  resistors and capacitors with the series and tolerance its description gives, op-amps (the
+  clamped macromodel's name, series ``op-amp``), diodes and transistors by part number (series
+  ``part``), analog switches, the voltage reference (series ``reference``), and the timing
+  sources and B-sources as ``ideal`` (a controller's outputs; behavioural stand-ins).
 
 The BOM writes what the graph holds: it never rounds or renames values.
 """
@@ -56,13 +62,15 @@ def format_tolerance(tolerance) -> str:
 
 
 def bom_rows(graph: CircuitGraph) -> list[dict[str, str]]:
-    """The BOM's rows in order of each part's first appearance in the graph."""
+    """The BOM's rows in order of each part's first appearance in the graph, then the
+    on-circuit readout's."""
     groups: dict[tuple, list[str]] = defaultdict(list)
+    opamps = {op["designator"] for op in graph.meta.get("opamps", [])}
     for comp in graph.components:
         if not_a_part(comp):
             continue
         tol = format_tolerance(comp.attrs.get("tolerance"))
-        if comp.kind == "X" and comp.attrs.get("role") == "active":
+        if comp.kind == "X" and (comp.attrs.get("role") == "active" or comp.name in opamps):
             key = ("X", comp.subckt, "", "op-amp", "")
         elif comp.kind == "X":
             key = ("X", comp.subckt, "", comp.attrs.get("series", "subcircuit"), tol)
@@ -70,15 +78,57 @@ def bom_rows(graph: CircuitGraph) -> list[dict[str, str]]:
             series = comp.attrs.get("series", "ideal" if is_ideal(comp) else "exact")
             key = (comp.kind, spice_number(comp.value), comp.unit, series, tol)
         groups[key].append(comp.name)
+    for key, name in readout_parts(graph.meta.get("readout")):
+        groups[key].append(name)
     return [{"designator": " ".join(names), "kind": kind, "value": value, "unit": unit, "series": series,
              "tolerance": tol, "quantity": str(len(names))}
             for (kind, value, unit, series, tol), names in groups.items()]
 
 
+#: Readout devices by model: (BOM value, series). The switch model stands for a DG4xx-class part.
+_READOUT_DEVICES = {"d1n4148": ("1N4148", "part"), "q2n3904": ("2N3904", "part"),
+                    "swa": ("analog switch, DG4xx class", "part")}
+_UNITS = {"R": "ohm", "C": "F", "V": "V"}
+
+
+def readout_parts(readout: dict | None) -> list[tuple[tuple, str]]:
+    """(row key, designator) of every element of the on-circuit readout subcircuit described
+    by ``readout`` (``readout_analog.readout_description`` plus its ``instance``); [] without
+    one. The behavioural integrators' leak resistors model nothing bought and are left out."""
+    if not readout:
+        return []
+    prefix = readout["instance"]["name"]
+    helpers = {d["name"] for d in readout["subcircuits"] if d["name"] != readout["subckt"]}
+    defn = next(d for d in readout["subcircuits"] if d["name"] == readout["subckt"])
+    tolerance = readout.get("tolerance", {})
+    parts = []
+    for e in defn["elements"]:
+        letter = e["name"][0].upper()
+        if e["name"].startswith("Rleak"):
+            continue
+        if "subckt" in e:
+            kind = "op-amp" if e["subckt"] in helpers else "subcircuit"
+            key = ("X", e["subckt"], "", kind, "")
+        elif "model" in e:
+            value, series = _READOUT_DEVICES.get(e["model"], (e["model"], "part"))
+            key = (letter, value, "", series, "")
+        elif "pwl" in e or "expr" in e:
+            key = (letter, "timing source" if "pwl" in e else "behavioural source", "", "ideal", "")
+        elif letter == "V":
+            key = ("V", spice_number(float(e["value"])), "V", "reference", "")
+        else:
+            key = (letter, spice_number(float(e["value"])), _UNITS.get(letter, ""), e.get("series", "exact"),
+                   format_tolerance(tolerance.get(letter)) if e.get("series") not in (None, "ideal") else "")
+        parts.append((key, f"{prefix}.{e['name']}"))
+    return parts
+
+
 def part_count(graph: CircuitGraph) -> int:
     """How many parts a builder buys: the BOM's components that are not ideal (positive R, L,
-    C and subcircuit instances such as op-amps)."""
-    return sum(1 for c in graph.components if not not_a_part(c) and not is_ideal(c))
+    C and subcircuit instances such as op-amps), the on-circuit readout's included."""
+    readout = sum(1 for (kind, value, unit, series, tol), _ in readout_parts(graph.meta.get("readout"))
+                  if series != "ideal")
+    return sum(1 for c in graph.components if not not_a_part(c) and not is_ideal(c)) + readout
 
 
 def unlisted_counts(graph: CircuitGraph) -> dict[str, int]:

@@ -224,6 +224,7 @@ class ReadoutAnalog(Pass):
                                      "volts_per_feature_squared": vpms * (common * port_gain[j]) ** 2}
                                     for j, o in enumerate(model.outputs)]
         description["buffers"] = buffers
+        description["tolerance"] = {k: ctx.options.tolerance.get(k) for k in "RC"}
         graph.meta["readout"] = description
         graph.meta["decision_settling_s"] = SETTLE_S[level]  # read by r2nn_compiler.energy
         graph.meta["decisions"] = [{"class": o.cls, "port": f"dec{j + 1}", "high_volts": description["high_volts"],
@@ -406,7 +407,7 @@ unlimited) and ``parts`` (counts). An element is ``{"name", "nodes"}`` plus
             elements += [
                 {"name": f"Bsq{j}", "nodes": [GROUND, f"det{j}"], "quantity": "I",
                  "expr": f"v(tw)*v(b{j})*v(b{j})*{_number(k)}"},
-                {"name": f"Cint{j}", "nodes": [f"det{j}", GROUND], "value": C_BEHAVIOURAL},
+                {"name": f"Cint{j}", "nodes": [f"det{j}", GROUND], "value": C_BEHAVIOURAL, "series": "ideal"},
                 # A leak far below the integrator's charging current gives the node a DC path.
                 {"name": f"Rleak{j}", "nodes": [f"det{j}", GROUND], "value": 1e15},
                 {"name": f"Bwta{j}", "nodes": [f"dec{j}", GROUND], "quantity": "V",
@@ -468,6 +469,9 @@ unlimited) and ``parts`` (counts). An element is ``{"name", "nodes"}`` plus
             {"name": f"Rdec{j}", "nodes": [p + "k", f"dec{j}"], "value": DECISION_SERIES_OHM},
             {"name": f"Dclamp{j}", "nodes": [GROUND, f"dec{j}"], "model": "d1n4148"},
         ]
+    for e in elements:  # the BOM's series: resistors E96, C_COMP an E24 value, C_INT options' series
+        if e["name"][0] in "RC" and "value" in e:
+            e["series"] = "E96" if e["name"][0] == "R" else (series_c if e["name"].startswith("Cint") else "E24")
     readout = {"name": "r2nn_readout", "ports": ports, "elements": elements,
                "models": [{"name": name, "type": MODELS[name][0], "params": MODELS[name][1]}
                           for name in ("d1n4148", "q2n3904", "swa")],

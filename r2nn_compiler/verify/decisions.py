@@ -10,7 +10,9 @@ reads, per testbench copy:
   ``high_volts``; the circuit's class is the one port high, ``"none"`` when no port is high and
   ``"ambiguous"`` when several are (both disagree with any reference class);
 * the **detector voltages** at ``valid_after_s`` and the mean square of every output port over
-  the window (trapezoid over ngspice's own time points, V²).
+  the window (trapezoid over ngspice's own time points, V²);
+* the **traces** of the decision ports and detectors over the run, resampled to at most
+  :data:`TRACE_POINTS` times (for plots of the decision lines; not part of the JSON report).
 
 :func:`margin_figures` then sets them against the reference features F_j (model):
 
@@ -44,6 +46,9 @@ from .manifest import CompiledDeck
 #: A detector at this fraction of its swing (``readout_circuit.detector_limit_v``) has clipped.
 CLIP_FRACTION = 0.95
 
+#: Decision and detector traces are resampled to this many points (a plot's worth).
+TRACE_POINTS = 1500
+
 NONE = "none"
 AMBIGUOUS = "ambiguous"
 
@@ -67,7 +72,9 @@ def detector_vectors(manifest: dict, copy: int) -> list[str]:
 def evaluate(plot, manifest: dict, copy: int, copies: int) -> dict:
     """What testbench copy ``copy`` of ``copies`` decided, from a transient ``plot`` saving the
     decision ports, the detector nets and the outputs: ``class``, ``port_volts`` and ``high``
-    per class, ``detector_volts`` per class and ``output_mean_square`` (V², over the window).
+    per class, ``detector_volts`` per class and ``output_mean_square`` (V², over the window),
+    and ``traces`` (``time_s``, ``port_volts`` and ``detector_volts`` per class as arrays,
+    ``valid_after_s``, ``high_volts``, ``window_s``; circuit seconds and volts).
 
     Raises VerificationError when the plot lacks a vector or ends before ``valid_after_s``.
     """
@@ -83,8 +90,16 @@ def evaluate(plot, manifest: dict, copy: int, copies: int) -> dict:
     winners = [c for c, h in zip(classes, high) if h]
     decided = winners[0] if len(winners) == 1 else (NONE if not winners else AMBIGUOUS)
     result = {"class": decided, "port_volts": dict(zip(classes, volts)), "high": dict(zip(classes, high))}
+    grid = np.linspace(0.0, t[-1], min(TRACE_POINTS, t.size))
+    traces = {"time_s": grid, "valid_after_s": at, "high_volts": [float(d["high_volts"]) for d in decisions],
+              "port_volts": {c: np.interp(grid, t, np.real(_vector(plot, f"v({testbench_net('dec', copy, j, copies)})")))
+                             for j, c in enumerate(classes)}}
+    result["traces"] = traces
     circuit = manifest.get("readout_circuit")
     if circuit:
+        traces["window_s"] = list(circuit["window_s"])
+        traces["detector_volts"] = {c: np.interp(grid, t, np.real(_vector(plot, v)))
+                                    for c, v in zip(classes, detector_vectors(manifest, copy))}
         dets = [float(np.interp(at, t, np.real(_vector(plot, v)))) for v in detector_vectors(manifest, copy)]
         t0, t1 = circuit["window_s"]
         inside = (t >= t0) & (t <= t1)

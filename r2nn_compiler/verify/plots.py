@@ -1,4 +1,5 @@
-"""Overlay plots of a verification: circuit vs reference waveforms per signal, and Bode."""
+"""Overlay plots of a verification: circuit vs reference waveforms per signal, Bode, and for a
+deck with an on-circuit readout the decision lines over time (``decisions.png``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from ..plots import plot_bode, save_figure
 
 #: Waveform plots are written for at most this many signals (the first ones).
 MAX_WAVEFORM_PLOTS = 20
+#: ``decisions.png`` shows this many signals (the first ones), one row each.
+MAX_DECISION_ROWS = 4
 
 
 def write_plots(model, report, plot_dir: str | Path) -> list[Path]:
@@ -37,12 +40,48 @@ def write_plots(model, report, plot_dir: str | Path) -> list[Path]:
         path = out / f"{_stem(s.path)}.png"
         save_figure(fig, path)
         written.append(path)
+    traced = [s for s in report.signals if s.decision_traces is not None][:MAX_DECISION_ROWS]
+    if traced:
+        path = out / "decisions.png"
+        plot_decisions(traced, path)
+        written.append(path)
     if report.ac_data is not None:
         freqs, h_circ, h_ref = report.ac_data
         path = out / "bode.png"
         plot_bode(model, freqs, h_ref, path, overlay=h_circ, overlay_label="ngspice")
         written.append(path)
     return written
+
+
+def plot_decisions(signals, path: Path) -> None:
+    """One row per signal: the detectors (mean square so far, V) and the decision ports (V)
+    against circuit time, the readout window shaded and the moment the decision is read
+    (``valid_after_s``) marked; the title names the reference's class and the circuit's."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(signals), 2, figsize=(11, 0.6 + 2.3 * len(signals)), squeeze=False)
+    for row, s in zip(axes, signals):
+        tr = s.decision_traces
+        t = np.asarray(tr["time_s"])
+        panels = [("detector_volts", "detector (V)"), ("port_volts", "decision port (V)")]
+        for ax, (key, label) in zip(row, panels):
+            for cls, v in tr.get(key, {}).items():
+                ax.plot(t, v, lw=1.3 if cls == s.reference_class else 0.9, label=cls)
+            if "window_s" in tr:
+                ax.axvspan(*tr["window_s"], color="0.93", zorder=0)
+            ax.axvline(tr["valid_after_s"], color="k", lw=0.7, ls=":")
+            ax.set_ylabel(label)
+            ax.grid(alpha=0.3)
+        row[1].axhline(0.5 * max(tr["high_volts"]), color="0.5", lw=0.6, ls="--")
+        row[0].set_title(f"{Path(s.path).name}: reference {s.reference_class}", fontsize="small", loc="left")
+        row[1].set_title(f"decided on the circuit: {s.circuit_class}", fontsize="small", loc="left")
+    axes[0, 1].legend(loc="upper left", fontsize="x-small", ncol=2)
+    for ax in axes[-1]:
+        ax.set_xlabel("circuit time (s)")
+    fig.suptitle("on-circuit readout in ngspice: detectors and decision ports (window shaded, ':' decision read)",
+                 fontsize="medium")
+    fig.tight_layout()
+    save_figure(fig, path)
 
 
 def _stem(path: str) -> str:

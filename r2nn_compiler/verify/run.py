@@ -92,6 +92,7 @@ class SignalResult:
     step_s: float = 0.0  # ngspice's fixed step, seconds of circuit time
     predicted_nrmse: float = 0.0  # integration error predicted for that step (worst of its run)
     decision: dict | None = None  # on-circuit readout: decision ports and margin (decisions.py)
+    decision_traces: dict | None = field(default=None, repr=False)  # their traces (decisions.evaluate)
 
     @property
     def agree(self) -> bool:
@@ -315,7 +316,8 @@ def transient(model: Model, compiled: CompiledDeck, signals: list[Signal], *, en
             if mna is not None:
                 results[i].nrmse_vs_circuit = {c: float(e) for c, e in zip(model.classes, nrmse(circ, mna[b]))}
             if traces.decisions is not None:
-                decided = traces.decisions[b]
+                decided = dict(traces.decisions[b])
+                results[i].decision_traces = decided.pop("traces", None)
                 results[i].decision = {**decided, "output_class": results[i].circuit_class,
                                        "agree": decided["class"] == results[i].reference_class,
                                        **readout.margin_figures(m, decided, results[i].features_reference)}
