@@ -229,9 +229,11 @@ def verify(model: Model, outdir: str | Path, signals: list[str | Path], *, rate_
 
 def tolerance(model: Model, outdir: str | Path, signals: list[str | Path], tolerances: dict[str, float], *,
               rate_hz: float | None = None, runs: int = 500, seed: int = 0, distribution: str = "uniform",
-              spot_checks: int = 3, workers: int | None = None, progress: bool = False, scheduler: str | None = None):
+              spot_checks: int = 3, spot_signals: int = 4, workers: int | None = None, progress: bool = False,
+              scheduler: str | None = None):
     """Monte Carlo tolerance analysis of the deck in ``outdir`` (see :mod:`r2nn_compiler.tolerance`),
-    on ``workers`` local processes or the Dask cluster whose scheduler is at ``scheduler``."""
+    on ``workers`` local processes or the Dask cluster whose scheduler is at ``scheduler``;
+    ``spot_checks`` draws are simulated in ngspice on the first ``spot_signals`` signals."""
     from . import tolerance as tol
     from .executor import make_executor
     from .signals import signal_files
@@ -250,8 +252,8 @@ def tolerance(model: Model, outdir: str | Path, signals: list[str | Path], toler
     try:
         with make_executor(workers, scheduler) as executor:
             return tol.analyse(model, compiled, loaded, tolerances, runs=runs, seed=seed, distribution=distribution,
-                               spot_checks=spot_checks, workers=workers, progress=bar.update if bar else None,
-                               executor=executor)
+                               spot_checks=spot_checks, spot_signals=spot_signals, workers=workers,
+                               progress=bar.update if bar else None, executor=executor)
     finally:
         if bar is not None:
             bar.close()

@@ -9,6 +9,12 @@ agreement with the reference model's decisions and, where signals are labelled (
 is named after a class), the accuracy — mean and 5 %/95 % band. One-at-a-time ±tolerance
 perturbations rank the components whose spread moves the features most. A few draws are also
 written as decks and simulated in ngspice to show the numpy analysis predicts the simulator.
+
+A deck with an on-circuit readout (``--readout``): the Monte Carlo draws the linear circuit's
+parts (network and output buffers) and decides by argmax of the features, which is what an
+ideal readout decides; the readout's own parts stay nominal (its detectors' error is what
+``r2nn verify`` reports against the winning margins). The spot checks simulate the whole
+perturbed deck, readout included, and compare the decision ports with the MNA's decisions.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from .executor import make_executor
 from .model import Model
 from .signals import Signal
 from .verify.circuit import KINDS, CircuitUnderTest
+from .verify.decisions import decision_ports, linear_circuit, with_readout
 from .verify.manifest import CompiledDeck
 
 
@@ -105,7 +112,7 @@ def analyse(model: Model, compiled: CompiledDeck, signals: list[Signal], toleran
     processes; see :mod:`r2nn_compiler.executor`)."""
     if distribution not in ("uniform", "normal"):
         raise UsageError(f"distribution must be uniform or normal, got {distribution!r}")
-    cut = CircuitUnderTest.from_compiled(compiled)
+    cut = linear_circuit(compiled) if decision_ports(compiled.manifest) else CircuitUnderTest.from_compiled(compiled)
     nominal = {c.name: c.value for c in cut.graph.components if c.kind in KINDS}
     rng = np.random.default_rng(seed)
 
@@ -181,7 +188,10 @@ def _spot_checks(cut, model, compiled, signals, draws, mna_decisions, executor) 
             graph = cut.graph.copy()
             for name, value in values.items():
                 graph.component(name).value = value
-            (work / m["library"]).write_text(netlister.library(graph, m["subckt"], [f"tolerance draw {k}"]))
+            library = netlister.library(graph, m["subckt"], [f"tolerance draw {k}"])
+            if decision_ports(m):
+                library = with_readout(library, compiled)
+            (work / m["library"]).write_text(library)
             (work / "manifest.json").write_text(json.dumps(m))
             perturbed = CompiledDeck(work, m)
             # The step is chosen against the perturbed circuit, the one ngspice is compared with.
@@ -189,7 +199,9 @@ def _spot_checks(cut, model, compiled, signals, draws, mna_decisions, executor) 
             mna = cut.outputs_for(values, signals)
             nrmse = max(float(np.sqrt(np.mean((r.circuit_outputs - y) ** 2)) / np.sqrt(np.mean(y**2)))
                         for r, y in zip(results, mna))
-            spice_classes = [model.classes.index(r.circuit_class) for r in results]
+            # A readout deck's "none" or "ambiguous" decision matches no MNA class.
+            spice_classes = [model.classes.index(r.circuit_class) if r.circuit_class in model.classes else -1
+                             for r in results]
             checks.append({"draw": k, "signals": len(signals),
                            "decisions_agree": int(np.sum(np.array(spice_classes) == mna_decisions[k])),
                            "ngspice_vs_mna_nrmse": nrmse})

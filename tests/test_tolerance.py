@@ -88,3 +88,32 @@ def test_tolerance_cli(labelled, tmp_path):
     assert "class agreement with the reference: mean" in result.output
     assert "ngspice spot check, draw 0: 4/4" in result.output
     assert json.loads((tmp_path / "t.json").read_text())["format"] == "r2nn-tolerance/1"
+
+
+def test_readout_decks_draw_the_linear_circuit_and_spot_check_the_decision_ports(labelled, tmp_path):
+    from r2nn_compiler.compiler import compile_model
+    from r2nn_compiler.passes import CompileOptions
+    from r2nn_compiler.verify import read_compiled
+    from r2nn_compiler.verify.decisions import _split_library, linear_circuit, with_readout
+
+    model = load_model(ROOT / "examples" / "toy" / "toy.r2nn")
+    compile_model(model, tmp_path / "o", options=CompileOptions(readout="analog"))
+    compiled = read_compiled(tmp_path / "o")
+    # Splitting the readout off and splicing it back gives the library's elements again.
+    def elements(text: str) -> list[str]:
+        return [line for line in text.splitlines() if line and not line.startswith("*")]
+
+    library = (tmp_path / "o" / "toy.lib").read_text()
+    kept, definitions, instance = _split_library(compiled)
+    assert len(instance) == 1 and instance[0].startswith("Xreadout ") and definitions
+    assert elements(with_readout("\n".join(kept), compiled)) == elements(library)
+    assert not any(c.name.lower().startswith("xreadout") for c in linear_circuit(compiled).graph.components)
+    # The Monte Carlo draws the linear circuit (with the buffers); the spot check runs the whole
+    # perturbed deck and reads its decision ports.
+    report = tolerance(model, tmp_path / "o", labelled, {"R": 0.01, "C": 0.05}, runs=12, spot_checks=1,
+                       spot_signals=2, workers=1)
+    assert report.nominal_agreement == 1.0 and report.agreement.shape == (12,)
+    assert any("buffer" in row["origin"] for row in report.sensitivity)
+    (check,) = report.spot_checks
+    assert check["signals"] == 2 and check["decisions_agree"] == 2
+    assert check["ngspice_vs_mna_nrmse"] < 0.005

@@ -163,22 +163,45 @@ def summarise(rows: list[tuple[str, dict]]) -> dict:
 def linear_circuit(compiled: CompiledDeck) -> CircuitUnderTest:
     """The deck's linear circuit (network and buffers) for the numpy MNA: its library without
     the readout's subcircuits and instance (manifest ``readout_circuit``), read back."""
+    kept, _, _ = _split_library(compiled)
+    with tempfile.TemporaryDirectory(prefix="r2nn-linear-") as tmp:
+        (Path(tmp) / compiled.manifest["library"]).write_text("\n".join(kept) + "\n", encoding="utf-8")
+        return CircuitUnderTest.from_compiled(CompiledDeck(Path(tmp), compiled.manifest))
+
+
+def with_readout(linear_library: str, compiled: CompiledDeck) -> str:
+    """``linear_library`` (a library of the deck's linear circuit, e.g. with perturbed values)
+    with ``compiled``'s readout put back as it was: its subcircuit definitions before the
+    model's ``.subckt`` and its instance line last inside it."""
+    _, definitions, instance = _split_library(compiled)
+    subckt = compiled.manifest["subckt"].lower()
+    lines = linear_library.splitlines()
+    start = next(i for i, line in enumerate(lines) if [w.lower() for w in line.split()[:2]] == [".subckt", subckt])
+    end = next(i for i, line in enumerate(lines) if [w.lower() for w in line.split()[:2]] == [".ends", subckt])
+    return "\n".join(lines[:start] + definitions + lines[start:end] + instance + lines[end:]) + "\n"
+
+
+def _split_library(compiled: CompiledDeck) -> tuple[list[str], list[str], list[str]]:
+    """The library's lines split into (the linear circuit, the readout's subcircuit
+    definitions, the readout's instance line)."""
     circuit = compiled.manifest.get("readout_circuit") or {}
     drop = {name.lower() for name in circuit.get("subcircuits", [])}
     instance = str(circuit.get("instance", "")).lower()
-    kept, skipping = [], None
+    kept, definitions, inst, skipping = [], [], [], None
     for line in compiled.library_path.read_text(encoding="utf-8").splitlines():
         words = line.split()
         head = [w.lower() for w in words[:2]]
         if skipping is None and head[:1] == [".subckt"] and len(head) > 1 and head[1] in drop:
             skipping = head[1]
-        if skipping is None and not (instance and head[:1] == [instance]):
+        if skipping is not None:
+            definitions.append(line)
+        elif instance and head[:1] == [instance]:
+            inst.append(line)
+        else:
             kept.append(line)
         if skipping is not None and head[:1] == [".ends"]:
             skipping = None
-    with tempfile.TemporaryDirectory(prefix="r2nn-linear-") as tmp:
-        (Path(tmp) / compiled.manifest["library"]).write_text("\n".join(kept) + "\n", encoding="utf-8")
-        return CircuitUnderTest.from_compiled(CompiledDeck(Path(tmp), compiled.manifest))
+    return kept, definitions, inst
 
 
 def _vector(plot, name: str) -> np.ndarray:
