@@ -61,7 +61,7 @@ def test_time_scale_and_decision_settling_stretch_window_and_latency(toy_path):
     model = load_model(toy_path)
     graph = graph_with_opamps(2, 0, 0)
     graph.meta[DECISION_SETTLING] = 1e-3
-    micro = OpampModel(quiescent_a=1e-6, supply_v=1.5)
+    micro = OpampModel(quiescent_a=1e-6, supply_v=1.5, swing_v=1.4)
     e = estimate(graph, model, 0.25, micro)
     assert e.static_power_watts == pytest.approx(2 * 1e-6 * 3.0)
     assert e.window_seconds == pytest.approx(0.25 * (model.readout.stop - model.readout.start))
@@ -105,3 +105,17 @@ def test_compile_refuses_gic_with_exact(toy_path, tmp_path):
                                         "--inductors", "gic"])
     assert run.exit_code == 2
     assert "--inductors gic" in run.output
+
+
+def test_a_lower_supply_lowers_the_swing_and_a_swing_past_the_rail_is_refused():
+    from types import SimpleNamespace
+
+    from r2nn_compiler.circuit.opamp import from_options
+    from r2nn_compiler.errors import CompileError
+
+    low = from_options(SimpleNamespace(opamp="macro", opamp_params={"supply_v": 1.65}))
+    assert low.swing_v == pytest.approx(1.65 * 13.5 / 15) and low.supply_v == 1.65
+    given = from_options(SimpleNamespace(opamp="macro", opamp_params={"supply_v": 2.5, "swing_v": 2.45}))
+    assert given.swing_v == 2.45
+    with pytest.raises(CompileError, match="swing_v 3 V exceeds its supply_v 2.5 V"):
+        OpampModel(supply_v=2.5, swing_v=3.0)

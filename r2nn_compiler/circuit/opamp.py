@@ -98,6 +98,9 @@ class OpampModel:
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise CompileError(f"op-amp {knob} must be a positive number, got {value!r}",
                                    Location(parameter=f"opamp_params.{knob}"))
+        if self.swing_v > self.supply_v:
+            raise CompileError(f"op-amp swing_v {self.swing_v:g} V exceeds its supply_v {self.supply_v:g} V: "
+                               "an output cannot swing past its rail", Location(parameter="opamp_params.swing_v"))
 
     @property
     def dominant_pole_hz(self) -> float:
@@ -133,13 +136,20 @@ def from_options(options) -> OpampModel:
     """The model ``options.opamp`` names with ``options.opamp_params`` applied over the TL072
     defaults (``options`` is a ``CompileOptions``, read by duck typing).
 
+    A ``supply_v`` without a ``swing_v`` scales the swing with it (90 % of the rail, like the
+    TL072's 13.5 V of 15 V), so headroom checks use a swing the supply can give.
+
     Raises CompileError for an unknown kind or knob, or a knob value that is not positive.
     """
     unknown = sorted(set(options.opamp_params) - set(KNOBS))
     if unknown:
         raise CompileError(f"unknown op-amp knob {unknown[0]!r}; known: {', '.join(KNOBS)}",
                            Location(parameter=f"opamp_params.{unknown[0]}"))
-    return OpampModel(kind=options.opamp, **options.opamp_params)
+    params = dict(options.opamp_params)
+    if "supply_v" in params and "swing_v" not in params:
+        # The output swings as close to the rail as the default's (13.5 V of 15 V), not further.
+        params["swing_v"] = float(params["supply_v"]) * OpampModel.swing_v / OpampModel.supply_v
+    return OpampModel(kind=options.opamp, **params)
 
 
 def subcircuit(model: OpampModel) -> SubcircuitDef:
