@@ -2,6 +2,7 @@
 
 Usage: python examples/run_readout.py tactile|speech|bearing [--inductors gic|passive]
        [--readout analog|behavioural] [--budget-minutes M] [--accuracy A] [--workers N]
+       python examples/run_readout.py table     (the recorded results of every demo, as Markdown)
 
 1. Compiles the shipped ``examples/<demo>/model.r2nn`` (every part E96, like ``run_demo.py``)
    with ``--readout`` and ``--inductors`` into ``examples/<demo>/build/readout_<inductors>_<readout>/``.
@@ -40,6 +41,7 @@ from r2nn_compiler.fileutil import write_text_atomic  # noqa: E402
 from r2nn_compiler.passes import CompileOptions  # noqa: E402
 from r2nn_compiler.train import load_dataset  # noqa: E402
 
+DEMOS = ["tactile", "speech", "bearing"]
 #: run_demo.py's split of the clips (its defaults): held out = data.split(TEST_FRACTION, SEED + 1)[1].
 TEST_FRACTION = 0.2
 SEED = 0
@@ -50,7 +52,7 @@ ACCURACY = 2.5e-3
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("demo", choices=["tactile", "speech", "bearing"])
+    ap.add_argument("demo", choices=DEMOS + ["table"])
     ap.add_argument("--inductors", choices=["gic", "passive"], default="gic")
     ap.add_argument("--readout", choices=["analog", "behavioural"], default="analog")
     ap.add_argument("--budget-minutes", type=float, default=float("inf"),
@@ -59,6 +61,12 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=None, help="ngspice processes (default: all cores)")
     ap.add_argument("--limit", type=int, default=None, help="only the first N held-out clips (a quick look)")
     args = ap.parse_args()
+    if args.demo == "table":
+        print(TABLE_HEADER)
+        for path in sorted(HERE.glob("*/readout_*.json")):
+            recorded = json.loads(path.read_text(encoding="utf-8"))
+            print(table_row(recorded, recorded["summary"]))
+        return 0
 
     folder = HERE / args.demo
     data_dir = folder / "data"
@@ -118,11 +126,26 @@ def main() -> int:
         print(f"  {sm['clips_run']}/{len(test_idx)} clips: decisions agree on {sm['agree']}/{sm['clips_run']}, "
               f"{seconds:.0f} s/clip", flush=True)
     sm = results.get("summary") or summarise(clips, len(test_idx))
-    print("| demo | inductors | readout | held-out clips run in ngspice | decisions agree with the reference | "
-          "circuit accuracy | smallest margin (detector / feature error there) |")
-    print(f"| {args.demo} | {args.inductors} | {args.readout} | {sm['clips_run']} of {len(test_idx)} | "
-          f"{100 * sm['agreement']:.1f} % | {100 * sm['circuit_accuracy']:.1f} % | {_margin_text(sm)} |")
+    print(TABLE_HEADER)
+    print(table_row(results, sm))
     return 0 if sm["clips_run"] == len(test_idx) and sm["agreement"] >= 0.99 else 1
+
+
+TABLE_HEADER = ("| demo | inductors | readout | held-out clips run in ngspice | decision ports agree with the "
+                "reference | disagreeing: margin (feature error there) | circuit / reference accuracy | "
+                "smallest margin (detector / feature error there) | wall s per clip, 2 workers |\n"
+                "|---|---|---|---|---|---|---|---|---|")
+
+
+def table_row(results: dict, sm: dict) -> str:
+    """One Markdown row of a campaign's summary ``sm``."""
+    clips = results.get("clips", {})
+    misses = ", ".join(f"{100 * clips[str(i)]['margin']:.2f} % ({100 * clips[str(i)]['feature_error']:.2f} %)"
+                       for i in sm.get("disagreeing_clips", [])) or "none"
+    return (f"| {results['demo']} | {results['inductors']} | {results['readout']} | {sm['clips_run']} of "
+            f"{sm['held_out']} | {sm['agree']}/{sm['clips_run']} = {100 * sm['agreement']:.1f} % | {misses} | "
+            f"{100 * sm['circuit_accuracy']:.1f} % / {100 * sm.get('reference_accuracy', 0):.1f} % | "
+            f"{_margin_text(sm)} | {sm.get('wall_s_per_clip', 0):.0f} |")
 
 
 def summarise(clips: dict, held_out: int) -> dict:
