@@ -35,11 +35,13 @@ op-amp's full A0. A resonator net is shunted by its inductor (a short at DC) and
 has Y(0) ≥ 1/|R| at every such port, the rest being stable on its own (otherwise Y(s) − 1/|R|,
 negative at s = 0 and growing with s through the capacitors, has a positive real zero: a
 growing pole). So Z(0) ≤ |R|: the
-SCS port is the one to use and the OCS port would latch at DC. The pass tries SCS, then OCS,
-but the proof is the circuit: after each element the poles of the *whole* graph with the op-amp
-macromodel (``mna_matrices(graph).poles()``, the op-amp loops' own poles included) must all
-have negative real part; if both ports grow, CompileError names the resonator and each port's
-growing pole. With a single-pole op-amp of gain A = ω_t/s the SCS NIC presents
+SCS port is the one to use and the OCS port would latch at DC. But the proof is the circuit:
+the poles of the *whole* graph with the op-amp macromodel (``mna_matrices(graph).poles()``, the
+op-amp loops' own poles included) must all have negative real part. The pass realises every
+element in its first form (SCS NICs) and proves the result once; only when that circuit has a
+growing pole does it start again element by element, proving after each, trying SCS then OCS,
+and if both ports grow, CompileError names the resonator and each port's growing pole (one
+eigendecomposition instead of one per element in the common case). With a single-pole op-amp of gain A = ω_t/s the SCS NIC presents
 −g·(ω_t − 2s)/(ω_t + 2s), i.e. the ideal −g in parallel with a passive series RC
 (1/(2g) ohm, 4g/ω_t farad): finite gain–bandwidth adds damping and a little capacitance, so it
 does not destabilise a network of resonators by itself (no case was found among over 1000
@@ -146,11 +148,22 @@ class RealiseNegative(Pass):
         if before.real >= 0:
             raise CompileError(f"realise_negative: the graph is unstable before any realisation (pole "
                                f"{_pole_text(before)}): an earlier pass changed the network")
-        realiser = _Realiser(graph, proof, inputs, ctx.options.ranges.get("R", (0.0, math.inf)),
-                             _band_centre_hz(ctx))
         grounded_nets = list(dict.fromkeys(_resonator_net(c) for c in negative if c.kind == "R" and GROUND in c.nodes))
-        records = [realiser.grounded(net) for net in grounded_nets]
-        records += [realiser.floating(comp) for comp in negative if GROUND not in comp.nodes]
+        # Every element in its preferred form first, proven once; element by element (each step
+        # proven, OCS where SCS grows, the culprit named) only if that circuit is not stable.
+        for prove_each in (False, True):
+            realiser = _Realiser(graph, proof, inputs, ctx.options.ranges.get("R", (0.0, math.inf)),
+                                 _band_centre_hz(ctx), prove_each)
+            records = [realiser.grounded(net) for net in grounded_nets]
+            records += [realiser.floating(comp) for comp in negative if GROUND not in comp.nodes]
+            if prove_each:
+                break
+            pole = _slowest_pole(realiser.graph, inputs)
+            if pole.real < 0:
+                for record in records:
+                    if "opamps" in record:
+                        record["slowest_pole"] = [pole.real, pole.imag]
+                break
         graph = realiser.graph
         if opamp.kind != proof.kind:
             graph = _swap_model(graph, proof, opamp)
@@ -188,11 +201,14 @@ class _Realiser:
 
     ``graph`` is replaced by a proven copy after each element, so a failed attempt leaves no
     trace (and the caller's graph is never touched); ``proof`` is the macromodel the instances
-    use while proving.
+    use while proving. With ``prove_each`` False every element takes its first form (SCS) and
+    no step is proven: the caller proves the whole circuit once (one eigendecomposition instead
+    of one per element) and falls back to proving each step when that fails.
     """
 
     def __init__(self, graph: CircuitGraph, proof: OpampModel, inputs: list[str], r_range: tuple[float, float],
-                 centre_hz: float) -> None:
+                 centre_hz: float, prove_each: bool = True) -> None:
+        self.prove_each = prove_each
         self.graph = graph.copy()
         self.graph.define_subcircuit(subcircuit(proof))
         self.proof = proof
@@ -225,7 +241,7 @@ class _Realiser:
             parts = nic_parts(trial, net, r_ohm, orientation, self.proof.subckt_name, element,
                               _clip(DIVIDER_OHM, self.r_range))
             trial.replace(group[0].name, *parts)
-            pole = _slowest_pole(trial, self.inputs)
+            pole = _slowest_pole(trial, self.inputs) if self.prove_each else complex(-math.inf)
             tried.append((orientation, pole))
             if pole.real < 0:
                 self.graph = trial
@@ -245,7 +261,7 @@ class _Realiser:
         trial = self.graph.copy()
         parts = pair_parts(trial, comp, r_a, self.proof.subckt_name, element)
         trial.replace(comp.name, *parts)
-        pole = _slowest_pole(trial, self.inputs)
+        pole = _slowest_pole(trial, self.inputs) if self.prove_each else complex(-math.inf)
         role = comp.attrs.get(ROLE, "")
         if pole.real >= 0:
             raise CompileError(f"realise_negative: {comp.origin or element} ({comp.name} = {comp.value:.4g} "

@@ -168,8 +168,10 @@ def _stage(compiled: CompiledDeck, workdir: Path) -> str:
 
 
 def circuit_f_max(model: Model, time_scale: float) -> float:
-    """Highest resonance (Hz, circuit time) from the reference poles: the floor of the step."""
-    return f_max_hz(reference.state_space(model).poles()) / time_scale
+    """Highest resonance (Hz, circuit time) from the reference poles: the floor of the step
+    (every pole up to ``DENSE_EIG_STATES`` states, an upper bound in O(N + couplings) above;
+    see :func:`reference.statespace.largest_pole_magnitude`)."""
+    return f_max_hz([reference.statespace.largest_pole_magnitude(model)]) / time_scale
 
 
 def model_in_circuit_units(model: Model, compiled: CompiledDeck) -> StateSpace:
@@ -284,6 +286,7 @@ def transient(model: Model, compiled: CompiledDeck, signals: list[Signal], *, en
     workers = executor.workers
 
     jobs, runs = [], []
+    f_max = circuit_f_max(model, ts)
     for (rate, _), members in signal_groups(signals).items():
         # Several signals share a run (one process start, one step control for all copies), but
         # every worker gets a run. The split does not depend on the engine, so both engines
@@ -298,7 +301,7 @@ def transient(model: Model, compiled: CompiledDeck, signals: list[Signal], *, en
                 library_name=m["library"], library_path=library_path, library_text=library_text, subckt=m["subckt"],
                 n_outputs=n_out, supplies=[s["port"] for s in compiled.supplies],
                 inputs=np.stack([signals[i].data for i in batch]) * in_gain[None, :, None],
-                sample_period_s=ts / rate, system=system, accuracy=accuracy, f_max_hz=circuit_f_max(model, ts),
+                sample_period_s=ts / rate, system=system, accuracy=accuracy, f_max_hz=f_max,
                 engine=engine, timeout_s=timeout_s, opamps=m.get("opamps") or [],
                 swing_v=float((m.get("opamp_model") or {}).get("swing_v", 0.0)),
                 readout={"decisions": m["decisions"], "readout_circuit": m.get("readout_circuit")}
