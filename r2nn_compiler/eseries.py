@@ -17,6 +17,8 @@ import bisect
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 # Rows of twelve, so each table can be read against the standard line by line.
 E3 = (1.0, 2.2, 4.7)
 E6 = (1.0, 1.5, 2.2, 3.3, 4.7, 6.8)
@@ -193,6 +195,17 @@ def best_pair(value: float, name: str, target: float,
                  key=lambda p: p.rel_error)
     if single.rel_error <= target:
         return single
+    values = _values_array(name)
+    if values[0] * 10 < value / 2.5 and 2.5 * value < values[-1] / 10:
+        best = _best_pair_vectorised(value, values, connections)
+    else:
+        best = _best_pair_search(value, name, connections)
+    return best if best is not None and best.rel_error <= target else single
+
+
+def _best_pair_search(value: float, name: str, connections: tuple[str, ...]) -> Pair | None:
+    """The pair of least relative error (see :func:`best_pair`), one candidate at a time;
+    None when no connection is allowed."""
     pairs = []
     # The larger part of a series pair is at least half of the sum it makes, which may miss
     # ``value`` by up to the error itself: search a little below value/2 (and above 2·value).
@@ -202,8 +215,46 @@ def best_pair(value: float, name: str, target: float,
     for a in decade_values(name, value, 2.5 * value) if "parallel" in connections else ():
         if a > value:
             pairs += [_pair("parallel", a, b, value) for b in neighbours(a * value / (a - value), name)]
-    best = min(pairs, key=lambda p: p.rel_error, default=single)
-    return best if best.rel_error <= target else single
+    return min(pairs, key=lambda p: p.rel_error, default=None)
+
+
+def _best_pair_vectorised(value: float, values: np.ndarray, connections: tuple[str, ...]) -> Pair | None:
+    """:func:`best_pair`'s search over pairs in numpy: the same candidates in the same order
+    (so the same pair on ties) and the same float operations, for a value well inside the
+    cached decades; None when no connection is allowed."""
+    kinds, firsts, seconds, achieved = [], [], [], []
+    for kind in ("series", "parallel"):
+        if kind not in connections:
+            continue
+        lo, hi = (value / 2.5, value) if kind == "series" else (value, 2.5 * value)
+        a = values[np.searchsorted(values, lo, "left"):np.searchsorted(values, hi, "right")]
+        a = a[a < value] if kind == "series" else a[a > value]
+        complement = value - a if kind == "series" else a * value / (a - value)
+        g = np.searchsorted(values, complement, "right") - 1
+        below = values[g]
+        above = np.where(below == complement, below, values[g + 1])
+        b = np.stack([below, above], axis=1).ravel()  # per a: its partner below, then above
+        a = np.repeat(a, 2)
+        kinds += [kind] * a.size
+        firsts.append(a)
+        seconds.append(b)
+        achieved.append(a + b if kind == "series" else a * b / (a + b))
+    if not kinds:
+        return None
+    a, b, got = (np.concatenate(x) for x in (firsts, seconds, achieved))
+    errors = np.abs(got / value - 1)
+    i = int(np.argmin(errors))
+    return Pair(kinds[i], (float(max(a[i], b[i])), float(min(a[i], b[i]))), float(got[i]), float(errors[i]))
+
+
+def _values_array(name: str) -> np.ndarray:
+    """Every value of series ``name`` over :data:`_CACHED_DECADES`, ascending."""
+    table = series(name)
+    _at(table, 0)  # fills the cache
+    cached = _VALUES[id(table)]
+    if len(cached) < 3:
+        _VALUES[id(table)] = cached = (*cached, np.array(cached[1]))
+    return cached[2]
 
 
 def _pair(kind: str, a: float, b: float, value: float) -> Pair:
@@ -216,10 +267,23 @@ def _require_positive(value: float) -> None:
         raise ValueError(f"expected a finite positive value, got {value!r}")
 
 
+#: Decades below and above 1 whose values :func:`_at` keeps ready (1e-18 .. 1e+15).
+_CACHED_DECADES = (-18, 15)
+_VALUES: dict[int, tuple] = {}  # id(table): (table, values as a list[, as an array])
+
+
 def _at(table: tuple[float, ...], g: int) -> float:
     """The g-th series value counting from 1 (g = 0) up and down the decades, built from
-    decimal text so it is the double nearest the standard's value."""
+    decimal text so it is the double nearest the standard's value (kept per table for the
+    decades of :data:`_CACHED_DECADES`: the text round trip was most of a pair search's time)."""
     n = len(table)
+    cached = _VALUES.get(id(table))
+    if cached is None or cached[0] is not table:
+        lo, hi = _CACHED_DECADES
+        cached = _VALUES[id(table)] = (table, [float(f"{table[k % n]!r}e{k // n}") for k in range(lo * n, hi * n)])
+    k = g - _CACHED_DECADES[0] * n
+    if 0 <= k < len(cached[1]):
+        return cached[1][k]
     return float(f"{table[g % n]!r}e{g // n}")
 
 

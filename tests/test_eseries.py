@@ -148,3 +148,18 @@ def test_best_pair_prefers_one_part():
 def test_best_pair_finds_an_exact_e96_series_pair():
     pair = eseries.best_pair(1234.5, "E96", 1e-3)
     assert pair.kind == "series" and pair.rel_error < 1e-12
+
+
+@settings(max_examples=80, deadline=None)
+@given(values, names, st.sampled_from([("series", "parallel"), ("series",), ("parallel",)]))
+def test_the_vectorised_pair_search_is_the_one_at_a_time_search(value, name, connections):
+    """Same candidates in the same order and the same float operations: the same pair, ties
+    included (``best_pair`` uses the vectorised search inside the cached decades)."""
+    fast = eseries._best_pair_vectorised(value, eseries._values_array(name), connections)
+    assert fast == eseries._best_pair_search(value, name, connections)
+
+
+def test_pairs_outside_the_cached_decades_still_work():
+    for value in (3.3e-17, 4.321e13):
+        pair = eseries.best_pair(value, "E96", 1e-4)
+        assert pair.rel_error <= 1e-4 and all(eseries.is_in_series(v, "E96") for v in pair.values)
