@@ -22,9 +22,8 @@ from r2nn_compiler.errors import CompileError
 from r2nn_compiler.model import Coupling, model_to_text, parse_model_text
 from r2nn_compiler.model.parser import _FastReader, _parser
 from r2nn_compiler.passes import CompileContext, CompileOptions, run_flow
-from r2nn_compiler.passes import check_reference
 from r2nn_compiler.passes.check_reference import circuit_response, reference_response, relative_error
-from r2nn_compiler.reference import default_grid, frequency_response, statespace
+from r2nn_compiler.reference import default_grid, frequency_response, response, statespace
 from r2nn_compiler.units import format_spice, parse_quantity
 
 from .conftest import ROOT
@@ -199,8 +198,10 @@ def test_iterative_ac_with_opamps_equals_dense_ac(monkeypatch):
 def test_sparse_reference_response_equals_dense(monkeypatch):
     model = weakly_coupled_model(20, 40, springs=True)
     freqs = default_grid(model, 80)
-    monkeypatch.setattr(check_reference, "REFERENCE_DENSE_RESONATORS", 0)
-    assert relative_error(reference_response(model, freqs), frequency_response(model, freqs)) < 1e-11
+    monkeypatch.setattr(response, "DENSE_RESONATORS", 0)
+    sparse = reference_response(model, freqs)
+    assert relative_error(sparse, response.dense_frequency_response(model, freqs)) < 1e-11
+    assert relative_error(frequency_response(model, freqs), sparse) == 0.0
 
 
 def test_large_exact_compile_passes_the_proof_and_a_2_percent_capacitor_fails_it():
@@ -208,7 +209,7 @@ def test_large_exact_compile_passes_the_proof_and_a_2_percent_capacitor_fails_it
     model = weakly_coupled_model(80, 400)
     ctx = run_flow(CompileContext(model, CompileOptions(exact=True)), ["map_force_current", "break_dc_loops"])
     assert mna_matrices(ctx.graph, [p.net for p in ctx.inputs]).n_unknowns > mna.DENSE_LIMIT
-    assert len(model.resonators) > check_reference.REFERENCE_DENSE_RESONATORS
+    assert len(model.resonators) > response.DENSE_RESONATORS
     run_flow(ctx, ["check_reference"])
     assert ctx.log[-1].details["h_relative_error"] < 1e-9
     cap = ctx.graph.components_of("C")[len(model.resonators) // 3]

@@ -18,18 +18,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import lti
 from ..circuit import mna_matrices
 from ..errors import CompileError
 from ..model import Model
 from ..reference import default_grid, frequency_response
-from ..reference.statespace import descriptor_matrices
 from .base import CompileContext, Pass, PassResult, register
-
-#: Up to this many resonators the reference H(jω) is solved dense (N × N per frequency, the
-#: reference package's own routine); above, iteratively on the sparse 2N-state descriptor form.
-REFERENCE_DENSE_RESONATORS = 50
-
 
 def circuit_response(ctx: CompileContext, freqs_hz: np.ndarray) -> np.ndarray:
     """H(jω) of the compiled graph in model units: (outputs × inputs × freqs), at model frequencies."""
@@ -43,14 +36,9 @@ def circuit_response(ctx: CompileContext, freqs_hz: np.ndarray) -> np.ndarray:
 
 def reference_response(model: Model, freqs_hz: np.ndarray) -> np.ndarray:
     """The reference model's H(jω) (outputs × inputs × freqs, (m/s) per unit input) at
-    ``freqs_hz`` (model Hz): :func:`reference.frequency_response` up to
-    REFERENCE_DENSE_RESONATORS resonators, else the same system solved by
-    :func:`lti.solve_shifted`."""
-    freqs = np.atleast_1d(np.asarray(freqs_hz, dtype=float))
-    if len(model.resonators) <= REFERENCE_DENSE_RESONATORS:
-        return frequency_response(model, freqs)
-    E, A, B, C = descriptor_matrices(model)
-    return lti.solve_shifted(E, A, B, 2j * np.pi * freqs, C)
+    ``freqs_hz`` (model Hz): :func:`reference.frequency_response` (sparse above
+    ``reference.response.DENSE_RESONATORS`` resonators)."""
+    return frequency_response(model, np.atleast_1d(np.asarray(freqs_hz, dtype=float)))
 
 
 def relative_error(h_circuit: np.ndarray, h_model: np.ndarray) -> float:

@@ -4,16 +4,30 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import lti
 from ..model.ir import Model
-from .statespace import mechanical_matrices
+from .statespace import descriptor_matrices, mechanical_matrices
+
+#: Up to this many resonators H(jω) is solved dense (N × N per frequency); above, iteratively on
+#: the sparse 2N-state descriptor form (:func:`lti.solve_shifted`), O(couplings) per frequency.
+DENSE_RESONATORS = 50
 
 
 def frequency_response(model: Model, freqs_hz: np.ndarray) -> np.ndarray:
-    """Complex (outputs × inputs × freqs) array in (m/s) per unit of input.
+    """Complex (outputs × inputs × freqs) array in (m/s) per unit of input: dense up to
+    :data:`DENSE_RESONATORS` resonators (:func:`dense_frequency_response`), else the same
+    system sparse (agreeing to 1e-11, tested)."""
+    freqs = np.atleast_1d(np.asarray(freqs_hz, dtype=float))
+    if len(model.resonators) <= DENSE_RESONATORS:
+        return dense_frequency_response(model, freqs)
+    E, A, B, C = descriptor_matrices(model)
+    return lti.solve_shifted(E, A, B, 2j * np.pi * freqs, C)
 
-    Solves the mechanical impedance form ``(jω M + Cd + K/(jω)) v = Bf u`` (N×N per frequency,
-    an eighth of the work of the 2N-state form), frequencies in batches.
-    """
+
+def dense_frequency_response(model: Model, freqs_hz: np.ndarray) -> np.ndarray:
+    """:func:`frequency_response` by the mechanical impedance form
+    ``(jω M + Cd + K/(jω)) v = Bf u`` (N×N per frequency, an eighth of the work of the 2N-state
+    form), frequencies in batches."""
     freqs = np.atleast_1d(np.asarray(freqs_hz, dtype=float))
     M, Cd, K, Bf = mechanical_matrices(model)
     index = {r.name: i for i, r in enumerate(model.resonators)}
