@@ -147,6 +147,19 @@ def test_bom_lists_the_readout_parts(tmp_path):
     assert result.manifest["parts"] == sum(int(r["quantity"]) for r in rows if r["series"] != "ideal")
 
 
+def test_low_voltage_opamps_scale_the_buffers_and_refuse_the_parts_readout(tmp_path):
+    toy = load_model(TOY)
+    low = {"supply_v": 1.65}  # swing 1.485 V
+    with pytest.raises(CompileError, match=r"parts-level readout needs op-amps that swing ±12 V.*swings ±1.485 V"):
+        compile_model(toy, tmp_path / "a", options=CompileOptions(readout="analog", opamp_params=low))
+    assert not (tmp_path / "a").exists()
+    result = compile_model(toy, tmp_path / "b", options=CompileOptions(readout="behavioural", opamp_params=low))
+    details = next(e for e in result.log if e.name == "readout_analog").details
+    assert details["buffer_peak_v"] == pytest.approx(0.75 * 1.485)
+    default = compile_model(toy, tmp_path / "c", options=CompileOptions(readout="behavioural"))
+    assert next(e for e in default.log if e.name == "readout_analog").details["buffer_peak_v"] == pytest.approx(10.0)
+
+
 def test_decision_ports_come_before_supplies():
     graph = CircuitGraph()
     for port in (Port("in1", "input"), Port("out1", "output"), Port("vcc", "supply"), Port("dec1", "decision")):

@@ -18,8 +18,9 @@ a different feature with no frequency-domain form to train on.
 port gain c·w_j times the old one (the VCVS's own gain, which ``scale`` sets, moves into the
 amplifier): the weights are realised as gains, so out_j carries c·w_j·g_j·v_j and the detectors
 need no weights. c is the largest common factor that keeps every buffer within
-:data:`FULL_SCALE_V` peak for a unit-amplitude sine on every input in phase at the worst
-frequency of the band (raised so that the smallest amplifier gain is 1 if the weights are spread
+:data:`FULL_SCALE_V` peak (:data:`FULL_SCALE_FRACTION` of the op-amp's swing if that is
+lower) for a unit-amplitude sine on every input in phase at the worst frequency of the band
+(raised so that the smallest amplifier gain is 1 if the weights are spread
 wider). Hardware flows build it from the op-amp model of ``options.opamp``: stages of gain at
 most :data:`STAGE_GAIN_MAX` (the first loads the resonator net with the op-amp's input
 resistance :data:`INPUT_RESISTANCE_OHM`, TL072 r_i = 1e12 ohm typ — the load
@@ -100,8 +101,12 @@ LEVELS = {"analog": "parts", "behavioural": "behavioural"}
 
 #: Peak buffer output (V) for a unit-amplitude sine at the worst frequency, every input in phase.
 FULL_SCALE_V = 10.0
+#: ... or this fraction of the op-amp's swing, when that is lower.
+FULL_SCALE_FRACTION = 0.75
 #: TL072 input resistance r_i (ohm, datasheet typical): the buffer's load on the resonator net.
 INPUT_RESISTANCE_OHM = 1e12
+#: Smallest op-amp swing (V) the parts-level readout is designed for: its signals reach FULL_SCALE_V.
+MIN_SWING_V = 12.0
 #: Largest gain of one buffer stage: a TL072 loop then keeps 100 kHz of bandwidth.
 STAGE_GAIN_MAX = 30.0
 #: Relative gain (weight) error the buffer's Rf/Rg aims for.
@@ -116,6 +121,8 @@ DECISION_SERIES_OHM = 16.9e3
 BEHAVIOURAL_HIGH_V = 5.0
 #: Integrator output (V) for a sine INTEGRATOR_HEADROOM_DB below the buffer full scale.
 INTEGRATOR_FULL_SCALE_V = 10.0
+#: ... or this fraction of the op-amp's swing, when that is lower.
+FULL_SCALE_FRACTION = 0.75
 INTEGRATOR_HEADROOM_DB = 20.0
 #: Time after the window's end (s) from which the decision ports hold the decision.
 SETTLE_S = {"parts": 1e-3, "behavioural": 1e-5}
@@ -169,6 +176,12 @@ class ReadoutAnalog(Pass):
             raise CompileError(f"unknown readout {readout!r}: expected none, analog or behavioural",
                                Location(parameter="readout"))
         level = LEVELS[readout]
+        swing = from_options(ctx.options).swing_v
+        if level == "parts" and swing < MIN_SWING_V:
+            raise CompileError(f"the parts-level readout needs op-amps that swing ±{MIN_SWING_V:g} V or more (its buffers "
+                               f"reach ±{FULL_SCALE_V:g} V, its integrators ±{INTEGRATOR_FULL_SCALE_V:g} V, its "
+                               f"reference is {V_REF:g} V); this op-amp swings ±{swing:g} V: use --readout behavioural, "
+                               "or op-amps on ±15 V for the readout", Location(parameter="opamp_params.swing_v"))
         graph = ctx.graph
         model = ctx.model
         n = len(model.outputs)
@@ -186,7 +199,8 @@ class ReadoutAnalog(Pass):
         element_gain = np.array([e.value if e.kind == "E" else 1.0 for e in elements])
         peak = unit_sine_peak(model)
         worst = float(np.max(weights * port_gain * peak))
-        common = FULL_SCALE_V / worst if worst > 0 else 1.0
+        full_scale = buffer_full_scale(swing)
+        common = full_scale / worst if worst > 0 else 1.0
         # A non-inverting amplifier's gain is at least 1; the exact flow's ideal VCVS has no floor.
         raised = not ctx.options.exact and common * float(np.min(weights * element_gain)) < 1.0
         if raised:
@@ -244,10 +258,16 @@ class ReadoutAnalog(Pass):
                    f"; decisions valid {SETTLE_S[level]:g} s after the window")
         if raised:
             summary += (f"; weights spread wider than the buffer full scale allows: a unit sine reaches "
-                        f"{common * worst:.3g} V peak (full scale {FULL_SCALE_V:g} V)")
+                        f"{common * worst:.3g} V peak (full scale {full_scale:g} V)")
         return PassResult(True, summary, {"level": level, "common_gain": common, "gains": realised.tolist(),
                                           "worst_gain_error": gain_error, "buffer_peak_v": common * worst,
                                           "parts": parts, "decisions": graph.meta["decisions"]})
+
+
+def buffer_full_scale(swing_v: float) -> float:
+    """The buffers' peak (V) for the unit sine: :data:`FULL_SCALE_V`, or
+    :data:`FULL_SCALE_FRACTION` of the op-amp's swing when that is lower (a low-voltage op-amp)."""
+    return min(FULL_SCALE_V, FULL_SCALE_FRACTION * swing_v)
 
 
 def unit_sine_peak(model) -> np.ndarray:
