@@ -195,11 +195,7 @@ def best_pair(value: float, name: str, target: float,
                  key=lambda p: p.rel_error)
     if single.rel_error <= target:
         return single
-    values = _values_array(name)
-    if values[0] * 10 < value / 2.5 and 2.5 * value < values[-1] / 10:
-        best = _best_pair_vectorised(value, values, connections)
-    else:
-        best = _best_pair_search(value, name, connections)
+    best = _best_pair_vectorised(value, name, connections)
     return best if best is not None and best.rel_error <= target else single
 
 
@@ -218,10 +214,14 @@ def _best_pair_search(value: float, name: str, connections: tuple[str, ...]) -> 
     return min(pairs, key=lambda p: p.rel_error, default=None)
 
 
-def _best_pair_vectorised(value: float, values: np.ndarray, connections: tuple[str, ...]) -> Pair | None:
+def _best_pair_vectorised(value: float, name: str, connections: tuple[str, ...]) -> Pair | None:
     """:func:`best_pair`'s search over pairs in numpy: the same candidates in the same order
-    (so the same pair on ties) and the same float operations, for a value well inside the
-    cached decades; None when no connection is allowed."""
+    (so the same pair on ties) and the same float operations; None when no connection is
+    allowed. Where a candidate or its complement leaves the cached decades (a parallel part a
+    hair above ``value`` wants a partner of 1e16 times it), :func:`_best_pair_search` does it."""
+    values = _values_array(name)
+    if not (values[0] * 10 < value / 2.5 and 2.5 * value < values[-1] / 10):
+        return _best_pair_search(value, name, connections)
     kinds, firsts, seconds, achieved = [], [], [], []
     for kind in ("series", "parallel"):
         if kind not in connections:
@@ -230,6 +230,8 @@ def _best_pair_vectorised(value: float, values: np.ndarray, connections: tuple[s
         a = values[np.searchsorted(values, lo, "left"):np.searchsorted(values, hi, "right")]
         a = a[a < value] if kind == "series" else a[a > value]
         complement = value - a if kind == "series" else a * value / (a - value)
+        if complement.size and not (values[0] <= complement.min() and complement.max() < values[-1]):
+            return _best_pair_search(value, name, connections)
         g = np.searchsorted(values, complement, "right") - 1
         below = values[g]
         above = np.where(below == complement, below, values[g + 1])

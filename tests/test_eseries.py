@@ -155,8 +155,15 @@ def test_best_pair_finds_an_exact_e96_series_pair():
 def test_the_vectorised_pair_search_is_the_one_at_a_time_search(value, name, connections):
     """Same candidates in the same order and the same float operations: the same pair, ties
     included (``best_pair`` uses the vectorised search inside the cached decades)."""
-    fast = eseries._best_pair_vectorised(value, eseries._values_array(name), connections)
+    fast = eseries._best_pair_vectorised(value, name, connections)
     assert fast == eseries._best_pair_search(value, name, connections)
+
+
+def test_a_parallel_partner_beyond_the_cached_decades_is_still_found():
+    # 100 − 4e-13: the E3 part 100 in parallel wants a partner near 2.4e16 ohm.
+    value = 99.99999999999959
+    assert eseries._best_pair_vectorised(value, "E3", ("parallel",)) == \
+        eseries._best_pair_search(value, "E3", ("parallel",))
 
 
 def test_pairs_outside_the_cached_decades_still_work():
