@@ -288,7 +288,9 @@ def compile_cmd(model_path: str, outdir: str, exact: bool, band_text, series_tex
               help="Signal file or directory of signal files (repeatable; further SIGNALs may follow).")
 @click.option("--rate", type=float, default=None, help="Sample rate in Hz for .csv/.npy signals.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the report as JSON.")
-@click.option("--plot", "plot_dir", type=click.Path(file_okay=False), help="Write waveform and Bode overlays here.")
+@click.option("--plot", "plot_dir", type=click.Path(file_okay=False),
+              help="Write waveform and Bode overlays here (and decisions.png, the detectors and decision ports "
+                   "over time, for a deck with an on-circuit readout).")
 @click.option("--nrmse", "nrmse_tol", type=float, default=0.005, show_default=True,
               help="Largest NRMSE allowed on any output (exact decks: against the reference model; "
                    "hardware decks: against the deck's own circuit).")
