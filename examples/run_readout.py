@@ -65,7 +65,7 @@ def main() -> int:
         print(TABLE_HEADER)
         for path in sorted(HERE.glob("*/readout_*.json")):
             recorded = json.loads(path.read_text(encoding="utf-8"))
-            print(table_row(recorded, recorded["summary"]))
+            print(table_row(recorded, summarise(recorded.get("clips", {}), recorded["held_out"])))
         return 0
 
     folder = HERE / args.demo
@@ -132,9 +132,9 @@ def main() -> int:
 
 
 TABLE_HEADER = ("| demo | inductors | readout | held-out clips run in ngspice | decision ports agree with the "
-                "reference | disagreeing: margin (feature error there) | circuit / reference accuracy | "
+                "reference | agree where the margin exceeds twice the feature error | disagreeing: margin (feature error there) | circuit / reference accuracy | "
                 "smallest margin (detector / feature error there) | wall s per clip, 2 workers |\n"
-                "|---|---|---|---|---|---|---|---|---|")
+                "|---|---|---|---|---|---|---|---|---|---|")
 
 
 def table_row(results: dict, sm: dict) -> str:
@@ -142,8 +142,9 @@ def table_row(results: dict, sm: dict) -> str:
     clips = results.get("clips", {})
     misses = ", ".join(f"{100 * clips[str(i)]['margin']:.2f} % ({100 * clips[str(i)]['feature_error']:.2f} %)"
                        for i in sm.get("disagreeing_clips", [])) or "none"
+    clear = f"{sm['clear_agree']}/{sm['clear_clips']}" if "clear_clips" in sm else "-"
     return (f"| {results['demo']} | {results['inductors']} | {results['readout']} | {sm['clips_run']} of "
-            f"{sm['held_out']} | {sm['agree']}/{sm['clips_run']} = {100 * sm['agreement']:.1f} % | {misses} | "
+            f"{sm['held_out']} | {sm['agree']}/{sm['clips_run']} = {100 * sm['agreement']:.1f} % | {clear} | {misses} | "
             f"{100 * sm['circuit_accuracy']:.1f} % / {100 * sm.get('reference_accuracy', 0):.1f} % | "
             f"{_margin_text(sm)} | {sm.get('wall_s_per_clip', 0):.0f} |")
 
@@ -165,6 +166,9 @@ def summarise(clips: dict, held_out: int) -> dict:
         "worst_detector_error": max((r["detector_error"] or 0.0) for r in rows),
         "worst_feature_error": max((r["feature_error"] or 0.0) for r in rows),
         "at_risk": int(sum(bool(r["at_risk"]) for r in rows)),
+        # Clips whose margin exceeds twice the feature error there: a decision the circuit can hold.
+        "clear_clips": int(sum(not r["at_risk"] for r in rows)),
+        "clear_agree": int(sum(r["agree"] and not r["at_risk"] for r in rows)),
         "worst_nrmse_vs_circuit": max(r["nrmse_vs_circuit"] for r in rows),
         "wall_s_per_clip": float(np.mean([r["wall_s_per_clip"] for r in rows])),
     }
