@@ -132,8 +132,9 @@ def main() -> int:
 
 
 TABLE_HEADER = ("| demo | inductors | readout | held-out clips run in ngspice | decision ports agree with the "
-                "reference | agree where the margin exceeds twice the feature error | disagreeing: margin (feature error there) | circuit / reference accuracy | "
-                "smallest margin (detector / feature error there) | wall s per clip, 2 workers |\n"
+                "reference | agree where the margin exceeds twice the feature error | disagreeing: margin "
+                "(feature error there) | circuit / reference accuracy | smallest margin (detector / feature "
+                "error there) | wall s per clip, 2 workers |\n"
                 "|---|---|---|---|---|---|---|---|---|---|")
 
 
@@ -144,7 +145,8 @@ def table_row(results: dict, sm: dict) -> str:
                        for i in sm.get("disagreeing_clips", [])) or "none"
     clear = f"{sm['clear_agree']}/{sm['clear_clips']}" if "clear_clips" in sm else "-"
     return (f"| {results['demo']} | {results['inductors']} | {results['readout']} | {sm['clips_run']} of "
-            f"{sm['held_out']} | {sm['agree']}/{sm['clips_run']} = {100 * sm['agreement']:.1f} % | {clear} | {misses} | "
+            f"{sm['held_out']} | {sm['agree']}/{sm['clips_run']} = {100 * sm['agreement']:.1f} % | {clear} | "
+            f"{misses} | "
             f"{100 * sm['circuit_accuracy']:.1f} % / {100 * sm.get('reference_accuracy', 0):.1f} % | "
             f"{_margin_text(sm)} | {sm.get('wall_s_per_clip', 0):.0f} |")
 

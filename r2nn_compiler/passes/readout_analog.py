@@ -71,8 +71,8 @@ shared: the reference log amp (2.5 V reference, 49.9 k: I_REF ≈ 50 µA) and th
 scale, quantised to ``options.series['C']``. Measured in ngspice on sines (2.2 pF C_C, 4.99 k
 R_E): mean-square error within 0.15 % from 0.1 V to 10 V peak at 300 Hz and 0.5 % at 0.1 V and
 4 kHz; at 10 mV 1.2 % (300 Hz: the 1N4148 model's 2.5 nA leakage offsets the rectifier) and
-5 % (4 kHz: the log amp's bandwidth at sub-µA currents with the TL072's 3 MHz). Errors common to all classes do not move a decision; frequency- and
-level-dependent ones can, when the winning margin is below them: the verifier reports the
+5 % (4 kHz: the log amp's bandwidth at sub-µA currents with the TL072's 3 MHz). Errors common
+to all classes do not move a decision; frequency- and level-dependent ones can, when the winning margin is below them: the verifier reports the
 smallest margin against the measured detector error. Not modelled: op-amp input offsets (a
 TL072's 3 mV matters when det is in millivolts), resistor and transistor mismatch (the ×2 in the
 log domain needs a 0.01 % pair), temperature.
@@ -178,10 +178,11 @@ class ReadoutAnalog(Pass):
         level = LEVELS[readout]
         swing = from_options(ctx.options).swing_v
         if level == "parts" and swing < MIN_SWING_V:
-            raise CompileError(f"the parts-level readout needs op-amps that swing ±{MIN_SWING_V:g} V or more (its buffers "
-                               f"reach ±{FULL_SCALE_V:g} V, its integrators ±{INTEGRATOR_FULL_SCALE_V:g} V, its "
-                               f"reference is {V_REF:g} V); this op-amp swings ±{swing:g} V: use --readout behavioural, "
-                               "or op-amps on ±15 V for the readout", Location(parameter="opamp_params.swing_v"))
+            raise CompileError(f"the parts-level readout needs op-amps that swing ±{MIN_SWING_V:g} V or more "
+                               f"(its buffers reach ±{FULL_SCALE_V:g} V, its integrators "
+                               f"±{INTEGRATOR_FULL_SCALE_V:g} V, its reference is {V_REF:g} V); this op-amp swings "
+                               f"±{swing:g} V: use --readout behavioural, or op-amps on ±15 V for the readout",
+                               Location(parameter="opamp_params.swing_v"))
         graph = ctx.graph
         model = ctx.model
         n = len(model.outputs)

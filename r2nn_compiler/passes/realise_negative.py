@@ -41,7 +41,8 @@ op-amp loops' own poles included) must all have negative real part. The pass rea
 element in its first form (SCS NICs) and proves the result once; only when that circuit has a
 growing pole does it start again element by element, proving after each, trying SCS then OCS,
 and if both ports grow, CompileError names the resonator and each port's growing pole (one
-eigendecomposition instead of one per element in the common case). With a single-pole op-amp of gain A = ω_t/s the SCS NIC presents
+eigendecomposition instead of one per element in the common case). With a single-pole op-amp
+of gain A = ω_t/s the SCS NIC presents
 −g·(ω_t − 2s)/(ω_t + 2s), i.e. the ideal −g in parallel with a passive series RC
 (1/(2g) ohm, 4g/ω_t farad): finite gain–bandwidth adds damping and a little capacitance, so it
 does not destabilise a network of resonators by itself (no case was found among over 1000

@@ -91,9 +91,9 @@ def evaluate(plot, manifest: dict, copy: int, copies: int) -> dict:
     decided = winners[0] if len(winners) == 1 else (NONE if not winners else AMBIGUOUS)
     result = {"class": decided, "port_volts": dict(zip(classes, volts)), "high": dict(zip(classes, high))}
     grid = np.linspace(0.0, t[-1], min(TRACE_POINTS, t.size))
+    ports = [np.real(_vector(plot, f"v({testbench_net('dec', copy, j, copies)})")) for j in range(len(classes))]
     traces = {"time_s": grid, "valid_after_s": at, "high_volts": [float(d["high_volts"]) for d in decisions],
-              "port_volts": {c: np.interp(grid, t, np.real(_vector(plot, f"v({testbench_net('dec', copy, j, copies)})")))
-                             for j, c in enumerate(classes)}}
+              "port_volts": {c: np.interp(grid, t, v) for c, v in zip(classes, ports)}}
     result["traces"] = traces
     circuit = manifest.get("readout_circuit")
     if circuit:
