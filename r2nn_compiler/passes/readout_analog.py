@@ -20,9 +20,8 @@ amplifier): the weights are realised as gains, so out_j carries c·w_j·g_j·v_j
 need no weights. c is the largest common factor that keeps every buffer within
 :data:`FULL_SCALE_V` peak (:data:`FULL_SCALE_FRACTION` of the op-amp's swing if that is
 lower) for a unit-amplitude sine on every input in phase at the worst frequency of the band
-(raised so that the smallest amplifier gain is 1 if the weights are spread
-wider). Hardware flows build it from the op-amp model of ``options.opamp``: stages of gain at
-most :data:`STAGE_GAIN_MAX` (the first loads the resonator net with the op-amp's input
+(raised so that the smallest amplifier gain is 1 if the weights are spread wider). Hardware
+flows build it from the op-amp model of ``options.opamp``: stages of gain at most :data:`STAGE_GAIN_MAX` (the first loads the resonator net with the op-amp's input
 resistance :data:`INPUT_RESISTANCE_OHM`, TL072 r_i = 1e12 ohm typ — the load
 ``check_reference`` sees), E96 resistors (Rf two in series where one misses the stage gain by
 more than :data:`GAIN_TARGET`), the last stage driving the port through
@@ -72,10 +71,11 @@ scale, quantised to ``options.series['C']``. Measured in ngspice on sines (2.2 p
 R_E): mean-square error within 0.15 % from 0.1 V to 10 V peak at 300 Hz and 0.5 % at 0.1 V and
 4 kHz; at 10 mV 1.2 % (300 Hz: the 1N4148 model's 2.5 nA leakage offsets the rectifier) and
 5 % (4 kHz: the log amp's bandwidth at sub-µA currents with the TL072's 3 MHz). Errors common
-to all classes do not move a decision; frequency- and level-dependent ones can, when the winning margin is below them: the verifier reports the
-smallest margin against the measured detector error. Not modelled: op-amp input offsets (a
-TL072's 3 mV matters when det is in millivolts), resistor and transistor mismatch (the ×2 in the
-log domain needs a 0.01 % pair), temperature.
+to all classes do not move a decision; frequency- and level-dependent ones can, when the
+winning margin is below them: the verifier reports the smallest margin against the measured
+detector error. Not modelled: op-amp input offsets (a TL072's 3 mV matters when det is in
+millivolts), resistor and transistor mismatch (the ×2 in the log domain needs a 0.01 % pair),
+temperature.
 
 Decisions are valid ``valid_after_s`` after the window's end (:data:`SETTLE_S` per level: a
 comparator or follower recovering from its clamp with a small overdrive is slow). Safe with
@@ -121,8 +121,6 @@ DECISION_SERIES_OHM = 16.9e3
 BEHAVIOURAL_HIGH_V = 5.0
 #: Integrator output (V) for a sine INTEGRATOR_HEADROOM_DB below the buffer full scale.
 INTEGRATOR_FULL_SCALE_V = 10.0
-#: ... or this fraction of the op-amp's swing, when that is lower.
-FULL_SCALE_FRACTION = 0.75
 INTEGRATOR_HEADROOM_DB = 20.0
 #: Time after the window's end (s) from which the decision ports hold the decision.
 SETTLE_S = {"parts": 1e-3, "behavioural": 1e-5}
