@@ -18,17 +18,17 @@ a different feature with no frequency-domain form to train on.
 port gain c·w_j times the old one (the VCVS's own gain, which ``scale`` sets, moves into the
 amplifier): the weights are realised as gains, so out_j carries c·w_j·g_j·v_j and the detectors
 need no weights. c is the largest common factor that keeps every buffer within
-:data:`FULL_SCALE_V` peak (:data:`FULL_SCALE_FRACTION` of the op-amp's swing if that is
-lower) for a unit-amplitude sine on every input in phase at the worst frequency of the band
-(raised so that the smallest amplifier gain is 1 if the weights are spread wider). Hardware
-flows build it from the op-amp model of ``options.opamp``: stages of gain at most
-:data:`STAGE_GAIN_MAX` (the first loads the resonator net with the op-amp's input resistance
-:data:`INPUT_RESISTANCE_OHM`, TL072 r_i = 1e12 ohm typ — the load ``check_reference`` sees), E96 resistors (Rf two in series where one misses the stage gain by
-more than :data:`GAIN_TARGET`), the last stage driving the port through
-:data:`ISOLATION_OHM` inside its loop; every buffer op-amp joins ``graph.meta["opamps"]`` for
-the headroom check. Exact flows use an ideal VCVS of the gain. The port gain in
-``ctx.outputs`` becomes the realised one, so the manifest contract (port volts per unit
-velocity) holds.
+:data:`FULL_SCALE_V` peak (:data:`FULL_SCALE_FRACTION` of the op-amp's swing if that is lower)
+for a unit-amplitude sine on every input in phase at the worst frequency of the band (raised so
+that the smallest amplifier gain is 1 if the weights are spread wider). Hardware flows build it
+from the op-amp model of ``options.opamp``: stages of gain at most :data:`STAGE_GAIN_MAX` (the
+first loads the resonator net with the op-amp's input resistance :data:`INPUT_RESISTANCE_OHM`,
+TL072 r_i = 1e12 ohm typ — the load ``check_reference`` sees), E96 resistors (Rf two in series
+where one misses the stage gain by more than :data:`GAIN_TARGET`), the last stage driving the
+port through :data:`ISOLATION_OHM` inside its loop; every buffer op-amp joins
+``graph.meta["opamps"]`` for the headroom check. Exact flows use an ideal VCVS of the gain. The
+port gain in ``ctx.outputs`` becomes the realised one, so the manifest contract (port volts per
+unit velocity) holds.
 
 **Non-linear part (outside the graph).** Graph nets and components are linear (the MNA proof
 needs them so); the readout is one subcircuit instance ``Xreadout`` with nodes (out_1..out_N,
