@@ -40,6 +40,11 @@ from r2nn_compiler.signals import Signal  # noqa: E402
 from r2nn_compiler.train import TrainOptions, load_dataset, plot_history, train  # noqa: E402
 from r2nn_compiler.train.data import Dataset  # noqa: E402
 
+#: The held-out split: ``data.split(TEST_FRACTION, SEED + 1)`` (the defaults of --test-fraction
+#: and --seed; ``run_readout.py`` takes the same clips).
+TEST_FRACTION = 0.2
+SEED = 0
+
 #: Per demo: training options that suit its band and classes.
 SETTINGS = {
     "tactile": dict(n_resonators=16, hardware_aware=0.02, passive=True),
@@ -56,10 +61,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("demo", choices=sorted(SETTINGS))
     ap.add_argument("--per-class", type=int, default=60)
-    ap.add_argument("--test-fraction", type=float, default=0.2)
+    ap.add_argument("--test-fraction", type=float, default=TEST_FRACTION)
     ap.add_argument("--verify-clips", type=int, default=20, help="held-out clips simulated in ngspice")
     ap.add_argument("--steps", type=int, default=300)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--series", default="E96", help="E-series of every part (R, C and L)")
     args = ap.parse_args()
 
@@ -142,11 +147,16 @@ def circuit_agreement(outdir: Path, model, test: Dataset, reference_class: np.nd
     return float(np.mean(decided == reference_class))
 
 
-if __name__ == "__main__":
+def run_script(entry) -> None:
+    """Exit with ``entry()``'s code; an R2nnError is one line and its exit code, like the CLI."""
     from r2nn_compiler.errors import R2nnError
 
     try:
-        sys.exit(main())
-    except R2nnError as exc:  # one line, like the CLI
+        sys.exit(entry())
+    except R2nnError as exc:
         print(exc.one_line(), file=sys.stderr)
         sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    run_script(main)

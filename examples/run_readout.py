@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
 import tempfile
 import time
@@ -35,16 +36,15 @@ from scipy.io import wavfile
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
 
 from r2nn_compiler.compiler import compile_model, load_model, verify  # noqa: E402
 from r2nn_compiler.fileutil import write_text_atomic  # noqa: E402
 from r2nn_compiler.passes import CompileOptions  # noqa: E402
 from r2nn_compiler.train import load_dataset  # noqa: E402
+from run_demo import SEED, TEST_FRACTION, run_script  # noqa: E402  (the same held-out clips)
 
 DEMOS = ["tactile", "speech", "bearing"]
-#: run_demo.py's split of the clips (its defaults): held out = data.split(TEST_FRACTION, SEED + 1)[1].
-TEST_FRACTION = 0.2
-SEED = 0
 #: Integration accuracy of the campaign's ngspice runs: half the verifier's 0.5 % NRMSE gate
 #: (the default, a fifth, takes 1.6× the steps; the NRMSE each clip reached is recorded).
 ACCURACY = 2.5e-3
@@ -59,7 +59,7 @@ def main() -> int:
                     help="stop starting batches after this long (the results so far are kept)")
     ap.add_argument("--accuracy", type=float, default=ACCURACY)
     ap.add_argument("--workers", type=int, default=None, help="ngspice processes (default: all cores)")
-    ap.add_argument("--limit", type=int, default=None, help="only the first N held-out clips (a quick look)")
+    ap.add_argument("--limit", type=int, default=None, help="run only the first N held-out clips (a quick look; the summary covers all recorded)")
     args = ap.parse_args()
     if args.demo == "table":
         print(TABLE_HEADER)
@@ -76,8 +76,7 @@ def main() -> int:
         subprocess.run([sys.executable, str(folder / "make_dataset.py"), "--out", str(data_dir)], check=True)
     data = load_dataset(data_dir)
     _, test_idx = data.split(TEST_FRACTION, SEED + 1)
-    if args.limit is not None:
-        test_idx = test_idx[: args.limit]
+    to_run = test_idx if args.limit is None else test_idx[: args.limit]
     model = load_model(folder / "model.r2nn")
     config = f"{args.inductors}_{args.readout}"
     outdir = folder / "build" / f"readout_{config}"
@@ -90,14 +89,11 @@ def main() -> int:
     results.update(demo=args.demo, inductors=args.inductors, readout=args.readout, series="E96",
                    library_sha256=digest, held_out=len(test_idx), accuracy=args.accuracy)
     clips = results.setdefault("clips", {})
-    todo = [int(i) for i in test_idx if str(int(i)) not in clips]
+    todo = [int(i) for i in to_run if str(int(i)) not in clips]
     print(f"{args.demo} ({config}): {len(test_idx)} held-out clips, {len(clips)} recorded, {len(todo)} to run")
 
-    from r2nn_compiler.executor import make_executor
-
     start = time.perf_counter()
-    executor = make_executor(args.workers)
-    batch_size = executor.workers
+    batch_size = args.workers or os.cpu_count() or 1  # one clip per ngspice process
     while todo and (time.perf_counter() - start) / 60 < args.budget_minutes:
         batch, todo = todo[:batch_size], todo[batch_size:]
         with tempfile.TemporaryDirectory(prefix="r2nn-readout-") as tmp:
@@ -125,7 +121,7 @@ def main() -> int:
         sm = results["summary"]
         print(f"  {sm['clips_run']}/{len(test_idx)} clips: decisions agree on {sm['agree']}/{sm['clips_run']}, "
               f"{seconds:.0f} s/clip", flush=True)
-    sm = results.get("summary") or summarise(clips, len(test_idx))
+    sm = summarise(clips, len(test_idx))
     print(TABLE_HEADER)
     print(table_row(results, sm))
     return 0 if sm["clips_run"] == len(test_idx) and sm["agreement"] >= 0.99 else 1
@@ -197,10 +193,4 @@ def _load(path: Path, digest: str) -> dict:
 
 
 if __name__ == "__main__":
-    from r2nn_compiler.errors import R2nnError
-
-    try:
-        sys.exit(main())
-    except R2nnError as exc:  # one line, like the CLI
-        print(exc.one_line(), file=sys.stderr)
-        sys.exit(exc.exit_code)
+    run_script(main)

@@ -253,10 +253,7 @@ def _values_array(name: str) -> np.ndarray:
     """Every value of series ``name`` over :data:`_CACHED_DECADES`, ascending."""
     table = series(name)
     _at(table, 0)  # fills the cache
-    cached = _VALUES[id(table)]
-    if len(cached) < 3:
-        _VALUES[id(table)] = cached = (*cached, np.array(cached[1]))
-    return cached[2]
+    return _VALUES[id(table)][2]
 
 
 def _pair(kind: str, a: float, b: float, value: float) -> Pair:
@@ -271,7 +268,7 @@ def _require_positive(value: float) -> None:
 
 #: Decades below and above 1 whose values :func:`_at` keeps ready (1e-18 .. 1e+15).
 _CACHED_DECADES = (-18, 15)
-_VALUES: dict[int, tuple] = {}  # id(table): (table, values as a list[, as an array])
+_VALUES: dict[int, tuple] = {}  # id(table): (table, values as a list, the same as an array)
 
 
 def _at(table: tuple[float, ...], g: int) -> float:
@@ -282,7 +279,8 @@ def _at(table: tuple[float, ...], g: int) -> float:
     cached = _VALUES.get(id(table))
     if cached is None or cached[0] is not table:
         lo, hi = _CACHED_DECADES
-        cached = _VALUES[id(table)] = (table, [float(f"{table[k % n]!r}e{k // n}") for k in range(lo * n, hi * n)])
+        values = [float(f"{table[k % n]!r}e{k // n}") for k in range(lo * n, hi * n)]
+        cached = _VALUES[id(table)] = (table, values, np.array(values))
     k = g - _CACHED_DECADES[0] * n
     if 0 <= k < len(cached[1]):
         return cached[1][k]

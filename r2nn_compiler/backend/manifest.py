@@ -79,7 +79,8 @@ def _readout_circuit(readout: dict | None) -> dict | None:
     per class the detector net of the model subcircuit and its nominal volts per feature²
     (det_j = value · F_j², F_j = w_j·RMS(v_j) over the window) and the swing they clip at
     (null: none), the readout's subcircuits and
-    instance (outside the linear circuit), its window (s) and part counts (not in the BOM)."""
+    instance (outside the linear circuit), its window (s) and part counts (its parts are
+    also BOM rows, ``Xreadout.<element>``)."""
     if not readout:
         return None
     return {"level": readout["level"], "detector": readout["detector"], "detectors": readout["detectors"],

@@ -174,7 +174,8 @@ class ReadoutAnalog(Pass):
             raise CompileError(f"unknown readout {readout!r}: expected none, analog or behavioural",
                                Location(parameter="readout"))
         level = LEVELS[readout]
-        swing = from_options(ctx.options).swing_v
+        opamp_model = from_options(ctx.options)  # the deck's op-amp (its data sizes the readout in exact flows too)
+        swing = opamp_model.swing_v
         if level == "parts" and swing < MIN_SWING_V:
             raise CompileError(f"the parts-level readout needs op-amps that swing ±{MIN_SWING_V:g} V or more "
                                f"(its buffers reach ±{FULL_SCALE_V:g} V, its integrators "
@@ -206,7 +207,7 @@ class ReadoutAnalog(Pass):
             common = 1.0 / float(np.min(weights * element_gain))
         gains = common * weights * element_gain
 
-        opamp = None if ctx.options.exact else from_options(ctx.options)
+        opamp = None if ctx.options.exact else opamp_model
         if opamp is not None:
             graph.define_subcircuit(subcircuit(opamp))
         buffers = []
@@ -227,7 +228,7 @@ class ReadoutAnalog(Pass):
 
         t0, t1 = model.readout.start * ctx.time_scale, model.readout.stop * ctx.time_scale
         series_c = ctx.options.series.get("C", "E24")
-        description = readout_description(level, n, t0, t1, opamp or from_options(ctx.options), series_c,
+        description = readout_description(level, n, t0, t1, opamp_model, series_c,
                                           common * worst)
         description["instance"] = {"name": "Xreadout", "nodes": [p.net for p in ctx.outputs] +
                                    [f"dec{j + 1}" for j in range(n)] + [f"det{j + 1}" for j in range(n)]}
@@ -406,7 +407,7 @@ def readout_description(level: str, n: int, t0: float, t1: float, opamp: OpampMo
     ``subcircuits`` (definitions in netlist order, the readout last: ``name``, ``ports``,
     ``doc``, ``models`` [{name, type, params}], ``elements``), ``volts_per_mean_square``,
     ``high_volts``, ``window_s``, ``detector_limit_v`` (the integrators' swing, None when
-unlimited) and ``parts`` (counts). An element is ``{"name", "nodes"}`` plus
+    unlimited) and ``parts`` (counts). An element is ``{"name", "nodes"}`` plus
     one of ``value`` (R, C, E, G, V dc), ``model`` (D, Q, S), ``subckt`` (X), ``pwl`` ([[t, v],
     ...], V) or ``quantity`` ("V" or "I") with ``expr`` (B: a compiler-built expression over
     ``v(<local net>)``). Ports of the readout subcircuit: b1..bN (the buffered outputs),

@@ -152,6 +152,7 @@ class RealiseNegative(Pass):
         grounded_nets = list(dict.fromkeys(_resonator_net(c) for c in negative if c.kind == "R" and GROUND in c.nodes))
         # Every element in its preferred form first, proven once; element by element (each step
         # proven, OCS where SCS grows, the culprit named) only if that circuit is not stable.
+        proven = None  # the slowest pole of the realised graph, when the batch proof found it
         for prove_each in (False, True):
             realiser = _Realiser(graph, proof, inputs, ctx.options.ranges.get("R", (0.0, math.inf)),
                                  _band_centre_hz(ctx), prove_each)
@@ -161,14 +162,15 @@ class RealiseNegative(Pass):
                 break
             pole = _slowest_pole(realiser.graph, inputs)
             if pole.real < 0:
+                proven = pole
                 for record in records:
                     if "opamps" in record:
                         record["slowest_pole"] = [pole.real, pole.imag]
                 break
         graph = realiser.graph
         if opamp.kind != proof.kind:
-            graph = _swap_model(graph, proof, opamp)
-        after = _slowest_pole(graph, inputs)
+            graph, proven = _swap_model(graph, proof, opamp), None
+        after = proven if proven is not None else _slowest_pole(graph, inputs)
         if after.real >= 0:
             raise CompileError(f"realise_negative: with the {opamp.describe()} the circuit has a growing pole "
                                f"{_pole_text(after)}")
