@@ -378,11 +378,15 @@ def _print_decisions(figures: dict) -> None:
                f"({figures['smallest_margin_signal']}) against a detector error of "
                f"{pct(figures['detector_error_there'])} and a feature error of {pct(figures['feature_error_there'])} "
                f"there (worst: detector {pct(figures['worst_detector_error'])}, "
-               f"feature {pct(figures['worst_feature_error'])})")
+               f"feature {pct(figures['worst_feature_error'])})"
+               + (f"; ngspice's own error there {pct(figures['simulation_error_there'])}"
+                  if figures.get("simulation_error_there") is not None else ""))
     for path in figures["at_risk"]:
         click.echo(f"  margin within twice the feature error (could flip): {path}")
     for path in figures["no_single_decision"]:
         click.echo(f"  no single decision port high: {path}")
+    for path in figures.get("simulation_limited", []):
+        click.echo(f"  margin within twice ngspice's integration error (verify again with a smaller --accuracy): {path}")
     for path in figures.get("detectors_clipped", []):
         click.echo(f"  a detector reached its swing (louder than the readout's full scale): {path}")
 

@@ -58,9 +58,11 @@ swing; 1N4148 diodes; 2N3904 transistors, a matched NPN array in hardware; resis
     integrator  det = (1/C)∫ i(Q3) dt              A5; gate switch in Q3's collector (open
                                                    outside [t0, t1]: hold), reset switch on C
     max + WTA   mx = max_k det_k                   A6 follower + diode per class into the
-                                                   shared node mx (100 k to ground); A7
-                                                   comparator v(f_j) > v(mx): only the winner's
-                                                   follower is in its loop, at mx + V_d
+                                                   shared node mx (100 k to ground), sensing mx
+                                                   through 10 k; A7 comparator v(f_j) > v(mx):
+                                                   the winner's follower sits at mx + V_d, a
+                                                   loser's at det_j − V_d (a second diode from
+                                                   its inverting input closes its loop there)
     output      dec = A7 through 16.9 k            with the 10 k load: high ≈ swing·10/26.9 V
 
 shared: the reference log amp (2.5 V reference, 49.9 k: I_REF ≈ 50 µA) and the timing sources
@@ -77,9 +79,17 @@ detector error. Not modelled: op-amp input offsets (a TL072's 3 mV matters when 
 millivolts), resistor and transistor mismatch (the ×2 in the log domain needs a 0.01 % pair),
 temperature.
 
-Decisions are valid ``valid_after_s`` after the window's end (:data:`SETTLE_S` per level: a
-comparator or follower recovering from its clamp with a small overdrive is slow). Safe with
-either analogy; the readout changes no network element, only the output readout elements.
+**The WTA's resolution.** A max follower left without feedback when it loses would sit at the
+negative rail; a detector that overtakes the winner by ΔV late in the window then needs
+≈ 15 V / (2π·GBW·ΔV) to bring its follower back (2.2 ms at 0.37 mV with the TL072's 3 MHz),
+and until then the old winner keeps its port: in ngspice, tactile held-out clip 58 (detectors
+0.37 mV apart after a late overtake) decided the runner-up. A loser's follower therefore keeps
+its loop through ``Dlose`` (inverting input → output) and ``Rmx`` (mx → inverting input), at
+det_j − V_d; a change of winner moves a follower by about 1 V, not 15 V, so detectors
+1 V / (2π·GBW·SETTLE_S) ≈ 50 µV apart are resolved within :data:`SETTLE_S` (clip 58 then
+decides the reference's class). Decisions are valid ``valid_after_s`` after the window's end
+(:data:`SETTLE_S` per level). Safe with either analogy; the readout changes no network element,
+only the output readout elements.
 """
 
 from __future__ import annotations
@@ -138,6 +148,8 @@ R_DOUBLE = 10.0e3
 V_REF = 2.5
 R_REF = 49.9e3
 R_MAX = 100e3
+#: Between mx and each max follower's inverting input: the loser's diode closes its loop there.
+R_MAX_SENSE = 10.0e3
 #: Behavioural integrator capacitor (F): any value; its charging current scales with it.
 C_BEHAVIOURAL = 1e-6
 
@@ -336,10 +348,12 @@ def _buffer(graph: CircuitGraph, ctx: CompileContext, j: int, port: str, gain: f
                         {ROLE: "parasitic", ELEMENT: element}))
     # Stages of at most STAGE_GAIN_MAX keep each loop's bandwidth (GBW / gain) far above the band.
     stages = max(1, math.ceil(math.log(gain) / math.log(STAGE_GAIN_MAX) - 1e-9)) if gain > 1 else 1
-    stage_gain = gain ** (1 / stages)
     achieved, opamps, stage_in = 1.0, [], source
     for k in range(stages):
         last = k == stages - 1
+        # Each stage aims at the gain still missing, so the stages' E96 errors do not add up:
+        # the last one trims the product to GAIN_TARGET.
+        stage_gain = (gain / achieved) ** (1 / (stages - k))
         x_name = f"X{x_first + k}"
         # An op-amp's output is a net of the model (headroom checks read it); the last drives the
         # port through an isolation resistor inside its loop, so the port stays exact.
@@ -483,8 +497,10 @@ def readout_description(level: str, n: int, t0: float, t1: float, opamp: OpampMo
             {"name": f"Xint{j}", "nodes": [GROUND, p + "si", f"det{j}"], "subckt": op},
             {"name": f"Cint{j}", "nodes": [p + "si", f"det{j}"], "value": c_int},
             {"name": f"Sreset{j}", "nodes": [p + "si", f"det{j}", "tr", GROUND], "model": "swa"},
-            {"name": f"Xmax{j}", "nodes": [f"det{j}", "mx", p + "f"], "subckt": op},
+            {"name": f"Xmax{j}", "nodes": [f"det{j}", p + "m", p + "f"], "subckt": op},
             {"name": f"Dmax{j}", "nodes": [p + "f", "mx"], "model": "d1n4148"},
+            {"name": f"Rmx{j}", "nodes": ["mx", p + "m"], "value": R_MAX_SENSE},
+            {"name": f"Dlose{j}", "nodes": [p + "m", p + "f"], "model": "d1n4148"},
             {"name": f"Xcmp{j}", "nodes": [p + "f", "mx", p + "k"], "subckt": op},
             {"name": f"Rdec{j}", "nodes": [p + "k", f"dec{j}"], "value": DECISION_SERIES_OHM},
             {"name": f"Dclamp{j}", "nodes": [GROUND, f"dec{j}"], "model": "d1n4148"},

@@ -23,6 +23,11 @@ reads, per testbench copy:
   feature terms (relative to the largest feature);
 * ``feature_error``: max_j |F̂_j − F_j| / F_1 with F̂_j = √(det_j / k_j): everything between the
   model and the decision (network, quantisation, weights as gains, window edges, detector);
+* ``simulation_error`` (hardware decks, which the verifier also solves by numpy MNA):
+  max_j |F̃_j − F^MNA_j| / F_1, the ngspice run's own integration error in the features of the
+  linear part (F̃ from ngspice's output ports, F^MNA from the same circuit's exact solution).
+  A margin below about twice it is decided by the simulator's step, not by the circuit: refine
+  the accuracy (``r2nn verify --accuracy``) until it is well under the margin;
 * ``at_risk``: margin ≤ 2·feature_error (the winner down and the runner-up up by that much
   would swap them); ``detector_clipped``: an integrator reached :data:`CLIP_FRACTION` of its
   swing (the signal is louder than the readout's full scale).
@@ -137,6 +142,15 @@ def margin_figures(manifest: dict, decision: dict, features_reference: dict[str,
     return figures
 
 
+def simulation_error(features_simulated: dict[str, float], features_exact: dict[str, float],
+                     features_reference: dict[str, float]) -> float:
+    """max_j |F̃_j − F^MNA_j| / max_j F_j: a transient's integration error in feature terms,
+    relative to the reference's largest feature (see the module docstring)."""
+    top = max(features_reference.values())
+    worst = max(abs(features_simulated[c] - features_exact[c]) for c in features_reference)
+    return float(worst / top) if top > 0 else 0.0
+
+
 def summarise(rows: list[tuple[str, dict]]) -> dict:
     """Decision figures over the signals: ``rows`` are (signal path, decision dict holding
     ``class``, ``agree`` and the :func:`margin_figures`). Returns the smallest margin and its
@@ -154,9 +168,15 @@ def summarise(rows: list[tuple[str, dict]]) -> dict:
         "feature_error_there": smallest.get("feature_error"),
         "worst_detector_error": max((r[1]["detector_error"] for r in known), default=None),
         "worst_feature_error": max((r[1]["feature_error"] for r in known), default=None),
+        "simulation_error_there": smallest.get("simulation_error"),
+        "worst_simulation_error": max((r[1]["simulation_error"] for r in rows
+                                       if r[1].get("simulation_error") is not None), default=None),
         "at_risk": [p for p, d in rows if d.get("at_risk")],
         "no_single_decision": [p for p, d in rows if d["class"] in (NONE, AMBIGUOUS)],
         "detectors_clipped": [p for p, d in rows if d.get("detector_clipped")],
+        # Decided within twice ngspice's own error: a finer --accuracy is needed to tell.
+        "simulation_limited": [p for p, d in rows if d.get("simulation_error") is not None
+                               and d["margin"] <= 2 * d["simulation_error"]],
     }
 
 

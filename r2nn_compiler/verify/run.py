@@ -324,6 +324,10 @@ def transient(model: Model, compiled: CompiledDeck, signals: list[Signal], *, en
                 results[i].decision = {**decided, "output_class": results[i].circuit_class,
                                        "agree": decided["class"] == results[i].reference_class,
                                        **readout.margin_figures(m, decided, results[i].features_reference)}
+                if mna is not None:
+                    exact = dict(zip(model.classes, reference.features(model, mna[b], rate)))
+                    results[i].decision["simulation_error"] = readout.simulation_error(
+                        results[i].features_circuit, exact, results[i].features_reference)
                 results[i].circuit_class = decided["class"]
         if progress is not None:
             progress(len(batch))
