@@ -140,7 +140,8 @@ def naive_row(label, model, out, manifest, signals, steps, **options) -> Row:
 
 def ours_row(label, model, compiled, signals, accuracy, workers=None, per_run=8, engine="batch") -> Row:
     row = Row(label, lambda: verify_deck(model, compiled, signals, run_ac=False, accuracy=accuracy, per_run=per_run,
-                                         engine=engine, executor=LocalExecutor(workers)),
+                                         engine=engine, executor=LocalExecutor(workers),
+                                         refine_close=False),  # the same steps as the naive deck's
               lambda report: report.worst_nrmse)
     steps = sorted({round(1 / (s.rate_hz * r.step_s)) for s, r in zip(signals, row.result.signals)})
     row.label += f" [Ts/{'/'.join(map(str, steps))}]"

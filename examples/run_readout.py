@@ -15,10 +15,11 @@ Usage: python examples/run_readout.py tactile|speech|bearing [--inductors gic|pa
    takes 10 s (tactile) to 2 min (speech) of ngspice per clip. Results recorded for another
    circuit (the library's SHA-256 differs) are discarded, not mixed in.
 
-4. Runs again, at a quarter of the accuracy (down to NRMSE 1e-4), every clip whose margin is
-   within four times ngspice's own error in the features (``simulation_error``: the deck's
-   linear part in ngspice against the same circuit's exact MNA solution): such a decision is
-   the simulator's step as much as the circuit's. The record keeps the finest run.
+4. ``verify`` runs a clip again, at a quarter of the accuracy (down to NRMSE 1e-4), while its
+   margin is within four times ngspice's own error in the features (``simulation_error``: the
+   deck's linear part in ngspice against the same circuit's exact MNA solution): such a
+   decision is the simulator's step as much as the circuit's. The record keeps the finest run
+   and the accuracy it aimed at.
 
 The summary is the share of held-out clips whose decision ports agree with the reference
 model's argmax (the issue's ≥ 99 % criterion), the circuit's own accuracy against the labels,
@@ -47,18 +48,13 @@ from r2nn_compiler.compiler import compile_model, load_model, verify  # noqa: E4
 from r2nn_compiler.fileutil import write_text_atomic  # noqa: E402
 from r2nn_compiler.passes import CompileOptions  # noqa: E402
 from r2nn_compiler.train import load_dataset  # noqa: E402
+from r2nn_compiler.verify.decisions import simulation_limited  # noqa: E402
 from run_demo import SEED, TEST_FRACTION, run_script  # noqa: E402  (the same held-out clips)
 
 DEMOS = ["tactile", "speech", "bearing"]
 #: Integration accuracy of the campaign's ngspice runs: half the verifier's 0.5 % NRMSE gate
 #: (the default, a fifth, takes 1.6× the steps; the NRMSE each clip reached is recorded).
 ACCURACY = 2.5e-3
-#: A clip runs again, at REFINE_FACTOR of its accuracy, while ngspice's own error in the
-#: features exceeds this share of its winning margin (see ``finer``) ...
-SIMULATION_SHARE = 0.25
-REFINE_FACTOR = 0.25
-#: ... down to this accuracy (NRMSE; its steps are 5× the campaign's).
-FINEST_ACCURACY = 1e-4
 
 
 def main() -> int:
@@ -101,18 +97,13 @@ def main() -> int:
     results.update(demo=args.demo, inductors=args.inductors, readout=args.readout, series="E96",
                    library_sha256=digest, held_out=len(test_idx), accuracy=args.accuracy)
     clips = results.setdefault("clips", {})
-    # (clip, accuracy): new clips at the campaign's accuracy, recorded ones still decided within
-    # ngspice's own error at a finer one (an interrupted refinement resumes too).
-    todo = [(int(i), args.accuracy) for i in to_run if str(int(i)) not in clips]
-    todo = [(int(k), finer(r)) for k, r in clips.items() if finer(r)] + todo
+    todo = [int(i) for i in to_run if str(int(i)) not in clips]
     print(f"{args.demo} ({config}): {len(test_idx)} held-out clips, {len(clips)} recorded, {len(todo)} to run")
 
     start = time.perf_counter()
     batch_size = args.workers or os.cpu_count() or 1  # one clip per ngspice process
     while todo and (time.perf_counter() - start) / 60 < args.budget_minutes:
-        accuracy = todo[0][1]  # one accuracy per verify call
-        batch = [i for i, a in todo if a == accuracy][:batch_size]
-        todo = [(i, a) for i, a in todo if not (a == accuracy and i in batch)]
+        batch, todo = todo[:batch_size], todo[batch_size:]
         with tempfile.TemporaryDirectory(prefix="r2nn-readout-") as tmp:
             paths = {}
             for i in batch:
@@ -120,9 +111,9 @@ def main() -> int:
                 wavfile.write(path, int(data.sample_rate_hz), data.signals[i, 0].astype(np.float32))
                 paths[str(path)] = i
             t0 = time.perf_counter()
-            report = verify(model, outdir, list(paths), run_ac=False, accuracy=accuracy, workers=args.workers)
+            # verify runs a clip again at finer accuracies while its margin is within ngspice's error.
+            report = verify(model, outdir, list(paths), run_ac=False, accuracy=args.accuracy, workers=args.workers)
             seconds = (time.perf_counter() - t0) / len(batch)
-        refined = []
         for s in report.signals:
             i = paths[s.path]
             d = s.decision or {}
@@ -130,20 +121,16 @@ def main() -> int:
                 "label": data.classes[data.labels[i]], "reference_class": s.reference_class,
                 "circuit_class": s.circuit_class, "agree": s.agree, "margin": d.get("margin"),
                 "detector_error": d.get("detector_error"), "feature_error": d.get("feature_error"),
-                "simulation_error": d.get("simulation_error"), "accuracy": accuracy,
+                "simulation_error": s.simulation_error, "accuracy": s.accuracy,
                 "at_risk": d.get("at_risk"), "port_volts": d.get("port_volts"),
                 "nrmse_vs_circuit": max((s.nrmse_vs_circuit or s.nrmse).values()),
                 "step_s": s.step_s, "wall_s_per_clip": seconds,
             }
-            if finer(clips[str(i)]):
-                refined.append((i, finer(clips[str(i)])))
-        todo = refined + todo  # refine before going on
         results["summary"] = summarise(clips, len(test_idx), args.accuracy)
         write_text_atomic(results_path, json.dumps(results, indent=1) + "\n")
         sm = results["summary"]
-        note = f"; {len(refined)} again at accuracy {refined[0][1]:.3g}" if refined else ""
         print(f"  {sm['clips_run']}/{len(test_idx)} clips: decisions agree on {sm['agree']}/{sm['clips_run']}, "
-              f"{seconds:.0f} s/clip at accuracy {accuracy:.3g}{note}", flush=True)
+              f"{seconds:.0f} s/clip, {sm['refined']} run again finer", flush=True)
     sm = summarise(clips, len(test_idx), args.accuracy)
     print(TABLE_HEADER)
     print(table_row(results, sm))
@@ -169,18 +156,6 @@ def table_row(results: dict, sm: dict) -> str:
             f"{misses} | "
             f"{100 * sm['circuit_accuracy']:.1f} % / {100 * sm.get('reference_accuracy', 0):.1f} % | "
             f"{_margin_text(sm)} | {_refined_text(sm)} | {sm.get('wall_s_per_clip', 0):.0f} |")
-
-
-def finer(clip: dict) -> float | None:
-    """The accuracy to run ``clip`` again at, or None: while ngspice's own error in the features
-    (``simulation_error``: its linear part against the circuit's exact MNA solution) exceeds
-    :data:`SIMULATION_SHARE` of the winning margin, the decision is the simulator's as much as
-    the circuit's, so the clip runs again at :data:`REFINE_FACTOR` of its accuracy, down to
-    :data:`FINEST_ACCURACY`."""
-    error, margin, accuracy = clip.get("simulation_error"), clip.get("margin"), clip.get("accuracy")
-    if error is None or margin is None or accuracy is None or error <= SIMULATION_SHARE * margin:
-        return None
-    return accuracy * REFINE_FACTOR if accuracy * REFINE_FACTOR >= FINEST_ACCURACY * (1 - 1e-9) else None
 
 
 def summarise(clips: dict, held_out: int, accuracy: float | None = None) -> dict:
@@ -209,9 +184,8 @@ def summarise(clips: dict, held_out: int, accuracy: float | None = None) -> dict
         # finest accuracy used, and clips still decided within it at the finest.
         "refined": int(sum(accuracy is not None and r.get("accuracy", accuracy) < accuracy for r in rows)),
         "finest_accuracy": min((r["accuracy"] for r in rows if "accuracy" in r), default=None),
-        "simulation_limited": sorted(int(k) for k, r in clips.items() if finer(r) is None
-                                     and r.get("simulation_error") is not None
-                                     and r["simulation_error"] > SIMULATION_SHARE * r["margin"]),
+        "simulation_limited": sorted(int(k) for k, r in clips.items()
+                                     if simulation_limited(r.get("simulation_error"), r["margin"])),
         "wall_s_per_clip": float(np.mean([r["wall_s_per_clip"] for r in rows])),
     }
 

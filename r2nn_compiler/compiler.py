@@ -193,13 +193,14 @@ def compile_model(model: Model, outdir: str | Path, *, exact: bool = False, flow
 def verify(model: Model, outdir: str | Path, signals: list[str | Path], *, rate_hz: float | None = None,
            engine: str = "batch", run_ac: bool = True, tolerances=None, timeout_s: float = 600.0,
            per_run: int = 8, progress: bool = False, trust_deck: bool = False, accuracy: float | None = None,
-           workers: int | None = None, scheduler: str | None = None):
+           workers: int | None = None, scheduler: str | None = None, refine: bool = True):
     """Simulate the deck compiled in ``outdir`` on every signal (files or directories) with
     ngspice and compare with the reference model. Returns a ``verify.VerifyReport``.
 
     ``accuracy``: target NRMSE of ngspice's time integration (default: a fifth of the NRMSE
     tolerance); the runs go to ``workers`` local processes, or to the Dask cluster whose
-    scheduler is at ``scheduler``.
+    scheduler is at ``scheduler``. ``refine``: simulate again, at finer accuracies, the signals
+    whose winning margin is within ngspice's own error (hardware decks; ``verify.run.refine``).
 
     Raises SignalError / VerificationError / SimulationError / ExecutorError (one line each).
     """
@@ -221,7 +222,7 @@ def verify(model: Model, outdir: str | Path, signals: list[str | Path], *, rate_
         with make_executor(workers, scheduler) as executor:
             return verify_deck(model, compiled, loaded, engine=engine, tolerances=tolerances, timeout_s=timeout_s,
                                per_run=per_run, run_ac=run_ac, progress=bar.update if bar else None,
-                               accuracy=accuracy, executor=executor)
+                               accuracy=accuracy, executor=executor, refine_close=refine)
     finally:
         if bar is not None:
             bar.close()

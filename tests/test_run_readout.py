@@ -45,19 +45,14 @@ def test_results_of_another_circuit_are_discarded(campaign, tmp_path, capsys):
     assert campaign._load(tmp_path / "missing.json", "abc") == {}
 
 
-def test_clips_decided_within_ngspice_error_run_again_finer(campaign):
+def test_summary_counts_refined_clips_and_those_still_within_ngspice_error(campaign):
     base = campaign.ACCURACY
-    close = {**clip("a", "a", "a", 1e-3, 1e-3, True), "simulation_error": 6e-4, "accuracy": base}
-    assert campaign.finer(close) == pytest.approx(base * campaign.REFINE_FACTOR)
-    # Well inside the margin, or no MNA to compare with: the record stands.
-    assert campaign.finer({**close, "simulation_error": 1e-4}) is None
-    assert campaign.finer({**close, "simulation_error": None}) is None
-    # At the finest accuracy the clip is left, and the summary names it.
-    finest = {**close, "accuracy": campaign.FINEST_ACCURACY}
-    assert campaign.finer(finest) is None
+    # Run again down to 1e-4 and still within four times ngspice's error there: named.
+    close = {**clip("a", "a", "a", 1e-3, 1e-3, True), "simulation_error": 6e-4, "accuracy": 1e-4}
     clear = {**clip("b", "b", "b", 0.2, 1e-3, False), "simulation_error": 1e-4, "accuracy": base}
-    sm = campaign.summarise({"1": finest, "2": clear}, held_out=2, accuracy=base)
-    assert sm["refined"] == 1 and sm["finest_accuracy"] == campaign.FINEST_ACCURACY
+    sm = campaign.summarise({"1": close, "2": clear}, held_out=2, accuracy=base)
+    assert sm["refined"] == 1 and sm["finest_accuracy"] == 1e-4
     assert sm["simulation_limited"] == [1]
     row = campaign.table_row({"demo": "tactile", "inductors": "gic", "readout": "analog", "clips": {}}, sm)
     assert "| 1 (0.0001); still within ngspice's error: 1 |" in row
+    assert campaign.summarise({"2": clear}, 1, base)["simulation_limited"] == []

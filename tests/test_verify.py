@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from r2nn_compiler.cli import main
 from r2nn_compiler.compiler import compile_model, load_model, verify
 from r2nn_compiler.errors import VerificationError
-from r2nn_compiler.signals import Signal
+from r2nn_compiler.signals import Signal, load_signal
 from r2nn_compiler.verify import read_compiled, verify_deck
 
 from .conftest import ROOT, case_paths
@@ -269,3 +269,67 @@ def test_verify_cli_accuracy_option(tmp_path, toy_path):
     for bad in ("0", "1.5"):
         result = CliRunner().invoke(main, args + ["--accuracy", bad])
         assert result.exit_code == 2 and "--accuracy" in result.output
+
+
+def test_signals_decided_within_ngspice_error_are_simulated_again_finer(tmp_path, toy_path):
+    """A hardware deck at a coarse accuracy (5 %): the 1600 Hz tone, whose reference margin is
+    3.2 %, comes out of ngspice with a feature error over a quarter of that, so verify runs it
+    again at a quarter of the accuracy; the signals with wide margins keep their first run."""
+    from r2nn_compiler.verify import decisions
+
+    model = load_model(toy_path)
+    compile_model(model, tmp_path / "o")
+    compiled = read_compiled(tmp_path / "o")
+    signals = [load_signal(TOY_SIGNALS / f"{n}.wav", 1) for n in ("tone_1600hz", "chirp", "tone_100hz")]
+    plain = verify_deck(model, compiled, signals, run_ac=False, accuracy=0.05, refine_close=False)
+    refined = verify_deck(model, compiled, signals, run_ac=False, accuracy=0.05)
+    close = plain.signals[0]
+    margin = decisions.winning_margin(close.features_reference)
+    assert close.simulation_error > decisions.SIMULATION_SHARE * margin  # what triggers it
+    assert [s.accuracy for s in plain.signals] == [0.05] * 3
+    assert [s.accuracy for s in refined.signals] == [pytest.approx(0.0125), 0.05, 0.05]
+    again = refined.signals[0]
+    assert again.step_s < close.step_s and again.simulation_error < decisions.SIMULATION_SHARE * margin
+    assert refined.to_json()["signals"][0]["simulation"]["accuracy"] == pytest.approx(0.0125)
+    for s in plain.signals[1:]:
+        assert s.simulation_error < decisions.SIMULATION_SHARE * decisions.winning_margin(s.features_reference)
+
+
+def test_refinement_stops_at_the_finest_accuracy(monkeypatch):
+    """A signal whose simulated features never get within a quarter of its margin is run at
+    0.25×, 0.0625×, … of the accuracy down to FINEST_ACCURACY, then left as it is."""
+    from r2nn_compiler.verify import run
+
+    calls = []
+
+    def fake_transient(model, compiled, signals, *, accuracy, **kwargs):
+        calls.append((len(signals), accuracy))
+        return [result(accuracy) for _ in signals]
+
+    def result(accuracy):
+        return run.SignalResult(path="s", nrmse={"a": 0.0}, features_reference={"a": 1.0, "b": 0.99},
+                                features_circuit={"a": 1.0, "b": 0.99}, reference_class="a", circuit_class="a",
+                                circuit_outputs=np.zeros(1), reference_outputs=np.zeros(1), accuracy=accuracy,
+                                simulation_error=0.01)
+
+    monkeypatch.setattr(run, "transient", fake_transient)
+    first = [result(1e-3)]
+    out = run.refine(None, None, [None], first, 1e-3)
+    assert [a for _, a in calls] == pytest.approx([2.5e-4])  # 6.25e-5 would be past the finest, 1e-4
+    assert out[0].accuracy == pytest.approx(2.5e-4)
+    calls.clear()
+    clear = dict(vars(first[0]), simulation_error=1e-4)
+    assert run.refine(None, None, [None], [run.SignalResult(**clear)], 1e-3)[0].accuracy == 1e-3 and not calls
+
+
+def test_verify_cli_says_which_signals_ran_again_and_no_refine_turns_it_off(tmp_path, toy_path):
+    out = tmp_path / "o"
+    compile_model(load_model(toy_path), out)
+    args = ["verify", str(toy_path), str(out), str(TOY_SIGNALS / "tone_1600hz.wav"), "--no-ac", "--accuracy", "0.05", "--nrmse", "0.1",
+            "--workers", "1"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "1 signal(s) simulated again at a finer accuracy (down to 0.0125)" in result.output
+    result = CliRunner().invoke(main, args + ["--no-refine"])
+    assert result.exit_code == 0, result.output
+    assert "simulated again" not in result.output

@@ -92,6 +92,8 @@ class SignalResult:
     step_s: float = 0.0  # ngspice's fixed step, seconds of circuit time
     predicted_nrmse: float = 0.0  # integration error predicted for that step (worst of its run)
     decision: dict | None = None  # on-circuit readout: decision ports and margin (decisions.py)
+    accuracy: float = 0.0  # the accuracy this signal's run aimed at (finer when refined)
+    simulation_error: float | None = None  # hardware decks: ngspice's own feature error (decisions.py)
     decision_traces: dict | None = field(default=None, repr=False)  # their traces (decisions.evaluate)
 
     @property
@@ -110,7 +112,8 @@ class SignalResult:
             data["nrmse_vs_circuit"] = self.nrmse_vs_circuit
         if self.headroom:
             data["headroom"] = self.headroom
-        data["simulation"] = {"step_s": self.step_s, "predicted_nrmse": self.predicted_nrmse}
+        data["simulation"] = {"step_s": self.step_s, "predicted_nrmse": self.predicted_nrmse,
+                              "accuracy": self.accuracy, "simulation_error": self.simulation_error}
         if self.decision is not None:
             data["decision"] = self.decision
         return data
@@ -316,21 +319,54 @@ def transient(model: Model, compiled: CompiledDeck, signals: list[Signal], *, en
             results[i] = _score(model, signals[i], circ, ref[b], rate)
             results[i].step_s, results[i].predicted_nrmse = traces.step_s, traces.predicted_nrmse
             results[i].headroom = traces.headroom[b]
+            results[i].accuracy = accuracy
             if mna is not None:
                 results[i].nrmse_vs_circuit = {c: float(e) for c, e in zip(model.classes, nrmse(circ, mna[b]))}
+                exact = dict(zip(model.classes, reference.features(model, mna[b], rate)))
+                results[i].simulation_error = readout.simulation_error(
+                    results[i].features_circuit, exact, results[i].features_reference)
             if traces.decisions is not None:
                 decided = dict(traces.decisions[b])
                 results[i].decision_traces = decided.pop("traces", None)
                 results[i].decision = {**decided, "output_class": results[i].circuit_class,
                                        "agree": decided["class"] == results[i].reference_class,
                                        **readout.margin_figures(m, decided, results[i].features_reference)}
-                if mna is not None:
-                    exact = dict(zip(model.classes, reference.features(model, mna[b], rate)))
-                    results[i].decision["simulation_error"] = readout.simulation_error(
-                        results[i].features_circuit, exact, results[i].features_reference)
+                if results[i].simulation_error is not None:
+                    results[i].decision["simulation_error"] = results[i].simulation_error
                 results[i].circuit_class = decided["class"]
         if progress is not None:
             progress(len(batch))
+    return results
+
+
+#: A signal is simulated again at this fraction of its accuracy while ngspice's own error in the
+#: features exceeds ``decisions.SIMULATION_SHARE`` of its winning margin ...
+REFINE_FACTOR = 0.25
+#: ... down to this accuracy (predicted NRMSE; about 5× the steps of the default's).
+FINEST_ACCURACY = 1e-4
+
+
+def needs_refining(result: SignalResult) -> bool:
+    """True when ``result``'s decision may be the simulator's: ngspice's own error in the
+    features exceeds ``decisions.SIMULATION_SHARE`` of the reference's winning margin (hardware
+    decks only; an exact deck has no MNA of its own to measure that error against)."""
+    return readout.simulation_limited(result.simulation_error, readout.winning_margin(result.features_reference))
+
+
+def refine(model: Model, compiled: CompiledDeck, signals: list[Signal], results: list[SignalResult],
+           accuracy: float, **transient_args) -> list[SignalResult]:
+    """``results`` with every signal that :func:`needs_refining` simulated again at
+    :data:`REFINE_FACTOR` of its accuracy, repeatedly, down to :data:`FINEST_ACCURACY`: a
+    decision within the simulator's error says nothing about the circuit. Signals still within
+    it at the finest accuracy keep their last result (``decisions.summarise`` lists them)."""
+    results = list(results)
+    pending = [i for i, r in enumerate(results) if needs_refining(r)]
+    while pending and accuracy * REFINE_FACTOR >= FINEST_ACCURACY * (1 - 1e-9):
+        accuracy *= REFINE_FACTOR
+        again = transient(model, compiled, [signals[i] for i in pending], accuracy=accuracy, **transient_args)
+        for i, r in zip(pending, again):
+            results[i] = r
+        pending = [i for i in pending if needs_refining(results[i])]
     return results
 
 
@@ -486,12 +522,15 @@ class VerifyReport:
 
 def verify_deck(model: Model, compiled: CompiledDeck, signals: list[Signal], *, engine: str = "batch",
                 tolerances: Tolerances | None = None, timeout_s: float = 600.0, per_run: int = 8,
-                run_ac: bool = True, progress=None, accuracy: float | None = None, executor=None) -> VerifyReport:
+                run_ac: bool = True, progress=None, accuracy: float | None = None, executor=None,
+                refine_close: bool = True) -> VerifyReport:
     """Run the transient and AC comparisons; scratch directories are always removed.
 
     ``accuracy``: the simulation's target, the largest predicted NRMSE of ngspice's time
     integration (default: ACCURACY_FRACTION of the NRMSE tolerance). ``executor`` runs the
     transient runs (default: local processes on every core; see :mod:`r2nn_compiler.executor`).
+    ``refine_close``: simulate again, at finer accuracies, the signals whose winning margin is
+    within ngspice's own error (:func:`refine`; hardware decks).
     Raises VerificationError for a deck of another model or an accuracy out of (0, 1)."""
     if compiled.manifest.get("model") not in (None, model.name):
         raise VerificationError(f"{compiled.outdir} was compiled from model {compiled.manifest['model']!r}, "
@@ -509,6 +548,9 @@ def verify_deck(model: Model, compiled: CompiledDeck, signals: list[Signal], *, 
         else CircuitUnderTest.from_compiled(compiled))
     sig_results = transient(model, compiled, signals, engine=engine, timeout_s=timeout_s, accuracy=accuracy,
                             executor=executor, per_run=per_run, progress=progress, circuit=circuit) if signals else []
+    if refine_close and sig_results:
+        sig_results = refine(model, compiled, signals, sig_results, accuracy, engine=engine, timeout_s=timeout_s,
+                             executor=executor, per_run=per_run, circuit=circuit)
     with tempfile.TemporaryDirectory(prefix="r2nn-verify-") as tmp:
         ac_data = ac(model, compiled, runner, Path(tmp), circuit=circuit) if run_ac else None
     return VerifyReport(model.name, str(compiled.outdir), engine, tolerances, sig_results,
