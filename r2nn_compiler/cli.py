@@ -343,11 +343,12 @@ def verify(model_path, outdir, more_signals, signal_paths, rate, json_path, plot
 def _print_report(report) -> None:
     if report.signals:
         extra = "" if report.exact else f"{'vs circuit':>12}"
-        click.echo(f"{'signal':<32}{'NRMSE':>12}{extra}  {'reference':<12}{'circuit':<12}agree")
+        width = max([12] + [len(c) + 2 for s in report.signals for c in (s.reference_class, s.circuit_class)])
+        click.echo(f"{'signal':<32}{'NRMSE':>12}{extra}  {'reference':<{width}}{'circuit':<{width}}agree")
         for s in report.signals:
             name = s.path if len(s.path) <= 31 else "..." + s.path[-28:]
             vs = "" if report.exact else f"{max(s.nrmse_vs_circuit.values()):>12.3e}"
-            click.echo(f"{name:<32}{s.worst_nrmse:>12.3e}{vs}  {s.reference_class:<12}{s.circuit_class:<12}"
+            click.echo(f"{name:<32}{s.worst_nrmse:>12.3e}{vs}  {s.reference_class:<{width}}{s.circuit_class:<{width}}"
                        f"{'yes' if s.agree else 'NO'}")
     for a in report.ac:
         e = a.errors
