@@ -125,7 +125,7 @@ def main() -> int:
                 "label": data.classes[data.labels[i]], "reference_class": s.reference_class,
                 "circuit_class": s.circuit_class, "agree": s.agree, "margin": d.get("margin"),
                 "detector_error": d.get("detector_error"), "feature_error": d.get("feature_error"),
-                "simulation_error": s.simulation_error, "accuracy": s.accuracy,
+                "simulation_error": s.simulation_error, "network_error": s.network_error, "accuracy": s.accuracy,
                 "at_risk": d.get("at_risk"), "port_volts": d.get("port_volts"),
                 "nrmse_vs_circuit": max((s.nrmse_vs_circuit or s.nrmse).values()),
                 "step_s": s.step_s, "wall_s_per_clip": seconds,

@@ -86,8 +86,8 @@ and until then the old winner keeps its port: in ngspice, tactile held-out clip 
 0.37 mV apart after a late overtake) decided the runner-up. A loser's follower therefore keeps
 its loop through ``Dlose`` (inverting input → output) and ``Rmx`` (mx → inverting input), at
 det_j − V_d; a change of winner moves a follower by about 1 V, not 15 V, so detectors
-1 V / (2π·GBW·SETTLE_S) ≈ 50 µV apart are resolved within :data:`SETTLE_S` (clip 58 then
-decides the reference's class). Decisions are valid ``valid_after_s`` after the window's end
+1 V / (2π·GBW·SETTLE_S) ≈ 50 µV apart are resolved within :data:`SETTLE_S` (the ports then
+follow the detectors on clip 58). Decisions are valid ``valid_after_s`` after the window's end
 (:data:`SETTLE_S` per level). Safe with either analogy; the readout changes no network element,
 only the output readout elements.
 """

@@ -30,6 +30,10 @@ reads, per testbench copy:
   as much as the circuit's: ``verify`` then simulates the signal again at finer accuracies
   (``run.refine``), and :func:`summarise` lists those still within it
   (``simulation_limited``);
+* ``network_error`` (hardware decks): max_j |F^MNA_j − F_j| / F_1, the realised linear circuit
+  (E-series values, GICs, buffers) solved exactly against the model: with ``simulation_error``
+  and ``detector_error`` it splits ``feature_error`` into the network, the simulator and the
+  readout;
 * ``at_risk``: margin ≤ 2·feature_error (the winner down and the runner-up up by that much
   would swap them); ``detector_clipped``: an integrator reached :data:`CLIP_FRACTION` of its
   swing (the signal is louder than the readout's full scale).
@@ -154,12 +158,13 @@ def winning_margin(features: dict[str, float]) -> float:
     return float(1 - order[1] / order[0]) if order.size > 1 and order[0] > 0 else 1.0
 
 
-def simulation_error(features_simulated: dict[str, float], features_exact: dict[str, float],
-                     features_reference: dict[str, float]) -> float:
-    """max_j |F̃_j − F^MNA_j| / max_j F_j: a transient's integration error in feature terms,
-    relative to the reference's largest feature (see the module docstring)."""
+def feature_deviation(features: dict[str, float], against: dict[str, float],
+                      features_reference: dict[str, float]) -> float:
+    """max_j |A_j − B_j| / max_j F_j: how far one set of features is from another, relative to
+    the reference's largest feature. ``simulation_error`` is ngspice's against the circuit's
+    exact MNA solution, ``network_error`` that solution's against the reference model."""
     top = max(features_reference.values())
-    worst = max(abs(features_simulated[c] - features_exact[c]) for c in features_reference)
+    worst = max(abs(features[c] - against[c]) for c in features_reference)
     return float(worst / top) if top > 0 else 0.0
 
 
@@ -186,6 +191,7 @@ def summarise(rows: list[tuple[str, dict]]) -> dict:
         "worst_detector_error": max((r[1]["detector_error"] for r in known), default=None),
         "worst_feature_error": max((r[1]["feature_error"] for r in known), default=None),
         "simulation_error_there": smallest.get("simulation_error"),
+        "network_error_there": smallest.get("network_error"),
         "worst_simulation_error": max((r[1]["simulation_error"] for r in rows
                                        if r[1].get("simulation_error") is not None), default=None),
         "at_risk": [p for p, d in rows if d.get("at_risk")],

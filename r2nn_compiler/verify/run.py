@@ -94,6 +94,7 @@ class SignalResult:
     decision: dict | None = None  # on-circuit readout: decision ports and margin (decisions.py)
     accuracy: float = 0.0  # the accuracy this signal's run aimed at (finer when refined)
     simulation_error: float | None = None  # hardware decks: ngspice's own feature error (decisions.py)
+    network_error: float | None = None  # hardware decks: the circuit's exact features vs the model's
     decision_traces: dict | None = field(default=None, repr=False)  # their traces (decisions.evaluate)
 
     @property
@@ -113,7 +114,8 @@ class SignalResult:
         if self.headroom:
             data["headroom"] = self.headroom
         data["simulation"] = {"step_s": self.step_s, "predicted_nrmse": self.predicted_nrmse,
-                              "accuracy": self.accuracy, "simulation_error": self.simulation_error}
+                              "accuracy": self.accuracy, "simulation_error": self.simulation_error,
+                              "network_error": self.network_error}
         if self.decision is not None:
             data["decision"] = self.decision
         return data
@@ -323,8 +325,10 @@ def transient(model: Model, compiled: CompiledDeck, signals: list[Signal], *, en
             if mna is not None:
                 results[i].nrmse_vs_circuit = {c: float(e) for c, e in zip(model.classes, nrmse(circ, mna[b]))}
                 exact = dict(zip(model.classes, reference.features(model, mna[b], rate)))
-                results[i].simulation_error = readout.simulation_error(
+                results[i].simulation_error = readout.feature_deviation(
                     results[i].features_circuit, exact, results[i].features_reference)
+                results[i].network_error = readout.feature_deviation(
+                    exact, results[i].features_reference, results[i].features_reference)
             if traces.decisions is not None:
                 decided = dict(traces.decisions[b])
                 results[i].decision_traces = decided.pop("traces", None)
@@ -332,7 +336,8 @@ def transient(model: Model, compiled: CompiledDeck, signals: list[Signal], *, en
                                        "agree": decided["class"] == results[i].reference_class,
                                        **readout.margin_figures(m, decided, results[i].features_reference)}
                 if results[i].simulation_error is not None:
-                    results[i].decision["simulation_error"] = results[i].simulation_error
+                    results[i].decision.update(simulation_error=results[i].simulation_error,
+                                               network_error=results[i].network_error)
                 results[i].circuit_class = decided["class"]
         if progress is not None:
             progress(len(batch))
