@@ -396,7 +396,7 @@ def _print_decisions(figures: dict) -> None:
     for path in figures["no_single_decision"]:
         click.echo(f"  no single decision port high: {path}")
     for path in figures.get("simulation_limited", []):
-        click.echo(f"  margin within four times ngspice's own error even at the finest accuracy: {path}")
+        click.echo(f"  margin within four times ngspice's own error (the decision may be the simulator's): {path}")
     for path in figures.get("detectors_clipped", []):
         click.echo(f"  a detector reached its swing (louder than the readout's full scale): {path}")
 
