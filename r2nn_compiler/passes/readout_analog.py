@@ -69,10 +69,14 @@ shared: the reference log amp (2.5 V reference, 49.9 k: I_REF ≈ 50 µA) and th
 (PWL voltage sources driving the switch controls; a controller in hardware). det_j = T·MS_j /
 (R_LOG²·I_REF·C_INT) (``volts_per_mean_square``), C_INT sized so that det reaches
 :data:`INTEGRATOR_FULL_SCALE_V` for a sine :data:`INTEGRATOR_HEADROOM_DB` below the buffer full
-scale, quantised to ``options.series['C']``. Measured in ngspice on sines (2.2 pF C_C, 4.99 k
-R_E): mean-square error within 0.15 % from 0.1 V to 10 V peak at 300 Hz and 0.5 % at 0.1 V and
-4 kHz; at 10 mV 1.2 % (300 Hz: the 1N4148 model's 2.5 nA leakage offsets the rectifier) and
-5 % (4 kHz: the log amp's bandwidth at sub-µA currents with the TL072's 3 MHz). Errors common
+scale, quantised to ``options.series['C']``. Measured in ngspice on sines
+(``bench/bench_detector.py``, 0.05 s window): mean-square error −0.86 % at 20 mV peak, −0.24 %
+at 0.1 V, −0.12 % at 0.4 V, −0.067 % at 1 V at 300 Hz (100 Hz to 1 kHz alike above 0.1 V);
+at 4 kHz −2.3 %, −0.42 %, −0.15 %, −0.08 % (the log amp's bandwidth at sub-µA currents with
+the TL072's 3 MHz). The level dependence, about 3.5e-4 per factor e of amplitude above 0.1 V,
+comes mostly from the 2N3904 model's high-injection knee (IKF: the log and antilog
+transistors carry different currents; with IKF removed it is 4× flatter), then the 1N4148
+model's 2.5 nA leakage offsetting the rectifier and the TL072's finite DC gain. Errors common
 to all classes do not move a decision; frequency- and level-dependent ones can, when the
 winning margin is below them: the verifier reports the smallest margin against the measured
 detector error. Not modelled: op-amp input offsets (a TL072's 3 mV matters when det is in
