@@ -75,8 +75,9 @@ at 0.1 V, −0.12 % at 0.4 V, −0.067 % at 1 V at 300 Hz (100 Hz to 1 kHz alike
 at 4 kHz −2.3 %, −0.42 %, −0.15 %, −0.08 % (the log amp's bandwidth at sub-µA currents with
 the TL072's 3 MHz). The level dependence, about 3.5e-4 per factor e of amplitude above 0.1 V,
 comes mostly from the 2N3904 model's high-injection knee (IKF: the log and antilog
-transistors carry different currents; with IKF removed it is 4× flatter), then the 1N4148
-model's 2.5 nA leakage offsetting the rectifier and the TL072's finite DC gain. Errors common
+transistors carry different currents; with an ideal rectifier, removing IKF makes it 3.7×
+flatter), then the 1N4148 model's 2.5 nA leakage offsetting the rectifier and the TL072's
+finite DC gain. Errors common
 to all classes do not move a decision; frequency- and level-dependent ones can, when the
 winning margin is below them: the verifier reports the smallest margin against the measured
 detector error. Not modelled: op-amp input offsets (a TL072's 3 mV matters when det is in
