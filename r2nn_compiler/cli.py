@@ -357,7 +357,7 @@ def _print_report(report) -> None:
         click.echo(f"AC {a.cls} <- {a.input}: peak {format_si(e['peak_hz_circuit'], 'Hz')} "
                    f"(reference {format_si(e['peak_hz_reference'], 'Hz')}), peak freq error {e['peak_freq_error']:.2e}, "
                    f"peak |H| error {e['peak_mag_error']:.2e}{vs}")
-    refined = [s for s in report.signals if s.accuracy < report.accuracy * (1 - 1e-9)]
+    refined = report.refined
     if refined:
         click.echo(f"{len(refined)} signal(s) simulated again at a finer accuracy (down to "
                    f"{min(s.accuracy for s in refined):.3g}): their margin was within ngspice's own error")

@@ -291,6 +291,9 @@ def test_signals_decided_within_ngspice_error_are_simulated_again_finer(tmp_path
     again = refined.signals[0]
     assert again.step_s < close.step_s and again.simulation_error < decisions.SIMULATION_SHARE * margin
     assert refined.to_json()["signals"][0]["simulation"]["accuracy"] == pytest.approx(0.0125)
+    summary = refined.to_json()["summary"]
+    assert summary["refined"] == [again.path] and summary["finest_accuracy"] == pytest.approx(0.0125)
+    assert plain.to_json()["summary"]["refined"] == [] and plain.to_json()["summary"]["finest_accuracy"] == 0.05
     for s in plain.signals[1:]:
         assert s.simulation_error < decisions.SIMULATION_SHARE * decisions.winning_margin(s.features_reference)
 

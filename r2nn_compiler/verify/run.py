@@ -476,6 +476,11 @@ class VerifyReport:
                                                                              for a in self.ac)
 
     @property
+    def refined(self) -> list[SignalResult]:
+        """The signals :func:`refine` simulated again at a finer accuracy than the report's."""
+        return [s for s in self.signals if 0 < s.accuracy < self.accuracy * (1 - 1e-9)]
+
+    @property
     def decisions(self) -> dict:
         """On-circuit readout figures (decisions.summarise); {} for decks without one."""
         return readout.summarise([(s.path, s.decision) for s in self.signals if s.decision is not None])
@@ -518,6 +523,9 @@ class VerifyReport:
             "summary": {"signals": len(self.signals), "class_agreement": self.class_agreement,
                         "worst_nrmse": self.worst_nrmse, "worst_nrmse_vs_circuit": self.worst_nrmse_vs_circuit,
                         "elapsed_s": self.elapsed_s, "accuracy": self.accuracy,
+                        # Signals simulated again at a finer accuracy (refine) and the finest used.
+                        "refined": [s.path for s in self.refined],
+                        "finest_accuracy": min((s.accuracy for s in self.signals), default=self.accuracy),
                         **({"decisions": self.decisions} if self.decisions else {})},
             "failures": self.failures(),
             "signals": [s.to_json() for s in self.signals],
