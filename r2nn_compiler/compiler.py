@@ -218,10 +218,17 @@ def verify(model: Model, outdir: str | Path, signals: list[str | Path], *, rate_
         from tqdm import tqdm
 
         bar = tqdm(total=len(loaded), unit="signal", desc="ngspice", disable=None, leave=False)
+
+    def advance(n: int, more: int = 0) -> None:  # refinement adds signals to run as it goes
+        if more:
+            bar.total += more
+            bar.refresh()
+        bar.update(n)
+
     try:
         with make_executor(workers, scheduler) as executor:
             return verify_deck(model, compiled, loaded, engine=engine, tolerances=tolerances, timeout_s=timeout_s,
-                               per_run=per_run, run_ac=run_ac, progress=bar.update if bar else None,
+                               per_run=per_run, run_ac=run_ac, progress=advance if bar else None,
                                accuracy=accuracy, executor=executor, refine_close=refine)
     finally:
         if bar is not None:

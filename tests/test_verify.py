@@ -282,7 +282,11 @@ def test_signals_decided_within_ngspice_error_are_simulated_again_finer(tmp_path
     compiled = read_compiled(tmp_path / "o")
     signals = [load_signal(TOY_SIGNALS / f"{n}.wav", 1) for n in ("tone_1600hz", "chirp", "tone_100hz")]
     plain = verify_deck(model, compiled, signals, run_ac=False, accuracy=0.05, refine_close=False)
-    refined = verify_deck(model, compiled, signals, run_ac=False, accuracy=0.05)
+    heard = []
+    refined = verify_deck(model, compiled, signals, run_ac=False, accuracy=0.05,
+                          progress=lambda n, more=0: heard.append((n, more)))
+    # Progress: three signals done, one more to run, and that one done.
+    assert sum(n for n, _ in heard) == 4 and sum(m for _, m in heard) == 1
     close = plain.signals[0]
     margin = decisions.winning_margin(close.features_reference)
     assert close.simulation_error > decisions.SIMULATION_SHARE * margin  # what triggers it

@@ -359,16 +359,21 @@ def needs_refining(result: SignalResult) -> bool:
 
 
 def refine(model: Model, compiled: CompiledDeck, signals: list[Signal], results: list[SignalResult],
-           accuracy: float, **transient_args) -> list[SignalResult]:
+           accuracy: float, progress=None, **transient_args) -> list[SignalResult]:
     """``results`` with every signal that :func:`needs_refining` simulated again at
     :data:`REFINE_FACTOR` of its accuracy, repeatedly, down to :data:`FINEST_ACCURACY`: a
     decision within the simulator's error says nothing about the circuit. Signals still within
-    it at the finest accuracy keep their last result (``decisions.summarise`` lists them)."""
+    it at the finest accuracy keep their last result (``decisions.summarise`` lists them).
+    ``progress(n, more=k)``, when given, hears of k more signals to run before each pass and of
+    each finished one."""
     results = list(results)
     pending = [i for i, r in enumerate(results) if needs_refining(r)]
     while pending and accuracy * REFINE_FACTOR >= FINEST_ACCURACY * (1 - 1e-9):
         accuracy *= REFINE_FACTOR
-        again = transient(model, compiled, [signals[i] for i in pending], accuracy=accuracy, **transient_args)
+        if progress is not None:
+            progress(0, more=len(pending))
+        again = transient(model, compiled, [signals[i] for i in pending], accuracy=accuracy, progress=progress,
+                          **transient_args)
         for i, r in zip(pending, again):
             results[i] = r
         pending = [i for i in pending if needs_refining(results[i])]
@@ -543,7 +548,8 @@ def verify_deck(model: Model, compiled: CompiledDeck, signals: list[Signal], *, 
     integration (default: ACCURACY_FRACTION of the NRMSE tolerance). ``executor`` runs the
     transient runs (default: local processes on every core; see :mod:`r2nn_compiler.executor`).
     ``refine_close``: simulate again, at finer accuracies, the signals whose winning margin is
-    within ngspice's own error (:func:`refine`; hardware decks).
+    within ngspice's own error (:func:`refine`; hardware decks). ``progress(n, more=0)`` hears
+    of n finished signals, and of ``more`` signals refinement adds to the run.
     Raises VerificationError for a deck of another model or an accuracy out of (0, 1)."""
     if compiled.manifest.get("model") not in (None, model.name):
         raise VerificationError(f"{compiled.outdir} was compiled from model {compiled.manifest['model']!r}, "
@@ -563,7 +569,7 @@ def verify_deck(model: Model, compiled: CompiledDeck, signals: list[Signal], *, 
                             executor=executor, per_run=per_run, progress=progress, circuit=circuit) if signals else []
     if refine_close and sig_results:
         sig_results = refine(model, compiled, signals, sig_results, accuracy, engine=engine, timeout_s=timeout_s,
-                             executor=executor, per_run=per_run, circuit=circuit)
+                             executor=executor, per_run=per_run, circuit=circuit, progress=progress)
     with tempfile.TemporaryDirectory(prefix="r2nn-verify-") as tmp:
         ac_data = ac(model, compiled, runner, Path(tmp), circuit=circuit) if run_ac else None
     return VerifyReport(model.name, str(compiled.outdir), engine, tolerances, sig_results,
