@@ -388,8 +388,9 @@ def _print_decisions(figures: dict) -> None:
                f"{pct(figures['detector_error_there'])} and a feature error of {pct(figures['feature_error_there'])} "
                f"there (worst: detector {pct(figures['worst_detector_error'])}, "
                f"feature {pct(figures['worst_feature_error'])})"
-               + (f"; there the network's exact solution is off by {pct(figures['network_error_there'])} "
-                  f"and ngspice's own error is {pct(figures['simulation_error_there'])}"
+               + (f"; there the network's exact solution is off by {pct(figures['network_error_there'])}, "
+                  f"ngspice's own error is {pct(figures['simulation_error_there'])} and the continuous-time "
+                  f"window differs from the sampled one by {pct(figures.get('window_error_there'))}"
                   if figures.get("simulation_error_there") is not None else ""))
     for path in figures["at_risk"]:
         click.echo(f"  margin within twice the feature error (could flip): {path}")

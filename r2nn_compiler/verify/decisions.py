@@ -34,6 +34,12 @@ reads, per testbench copy:
   (E-series values, GICs, buffers) solved exactly against the model: with ``simulation_error``
   and ``detector_error`` it splits ``feature_error`` into the network, the simulator and the
   readout;
+* ``window_error`` (readout decks): max_j |F^cont_j − F̃_j| / F_1, the output ports' continuous
+  mean square over the window (what any analog integrator computes; F^cont from ngspice's own
+  time points) against the model's feature of the same waveform, the mean of its samples
+  k/fs in the window. The two differ by edge terms of order 1/(samples in the window) that
+  depend on each output's waveform at the window's ends: up to 3e-4 on the tactile demo's
+  2000-sample window. No readout, however exact, removes them;
 * ``at_risk``: margin ≤ 2·feature_error (the winner down and the runner-up up by that much
   would swap them); ``detector_clipped``: an integrator reached :data:`CLIP_FRACTION` of its
   swing (the signal is louder than the readout's full scale).
@@ -124,10 +130,12 @@ def evaluate(plot, manifest: dict, copy: int, copies: int) -> dict:
     return result
 
 
-def margin_figures(manifest: dict, decision: dict, features_reference: dict[str, float]) -> dict:
+def margin_figures(manifest: dict, decision: dict, features_reference: dict[str, float],
+                   features_sampled: dict[str, float] | None = None) -> dict:
     """``margin``, ``detector_error``, ``feature_error``, ``at_risk`` and the hardware features
     ``features_detected`` of one signal (see the module docstring); the error figures are None
-    for a deck without detector nets."""
+    for a deck without detector nets. Given ``features_sampled`` (the model's features of the
+    simulated output ports, from their samples), also ``window_error``."""
     classes = list(features_reference)
     f = np.array([features_reference[c] for c in classes])
     order = np.sort(f)[::-1]
@@ -145,6 +153,10 @@ def margin_figures(manifest: dict, decision: dict, features_reference: dict[str,
     detected = measured / np.sqrt(per_feature)
     feature_error = float(np.max(np.abs(detected - f)) / order[0]) if order[0] > 0 else 0.0
     limit = circuit.get("detector_limit_v")
+    if features_sampled is not None and order[0] > 0:
+        continuous = np.sqrt(ideal / per_feature)  # what an ideal detector would read, in feature units
+        sampled = np.array([features_sampled[c] for c in classes])
+        figures["window_error"] = float(np.max(np.abs(continuous - sampled)) / order[0])
     figures.update(detector_error=detector_error, feature_error=feature_error,
                    at_risk=bool(margin <= 2 * feature_error),
                    detector_clipped=bool(limit is not None and np.max(det) >= CLIP_FRACTION * float(limit)),
@@ -192,6 +204,7 @@ def summarise(rows: list[tuple[str, dict]]) -> dict:
         "worst_feature_error": max((r[1]["feature_error"] for r in known), default=None),
         "simulation_error_there": smallest.get("simulation_error"),
         "network_error_there": smallest.get("network_error"),
+        "window_error_there": smallest.get("window_error"),
         "worst_simulation_error": max((r[1]["simulation_error"] for r in rows
                                        if r[1].get("simulation_error") is not None), default=None),
         "at_risk": [p for p, d in rows if d.get("at_risk")],

@@ -334,7 +334,8 @@ def transient(model: Model, compiled: CompiledDeck, signals: list[Signal], *, en
                 results[i].decision_traces = decided.pop("traces", None)
                 results[i].decision = {**decided, "output_class": results[i].circuit_class,
                                        "agree": decided["class"] == results[i].reference_class,
-                                       **readout.margin_figures(m, decided, results[i].features_reference)}
+                                       **readout.margin_figures(m, decided, results[i].features_reference,
+                                                                results[i].features_circuit)}
                 if results[i].simulation_error is not None:
                     results[i].decision.update(simulation_error=results[i].simulation_error,
                                                network_error=results[i].network_error)
