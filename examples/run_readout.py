@@ -77,7 +77,8 @@ def main() -> int:
             row = table_row(recorded, summarise(recorded.get("clips", {}), recorded["held_out"],
                                                 recorded.get("accuracy")))
             with tempfile.TemporaryDirectory(prefix="r2nn-readout-") as tmp:  # is it today's circuit?
-                current = compile_library(recorded["demo"], recorded["inductors"], recorded["readout"], Path(tmp))
+                current = compile_library(load_model(HERE / recorded["demo"] / "model.r2nn"),
+                                          recorded["inductors"], recorded["readout"], Path(tmp))
             if current != recorded.get("library_sha256"):
                 row = row.replace(f"| {recorded['readout']} |", f"| {recorded['readout']} (an earlier circuit) |", 1)
             print(row)
@@ -95,7 +96,7 @@ def main() -> int:
     model = load_model(folder / "model.r2nn")
     config = f"{args.inductors}_{args.readout}"
     outdir = folder / "build" / f"readout_{config}"
-    digest = compile_library(args.demo, args.inductors, args.readout, outdir)
+    digest = compile_library(model, args.inductors, args.readout, outdir)
     results_path = folder / f"readout_{config}.json"
     results = _load(results_path, digest)
     results.update(demo=args.demo, inductors=args.inductors, readout=args.readout, series="E96",
@@ -141,10 +142,9 @@ def main() -> int:
     return 0 if sm["clips_run"] == len(test_idx) and sm["agreement"] >= 0.99 else 1
 
 
-def compile_library(demo: str, inductors: str, readout: str, outdir: Path) -> str:
-    """Compile the shipped model of ``demo`` (every part E96) into ``outdir``; the SHA-256 of
-    its library, which keys the recorded results."""
-    model = load_model(HERE / demo / "model.r2nn")
+def compile_library(model, inductors: str, readout: str, outdir: Path) -> str:
+    """Compile a demo's ``model`` (every part E96) into ``outdir``; the SHA-256 of its library,
+    which keys the recorded results."""
     compile_model(model, outdir, options=CompileOptions(series={k: "E96" for k in "RCL"}, readout=readout,
                                                         inductors=inductors))
     return hashlib.sha256(next(outdir.glob("*.lib")).read_bytes()).hexdigest()

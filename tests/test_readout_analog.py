@@ -309,13 +309,12 @@ def test_wta_resolves_a_late_overtake_by_half_a_millivolt(tmp_path, overtake):
 
     t1, top, gap = 0.1, 1.6, 4e-4
     desc = readout_analog.readout_description("parts", 2, 0.0, t1, from_options(CompileOptions()), "E96")
-    clamp, wta = desc["subcircuits"][0], desc["subcircuits"][-1]
+    clamp, readout_sub = desc["subcircuits"][0], desc["subcircuits"][-1]
+    wta = {**readout_sub, "ports": ["det1", "det2", "dec1", "dec2"],
+           "elements": [e for e in readout_sub["elements"] if e["name"].startswith(WTA_PREFIXES)]}
     net = NgspiceNetlister()
-    lines = ["* wta resolution"] + net.readout_subcircuit(clamp)
-    for model in wta["models"]:
-        lines.append(f".model {model['name']} {model['type']}("
-                     + " ".join(f"{k}={net.value(float(v))}" for k, v in model["params"].items()) + ")")
-    lines += [net.readout_element(e) for e in wta["elements"] if e["name"].startswith(WTA_PREFIXES)]
+    lines = ["* wta resolution"] + net.readout_subcircuit(clamp) + net.readout_subcircuit(wta)
+    lines.append(f"Xwta det1 det2 dec1 dec2 {wta['name']}")
     end2 = top + gap if overtake else top - gap
     lines += [f"Vdet1 det1 0 pwl(0 0 {t1} {top})",
               f"Vdet2 det2 0 pwl(0 0 {0.98 * t1} {0.99 * 0.98 * top} {t1} {end2})",
