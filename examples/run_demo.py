@@ -88,8 +88,7 @@ def main() -> int:
     model = load_model(build / "model.r2nn")
 
     test = subset(data, test_idx)
-    outputs = reference.simulate(model, test.signals, test.sample_rate_hz)
-    feats = reference.features(model, outputs, test.sample_rate_hz)
+    feats = reference.features_of(model, test.signals, test.sample_rate_hz)
     reference_accuracy = float(np.mean(np.argmax(feats, axis=-1) == test.labels))
 
     t0 = time.perf_counter()
@@ -142,8 +141,8 @@ def circuit_agreement(outdir: Path, model, test: Dataset, reference_class: np.nd
     from r2nn_compiler.verify.circuit import CircuitUnderTest
 
     cut = CircuitUnderTest.from_compiled(read_compiled(outdir))
-    outputs = cut.outputs_for({}, [Signal(x, test.sample_rate_hz, f"clip{i}") for i, x in enumerate(test.signals)])
-    decided = np.argmax(reference.features(model, np.stack(outputs), test.sample_rate_hz), axis=-1)
+    signals = [Signal(x, test.sample_rate_hz, f"clip{i}") for i, x in enumerate(test.signals)]
+    decided = np.argmax(cut.features_for(model, {}, signals), axis=-1)
     return float(np.mean(decided == reference_class))
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from . import __version__, compiler, reference
 from .errors import R2nnError
+from .model.ir import READOUT_KINDS
 from .units import format_si, parse_quantity
 
 
@@ -390,7 +391,8 @@ def _print_decisions(figures: dict) -> None:
                f"feature {pct(figures['worst_feature_error'])})"
                + (f"; there the network's exact solution is off by {pct(figures['network_error_there'])}, "
                   f"ngspice's own error is {pct(figures['simulation_error_there'])} and the continuous-time "
-                  f"window differs from the sampled one by {pct(figures.get('window_error_there'))}"
+                  f"window differs from the model's feature of the samples by "
+                  f"{pct(figures.get('window_error_there'))}"
                   if figures.get("simulation_error_there") is not None else ""))
     for path in figures["at_risk"]:
         click.echo(f"  margin within twice the feature error (could flip): {path}")
@@ -420,10 +422,13 @@ def _print_decisions(figures: dict) -> None:
 @click.option("--steps", type=click.IntRange(1, 10**6), default=300, show_default=True)
 @click.option("--validation", type=click.FloatRange(0, 0.9), default=0.2, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--readout-kind", type=click.Choice(READOUT_KINDS), default="rms", show_default=True,
+              help="Feature the readout weights are fit to: rms (mean of the window's samples) or "
+                   "rms_continuous (continuous-time mean square, what --readout analog computes).")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Loss/accuracy curves (PNG).")
 @handles_errors
 def train_cmd(data_path, out_path, n_resonators, band_text, freq_text, passive, springs, max_couplings, l1,
-              hardware_aware, steps, validation, seed, plot_path) -> None:
+              hardware_aware, steps, validation, seed, readout_kind, plot_path) -> None:
     """Train an R²NN on DATA (a folder of class folders of WAV files, or an .npz) and write it."""
     from .train import TrainOptions, load_dataset, plot_history, train
 
@@ -432,7 +437,8 @@ def train_cmd(data_path, out_path, n_resonators, band_text, freq_text, passive, 
                            coupling_kinds=("damper", "spring") if springs else ("damper",),
                            hardware_aware=hardware_aware, steps=steps, validation=validation, seed=seed,
                            band=_parse_band(band_text) if band_text else None,
-                           frequencies=_parse_frequencies(freq_text) if freq_text else ())
+                           frequencies=_parse_frequencies(freq_text) if freq_text else (),
+                           readout_kind=readout_kind)
     result = train(dataset, options, progress=True)
     compiler.save_model(result.model, out_path)
     if plot_path:

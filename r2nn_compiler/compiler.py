@@ -88,7 +88,7 @@ def simulate(model: Model, signal: Signal | str | Path, rate_hz: float | None = 
     if keep < signal.data.shape[1]:
         signal = Signal(signal.data[:, :keep], signal.rate_hz, signal.path)
     outputs = reference.simulate(model, signal.data, signal.rate_hz)
-    feats = reference.features(model, outputs, signal.rate_hz)
+    feats = reference.features_of(model, signal.data[None], signal.rate_hz, outputs[None])[0]
     return SimulationResult(model, signal, outputs, feats, model.classes[int(reference.predict(model, feats))])
 
 

@@ -67,8 +67,7 @@ def _decide(job: _Job) -> list[np.ndarray]:
     """Features (signals × outputs) for each draw of the job."""
     out = []
     for values in job.draws:
-        ys = job.cut.outputs_for(values, job.signals)
-        out.append(np.stack([reference.features(job.model, y, s.rate_hz) for y, s in zip(ys, job.signals)]))
+        out.append(job.cut.features_for(job.model, values, job.signals))
     return out
 
 
@@ -124,8 +123,7 @@ def analyse(model: Model, compiled: CompiledDeck, signals: list[Signal], toleran
             values[name] = value * (1.0 + delta)
         return values
 
-    ref_feats = np.stack([reference.features(model, reference.simulate(model, s.data, s.rate_hz), s.rate_hz)
-                          for s in signals])
+    ref_feats = np.stack([reference.features_of(model, s.data[None], s.rate_hz)[0] for s in signals])
     ref_class = np.argmax(ref_feats, axis=-1)
     labels = labels_for(model, signals)
 
@@ -161,8 +159,7 @@ def _sensitivity(cut, model, signals, nominal, tolerances, base_feats, ref_class
             continue
         worst, flips = 0.0, 0
         for sign in (-1.0, 1.0):
-            ys = cut.outputs_for({name: value * (1 + sign * tol)}, signals)
-            f = np.stack([reference.features(model, y, s.rate_hz) for y, s in zip(ys, signals)])
+            f = cut.features_for(model, {name: value * (1 + sign * tol)}, signals)
             change = np.abs(f - base_feats) / np.maximum(np.abs(base_feats), 1e-300)
             worst = max(worst, float(np.mean(np.max(change, axis=-1))))
             flips = max(flips, int(np.sum(np.argmax(f, axis=-1) != ref_class)))

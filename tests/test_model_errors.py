@@ -51,7 +51,7 @@ TEXT_CASES = [
     ("negative output weight", "weight = 1.2", "weight = -1.2", "7:31", "must be > 0"),
     ("no readout", "    readout rms from 0 s to 20 ms;\n", "", "1:7", "no readout"),
     ("window reversed", "from 0 s to 20 ms", "from 30 ms to 20 ms", "8:31", "must end after it starts"),
-    ("readout kind", "readout rms", "readout peak", "8:13", "readout kind must be rms"),
+    ("readout kind", "readout rms", "readout peak", "8:13", "readout kind must be one of rms, rms_continuous"),
     ("readout twice", "    readout rms from 0 s to 20 ms;\n", "    readout rms from 0 s to 20 ms;\n" * 2, "9:5",
      "readout given twice"),
     ("bad analogy", "model m {\n", "model m {\n    analogy force_torque;\n", "2:13", "analogy must be"),

@@ -18,7 +18,10 @@ from ..errors import Location
 
 ANALOGIES = ("force_current", "force_voltage")
 COUPLING_KINDS = ("damper", "spring")
-READOUT_KINDS = ("rms",)
+#: ``rms``: RMS of the samples in the window (the conformance cases' definition);
+#: ``rms_continuous``: RMS of the continuous-time waveform over the window, what an analog
+#: mean-square detector integrates (see :mod:`r2nn_compiler.window_energy`).
+READOUT_KINDS = ("rms", "rms_continuous")
 
 
 def _loc() -> Location | None:
@@ -95,7 +98,12 @@ class Output(_Located):
 
 @dataclass(frozen=True)
 class Readout(_Located):
-    """The readout: RMS of each output's velocity over ``start ≤ t ≤ stop`` (seconds)."""
+    """The readout: RMS of each output's velocity over ``start ≤ t ≤ stop`` (seconds).
+
+    ``kind`` ``"rms"``: sqrt of the mean of v² over the samples with start ≤ t ≤ stop;
+    ``"rms_continuous"``: sqrt((1/(stop − start)) ∫ v(t)² dt over the window) of the exact
+    response to the input held linear between samples (the feature an analog detector computes).
+    """
 
     kind: str
     start: float

@@ -129,7 +129,7 @@ def model_problems(model: Model) -> list[ModelError]:
         bad("no readout: expected 'readout rms from T0 to T1;'", model.loc)
     else:
         if ro.kind not in READOUT_KINDS:
-            bad(f"readout kind must be rms, got {ro.kind!r}", ro.where("kind"))
+            bad(f"readout kind must be one of {', '.join(READOUT_KINDS)}, got {ro.kind!r}", ro.where("kind"))
         if not (math.isfinite(ro.start) and ro.start >= 0):
             bad(f"readout window must start at t >= 0 s, got {ro.start!r}", ro.where("start"))
         if not (math.isfinite(ro.stop) and ro.stop > ro.start):

@@ -39,6 +39,11 @@ before any supply port; each has a load :data:`DECISION_LOAD_OHM` to ground in t
 input of whatever reads it), which also keeps the port net defined for the MNA. ``det<j>`` is
 a net of the model subcircuit carrying detector j's output (saved by the verifier).
 
+Either level integrates the continuous waveform: the feature it computes is the model's when
+the model's readout is ``rms_continuous``; an ``rms`` model (mean of the window's samples)
+differs from it by window-edge terms of order 1/(samples in the window), which ``verify``
+reports as ``window_error`` (train with ``--readout-kind rms_continuous`` to remove them).
+
 Level ``behavioural``: ``B 0 det I = v(tw)·v(b)²·C/T`` into C: det_j = mean of out_j² over the
 window (V²→V, :data:`volts_per_mean_square` 1); the gate ``tw`` is a PWL timing source high on
 [t0, t1], so the integrator starts at zero (no input before t0) and holds after t1;

@@ -48,6 +48,7 @@ from tqdm import tqdm
 from .. import reference
 from ..errors import Location, UsageError
 from ..model import Coupling, Input, Model, Output, Readout, Resonator, validate_model
+from ..model.ir import READOUT_KINDS
 from . import freqdomain as fd
 from .data import Dataset
 
@@ -86,6 +87,9 @@ class TrainOptions:
     - window: readout (t0, t1); default the whole clip. validation: held-out fraction.
     - mass: initial masses (kg). q_range: initial quality factors.
     - readout_tune: refit w_j to time-domain features. resolution: see :mod:`.freqdomain`.
+    - readout_kind: the model's readout (``rms``: mean of the window's samples; ``rms_continuous``:
+      the continuous-time mean square an analog detector integrates); the time-domain check and
+      the refit of w_j use it.
     - name: model name (default the dataset's).
     """
 
@@ -107,6 +111,7 @@ class TrainOptions:
     mass: float = 1e-3
     q_range: tuple[float, float] = (5.0, 20.0)
     readout_tune: bool = True
+    readout_kind: str = "rms"
     resolution: float = fd.DEFAULT_RESOLUTION
     name: str | None = None
 
@@ -214,6 +219,7 @@ def _check_options(options: TrainOptions) -> None:
         ("mass", options.mass > 0, "> 0 kg"),
         ("q_range", 0 < options.q_range[0] <= options.q_range[1], "0 < low <= high"),
         ("resolution", 0 < options.resolution < 1, "in (0, 1)"),
+        ("readout_kind", options.readout_kind in READOUT_KINDS, f"one of {', '.join(READOUT_KINDS)}"),
         ("frequencies", len(options.frequencies) <= options.n_resonators
          and all(math.isfinite(f) and f > 0 for f in options.frequencies),
          "at most n_resonators positive frequencies in Hz"),
@@ -473,14 +479,13 @@ def build_model(layout: fd.Layout, p: np.ndarray, dataset: Dataset, options: Tra
     outputs = tuple(Output(cls, names[node], float(w)) for cls, node, w in
                     zip(class_identifiers(dataset.classes), layout.outputs, phys.weight))
     name = class_identifiers((options.name or dataset.name,))[0]
-    return Model(name, resonators, couplings, inputs, outputs, Readout("rms", *window), band=band)
+    return Model(name, resonators, couplings, inputs, outputs, Readout(options.readout_kind, *window), band=band)
 
 
 def time_domain_rms(model: Model, signals: np.ndarray, sample_rate_hz: float) -> np.ndarray:
     """Unweighted RMS of every output over the readout window (clips × classes), by simulation."""
     unit = _with_weights(model, np.ones(len(model.outputs)))
-    return np.concatenate([reference.features(unit, reference.simulate(unit, signals[s : s + SIM_CHUNK],
-                                                                       sample_rate_hz), sample_rate_hz)
+    return np.concatenate([reference.features_of(unit, signals[s : s + SIM_CHUNK], sample_rate_hz)
                            for s in range(0, signals.shape[0], SIM_CHUNK)])
 
 

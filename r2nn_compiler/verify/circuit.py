@@ -14,7 +14,9 @@ import numpy as np
 
 from ..backend.spice_reader import read_library
 from ..circuit import CircuitGraph, mna_matrices
+from .. import reference
 from ..lti import StateSpace, simulate_foh
+from ..model.ir import Model
 from ..signals import Signal
 from .manifest import CompiledDeck
 
@@ -80,6 +82,19 @@ class CircuitUnderTest:
             for b, i in enumerate(members):
                 results[i] = y[b]
         return results
+
+    def features_for(self, model: Model, values: dict[str, float], signals: list[Signal]) -> np.ndarray:
+        """``model``'s features (signals × outputs) of the circuit's outputs with parts at
+        ``values``, exact for either readout kind (the continuous one integrates the MNA's
+        response between samples too)."""
+        system = self.state_space(values)
+        results: list[np.ndarray | None] = [None] * len(signals)
+        for (rate, _), members in signal_groups(signals).items():
+            u = np.stack([signals[i].data for i in members]) * self.in_gain[None, :, None]
+            f = reference.system_features(model, system, u, rate, self.time_scale, self.out_gain)
+            for b, i in enumerate(members):
+                results[i] = f[b]
+        return np.stack(results)
 
     def response(self, freqs_hz: np.ndarray) -> np.ndarray:
         """H(jω) in model units (outputs × inputs × freqs) at model frequencies ``freqs_hz``."""

@@ -36,10 +36,12 @@ reads, per testbench copy:
   readout;
 * ``window_error`` (readout decks): max_j |F^cont_j − F̃_j| / F_1, the output ports' continuous
   mean square over the window (what any analog integrator computes; F^cont from ngspice's own
-  time points) against the model's feature of the same waveform, the mean of its samples
-  k/fs in the window. The two differ by edge terms of order 1/(samples in the window) that
-  depend on each output's waveform at the window's ends: up to 3e-4 on the tactile demo's
-  2000-sample window. No readout, however exact, removes them;
+  time points) against the model's feature of the same waveform from its samples. For an
+  ``rms`` model that is the mean of the samples k/fs in the window, and the two differ by edge
+  terms of order 1/(samples in the window) that depend on each output's waveform at the window's
+  ends: up to 3e-4 on the tactile demo's 2000-sample window; no readout, however exact, removes
+  them. An ``rms_continuous`` model defines its feature as the continuous mean square, so the
+  figure is then only the spline estimate's error (see :mod:`r2nn_compiler.window_energy`);
 * ``at_risk``: margin ≤ 2·feature_error (the winner down and the runner-up up by that much
   would swap them); ``detector_clipped``: an integrator reached :data:`CLIP_FRACTION` of its
   swing (the signal is louder than the readout's full scale).

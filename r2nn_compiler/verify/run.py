@@ -324,9 +324,13 @@ def transient(model: Model, compiled: CompiledDeck, signals: list[Signal], *, en
             results[i].accuracy = accuracy
             if mna is not None:
                 results[i].nrmse_vs_circuit = {c: float(e) for c, e in zip(model.classes, nrmse(circ, mna[b]))}
-                exact = dict(zip(model.classes, reference.features(model, mna[b], rate)))
+                # Like with like: ngspice's trace and the MNA's, through the same readout of
+                # samples; the exact features of the MNA (between samples too) against the model.
+                sampled = dict(zip(model.classes, reference.features(model, mna[b], rate)))
+                exact = dict(zip(model.classes, circuit.features_for(model, {}, [signals[i]])[0])) \
+                    if model.readout.kind == reference.CONTINUOUS else sampled
                 results[i].simulation_error = readout.feature_deviation(
-                    results[i].features_circuit, exact, results[i].features_reference)
+                    results[i].features_circuit, sampled, results[i].features_reference)
                 results[i].network_error = readout.feature_deviation(
                     exact, results[i].features_reference, results[i].features_reference)
             if traces.decisions is not None:
@@ -392,7 +396,7 @@ def within_readout(model: Model, signal: Signal) -> Signal:
 def _score(model: Model, signal: Signal, circ: np.ndarray, ref: np.ndarray, rate: float) -> SignalResult:
     if not np.all(np.isfinite(circ)):
         raise SimulationError(f"ngspice returned NaN or infinite values for {signal.path}")
-    f_ref = reference.features(model, ref, rate)
+    f_ref = reference.features_of(model, signal.data[None], rate, ref[None])[0]
     f_circ = reference.features(model, circ, rate)
     classes = model.classes
     errs = nrmse(circ, ref)

@@ -1,0 +1,137 @@
+"""The energy ∫ y(t)² dt of a linear system's outputs over a time window, in continuous time.
+
+What an analog mean-square detector integrates is the continuous-time waveform, not its samples.
+For an input linear between samples (first-order hold, as the reference and the ngspice decks
+drive the network) the continuous integral is a quadratic form of each interval's start state,
+so it is computed exactly here (:func:`window_energy`): over interval k (length h = dt) the
+augmented state z = [x; u; δ] with u̇ = δ/h, δ̇ = 0 obeys ż = M z, y = ĉ z, so
+
+    ∫_0^a y(t_k + s)² ds = z_kᵀ W(a) z_k,   W(a) = ∫_0^a e^{Mᵀs} ĉᵀĉ e^{Ms} ds,
+
+and W(a) is one matrix exponential (Van Loan's block method). Partial intervals at the window's
+edges use W(hi) − W(lo).
+
+Where only a sampled trace exists (an ngspice waveform), :func:`trace_window_energy` estimates
+the same integral from the samples: a cubic spline through them, its square integrated exactly
+(4-point Gauss–Legendre per interval). Its error is the spline's interpolation error, ~(ωh)⁴/384
+of the amplitude at ω h rad per sample (a few 1e-4 at a quarter of the sample rate, far less for
+the well-oversampled outputs of the demos), so it serves figures that compare like with like
+(two traces, or a trace with its own system), never the ground truth.
+
+Units: seconds; the integral is in the output's unit squared times seconds.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.interpolate
+import scipy.linalg
+
+from .lti import StateSpace, simulate_foh
+
+#: Window edges within this fraction of a sample period of a sample count as on it.
+EDGE_TOLERANCE = 1e-6
+
+#: Signals whose states are held at once (states × samples each).
+CHUNK = 8
+
+
+def window_intervals(n_samples: int, dt: float, t0: float, t1: float) -> tuple[int, int]:
+    """Indices [k0, k1) of the sample intervals [k·dt, (k+1)·dt] that overlap [t0, t1].
+
+    Raises ValueError when the window does not lie within the samples or is empty."""
+    if not (0 <= t0 < t1):
+        raise ValueError(f"window {t0!r}..{t1!r} s: expected 0 <= t0 < t1")
+    k0 = int(math.floor(t0 / dt + EDGE_TOLERANCE))
+    k1 = int(math.ceil(t1 / dt - EDGE_TOLERANCE))
+    if k1 > n_samples - 1:
+        raise ValueError(f"window ends at {t1:g} s after the last sample ({(n_samples - 1) * dt:g} s)")
+    return k0, max(k1, k0 + 1)
+
+
+def _edges(k0: int, k1: int, dt: float, t0: float, t1: float) -> tuple[float, float]:
+    """The window's start within interval k0 and its end within interval k1 − 1 (seconds)."""
+    lo = t0 - k0 * dt
+    hi = t1 - (k1 - 1) * dt
+    lo = 0.0 if lo < EDGE_TOLERANCE * dt else lo
+    hi = dt if hi > dt * (1 - EDGE_TOLERANCE) else hi
+    return lo, hi
+
+
+def gramians(system: StateSpace, dt: float, lengths: list[float]) -> np.ndarray:
+    """W_j(a) for every output j and length a (lengths × outputs × d × d), d = states + 2·inputs."""
+    n, m = system.n_states, system.n_inputs
+    d = n + 2 * m
+    M = np.zeros((d, d))
+    M[:n, :n] = system.A
+    M[:n, n : n + m] = system.B
+    M[n : n + m, n + m :] = np.eye(m) / dt
+    c_hat = np.zeros((system.n_outputs, d))
+    c_hat[:, :n] = system.C
+    c_hat[:, n : n + m] = system.D
+    out = np.zeros((len(lengths), system.n_outputs, d, d))
+    for i, a in enumerate(lengths):
+        if a <= 0:
+            continue
+        for j in range(system.n_outputs):
+            block = np.zeros((2 * d, 2 * d))
+            block[:d, :d] = -M.T
+            block[:d, d:] = np.outer(c_hat[j], c_hat[j])
+            block[d:, d:] = M
+            e = scipy.linalg.expm(block * a)
+            w = e[d:, d:].T @ e[:d, d:]
+            out[i, j] = (w + w.T) / 2
+    return out
+
+
+def window_energy(system: StateSpace, u: np.ndarray, dt: float, t0: float, t1: float) -> np.ndarray:
+    """∫_{t0}^{t1} y_j(t)² dt, exact, for the response from zero state at t = 0 to ``u``
+    (signals × inputs × samples, sample k at k·dt, linear between samples): (signals × outputs).
+
+    Raises ValueError on a shape mismatch or a window outside the samples."""
+    u = np.asarray(u, dtype=float)
+    if u.ndim != 3 or u.shape[1] != system.n_inputs:
+        raise ValueError(f"u must be (signals, {system.n_inputs}, samples); got {u.shape}")
+    n, m = system.n_states, system.n_inputs
+    k0, k1 = window_intervals(u.shape[2], dt, t0, t1)
+    lo, hi = _edges(k0, k1, dt, t0, t1)
+    w_full, w_lo, w_hi = gramians(system, dt, [dt, lo, hi])
+    states = StateSpace(system.A, system.B, np.eye(n), np.zeros((n, m)))
+    energy = np.zeros((u.shape[0], system.n_outputs))
+    for s in range(0, u.shape[0], CHUNK):
+        uc = u[s : s + CHUNK, :, : k1 + 1]
+        x = simulate_foh(states, uc, dt) if n else np.zeros((uc.shape[0], 0, k1 + 1))
+        z = np.concatenate([x[:, :, k0:k1], uc[:, :, k0:k1], np.diff(uc[:, :, k0 : k1 + 1], axis=2)], axis=1)
+        first, last = z[:, :, 0], z[:, :, -1]
+        for j in range(system.n_outputs):
+            # Every interval whole, then the edges: less of the first, the last up to t1.
+            energy[s : s + CHUNK, j] = (np.einsum("sdk,sdk->s", np.einsum("de,sek->sdk", w_full[j], z), z)
+                                        - np.einsum("sd,de,se->s", first, w_lo[j], first)
+                                        + np.einsum("sd,de,se->s", last, w_hi[j] - w_full[j], last))
+    return energy
+
+
+#: Gauss–Legendre nodes and weights on [0, 1]: exact for the square of a cubic.
+_GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(4)
+_GL_NODES, _GL_WEIGHTS = (_GL_NODES + 1) / 2, _GL_WEIGHTS / 2
+
+
+def trace_window_energy(y: np.ndarray, dt: float, t0: float, t1: float) -> np.ndarray:
+    """∫_{t0}^{t1} y(t)² dt estimated from samples (…, samples) through a cubic spline (see the
+    module docstring for its error): (…)."""
+    y = np.asarray(y, dtype=float)
+    k0, k1 = window_intervals(y.shape[-1], dt, t0, t1)
+    lo, hi = _edges(k0, k1, dt, t0, t1)
+    lo_k = max(k0 - 3, 0)
+    hi_k = min(k1 + 4, y.shape[-1])
+    t = np.arange(lo_k, hi_k) * dt
+    spline = scipy.interpolate.CubicSpline(t, y[..., lo_k:hi_k], axis=-1)
+    starts = np.arange(k0, k1) * dt
+    a = np.zeros(k1 - k0)
+    b = np.full(k1 - k0, dt)
+    a[0], b[-1] = lo, hi  # the window's edges within the first and last intervals
+    nodes = starts[:, None] + a[:, None] + (b - a)[:, None] * _GL_NODES[None, :]
+    values = spline(nodes.ravel()).reshape(*y.shape[:-1], *nodes.shape)
+    return np.einsum("...kg,g,k->...", values ** 2, _GL_WEIGHTS, b - a)
