@@ -34,8 +34,8 @@ from .lti import StateSpace, simulate_foh
 #: Window edges within this fraction of a sample period of a sample count as on it.
 EDGE_TOLERANCE = 1e-6
 
-#: Signals whose states are held at once (states × samples each).
-CHUNK = 8
+#: Bytes of states (signals × states × samples, float64) held at once.
+STATE_MEMORY_BYTES = 64e6
 
 
 def window_intervals(n_samples: int, dt: float, t0: float, t1: float) -> tuple[int, int]:
@@ -75,6 +75,9 @@ def gramians(system: StateSpace, dt: float, lengths: list[float]) -> np.ndarray:
     for i, a in enumerate(lengths):
         if a <= 0:
             continue
+        if a in lengths[:i]:  # the window's edges on samples: whole intervals again
+            out[i] = out[lengths.index(a)]
+            continue
         for j in range(system.n_outputs):
             block = np.zeros((2 * d, 2 * d))
             block[:d, :d] = -M.T
@@ -100,15 +103,16 @@ def window_energy(system: StateSpace, u: np.ndarray, dt: float, t0: float, t1: f
     w_full, w_lo, w_hi = gramians(system, dt, [dt, lo, hi])
     states = StateSpace(system.A, system.B, np.eye(n), np.zeros((n, m)))
     energy = np.zeros((u.shape[0], system.n_outputs))
-    for s in range(0, u.shape[0], CHUNK):
-        uc = u[s : s + CHUNK, :, : k1 + 1]
+    chunk = max(1, int(STATE_MEMORY_BYTES // (8 * (n + 2 * m) * (k1 + 1))))
+    for s in range(0, u.shape[0], chunk):
+        uc = u[s : s + chunk, :, : k1 + 1]
         x = simulate_foh(states, uc, dt) if n else np.zeros((uc.shape[0], 0, k1 + 1))
         z = np.concatenate([x[:, :, k0:k1], uc[:, :, k0:k1], np.diff(uc[:, :, k0 : k1 + 1], axis=2)], axis=1)
         first, last = z[:, :, 0], z[:, :, -1]
         for j in range(system.n_outputs):
             # Every interval whole, then the edges: less of the first, the last up to t1.
-            energy[s : s + CHUNK, j] = (np.einsum("sdk,sdk->s", np.einsum("de,sek->sdk", w_full[j], z), z)
-                                        - np.einsum("sd,de,se->s", first, w_lo[j], first)
+            whole = np.sum(np.matmul(w_full[j], z) * z, axis=(1, 2))
+            energy[s : s + chunk, j] = (whole - np.einsum("sd,de,se->s", first, w_lo[j], first)
                                         + np.einsum("sd,de,se->s", last, w_hi[j] - w_full[j], last))
     return energy
 

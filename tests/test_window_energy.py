@@ -14,7 +14,8 @@ from r2nn_compiler.lti import StateSpace, simulate_foh
 from r2nn_compiler.model import model_from_json_text, model_to_json, model_to_text, parse_model_text
 from r2nn_compiler.signals import Signal
 from r2nn_compiler.train import TrainOptions, train
-from r2nn_compiler.verify import read_compiled
+from r2nn_compiler.passes import CompileOptions
+from r2nn_compiler.verify import read_compiled, verify_deck
 from r2nn_compiler.verify.circuit import CircuitUnderTest
 from r2nn_compiler.window_energy import trace_window_energy, window_energy
 
@@ -149,3 +150,30 @@ def test_trainer_fits_the_readout_weights_to_the_continuous_feature():
     assert np.max(np.abs(w_c / w_s - 1)) > 1e-6  # refit to another feature
     with pytest.raises(UsageError, match="readout_kind"):
         train(dataset, TrainOptions(readout_kind="peak", **common), progress=False)
+
+
+def test_behavioural_detector_computes_the_continuous_feature(toy_path, tmp_path):
+    """One deck (exact network, B-source readout), verified against the toy as ``rms`` and as
+    ``rms_continuous``: the detectors match the continuous feature to ngspice's step, and miss the
+    sampled one by the window-edge terms (320 samples in the window: ~1e-3)."""
+    toy = load_model(toy_path)
+    cont = continuous(toy)
+    compile_model(cont, tmp_path / "o", options=CompileOptions(exact=True, readout="behavioural"))
+    rng = np.random.default_rng(0)
+    signals = [Signal(0.3 * rng.standard_normal((1, 321)), 16000.0, f"noise{i}") for i in range(3)]
+    errors = {}
+    for model in (cont, toy):
+        report = verify_deck(model, read_compiled(tmp_path / "o"), signals, run_ac=False)
+        errors[model.readout.kind] = [s.decision["feature_error"] for s in report.signals]
+    assert max(errors["rms_continuous"]) < 2e-4
+    assert min(errors["rms"]) > 3 * max(errors["rms_continuous"])
+
+
+def test_compile_says_when_the_readout_computes_another_feature_than_the_model(toy_path, tmp_path):
+    toy = load_model(toy_path)
+    notes = {}
+    for model in (toy, continuous(toy)):
+        result = compile_model(model, tmp_path / model.readout.kind, options=CompileOptions(readout="behavioural"))
+        notes[model.readout.kind] = next(e.summary for e in result.log if e.name == "readout_analog")
+    assert "window_error" in notes["rms"] and "--readout-kind rms_continuous" in notes["rms"]
+    assert "window_error" not in notes["rms_continuous"]

@@ -21,7 +21,8 @@ COUPLING_KINDS = ("damper", "spring")
 #: ``rms``: RMS of the samples in the window (the conformance cases' definition);
 #: ``rms_continuous``: RMS of the continuous-time waveform over the window, what an analog
 #: mean-square detector integrates (see :mod:`r2nn_compiler.window_energy`).
-READOUT_KINDS = ("rms", "rms_continuous")
+RMS_CONTINUOUS = "rms_continuous"
+READOUT_KINDS = ("rms", RMS_CONTINUOUS)
 
 
 def _loc() -> Location | None:

@@ -113,6 +113,7 @@ from .. import eseries
 from ..circuit import GROUND, CircuitGraph, Component, Port
 from ..circuit.opamp import OpampModel, from_options, subcircuit
 from ..errors import CompileError, Location
+from ..model.ir import RMS_CONTINUOUS
 from ..reference import default_grid, frequency_response
 from ..units import format_spice
 from .base import ELEMENT, ROLE, CompileContext, Pass, PassResult, register
@@ -278,6 +279,11 @@ class ReadoutAnalog(Pass):
                    f"{realised_text} (output gains × weights × {common:.4g}, worst gain error "
                    f"{gain_error:.2e}); readout parts: " + ", ".join(f"{v} {k}" for k, v in parts.items() if v) +
                    f"; decisions valid {SETTLE_S[level]:g} s after the window")
+        if model.readout.kind != RMS_CONTINUOUS:
+            summary += (f"; the detectors integrate the continuous waveform while this model's readout "
+                        f"({model.readout.kind}) averages samples: they differ by edge terms of order "
+                        f"1/(samples in the window), which verify reports as window_error (train with "
+                        f"--readout-kind rms_continuous for the hardware's feature)")
         if raised:
             summary += (f"; weights spread wider than the buffer full scale allows: a unit sine reaches "
                         f"{common * worst:.3g} V peak (full scale {full_scale:g} V)")

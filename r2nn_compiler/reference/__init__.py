@@ -6,7 +6,7 @@ from .simulate import simulate
 from .statespace import check_stable, mechanical_matrices, stability_margin, stability_warning, state_space
 
 __all__ = [
-    "CONTINUOUS", "check_stable", "default_grid", "features", "features_of", "frequency_response", "mechanical_matrices",
-    "predict", "samples_needed", "simulate", "stability_margin", "stability_warning", "state_space",
+    "CONTINUOUS", "check_stable", "default_grid", "features", "features_of", "frequency_response",
+    "mechanical_matrices", "predict", "samples_needed", "simulate", "stability_margin", "stability_warning", "state_space",
     "system_features", "window_mask",
 ]

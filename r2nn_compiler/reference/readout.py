@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import SignalError
 from ..lti import StateSpace, simulate_foh
+from ..model.ir import RMS_CONTINUOUS as CONTINUOUS
 from ..model.ir import Model
 from ..window_energy import trace_window_energy, window_energy
 from .simulate import simulate
@@ -23,8 +24,6 @@ from .statespace import state_space
 #: Sample times within this fraction of a sample period of a window edge count as inside it, so
 #: a window edge that falls on a sample in exact arithmetic is not lost to rounding.
 EDGE_TOLERANCE = 1e-6
-
-CONTINUOUS = "rms_continuous"
 
 
 def window_mask(model: Model, n_samples: int, sample_rate_hz: float) -> np.ndarray:
@@ -47,8 +46,9 @@ def _require_window(model: Model, n_samples: int, sample_rate_hz: float) -> None
     the sample that closes the window's last interval)."""
     ro = model.readout
     duration = (n_samples - 1) / sample_rate_hz
-    last = (samples_needed(model, sample_rate_hz) - 1) / sample_rate_hz
-    if ro.stop > duration + EDGE_TOLERANCE / sample_rate_hz or n_samples < samples_needed(model, sample_rate_hz):
+    needed = samples_needed(model, sample_rate_hz)
+    last = (needed - 1) / sample_rate_hz
+    if ro.stop > duration + EDGE_TOLERANCE / sample_rate_hz or n_samples < needed:
         raise SignalError(
             f"readout window ends at {ro.stop:g} s but the signal lasts {duration:g} s "
             f"({n_samples} samples at {sample_rate_hz:g} Hz): expected a signal of at least {max(ro.stop, last):g} s"

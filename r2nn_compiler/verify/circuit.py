@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import reference
 from ..backend.spice_reader import read_library
 from ..circuit import CircuitGraph, mna_matrices
-from .. import reference
 from ..lti import StateSpace, simulate_foh
 from ..model.ir import Model
 from ..signals import Signal
