@@ -9,9 +9,10 @@ from scipy.integrate import simpson
 
 from r2nn_compiler import reference
 from r2nn_compiler.compiler import compile_model, load_model, save_model
-from r2nn_compiler.errors import SignalError, UsageError
+from r2nn_compiler.errors import ModelError, SignalError, UsageError
 from r2nn_compiler.lti import StateSpace, simulate_foh
-from r2nn_compiler.model import model_from_json_text, model_to_json, model_to_text, parse_model_text
+from r2nn_compiler.model import (model_from_json_text, model_from_npz, model_to_json, model_to_text,
+                                 parse_model_text)
 from r2nn_compiler.signals import Signal
 from r2nn_compiler.train import TrainOptions, train
 from r2nn_compiler.passes import CompileOptions
@@ -177,3 +178,17 @@ def test_compile_says_when_the_readout_computes_another_feature_than_the_model(t
         notes[model.readout.kind] = next(e.summary for e in result.log if e.name == "readout_analog")
     assert "window_error" in notes["rms"] and "--readout-kind rms_continuous" in notes["rms"]
     assert "window_error" not in notes["rms_continuous"]
+
+
+@pytest.mark.parametrize("kind, error", [("rms_continuous", None), ("peak", "readout kind must be one of"),
+                                         (3.0, "expected a string")])
+def test_npz_import_takes_the_readout_kind(tmp_path, kind, error):
+    path = tmp_path / "trained.npz"
+    np.savez(path, mass=[1e-3, 2e-3], stiffness=[400.0, 5e4], damping=[0.02, 0.5],
+             coupling=[[0, 0.01], [0.01, 0]], drive=[[1.0, 0.0]], outputs=[1, 0], window=[0.0, 0.05],
+             readout_kind=kind)
+    if error is None:
+        assert model_from_npz(str(path)).readout.kind == kind
+    else:
+        with pytest.raises(ModelError, match=f"readout_kind.*{error}|{error}.*"):
+            model_from_npz(str(path))

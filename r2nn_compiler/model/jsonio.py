@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import Location, ModelError
-from .ir import Coupling, Input, Model, Output, Readout, Resonator
+from .ir import READOUT_KINDS, Coupling, Input, Model, Output, Readout, Resonator
 from .validate import validate_model
 
 FORMAT = "r2nn-model/1"
@@ -221,7 +221,14 @@ def model_from_npz(path: str, name: str | None = None) -> Model:
                          loc=rd.at(f"drive[{k}]")) for k in range(drive.shape[0]))
     outputs = tuple(Output(f"c{j}", names[int(i)], float(weights[j]), loc=rd.at(f"outputs[{j}]"))
                     for j, i in enumerate(out_idx))
-    readout = Readout("rms", float(window[0]), float(window[1]), loc=rd.at("window"))
+    kind = "rms"
+    if "readout_kind" in arrays:
+        kind_arr = arrays["readout_kind"]
+        if kind_arr.ndim != 0 or not np.issubdtype(kind_arr.dtype, np.str_):
+            raise rd.fail("readout_kind", f"expected a string, one of {', '.join(READOUT_KINDS)}")
+        kind = str(kind_arr)
+    readout = Readout(kind, float(window[0]), float(window[1]), loc=rd.at("window"),
+                      field_locs={"kind": rd.at("readout_kind")})
     stem = name or _stem(path)
     return validate_model(Model(stem, resonators, couplings, inputs, outputs, readout, band=band,
                                 loc=Location(path), source=path))
