@@ -60,8 +60,18 @@ def _edges(k0: int, k1: int, dt: float, t0: float, t1: float) -> tuple[float, fl
     return lo, hi
 
 
+#: Van Loan's block exponential is taken over a step with ‖M‖₁·step at most this; longer
+#: lengths are reached by doubling (see :func:`gramians`).
+VAN_LOAN_NORM = 0.5
+
+
 def gramians(system: StateSpace, dt: float, lengths: list[float]) -> np.ndarray:
-    """W_j(a) for every output j and length a (lengths × outputs × d × d), d = states + 2·inputs."""
+    """W_j(a) for every output j and length a (lengths × outputs × d × d), d = states + 2·inputs.
+
+    Van Loan's block [[−Mᵀ, ĉᵀĉ], [0, M]] grows like e^{‖M‖a} in its −Mᵀ corner, which a stiff
+    system (a circuit's op-amp poles, 1e7 1/s, over a 1e-4 s sample) overflows. So it is taken
+    over a = a₀·2^k with ‖M‖₁·a₀ ≤ :data:`VAN_LOAN_NORM`, and doubled k times:
+    W(2h) = W(h) + e^{Mᵀh} W(h) e^{Mh}, stable for a stable M."""
     n, m = system.n_states, system.n_inputs
     d = n + 2 * m
     M = np.zeros((d, d))
@@ -78,14 +88,22 @@ def gramians(system: StateSpace, dt: float, lengths: list[float]) -> np.ndarray:
         if a in lengths[:i]:  # the window's edges on samples: whole intervals again
             out[i] = out[lengths.index(a)]
             continue
+        norm = float(np.linalg.norm(M, 1)) * a
+        doublings = int(math.ceil(math.log2(norm / VAN_LOAN_NORM))) if norm > VAN_LOAN_NORM else 0
+        step = a / 2.0 ** doublings
+        phi = None
         for j in range(system.n_outputs):
             block = np.zeros((2 * d, 2 * d))
             block[:d, :d] = -M.T
             block[:d, d:] = np.outer(c_hat[j], c_hat[j])
             block[d:, d:] = M
-            e = scipy.linalg.expm(block * a)
-            w = e[d:, d:].T @ e[:d, d:]
-            out[i, j] = (w + w.T) / 2
+            e = scipy.linalg.expm(block * step)
+            phi = e[d:, d:]
+            out[i, j] = phi.T @ e[:d, d:]
+        for _ in range(doublings):
+            out[i] += np.einsum("dk,jde,ef->jkf", phi, out[i], phi)
+            phi = phi @ phi
+        out[i] = (out[i] + np.swapaxes(out[i], 1, 2)) / 2
     return out
 
 

@@ -192,3 +192,19 @@ def test_npz_import_takes_the_readout_kind(tmp_path, kind, error):
     else:
         with pytest.raises(ModelError, match=f"readout_kind.*{error}|{error}.*"):
             model_from_npz(str(path))
+
+
+def test_window_energy_of_a_stiff_system():
+    """An op-amp-like pole at 1e7 1/s behind a 100 Hz resonator, 0.1 ms samples (Van Loan's
+    block alone overflows here): the output is the resonator's, 0.1 µs late, so its energy is the
+    resonator's to ~1e-6."""
+    w0, q, p = 2 * np.pi * 100.0, 10.0, 1e7
+    slow = StateSpace(np.array([[0.0, 1.0], [-w0 * w0, -w0 / q]]), np.array([[0.0], [1.0]]),
+                      np.array([[0.0, 1.0]]), np.zeros((1, 1)))
+    stiff = StateSpace(np.array([[0.0, 1.0, 0.0], [-w0 * w0, -w0 / q, 0.0], [0.0, p, -p]]),
+                       np.array([[0.0], [1.0], [0.0]]), np.array([[0.0, 0.0, 1.0]]), np.zeros((1, 1)))
+    u = np.random.default_rng(5).normal(size=(2, 1, 400))
+    dt = 1e-4
+    fast = window_energy(stiff, u, dt, 0.0053, 0.0371)
+    assert np.all(np.isfinite(fast)) and np.all(fast > 0)
+    np.testing.assert_allclose(fast, window_energy(slow, u, dt, 0.0053, 0.0371), rtol=1e-5)
