@@ -101,7 +101,7 @@ def gramians(system: StateSpace, dt: float, lengths: list[float]) -> np.ndarray:
             phi = e[d:, d:]
             out[i, j] = phi.T @ e[:d, d:]
         for _ in range(doublings):
-            out[i] += np.einsum("dk,jde,ef->jkf", phi, out[i], phi)
+            out[i] += phi.T @ out[i] @ phi  # every output at once (matmul broadcasts)
             phi = phi @ phi
         out[i] = (out[i] + np.swapaxes(out[i], 1, 2)) / 2
     return out
