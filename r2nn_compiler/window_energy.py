@@ -60,18 +60,19 @@ def _edges(k0: int, k1: int, dt: float, t0: float, t1: float) -> tuple[float, fl
     return lo, hi
 
 
-#: Van Loan's block exponential is taken over a step with ‖M‖₁·step at most this; longer
-#: lengths are reached by doubling (see :func:`gramians`).
-VAN_LOAN_NORM = 0.5
+#: Van Loan's block exponential is taken over a step in which the fastest mode decays by at
+#: most e^this (its −Mᵀ corner grows as much, and the product loses that much precision);
+#: longer lengths are reached by doubling (see :func:`gramians`).
+VAN_LOAN_DECAY = 1.0
 
 
 def gramians(system: StateSpace, dt: float, lengths: list[float]) -> np.ndarray:
     """W_j(a) for every output j and length a (lengths × outputs × d × d), d = states + 2·inputs.
 
-    Van Loan's block [[−Mᵀ, ĉᵀĉ], [0, M]] grows like e^{‖M‖a} in its −Mᵀ corner, which a stiff
-    system (a circuit's op-amp poles, 1e7 1/s, over a 1e-4 s sample) overflows. So it is taken
-    over a = a₀·2^k with ‖M‖₁·a₀ ≤ :data:`VAN_LOAN_NORM`, and doubled k times:
-    W(2h) = W(h) + e^{Mᵀh} W(h) e^{Mh}, stable for a stable M."""
+    Van Loan's block [[−Mᵀ, ĉᵀĉ], [0, M]] grows like e^{σa} in its −Mᵀ corner (σ: the fastest
+    decay rate of A), which a stiff system (a circuit's op-amp poles, 1e7 1/s, over a 1e-4 s
+    sample) overflows. So it is taken over a₀ = a/2^k with σ·a₀ ≤ :data:`VAN_LOAN_DECAY`, and
+    doubled k times: W(2h) = W(h) + e^{Mᵀh} W(h) e^{Mh}, stable for a stable M."""
     n, m = system.n_states, system.n_inputs
     d = n + 2 * m
     M = np.zeros((d, d))
@@ -81,6 +82,7 @@ def gramians(system: StateSpace, dt: float, lengths: list[float]) -> np.ndarray:
     c_hat = np.zeros((system.n_outputs, d))
     c_hat[:, :n] = system.C
     c_hat[:, n : n + m] = system.D
+    sigma = float(np.max(np.abs(np.linalg.eigvals(system.A).real))) if n else 0.0
     out = np.zeros((len(lengths), system.n_outputs, d, d))
     for i, a in enumerate(lengths):
         if a <= 0:
@@ -88,8 +90,8 @@ def gramians(system: StateSpace, dt: float, lengths: list[float]) -> np.ndarray:
         if a in lengths[:i]:  # the window's edges on samples: whole intervals again
             out[i] = out[lengths.index(a)]
             continue
-        norm = float(np.linalg.norm(M, 1)) * a
-        doublings = int(math.ceil(math.log2(norm / VAN_LOAN_NORM))) if norm > VAN_LOAN_NORM else 0
+        growth = sigma * a
+        doublings = int(math.ceil(math.log2(growth / VAN_LOAN_DECAY))) if growth > VAN_LOAN_DECAY else 0
         step = a / 2.0 ** doublings
         phi = None
         for j in range(system.n_outputs):
