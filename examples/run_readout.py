@@ -2,6 +2,7 @@
 
 Usage: python examples/run_readout.py tactile|speech|bearing [--inductors gic|passive]
        [--readout analog|behavioural] [--budget-minutes M] [--accuracy A] [--workers N]
+       [--model FILE]   (another model of the demo, e.g. model_rms_continuous.r2nn)
        python examples/run_readout.py table     (the recorded results of every demo, as Markdown;
                                                  a row recorded on a circuit the compiler no longer
                                                  builds says "an earlier circuit")
@@ -68,6 +69,9 @@ def main() -> int:
                     help="stop starting batches after this long (the results so far are kept)")
     ap.add_argument("--accuracy", type=float, default=ACCURACY)
     ap.add_argument("--workers", type=int, default=None, help="ngspice processes (default: all cores)")
+    ap.add_argument("--model", default="model.r2nn", metavar="FILE",
+                    help="the demo's model file (in examples/<demo>/; default the shipped model.r2nn); "
+                         "another one's deck and record get its stem as a suffix")
     ap.add_argument("--limit", type=int, default=None, help="run only the first N held-out clips (a quick look; the summary covers all recorded)")
     args = ap.parse_args()
     if args.demo == "table":
@@ -77,7 +81,7 @@ def main() -> int:
             row = table_row(recorded, summarise(recorded.get("clips", {}), recorded["held_out"],
                                                 recorded.get("accuracy")))
             with tempfile.TemporaryDirectory(prefix="r2nn-readout-") as tmp:  # is it today's circuit?
-                current = compile_library(load_model(HERE / recorded["demo"] / "model.r2nn"),
+                current = compile_library(load_model(HERE / recorded["demo"] / recorded.get("model", "model.r2nn")),
                                           recorded["inductors"], recorded["readout"], Path(tmp))
             if current != recorded.get("library_sha256"):
                 row = row.replace(f"| {recorded['readout']} |", f"| {recorded['readout']} (an earlier circuit) |", 1)
@@ -93,13 +97,16 @@ def main() -> int:
     data = load_dataset(data_dir)
     _, test_idx = data.split(TEST_FRACTION, SEED + 1)
     to_run = test_idx if args.limit is None else test_idx[: args.limit]
-    model = load_model(folder / "model.r2nn")
-    config = f"{args.inductors}_{args.readout}"
+    model_path = folder / args.model
+    if model_path.parent != folder or not model_path.is_file():
+        ap.error(f"--model: expected a model file in {folder}, got {args.model!r}")
+    model = load_model(model_path)
+    config = f"{args.inductors}_{args.readout}" + ("" if args.model == "model.r2nn" else f"_{model_path.stem}")
     outdir = folder / "build" / f"readout_{config}"
     digest = compile_library(model, args.inductors, args.readout, outdir)
     results_path = folder / f"readout_{config}.json"
     results = _load(results_path, digest)
-    results.update(demo=args.demo, inductors=args.inductors, readout=args.readout, series="E96",
+    results.update(demo=args.demo, model=args.model, inductors=args.inductors, readout=args.readout, series="E96",
                    library_sha256=digest, held_out=len(test_idx), accuracy=args.accuracy)
     clips = results.setdefault("clips", {})
     todo = [int(i) for i in to_run if str(int(i)) not in clips]
@@ -164,7 +171,9 @@ def table_row(results: dict, sm: dict) -> str:
     misses = ", ".join(f"{100 * clips[str(i)]['margin']:.2f} % ({100 * clips[str(i)]['feature_error']:.2f} %)"
                        for i in sm.get("disagreeing_clips", [])) or "none"
     clear = f"{sm['clear_agree']}/{sm['clear_clips']}" if "clear_clips" in sm else "-"
-    return (f"| {results['demo']} | {results['inductors']} | {results['readout']} | {sm['clips_run']} of "
+    model = results.get("model", "model.r2nn")
+    demo = results["demo"] + ("" if model == "model.r2nn" else f" ({Path(model).stem})")
+    return (f"| {demo} | {results['inductors']} | {results['readout']} | {sm['clips_run']} of "
             f"{sm['held_out']} | {sm['agree']}/{sm['clips_run']} = {100 * sm['agreement']:.1f} % | {clear} | "
             f"{misses} | "
             f"{100 * sm['circuit_accuracy']:.1f} % / {100 * sm.get('reference_accuracy', 0):.1f} % | "

@@ -121,7 +121,7 @@ def check(model_path: str, as_json: bool) -> None:
         click.echo(f"input {i.name} -> " + ", ".join(f"{n} ({w:.6g})" for n, w in i.drives))
     for o in model.outputs:
         click.echo(f"output {o.cls} = {o.node} (weight {o.weight:.6g})")
-    click.echo(f"readout rms from {model.readout.start:g} s to {model.readout.stop:g} s")
+    click.echo(f"readout {model.readout.kind} from {model.readout.start:g} s to {model.readout.stop:g} s")
     click.echo(f"stable: slowest pole decays at {margin:.6g} 1/s (time constant {1 / margin:.4g} s) "
                f"at {abs(pole.imag) / (2 * np.pi):.6g} Hz")
 

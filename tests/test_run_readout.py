@@ -33,6 +33,10 @@ def test_summary_counts_agreement_and_clear_decisions(campaign):
     assert sm["smallest_margin"] == 5e-4 and sm["feature_error_there"] == 8e-4
     row = campaign.table_row({"demo": "tactile", "inductors": "gic", "readout": "analog", "clips": clips}, sm)
     assert "| 3 of 5 | 2/3 = 66.7 % | 2/2 | 0.05 % (0.08 %) |" in row
+    assert row.startswith("| tactile | gic |")
+    other = campaign.table_row({"demo": "tactile", "model": "model_rms_continuous.r2nn", "inductors": "gic",
+                                "readout": "analog", "clips": clips}, sm)
+    assert other.startswith("| tactile (model_rms_continuous) | gic |")
     assert campaign.summarise({}, 4)["clips_run"] == 0
 
 

@@ -20,7 +20,7 @@ from r2nn_compiler.verify import read_compiled, verify_deck
 from r2nn_compiler.verify.circuit import CircuitUnderTest
 from r2nn_compiler.window_energy import trace_window_energy, window_energy
 
-from .conftest import case_paths
+from .conftest import ROOT, case_paths
 from .test_train import tones_dataset
 
 FINE = 64  # brute force: the same input (linear between samples) simulated at 64× the rate
@@ -208,3 +208,14 @@ def test_window_energy_of_a_stiff_system():
     fast = window_energy(stiff, u, dt, 0.0053, 0.0371)
     assert np.all(np.isfinite(fast)) and np.all(fast > 0)
     np.testing.assert_allclose(fast, window_energy(slow, u, dt, 0.0053, 0.0371), rtol=1e-5)
+
+
+def test_check_prints_the_readout_kind():
+    from click.testing import CliRunner
+
+    from r2nn_compiler.cli import main
+
+    path = ROOT / "examples" / "tactile" / "model_rms_continuous.r2nn"
+    result = CliRunner().invoke(main, ["check", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "readout rms_continuous from 0 s to 0.49975 s" in result.output
