@@ -7,13 +7,14 @@ Usage: python examples/run_readout.py tactile|speech|bearing [--inductors gic|pa
                                                  a row recorded on a circuit the compiler no longer
                                                  builds says "an earlier circuit")
 
-1. Compiles the shipped ``examples/<demo>/model.r2nn`` (every part E96, like ``run_demo.py``)
-   with ``--readout`` and ``--inductors`` into ``examples/<demo>/build/readout_<inductors>_<readout>/``.
+1. Compiles the shipped ``examples/<demo>/model.r2nn`` (or ``--model``'s; every part E96, like
+   ``run_demo.py``) with ``--readout`` and ``--inductors`` into
+   ``examples/<demo>/build/readout_<inductors>_<readout>[_<model stem>]/``.
 2. Takes the same held-out clips as ``run_demo.py`` (its split: test fraction 0.2, seed 1) and
    runs ``r2nn verify`` on them a few at a time: ngspice simulates the whole deck — network,
    GICs, buffers, detectors and winner-take-all — and the circuit's class is read from its
    decision ports at ``valid_after_s``.
-3. Records every clip in ``examples/<demo>/readout_<inductors>_<readout>.json`` after each
+3. Records every clip in ``examples/<demo>/readout_<inductors>_<readout>[_<model stem>].json`` after each
    batch (atomically), so an interrupted campaign resumes where it stopped: a parts-level deck
    takes 10 s (tactile) to 2 min (speech) of ngspice per clip. Results recorded for another
    circuit (the library's SHA-256 differs) are discarded, not mixed in.
