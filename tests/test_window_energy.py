@@ -219,3 +219,28 @@ def test_check_prints_the_readout_kind():
     result = CliRunner().invoke(main, ["check", str(path)])
     assert result.exit_code == 0, result.output
     assert "readout rms_continuous from 0 s to 0.49975 s" in result.output
+
+
+def test_verify_splits_a_continuous_readout_decks_error_exactly(toy_path, tmp_path):
+    """An E96 deck with the parts readout (TL072 buffers: poles near 1e7 1/s), verified as
+    ``rms_continuous``: network_error is the realised circuit's continuous features against the
+    model's, here checked by brute force on the circuit's own MNA (64× the rate, Simpson)."""
+    from r2nn_compiler.verify.decisions import feature_deviation, linear_circuit
+
+    model = continuous(load_model(toy_path))
+    compile_model(model, tmp_path / "o", options=CompileOptions(readout="analog"))
+    deck = read_compiled(tmp_path / "o")
+    rate = 16000.0
+    signals = [Signal(0.3 * np.random.default_rng(seed).standard_normal((1, 321)), rate, f"n{seed}")
+               for seed in range(3)]
+    report = verify_deck(model, deck, signals, run_ac=False)
+    cut = linear_circuit(deck)
+    ro, ts = model.readout, cut.time_scale
+    weights = np.array([o.weight for o in model.outputs])
+    for s, signal in zip(report.signals, signals):
+        u = signal.data[None] * cut.in_gain[None, :, None]
+        energy = brute_force(cut.state_space(), u, ts / rate, round(ro.start * rate * FINE),
+                             round(ro.stop * rate * FINE))[0] / cut.out_gain ** 2
+        circuit = dict(zip(model.classes, weights * np.sqrt(energy / ((ro.stop - ro.start) * ts))))
+        ref = dict(zip(model.classes, reference.features_of(model, signal.data[None], rate)[0]))
+        assert s.network_error == pytest.approx(feature_deviation(circuit, ref, ref), rel=1e-4, abs=1e-7)

@@ -327,7 +327,8 @@ def transient(model: Model, compiled: CompiledDeck, signals: list[Signal], *, en
                 # Like with like: ngspice's trace and the MNA's, through the same readout of
                 # samples; the exact features of the MNA (between samples too) against the model.
                 sampled = dict(zip(model.classes, reference.features(model, mna[b], rate)))
-                exact = dict(zip(model.classes, circuit.features_for(model, {}, [signals[i]])[0])) \
+                exact = dict(zip(model.classes, reference.system_features(
+                    model, system, signals[i].data[None] * in_gain[None, :, None], rate, ts, out_gain)[0])) \
                     if model.readout.kind == reference.CONTINUOUS else sampled
                 results[i].simulation_error = readout.feature_deviation(
                     results[i].features_circuit, sampled, results[i].features_reference)
