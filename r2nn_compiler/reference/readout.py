@@ -15,8 +15,7 @@ import numpy as np
 
 from ..errors import SignalError
 from ..lti import StateSpace, simulate_foh
-from ..model.ir import RMS_CONTINUOUS as CONTINUOUS
-from ..model.ir import Model
+from ..model.ir import RMS_CONTINUOUS, Model
 from ..window_energy import trace_window_energy, window_energy
 from .simulate import simulate
 from .statespace import state_space
@@ -60,7 +59,7 @@ def samples_needed(model: Model, sample_rate_hz: float) -> int:
     ``rms_continuous`` the first at or after its end): later samples cannot change a feature
     (the network is causal), so simulations may stop there."""
     position = model.readout.stop * sample_rate_hz
-    if model.readout.kind == CONTINUOUS:
+    if model.readout.kind == RMS_CONTINUOUS:
         return int(math.ceil(position - EDGE_TOLERANCE)) + 1
     return int(np.floor(position * (1 + 1e-12))) + 1
 
@@ -72,7 +71,7 @@ def features(model: Model, outputs: np.ndarray, sample_rate_hz: float) -> np.nda
     is exact."""
     weights = np.array([o.weight for o in model.outputs])
     ro = model.readout
-    if ro.kind == CONTINUOUS:
+    if ro.kind == RMS_CONTINUOUS:
         _require_window(model, outputs.shape[-1], sample_rate_hz)
         energy = trace_window_energy(outputs, 1.0 / sample_rate_hz, ro.start, ro.stop)
         return weights * np.sqrt(energy / (ro.stop - ro.start))
@@ -83,7 +82,7 @@ def features(model: Model, outputs: np.ndarray, sample_rate_hz: float) -> np.nda
 def features_of(model: Model, u: np.ndarray, sample_rate_hz: float, outputs: np.ndarray | None = None) -> np.ndarray:
     """The model's features (signals × outputs) of inputs ``u`` (signals × inputs × samples),
     exact for either readout kind; ``outputs``: their simulated outputs if already at hand."""
-    if model.readout.kind == CONTINUOUS:
+    if model.readout.kind == RMS_CONTINUOUS:
         return system_features(model, state_space(model), u, sample_rate_hz)
     return features(model, simulate(model, u, sample_rate_hz) if outputs is None else outputs, sample_rate_hz)
 
@@ -98,7 +97,7 @@ def system_features(model: Model, system: StateSpace, u: np.ndarray, sample_rate
     dt = time_scale / sample_rate_hz
     weights = np.array([o.weight for o in model.outputs])
     ro = model.readout
-    if ro.kind != CONTINUOUS:
+    if ro.kind != RMS_CONTINUOUS:
         y = simulate_foh(system, u, dt) / np.asarray(out_gain, dtype=float).reshape(-1, 1)
         return features(model, y, sample_rate_hz)
     _require_window(model, u.shape[-1], sample_rate_hz)

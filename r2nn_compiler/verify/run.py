@@ -45,6 +45,7 @@ from ..errors import SimulationError, VerificationError
 from ..executor import LocalExecutor
 from ..lti import StateSpace
 from ..model import Model
+from ..model.ir import RMS_CONTINUOUS
 from ..signals import Signal
 from ..sim import NgspiceBatch, NgspiceShared
 from ..sim.stepsize import choose_substeps
@@ -329,7 +330,7 @@ def transient(model: Model, compiled: CompiledDeck, signals: list[Signal], *, en
                 sampled = dict(zip(model.classes, reference.features(model, mna[b], rate)))
                 exact = dict(zip(model.classes, reference.system_features(
                     model, system, signals[i].data[None] * in_gain[None, :, None], rate, ts, out_gain)[0])) \
-                    if model.readout.kind == reference.CONTINUOUS else sampled
+                    if model.readout.kind == RMS_CONTINUOUS else sampled
                 results[i].simulation_error = readout.feature_deviation(
                     results[i].features_circuit, sampled, results[i].features_reference)
                 results[i].network_error = readout.feature_deviation(
