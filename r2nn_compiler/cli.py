@@ -228,6 +228,9 @@ def response(model_path: str, fmin: float | None, fmax: float | None, points: in
               help="On-circuit readout: output buffers (weights as gains), mean-square detectors over the readout "
                    "window and a winner-take-all driving one decision port per class; analog: from parts "
                    "(op-amps, 1N4148, 2N3904, E96), behavioural: B-sources for fast checks.")
+@click.option("--no-calibrate", is_flag=True,
+              help="Keep each output's gain as its parts give it, without trimming it to the model's level "
+                   "(calibrate_outputs).")
 @click.option("--flow", "flow_text", default=None,
               help="Comma-separated pass names to run instead of the default flow (see --list-passes).")
 @click.option("--list-passes", is_flag=True, is_eager=True, expose_value=False, callback=_list_passes,
@@ -235,7 +238,7 @@ def response(model_path: str, fmin: float | None, fmax: float | None, points: in
 @handles_errors
 def compile_cmd(model_path: str, outdir: str, exact: bool, band_text, series_text, strategy, pair_target, opamp,
                 gbw_hz, opamp_param_text, single_inductors, parasitics, inductor_q, inductors, flow_text: str | None,
-                readout: str = "none") -> None:
+                readout: str = "none", no_calibrate: bool = False) -> None:
     """Compile MODEL into an ngspice deck, manifest.json and bom.csv in OUTDIR."""
     from .passes import CompileOptions
 
@@ -247,7 +250,8 @@ def compile_cmd(model_path: str, outdir: str, exact: bool, band_text, series_tex
 
         raise UsageError("--inductors gic builds parts and op-amps: it needs the hardware flow, not --exact")
     options = CompileOptions(exact=exact, strategy=strategy, pair_target=pair_target, opamp=opamp,
-                             parasitics=parasitics, inductor_q=inductor_q, inductors=inductors, readout=readout)
+                             parasitics=parasitics, inductor_q=inductor_q, inductors=inductors, readout=readout,
+                             calibrate=not no_calibrate)
     if band_text is not None:
         options.band_hz = _parse_band(band_text)
     if series_text is not None:

@@ -2,6 +2,7 @@
 
 from . import (  # noqa: F401  (registration)
     break_dc_loops,
+    calibrate_outputs,
     check_reference,
     map_force_current,
     map_force_voltage,
@@ -24,10 +25,11 @@ EXACT_FLOW = ["map_force_current", "map_force_voltage", "break_dc_loops", "reado
 #: the DC point is made well defined last, after quantisation may have added pairs. With
 #: ``--inductors gic`` the spring inductors become GICs after quantisation, each trimmed to its
 #: quantised capacitor (``realise_inductors`` matches only then). ``readout_analog`` (only with
-#: ``--readout``) puts its buffers in before the numpy proof, which then covers their loading.
+#: ``--readout``) puts its buffers in before the numpy proof, which then covers their loading;
+#: ``calibrate_outputs`` then trims each output's gain to the model's level, parts final.
 HARDWARE_FLOW = ["map_force_current", "map_force_voltage", "scale", "realise_negative", "parasitics",
                  "realise_negative", "quantise", "realise_inductors", "break_dc_loops",
-                 "readout_analog", "check_reference"]
+                 "readout_analog", "calibrate_outputs", "check_reference"]
 
 __all__ = ["EXACT_FLOW", "HARDWARE_FLOW", "REGISTRY", "CompileContext", "CompileOptions", "LogEntry", "Pass",
            "PassResult", "PortMap", "register", "run_flow"]

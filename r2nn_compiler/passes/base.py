@@ -58,6 +58,9 @@ class CompileOptions:
         on-circuit readout (``readout_analog``): "none", "analog" (buffers, mean-square
         detectors, window integrators and a winner-take-all from real parts, one decision port
         per class) or "behavioural" (the same with B-sources, for fast checks).
+    calibrate
+        trim each output's gain (readout element or buffer) so the realised circuit's band
+        power per output matches the model's (``calibrate_outputs``); hardware flows only.
     mna_tolerance
         largest relative H(jω) error ``check_reference`` accepts (None: report only; the
         default is 1e-6 for exact flows and report-only otherwise).
@@ -82,6 +85,7 @@ class CompileOptions:
     mna_tolerance: float | None = None
     check_freqs: int = 200
     readout: str = "none"
+    calibrate: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

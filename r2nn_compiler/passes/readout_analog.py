@@ -308,11 +308,13 @@ def unit_sine_peak(model) -> np.ndarray:
     return np.max(np.sum(np.abs(frequency_response(model, freqs)), axis=1), axis=-1)
 
 
-def gain_pair(gain: float, series: str = "E96") -> tuple[tuple[float, ...], float, float]:
+def gain_pair(gain: float, series: str = "E96", target: float = GAIN_TARGET
+              ) -> tuple[tuple[float, ...], float, float]:
     """(Rf parts, Rg, achieved gain) of a non-inverting amplifier 1 + Rf/Rg closest to ``gain``
     (> 1): Rg in 1 k..10 k of ``series``, Rf one part or, where that misses by more than
-    :data:`GAIN_TARGET`, two in series (ratios of single E96 parts sit on the series' own
-    1.2 % grid: a single pair can miss by 0.2 %). Raises CompileError for gain ≤ 1."""
+    ``target`` (relative; :data:`GAIN_TARGET` by default), two in series (ratios of single E96
+    parts sit on the series' own 1.2 % grid: a single pair can miss by 0.2 %). Raises
+    CompileError for gain ≤ 1."""
     if not gain > 1:
         raise CompileError(f"readout_analog: a non-inverting gain must exceed 1, got {gain:g}")
     rgs = eseries.decade_values(series, 1e3, 9.99e3)
@@ -322,8 +324,8 @@ def gain_pair(gain: float, series: str = "E96") -> tuple[tuple[float, ...], floa
         return abs((1 + sum(rf) / rg) / gain - 1)
 
     best = min((((rf,), rg) for rg in rgs for rf in eseries.neighbours((gain - 1) * rg, series)), key=error)
-    if error(best) > GAIN_TARGET:
-        pairs = [(eseries.best_pair((gain - 1) * rg, series, GAIN_TARGET, connections=("series",)).values, rg)
+    if error(best) > target:
+        pairs = [(eseries.best_pair((gain - 1) * rg, series, target, connections=("series",)).values, rg)
                  for rg in rgs]
         best = min(pairs + [best], key=error)
     rf, rg = best
@@ -378,12 +380,13 @@ def _buffer(graph: CircuitGraph, ctx: CompileContext, j: int, port: str, gain: f
         if stage_gain > 1 + 1e-9:
             rf, rg, got = gain_pair(stage_gain)
             feedback = f"fb{j + 1}" + ("" if last else f"s{k + 1}")
-            chain = [sense] + [f"{feedback}_{i}" for i in range(1, len(rf))] + [feedback]
             new.append(Component(x_name, "X", (stage_in, feedback, amp_out), subckt=opamp.subckt_name,
                                  origin=f"output {cls} buffer: op-amp, stage {k + 1}", attrs=dict(attrs)))
-            new += [resistor((a, b), value, "Rf", dict(part)) for value, a, b in zip(rf, chain, chain[1:])]
-            new.append(resistor((feedback, GROUND), rg, "Rg", dict(part)))
-            record.setdefault("stages", []).append({"rf_ohm": list(rf), "rg_ohm": rg, "gain": got})
+            names = [f"R{next(numbers)}" for _ in range(len(rf) + 1)]
+            new += _feedback_network(names, sense, feedback, rf, rg, f"output {cls} buffer", part)
+            record.setdefault("stages", []).append({"rf_ohm": list(rf), "rg_ohm": rg, "gain": got,
+                                                    "rf": names[:-1], "rg": names[-1],
+                                                    "sense_net": sense, "feedback_net": feedback})
         else:
             got = 1.0
             new.append(Component(x_name, "X", (stage_in, sense, amp_out), subckt=opamp.subckt_name,
@@ -399,6 +402,43 @@ def _buffer(graph: CircuitGraph, ctx: CompileContext, j: int, port: str, gain: f
         for comp in new[1:]:
             graph.add(comp)
     return {**record, "gain": achieved, "opamps": opamps}
+
+
+def _feedback_network(names: list[str], sense: str, feedback: str, rf: tuple[float, ...], rg: float,
+                      what: str, attrs: dict) -> list[Component]:
+    """A non-inverting stage's feedback divider: Rf (one part, or several in series through nets
+    ``<feedback>_1``...) from ``sense`` to ``feedback`` and Rg from ``feedback`` to ground,
+    designated ``names`` (Rf parts, then Rg)."""
+    chain = [sense] + [f"{feedback}_{i}" for i in range(1, len(rf))] + [feedback]
+    parts = [Component(name, "R", (a, b), value, origin=f"{what}: Rf", attrs=dict(attrs))
+             for name, value, a, b in zip(names, rf, chain, chain[1:])]
+    return parts + [Component(names[len(rf)], "R", (feedback, GROUND), rg, origin=f"{what}: Rg", attrs=dict(attrs))]
+
+
+def retrim_buffer(graph: CircuitGraph, record: dict, factor: float, target: float) -> bool:
+    """Multiply a parts-level buffer's gain by ``factor`` (a calibration, close to 1) by
+    choosing its last stage's Rf and Rg again (:func:`gain_pair` within ``target``, relative),
+    in place; ``record`` (from the pass's ``buffers``) is updated with the new parts and gain.
+    False, changing nothing, when the last stage is a follower or would need a gain ≤ 1."""
+    stages = record.get("stages") or []
+    stage = stages[-1] if stages else None
+    if stage is None or stage.get("sense_net") != record["port"] or stage["gain"] * factor <= 1:
+        return False
+    rf, rg, got = gain_pair(stage["gain"] * factor, target=target)
+    old = [graph.component(name) for name in stage["rf"] + [stage["rg"]]]
+    attrs = {k: v for k, v in old[0].attrs.items()}
+    names = (stage["rf"] + [graph.next_designator("R")])[:len(rf)] if len(rf) > len(stage["rf"]) else \
+        stage["rf"][:len(rf)]
+    names = names + [stage["rg"]]
+    what = old[0].origin.rsplit(":", 1)[0]
+    for comp in old[1:]:
+        graph.remove(comp.name)
+    # In the first old part's place, so the netlist keeps each stage's parts together.
+    graph.replace(old[0].name, *_feedback_network(names, stage["sense_net"], stage["feedback_net"], rf, rg, what,
+                                                    attrs))
+    record["gain"] *= got / stage["gain"]
+    stage.update(rf_ohm=list(rf), rg_ohm=rg, gain=got, rf=names[:-1])
+    return True
 
 
 def _readout_element(graph: CircuitGraph, port: str) -> Component:

@@ -1,0 +1,184 @@
+"""Pass ``calibrate_outputs``: trim each output's gain so the realised circuit reads the model's level.
+
+Preconditions: a hardware graph whose parts are final (after quantisation, inductor
+realisation and ``readout_analog``), before ``check_reference``. Matches hardware flows with
+``options.calibrate`` (the default) and runs once (``graph.meta["calibrated_outputs"]``); exact
+flows need none (their circuit is the model).
+
+**Why.** E-series parts leave every resonator's impedance level √(L/C) a few 1e-5 off (the
+inductor's trim residual, see ``quantise``), and a parts-level buffer's op-amps fall short of
+their resistor ratio by stage gain / open-loop gain (1.2e-4 per TL072 stage of gain 24). Either
+scales an output's waveform by a nearly constant factor, a different one per output: measured
+on the tactile demo (E96, 60 held-out clips), per-output offsets of −3.4e-4 to −0.9e-4 with the
+analog readout, against winning margins down to 4.9e-4. A constant per-output factor is what a
+gain trim removes, and the compiler knows the realised circuit exactly (its MNA), so it trims
+here instead of leaving it to the bench.
+
+**What.** For output j, g_j is the realised circuit's band-power gain against the model's:
+g_j² = ∫ Σ_k |H^circuit_jk(f)|² df / ∫ Σ_k |H^model_jk(f)|² df over the model's band (the mean
+square of the output for white inputs of equal power on every input; trapezoid over
+:func:`calibration_grid`, linear in frequency with every resonance's 3 dB band sampled too),
+H^circuit in model units through the port's nominal gain. The port's driver then changes by
+1/g_j:
+
+* an ideal readout element (the VCVS ``E`` or CCVS ``H`` of ``--readout none``): its value,
+  exactly;
+* a parts-level buffer (``--readout analog``): its last stage's Rf and Rg are chosen again
+  (:func:`readout_analog.retrim_buffer`, within :data:`TRIM_TARGET`), and g_j measured again,
+  up to :data:`ITERATIONS` times (the op-amp's shortfall depends on the stage gain);
+* a buffer whose last stage is a follower, or one that would need a gain below 1: left alone
+  and listed (``uncalibrated``).
+
+The nominal port gain (manifest ``volts_per_unit_velocity``) is what the calibrated port
+delivers per unit of model velocity, in the band-power sense: the buffer's design gain, not its
+resistor ratio. The detectors' nominal law (``readout_circuit.detectors``) already assumes it.
+
+**What it cannot remove.** Frequency-dependent error (an output's error that differs between
+its resonances, GIC op-amp poles): the clip-to-clip spread of the per-output error, 0.2–0.7e-4
+on tactile with passive inductors and up to 1.8e-4 with GICs. The trim assumes nominal parts;
+real parts' tolerances (``r2nn tolerance``) and op-amps' spread of open-loop gain are outside
+it, as a bench trim would be.
+
+Cost: one MNA solve per frequency of :func:`calibration_grid` per iteration (dense for small
+circuits, :func:`lti.solve_shifted` for large ones).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.integrate import trapezoid
+
+from ..circuit import GROUND, mna_matrices
+from ..errors import CircuitError
+from ..model import Model
+from ..reference import default_grid
+from .base import CompileContext, Pass, PassResult, register
+from .check_reference import circuit_response, reference_response
+from .readout_analog import retrim_buffer
+
+#: Relative gain error the recalibrated buffer's last stage aims for.
+TRIM_TARGET = 1e-5
+#: Re-measurements of g after a buffer's retrim.
+ITERATIONS = 3
+#: Points of the linear grid over the band, and per resonance across its 3 dB band.
+BAND_POINTS = 1000
+RESONANCE_POINTS = 9
+
+#: Largest circuit (MNA unknowns, then states) whose response goes through its state space.
+STATE_SPACE_UNKNOWNS = 2000
+STATE_SPACE_STATES = 400
+
+META = "calibrated_outputs"
+
+
+def calibration_grid(model: Model) -> np.ndarray:
+    """Model frequencies (Hz) for the band-power integral: :data:`BAND_POINTS` linear over the
+    model's band (or :func:`reference.default_grid`'s span) and :data:`RESONANCE_POINTS` across
+    each in-band resonance's f0·(1 ± 1/Q), so narrow peaks are sampled whatever their Q."""
+    span = default_grid(model, 2)
+    lo, hi = float(span[0]), float(span[-1])
+    points = [np.linspace(lo, hi, BAND_POINTS)]
+    for r in model.resonators:
+        q = abs(r.q)
+        if lo <= r.f0_hz <= hi and np.isfinite(q) and q > 0.5:
+            points.append(r.f0_hz * (1 + np.linspace(-1, 1, RESONANCE_POINTS) / q))
+    grid = np.unique(np.concatenate(points))
+    return grid[(grid >= lo) & (grid <= hi)]
+
+
+def response(ctx: CompileContext, freqs_hz: np.ndarray) -> np.ndarray:
+    """H(jω) of the graph in model units (outputs × inputs × freqs), like
+    :func:`check_reference.circuit_response`, through the circuit's state space (the algebraic
+    unknowns eliminated once, then one small dense solve per frequency) when it has at most
+    :data:`STATE_SPACE_UNKNOWNS` unknowns and :data:`STATE_SPACE_STATES` states: tactile's GIC
+    deck with its analog readout (347 unknowns, 85 states, 1144 frequencies) takes 1.0 s instead
+    of the MNA's 6.7 s, the two agreeing to 2e-12. Larger circuits, and any without an index-1
+    state space, go through the MNA itself."""
+    graph = ctx.require_graph(CalibrateOutputs.name)
+    system = mna_matrices(graph, [p.net for p in ctx.inputs])
+    if system.n_unknowns > STATE_SPACE_UNKNOWNS:
+        return circuit_response(ctx, freqs_hz)
+    try:
+        states = system.state_space([p.net for p in ctx.outputs])
+    except CircuitError:
+        return circuit_response(ctx, freqs_hz)
+    if states.n_states > STATE_SPACE_STATES:
+        return circuit_response(ctx, freqs_hz)
+    h = states.frequency_response(np.asarray(freqs_hz) / ctx.time_scale)
+    out_gain = np.array([p.gain for p in ctx.outputs])[:, None, None]
+    in_gain = np.array([p.gain for p in ctx.inputs])[None, :, None]
+    return h * in_gain / out_gain
+
+
+def band_gains(ctx: CompileContext, freqs_hz: np.ndarray, h_model_power: np.ndarray) -> np.ndarray:
+    """g_j per output (see the module docstring) of the graph as it is now."""
+    h = response(ctx, freqs_hz)
+    power = trapezoid(np.sum(np.abs(h) ** 2, axis=1), freqs_hz, axis=-1)
+    return np.sqrt(power / h_model_power)
+
+
+@register
+class CalibrateOutputs(Pass):
+    name = "calibrate_outputs"
+
+    def match(self, ctx: CompileContext) -> bool:
+        return (ctx.graph is not None and not ctx.options.exact and ctx.options.calibrate
+                and not ctx.graph.meta.get(META))
+
+    def transform(self, ctx: CompileContext) -> PassResult:
+        graph = ctx.require_graph(self.name)
+        freqs = calibration_grid(ctx.model)
+        h_model = reference_response(ctx.model, freqs)
+        model_power = trapezoid(np.sum(np.abs(h_model) ** 2, axis=1), freqs, axis=-1)
+        live = model_power > 0  # an output the inputs cannot reach has no level to calibrate
+        model_power = np.where(live, model_power, 1.0)
+        before = band_gains(ctx, freqs, model_power)
+        buffers = {b["port"]: b for b in (graph.meta.get("readout") or {}).get("buffers", [])}
+        uncalibrated, trimmed = [], []
+        for j, port in enumerate(ctx.outputs):
+            if not live[j]:
+                continue
+            record = buffers.get(port.net)
+            if record is not None and record.get("opamps"):
+                ctx.outputs[j].gain = port.gain * record["ideal_gain"] / record["gain"]  # the design gain
+                trimmed.append(j)
+                continue
+            driver = _driver(graph, port.net)
+            if driver is None:
+                uncalibrated.append(port.name)
+                continue
+            driver.value = driver.value / before[j]
+            if record is not None:  # an exact-level (ideal VCVS) buffer: keep its record true
+                record["gain"] = driver.value
+        for _ in range(ITERATIONS if trimmed else 0):
+            g = band_gains(ctx, freqs, model_power)
+            again = [j for j in trimmed if abs(g[j] - 1) > TRIM_TARGET]
+            if not again:
+                break
+            for j in again:
+                record = buffers[ctx.outputs[j].net]
+                if not retrim_buffer(graph, record, 1 / g[j], TRIM_TARGET):
+                    # Not trimmable: the port keeps its resistor ratio's gain, as without this pass.
+                    ctx.outputs[j].gain *= record["gain"] / record["ideal_gain"]
+                    uncalibrated.append(ctx.outputs[j].name)
+                    trimmed.remove(j)
+        after = band_gains(ctx, freqs, model_power)
+        graph.meta[META] = True
+        names = [p.name for p in ctx.outputs]
+        worst_before = int(np.argmax(np.abs(before - 1) * live))
+        worst_after = int(np.argmax(np.abs(after - 1) * live))
+        summary = (f"{int(live.sum())} output gains calibrated to the model's band power: worst error "
+                   f"{before[worst_before] - 1:+.2e} ({names[worst_before]}) → {after[worst_after] - 1:+.2e} "
+                   f"({names[worst_after]}) over {freqs.size} frequencies")
+        if uncalibrated:
+            summary += f"; left alone (follower or gain below 1): {', '.join(dict.fromkeys(uncalibrated))}"
+        return PassResult(True, summary, {
+            "band_gain_before": dict(zip(names, before.tolist())),
+            "band_gain_after": dict(zip(names, after.tolist())),
+            "uncalibrated": list(dict.fromkeys(uncalibrated)), "frequencies": int(freqs.size)})
+
+
+def _driver(graph, port: str):
+    """The ideal VCVS or CCVS driving output ``port`` from ground (None if there is none)."""
+    drivers = [c for c in graph.components if c.kind in ("E", "H") and c.nodes[0] == port and c.nodes[1] == GROUND]
+    return drivers[0] if len(drivers) == 1 else None
