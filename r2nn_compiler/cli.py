@@ -231,6 +231,10 @@ def response(model_path: str, fmin: float | None, fmax: float | None, points: in
 @click.option("--no-calibrate", is_flag=True,
               help="Keep each output's gain as its parts give it, without trimming it to the model's level "
                    "(calibrate_outputs).")
+@click.option("--calibrate-signals", "calibration_paths", multiple=True, type=click.Path(), metavar="FILE|DIR",
+              help="Trim the output gains on these signals (e.g. training clips; repeatable) instead of on the "
+                   "model's band power: each output's features then match the model's on them.")
+@click.option("--rate", type=float, default=None, help="Sample rate in Hz of .csv/.npy calibration signals.")
 @click.option("--flow", "flow_text", default=None,
               help="Comma-separated pass names to run instead of the default flow (see --list-passes).")
 @click.option("--list-passes", is_flag=True, is_eager=True, expose_value=False, callback=_list_passes,
@@ -238,7 +242,8 @@ def response(model_path: str, fmin: float | None, fmax: float | None, points: in
 @handles_errors
 def compile_cmd(model_path: str, outdir: str, exact: bool, band_text, series_text, strategy, pair_target, opamp,
                 gbw_hz, opamp_param_text, single_inductors, parasitics, inductor_q, inductors, flow_text: str | None,
-                readout: str = "none", no_calibrate: bool = False) -> None:
+                readout: str = "none", no_calibrate: bool = False, calibration_paths: tuple[str, ...] = (),
+                rate: float | None = None) -> None:
     """Compile MODEL into an ngspice deck, manifest.json and bom.csv in OUTDIR."""
     from .passes import CompileOptions
 
@@ -272,6 +277,10 @@ def compile_cmd(model_path: str, outdir: str, exact: bool, band_text, series_tex
         if not sep or options.opamp_params[knob.strip()] is None:
             raise click.UsageError(f"--opamp-param: expected KNOB=VALUE (e.g. quiescent_a=60u), got {item!r}")
     options.pair_inductors = not single_inductors
+    if calibration_paths:
+        if no_calibrate:
+            raise click.UsageError("--calibrate-signals and --no-calibrate contradict each other")
+        options.calibration_signals = compiler.load_signals(model, list(calibration_paths), rate)
     result = compiler.compile_model(model, outdir, flow=flow, options=options)
     for entry in result.log:
         click.echo(f"  {entry.name:<20}{entry.summary}")

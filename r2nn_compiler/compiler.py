@@ -133,6 +133,20 @@ def opamp_model_of(graph, options: CompileOptions) -> OpampModel:
     return OpampModel(**recorded) if recorded else opamp_from_options(options)
 
 
+def load_signals(model: Model, paths: list[str | Path], rate_hz: float | None = None) -> list[Signal]:
+    """Every signal file in ``paths`` (directories expanded, see :func:`signals.signal_files`)
+    read for ``model``'s inputs. Raises SignalError when there is none, or for a bad file."""
+    from .signals import signal_files
+
+    missing = [str(p) for p in paths if not Path(p).exists()]
+    if missing:
+        raise SignalError(f"{missing[0]}: no such file or directory")
+    files = signal_files(paths)
+    if not files:
+        raise SignalError(f"no signal files (.wav, .csv, .npy) in {', '.join(map(str, paths)) or '(none given)'}")
+    return [load_signal(f, len(model.inputs), rate_hz) for f in files]
+
+
 def compile_model(model: Model, outdir: str | Path, *, exact: bool = False, flow: list[str] | None = None,
                   options: CompileOptions | None = None) -> CompileResult:
     """Lower ``model`` through ``flow`` and write ``<name>.lib``, ``<name>.cir``, the testbench's
@@ -205,14 +219,10 @@ def verify(model: Model, outdir: str | Path, signals: list[str | Path], *, rate_
     Raises SignalError / VerificationError / SimulationError / ExecutorError (one line each).
     """
     from .executor import make_executor
-    from .signals import signal_files
     from .verify import read_compiled, verify_deck
 
     compiled = read_compiled(outdir, trust_deck)
-    files = signal_files(signals)
-    if not files and signals:
-        raise SignalError(f"no signal files (.wav, .csv, .npy) in {', '.join(map(str, signals))}")
-    loaded = [load_signal(f, len(model.inputs), rate_hz) for f in files]
+    loaded = load_signals(model, signals, rate_hz) if signals else []
     bar = None
     if progress and loaded:
         from tqdm import tqdm
@@ -244,14 +254,10 @@ def tolerance(model: Model, outdir: str | Path, signals: list[str | Path], toler
     ``spot_checks`` draws are simulated in ngspice on the first ``spot_signals`` signals."""
     from . import tolerance as tol
     from .executor import make_executor
-    from .signals import signal_files
     from .verify import read_compiled
 
     compiled = read_compiled(outdir)
-    files = signal_files(signals)
-    if not files:
-        raise SignalError(f"no signal files (.wav, .csv, .npy) in {', '.join(map(str, signals)) or '(none given)'}")
-    loaded = [load_signal(f, len(model.inputs), rate_hz) for f in files]
+    loaded = load_signals(model, signals, rate_hz)
     bar = None
     if progress:
         from tqdm import tqdm

@@ -135,3 +135,67 @@ def test_exact_flows_and_no_calibrate_skip_the_pass(tmp_path):
     assert "calibrate_outputs" not in result.output
     result = CliRunner().invoke(main, ["compile", str(TOY), "-o", str(tmp_path / "c")])
     assert "calibrate_outputs" in result.output and "output gains calibrated" in result.output
+
+
+def test_force_voltage_readouts_are_calibrated_too(tmp_path):
+    """The planar dual reads each output through a CCVS (H): its transresistance takes the trim.
+    Three coupled resonators with the default E12 inductors leave outputs ~1e-3 off in band power."""
+    from .test_map_force_voltage import hand_model
+
+    model = hand_model([("r0", "r1", "damper", 0.02), ("r1", "r2", "damper", 0.01)])
+    for name, flag in (("cal", True), ("raw", False)):
+        result = compile_model(model, tmp_path / name, options=CompileOptions(calibrate=flag))
+        assert any(c.startswith("H") for c in result.manifest["component_counts"]), result.manifest["component_counts"]
+    raw = deck_band_gains(tmp_path / "raw", model, "none")
+    cal = deck_band_gains(tmp_path / "cal", model, "none")
+    assert np.max(np.abs(raw - 1)) > 1e-3
+    assert np.max(np.abs(cal - 1)) < 1e-9, cal - 1
+
+
+def noise_signals(count: int, seconds: float = 0.6, rate: float = 4000.0, seed: int = 5) -> list[Signal]:
+    rng = np.random.default_rng(seed)
+    return [Signal(rng.standard_normal((1, int(seconds * rate))), rate, f"noise{i}") for i in range(count)]
+
+
+@pytest.mark.parametrize("readout", ["none", "analog"])
+def test_calibration_signals_make_the_circuits_features_the_models_on_them(tmp_path, readout):
+    """On the signals it is given, the calibrated circuit's features match the model's in power:
+    exactly with ideal readout elements, to the buffers' trim target with parts."""
+    model = load_model(TACTILE)
+    signals = noise_signals(4)
+    result = compile_model(model, tmp_path / "o", options=CompileOptions(
+        series=dict(E96), readout=readout, calibration_signals=signals))
+    entry = next(e for e in result.log if e.name == "calibrate_outputs")
+    assert "features on 4 signal(s)" in entry.summary
+    compiled = read_compiled(tmp_path / "o")
+    circuit = linear_circuit(compiled) if readout != "none" else CircuitUnderTest.from_compiled(compiled)
+    got = circuit.features_for(model, {}, signals)
+    want = reference.features_of(model, np.stack([s.data for s in signals]), 4000.0)
+    ratio = np.sqrt(np.sum(got ** 2, axis=0) / np.sum(want ** 2, axis=0))
+    limit = 1e-9 if readout == "none" else 4 * calibrate_outputs.TRIM_TARGET
+    assert np.max(np.abs(ratio - 1)) < limit, ratio - 1
+
+
+def test_bad_calibration_signals_are_one_line_errors(tmp_path):
+    from r2nn_compiler.errors import CompileError
+
+    model = load_model(TACTILE)
+    two_channels = [Signal(np.zeros((2, 4000)), 4000.0, "two.wav")]
+    with pytest.raises(CompileError, match="two.wav: expected 1 input channel"):
+        compile_model(model, tmp_path / "a", options=CompileOptions(calibration_signals=two_channels))
+    short = noise_signals(1, seconds=0.1)
+    with pytest.raises(CompileError, match="readout window ends at"):
+        compile_model(model, tmp_path / "b", options=CompileOptions(calibration_signals=short))
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_cli_calibrates_on_signal_files(tmp_path):
+    signals = ROOT / "examples" / "toy" / "signals"
+    result = CliRunner().invoke(main, ["compile", str(TOY), "-o", str(tmp_path / "o"), "--calibrate-signals",
+                                       str(signals)])
+    assert result.exit_code == 0, result.output
+    assert "calibrated to the model's features on 5 signal(s)" in result.output
+    result = CliRunner().invoke(main, ["compile", str(TOY), "-o", str(tmp_path / "p"), "--calibrate-signals",
+                                       str(tmp_path / "missing.wav")])
+    assert result.exit_code == 1 and "missing.wav: no such file or directory" in result.output
+    assert not (tmp_path / "p").exists()

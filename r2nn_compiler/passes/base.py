@@ -61,6 +61,9 @@ class CompileOptions:
     calibrate
         trim each output's gain (readout element or buffer) so the realised circuit's band
         power per output matches the model's (``calibrate_outputs``); hardware flows only.
+    calibration_signals
+        signals (``r2nn_compiler.signals.Signal``) to calibrate on instead: each output's
+        features of the realised circuit then match the model's on them.
     mna_tolerance
         largest relative H(jω) error ``check_reference`` accepts (None: report only; the
         default is 1e-6 for exact flows and report-only otherwise).
@@ -86,6 +89,7 @@ class CompileOptions:
     check_freqs: int = 200
     readout: str = "none"
     calibrate: bool = True
+    calibration_signals: list[Any] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

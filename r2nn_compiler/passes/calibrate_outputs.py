@@ -14,12 +14,25 @@ analog readout, against winning margins down to 4.9e-4. A constant per-output fa
 gain trim removes, and the compiler knows the realised circuit exactly (its MNA), so it trims
 here instead of leaving it to the bench.
 
-**What.** For output j, g_j is the realised circuit's band-power gain against the model's:
-g_j² = ∫ Σ_k |H^circuit_jk(f)|² df / ∫ Σ_k |H^model_jk(f)|² df over the model's band (the mean
-square of the output for white inputs of equal power on every input; trapezoid over
-:func:`calibration_grid`, linear in frequency with every resonance's 3 dB band sampled too),
-H^circuit in model units through the port's nominal gain. The port's driver then changes by
-1/g_j:
+**What.** For output j, g_j is the realised circuit's gain against the model's, measured one of
+two ways:
+
+* with ``options.calibration_signals`` (``r2nn compile --calibrate-signals``: signals like the
+  ones the circuit will classify, e.g. the training clips), on the features themselves:
+  g_j² = Σ_s F^circuit_js² / Σ_s F^model_js², F^circuit the model's readout of the realised
+  circuit's exact response (its MNA state space, the input linear between samples, exact for
+  either readout kind), F^model the reference's; at most :data:`MAX_SIGNALS` signals (evenly
+  spaced among those given). This weighs every frequency as the signals do, out-of-band content
+  and the buffers' bandwidth included;
+* without, by band power: g_j² = ∫ Σ_k |H^circuit_jk(f)|² df / ∫ Σ_k |H^model_jk(f)|² df over
+  the model's band (the mean square of the output for white inputs of equal power on every
+  input; trapezoid over :func:`calibration_grid`, linear in frequency with every resonance's
+  3 dB band sampled too), H^circuit in model units through the port's nominal gain. Signals
+  that are not white over the band, or carry much power outside it, weigh the error otherwise:
+  on the bearing demo's passive deck the band-power trim moves one output's feature offset from
+  +3.7e-4 to −5e-4 (``bench/bench_calibration.py`` compares both with none).
+
+The port's driver then changes by 1/g_j:
 
 * an ideal readout element (the VCVS ``E`` or CCVS ``H`` of ``--readout none``): its value,
   exactly;
@@ -49,7 +62,8 @@ import numpy as np
 from scipy.integrate import trapezoid
 
 from ..circuit import GROUND, mna_matrices
-from ..errors import CircuitError
+from ..errors import CircuitError, CompileError, Location, SignalError
+from .. import reference
 from ..model import Model
 from ..reference import default_grid
 from .base import CompileContext, Pass, PassResult, register
@@ -63,6 +77,9 @@ ITERATIONS = 3
 #: Points of the linear grid over the band, and per resonance across its 3 dB band.
 BAND_POINTS = 1000
 RESONANCE_POINTS = 9
+
+#: Calibration signals used at most (evenly spaced among those given).
+MAX_SIGNALS = 64
 
 #: Largest circuit (MNA unknowns, then states) whose response goes through its state space.
 STATE_SPACE_UNKNOWNS = 2000
@@ -117,6 +134,42 @@ def band_gains(ctx: CompileContext, freqs_hz: np.ndarray, h_model_power: np.ndar
     return np.sqrt(power / h_model_power)
 
 
+class FeatureGains:
+    """g_j measured on calibration signals (see the module docstring): the model's features are
+    computed once, the circuit's for each state of the graph."""
+
+    def __init__(self, ctx: CompileContext, signals: list) -> None:
+        if len(signals) > MAX_SIGNALS:
+            signals = [signals[int(i)] for i in np.linspace(0, len(signals) - 1, MAX_SIGNALS).round()]
+        self.ctx = ctx
+        groups: dict[tuple[float, int], list[np.ndarray]] = {}
+        for s in signals:
+            data = np.asarray(s.data, dtype=float)
+            if data.ndim != 2 or data.shape[0] != len(ctx.inputs):
+                raise CompileError(f"calibration signal {getattr(s, 'path', '')}: expected {len(ctx.inputs)} "
+                                   f"input channel(s), got an array of shape {data.shape}",
+                                   Location(parameter="calibration_signals"))
+            groups.setdefault((float(s.rate_hz), data.shape[1]), []).append(data)
+        self.groups = {key: np.stack(members) for key, members in groups.items()}
+        try:
+            self.model_power = sum(np.sum(reference.features_of(ctx.model, u, rate) ** 2, axis=0)
+                                   for (rate, _), u in self.groups.items())
+        except SignalError as err:
+            raise CompileError(f"calibration signal: {err}", Location(parameter="calibration_signals")) from None
+        self.count = sum(u.shape[0] for u in self.groups.values())
+
+    def __call__(self) -> np.ndarray:
+        ctx = self.ctx
+        system = mna_matrices(ctx.require_graph(CalibrateOutputs.name), [p.net for p in ctx.inputs])
+        states = system.state_space([p.net for p in ctx.outputs])
+        in_gain = np.array([p.gain for p in ctx.inputs])[None, :, None]
+        out_gain = np.array([p.gain for p in ctx.outputs])
+        power = sum(np.sum(reference.system_features(ctx.model, states, u * in_gain, rate, ctx.time_scale,
+                                                     out_gain) ** 2, axis=0)
+                    for (rate, _), u in self.groups.items())
+        return np.sqrt(power / np.where(self.model_power > 0, self.model_power, 1.0))
+
+
 @register
 class CalibrateOutputs(Pass):
     name = "calibrate_outputs"
@@ -127,12 +180,22 @@ class CalibrateOutputs(Pass):
 
     def transform(self, ctx: CompileContext) -> PassResult:
         graph = ctx.require_graph(self.name)
-        freqs = calibration_grid(ctx.model)
-        h_model = reference_response(ctx.model, freqs)
-        model_power = trapezoid(np.sum(np.abs(h_model) ** 2, axis=1), freqs, axis=-1)
-        live = model_power > 0  # an output the inputs cannot reach has no level to calibrate
-        model_power = np.where(live, model_power, 1.0)
-        before = band_gains(ctx, freqs, model_power)
+        if ctx.options.calibration_signals:
+            measure = FeatureGains(ctx, list(ctx.options.calibration_signals))
+            live = measure.model_power > 0
+            basis = f"the model's features on {measure.count} signal(s)"
+        else:
+            freqs = calibration_grid(ctx.model)
+            h_model = reference_response(ctx.model, freqs)
+            model_power = trapezoid(np.sum(np.abs(h_model) ** 2, axis=1), freqs, axis=-1)
+            live = model_power > 0  # an output the inputs cannot reach has no level to calibrate
+            model_power = np.where(live, model_power, 1.0)
+
+            def measure() -> np.ndarray:
+                return band_gains(ctx, freqs, model_power)
+
+            basis = f"the model's band power over {freqs.size} frequencies"
+        before = measure()
         buffers = {b["port"]: b for b in (graph.meta.get("readout") or {}).get("buffers", [])}
         uncalibrated, trimmed = [], []
         for j, port in enumerate(ctx.outputs):
@@ -151,7 +214,7 @@ class CalibrateOutputs(Pass):
             if record is not None:  # an exact-level (ideal VCVS) buffer: keep its record true
                 record["gain"] = driver.value
         for _ in range(ITERATIONS if trimmed else 0):
-            g = band_gains(ctx, freqs, model_power)
+            g = measure()
             again = [j for j in trimmed if abs(g[j] - 1) > TRIM_TARGET]
             if not again:
                 break
@@ -162,20 +225,20 @@ class CalibrateOutputs(Pass):
                     ctx.outputs[j].gain *= record["gain"] / record["ideal_gain"]
                     uncalibrated.append(ctx.outputs[j].name)
                     trimmed.remove(j)
-        after = band_gains(ctx, freqs, model_power)
+        after = measure()
         graph.meta[META] = True
         names = [p.name for p in ctx.outputs]
         worst_before = int(np.argmax(np.abs(before - 1) * live))
         worst_after = int(np.argmax(np.abs(after - 1) * live))
-        summary = (f"{int(live.sum())} output gains calibrated to the model's band power: worst error "
+        summary = (f"{int(live.sum())} output gains calibrated to {basis}: worst error "
                    f"{before[worst_before] - 1:+.2e} ({names[worst_before]}) → {after[worst_after] - 1:+.2e} "
-                   f"({names[worst_after]}) over {freqs.size} frequencies")
+                   f"({names[worst_after]})")
         if uncalibrated:
             summary += f"; left alone (follower or gain below 1): {', '.join(dict.fromkeys(uncalibrated))}"
         return PassResult(True, summary, {
             "band_gain_before": dict(zip(names, before.tolist())),
             "band_gain_after": dict(zip(names, after.tolist())),
-            "uncalibrated": list(dict.fromkeys(uncalibrated)), "frequencies": int(freqs.size)})
+            "uncalibrated": list(dict.fromkeys(uncalibrated)), "basis": basis})
 
 
 def _driver(graph, port: str):
