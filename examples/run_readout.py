@@ -18,7 +18,7 @@ Usage: python examples/run_readout.py tactile|speech|bearing [--inductors gic|pa
 3. Records every clip in ``examples/<demo>/readout_<inductors>_<readout>[_<model stem>].json`` after each
    batch (atomically), so an interrupted campaign resumes where it stopped: a parts-level deck
    takes 10 s (tactile) to 2 min (speech) of ngspice per clip. Results recorded for another
-   circuit (the library's SHA-256 differs) are discarded, not mixed in.
+   circuit (the SHA-256 of its library and decision times differs) are discarded, not mixed in.
 
 4. ``verify`` runs a clip again, at a quarter of the accuracy (down to NRMSE 1e-4), while its
    margin is within four times ngspice's own error in the features (``simulation_error``: the
@@ -169,10 +169,12 @@ def training_clips(data) -> list[Signal]:
 
 def compile_library(model, inductors: str, readout: str, outdir: Path, calibration: list[Signal]) -> str:
     """Compile a demo's ``model`` (every part E96, output gains calibrated on ``calibration``)
-    into ``outdir``; the SHA-256 of its library, which keys the recorded results."""
-    compile_model(model, outdir, options=CompileOptions(series={k: "E96" for k in "RCL"}, readout=readout,
-                                                        inductors=inductors, calibration_signals=calibration))
-    return hashlib.sha256(next(outdir.glob("*.lib")).read_bytes()).hexdigest()
+    into ``outdir``; the SHA-256 of its library and of the manifest's decisions (the time they
+    are read), which keys the recorded results."""
+    result = compile_model(model, outdir, options=CompileOptions(
+        series={k: "E96" for k in "RCL"}, readout=readout, inductors=inductors, calibration_signals=calibration))
+    decisions = json.dumps(result.manifest.get("decisions", []), sort_keys=True).encode()
+    return hashlib.sha256(next(outdir.glob("*.lib")).read_bytes() + decisions).hexdigest()
 
 
 TABLE_HEADER = ("| demo | inductors | readout | held-out clips run in ngspice | decision ports agree with the "
