@@ -167,7 +167,12 @@ class FeatureGains:
     def __call__(self) -> np.ndarray:
         ctx = self.ctx
         system = mna_matrices(ctx.require_graph(CalibrateOutputs.name), [p.net for p in ctx.inputs])
-        states = system.state_space([p.net for p in ctx.outputs])
+        try:
+            states = system.state_space([p.net for p in ctx.outputs])
+        except CircuitError as err:
+            raise CompileError(f"calibrate_outputs: cannot simulate the circuit on the calibration signals ({err}); "
+                               "calibrate by band power (no --calibrate-signals) or not at all (--no-calibrate)",
+                               Location(parameter="calibration_signals")) from None
         in_gain = np.array([p.gain for p in ctx.inputs])[None, :, None]
         out_gain = np.array([p.gain for p in ctx.outputs])
         power = sum(np.sum(reference.system_features(ctx.model, states, u * in_gain, rate, ctx.time_scale,

@@ -440,16 +440,16 @@ def retrim_buffer(graph: CircuitGraph, record: dict, factor: float, target: floa
         return False
     rf, rg, got = gain_pair(stage["gain"] * factor, target=target)
     old = [graph.component(name) for name in stage["rf"] + [stage["rg"]]]
-    attrs = {k: v for k, v in old[0].attrs.items()}
-    names = (stage["rf"] + [graph.next_designator("R")])[:len(rf)] if len(rf) > len(stage["rf"]) else \
-        stage["rf"][:len(rf)]
-    names = names + [stage["rg"]]
+    names = stage["rf"][:len(rf)]
+    if len(rf) > len(names):  # one Rf part became two
+        names.append(graph.next_designator("R"))
+    names.append(stage["rg"])
     what = old[0].origin.rsplit(":", 1)[0]
     for comp in old[1:]:
         graph.remove(comp.name)
     # In the first old part's place, so the netlist keeps each stage's parts together.
     graph.replace(old[0].name, *_feedback_network(names, stage["sense_net"], stage["feedback_net"], rf, rg, what,
-                                                    attrs))
+                                                    dict(old[0].attrs)))
     record["gain"] *= got / stage["gain"]
     stage.update(rf_ohm=list(rf), rg_ohm=rg, gain=got, rf=names[:-1])
     return True
