@@ -73,7 +73,7 @@ from ..errors import CircuitError, CompileError, Location, SignalError
 from ..model import Model
 from ..reference import default_grid
 from .base import CompileContext, Pass, PassResult, register
-from .check_reference import circuit_response, reference_response
+from .check_reference import circuit_response, in_model_units, reference_response
 from .readout_analog import retrim_buffer
 
 #: Relative gain error the recalibrated buffer's last stage aims for.
@@ -127,10 +127,7 @@ def response(ctx: CompileContext, freqs_hz: np.ndarray) -> np.ndarray:
         return circuit_response(ctx, freqs_hz)
     if states.n_states > STATE_SPACE_STATES:
         return circuit_response(ctx, freqs_hz)
-    h = states.frequency_response(np.asarray(freqs_hz) / ctx.time_scale)
-    out_gain = np.array([p.gain for p in ctx.outputs])[:, None, None]
-    in_gain = np.array([p.gain for p in ctx.inputs])[None, :, None]
-    return h * in_gain / out_gain
+    return in_model_units(ctx, states.frequency_response(np.asarray(freqs_hz) / ctx.time_scale))
 
 
 def band_gains(ctx: CompileContext, freqs_hz: np.ndarray, h_model_power: np.ndarray) -> np.ndarray:

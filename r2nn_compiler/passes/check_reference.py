@@ -28,7 +28,12 @@ def circuit_response(ctx: CompileContext, freqs_hz: np.ndarray) -> np.ndarray:
     """H(jω) of the compiled graph in model units: (outputs × inputs × freqs), at model frequencies."""
     graph = ctx.require_graph("check_reference")
     system = mna_matrices(graph, [p.net for p in ctx.inputs])
-    h = system.ac(np.asarray(freqs_hz) / ctx.time_scale, [p.net for p in ctx.outputs])
+    return in_model_units(ctx, system.ac(np.asarray(freqs_hz) / ctx.time_scale, [p.net for p in ctx.outputs]))
+
+
+def in_model_units(ctx: CompileContext, h: np.ndarray) -> np.ndarray:
+    """A circuit's H(jω) (volts per volt, outputs × inputs × freqs) through the port gains: model
+    velocity per unit input."""
     out_gain = np.array([p.gain for p in ctx.outputs])[:, None, None]
     in_gain = np.array([p.gain for p in ctx.inputs])[None, :, None]
     return h * in_gain / out_gain
