@@ -1,10 +1,13 @@
 """One demo end to end: build the dataset, train, compile for hardware, verify in ngspice.
 
 Usage: python examples/run_demo.py tactile|speech|bearing [--per-class N] [--verify-clips N] [--steps N]
+       python examples/run_demo.py DEMO --model examples/DEMO/model.r2nn   (no training: steps 3-6)
 
 1. ``examples/<demo>/make_dataset.py`` writes the clips (skipped when ``data/`` exists).
 2. A stratified held-out test set is set aside; the rest trains the model (``r2nn train``'s
    trainer, with its own validation split), saved as ``examples/<demo>/build/model.r2nn``.
+   With ``--model FILE`` that model is taken instead (the same split; e.g. the shipped one, to
+   check today's compiler on it without training again).
 3. The reference model's accuracy on the held-out clips (time domain, exact simulator).
 4. ``r2nn compile`` (hardware flow, every part E96 by default: ``--series``) into ``build/``.
 5. The compiled circuit's own MNA (read back from the library, exact transient) on *every*
@@ -66,6 +69,9 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--series", default="E96", help="E-series of every part (R, C and L)")
+    ap.add_argument("--model", type=Path, metavar="FILE",
+                    help="a trained model of this demo to compile and verify instead of training one "
+                         "(e.g. examples/DEMO/model.r2nn); the held-out split is the same")
     args = ap.parse_args()
 
     folder = HERE / args.demo
@@ -78,14 +84,21 @@ def main() -> int:
     print(f"{args.demo}: {len(data.labels)} clips, {len(data.classes)} classes {data.classes}, "
           f"{len(train_idx)} for training, {len(test_idx)} held out")
 
-    t0 = time.perf_counter()
-    result = train(subset(data, train_idx), TrainOptions(steps=args.steps, seed=args.seed, name=args.demo,
-                                                          **SETTINGS[args.demo]))
-    train_s = time.perf_counter() - t0
     build.mkdir(parents=True, exist_ok=True)
-    save_model(result.model, build / "model.r2nn")
-    plot_history(result.history, build / "training.png")
-    model = load_model(build / "model.r2nn")
+    if args.model is not None:
+        model, train_s, train_metrics = load_model(args.model), None, None
+        if model.classes != list(data.classes):
+            print(f"{args.model}: output classes {model.classes}, expected {args.demo}'s {list(data.classes)} "
+                  "in that order", file=sys.stderr)
+            return 2
+    else:
+        t0 = time.perf_counter()
+        result = train(subset(data, train_idx), TrainOptions(steps=args.steps, seed=args.seed, name=args.demo,
+                                                              **SETTINGS[args.demo]))
+        train_s, train_metrics = time.perf_counter() - t0, result.metrics
+        save_model(result.model, build / "model.r2nn")
+        plot_history(result.history, build / "training.png")
+        model = load_model(build / "model.r2nn")
 
     test = subset(data, test_idx)
     feats = reference.features_of(model, test.signals, test.sample_rate_hz)
@@ -125,14 +138,16 @@ def main() -> int:
         "series": args.series, "mna_agreement_all_held_out": mna_agreement,
         "verify_passed": report.passed, "parts": manifest.get("parts"), "opamps": len(manifest.get("opamps", [])),
         "resonators": len(model.resonators), "couplings": len(model.couplings),
-        "train_s": train_s, "compile_s": compile_s, "verify_s": verify_s, "train_metrics": result.metrics,
+        "model": str(args.model) if args.model is not None else "trained by this run",
+        "train_s": train_s, "compile_s": compile_s, "verify_s": verify_s, "train_metrics": train_metrics,
     }
     (build / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     print("| demo | classes | reference acc. (held out) | circuit acc. in ngspice | class agreement in ngspice | "
           "agreement, circuit MNA (all held out) | parts | op-amps | train s | compile s | verify s |")
     print(f"| {args.demo} | {len(data.classes)} | {100 * reference_accuracy:.1f} % | {100 * circuit_accuracy:.1f} % "
           f"({len(report.signals)} clips) | {100 * report.class_agreement:.1f} % | {100 * mna_agreement:.1f} % "
-          f"({len(test_idx)} clips) | {results['parts']} | {results['opamps']} | {train_s:.1f} | {compile_s:.1f} | "
+          f"({len(test_idx)} clips) | {results['parts']} | {results['opamps']} | "
+          f"{'given' if train_s is None else f'{train_s:.1f}'} | {compile_s:.1f} | "
           f"{verify_s:.1f} |")
     return 0 if report.passed else 1
 
