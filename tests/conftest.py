@@ -1,4 +1,9 @@
-"""Shared fixtures: paths to the bundled examples and the independent conformance cases."""
+"""Shared fixtures: paths to the bundled examples and the conformance cases.
+
+The conformance cases are the repository's own copy (``tests/data/cases``, provenance in its
+``PROVENANCE.md``); nothing in the suite reads outside the clone. ``R2NN_CASES`` points the
+suite at another copy (e.g. a newer drop of the independent vectors).
+"""
 
 import os
 from pathlib import Path
@@ -6,8 +11,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-# shared/ sits beside the clone (in CI too); R2NN_CASES points elsewhere, e.g. from a worktree.
-CASES = Path(os.environ.get("R2NN_CASES", ROOT.parent / "shared" / "cases"))
+BUNDLED_CASES = ROOT / "tests" / "data" / "cases"
+CASES = Path(os.environ.get("R2NN_CASES", BUNDLED_CASES))
+#: Where the independent vectors are published beside a development checkout (optional).
+UPSTREAM_CASES = ROOT.parent / "shared" / "cases"
 
 TOY = ROOT / "examples" / "toy" / "toy.r2nn"
 
