@@ -22,7 +22,10 @@ COUPLING_KINDS = ("damper", "spring")
 #: ``rms_continuous``: RMS of the continuous-time waveform over the window, what an analog
 #: mean-square detector integrates (see :mod:`r2nn_compiler.window_energy`).
 RMS_CONTINUOUS = "rms_continuous"
-READOUT_KINDS = ("rms", RMS_CONTINUOUS)
+#: ``linear``: a linear readout layer over log mean squares of resonators over segments of the
+#: window (:class:`Feature`, :class:`ClassScore`); the model then has no ``outputs``.
+LINEAR = "linear"
+READOUT_KINDS = ("rms", RMS_CONTINUOUS, LINEAR)
 
 
 def _loc() -> Location | None:
@@ -98,19 +101,71 @@ class Output(_Located):
 
 
 @dataclass(frozen=True)
-class Readout(_Located):
-    """The readout: RMS of each output's velocity over ``start ≤ t ≤ stop`` (seconds).
+class Feature(_Located):
+    """One feature of a linear readout: φ = ln(MS + floor), MS the continuous-time mean square
+    (1/(s_{k+1} − s_k)) ∫ v_node(t)² dt over segment ``segment`` (k, from 0) of the window."""
 
-    ``kind`` ``"rms"``: sqrt of the mean of v² over the samples with start ≤ t ≤ stop;
-    ``"rms_continuous"``: sqrt((1/(stop − start)) ∫ v(t)² dt over the window) of the exact
-    response to the input held linear between samples (the feature an analog detector computes).
+    name: str
+    node: str
+    segment: int = 0
+    loc: Location | None = _loc()
+    field_locs: dict[str, Location] = _field_locs()
+
+
+@dataclass(frozen=True)
+class ClassScore(_Located):
+    """One class of a linear readout: score s = bias + Σ weight_f · φ_f over the named features
+    (``weights``: (feature name, weight) pairs in source order; absent features weigh 0)."""
+
+    cls: str
+    bias: float
+    weights: tuple[tuple[str, float], ...]
+    loc: Location | None = _loc()
+    field_locs: dict[str, Location] = _field_locs()
+
+
+@dataclass(frozen=True)
+class Readout(_Located):
+    """The readout over the window ``start ≤ t ≤ stop`` (seconds).
+
+    ``kind`` ``"rms"``: each output's feature is sqrt of the mean of v² over the samples with
+    start ≤ t ≤ stop; ``"rms_continuous"``: sqrt((1/(stop − start)) ∫ v(t)² dt over the window)
+    of the exact response to the input held linear between samples (the feature an analog
+    detector computes); ``"linear"``: the layer ``features``/``classes`` over ``segments`` (the
+    K + 1 boundaries, first ``start``, last ``stop``) with ``floor`` ε > 0 (node units²); the
+    other kinds leave those fields empty.
     """
 
     kind: str
     start: float
     stop: float
+    segments: tuple[float, ...] = ()
+    floor: float = 0.0
+    features: tuple[Feature, ...] = ()
+    classes: tuple[ClassScore, ...] = ()
     loc: Location | None = _loc()
     field_locs: dict[str, Location] = _field_locs()
+
+    @property
+    def is_linear(self) -> bool:
+        return self.kind == LINEAR
+
+    @property
+    def boundaries(self) -> tuple[float, ...]:
+        """The segment boundaries (``(start, stop)`` when no segments are given)."""
+        return self.segments or (self.start, self.stop)
+
+    def feature_matrix(self) -> tuple[list[str], list[float], list[list[float]]]:
+        """(classes, biases, A) with A[j][f] the weight of feature f (in ``features`` order)
+        for class j (0 where the class does not name it)."""
+        index = {f.name: i for i, f in enumerate(self.features)}
+        rows = []
+        for c in self.classes:
+            row = [0.0] * len(self.features)
+            for name, w in c.weights:
+                row[index[name]] = w
+            rows.append(row)
+        return [c.cls for c in self.classes], [c.bias for c in self.classes], rows
 
 
 @dataclass(frozen=True)
@@ -138,4 +193,14 @@ class Model:
 
     @property
     def classes(self) -> list[str]:
+        """Class names: the outputs' or, for a linear readout, the layer's."""
+        if self.readout is not None and self.readout.is_linear:
+            return [c.cls for c in self.readout.classes]
         return [o.cls for o in self.outputs]
+
+    @property
+    def read_nodes(self) -> list[str]:
+        """Resonators a linear readout reads (each once, in order of first use); else the outputs'."""
+        if self.readout is not None and self.readout.is_linear:
+            return list(dict.fromkeys(f.node for f in self.readout.features))
+        return [o.node for o in self.outputs]
