@@ -3,7 +3,9 @@
 Usage: python examples/run_demo.py tactile|speech|bearing [--per-class N] [--verify-clips N] [--steps N]
        python examples/run_demo.py DEMO --model examples/DEMO/model.r2nn   (no training: steps 3-6)
 
-1. ``examples/<demo>/make_dataset.py`` writes the clips (skipped when ``data/`` exists).
+1. ``examples/<demo>/make_dataset.py`` writes the clips with ``--seed`` (drawn again when
+   ``data/`` holds another draw: see ``demo_data.py``); the fingerprint of the clips read is
+   recorded in ``results.json`` (``data``).
 2. A stratified held-out test set is set aside; the rest trains the model (``r2nn train``'s
    trainer, with its own validation split), saved as ``examples/<demo>/build/model.r2nn``.
    With ``--model FILE`` that model is taken instead (the same split; e.g. the shipped one, to
@@ -25,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -35,18 +36,22 @@ from scipy.io import wavfile
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from dataset_io import DEFAULT_SEED  # noqa: E402
+from demo_data import demo_dataset, shifted_dataset  # noqa: E402
 
 from r2nn_compiler import reference  # noqa: E402
 from r2nn_compiler.compiler import compile_model, load_model, save_model, verify  # noqa: E402
 from r2nn_compiler.passes import CompileOptions  # noqa: E402
 from r2nn_compiler.signals import Signal  # noqa: E402
-from r2nn_compiler.train import TrainOptions, load_dataset, plot_history, train  # noqa: E402
+from r2nn_compiler.train import TrainOptions, plot_history, train  # noqa: E402
 from r2nn_compiler.train.data import Dataset  # noqa: E402
 
 #: The held-out split: ``data.split(TEST_FRACTION, SEED + 1)`` (the defaults of --test-fraction
-#: and --seed; ``run_readout.py`` takes the same clips).
+#: and --seed; ``run_readout.py`` takes the same clips). SEED is also the generators' default.
 TEST_FRACTION = 0.2
-SEED = 0
+SEED = DEFAULT_SEED
 
 #: Per demo: training options that suit its band and classes.
 SETTINGS = {
@@ -74,12 +79,8 @@ def main() -> int:
                          "(e.g. examples/DEMO/model.r2nn); the held-out split is the same")
     args = ap.parse_args()
 
-    folder = HERE / args.demo
-    data_dir, build = folder / "data", folder / "build"
-    if not data_dir.is_dir():
-        subprocess.run([sys.executable, str(folder / "make_dataset.py"), "--out", str(data_dir),
-                        "--per-class", str(args.per_class), "--seed", str(args.seed)], check=True)
-    data = load_dataset(data_dir)
+    build = HERE / args.demo / "build"
+    data, record = demo_dataset(args.demo, args.seed, args.per_class)
     train_idx, test_idx = data.split(args.test_fraction, args.seed + 1)
     print(f"{args.demo}: {len(data.labels)} clips, {len(data.classes)} classes {data.classes}, "
           f"{len(train_idx)} for training, {len(test_idx)} held out")
@@ -92,26 +93,19 @@ def main() -> int:
                   "in that order", file=sys.stderr)
             return 2
     else:
-        t0 = time.perf_counter()
-        result = train(subset(data, train_idx), TrainOptions(steps=args.steps, seed=args.seed, name=args.demo,
-                                                              **SETTINGS[args.demo]))
-        train_s, train_metrics = time.perf_counter() - t0, result.metrics
-        save_model(result.model, build / "model.r2nn")
-        plot_history(result.history, build / "training.png")
-        model = load_model(build / "model.r2nn")
+        model, train_s, train_metrics = train_demo(args.demo, subset(data, train_idx), args.steps, args.seed, build)
 
     test = subset(data, test_idx)
-    feats = reference.features_of(model, test.signals, test.sample_rate_hz)
-    reference_accuracy = float(np.mean(np.argmax(feats, axis=-1) == test.labels))
+    reference_class = reference_decisions(model, test)
+    reference_accuracy = float(np.mean(reference_class == test.labels))
+    shifted = shifted_score(args.demo, args.seed, model)
+    print(f"reference accuracy: held out {100 * reference_accuracy:.1f} %, shifted condition "
+          f"{100 * shifted['reference_accuracy']:.1f} % ({shifted['clips']} clips)")
 
     t0 = time.perf_counter()
-    # Output gains calibrated on the training clips (the held-out ones stay unseen).
-    training = subset(data, train_idx)
-    options = CompileOptions(series={kind: args.series for kind in "RCL"}, calibration_signals=[
-        Signal(x.astype(float), training.sample_rate_hz, f"train{i}") for i, x in enumerate(training.signals)])
-    compiled = compile_model(model, build / "circuit", options=options)
+    compiled = compile_demo(model, subset(data, train_idx), build / "circuit", args.series)
     compile_s = time.perf_counter() - t0
-    mna_agreement = circuit_agreement(build / "circuit", model, test, np.argmax(feats, axis=-1))
+    mna_agreement = circuit_agreement(build / "circuit", model, test, reference_class)
     print(f"circuit MNA on all {len(test_idx)} held-out clips: class agreement {100 * mna_agreement:.1f} %")
 
     clips = build / "heldout"
@@ -131,8 +125,9 @@ def main() -> int:
     circuit_accuracy = float(np.mean([s.circuit_class == labels[s.path] for s in report.signals]))
     manifest = compiled.manifest
     results = {
-        "demo": args.demo, "classes": list(data.classes), "clips": len(data.labels), "held_out": len(test_idx),
-        "reference_accuracy": reference_accuracy, "chance": 1 / len(data.classes),
+        "demo": args.demo, "classes": list(data.classes), "data": record.to_json(),
+        "clips": len(data.labels), "held_out": len(test_idx),
+        "reference_accuracy": reference_accuracy, "chance": 1 / len(data.classes), "shifted": shifted,
         "ngspice_clips": len(report.signals), "class_agreement": report.class_agreement,
         "circuit_accuracy": circuit_accuracy, "worst_nrmse_vs_circuit": report.worst_nrmse_vs_circuit,
         "series": args.series, "mna_agreement_all_held_out": mna_agreement,
@@ -142,14 +137,47 @@ def main() -> int:
         "train_s": train_s, "compile_s": compile_s, "verify_s": verify_s, "train_metrics": train_metrics,
     }
     (build / "results.json").write_text(json.dumps(results, indent=1) + "\n")
-    print("| demo | classes | reference acc. (held out) | circuit acc. in ngspice | class agreement in ngspice | "
+    print("| demo | classes | reference acc. (held out) | shifted condition | circuit acc. in ngspice | class agreement in ngspice | "
           "agreement, circuit MNA (all held out) | parts | op-amps | train s | compile s | verify s |")
-    print(f"| {args.demo} | {len(data.classes)} | {100 * reference_accuracy:.1f} % | {100 * circuit_accuracy:.1f} % "
+    print(f"| {args.demo} | {len(data.classes)} | {100 * reference_accuracy:.1f} % | "
+          f"{100 * shifted['reference_accuracy']:.1f} % | {100 * circuit_accuracy:.1f} % "
           f"({len(report.signals)} clips) | {100 * report.class_agreement:.1f} % | {100 * mna_agreement:.1f} % "
           f"({len(test_idx)} clips) | {results['parts']} | {results['opamps']} | "
           f"{'given' if train_s is None else f'{train_s:.1f}'} | {compile_s:.1f} | "
           f"{verify_s:.1f} |")
     return 0 if report.passed else 1
+
+
+def train_demo(demo: str, training: Dataset, steps: int, seed: int, build: Path):
+    """Train ``demo``'s model (its SETTINGS) on ``training``; saved as ``build/model.r2nn`` with
+    its curves. Returns (model as read back, seconds, the trainer's metrics)."""
+    t0 = time.perf_counter()
+    result = train(training, TrainOptions(steps=steps, seed=seed, name=demo, **SETTINGS[demo]))
+    train_s = time.perf_counter() - t0
+    build.mkdir(parents=True, exist_ok=True)
+    save_model(result.model, build / "model.r2nn")
+    plot_history(result.history, build / "training.png")
+    return load_model(build / "model.r2nn"), train_s, result.metrics
+
+
+def compile_demo(model, training: Dataset, outdir: Path, series: str = "E96"):
+    """The hardware deck (every part of ``series``), output gains calibrated on the training
+    clips (the held-out ones stay unseen)."""
+    options = CompileOptions(series={kind: series for kind in "RCL"}, calibration_signals=[
+        Signal(x.astype(float), training.sample_rate_hz, f"train{i}") for i, x in enumerate(training.signals)])
+    return compile_model(model, outdir, options=options)
+
+
+def reference_decisions(model, test: Dataset) -> np.ndarray:
+    """The reference model's class index for every clip of ``test`` (exact simulation)."""
+    return np.argmax(reference.features_of(model, test.signals, test.sample_rate_hz), axis=-1)
+
+
+def shifted_score(demo: str, seed: int, model) -> dict:
+    """The reference model's accuracy on every clip of the shifted condition's draw ``seed``."""
+    shifted, record = shifted_dataset(demo, seed)
+    accuracy = float(np.mean(reference_decisions(model, shifted) == shifted.labels))
+    return {"data": record.to_json(), "clips": len(shifted.labels), "reference_accuracy": accuracy}
 
 
 def circuit_agreement(outdir: Path, model, test: Dataset, reference_class: np.ndarray) -> float:

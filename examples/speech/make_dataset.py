@@ -45,6 +45,13 @@ ESPEAK_LANGS = ["en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-
 ESPEAK_VARIANTS = [*(f"m{i}" for i in range(1, 8)), *(f"f{i}" for i in range(1, 6)),
                    "klatt", "klatt2", "klatt3", "klatt4"]
 FLITE_VOICES = ["kal", "kal16", "awb", "rms", "slt"]  # Debian's flite 2.2 (awb_time is not general)
+#: The shifted condition: espeak-ng voices (named variants) and speaking rates no nominal clip
+#: has, and flite voices spoken faster and higher than any nominal clip.
+SHIFTED = {"espeak_variants": ["Andy", "Annie", "Denis", "Gene", "Lee", "Michael", "Andrea", "Jacky",
+                               "Alex", "Mike", "Alicia", "Hugo"],
+           "espeak_speed_wpm": (205, 260), "flite_duration_stretch": (0.6, 0.78), "flite_f0_shift": (1.22, 1.4)}
+NOMINAL = {"espeak_variants": ESPEAK_VARIANTS, "espeak_speed_wpm": (120, 200),
+           "flite_duration_stretch": (0.8, 1.3), "flite_f0_shift": (0.85, 1.2)}
 ENGINES = {"espeak-ng": "espeak-ng", "flite": "flite"}  # engine -> Debian package
 TIMEOUT_S = 30
 
@@ -103,14 +110,17 @@ def run(cmd: list[str]) -> None:
 # ---------------------------------------------------------------------------------- a clip
 
 
-def draw_voice(rng: np.random.Generator, engine: str) -> dict:
+def draw_voice(rng: np.random.Generator, engine: str, condition: str = "nominal") -> dict:
+    """A voice for one clip: NOMINAL's pools and ranges, or SHIFTED's."""
+    c = SHIFTED if condition == "shifted" else NOMINAL
     if engine == "espeak-ng":
+        lo, hi = c["espeak_speed_wpm"]
         return {"engine": engine,
-                "voice": f"{rng.choice(ESPEAK_LANGS)}+{rng.choice(ESPEAK_VARIANTS)}",
-                "speed_wpm": int(rng.integers(120, 201)), "pitch": int(rng.integers(25, 76))}
+                "voice": f"{rng.choice(ESPEAK_LANGS)}+{rng.choice(c['espeak_variants'])}",
+                "speed_wpm": int(rng.integers(lo, hi + 1)), "pitch": int(rng.integers(25, 76))}
     return {"engine": engine, "voice": str(rng.choice(FLITE_VOICES)),
-            "duration_stretch": round(float(rng.uniform(0.8, 1.3)), 3),
-            "f0_shift": round(float(rng.uniform(0.85, 1.2)), 3)}
+            "duration_stretch": round(float(rng.uniform(*c["flite_duration_stretch"])), 3),
+            "f0_shift": round(float(rng.uniform(*c["flite_f0_shift"])), 3)}
 
 
 def synthesise(word: str, v: dict, wav: Path) -> tuple[int, np.ndarray]:
@@ -152,7 +162,7 @@ def coloured_noise(rng: np.random.Generator, n: int, alpha: float) -> np.ndarray
 
 def make_clip(word: str, rng: np.random.Generator, engine: str, args: argparse.Namespace,
               tmp: Path, tag: str) -> tuple[np.ndarray, dict]:
-    v = draw_voice(rng, engine)
+    v = draw_voice(rng, engine, args.condition)
     sr, raw = synthesise(word, v, tmp / f"{tag}.wav")
     varispeed = float(rng.uniform(0.94, 1.06))
     x = resample(raw, sr, args.rate, varispeed)
@@ -231,9 +241,8 @@ def main(argv: list[str] | None = None) -> int:
         **manifest_header("spoken-words-synthetic", GENERATOR, GENERATOR_VERSION, args.words, args),
         "synthesisers": versions,
         "parameters": {"engines": args.engines, "espeak_languages": ESPEAK_LANGS,
-                       "espeak_variants": ESPEAK_VARIANTS, "espeak_speed_wpm": [120, 200],
+                       **{k: list(v) for k, v in (SHIFTED if args.condition == "shifted" else NOMINAL).items()},
                        "espeak_pitch": [25, 75], "flite_voices": FLITE_VOICES,
-                       "flite_duration_stretch": [0.8, 1.3], "flite_f0_shift": [0.85, 1.2],
                        "varispeed": [0.94, 1.06], "highpass_hz": 60, "snr_db": list(args.snr),
                        "noise_alpha": [0, 2], "centre_shift_s": args.shift,
                        "peak_dbfs": [-12, -1]},

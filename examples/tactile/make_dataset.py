@@ -35,6 +35,9 @@ HERE = Path(__file__).resolve().parent
 
 GRATINGS_MM = {"grating_0p5mm": 0.5, "grating_1mm": 1.0, "grating_2mm": 2.0}
 CLASSES = [*GRATINGS_MM, "rough", "stick_slip"]
+#: The shifted condition: faster sliding (grating frequencies move up by 1.4-1.8x on average)
+#: pressed twice as hard (+6 dB level).
+SHIFTED = {"speed": (110.0, 150.0), "level": 0.2}
 OVERSAMPLE = 4  # synthesise at OVERSAMPLE x rate, then decimate (band-limits the slip edges)
 PAD_S = 0.1  # extra signal synthesised before and after each clip, then cut off
 
@@ -50,9 +53,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="largest slow speed drift within a clip, as a fraction of its mean speed")
     p.add_argument("--snr", type=float, nargs=2, default=(20.0, 30.0), metavar=("MIN", "MAX"),
                    help="range of the sensor-noise SNR, dB")
+    p.add_argument("--level", type=float, default=0.1, help="median RMS level of a clip (normal force)")
     a = p.parse_args(argv)
-    if a.per_class < 1 or a.duration <= 0.05 or a.rate < 2500:
-        p.error("need --per-class >= 1, --duration > 0.05 s and --rate >= 2500 Hz "
+    if a.condition == "shifted":
+        a.speed, a.level = SHIFTED["speed"], SHIFTED["level"]
+    if a.per_class < 1 or a.duration <= 0.05 or a.rate < 2500 or not 0 < a.level < 0.5:
+        p.error("need --per-class >= 1, --duration > 0.05 s, --rate >= 2500 Hz, 0 < --level < 0.5 "
                 "(the vibration band reaches 1 kHz)")
     if not 0 < a.speed[0] <= a.speed[1] or not 0 <= a.drift < 0.5:
         p.error("need 0 < speed MIN <= MAX and 0 <= --drift < 0.5")
@@ -218,7 +224,7 @@ def make_clip(cls: str, rng: np.random.Generator, args: argparse.Namespace
     snr = rng.uniform(*args.snr)
     noisy = clean + unit_rms(rng.standard_normal(n_out)) * np.sqrt(np.mean(clean ** 2)) \
         * 10 ** (-snr / 20)
-    gain = 0.1 * 10 ** (rng.uniform(-6, 6) / 20)  # normal force / sensor gain: levels vary
+    gain = args.level * 10 ** (rng.uniform(-6, 6) / 20)  # normal force / sensor gain: levels vary
     y = gain * unit_rms(noisy)
     if np.abs(y).max() > 0.99:
         y *= 0.99 / np.abs(y).max()
@@ -239,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         "parameters": {"grating_periods_mm": GRATINGS_MM, "speed_mm_s": list(args.speed),
                        "speed_drift": args.drift, "snr_db": list(args.snr),
                        "oversample": OVERSAMPLE, "contact_resonance_hz": [250, 450],
-                       "contact_zeta": [0.12, 0.25], "rms_level": 0.1, "level_spread_db": 6,
+                       "contact_zeta": [0.12, 0.25], "rms_level": args.level, "level_spread_db": 6,
                        "highpass_hz": 20},
         "licence": "MIT (synthetic data produced by this project's generator)",
     }
