@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from r2nn_compiler.model import Coupling, Input, Model, Output, Readout, Resonator
+from r2nn_compiler.model import ClassScore, Coupling, Feature, Input, Model, Output, Readout, Resonator
 from r2nn_compiler.reference import stability_margin
 
 names = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True)
@@ -15,7 +15,8 @@ signed = st.floats(min_value=-1e3, max_value=1e3, allow_nan=False, allow_infinit
 
 @st.composite
 def models(draw) -> Model:
-    """Structurally valid models (not necessarily stable): for format round-trips."""
+    """Structurally valid models (not necessarily stable): for format round-trips. About a third
+    have a linear readout layer (:func:`linear_readouts`) and then no outputs."""
     res_names = draw(st.lists(names, min_size=1, max_size=6, unique=True))
     resonators = tuple(Resonator(n, draw(positive), draw(positive), draw(signed | st.just(0.0))) for n in res_names)
     couplings = []
@@ -35,13 +36,36 @@ def models(draw) -> Model:
         Input(n, tuple((r, draw(signed)) for r in draw(st.lists(st.sampled_from(res_names), min_size=1, unique=True))))
         for n in in_names
     )
-    classes = draw(st.lists(names, min_size=1, max_size=4, unique=True))
-    outputs = tuple(Output(c, draw(st.sampled_from(res_names)), draw(positive)) for c in classes)
     start = draw(st.floats(0, 1))
-    readout = Readout("rms", start, start + draw(st.floats(1e-3, 1)))
+    stop = start + draw(st.floats(1e-3, 1))
+    if draw(st.integers(0, 2)) == 0:
+        outputs, readout = (), draw(linear_readouts(res_names, start, stop))
+    else:
+        classes = draw(st.lists(names, min_size=1, max_size=4, unique=True))
+        outputs = tuple(Output(c, draw(st.sampled_from(res_names)), draw(positive)) for c in classes)
+        readout = Readout(draw(st.sampled_from(["rms", "rms_continuous"])), start, stop)
     band = draw(st.none() | st.tuples(st.floats(1, 100), st.floats(200, 1e5)))
     analogy = draw(st.sampled_from(["force_current", "force_voltage"]))
     return Model(draw(names), resonators, tuple(couplings), inputs, outputs, readout, analogy=analogy, band=band)
+
+
+@st.composite
+def linear_readouts(draw, res_names: list[str], start: float, stop: float) -> Readout:
+    """A valid linear readout layer over ``res_names`` and the window [start, stop]: 1–4 segments
+    (boundaries always stored, as the readers store them), 1–4 features, 2–4 classes each
+    weighing a nonempty subset of the features (biases sometimes 0, the default)."""
+    inner = draw(st.lists(st.floats(start, stop, exclude_min=True, exclude_max=True), max_size=3, unique=True))
+    bounds = (start, *sorted(inner), stop)
+    n_segments = len(bounds) - 1
+    feature_names = draw(st.lists(names, min_size=1, max_size=4, unique=True))
+    features = tuple(Feature(f, draw(st.sampled_from(res_names)), draw(st.integers(0, n_segments - 1)))
+                     for f in feature_names)
+    classes = tuple(
+        ClassScore(c, draw(signed | st.just(0.0)),
+                   tuple((f, draw(signed | st.just(0.0)))
+                         for f in draw(st.lists(st.sampled_from(feature_names), min_size=1, unique=True))))
+        for c in draw(st.lists(names, min_size=2, max_size=4, unique=True)))
+    return Readout("linear", start, stop, segments=bounds, floor=draw(positive), features=features, classes=classes)
 
 
 def random_stable_model(seed: int, n: int | None = None, negative: bool = True, springs: bool = True,

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import Location, ModelError
-from .ir import READOUT_KINDS, Coupling, Input, Model, Output, Readout, Resonator
-from .validate import validate_model
+from .ir import LINEAR, READOUT_KINDS, ClassScore, Coupling, Feature, Input, Model, Output, Readout, Resonator
+from .validate import layer_field_message, validate_model
 
 FORMAT = "r2nn-model/1"
 _ANALOGY_IN = {"force-current": "force_current", "force_current": "force_current",
@@ -35,8 +35,14 @@ def model_to_json_dict(model: Model) -> dict[str, Any]:
     data["couplings"] = [{"between": [c.a, c.b], "kind": c.kind, "value": c.value} for c in model.couplings]
     data["inputs"] = [{"name": i.name, "drives": dict(i.drives)} for i in model.inputs]
     data["outputs"] = [{"class": o.cls, "node": o.node, "weight": o.weight} for o in model.outputs]
-    if model.readout is not None:
-        data["readout"] = {"kind": model.readout.kind, "start": model.readout.start, "stop": model.readout.stop}
+    ro = model.readout
+    if ro is not None:
+        data["readout"] = {"kind": ro.kind, "start": ro.start, "stop": ro.stop}
+        if ro.is_linear:
+            data["readout"].update(
+                segments=list(ro.boundaries), floor=ro.floor,
+                features=[{"name": f.name, "node": f.node, "segment": f.segment} for f in ro.features],
+                classes=[{"class": c.cls, "bias": c.bias, "weights": dict(c.weights)} for c in ro.classes])
     return data
 
 
@@ -141,8 +147,10 @@ def model_from_json_dict(doc: Any, filename: str = "<json>") -> Model:
         locs = {f"{key}{j}": rd.at(f"{p}.drives.{n}") for j, (n, _) in enumerate(pairs) for key in ("drive", "weight")}
         inputs.append(Input(rd.get(inp, "name", p, str), pairs, loc=rd.at(p), field_locs=locs))
 
+    ro_doc = doc.get("readout")
+    linear = isinstance(ro_doc, dict) and ro_doc.get("kind") == LINEAR
     outputs = []
-    for i, o in enumerate(rd.get(doc, "outputs", "", list)):
+    for i, o in enumerate(rd.get(doc, "outputs", "", list, required=not linear, default=[])):
         p = f"outputs[{i}]"
         rd.typed(o, p, dict)
         locs = {"node": rd.at(f"{p}.node"), "weight": rd.at(f"{p}.weight")}
@@ -153,14 +161,65 @@ def model_from_json_dict(doc: Any, filename: str = "<json>") -> Model:
     readout = None
     if "readout" in doc:
         ro = rd.get(doc, "readout", "", dict)
-        locs = {k: rd.at(f"readout.{k}") for k in ("kind", "start", "stop")}
-        readout = Readout(rd.get(ro, "kind", "readout", str, required=False, default="rms"),
-                          rd.get(ro, "start", "readout", float), rd.get(ro, "stop", "readout", float),
-                          loc=rd.at("readout"), field_locs=locs)
+        locs = {k: rd.at(f"readout.{k}") for k in ("kind", "start", "stop", *_LAYER_KEYS)}
+        kind = rd.get(ro, "kind", "readout", str, required=False, default="rms")
+        start, stop = rd.get(ro, "start", "readout", float), rd.get(ro, "stop", "readout", float)
+        layer = {}
+        if kind == LINEAR:
+            layer = _read_layer(rd, ro, start, stop, locs)
+        elif kind in READOUT_KINDS:
+            for key in _LAYER_KEYS:
+                if key in ro:
+                    raise rd.fail(f"readout.{key}", layer_field_message(key, kind))
+        readout = Readout(kind, start, stop, **layer, loc=rd.at("readout"), field_locs=locs)
 
     model = Model(name, tuple(resonators), tuple(couplings), tuple(inputs), tuple(outputs), readout,
                   analogy=_ANALOGY_IN[analogy_text], band=band, loc=Location(filename), source=filename)
     return validate_model(model)
+
+
+_LAYER_KEYS = ("segments", "floor", "features", "classes")
+
+
+def _read_layer(rd: _Reader, ro: dict, start: float, stop: float, locs: dict) -> dict[str, Any]:
+    """The fields of a linear readout (``readout.segments`` ... ``readout.classes``)."""
+    boundaries: tuple[float, ...] = (start, stop)
+    if "segments" in ro:
+        values = rd.get(ro, "segments", "readout", list)
+        if not values:
+            raise rd.fail("readout.segments", "expected the K + 1 segment boundaries [start, ..., stop]")
+        boundaries = tuple(rd.typed(v, f"readout.segments[{i}]", float) for i, v in enumerate(values))
+        locs.update({f"boundary{i}": rd.at(f"readout.segments[{i}]") for i in range(len(values))})
+    floor = rd.get(ro, "floor", "readout", float)
+    n_segments = len(boundaries) - 1
+    features = []
+    for i, f in enumerate(rd.get(ro, "features", "readout", list)):
+        p = f"readout.features[{i}]"
+        rd.typed(f, p, dict)
+        if "segment" in f:
+            segment = f["segment"]
+            integral = isinstance(segment, int) or (isinstance(segment, float) and segment.is_integer())
+            if isinstance(segment, bool) or not integral:
+                shown = repr(segment) if isinstance(segment, (int, float)) else type(segment).__name__
+                raise rd.fail(f"{p}.segment", f"expected an integer (segments count from 0), got {shown}")
+            segment = int(segment)
+        elif n_segments <= 1:
+            segment = 0
+        else:
+            raise rd.fail(p, f"missing key 'segment' (the window has {n_segments} segments)")
+        features.append(Feature(rd.get(f, "name", p, str), rd.get(f, "node", p, str), segment, loc=rd.at(p),
+                                field_locs={"node": rd.at(f"{p}.node"), "segment": rd.at(f"{p}.segment")}))
+    classes = []
+    for i, c in enumerate(rd.get(ro, "classes", "readout", list)):
+        p = f"readout.classes[{i}]"
+        rd.typed(c, p, dict)
+        weights = rd.get(c, "weights", p, dict, required=False, default={})
+        pairs = tuple((name, rd.typed(w, f"{p}.weights.{name}", float)) for name, w in weights.items())
+        wlocs = {f"{key}{j}": rd.at(f"{p}.weights.{name}") for j, (name, _) in enumerate(pairs)
+                 for key in ("feature", "weight")}
+        classes.append(ClassScore(rd.get(c, "class", p, str), rd.get(c, "bias", p, float, required=False, default=0.0),
+                                  pairs, loc=rd.at(p), field_locs={"bias": rd.at(f"{p}.bias"), **wlocs}))
+    return {"segments": boundaries, "floor": floor, "features": tuple(features), "classes": tuple(classes)}
 
 
 def model_from_npz(path: str, name: str | None = None) -> Model:

@@ -24,7 +24,7 @@ import lark
 
 from ..errors import Location, ModelError, ModelSyntaxError
 from ..units import QUANTITY_PATTERN, parse_quantity
-from .ir import Coupling, Input, Model, Output, Readout, Resonator
+from .ir import LINEAR, READOUT_KINDS, ClassScore, Coupling, Feature, Input, Model, Output, Readout, Resonator
 from .validate import validate_model
 
 _GRAMMAR_CANDIDATES = (
@@ -38,8 +38,11 @@ _RESONATOR_TUNED = {"f0": "Hz", "q": None, "m": None}
 _TANK = {"C": "F", "L": "H", "R": "ohm"}
 _COUPLING = {"damper": {"c": None, "R": "ohm"}, "spring": {"k": None, "L": "H"}}
 _OUTPUT = {"weight": None}
+_FEATURE = {"segment": None}
+_SCORE = {"bias": None}
 
-#: Human names of grammar terminals, for "expected ..." messages.
+#: Human names of grammar terminals, for "expected ..." messages (lark's anonymous ones, such as
+#: ``__ANON_0``, are named by their text: see _terminal_name).
 _TERMINAL_NAMES = {
     "NAME": "a name",
     "QUANTITY": "a number",
@@ -50,9 +53,6 @@ _TERMINAL_NAMES = {
     "SEMICOLON": "';'",
     "COMMA": "','",
     "EQUAL": "'='",
-    "__ANON_0": "'--'",
-    "__ANON_1": "'->'",
-    "__ANON_2": "'..'",
 }
 
 
@@ -120,9 +120,11 @@ _BLANKS = re.compile(r"(?:[ \t\f\r\n]+|#[^\n]*)*")
 #: Blanks, then one token of the grammar. Punctuation is tried before QUANTITY, so "--", "->"
 #: and ".." are never read as the start of a number (where lark would read them differently,
 #: as in ``100..4``, the reader gives up: see _FastReader).
-_LEXEME = re.compile(rf"{_BLANKS.pattern}(?:(?P<punct>--|->|\.\.|[{{}}();,=])"
+_LEXEME = re.compile(rf"{_BLANKS.pattern}(?:(?P<punct>--|->|<-|\.\.|[{{}}();,=])"
                      rf"|(?P<QUANTITY>{QUANTITY_PATTERN})|(?P<NAME>[A-Za-z_][A-Za-z0-9_]*))")
 _STATEMENTS = ("analogy", "band", "resonator", "tank", "couple", "input", "output", "readout")
+#: The statements of a linear readout's layer block: keyword → grammar rule.
+_LAYER_STATEMENTS = {"segments": "segments", "floor": "floor", "feature": "feature", "class": "score"}
 
 
 class _FastReader:
@@ -207,7 +209,8 @@ class _FastReader:
         if kind != "NAME" or word not in _STATEMENTS:
             raise _GiveUp
         children = getattr(self, "_" + word)()
-        self.literal(";")
+        if not (children and isinstance(children[-1], _Node) and children[-1].data == "layer"):
+            self.literal(";")  # a readout's layer block ends with '}' instead
         return _Node(word, children, self.meta(start))
 
     def _analogy(self) -> list:
@@ -229,9 +232,13 @@ class _FastReader:
         return [a, self.token("NAME"), self.token("NAME"), self.params()]
 
     def _input(self) -> list:
-        children = [self.token("NAME")]
-        if self.peek("->"):
-            self.literal("->")
+        return [self.token("NAME"), *self.drives("->")]
+
+    def drives(self, arrow: str) -> list:
+        """``[arrow drive ("," drive)*]``."""
+        children = []
+        if self.peek(arrow):
+            self.literal(arrow)
             children.append(self.drive())
             while self.peek(","):
                 self.literal(",")
@@ -258,7 +265,42 @@ class _FastReader:
         self.literal("from")
         start = self.token("QUANTITY")
         self.literal("to")
-        return [kind, start, self.token("QUANTITY")]
+        children = [kind, start, self.token("QUANTITY")]
+        if self.peek("{"):
+            children.append(self.layer())
+        return children
+
+    def layer(self) -> _Node:
+        start = self.literal("{")
+        children = []
+        while not self.peek("}"):
+            kind, word, pos = self.next()
+            if kind != "NAME" or word not in _LAYER_STATEMENTS:
+                raise _GiveUp
+            rule = _LAYER_STATEMENTS[word]
+            kids = getattr(self, "_" + rule)()
+            self.literal(";")
+            children.append(_Node(rule, kids, self.meta(pos)))
+        self.literal("}")
+        return _Node("layer", children, self.meta(start))
+
+    def _segments(self) -> list:
+        children = [self.token("QUANTITY")]
+        while self.peek(","):
+            self.literal(",")
+            children.append(self.token("QUANTITY"))
+        return children
+
+    def _floor(self) -> list:
+        return [self.token("QUANTITY")]
+
+    _feature = _output
+
+    def _score(self) -> list:
+        children = [self.token("NAME")]
+        if self.peek("("):
+            children.append(self.params())
+        return children + self.drives("<-")
 
     def params(self) -> _Node:
         start = self.literal("(")
@@ -287,9 +329,22 @@ def _syntax_error(exc: lark.exceptions.UnexpectedInput, text: str, filename: str
         token = exc.token
         found = "end of file" if token.type == "$END" else repr(str(token))
     terminals = getattr(exc, "expected", None) or getattr(exc, "allowed", None) or ()
-    expected = sorted(_TERMINAL_NAMES.get(t, t.lower() if t.isupper() else t) for t in terminals)
+    expected = sorted(_terminal_name(t) for t in terminals)
     what = " or ".join(_keywords(expected)) if expected else "a valid statement"
     return ModelSyntaxError(f"unexpected {found}, expected {what}", Location(filename, line, col))
+
+
+def _terminal_name(terminal: str) -> str:
+    if terminal in _TERMINAL_NAMES:
+        return _TERMINAL_NAMES[terminal]
+    if terminal.startswith("__ANON"):  # punctuation lark numbers in grammar order ('..', '--', ...)
+        try:
+            pattern = _parser().get_terminal(terminal).pattern
+        except KeyError:  # pragma: no cover - every terminal lark reports is defined
+            return terminal
+        if pattern.type == "str":
+            return f"'{pattern.value}'"
+    return terminal.lower() if terminal.isupper() else terminal
 
 
 def _keywords(expected: list[str]) -> list[str]:
@@ -491,11 +546,88 @@ class _Builder:
         return Output(str(cls_tok), str(node_tok), weight, loc=self.at(cls_tok), field_locs=locs)
 
     def _readout(self, st: lark.Tree) -> Readout:
-        kind_tok, start_tok, stop_tok = st.children
+        kind_tok, start_tok, stop_tok, *block = st.children
+        kind = str(kind_tok)
         start = self.quantity(start_tok, "readout start", "s")
         stop = self.quantity(stop_tok, "readout stop", "s")
         locs = {"kind": self.at(kind_tok), "start": self.at(start_tok), "stop": self.at(stop_tok)}
-        return Readout(str(kind_tok), start, stop, loc=self.at(st), field_locs=locs)
+        if kind == LINEAR:
+            if not block:
+                raise ModelError("readout linear needs its layer after the window: "
+                                 "'{ floor ...; feature ...; class ...; }'", self.at(kind_tok))
+            return self._layer(st, block[0], kind, start, stop, locs)
+        if block and kind in READOUT_KINDS:
+            raise ModelError(f"readout {kind} takes no '{{ ... }}' block: segments, floor, features and classes "
+                             "belong to readout linear", self.at(block[0]))
+        if block:  # a layer block with a misspelt kind: say so rather than miss the outputs
+            raise ModelError(f"readout kind must be one of {', '.join(READOUT_KINDS)}, got {kind!r}",
+                             self.at(kind_tok))
+        return Readout(kind, start, stop, loc=self.at(st), field_locs=locs)
+
+    def _layer(self, st, layer, kind: str, start: float, stop: float, locs: dict) -> Readout:
+        """The linear readout's block: segments, floor, features, classes (validated later)."""
+        locs.update(features=self.at(layer), classes=self.at(layer), segments=self.at(layer))
+        once: dict[str, lark.Tree] = {}
+        features, scores = [], []
+        for item in layer.children:
+            if item.data in ("segments", "floor"):
+                if item.data in once:
+                    raise ModelError(f"{item.data} given twice (first at line {once[item.data].meta.line})",
+                                     self.at(item))
+                once[item.data] = item
+            elif item.data == "feature":
+                features.append(item)
+            else:
+                scores.append(item)
+        boundaries: tuple[float, ...] = (start, stop)
+        if "segments" in once:
+            toks = once["segments"].children
+            boundaries = tuple(self.quantity(t, "segment boundary", "s") for t in toks)
+            locs["segments"] = self.at(once["segments"])
+            locs.update({f"boundary{i}": self.at(t) for i, t in enumerate(toks)})
+        if "floor" not in once:
+            raise ModelError("readout linear needs 'floor ε;' (ε > 0 in node units², added to each mean square "
+                             "before its log)", self.at(layer))
+        (floor_tok,) = once["floor"].children
+        floor = self.quantity(floor_tok, "floor", None)
+        locs["floor"] = self.at(floor_tok)
+        n_segments = len(boundaries) - 1
+        return Readout(kind, start, stop, segments=boundaries, floor=floor,
+                       features=tuple(self._feature(f, n_segments) for f in features),
+                       classes=tuple(self._score(c) for c in scores), loc=self.at(st), field_locs=locs)
+
+    def _feature(self, st: lark.Tree, n_segments: int) -> Feature:
+        name_tok, node_tok, *rest = st.children
+        what = f"feature {name_tok}"
+        locs = {"node": self.at(node_tok)}
+        segment = 0
+        values, toks, _ = self.params(rest[0] if rest else None, [_FEATURE], what)
+        if "segment" in values:
+            value, tok = values["segment"], toks["segment"]
+            locs["segment"] = self.at(tok)
+            if value != int(value):
+                raise ModelError(f"segment of {what} must be an integer (segments count from 0), got {value!r}",
+                                 self.at(tok))
+            segment = int(value)
+        elif n_segments > 1:
+            raise ModelError(f"{what} must say which segment it reads: (segment = k), k in 0..{n_segments - 1} "
+                             f"(the window has {n_segments} segments)", self.at(name_tok))
+        return Feature(str(name_tok), str(node_tok), segment, loc=self.at(name_tok), field_locs=locs)
+
+    def _score(self, st: lark.Tree) -> ClassScore:
+        cls_tok, *rest = st.children
+        bias, locs = 0.0, {}
+        if rest and rest[0].data == "params":
+            values, toks, _ = self.params(rest.pop(0), [_SCORE], f"class {cls_tok}")
+            bias = values.get("bias", 0.0)
+            locs.update({k: self.at(t) for k, t in toks.items()})
+        pairs = []
+        for i, term in enumerate(rest):
+            feature_tok, weight_tok = term.children
+            pairs.append((str(feature_tok), self.quantity(weight_tok, f"weight of class {cls_tok}", None)))
+            locs[f"feature{i}"] = self.at(feature_tok)
+            locs[f"weight{i}"] = self.at(weight_tok)
+        return ClassScore(str(cls_tok), bias, tuple(pairs), loc=self.at(cls_tok), field_locs=locs)
 
 
 def _describe(sets: list[dict[str, str | None]]) -> str:

@@ -11,7 +11,7 @@ import math
 import re
 
 from ..errors import Location, ModelError
-from .ir import ANALOGIES, COUPLING_KINDS, READOUT_KINDS, Model
+from .ir import ANALOGIES, COUPLING_KINDS, LINEAR, READOUT_KINDS, Model, Readout
 
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -113,10 +113,16 @@ def model_problems(model: Model) -> list[ModelError]:
             if not math.isfinite(weight):
                 bad(f"drive weight of {inp.name!r} on {node!r} must be finite, got {weight!r}", inp.where(f"weight{i}"))
 
-    if not model.outputs:
+    ro = model.readout
+    linear = ro is not None and ro.kind == LINEAR
+    if linear and model.outputs:
+        out = model.outputs[0]
+        bad(f"output {out.cls!r}: a model with a linear readout has no output statements (its classes are the "
+            "layer's)", out.where())
+    elif not model.outputs and not linear:
         bad("a model needs at least one output (one per class)", model.loc)
     classes: set[str] = set()
-    for out in model.outputs:
+    for out in model.outputs if not linear else ():
         if out.cls in classes:
             bad(f"duplicate output class {out.cls!r}", out.where())
         classes.add(out.cls)
@@ -124,17 +130,101 @@ def model_problems(model: Model) -> list[ModelError]:
         if not (math.isfinite(out.weight) and out.weight > 0):
             bad(f"weight of output {out.cls!r} must be > 0, got {out.weight!r}", out.where("weight"))
 
-    ro = model.readout
     if ro is None:
         bad("no readout: expected 'readout rms from T0 to T1;'", model.loc)
     else:
         if ro.kind not in READOUT_KINDS:
             bad(f"readout kind must be one of {', '.join(READOUT_KINDS)}, got {ro.kind!r}", ro.where("kind"))
-        if not (math.isfinite(ro.start) and ro.start >= 0):
+        window = math.isfinite(ro.start) and ro.start >= 0
+        if not window:
             bad(f"readout window must start at t >= 0 s, got {ro.start!r}", ro.where("start"))
         if not (math.isfinite(ro.stop) and ro.stop > ro.start):
+            window = False
             bad(f"readout window must end after it starts ({ro.start!r} s), got {ro.stop!r}", ro.where("stop"))
+        if linear:
+            _layer_problems(ro, window, names, bad, ident)
+        elif ro.kind in READOUT_KINDS:
+            for key, given in (("segments", ro.segments), ("floor", ro.floor != 0), ("features", ro.features),
+                               ("classes", ro.classes)):
+                if given:
+                    bad(layer_field_message(key, ro.kind), ro.where(key))
     return problems
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def layer_field_message(key: str, kind: str) -> str:
+    """The error for a linear readout's field given to a readout of another kind."""
+    return f"only a linear readout has {key} (this readout is {kind!r})"
+
+
+def _layer_problems(ro: Readout, window: bool, resonators: dict, bad, ident) -> None:
+    """The linear readout layer: boundaries, floor, features, classes."""
+    def boundary(i: int) -> Location | None:
+        return ro.field_locs.get(f"boundary{i}") or ro.where("segments")
+
+    bounds = ro.boundaries
+    n_segments = len(bounds) - 1
+    if n_segments < 1:
+        bad(f"segments needs at least two boundaries (the window's start and stop), got {len(bounds)}",
+            ro.where("segments"))
+    elif window:
+        if bounds[0] != ro.start:
+            bad(f"the first segment boundary must be the window's start ({ro.start!r} s), got {bounds[0]!r}",
+                boundary(0))
+        for i in range(1, len(bounds)):
+            if not (math.isfinite(bounds[i]) and bounds[i] > bounds[i - 1]):
+                bad(f"segment boundaries must increase strictly: {bounds[i]!r} s after {bounds[i - 1]!r} s",
+                    boundary(i))
+        if bounds[-1] != ro.stop:
+            bad(f"the last segment boundary must be the window's stop ({ro.stop!r} s), got {bounds[-1]!r}",
+                boundary(n_segments))
+    if not (isinstance(ro.floor, (int, float)) and math.isfinite(ro.floor) and ro.floor > 0):
+        bad(f"floor of the linear readout must be a finite number > 0 (node units²), got {ro.floor!r}",
+            ro.where("floor"))
+
+    if not ro.features:
+        bad("a linear readout needs at least one feature ('feature NAME = RESONATOR (segment = k);')",
+            ro.where("features"))
+    features: set[str] = set()
+    for f in ro.features:
+        ident(f.name, "feature", f.where())
+        if f.name in features:
+            bad(f"duplicate feature name {f.name!r}", f.where())
+        features.add(f.name)
+        if f.node not in resonators:
+            bad(f"unknown resonator {f.node!r} in feature {f.name!r}", f.where("node"))
+        integer = isinstance(f.segment, int) and not isinstance(f.segment, bool)
+        if n_segments >= 1 and not (integer and 0 <= f.segment < n_segments):
+            span = "0" if n_segments == 1 else f"0..{n_segments - 1}"
+            bad(f"segment of feature {f.name!r} must be an integer in {span} (the window has {n_segments} "
+                f"segment{'s' if n_segments > 1 else ''}), got {_short(repr(f.segment))}", f.where("segment"))
+
+    if len(ro.classes) < 2:
+        bad(f"a linear readout needs at least two classes (the prediction is the argmax of their scores), got "
+            f"{len(ro.classes)}", ro.where("classes"))
+    classes: set[str] = set()
+    for c in ro.classes:
+        ident(c.cls, "class", c.where())
+        if c.cls in classes:
+            bad(f"duplicate class {c.cls!r}", c.where())
+        classes.add(c.cls)
+        if not math.isfinite(c.bias):
+            bad(f"bias of class {c.cls!r} must be finite, got {c.bias!r}", c.where("bias"))
+        if not c.weights:
+            bad(f"class {c.cls!r} weighs no feature (expected '<- feature (weight), ...')", c.where())
+        weighed: set[str] = set()
+        for i, (name, weight) in enumerate(c.weights):
+            if name not in features:
+                bad(f"unknown feature {name!r} in class {c.cls!r}", c.where(f"feature{i}"))
+            elif name in weighed:
+                bad(f"class {c.cls!r} weighs feature {name!r} twice", c.where(f"feature{i}"))
+            weighed.add(name)
+            if not math.isfinite(weight):
+                bad(f"weight of class {c.cls!r} on feature {name!r} must be finite, got {weight!r}",
+                    c.where(f"weight{i}"))
 
 
 def validate_model(model: Model) -> Model:

@@ -6,7 +6,7 @@ text → Model → text → Model is the identity on values.
 
 from __future__ import annotations
 
-from .ir import Model
+from .ir import Model, Readout
 
 
 def _num(value: float) -> str:
@@ -31,12 +31,36 @@ def model_to_text(model: Model) -> str:
     for inp in model.inputs:
         drives = ", ".join(f"{node} ({_num(w)})" for node, w in inp.drives)
         lines.append(f"    input {inp.name} -> {drives};")
-    lines.append("")
+    if model.outputs:
+        lines.append("")
     for out in model.outputs:
         weight = "" if out.weight == 1.0 else f" (weight = {_num(out.weight)})"
         lines.append(f"    output {out.cls} = {out.node}{weight};")
     if model.readout is not None:
         ro = model.readout
-        lines += ["", f"    readout {ro.kind} from {_num(ro.start)} s to {_num(ro.stop)} s;"]
+        window = f"    readout {ro.kind} from {_num(ro.start)} s to {_num(ro.stop)} s"
+        lines += ["", window + (" {" if ro.is_linear else ";")]
+        if ro.is_linear:
+            lines += _layer_lines(ro)
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _layer_lines(ro: Readout) -> list[str]:
+    """The block of a linear readout (``segments`` only when there are several, ``(segment = k)``
+    then on every feature, ``(bias = b)`` when b ≠ 0: what the parser fills in otherwise)."""
+    bounds = ro.boundaries
+    several = len(bounds) != 2
+    lines = []
+    if several or bounds != (ro.start, ro.stop):
+        lines.append("        segments " + ", ".join(f"{_num(b)} s" for b in bounds) + ";")
+    lines.append(f"        floor {_num(ro.floor)};")
+    for f in ro.features:
+        segment = f" (segment = {f.segment})" if several or f.segment != 0 else ""
+        lines.append(f"        feature {f.name} = {f.node}{segment};")
+    for c in ro.classes:
+        bias = f" (bias = {_num(c.bias)})" if c.bias != 0 else ""
+        weights = " <- " + ", ".join(f"{name} ({_num(w)})" for name, w in c.weights) if c.weights else ""
+        lines.append(f"        class {c.cls}{bias}{weights};")
+    lines.append("    }")
+    return lines
