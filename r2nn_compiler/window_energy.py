@@ -109,32 +109,91 @@ def gramians(system: StateSpace, dt: float, lengths: list[float]) -> np.ndarray:
     return out
 
 
-def window_energy(system: StateSpace, u: np.ndarray, dt: float, t0: float, t1: float) -> np.ndarray:
-    """∫_{t0}^{t1} y_j(t)² dt, exact, for the response from zero state at t = 0 to ``u``
-    (signals × inputs × samples, sample k at k·dt, linear between samples): (signals × outputs).
+def segment_bounds(boundaries: tuple[float, ...] | list[float] | np.ndarray) -> np.ndarray:
+    """``boundaries`` as a float array, checked: at least two, finite, 0 ≤ s_0 < s_1 < … (seconds).
 
-    Raises ValueError on a shape mismatch or a window outside the samples."""
+    Raises ValueError otherwise."""
+    b = np.asarray(boundaries, dtype=float).reshape(-1)
+    if b.size < 2 or not np.all(np.isfinite(b)) or b[0] < 0 or np.any(np.diff(b) <= 0):
+        raise ValueError(f"segment boundaries {list(b)!r}: expected at least two, 0 <= s_0 < s_1 < ...")
+    return b
+
+
+def _boundary_positions(b: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
+    """(m, a): for every boundary, the sample interval m holding it and its offset a ∈ [0, dt)
+    within it (seconds); a boundary within :data:`EDGE_TOLERANCE` of a sample lies on it (a = 0)."""
+    m = np.floor(b / dt + EDGE_TOLERANCE).astype(np.int64)
+    a = b - m * dt
+    a[np.abs(a) < EDGE_TOLERANCE * dt] = 0.0
+    return m, np.maximum(a, 0.0)
+
+
+def segment_energies(system: StateSpace, u: np.ndarray, dt: float,
+                     boundaries: tuple[float, ...] | list[float] | np.ndarray) -> np.ndarray:
+    """∫_{s_k}^{s_{k+1}} y_j(t)² dt, exact, for every output j and segment k of the window cut at
+    ``boundaries`` s_0 < … < s_K (seconds; K ≥ 1; anywhere, on samples or between them), for the
+    response from zero state at t = 0 to ``u`` (signals × inputs × samples, sample k at k·dt,
+    linear between samples): (signals × outputs × K), in output units² · s.
+
+    One state simulation per chunk of signals (memory bounded by :data:`STATE_MEMORY_BYTES`)
+    serves every segment: each whole sample interval's energy z_kᵀW(dt)z_k, summed per segment,
+    plus, at every boundary inside an interval, the partial z_mᵀW(a)z_m moved from the segment
+    before it to the one after (one gramian per distinct offset a).
+
+    Raises ValueError on a shape mismatch, bad boundaries or a window past the samples (the
+    signal must reach the first sample at or after s_K)."""
     u = np.asarray(u, dtype=float)
     if u.ndim != 3 or u.shape[1] != system.n_inputs:
         raise ValueError(f"u must be (signals, {system.n_inputs}, samples); got {u.shape}")
-    n, m = system.n_states, system.n_inputs
-    k0, k1 = window_intervals(u.shape[2], dt, t0, t1)
-    lo, hi = _edges(k0, k1, dt, t0, t1)
-    w_full, w_lo, w_hi = gramians(system, dt, [dt, lo, hi])
-    states = StateSpace(system.A, system.B, np.eye(n), np.zeros((n, m)))
-    energy = np.zeros((u.shape[0], system.n_outputs))
-    chunk = max(1, int(STATE_MEMORY_BYTES // (8 * (n + 2 * m) * (k1 + 1))))
+    b = segment_bounds(boundaries)
+    k0, k1 = window_intervals(u.shape[2], dt, float(b[0]), float(b[-1]))
+    m, a = _boundary_positions(b, dt)
+    offsets = sorted({float(x) for x in a if x > 0})
+    w = gramians(system, dt, [dt] + offsets)
+    partial = {x: w[i + 1] for i, x in enumerate(offsets)}
+    n, n_in = system.n_states, system.n_inputs
+    energy = np.zeros((u.shape[0], system.n_outputs, b.size - 1))
+    chunk = max(1, int(STATE_MEMORY_BYTES // (8 * (n + 2 * n_in) * (k1 + 1))))
     for s in range(0, u.shape[0], chunk):
-        uc = u[s : s + chunk, :, : k1 + 1]
-        x = simulate_foh(states, uc, dt) if n else np.zeros((uc.shape[0], 0, k1 + 1))
-        z = np.concatenate([x[:, :, k0:k1], uc[:, :, k0:k1], np.diff(uc[:, :, k0 : k1 + 1], axis=2)], axis=1)
-        first, last = z[:, :, 0], z[:, :, -1]
-        for j in range(system.n_outputs):
-            # Every interval whole, then the edges: less of the first, the last up to t1.
-            whole = np.sum(np.matmul(w_full[j], z) * z, axis=(1, 2))
-            energy[s : s + chunk, j] = (whole - np.einsum("sd,de,se->s", first, w_lo[j], first)
-                                        + np.einsum("sd,de,se->s", last, w_hi[j] - w_full[j], last))
+        z = _interval_states(system, u[s : s + chunk, :, : k1 + 1], dt, k0, k1)
+        energy[s : s + chunk] = _segment_sums(z, w[0], partial, m - k0, a)
     return energy
+
+
+def _interval_states(system: StateSpace, u: np.ndarray, dt: float, k0: int, k1: int) -> np.ndarray:
+    """z_k = [x_k; u_k; u_{k+1} − u_k] for the intervals k0 ≤ k < k1 (signals × d × (k1 − k0)),
+    x from one zero-state simulation of ``u`` (signals × inputs × ≥ k1 + 1 samples)."""
+    n, n_in = system.n_states, system.n_inputs
+    states = StateSpace(system.A, system.B, np.eye(n), np.zeros((n, n_in)))
+    x = simulate_foh(states, u, dt) if n else np.zeros((u.shape[0], 0, u.shape[2]))
+    return np.concatenate([x[:, :, k0:k1], u[:, :, k0:k1], np.diff(u[:, :, k0 : k1 + 1], axis=2)], axis=1)
+
+
+def _segment_sums(z: np.ndarray, w_full: np.ndarray, partial: dict[float, np.ndarray],
+                  m: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """Per-segment energies (signals × outputs × K) from the interval states z (signals × d ×
+    L), the whole-interval gramians (outputs × d × d), the partial ones by offset, and the
+    boundaries' intervals m (relative to z's first) and offsets a."""
+    whole = np.stack([np.sum(np.matmul(wj, z) * z, axis=1) for wj in w_full], axis=1)  # signals × outputs × L
+    heads = np.zeros(whole.shape[:2] + (m.size,))  # ∫ from each boundary's interval start to it
+    for i, (mi, ai) in enumerate(zip(m, a)):
+        if ai > 0:
+            heads[:, :, i] = np.einsum("sd,jde,se->sj", z[:, :, mi], partial[float(ai)], z[:, :, mi])
+    out = np.empty(whole.shape[:2] + (m.size - 1,))
+    for k in range(m.size - 1):
+        out[:, :, k] = whole[:, :, m[k] : m[k + 1]].sum(axis=2) - heads[:, :, k] + heads[:, :, k + 1]
+    return out
+
+
+def window_energy(system: StateSpace, u: np.ndarray, dt: float, t0: float, t1: float) -> np.ndarray:
+    """∫_{t0}^{t1} y_j(t)² dt, exact, for the response from zero state at t = 0 to ``u``
+    (signals × inputs × samples, sample k at k·dt, linear between samples): (signals × outputs).
+    The one-segment case of :func:`segment_energies`.
+
+    Raises ValueError on a shape mismatch or a window outside the samples."""
+    if not (0 <= t0 < t1):
+        raise ValueError(f"window {t0!r}..{t1!r} s: expected 0 <= t0 < t1")
+    return segment_energies(system, u, dt, (t0, t1))[:, :, 0]
 
 
 #: Gauss–Legendre nodes and weights on [0, 1]: exact for the square of a cubic.
@@ -144,18 +203,43 @@ _GL_NODES, _GL_WEIGHTS = (_GL_NODES + 1) / 2, _GL_WEIGHTS / 2
 
 def trace_window_energy(y: np.ndarray, dt: float, t0: float, t1: float) -> np.ndarray:
     """∫_{t0}^{t1} y(t)² dt estimated from samples (…, samples) through a cubic spline (see the
-    module docstring for its error): (…)."""
+    module docstring for its error): (…). The one-segment case of :func:`trace_segment_energies`."""
+    if not (0 <= t0 < t1):
+        raise ValueError(f"window {t0!r}..{t1!r} s: expected 0 <= t0 < t1")
+    return trace_segment_energies(y, dt, (t0, t1))[..., 0]
+
+
+def trace_segment_energies(y: np.ndarray, dt: float,
+                           boundaries: tuple[float, ...] | list[float] | np.ndarray) -> np.ndarray:
+    """∫_{s_k}^{s_{k+1}} y(t)² dt for every segment of the window cut at ``boundaries`` (seconds,
+    as :func:`segment_energies`), estimated from samples y (…, samples; sample k at k·dt)
+    through one cubic spline over the window and three samples either side (see the module
+    docstring for its error): (…, K), in y's unit² · s.
+
+    The spline's square is integrated exactly (4-point Gauss–Legendre) over every piece between
+    consecutive samples and boundaries. Raises ValueError on bad boundaries or a window past the
+    samples."""
     y = np.asarray(y, dtype=float)
-    k0, k1 = window_intervals(y.shape[-1], dt, t0, t1)
-    lo, hi = _edges(k0, k1, dt, t0, t1)
+    b = segment_bounds(boundaries)
+    k0, k1 = window_intervals(y.shape[-1], dt, float(b[0]), float(b[-1]))
     lo_k = max(k0 - 3, 0)
     hi_k = min(k1 + 4, y.shape[-1])
-    t = np.arange(lo_k, hi_k) * dt
-    spline = scipy.interpolate.CubicSpline(t, y[..., lo_k:hi_k], axis=-1)
-    starts = np.arange(k0, k1) * dt
-    a = np.zeros(k1 - k0)
-    b = np.full(k1 - k0, dt)
-    a[0], b[-1] = lo, hi  # the window's edges within the first and last intervals
-    nodes = starts[:, None] + a[:, None] + (b - a)[:, None] * _GL_NODES[None, :]
+    spline = scipy.interpolate.CubicSpline(np.arange(lo_k, hi_k) * dt, y[..., lo_k:hi_k], axis=-1)
+    starts, lengths, first = _pieces(b, dt, k0, k1)
+    nodes = starts[:, None] + lengths[:, None] * _GL_NODES[None, :]
     values = spline(nodes.ravel()).reshape(*y.shape[:-1], *nodes.shape)
-    return np.einsum("...kg,g,k->...", values ** 2, _GL_WEIGHTS, b - a)
+    per_piece = np.einsum("...pg,g,p->...p", values ** 2, _GL_WEIGHTS, lengths)
+    return np.add.reduceat(per_piece, first, axis=-1)
+
+
+def _pieces(b: np.ndarray, dt: float, k0: int, k1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The window [b_0, b_K] cut at every sample and boundary: (starts, lengths, first), first[k]
+    the index of segment k's first piece (every segment has at least one; a sample within
+    :data:`EDGE_TOLERANCE` of a boundary is the boundary)."""
+    m, a = _boundary_positions(b, dt)
+    edges = m * dt + a
+    samples = np.arange(k0, k1 + 1) * dt
+    near = np.abs(samples[:, None] - edges[None, :]).min(axis=1) < EDGE_TOLERANCE * dt
+    cuts = np.union1d(edges, samples[~near & (samples > edges[0]) & (samples < edges[-1])])
+    first = np.searchsorted(cuts, edges[:-1])
+    return cuts[:-1], np.diff(cuts), first

@@ -13,10 +13,12 @@ from .statespace import state_space
 
 
 def simulate(model: Model, u: np.ndarray, sample_rate_hz: float, method: str = "convolution") -> np.ndarray:
-    """Output velocities (m/s) of every output resonator at every sample.
+    """Velocities (m/s) of the resonators the readout reads (``model.read_nodes``: the output
+    resonators in model order, or for a linear readout the resonators its features read, once
+    each in order of first use) at every sample.
 
     ``u``: (signals × inputs × samples), (inputs × samples) or, for a one-input model, a 1-D
-    array of samples. Returns (signals × outputs × samples), or (outputs × samples) for a single
+    array of samples. Returns (signals × read nodes × samples), or (read nodes × samples) for a single
     signal. Sample k is at t = k / sample_rate_hz. Raises ValueError on a shape mismatch.
     """
     u = np.asarray(u, dtype=float)

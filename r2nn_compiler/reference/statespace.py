@@ -1,8 +1,10 @@
 """State-space form of a Model and its stability check.
 
 State vector ``[x_0 … x_{N-1}, v_0 … v_{N-1}]`` (displacements in m, velocities in m/s), inputs
-in model order, outputs = the velocities of the output resonators in model order (unweighted:
-the readout weights apply to features, see :mod:`.readout`).
+in model order, outputs = the velocities of the resonators the readout reads,
+:attr:`Model.read_nodes <r2nn_compiler.model.ir.Model.read_nodes>`: the output resonators in
+model order (unweighted: the readout weights apply to features, see :mod:`.readout`), or for a
+linear readout each resonator its features read, once, in order of first use.
 
 Cost. Eigenvalues of the 2N-state matrix cost O(N³) (a 1024-resonator model: ~10 s), so the
 checks every compile runs avoid them where a cheaper argument is exact: :func:`check_stable`
@@ -93,13 +95,14 @@ def descriptor_matrices(model: Model) -> tuple[scipy.sparse.csr_array, scipy.spa
     A = scipy.sparse.block_array([[None, eye], [-K, -Cd]], format="csr")
     B = np.vstack([np.zeros_like(Bf), Bf])
     index = {r.name: i for i, r in enumerate(model.resonators)}
-    cols = [n + index[out.node] for out in model.outputs]
+    cols = [n + index[node] for node in model.read_nodes]
     C = scipy.sparse.csr_array((np.ones(len(cols)), (np.arange(len(cols)), cols)), shape=(len(cols), 2 * n))
     return E, A, B, C
 
 
 def state_space(model: Model) -> StateSpace:
-    """The model as ``dx/dt = A x + B u``, ``y = C x`` (outputs: output resonators' velocities)."""
+    """The model as ``dx/dt = A x + B u``, ``y = C x``; outputs: the velocities of
+    ``model.read_nodes`` (the output resonators, or the resonators a linear readout reads)."""
     M, Cd, K, Bf = mechanical_matrices(model)
     n = M.shape[0]
     with np.errstate(over="ignore"):
@@ -113,9 +116,10 @@ def state_space(model: Model) -> StateSpace:
     with np.errstate(over="ignore", invalid="ignore"):
         B[n:] = minv[:, None] * Bf
     index = {r.name: i for i, r in enumerate(model.resonators)}
-    C = np.zeros((len(model.outputs), 2 * n))
-    for j, out in enumerate(model.outputs):
-        C[j, n + index[out.node]] = 1.0
+    read = model.read_nodes
+    C = np.zeros((len(read), 2 * n))
+    for j, node in enumerate(read):
+        C[j, n + index[node]] = 1.0
     return StateSpace(A, B, C, np.zeros((C.shape[0], B.shape[1])))
 
 
