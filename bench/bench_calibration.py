@@ -63,7 +63,7 @@ def held_out(demo: str, limit: int | None) -> tuple[object, list[Signal], list[S
     def signals(idx) -> list[Signal]:
         return [Signal(data.signals[i].astype(float), data.sample_rate_hz, str(i)) for i in idx]
 
-    return load_model(folder / "model.r2nn"), signals(test), signals(train)
+    return load_model(folder / "model_argmax.r2nn"), signals(test), signals(train)
 
 
 def measure(model, signals: list[Signal], want: np.ndarray, inductors: str, readout: str, calibration: str,

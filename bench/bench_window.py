@@ -69,7 +69,7 @@ def main() -> int:
     args = ap.parse_args()
 
     folder = ROOT / "examples" / args.demo
-    model = load_model(folder / "model.r2nn")
+    model = load_model(folder / "model_argmax.r2nn")
     cont = dataclasses.replace(model, readout=dataclasses.replace(model.readout, kind="rms_continuous"))
     data = load_dataset(folder / "data")
     _, test_idx = data.split(TEST_FRACTION, SEED + 1)

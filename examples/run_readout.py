@@ -7,7 +7,7 @@ Usage: python examples/run_readout.py tactile|speech|bearing [--inductors gic|pa
                                                  a row recorded on a circuit the compiler no longer
                                                  builds says "an earlier circuit")
 
-1. Compiles the shipped ``examples/<demo>/model.r2nn`` (or ``--model``'s; every part E96, like
+1. Compiles the shipped ``examples/<demo>/model_argmax.r2nn`` (or ``--model``'s; every part E96, like
    ``run_demo.py``) with ``--readout`` and ``--inductors``, the output gains calibrated on the
    training clips (``--calibrate-signals``: the held-out clips stay unseen), into
    ``examples/<demo>/build/readout_<inductors>_<readout>[_<model stem>]/``.
@@ -72,8 +72,8 @@ def main() -> int:
                     help="stop starting batches after this long (the results so far are kept)")
     ap.add_argument("--accuracy", type=float, default=ACCURACY)
     ap.add_argument("--workers", type=int, default=None, help="ngspice processes (default: all cores)")
-    ap.add_argument("--model", default="model.r2nn", metavar="FILE",
-                    help="the demo's model file (in examples/<demo>/; default the shipped model.r2nn); "
+    ap.add_argument("--model", default="model_argmax.r2nn", metavar="FILE",
+                    help="the demo's model file (in examples/<demo>/; default the shipped model_argmax.r2nn: the analog readout is built for argmax models); "
                          "another one's deck and record get its stem as a suffix")
     ap.add_argument("--limit", type=int, default=None, help="run only the first N held-out clips (a quick look; the summary covers all recorded)")
     args = ap.parse_args()

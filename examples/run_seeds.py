@@ -75,11 +75,12 @@ def table_row(recorded: dict) -> str:
     return (f"| {recorded['demo']} | {seeds} | {100 * acc['mean']:.1f} ± {100 * acc['std']:.1f} % "
             f"({100 * acc['min']:.1f}–{100 * acc['max']:.1f}) | {100 * shifted['mean']:.1f} ± {100 * shifted['std']:.1f} % | "
             f"{100 * agree['min']:.1f} % | "
-            f"{first['resonators']} | {first['readout']} | {first['features']} × {first['segments']} |")
+            f"{first['resonators']} | {first['readout']} | "
+            + ", ".join(f"{r['features']} × {r['segments']}" for r in recorded["runs"]) + " |")
 
 
 HEADER = ("| demo | seeds | held-out reference accuracy, mean ± s.d. (range) | shifted condition, mean ± s.d. | "
-          "circuit MNA agreement, worst seed | resonators | readout | features × segments |\n"
+          "circuit MNA agreement, worst seed | resonators | readout | features × segments, per seed |\n"
           "|---|---|---|---|---|---|---|---|")
 
 

@@ -10,6 +10,7 @@ import functools
 import json
 import os
 import sys
+from pathlib import Path
 
 import click
 import numpy as np
@@ -18,6 +19,9 @@ from . import __version__, compiler, reference
 from .errors import R2nnError
 from .model.ir import READOUT_KINDS
 from .units import format_si, parse_quantity
+
+#: Units of a coupling's value, by kind (``r2nn check``).
+COUPLING_UNITS = {"damper": "N·s/m", "spring": "N/m"}
 
 
 def _fail(message: str, code: int) -> None:
@@ -59,6 +63,51 @@ def _parse_band(text: str) -> tuple[float, float]:
     return band
 
 
+def table_lines(rows: list[list[str]], align: str, indent: str = "") -> list[str]:
+    """``rows`` of cells as lines, columns two spaces apart and each as wide as its widest cell
+    (a header row included), so no value runs into the next; ``align`` gives one ``<`` (left) or
+    ``>`` (right) per column. Trailing blanks are dropped."""
+    widths = [max((len(row[i]) for row in rows), default=0) for i in range(len(align))]
+    return [(indent + "  ".join(f"{cell:{a}{w}}" for cell, a, w in zip(row, align, widths))).rstrip()
+            for row in rows]
+
+
+def metric_lines(metrics: dict) -> list[str]:
+    """``r2nn train``'s summary: one ``key  value`` line per metric, floats to 4 significant
+    digits, the key column as wide as the longest key."""
+    return table_lines([[key, f"{value:.4g}" if isinstance(value, float) else str(value)]
+                        for key, value in metrics.items()], "<<", indent="  ")
+
+
+def _check_output_file(path: str | None, option: str) -> None:
+    """Raise UsageError naming ``option`` unless ``path`` (when given) can be written once the
+    work is done: its directory exists and it is not a directory itself."""
+    if path is None:
+        return
+    from .errors import UsageError
+
+    target = Path(path)
+    if target.is_dir():
+        raise UsageError(f"{option}: {path} is a directory, expected a file name")
+    if not target.resolve().parent.is_dir():
+        raise UsageError(f"{option}: the directory of {path} does not exist")
+
+
+def _check_figure_file(path: str | None, option: str) -> None:
+    """:func:`_check_output_file`, and a suffix matplotlib can write (none means PNG)."""
+    _check_output_file(path, option)
+    if path is None or not Path(path).suffix:
+        return
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    from .errors import UsageError
+
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if Path(path).suffix.lower()[1:] not in formats:
+        raise UsageError(f"{option}: cannot write a figure as {Path(path).suffix!r}: expected one of "
+                         f"{', '.join('.' + f for f in sorted(formats))}")
+
+
 def _warn_if_nearly_unstable(model) -> None:
     warning = reference.stability_warning(model)
     if warning:
@@ -70,9 +119,10 @@ def _list_passes(ctx: click.Context, _param, value: bool) -> None:
         return
     from .passes import REGISTRY
 
-    for name, cls in sorted(REGISTRY.items()):
-        first = (cls.__module__ and sys.modules[cls.__module__].__doc__ or "").strip().splitlines()[0]
-        click.echo(f"{name:<22}{first}")
+    rows = [[name, (cls.__module__ and sys.modules[cls.__module__].__doc__ or "").strip().splitlines()[0]]
+            for name, cls in sorted(REGISTRY.items())]
+    for line in table_lines(rows, "<<"):
+        click.echo(line)
     ctx.exit(0)
 
 
@@ -82,12 +132,46 @@ def main() -> None:
     """r2nn: compile resonant recurrent neural networks into verified analog circuits."""
 
 
+def _readout_summary(model) -> dict:
+    """``r2nn check --json``'s readout: kind and window; for a linear layer also its segment
+    boundaries (s), floor, feature and segment counts, the resonators it reads (in
+    ``model.read_nodes`` order) with their feature counts, and its classes."""
+    ro = model.readout
+    summary = {"kind": ro.kind, "start": ro.start, "stop": ro.stop}
+    if ro.is_linear:
+        summary.update({
+            "segments": list(ro.boundaries), "n_segments": len(ro.boundaries) - 1, "floor": ro.floor,
+            "n_features": len(ro.features),
+            "reads": {node: sum(f.node == node for f in ro.features) for node in model.read_nodes},
+            "classes": [{"class": c.cls, "bias": c.bias, "n_weights": len(c.weights)} for c in ro.classes],
+        })
+    return summary
+
+
+def _layer_lines(model) -> list[str]:
+    """``r2nn check``'s lines on a linear layer, a few whatever its size: the segments, the
+    resonators read, one line per class (bias, how many weights, the largest)."""
+    ro = model.readout
+    lengths = np.diff(ro.boundaries)
+    if lengths.size > 1 and np.allclose(lengths, lengths[0], rtol=1e-9, atol=0):
+        cut = f"{lengths.size} equal segments of {lengths[0]:g} s"
+    else:
+        cut = f"{lengths.size} segment(s), boundaries " + ", ".join(f"{b:g}" for b in ro.boundaries) + " s"
+    lines = [f"layer: {len(ro.features)} features over {cut}, floor {ro.floor:.3g}",
+             "reads " + ", ".join(f"{node} ({sum(f.node == node for f in ro.features)})" for node in model.read_nodes)]
+    for c in ro.classes:
+        largest = max(c.weights, key=lambda item: abs(item[1]), default=None)
+        most = f", largest {largest[1]:.4g} on {largest[0]}" if largest else ""
+        lines.append(f"class {c.cls}: bias {c.bias:.6g}, {len(c.weights)} weight(s){most}")
+    return lines
+
+
 @main.command()
 @click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @handles_errors
 def check(model_path: str, as_json: bool) -> None:
-    """Validate MODEL and summarise it (resonators, couplings, inputs, outputs, stability)."""
+    """Validate MODEL and summarise it (resonators, couplings, inputs, outputs or readout layer, stability)."""
     model = compiler.load_model(model_path)
     _warn_if_nearly_unstable(model)
     margin, pole = reference.stability_margin(model)
@@ -100,7 +184,7 @@ def check(model_path: str, as_json: bool) -> None:
         "couplings": [{"between": [c.a, c.b], "kind": c.kind, "value": c.value} for c in model.couplings],
         "inputs": [{"name": i.name, "drives": dict(i.drives)} for i in model.inputs],
         "outputs": [{"class": o.cls, "node": o.node, "weight": o.weight} for o in model.outputs],
-        "readout": {"kind": model.readout.kind, "start": model.readout.start, "stop": model.readout.stop},
+        "readout": _readout_summary(model),
         "stability_margin_per_s": margin,
         "slowest_pole": [pole.real, pole.imag],
     }
@@ -108,20 +192,24 @@ def check(model_path: str, as_json: bool) -> None:
         click.echo(json.dumps(summary, indent=1))
         return
     click.echo(f"model {model.name}: {len(model.resonators)} resonators, {len(model.couplings)} couplings, "
-               f"{len(model.inputs)} input(s), {len(model.outputs)} classes, analogy {model.analogy}")
+               f"{len(model.inputs)} input(s), {len(model.classes)} classes, analogy {model.analogy}")
     if model.band:
         click.echo(f"band {format_si(model.band[0], 'Hz')} .. {format_si(model.band[1], 'Hz')}")
-    click.echo(f"{'resonator':<16}{'f0':>12}{'Q':>10}{'m (kg)':>12}{'k (N/m)':>12}{'c (N·s/m)':>12}")
-    for r in model.resonators:
-        click.echo(f"{r.name:<16}{format_si(r.f0_hz, 'Hz'):>12}{r.q:>10.4g}{r.mass:>12.4g}{r.stiffness:>12.4g}"
-                   f"{r.damping:>12.4g}")
+    rows = [["resonator", "f0", "Q", "m (kg)", "k (N/m)", "c (N·s/m)"]]
+    rows += [[r.name, format_si(r.f0_hz, "Hz"), f"{r.q:.4g}", f"{r.mass:.4g}", f"{r.stiffness:.4g}", f"{r.damping:.4g}"]
+             for r in model.resonators]
+    for line in table_lines(rows, "<>>>>>"):
+        click.echo(line)
     for c in model.couplings:
-        click.echo(f"couple {c.a} -- {c.b} {c.kind} {c.value:.6g}")
+        click.echo(f"couple {c.a} -- {c.b} {c.kind} {c.value:.6g} {COUPLING_UNITS.get(c.kind, '')}".rstrip())
     for i in model.inputs:
         click.echo(f"input {i.name} -> " + ", ".join(f"{n} ({w:.6g})" for n, w in i.drives))
     for o in model.outputs:
         click.echo(f"output {o.cls} = {o.node} (weight {o.weight:.6g})")
     click.echo(f"readout {model.readout.kind} from {model.readout.start:g} s to {model.readout.stop:g} s")
+    if model.readout.is_linear:
+        for line in _layer_lines(model):
+            click.echo(line)
     click.echo(f"stable: slowest pole decays at {margin:.6g} 1/s (time constant {1 / margin:.4g} s) "
                f"at {abs(pole.imag) / (2 * np.pi):.6g} Hz")
 
@@ -142,22 +230,73 @@ def convert(model_path: str, out_path: str) -> None:
 @click.argument("signal_path", metavar="SIGNAL", type=click.Path(dir_okay=False))
 @click.option("--rate", type=float, default=None, help="Sample rate in Hz (CSV and .npy signals).")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Save a waveform plot (PNG).")
-@click.option("--json", "as_json", is_flag=True, help="Print {features, predicted} as JSON.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print {features, predicted} as JSON ({features, scores, predicted} for a linear readout).")
 @handles_errors
 def simulate(model_path: str, signal_path: str, rate: float | None, plot_path: str | None, as_json: bool) -> None:
-    """Run the reference model on SIGNAL (.wav, .csv or .npy): features and predicted class."""
+    """Run the reference model on SIGNAL (.wav, .csv or .npy): features (and a linear readout's
+    class scores) and predicted class."""
+    _check_output_file(plot_path, "--plot")
     model = compiler.load_model(model_path)
     result = compiler.simulate(model, signal_path, rate)
     if plot_path:
         from .plots import plot_waveforms
 
-        plot_waveforms(result, plot_path)
+        plot_waveforms(_read_node_view(result) if model.readout.is_linear else result, plot_path)
+    if model.readout.is_linear:
+        _print_layer(result, as_json)
+        return
     if as_json:
         click.echo(json.dumps({"features": result.feature_map(), "predicted": result.predicted}, indent=1))
         return
-    for cls, value in result.feature_map().items():
+    rows = [[cls, f"{value:.6e}", "<- predicted" if cls == result.predicted else ""]
+            for cls, value in result.feature_map().items()]
+    for line in table_lines(rows, "<><"):
+        click.echo(line)
+
+
+def _print_layer(result, as_json: bool) -> None:
+    """``r2nn simulate``'s output for a linear readout: the features φ (JSON: by name; text: a
+    table of resonators × segments), the class scores and the predicted class."""
+    model = result.model
+    ro = model.readout
+    phi = reference.layer_features(model, result.signal.data[None], result.signal.rate_hz)[0]
+    scores = result.feature_map()  # a linear readout's decision values are its scores
+    if as_json:
+        click.echo(json.dumps({"features": {f.name: float(v) for f, v in zip(ro.features, phi)},
+                               "scores": scores, "predicted": result.predicted}, indent=1))
+        return
+    k = len(ro.boundaries) - 1
+    table = {node: [""] * k for node in model.read_nodes}
+    for f, v in zip(ro.features, phi):
+        table[f.node][f.segment] = f"{v:.5g}"
+    click.echo(f"features ln(MS + {ro.floor:.3g}) by resonator and segment "
+               f"({', '.join(f'{b:g}' for b in ro.boundaries)} s):")
+    click.echo(f"{'':<16}" + "".join(f"{'seg ' + str(s):>12}" for s in range(k)))
+    for node, row in table.items():
+        click.echo(f"{node:<16}" + "".join(f"{v:>12}" for v in row))
+    click.echo("scores:")
+    for cls, value in scores.items():
         mark = "  <- predicted" if cls == result.predicted else ""
         click.echo(f"{cls:<16}{value:.6e}{mark}")
+
+
+def _read_node_view(result):
+    """A linear model's simulation result as the waveform plot draws one: a curve per read
+    resonator, labelled with its continuous-time RMS over the window (the stand-in model's
+    outputs are the read nodes; its readout ``rms_continuous`` over the same window; the
+    predicted class in its name, so in the title)."""
+    import dataclasses
+
+    from .model.ir import RMS_CONTINUOUS, Output, Readout
+
+    model = result.model
+    ro = model.readout
+    view = dataclasses.replace(model, name=f"{model.name} (predicted {result.predicted})",
+                               outputs=tuple(Output("RMS", node) for node in model.read_nodes),
+                               readout=Readout(RMS_CONTINUOUS, ro.start, ro.stop))
+    rms = reference.features_of(view, result.signal.data[None], result.signal.rate_hz)[0]
+    return dataclasses.replace(result, model=view, features=rms, predicted="")
 
 
 @main.command()
@@ -170,7 +309,7 @@ def simulate(model_path: str, signal_path: str, rate: float | None, plot_path: s
 @handles_errors
 def response(model_path: str, fmin: float | None, fmax: float | None, points: int, plot_path: str | None,
              as_json: bool) -> None:
-    """Frequency response of every output to every input (reference model)."""
+    """Frequency response of every output (a linear readout: every read resonator) to every input."""
     model = compiler.load_model(model_path)
     grid = reference.default_grid(model, points)
     lo, hi = fmin or grid[0], fmax or grid[-1]
@@ -181,21 +320,31 @@ def response(model_path: str, fmin: float | None, fmax: float | None, points: in
     if plot_path:
         from .plots import plot_bode
 
-        plot_bode(model, freqs, h, plot_path)
+        plot_bode(model, freqs, h, plot_path, rows=[label or node for label, node in _response_rows(model)])
     if as_json:
         click.echo(json.dumps({
             "freqs_hz": freqs.tolist(),
-            "responses": [{"class": o.cls, "input": i.name, "magnitude": np.abs(h[j, k]).tolist(),
-                           "phase_deg": np.degrees(np.angle(h[j, k])).tolist()}
-                          for j, o in enumerate(model.outputs) for k, i in enumerate(model.inputs)],
+            "responses": [{**({"class": label} if label else {}), "node": node, "input": i.name,
+                           "magnitude": np.abs(h[j, k]).tolist(), "phase_deg": np.degrees(np.angle(h[j, k])).tolist()}
+                          for j, (label, node) in enumerate(_response_rows(model)) for k, i in enumerate(model.inputs)],
         }))
         return
-    click.echo(f"{'class':<16}{'input':<10}{'peak at':>12}{'peak |H|':>14}")
-    for j, o in enumerate(model.outputs):
+    rows = [["class", "node", "input", "peak at", "peak |H|"]]
+    for j, (label, node) in enumerate(_response_rows(model)):
         for k, i in enumerate(model.inputs):
             mag = np.abs(h[j, k])
             p = int(np.argmax(mag))
-            click.echo(f"{o.cls:<16}{i.name:<10}{format_si(freqs[p], 'Hz'):>12}{mag[p]:>14.6g}")
+            rows.append([label or "-", node, i.name, format_si(freqs[p], "Hz"), f"{mag[p]:.6g}"])
+    for line in table_lines(rows, "<<<>>"):
+        click.echo(line)
+
+
+def _response_rows(model) -> list[tuple[str | None, str]]:
+    """(class or None, resonator) of each row of ``reference.frequency_response``: the outputs,
+    or a linear readout's read resonators (no class of their own)."""
+    if model.readout is not None and model.readout.is_linear:
+        return [(None, node) for node in model.read_nodes]
+    return [(o.cls, o.node) for o in model.outputs]
 
 
 @main.command(name="compile")
@@ -227,7 +376,9 @@ def response(model_path: str, fmin: float | None, fmax: float | None, points: in
 @click.option("--readout", type=click.Choice(["none", "analog", "behavioural"]), default="none", show_default=True,
               help="On-circuit readout: output buffers (weights as gains), mean-square detectors over the readout "
                    "window and a winner-take-all driving one decision port per class; analog: from parts "
-                   "(op-amps, 1N4148, 2N3904, E96), behavioural: B-sources for fast checks.")
+                   "(op-amps, 1N4148, 2N3904, E96), behavioural: B-sources for fast checks. A linear readout "
+                   "layer: its detectors per feature, logs, class scores and winner-take-all on the taps, "
+                   "behavioural only for now.")
 @click.option("--no-calibrate", is_flag=True,
               help="Keep each output's gain as its parts give it, without trimming it to the model's level "
                    "(calibrate_outputs).")
@@ -282,13 +433,14 @@ def compile_cmd(model_path: str, outdir: str, exact: bool, band_text, series_tex
             raise click.UsageError("--calibrate-signals and --no-calibrate contradict each other")
         options.calibration_signals = compiler.load_signals(model, list(calibration_paths), rate)
     result = compiler.compile_model(model, outdir, flow=flow, options=options)
-    for entry in result.log:
-        click.echo(f"  {entry.name:<20}{entry.summary}")
+    rows = [[entry.name, entry.summary] for entry in result.log]
     counts = result.manifest["component_counts"]
     if result.manifest.get("energy"):
         from .energy import EnergyEstimate
 
-        click.echo(f"  {'energy':<20}{EnergyEstimate(**result.manifest['energy']).summary()}")
+        rows.append(["energy", EnergyEstimate(**result.manifest["energy"]).summary()])
+    for line in table_lines(rows, "<<", indent="  "):
+        click.echo(line)
     click.echo(f"wrote {outdir}: {', '.join(sorted(result.files))} "
                f"({result.manifest['total_components']} components: "
                + ", ".join(f"{v} {k}" for k, v in counts.items()) + ")")
@@ -336,6 +488,11 @@ def verify(model_path, outdir, more_signals, signal_paths, rate, json_path, plot
     tolerance."""
     from .verify import Tolerances
 
+    _check_output_file(json_path, "--json")
+    if plot_dir is not None and Path(plot_dir).exists() and not Path(plot_dir).is_dir():
+        from .errors import UsageError
+
+        raise UsageError(f"--plot: {plot_dir} exists and is not a directory")
     model = compiler.load_model(model_path)
     paths = list(signal_paths) + list(more_signals)
     report = compiler.verify(model, outdir, paths, rate_hz=rate, engine=engine, run_ac=not no_ac,
@@ -356,19 +513,18 @@ def verify(model_path, outdir, more_signals, signal_paths, rate, json_path, plot
 
 def _print_report(report) -> None:
     if report.signals:
-        extra = "" if report.exact else f"{'vs circuit':>12}"
-        width = max([12] + [len(c) + 2 for s in report.signals for c in (s.reference_class, s.circuit_class)])
-        click.echo(f"{'signal':<32}{'NRMSE':>12}{extra}  {'reference':<{width}}{'circuit':<{width}}agree")
+        rows = [["signal", "NRMSE"] + ([] if report.exact else ["vs circuit"]) + ["reference", "circuit", "agree"]]
         for s in report.signals:
-            name = s.path if len(s.path) <= 31 else "..." + s.path[-28:]
-            vs = "" if report.exact else f"{max(s.nrmse_vs_circuit.values()):>12.3e}"
-            click.echo(f"{name:<32}{s.worst_nrmse:>12.3e}{vs}  {s.reference_class:<{width}}{s.circuit_class:<{width}}"
-                       f"{'yes' if s.agree else 'NO'}")
+            vs = [] if report.exact else [f"{max(s.nrmse_vs_circuit.values()):.3e}"]
+            rows.append([_short_path(s.path), f"{s.worst_nrmse:.3e}"] + vs
+                        + [s.reference_class, s.circuit_class, "yes" if s.agree else "NO"])
+        for line in table_lines(rows, "<>" + ("" if report.exact else ">") + "<<<"):
+            click.echo(line)
     for a in report.ac:
         e = a.errors
         vs = "" if a.circuit_errors is None else (f"; against the deck's circuit {a.circuit_errors['peak_freq_error']:.2e}"
                                                   f" and {a.circuit_errors['peak_mag_error']:.2e}")
-        click.echo(f"AC {a.cls} <- {a.input}: peak {format_si(e['peak_hz_circuit'], 'Hz')} "
+        click.echo(f"AC {a.name} <- {a.input}: peak {format_si(e['peak_hz_circuit'], 'Hz')} "
                    f"(reference {format_si(e['peak_hz_reference'], 'Hz')}), peak freq error {e['peak_freq_error']:.2e}, "
                    f"peak |H| error {e['peak_mag_error']:.2e}{vs}")
     refined = report.refined
@@ -388,13 +544,24 @@ def _print_report(report) -> None:
                f"{figure}, {report.elapsed_s:.1f} s with ngspice ({report.engine})")
 
 
+#: ``r2nn verify``'s table shows at most this many characters of a signal's path (its end).
+PATH_WIDTH = 48
+
+
+def _short_path(path: str, width: int = PATH_WIDTH) -> str:
+    """``path`` if it has at most ``width`` characters, else ``...`` and its last ones."""
+    return path if len(path) <= width else "..." + path[-(width - 3):]
+
+
 def _print_decisions(figures: dict) -> None:
     """The on-circuit readout's figures (decks compiled with --readout), if any."""
     if not figures:
         return
 
-    def pct(value) -> str:
-        return "n/a" if value is None else f"{100 * value:.3g} %"
+    def pct(value) -> str:  # margins and errors: relative, or a linear layer's score units
+        if value is None:
+            return "n/a"
+        return f"{value:.3g} (score)" if figures.get("margins") == "absolute" else f"{100 * value:.3g} %"
 
     click.echo(f"decision ports agree with the reference on {100 * figures['agreement']:.1f} % of "
                f"{figures['signals']} signals; smallest winning margin {pct(figures['smallest_margin'])} "
@@ -435,30 +602,72 @@ def _print_decisions(figures: dict) -> None:
 @click.option("--steps", type=click.IntRange(1, 10**6), default=300, show_default=True)
 @click.option("--validation", type=click.FloatRange(0, 0.9), default=0.2, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--readout-kind", type=click.Choice(READOUT_KINDS), default="rms", show_default=True,
-              help="Feature the readout weights are fit to: rms (mean of the window's samples) or "
-                   "rms_continuous (continuous-time mean square, what --readout analog computes).")
+@click.option("--readout-kind", type=click.Choice([k for k in READOUT_KINDS if k != "linear"]), default="rms",
+              show_default=True, help="With --readout argmax: the feature the readout weights are fit to: rms (mean of the "
+                   "window's samples) or rms_continuous (continuous-time mean square, what --readout analog "
+                   "computes).")
+@click.option("--readout", "readout", type=click.Choice(["linear", "argmax"]), default="linear", show_default=True,
+              help="linear: a trained layer over log mean squares of resonators over segments of the window; "
+                   "argmax: one output resonator per class.")
+@click.option("--segments", "segments_text", default="auto", show_default=True, metavar="auto|K|S0,S1,...",
+              help="Linear readout: K equal segments of the window, the boundaries in s (they set the window), "
+                   "or auto (K in 1,2,3,4,6,12 by cross-validation on the training clips).")
+@click.option("--max-features", type=click.IntRange(1, 10**6), default=None,
+              help="Linear readout: at most this many resonator x segment detectors (default: all).")
+@click.option("--floor", type=click.FloatRange(0, min_open=True), default=None,
+              help="Linear readout: floor eps of ln(MS + eps), (m/s)^2 (default: 1e-4 x the median MS).")
+@click.option("--group-lasso", type=click.FloatRange(0), default=1e-3, show_default=True,
+              help="Linear readout: weight of the group lasso over the detectors (sparsity).")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Loss/accuracy curves (PNG).")
 @handles_errors
 def train_cmd(data_path, out_path, n_resonators, band_text, freq_text, passive, springs, max_couplings, l1,
-              hardware_aware, steps, validation, seed, readout_kind, plot_path) -> None:
+              hardware_aware, steps, validation, seed, readout_kind, readout, segments_text, max_features, floor,
+              group_lasso, plot_path) -> None:
     """Train an R²NN on DATA (a folder of class folders of WAV files, or an .npz) and write it."""
     from .train import TrainOptions, load_dataset, plot_history, train
 
-    dataset = load_dataset(data_path)
+    _check_output_file(out_path, "-o")
+    compiler.check_model_path(out_path)
+    _check_figure_file(plot_path, "--plot")
     options = TrainOptions(n_resonators=n_resonators, passive=passive, max_couplings=max_couplings, l1=l1,
                            coupling_kinds=("damper", "spring") if springs else ("damper",),
                            hardware_aware=hardware_aware, steps=steps, validation=validation, seed=seed,
                            band=_parse_band(band_text) if band_text else None,
                            frequencies=_parse_frequencies(freq_text) if freq_text else (),
-                           readout_kind=readout_kind)
+                           readout_kind=readout_kind, readout=readout, segments=_parse_segments(segments_text),
+                           max_features=max_features, floor=floor, group_lasso=group_lasso)
+    dataset = load_dataset(data_path)
     result = train(dataset, options, progress=True)
     compiler.save_model(result.model, out_path)
     if plot_path:
         plot_history(result.history, plot_path)
-    for key, value in result.metrics.items():
-        click.echo(f"  {key:<28}{value:.4g}" if isinstance(value, float) else f"  {key:<28}{value}")
+    for line in metric_lines(result.metrics):
+        click.echo(line)
     click.echo(f"wrote {out_path}")
+
+
+def _parse_segments(text: str) -> int | tuple[float, ...] | None:
+    """``--segments``: ``auto`` (None), a count K >= 1, or at least two increasing boundaries >= 0 in s."""
+    if text.strip() == "auto":
+        return None
+    if "," not in text:
+        try:
+            count = int(text)
+        except ValueError:
+            count = 0
+        if count >= 1:
+            return count
+    else:
+        try:
+            quantities = [parse_quantity(item) for item in text.split(",")]
+            bounds = tuple(q.value for q in quantities if q.unit in (None, "s"))
+        except ValueError:
+            bounds = ()
+        if len(bounds) == len(text.split(",")) >= 2 and bounds[0] >= 0 and all(
+                b1 > b0 for b0, b1 in zip(bounds, bounds[1:])):
+            return bounds
+    raise click.UsageError(f"--segments: expected auto, a count K >= 1 or increasing boundaries in s "
+                           f"(e.g. 0,0.15,0.3,0.5), got {text!r}")
 
 
 def _parse_frequencies(text: str) -> tuple[float, ...]:
@@ -498,6 +707,7 @@ def tolerance_cmd(model_path, outdir, more_signals, signal_paths, tol_text, runs
     """Monte Carlo over part tolerances of the deck in OUTDIR (circuit-level MNA, ngspice spot checks)."""
     from .tolerance import parse_tolerances
 
+    _check_output_file(json_path, "--json")
     model = compiler.load_model(model_path)
     report = compiler.tolerance(model, outdir, list(signal_paths) + list(more_signals), parse_tolerances(tol_text),
                                 rate_hz=rate, runs=runs, seed=seed, distribution=distribution,
@@ -511,17 +721,22 @@ def tolerance_cmd(model_path, outdir, more_signals, signal_paths, tol_text, runs
     a = data["agreement"]
     click.echo(f"{report.runs} draws ({report.distribution}, {tols}); nominal agreement "
                f"{100 * report.nominal_agreement:.1f} %")
-    click.echo(f"class agreement with the reference: mean {100 * a['mean']:.1f} %, 5 % {100 * a['p5']:.1f} %, "
-               f"95 % {100 * a['p95']:.1f} %")
+    click.echo(f"class agreement with the reference: mean {100 * a['mean']:.1f} %, 5th percentile "
+               f"{100 * a['p5']:.1f} %, 95th percentile {100 * a['p95']:.1f} %")
     if data["accuracy"] is not None:
         acc = data["accuracy"]
-        click.echo(f"accuracy (folder labels): mean {100 * acc['mean']:.1f} %, 5 % {100 * acc['p5']:.1f} %, "
-                   f"95 % {100 * acc['p95']:.1f} % (reference model {100 * report.reference_accuracy:.1f} %)")
+        click.echo(f"accuracy (folder labels): mean {100 * acc['mean']:.1f} %, 5th percentile "
+                   f"{100 * acc['p5']:.1f} %, 95th percentile {100 * acc['p95']:.1f} % (reference model "
+                   f"{100 * report.reference_accuracy:.1f} %)")
     click.echo("most sensitive parts (±tol one at a time):")
-    for row in report.sensitivity:
-        click.echo(f"  {row['designator']:<8}{format_si(row['value'], {'R': 'ohm', 'L': 'H', 'C': 'F'}[row['kind']]):>12}"
-                   f"  features move {100 * row['feature_change']:.2f} %, flips {row['decisions_flipped']}"
-                   f"  ({row['origin']})")
+    scores = model.readout.is_linear  # a linear layer's scores move by absolute amounts
+    rows = [[row["designator"], format_si(row["value"], {"R": "ohm", "L": "H", "C": "F"}[row["kind"]]),
+             (f"scores move {row['feature_change']:.3g}" if scores
+              else f"features move {100 * row['feature_change']:.2f} %") + f", flips {row['decisions_flipped']}",
+             f"({row['origin']})"]
+            for row in report.sensitivity]
+    for line in table_lines(rows, "<><<", indent="  "):
+        click.echo(line)
     for check in report.spot_checks:
         click.echo(f"ngspice spot check, draw {check['draw']}: {check['decisions_agree']}/{check['signals']} "
                    f"decisions as the MNA predicts, NRMSE ngspice vs MNA {check['ngspice_vs_mna_nrmse']:.2e}")

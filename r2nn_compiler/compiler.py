@@ -16,13 +16,15 @@ import numpy as np
 
 from . import __version__, backend, energy, reference
 from .backend.outputs import write_directory_atomic
-from .errors import Location, ModelError, SignalError
+from .errors import CompileError, Location, ModelError, SignalError
 from .fileutil import write_text_atomic
 from .circuit.opamp import OpampModel
 from .circuit.opamp import from_options as opamp_from_options
 from .passes import EXACT_FLOW, HARDWARE_FLOW, CompileContext, CompileOptions, run_flow
+from .passes.base import OBSERVED_PREFIX
+from .passes.readout_linear import refuse_parts_level
 from .model import Model, model_from_json_text, model_from_npz, model_to_json, model_to_text, parse_model_text
-from .signals import Signal, load_signal
+from .signals import Signal, check_fits, load_signal
 
 MODEL_SUFFIXES = (".r2nn", ".json", ".npz")
 
@@ -49,16 +51,24 @@ def load_model(path: str | Path) -> Model:
     return reference.check_stable(model)
 
 
-def save_model(model: Model, path: str | Path) -> None:
-    """Write ``model`` as .r2nn text or r2nn-model/1 JSON by suffix, atomically."""
+def check_model_path(path: str | Path) -> None:
+    """Raise ModelError naming ``path`` unless :func:`save_model` can write a model there: a
+    ``.r2nn`` or ``.json`` name in an existing directory (checked before work whose result it is)."""
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix == ".r2nn":
-        write_text_atomic(path, model_to_text(model))
-    elif suffix == ".json":
-        write_text_atomic(path, model_to_json(model))
-    else:
+    if suffix not in (".r2nn", ".json"):
         raise ModelError(f"cannot write {suffix or '(no suffix)'!r}: expected .r2nn or .json", Location(str(path)))
+    if not path.resolve().parent.is_dir():
+        raise ModelError(f"cannot write a model: directory {path.parent} does not exist", Location(str(path)))
+
+
+def save_model(model: Model, path: str | Path) -> None:
+    """Write ``model`` as .r2nn text or r2nn-model/1 JSON by suffix, atomically.
+
+    Raises ModelError (see :func:`check_model_path`) before writing anything."""
+    check_model_path(path)
+    path = Path(path)
+    write_text_atomic(path, model_to_text(model) if path.suffix.lower() == ".r2nn" else model_to_json(model))
 
 
 @dataclass(frozen=True)
@@ -81,9 +91,12 @@ class SimulationResult:
 
 def simulate(model: Model, signal: Signal | str | Path, rate_hz: float | None = None) -> SimulationResult:
     """Run the reference model on one signal (a Signal or a signal file), up to the end of the
-    readout window (nothing later changes a feature; the result's signal is cut there too)."""
+    readout window (nothing later changes a feature; the result's signal is cut there too).
+
+    Raises SignalError (naming the file) before simulating a signal that cannot drive ``model``."""
     if not isinstance(signal, Signal):
         signal = load_signal(signal, len(model.inputs), rate_hz)
+    check_fits(model, signal)
     keep = reference.samples_needed(model, signal.rate_hz)
     if keep < signal.data.shape[1]:
         signal = Signal(signal.data[:, :keep], signal.rate_hz, signal.path)
@@ -135,7 +148,9 @@ def opamp_model_of(graph, options: CompileOptions) -> OpampModel:
 
 def load_signals(model: Model, paths: list[str | Path], rate_hz: float | None = None) -> list[Signal]:
     """Every signal file in ``paths`` (directories expanded, see :func:`signals.signal_files`)
-    read for ``model``'s inputs. Raises SignalError when there is none, or for a bad file."""
+    read for ``model``'s inputs and checked against it (:func:`signals.check_fits`: channels,
+    rate, long enough for the readout window). Raises SignalError naming the file when there is
+    none, or for the first bad one."""
     from .signals import signal_files
 
     missing = [str(p) for p in paths if not Path(p).exists()]
@@ -144,7 +159,7 @@ def load_signals(model: Model, paths: list[str | Path], rate_hz: float | None = 
     files = signal_files(paths)
     if not files:
         raise SignalError(f"no signal files (.wav, .csv, .npy) in {', '.join(map(str, paths)) or '(none given)'}")
-    return [load_signal(f, len(model.inputs), rate_hz) for f in files]
+    return [check_fits(model, load_signal(f, len(model.inputs), rate_hz)) for f in files]
 
 
 def compile_model(model: Model, outdir: str | Path, *, exact: bool = False, flow: list[str] | None = None,
@@ -152,9 +167,21 @@ def compile_model(model: Model, outdir: str | Path, *, exact: bool = False, flow
     """Lower ``model`` through ``flow`` and write ``<name>.lib``, ``<name>.cir``, the testbench's
     input file, ``manifest.json`` and ``bom.csv`` into ``outdir`` (atomically).
 
-    Raises CompileError (an unknown pass, an unrealisable element, a failed numpy proof).
+    Raises CompileError (an unknown pass, an unrealisable element, a failed numpy proof) and,
+    before any pass runs, CompileError for an ``outdir`` that is a file or ``--readout analog`` on
+    a linear readout layer (not built yet) or a calibration signal that cannot drive ``model``
+    (naming the signal's file).
     """
     options = options or CompileOptions(exact=exact)
+    if Path(outdir).exists() and not Path(outdir).is_dir():
+        raise CompileError(f"output {outdir} exists and is not a directory", str(outdir))
+    for signal in options.calibration_signals:
+        try:
+            check_fits(model, signal)
+        except SignalError as err:
+            raise CompileError(f"{err.message} (a calibration signal)", err.where) from None
+    if model.readout.is_linear and options.readout == "analog":
+        raise refuse_parts_level()  # the pass would say so too, after the slower ones
     flow = list(flow) if flow is not None else default_flow(options.exact)
     # The passes allocate a few objects per component and free few: cyclic garbage collections
     # on the way would only rescan them (~10 % of compiling a 10k-coupling model).
@@ -188,10 +215,10 @@ def compile_model(model: Model, outdir: str | Path, *, exact: bool = False, flow
     supplies = [p.name for p in graph.ports if p.role == "supply"]
     testbench = netlister.testbench(
         title=f"r2nn testbench for {model.name}", library=lib_name, subckt=subckt, n_inputs=len(model.inputs),
-        n_outputs=len(model.outputs), extra_ports=supplies, data_file=input_name,
+        n_outputs=len(ctx.outputs), extra_ports=supplies, data_file=input_name,
         tran=(float(t_c[-1]), tmax), ac=(float(grid[0]), float(grid[-1]), 50),
-        save_outputs=True, rms_window=(model.readout.start * ctx.time_scale, model.readout.stop * ctx.time_scale),
-        decisions=graph.meta.get("decisions"))
+        save_outputs=True, rms_window=tuple(b * ctx.time_scale for b in model.readout.boundaries),
+        decisions=graph.meta.get("decisions"), observed=OBSERVED_PREFIX["tap" if model.readout.is_linear else "output"])
     manifest = backend.build_manifest(
         model=model, graph=graph, subckt=subckt, library=lib_name, testbench=cir_name, input_file=input_name,
         inputs=ctx.inputs, outputs=ctx.outputs, time_scale=ctx.time_scale, sense=ctx.sense, flow=flow,
@@ -216,13 +243,19 @@ def verify(model: Model, outdir: str | Path, signals: list[str | Path], *, rate_
     scheduler is at ``scheduler``. ``refine``: simulate again, at finer accuracies, the signals
     whose winning margin is within ngspice's own error (hardware decks; ``verify.run.refine``).
 
-    Raises SignalError / VerificationError / SimulationError / ExecutorError (one line each).
+    Raises SignalError / VerificationError / SimulationError / ExecutorError (one line each);
+    every input (the compiled output, the signals, the settings) is checked before ngspice
+    starts (``verify.run.check_inputs``).
     """
     from .executor import make_executor
     from .verify import read_compiled, verify_deck
+    from .verify.run import Tolerances, check_inputs
 
     compiled = read_compiled(outdir, trust_deck)
     loaded = load_signals(model, signals, rate_hz) if signals else []
+    tolerances = tolerances or Tolerances()
+    check_inputs(model, compiled, loaded, engine=engine, tolerances=tolerances, accuracy=accuracy,
+                 timeout_s=timeout_s)
     bar = None
     if progress and loaded:
         from tqdm import tqdm
@@ -251,13 +284,17 @@ def tolerance(model: Model, outdir: str | Path, signals: list[str | Path], toler
               scheduler: str | None = None):
     """Monte Carlo tolerance analysis of the deck in ``outdir`` (see :mod:`r2nn_compiler.tolerance`),
     on ``workers`` local processes or the Dask cluster whose scheduler is at ``scheduler``;
-    ``spot_checks`` draws are simulated in ngspice on the first ``spot_signals`` signals."""
+    ``spot_checks`` draws are simulated in ngspice on the first ``spot_signals`` signals.
+
+    Every input (the compiled output, the signals, the settings) is checked before the Monte
+    Carlo starts (``tolerance.check_inputs``)."""
     from . import tolerance as tol
     from .executor import make_executor
     from .verify import read_compiled
 
     compiled = read_compiled(outdir)
     loaded = load_signals(model, signals, rate_hz)
+    tol.check_inputs(model, compiled, loaded, tolerances, distribution=distribution)
     bar = None
     if progress:
         from tqdm import tqdm

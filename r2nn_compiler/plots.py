@@ -49,12 +49,13 @@ def plot_waveforms(result, path: str | Path) -> None:
 
 
 def plot_bode(model, freqs_hz: np.ndarray, h: np.ndarray, path: str | Path, overlay: np.ndarray | None = None,
-              overlay_label: str = "circuit") -> None:
-    """Magnitude (dB) and phase of every output/input pair; ``overlay`` (same shape) dashed."""
+              overlay_label: str = "circuit", rows: list[str] | None = None) -> None:
+    """Magnitude (dB) and phase of every output/input pair; ``overlay`` (same shape) dashed.
+    ``rows`` names h's rows (default: the outputs' classes; e.g. a linear layer's taps)."""
     fig, (mag_ax, ph_ax) = plt.subplots(2, 1, sharex=True, figsize=(9, 6))
-    for j, out in enumerate(model.outputs):
+    for j, row in enumerate(rows if rows is not None else [o.cls for o in model.outputs]):
         for k, inp in enumerate(model.inputs):
-            label = f"{out.cls} ← {inp.name}"
+            label = f"{row} ← {inp.name}"
             line, = mag_ax.semilogx(freqs_hz, 20 * np.log10(np.abs(h[j, k]) + 1e-300), label=label)
             ph_ax.semilogx(freqs_hz, np.degrees(np.angle(h[j, k])), color=line.get_color())
             if overlay is not None:

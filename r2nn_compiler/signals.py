@@ -2,7 +2,8 @@
 
 A signal is (inputs × samples) float64 with its sample rate in Hz. CSV/.npy hold one column per
 input (or a 1-D array for one input) and need the rate from the caller; WAV carries its own and
-one channel per input. Integer PCM is scaled to [-1, 1).
+one channel per input. Integer PCM is scaled to [-1, 1). :func:`check_fits` checks a signal
+against a model (channels, rate, long enough for its readout window) before anything simulates it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import Location, SignalError, UsageError
+from .model.ir import LINEAR, RMS_CONTINUOUS, Model
 
 SIGNAL_SUFFIXES = (".wav", ".csv", ".npy")
 
@@ -43,6 +45,8 @@ def load_signal(path: str | Path, n_inputs: int, rate_hz: float | None = None) -
     suffix = path.suffix.lower()
     if suffix not in SIGNAL_SUFFIXES:
         raise SignalError(f"unknown signal type {suffix or '(none)'!r}: expected .wav, .csv or .npy", where)
+    if rate_hz is not None and not _valid_rate(rate_hz):
+        raise SignalError(f"sample rate (--rate) must be a positive, finite number of Hz, got {rate_hz!r}", where)
     try:
         size = path.stat().st_size
     except OSError as exc:
@@ -73,9 +77,44 @@ def load_signal(path: str | Path, n_inputs: int, rate_hz: float | None = None) -
         raise SignalError("a signal needs at least two samples", where)
     if not np.all(np.isfinite(data)):
         raise SignalError("signal contains NaN or infinite samples", where)
-    if not (rate_hz and rate_hz > 0 and np.isfinite(rate_hz)):
-        raise SignalError(f"sample rate must be a positive number of Hz, got {rate_hz!r}", where)
+    if not _valid_rate(rate_hz):
+        raise SignalError(f"sample rate must be a positive, finite number of Hz, got {rate_hz!r}", where)
     return Signal(np.ascontiguousarray(data.T), float(rate_hz), str(path))
+
+
+def _valid_rate(rate_hz: float | None) -> bool:
+    """True for a positive, finite sample rate (numbers only)."""
+    return isinstance(rate_hz, (int, float, np.number)) and bool(np.isfinite(rate_hz) and rate_hz > 0)
+
+
+def check_fits(model: Model, signal: Signal) -> Signal:
+    """Return ``signal`` when it can drive ``model``: (inputs × samples) finite data with one row
+    per model input, a positive finite rate, and samples up to the end of the readout window
+    (the check every feature makes, here before anything is simulated).
+
+    Raises SignalError naming the signal's file (``signal.path``) otherwise.
+    """
+    from .reference.readout import require_window, samples_needed, window_mask  # the features' own checks
+
+    where = Location(str(getattr(signal, "path", "") or "signal"))
+    data = np.asarray(signal.data)
+    if data.ndim != 2 or data.shape[0] != len(model.inputs):
+        raise SignalError(f"expected {len(model.inputs)} input channel(s), one per model input, got an array of shape "
+                          f"{data.shape}", where)
+    if not _valid_rate(signal.rate_hz):
+        raise SignalError(f"sample rate must be a positive, finite number of Hz, got {signal.rate_hz!r}", where)
+    if data.shape[1] < 2:
+        raise SignalError("a signal needs at least two samples", where)
+    if not np.all(np.isfinite(data)):
+        raise SignalError("signal contains NaN or infinite samples", where)
+    rate, n = float(signal.rate_hz), data.shape[1]
+    try:
+        require_window(model, n, rate)
+        if model.readout.kind not in (RMS_CONTINUOUS, LINEAR):  # sampled: a sample must fall in the window
+            window_mask(model, min(n, samples_needed(model, rate) + 1), rate)
+    except SignalError as err:
+        raise err.located(where.file) from None
+    return signal
 
 
 def _read_wav(path: Path, rate_hz: float | None):

@@ -15,6 +15,10 @@ parts (network and output buffers) and decides by argmax of the features, which 
 ideal readout decides; the readout's own parts stay nominal (its detectors' error is what
 ``r2nn verify`` reports against the winning margins). The spot checks simulate the whole
 perturbed deck, readout included, and compare the decision ports with the MNA's decisions.
+
+A deck of a linear readout layer is drawn the same way through its taps: each draw's decisions
+are the argmax of the layer's scores of the taps' exact response, and the sensitivity's
+``feature_change`` is then the scores' absolute change (score units), not a relative one.
 """
 
 from __future__ import annotations
@@ -28,13 +32,13 @@ import numpy as np
 
 from . import reference
 from .backend import NgspiceNetlister
-from .errors import UsageError
+from .errors import Location, SignalError, UsageError
 from .executor import make_executor
 from .model import Model
-from .signals import Signal
+from .signals import Signal, check_fits
 from .verify.circuit import KINDS, CircuitUnderTest
 from .verify.decisions import decision_ports, linear_circuit, with_readout
-from .verify.manifest import CompiledDeck
+from .verify.manifest import CompiledDeck, check_matches
 
 
 def parse_tolerances(text: str) -> dict[str, float]:
@@ -53,6 +57,26 @@ def parse_tolerances(text: str) -> dict[str, float]:
             raise UsageError(f"--tol: tolerance of {kind} must be between 0% and 100%, got {value!r}")
         out[kind] = number
     return out
+
+
+def check_inputs(model: Model, compiled: CompiledDeck, signals: list[Signal], tolerances: dict[str, float], *,
+                 distribution: str = "uniform") -> None:
+    """Check everything the analysis reads before any draw or simulation: the distribution is
+    known, every tolerance is a part kind's fraction in [0, 1), the deck is ``model``'s
+    (:func:`verify.manifest.check_matches`) and there is at least one signal, each able to drive
+    the model (:func:`signals.check_fits`). Raises UsageError, VerificationError or SignalError."""
+    if distribution not in ("uniform", "normal"):
+        raise UsageError(f"distribution must be uniform or normal, got {distribution!r}",
+                         Location(parameter="distribution"))
+    for kind, value in tolerances.items():
+        if kind not in KINDS or isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+            raise UsageError(f"expected a fraction in [0, 1) per part kind {', '.join(KINDS)}, got {kind}={value!r}",
+                             Location(parameter="tolerances"))
+    check_matches(compiled, model)
+    if not signals:
+        raise SignalError("no signals to analyse", Location(parameter="signals"))
+    for signal in signals:
+        check_fits(model, signal)
 
 
 @dataclass
@@ -108,9 +132,9 @@ def analyse(model: Model, compiled: CompiledDeck, signals: list[Signal], toleran
             spot_signals: int = 4, workers: int | None = None, progress=None, executor=None) -> ToleranceReport:
     """Monte Carlo + sensitivity + ngspice spot checks. ``progress(n)`` is told of finished draws.
     The draws and the spot checks' ngspice runs go to ``executor`` (default: ``workers`` local
-    processes; see :mod:`r2nn_compiler.executor`)."""
-    if distribution not in ("uniform", "normal"):
-        raise UsageError(f"distribution must be uniform or normal, got {distribution!r}")
+    processes; see :mod:`r2nn_compiler.executor`). Raises what :func:`check_inputs` raises
+    before any of it."""
+    check_inputs(model, compiled, signals, tolerances, distribution=distribution)
     cut = linear_circuit(compiled) if decision_ports(compiled.manifest) else CircuitUnderTest.from_compiled(compiled)
     nominal = {c.name: c.value for c in cut.graph.components if c.kind in KINDS}
     rng = np.random.default_rng(seed)
@@ -150,7 +174,9 @@ def analyse(model: Model, compiled: CompiledDeck, signals: list[Signal], toleran
 
 def _sensitivity(cut, model, signals, nominal, tolerances, base_feats, ref_class, top: int = 10) -> list[dict]:
     """Rank parts by the largest relative feature change a ±tolerance shift of that part alone
-    causes (mean over signals), with the decisions it flips."""
+    causes (mean over signals), with the decisions it flips. A linear layer's decision values
+    are scores (of any sign, compared by difference): their change is absolute, in score units."""
+    scale = 1.0 if model.readout.is_linear else np.maximum(np.abs(base_feats), 1e-300)
     rows = []
     for name, value in nominal.items():
         comp = cut.graph.component(name)
@@ -160,7 +186,7 @@ def _sensitivity(cut, model, signals, nominal, tolerances, base_feats, ref_class
         worst, flips = 0.0, 0
         for sign in (-1.0, 1.0):
             f = cut.features_for(model, {name: value * (1 + sign * tol)}, signals)
-            change = np.abs(f - base_feats) / np.maximum(np.abs(base_feats), 1e-300)
+            change = np.abs(f - base_feats) / scale
             worst = max(worst, float(np.mean(np.max(change, axis=-1))))
             flips = max(flips, int(np.sum(np.argmax(f, axis=-1) != ref_class)))
         rows.append({"designator": name, "kind": comp.kind, "value": value, "origin": comp.origin,

@@ -17,7 +17,7 @@ from r2nn_compiler.verify.decisions import linear_circuit
 
 from .conftest import ROOT, TOY
 
-TACTILE = ROOT / "examples" / "tactile" / "model.r2nn"
+TACTILE = ROOT / "examples" / "tactile" / "model_argmax.r2nn"
 E96 = {k: "E96" for k in "RCL"}
 
 

@@ -212,7 +212,7 @@ def test_multi_stage_buffers_realise_the_whole_weight(tmp_path):
     gain still missing, so the product, not just each stage, is within GAIN_TARGET (equal
     stages of one E96 ratio each compounded to 2e-4 on the 'rough' class). Uncalibrated: the
     calibration moves the ratio on purpose (see test_calibrate_outputs)."""
-    model = load_model(ROOT / "examples" / "tactile" / "model.r2nn")
+    model = load_model(ROOT / "examples" / "tactile" / "model_argmax.r2nn")
     result = compile_model(model, tmp_path / "o", options=CompileOptions(
         series={k: "E96" for k in "RCL"}, readout="analog", inductors="gic", calibrate=False))
     buffers = result.manifest["readout_circuit"]["buffers"]

@@ -332,3 +332,18 @@ def test_cli_on_a_linear_model_file(tmp_path, suffix):
     check = json.loads(CliRunner().invoke(main, ["check", str(path), "--json"]).output)
     assert check["outputs"] == [] and check["readout"]["reads"] == {"b": 2, "a": 1}
     assert check["readout"]["segments"] == [0.0, 0.2037, 0.5]
+
+
+def test_cli_response_of_a_linear_model_gives_each_read_resonator(tmp_path):
+    (tmp_path / "m.json").write_text(json.dumps(layer_json()))
+    model = compiler.load_model(tmp_path / "m.json")
+    res = CliRunner().invoke(main, ["response", str(tmp_path / "m.json"), "--points", "50", "--json",
+                                    "--plot", str(tmp_path / "bode.png")])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    assert [(r["node"], r["input"]) for r in doc["responses"]] == [("b", "u"), ("a", "u")]
+    assert all("class" not in r for r in doc["responses"]) and (tmp_path / "bode.png").stat().st_size > 0
+    h = reference.frequency_response(model, np.array(doc["freqs_hz"]))
+    np.testing.assert_allclose(doc["responses"][1]["magnitude"], np.abs(h[1, 0]), rtol=1e-12)
+    text = CliRunner().invoke(main, ["response", str(tmp_path / "m.json"), "--points", "50"]).output
+    assert text.splitlines()[0].split() == ["class", "node", "input", "peak", "at", "peak", "|H|"]

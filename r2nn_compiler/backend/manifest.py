@@ -4,6 +4,13 @@ Contract: when each input port is driven by an ideal voltage source with
 ``volts_per_unit · u(t_c / time_scale)``, each output port's voltage is
 ``volts_per_unit_velocity · v_node(t_c / time_scale)``.
 
+A model with a linear readout layer has no outputs (``outputs`` is []): its deck exposes one
+**tap** per resonator the layer reads (``model.read_nodes`` order), listed after ``outputs`` as
+``taps`` [{``node``, ``port``, ``volts_per_unit_velocity``}] under the same contract; the layer
+(features, scores, argmax) is computed from the taps' traces. ``taps`` is written for such a
+model only, and so is ``readout.segments_s`` (the layer's segment boundaries, circuit seconds).
+Ports: inputs, then outputs (or taps), then decisions, then supplies.
+
 Keys are only ever added, never changed in meaning. Build information: ``parts`` (how many
 parts the BOM asks a builder to buy: positive R, L, C and subcircuit instances, not ideal
 elements), ``not_in_bom`` (components the BOM leaves out, per reason: ``wiring``,
@@ -35,9 +42,10 @@ def build_manifest(*, model, graph, subckt: str, library: str, testbench: str, i
                    inputs, outputs, time_scale: float, sense: str, flow: list[str], log, exact: bool,
                    sample_rate_hz: float, tstop_s: float, tmax_s: float, version: str,
                    energy: dict | None = None) -> dict[str, Any]:
-    """Everything a testbench or checker needs, in port order (inputs, then outputs, then the rest)."""
+    """Everything a testbench or checker needs, in port order (inputs, then outputs or taps, then
+    the rest). ``outputs``: the observed port maps (``ctx.outputs``: role ``output`` or ``tap``)."""
     role_order = [p.name for p in graph.ports]
-    return {
+    manifest = {
         "format": FORMAT,
         "generator": f"r2nn-compiler {version}",
         "model": model.name,
@@ -49,7 +57,9 @@ def build_manifest(*, model, graph, subckt: str, library: str, testbench: str, i
         "ports": role_order,
         "inputs": [{"name": p.name, "port": p.net, "volts_per_unit": p.gain} for p in inputs],
         "outputs": [{"class": p.name, "node": p.node, "port": p.net, "volts_per_unit_velocity": p.gain}
-                    for p in outputs],
+                    for p in outputs if p.role == "output"],
+        "taps": [{"node": p.node, "port": p.net, "volts_per_unit_velocity": p.gain}
+                 for p in outputs if p.role == "tap"],
         "decisions": [dict(d) for d in graph.meta.get("decisions", [])],
         "supplies": [{"port": p.name, "volts": graph.meta.get("supply_volts", {}).get(p.name)}
                      for p in graph.ports if p.role == "supply"],
@@ -72,12 +82,19 @@ def build_manifest(*, model, graph, subckt: str, library: str, testbench: str, i
         "energy": energy,
         "readout_circuit": _readout_circuit(graph.meta.get("readout")),
     }
+    if model.readout.is_linear:
+        manifest["readout"]["segments_s"] = [b * time_scale for b in model.readout.boundaries]
+    else:
+        del manifest["taps"]  # decks of the other readouts keep their manifests as they were
+    return manifest
 
 
 def _readout_circuit(readout: dict | None) -> dict | None:
     """What a checker needs of the on-circuit readout (null without one): level, detector,
     per class the detector net of the model subcircuit and its nominal volts per feature²
-    (det_j = value · F_j², F_j = w_j·RMS(v_j) over the window) and the swing they clip at
+    (det_j = value · F_j², F_j = w_j·RMS(v_j) over the window; a linear layer's: the class's
+    score net ``sc<j>`` and its ``volts_per_unit_score``, with ``volts_per_mean_square`` null
+    and no buffers, see ``passes.readout_linear``) and the swing they clip at
     (null: none), the readout's subcircuits and
     instance (outside the linear circuit), its window (s) and part counts (its parts are
     also BOM rows, ``Xreadout.<element>``)."""

@@ -140,9 +140,9 @@ class NgspiceNetlister(Netlister):
     def testbench(self, *, title: str, library: str, subckt: str, n_inputs: int, n_outputs: int,
                   extra_ports: list[str], data_file: str | list[str] | None, tran: tuple[float, float] | None,
                   ac: tuple[float, float, int] | None, instances: int = 1, ac_per_instance: bool = False,
-                  save_outputs: bool = False, rms_window: tuple[float, float] | None = None,
+                  save_outputs: bool = False, rms_window: tuple[float, ...] | None = None,
                   extra_saves: list[str] | None = None, fixed_step: bool = False,
-                  decisions: list[dict] | None = None) -> str:
+                  decisions: list[dict] | None = None, observed: str = "out") -> str:
         """A deck driving ``instances`` copies of ``subckt``; copy i reads column set i of the
         data file (``time u1 u2 ...`` per copy), or, given a list of files, file i (``time u1
         u2 ...``, one filesource each: ngspice's filesource reads lines of at most 511
@@ -158,7 +158,10 @@ class NgspiceNetlister(Netlister):
 
         ``rms_window`` (t0, t1 in seconds) adds ``.meas tran rms_out<j> RMS v(out<j>)`` lines:
         plain ``ngspice -b`` then runs the analyses and prints each output's RMS over the
-        readout window (the features, times the output gains). ngspice runs a deck without
+        readout window (the features, times the output gains); given more boundaries (a linear
+        layer's segments s_0 < … < s_K), ``rms_<net>_s<k>`` over each segment k (from 1).
+        ``observed`` names the observed ports' testbench nets (``out<j>``, or ``tap<j>`` for a
+        linear layer's taps). ngspice runs a deck without
         ``-r`` only when something consumes its results: ``save_outputs`` (a ``.save`` of the
         output ports) makes ``.ac`` run too.
 
@@ -186,7 +189,7 @@ class NgspiceNetlister(Netlister):
                                                for k in range(n_inputs)], "filesrc", data_file)
         for i in range(instances):
             ins = [testbench_net("in", i, k, instances) for k in range(n_inputs)]
-            outs = [testbench_net("out", i, j, instances) for j in range(n_outputs)]
+            outs = [testbench_net(observed, i, j, instances) for j in range(n_outputs)]
             for k in range(n_inputs):
                 stimulus = ac is not None and k == (i if ac_per_instance else 0)
                 low = testbench_net("src", i, k, instances) if data_file is not None else "0"
@@ -198,7 +201,8 @@ class NgspiceNetlister(Netlister):
         if decisions:
             lines.append(READOUT_OPTIONS)
         if save_outputs:
-            vectors = [f"v({testbench_net('out', i, j, instances)})" for i in range(instances) for j in range(n_outputs)]
+            vectors = [f"v({testbench_net(observed, i, j, instances)})" for i in range(instances)
+                       for j in range(n_outputs)]
             vectors += [f"v({testbench_net('dec', i, j, instances)})" for i in range(instances)
                         for j in range(len(decisions or []))]
             for vector in extra_saves or []:
@@ -216,11 +220,12 @@ class NgspiceNetlister(Netlister):
             f_lo, f_hi, per_decade = ac
             lines.append(f".ac dec {per_decade} {self.value(f_lo)} {self.value(f_hi)}")
         if rms_window is not None and tran is not None:
-            t0, t1 = rms_window
             for i in range(instances):
                 for j in range(n_outputs):
-                    net = testbench_net("out", i, j, instances)
-                    lines.append(f".meas tran rms_{net} RMS v({net}) from={self.value(t0)} to={self.value(t1)}")
+                    net = testbench_net(observed, i, j, instances)
+                    for k, (t0, t1) in enumerate(zip(rms_window, rms_window[1:])):
+                        name = f"rms_{net}" if len(rms_window) == 2 else f"rms_{net}_s{k + 1}"
+                        lines.append(f".meas tran {name} RMS v({net}) from={self.value(t0)} to={self.value(t1)}")
         if decisions and tran is not None:
             for i in range(instances):
                 for j, d in enumerate(decisions):

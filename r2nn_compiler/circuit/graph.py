@@ -38,7 +38,9 @@ NODE_COUNTS = {"R": 2, "L": 2, "C": 2, "G": 4, "E": 4, "V": 2, "H": 2}
 #: Key of ``Component.attrs`` under which an ``H`` names its controlling ``V`` source.
 CONTROL = "control"
 
-PORT_ROLES = ("input", "output", "supply", "decision")
+#: ``tap``: a resonator a linear readout layer reads, exposed like an output (see
+#: ``passes.base.observed_nodes``).
+PORT_ROLES = ("input", "output", "tap", "supply", "decision")
 
 _NAME = re.compile(r"\S+")
 
@@ -112,7 +114,7 @@ class SubcircuitDef:
 @dataclass
 class Port:
     """A net the outside world sees: ``role`` is one of :data:`PORT_ROLES`; ``label`` is the
-    user-facing name (an input or class name)."""
+    user-facing name (an input or class name, or a tap's resonator)."""
 
     name: str
     role: str

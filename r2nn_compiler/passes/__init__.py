@@ -13,7 +13,8 @@ from . import (  # noqa: F401  (registration)
     realise_negative,
     scale,
 )
-from .base import REGISTRY, CompileContext, CompileOptions, LogEntry, Pass, PassResult, PortMap, register, run_flow
+from .base import (REGISTRY, CompileContext, CompileOptions, LogEntry, Observed, Pass, PassResult, PortMap,
+                   observed_nodes, register, run_flow)
 
 #: The flow of ``r2nn compile --exact``: map, make the DC point well defined, prove in numpy.
 EXACT_FLOW = ["map_force_current", "map_force_voltage", "break_dc_loops", "readout_analog", "check_reference"]
@@ -31,5 +32,5 @@ HARDWARE_FLOW = ["map_force_current", "map_force_voltage", "scale", "realise_neg
                  "realise_negative", "quantise", "realise_inductors", "break_dc_loops",
                  "readout_analog", "calibrate_outputs", "check_reference"]
 
-__all__ = ["EXACT_FLOW", "HARDWARE_FLOW", "REGISTRY", "CompileContext", "CompileOptions", "LogEntry", "Pass",
-           "PassResult", "PortMap", "register", "run_flow"]
+__all__ = ["EXACT_FLOW", "HARDWARE_FLOW", "REGISTRY", "CompileContext", "CompileOptions", "LogEntry", "Observed",
+           "Pass", "PassResult", "PortMap", "observed_nodes", "register", "run_flow"]

@@ -102,13 +102,48 @@ class PortMap:
     """Where a model quantity appears on the circuit, and with what gain.
 
     Inputs: the model input ``name`` is applied as a voltage ``volts_per_unit · u`` on ``net``.
-    Outputs: ``net`` carries ``volts_per_unit_velocity · v_node``.
+    Observed ports (``role`` ``output`` or ``tap``, see :func:`observed_nodes`): ``net`` carries
+    ``volts_per_unit_velocity · v_node``; ``name`` is the class (an output) or the resonator (a tap).
     """
 
     name: str
     net: str
     gain: float = 1.0
     node: str | None = None
+    role: str = "output"
+
+
+#: Port name prefixes of the observed ports, by role: ``out1``…, ``tap1``….
+OBSERVED_PREFIX = {"output": "out", "tap": "tap"}
+
+
+@dataclass(frozen=True)
+class Observed:
+    """A model node the deck exposes on a port: a class's output (``role`` ``output``, ``label``
+    the class) or a resonator a linear readout layer reads (``role`` ``tap``, ``label`` the
+    resonator's name). ``port`` is positional (``out<j>``/``tap<j>``, from 1); user names never
+    reach a deck."""
+
+    role: str
+    label: str
+    node: str
+    port: str
+
+    @property
+    def what(self) -> str:
+        """How comments and logs name it: ``output low``, ``tap a``."""
+        return f"{self.role} {self.label}"
+
+
+def observed_nodes(model: Model) -> list[Observed]:
+    """The nodes ``model``'s deck exposes, in port order: one output per class (``model.outputs``),
+    or for a linear readout one tap per resonator the layer reads (``model.read_nodes``: each
+    once, in order of first use), whose features the layer computes from the taps' traces."""
+    if model.readout is not None and model.readout.is_linear:
+        return [Observed("tap", node, node, f"{OBSERVED_PREFIX['tap']}{j + 1}")
+                for j, node in enumerate(model.read_nodes)]
+    return [Observed("output", o.cls, o.node, f"{OBSERVED_PREFIX['output']}{j + 1}")
+            for j, o in enumerate(model.outputs)]
 
 
 @dataclass
@@ -119,6 +154,7 @@ class CompileContext:
     options: CompileOptions
     graph: CircuitGraph | None = None
     inputs: list[PortMap] = field(default_factory=list)
+    #: The observed ports (:func:`observed_nodes`): the class outputs, or a linear layer's taps.
     outputs: list[PortMap] = field(default_factory=list)
     time_scale: float = 1.0
     sense: str = "node voltage"

@@ -44,6 +44,14 @@ The port's driver then changes by 1/g_j:
 * a buffer whose last stage is a follower, or one that would need a gain below 1: left alone
   and listed (``uncalibrated``).
 
+**Taps.** A model with a linear readout layer exposes taps (the resonators it reads) instead of
+outputs; each tap is calibrated the same way, and its port gain means the same. By band power
+nothing changes (H^model_j is the read node's velocity); on calibration signals the layer's
+scores are no per-tap level (one per class, of any sign), so tap j is measured by its energy
+over the segments its features read: g_j² = Σ_s E^circuit_js / Σ_s E^model_js, E = ∫ v_j² dt
+over those segments, exact for both (:func:`window_energy.segment_energies`). A feature is
+ln(E/length + ε), so a tap's gain error g moves each of its features by at most 2·ln g.
+
 The nominal port gain (manifest ``volts_per_unit_velocity``) is what the calibrated port
 delivers per unit of model velocity, in the calibration's sense: the buffer's design gain, not
 its resistor ratio. The detectors' nominal law (``readout_circuit.detectors``) already assumes it.
@@ -70,8 +78,10 @@ from scipy.integrate import trapezoid
 from .. import reference
 from ..circuit import GROUND, mna_matrices
 from ..errors import CircuitError, CompileError, Location, SignalError
+from ..lti import StateSpace
 from ..model import Model
 from ..reference import default_grid
+from ..window_energy import segment_energies
 from .base import CompileContext, Pass, PassResult, register
 from .check_reference import circuit_response, in_model_units, reference_response
 from .readout_analog import retrim_buffer
@@ -91,6 +101,8 @@ MAX_SIGNALS = 64
 STATE_SPACE_UNKNOWNS = 2000
 STATE_SPACE_STATES = 400
 
+#: A gain error below this is rounding (the summary then names no output).
+ROUNDING_LEVEL = 1e-12
 META = "calibrated_outputs"
 
 
@@ -155,11 +167,34 @@ class FeatureGains:
             groups.setdefault((float(s.rate_hz), data.shape[1]), []).append(data)
         self.groups = {key: np.stack(members) for key, members in groups.items()}
         try:
-            self.model_power = sum(np.sum(reference.features_of(ctx.model, u, rate) ** 2, axis=0)
-                                   for (rate, _), u in self.groups.items())
-        except SignalError as err:
+            if ctx.model.readout.is_linear:
+                self.model_power = self.tap_power(reference.state_space(ctx.model), 1.0, 1.0, 1.0)
+            else:
+                self.model_power = sum(np.sum(reference.features_of(ctx.model, u, rate) ** 2, axis=0)
+                                       for (rate, _), u in self.groups.items())
+        except (SignalError, ValueError) as err:
             raise CompileError(f"calibration signal: {err}", Location(parameter="calibration_signals")) from None
         self.count = sum(u.shape[0] for u in self.groups.values())
+
+    def tap_power(self, system: StateSpace, in_gain: np.ndarray | float, time_scale: float,
+                  out_gain: np.ndarray | float) -> np.ndarray:
+        """Per tap of a linear readout (``system``'s outputs: the read nodes, in order), Σ over
+        the signals of ∫ v² dt over the segments the tap's features read, in model units² ·
+        model seconds: ``system`` is driven by the signals times ``in_gain`` (its input units
+        per model unit), ``time_scale`` of its seconds per model second, ``out_gain`` of its
+        output units per model unit (scalar or per tap). Raises ValueError for a signal that
+        ends before the window."""
+        model = self.ctx.model
+        node, segment = reference.feature_taps(model)
+        used = np.zeros((len(model.read_nodes), len(model.readout.boundaries) - 1))
+        used[node, segment] = 1.0
+        boundaries = np.asarray(model.readout.boundaries, dtype=float) * time_scale
+        gain = np.broadcast_to(np.asarray(out_gain, dtype=float), (used.shape[0],))
+        total = np.zeros(used.shape[0])
+        for (rate, _), u in self.groups.items():
+            energy = segment_energies(system, u * np.reshape(in_gain, (1, -1, 1)), time_scale / rate, boundaries)
+            total += np.sum(energy * used, axis=(0, 2))
+        return total / (gain ** 2 * time_scale)
 
     def __call__(self) -> np.ndarray:
         ctx = self.ctx
@@ -172,6 +207,9 @@ class FeatureGains:
                                Location(parameter="calibration_signals")) from None
         in_gain = np.array([p.gain for p in ctx.inputs])[None, :, None]
         out_gain = np.array([p.gain for p in ctx.outputs])
+        if ctx.model.readout.is_linear:
+            power = self.tap_power(states, in_gain, ctx.time_scale, out_gain)
+            return np.sqrt(power / np.where(self.model_power > 0, self.model_power, 1.0))
         power = sum(np.sum(reference.system_features(ctx.model, states, u * in_gain, rate, ctx.time_scale,
                                                      out_gain) ** 2, axis=0)
                     for (rate, _), u in self.groups.items())
@@ -191,7 +229,8 @@ class CalibrateOutputs(Pass):
         if ctx.options.calibration_signals:
             measure = FeatureGains(ctx, list(ctx.options.calibration_signals))
             live = measure.model_power > 0
-            basis = f"the model's features on {measure.count} signal(s)"
+            basis = (f"the model's tap energies over the layer's segments on {measure.count} signal(s)"
+                     if ctx.model.readout.is_linear else f"the model's features on {measure.count} signal(s)")
         else:
             freqs = calibration_grid(ctx.model)
             h_model = reference_response(ctx.model, freqs)
@@ -236,9 +275,13 @@ class CalibrateOutputs(Pass):
         names = [p.name for p in ctx.outputs]
         worst_before = int(np.argmax(np.abs(before - 1) * live))
         worst_after = int(np.argmax(np.abs(after - 1) * live))
-        summary = (f"{int(live.sum())} output gains calibrated to {basis}: worst error "
-                   f"{before[worst_before] - 1:+.2e} ({names[worst_before]}) → {after[worst_after] - 1:+.2e} "
-                   f"({names[worst_after]})")
+        role = "tap" if ctx.model.readout.is_linear else "output"
+        residual = abs(after[worst_after] - 1)
+        # A residual at rounding level names no output: which one is largest is the CPU's libm.
+        after_text = (f"below {ROUNDING_LEVEL:.0e}" if residual < ROUNDING_LEVEL
+                      else f"{after[worst_after] - 1:+.2e} ({names[worst_after]})")
+        summary = (f"{int(live.sum())} {role} gains calibrated to {basis}: worst error "
+                   f"{before[worst_before] - 1:+.2e} ({names[worst_before]}) → {after_text}")
         if uncalibrated:
             summary += f"; left alone (follower or gain below 1): {', '.join(dict.fromkeys(uncalibrated))}"
         return PassResult(True, summary, {

@@ -10,7 +10,9 @@ negative R or L (realising them is a later pass's job):
 * input k → subcircuit port ``in<k>``; each drive → VCCS ``G`` of transconductance b_ki from the
   input port into the node (``G 0 n in 0 b`` injects b·V(in) into n);
 * output j → port ``out<j>`` driven by a unity VCVS buffer from its resonator's net, so loading
-  the port never disturbs the network and two classes may read one resonator.
+  the port never disturbs the network and two classes may read one resonator; a linear readout
+  layer's model has no outputs but one tap ``tap<j>`` per resonator it reads, buffered the same
+  way (:func:`base.observed_nodes`).
 
 Net and designator names are derived from positions, never from user text; user names appear
 only in each component's ``origin``.
@@ -19,7 +21,7 @@ only in each component's ``origin``.
 from __future__ import annotations
 
 from ..circuit import CircuitGraph, Component, Port
-from .base import ELEMENT, ROLE, CompileContext, Pass, PassResult, PortMap, register
+from .base import ELEMENT, ROLE, CompileContext, Pass, PassResult, PortMap, observed_nodes, register
 
 
 def resonator_net(index: int) -> str:
@@ -39,8 +41,9 @@ class MapForceCurrent(Pass):
         index = {r.name: i for i, r in enumerate(model.resonators)}
         for k, inp in enumerate(model.inputs):
             graph.add_port(Port(f"in{k + 1}", "input", inp.name))
-        for j, out in enumerate(model.outputs):
-            graph.add_port(Port(f"out{j + 1}", "output", out.cls))
+        observed = observed_nodes(model)
+        for o in observed:
+            graph.add_port(Port(o.port, o.role, o.label))
 
         for i, r in enumerate(model.resonators):
             net = resonator_net(i)
@@ -64,14 +67,14 @@ class MapForceCurrent(Pass):
                     graph.add(Component(graph.next_designator("G"), "G", ("0", resonator_net(index[node]),
                                         f"in{k + 1}", "0"), weight, origin=f"input {inp.name} -> {node}",
                                         attrs={ROLE: "drive", ELEMENT: node}))
-        for j, out in enumerate(model.outputs):
-            graph.add(Component(graph.next_designator("E"), "E", (f"out{j + 1}", "0",
-                                resonator_net(index[out.node]), "0"), 1.0, origin=f"output {out.cls} buffer",
-                                attrs={ROLE: "buffer", ELEMENT: out.node}))
+        for o in observed:
+            graph.add(Component(graph.next_designator("E"), "E", (o.port, "0",
+                                resonator_net(index[o.node]), "0"), 1.0, origin=f"{o.what} buffer",
+                                attrs={ROLE: "buffer", ELEMENT: o.node}))
 
         ctx.graph = graph
         ctx.inputs = [PortMap(inp.name, f"in{k + 1}") for k, inp in enumerate(model.inputs)]
-        ctx.outputs = [PortMap(out.cls, f"out{j + 1}", node=out.node) for j, out in enumerate(model.outputs)]
+        ctx.outputs = [PortMap(o.label, o.port, node=o.node, role=o.role) for o in observed]
         ctx.sense = "node voltage of the resonator net, buffered by a unity VCVS onto the output port"
         counts = {k: v for k, v in graph.counts().items() if v}
         return PassResult(True, f"{len(model.resonators)} resonators → " +

@@ -20,7 +20,8 @@ In the force–current picture that graph is a circuit whose node voltages are t
 * the force b·u a drive applies to resonator i becomes a VCVS ``E`` of gain b (V/V) from input
   port ``in<k>`` in resonator i's tie branch, so KVL round mesh i is the force balance;
 * a 0 V source ``V`` in the tie branch senses v_i; output j is a CCVS ``H`` of 1 ohm reading
-  it onto port ``out<j>``, so the port voltage in volts is the velocity in m/s (gain 1).
+  it onto port ``out<j>``, so the port voltage in volts is the velocity in m/s (gain 1); a linear
+  readout layer's taps ``tap<j>`` likewise (:func:`base.observed_nodes`).
 
 Orientation (why the signs are right): a branch for the directed edge a → b runs from the face
 on the right of half-edge (a, b) to the face on the right of (b, a). With the current
@@ -44,7 +45,7 @@ from ..circuit import CircuitGraph, Component, Port
 from ..circuit.graph import CONTROL
 from ..errors import CompileError
 from ..model import Coupling, Model
-from .base import ELEMENT, ROLE, CompileContext, Pass, PassResult, PortMap, register
+from .base import ELEMENT, ROLE, CompileContext, Pass, PassResult, PortMap, observed_nodes, register
 
 #: The mechanical ground's node in the mechanical graph; resonator i is node i (0-based).
 GROUND_NODE = -1
@@ -191,8 +192,9 @@ class MapForceVoltage(Pass):
         graph = CircuitGraph(title=f"r2nn model {model.name} (force-voltage)")
         for k, inp in enumerate(model.inputs):
             graph.add_port(Port(f"in{k + 1}", "input", inp.name))
-        for j, out in enumerate(model.outputs):
-            graph.add_port(Port(f"out{j + 1}", "output", out.cls))
+        observed = observed_nodes(model)
+        for o in observed:
+            graph.add_port(Port(o.port, o.role, o.label))
 
         index = {r.name: i for i, r in enumerate(model.resonators)}
         sense = []
@@ -204,14 +206,14 @@ class MapForceVoltage(Pass):
         pairs = dict.fromkeys(tuple(sorted((index[c.a], index[c.b]))) for c in model.couplings)
         for e, (a, b) in enumerate(pairs):
             add_branch(graph, face[a, b], face[b, a], coupling_parts(primal.edges[a, b]["couplings"]), f"k{e + 1}")
-        for j, out in enumerate(model.outputs):
-            graph.add(Component(graph.next_designator("H"), "H", (f"out{j + 1}", "0"), 1.0,
-                                origin=f"output {out.cls} velocity readout",
-                                attrs={CONTROL: sense[index[out.node]], ROLE: "readout", ELEMENT: out.node}))
+        for o in observed:
+            graph.add(Component(graph.next_designator("H"), "H", (o.port, "0"), 1.0,
+                                origin=f"{o.what} velocity readout",
+                                attrs={CONTROL: sense[index[o.node]], ROLE: "readout", ELEMENT: o.node}))
 
         ctx.graph = graph
         ctx.inputs = [PortMap(inp.name, f"in{k + 1}") for k, inp in enumerate(model.inputs)]
-        ctx.outputs = [PortMap(out.cls, f"out{j + 1}", node=out.node) for j, out in enumerate(model.outputs)]
+        ctx.outputs = [PortMap(o.label, o.port, node=o.node, role=o.role) for o in observed]
         ctx.sense = ("mesh current through a 0 V source in the resonator's tie branch, "
                      "read by a 1 ohm CCVS (H) onto the output port")
         counts = {k: v for k, v in graph.counts().items() if v}

@@ -39,6 +39,9 @@ before any supply port; each has a load :data:`DECISION_LOAD_OHM` to ground in t
 input of whatever reads it), which also keeps the port net defined for the MNA. ``det<j>`` is
 a net of the model subcircuit carrying detector j's output (saved by the verifier).
 
+A model with a linear readout layer (taps, no outputs) gets its own behavioural readout,
+:mod:`.readout_linear`; its parts level is not built yet (a one-line CompileError).
+
 Either level integrates the continuous waveform: the feature it computes is the model's when
 the model's readout is ``rms_continuous``; an ``rms`` model (mean of the window's samples)
 differs from it by window-edge terms of order 1/(samples in the window), which ``verify``
@@ -203,6 +206,10 @@ class ReadoutAnalog(Pass):
             raise CompileError(f"unknown readout {readout!r}: expected none, analog or behavioural",
                                Location(parameter="readout"))
         level = LEVELS[readout]
+        if ctx.model.readout.is_linear:
+            from . import readout_linear  # it builds on this module's behavioural readout
+
+            return readout_linear.realise(ctx, level)
         opamp_model = from_options(ctx.options)  # the deck's op-amp (its data sizes the readout in exact flows too)
         swing = opamp_model.swing_v
         if level == "parts" and swing < MIN_SWING_V:

@@ -94,9 +94,9 @@ from ..circuit import GROUND, CircuitGraph, Component, Port, SubcircuitDef, mna_
 from ..circuit.opamp import OpampModel, from_options, subcircuit
 from ..errors import CompileError, Location
 from ..eseries import Pair
-from ..reference import default_grid, frequency_response, state_space
+from ..reference import default_grid, state_space
 from .base import ELEMENT, ROLE, CompileContext, Pass, PassResult, register
-from .check_reference import circuit_response, relative_error
+from .check_reference import circuit_response, reference_response, relative_error
 from .quantise import IDEAL_VALUE, PAIR, realise
 from .realise_negative import NEUTRAL_POLE, _fresh, _pole_text, _slowest_pole, _swap_model
 from .scale import IN_SERIES_WITH
@@ -259,7 +259,7 @@ class RealiseInductors(Pass):
         opamp = from_options(options)
         proof = opamp if opamp.kind == "macro" else dataclasses.replace(opamp, kind="macro")
         freqs = default_grid(ctx.model, GRID_POINTS)
-        h_model = frequency_response(ctx.model, freqs)
+        h_model = reference_response(ctx.model, freqs)
         h_before = relative_error(circuit_response(ctx, freqs), h_model)
 
         loudness = _unit_input_peaks(ctx, {net: sum(c.value for c in group) for net, group in groups.values()})

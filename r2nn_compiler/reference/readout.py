@@ -42,14 +42,14 @@ def window_mask(model: Model, n_samples: int, sample_rate_hz: float) -> np.ndarr
     ro = model.readout
     t = np.arange(n_samples) / sample_rate_hz
     slack = EDGE_TOLERANCE / sample_rate_hz
-    _require_window(model, n_samples, sample_rate_hz)
+    require_window(model, n_samples, sample_rate_hz)
     mask = (t >= ro.start - slack) & (t <= ro.stop + slack)
     if not mask.any():
         raise SignalError(f"readout window {ro.start:g}..{ro.stop:g} s holds no sample at {sample_rate_hz:g} Hz")
     return mask
 
 
-def _require_window(model: Model, n_samples: int, sample_rate_hz: float) -> None:
+def require_window(model: Model, n_samples: int, sample_rate_hz: float) -> None:
     """Raises SignalError when the signal ends before the window (for ``rms_continuous`` and
     ``linear``, before the sample that closes the window's last interval)."""
     ro = model.readout
@@ -91,7 +91,7 @@ def features(model: Model, outputs: np.ndarray, sample_rate_hz: float) -> np.nda
         return scores(model, trace_layer_features(model, outputs, sample_rate_hz))
     weights = np.array([o.weight for o in model.outputs])
     if ro.kind == RMS_CONTINUOUS:
-        _require_window(model, outputs.shape[-1], sample_rate_hz)
+        require_window(model, outputs.shape[-1], sample_rate_hz)
         energy = trace_window_energy(outputs, 1.0 / sample_rate_hz, ro.start, ro.stop)
         return weights * np.sqrt(energy / (ro.stop - ro.start))
     mask = window_mask(model, outputs.shape[-1], sample_rate_hz)
@@ -127,7 +127,7 @@ def system_features(model: Model, system: StateSpace, u: np.ndarray, sample_rate
     if ro.kind != RMS_CONTINUOUS:
         y = simulate_foh(system, u, dt) / np.asarray(out_gain, dtype=float).reshape(-1, 1)
         return features(model, y, sample_rate_hz)
-    _require_window(model, u.shape[-1], sample_rate_hz)
+    require_window(model, u.shape[-1], sample_rate_hz)
     energy = window_energy(system, u, dt, ro.start * time_scale, ro.stop * time_scale)
     energy /= np.asarray(out_gain, dtype=float) ** 2
     return weights * np.sqrt(energy / ((ro.stop - ro.start) * time_scale))
@@ -169,7 +169,7 @@ def system_layer_features(model: Model, system: StateSpace, u: np.ndarray, sampl
     u = np.asarray(u, dtype=float)
     if system.n_outputs != len(model.read_nodes):
         raise ValueError(f"the system has {system.n_outputs} outputs; the layer reads {len(model.read_nodes)} nodes")
-    _require_window(model, u.shape[-1], sample_rate_hz)
+    require_window(model, u.shape[-1], sample_rate_hz)
     boundaries = np.asarray(model.readout.boundaries, dtype=float) * time_scale
     energy = segment_energies(system, u, time_scale / sample_rate_hz, boundaries)
     gain = np.broadcast_to(np.asarray(out_gain, dtype=float), (system.n_outputs,))
@@ -181,7 +181,7 @@ def trace_layer_features(model: Model, outputs: np.ndarray, sample_rate_hz: floa
     samples; sample k at k/fs) by the spline estimate of each segment's integral: (…, features).
     Raises SignalError when the samples end before the window."""
     outputs = np.asarray(outputs, dtype=float)
-    _require_window(model, outputs.shape[-1], sample_rate_hz)
+    require_window(model, outputs.shape[-1], sample_rate_hz)
     energy = trace_segment_energies(outputs, 1.0 / sample_rate_hz, model.readout.boundaries)
     return layer_features_from_energies(model, energy)
 

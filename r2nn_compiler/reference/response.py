@@ -31,7 +31,7 @@ def dense_frequency_response(model: Model, freqs_hz: np.ndarray) -> np.ndarray:
     freqs = np.atleast_1d(np.asarray(freqs_hz, dtype=float))
     M, Cd, K, Bf = mechanical_matrices(model)
     index = {r.name: i for i, r in enumerate(model.resonators)}
-    rows = [index[o.node] for o in model.outputs]
+    rows = [index[node] for node in model.read_nodes]
     n = M.shape[0]
     out = np.empty((len(rows), Bf.shape[1], freqs.size), dtype=complex)
     batch = max(1, int(2e6 // max(n * n, 1)))

@@ -21,13 +21,15 @@ from ..signals import load_signal
 
 @dataclass(frozen=True, eq=False)  # holds arrays, which have no boolean ==
 class Dataset:
-    """Clips (clips × inputs × samples, float64), labels (clips, int), classes, rate in Hz."""
+    """Clips (clips × inputs × samples, float64), labels (clips, int), classes, rate in Hz; the
+    file or folder it was read from (``path``, for error messages), if any."""
 
     signals: np.ndarray
     labels: np.ndarray
     classes: tuple[str, ...]
     sample_rate_hz: float
     name: str = "dataset"
+    path: str | None = None
 
     @property
     def n_inputs(self) -> int:
@@ -65,8 +67,8 @@ def dataset_from_arrays(signals, labels, sample_rate_hz: float, classes=None, na
     """A Dataset from a (clips × samples) or (clips × inputs × samples) array and labels.
 
     ``labels`` are class names (classes = their sorted unique values) or ints: indices into
-    ``classes`` when given, else 0…K−1 named ``c0…``. Raises SignalError on shapes, non-finite
-    samples, bad labels or fewer than two classes.
+    ``classes`` when given, else 0…K−1 named ``c0…``; ``where``: the file they came from. Raises
+    SignalError on shapes, non-finite samples, bad labels or fewer than two classes.
     """
     loc = Location(where) if where else None
     signals = np.asarray(signals)
@@ -83,7 +85,7 @@ def dataset_from_arrays(signals, labels, sample_rate_hz: float, classes=None, na
     if not (np.isfinite(sample_rate_hz) and sample_rate_hz > 0):
         raise SignalError(f"sample rate must be a positive number of Hz, got {sample_rate_hz!r}", loc)
     index, names = _label_indices(np.asarray(labels), classes, signals.shape[0], loc)
-    return Dataset(signals, index, names, float(sample_rate_hz), name)
+    return Dataset(signals, index, names, float(sample_rate_hz), name, where)
 
 
 def _label_indices(labels: np.ndarray, classes, n_clips: int, loc) -> tuple[np.ndarray, tuple[str, ...]]:

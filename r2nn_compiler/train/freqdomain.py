@@ -111,14 +111,28 @@ def _hat_matrix(bins_hz: np.ndarray, nodes_hz: np.ndarray) -> scipy.sparse.csr_m
     return scipy.sparse.csr_matrix((vals, (rows, cols)), shape=(bins_hz.size, nodes_hz.size))
 
 
+def spectrum_length(n_window: int) -> int:
+    """The FFT length for a window of ``n_window`` samples: ≥ 2·n_window, so ``H U`` is a linear
+    convolution (see the module docstring)."""
+    return scipy.fft.next_fast_len(2 * n_window, real=True)
+
+
 def window_spectra(signals: np.ndarray, sample_rate_hz: float, start_s: float, stop_s: float,
-                   resolution: float = DEFAULT_RESOLUTION) -> WindowSpectra:
-    """Cross-spectra of (signals × inputs × samples) over the window [start_s, stop_s]."""
+                   resolution: float = DEFAULT_RESOLUTION, length: int | None = None) -> WindowSpectra:
+    """Cross-spectra of (signals × inputs × samples) over the window [start_s, stop_s].
+
+    ``length``: the FFT length (default :func:`spectrum_length` of the window); windows of
+    different lengths given one common length share one node grid. Raises ValueError when the
+    window holds fewer than two samples or ``length`` is shorter than twice the window.
+    """
     window = signals[..., window_samples(signals.shape[-1], sample_rate_hz, start_s, stop_s)]
     n_sig, n_in, n_w = window.shape
     if n_w < 2:
         raise ValueError(f"readout window {start_s:g}..{stop_s:g} s holds fewer than two samples")
-    length = scipy.fft.next_fast_len(2 * n_w, real=True)
+    if length is None:
+        length = spectrum_length(n_w)
+    elif length < 2 * n_w:
+        raise ValueError(f"FFT length {length} is shorter than twice the window ({n_w} samples)")
     bins = np.arange(1, length // 2 + 1) * sample_rate_hz / length  # DC dropped: H(0) = 0
     weight = np.full(bins.size, 2.0 / (length * n_w))
     if length % 2 == 0:
@@ -304,17 +318,25 @@ class Response:
     jw: np.ndarray
 
 
+def impedance(phys: Physical, layout: Layout, freqs_hz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(Z, jω)``: Z(jω) = jωM + Cd + K/(jω) at every node (F × N × N, complex symmetric), jω (F)."""
+    cd, k, _ = matrices(phys, layout)
+    jw = 2j * np.pi * freqs_hz
+    n = layout.n_resonators
+    z = cd[None] + k[None] / jw[:, None, None]
+    z[:, np.arange(n), np.arange(n)] += jw[:, None] * phys.mass
+    return z, jw
+
+
 def response(phys: Physical, layout: Layout, freqs_hz: np.ndarray) -> Response:
     """Solve ``Z(jω) [X | Y] = [Bf | E_outᵀ]`` at every node (one batched N×N solve each).
 
     Z = jωM + Cd + K/(jω) is complex symmetric, so ``Yᵀ = E_out Z⁻¹`` gives the output rows of
     Z⁻¹ — everything the adjoint needs — from the same solve.
     """
-    cd, k, bf = matrices(phys, layout)
-    jw = 2j * np.pi * freqs_hz
+    z, jw = impedance(phys, layout, freqs_hz)
+    bf = phys.drive
     n, n_in = layout.n_resonators, layout.n_inputs
-    z = cd[None] + k[None] / jw[:, None, None]
-    z[:, np.arange(n), np.arange(n)] += jw[:, None] * phys.mass
     rhs = np.zeros((n, n_in + len(layout.outputs)))
     rhs[:, :n_in] = bf
     rhs[list(layout.outputs), n_in + np.arange(len(layout.outputs))] = 1.0
@@ -334,13 +356,17 @@ def mean_squares(resp: Response, spectra: WindowSpectra) -> np.ndarray:
 
 
 def _pullback(resp: Response, d_h: np.ndarray, phys: Physical, layout: Layout) -> np.ndarray:
-    """Physical gradient from ``D = ∂L/∂H`` (dL = Re Σ D·dH), through dH = R (dBf − dZ X).
+    """Physical gradient from ``D = ∂L/∂H`` (dL = Re Σ D·dH), through dH = R (dBf − dZ X):
+    :func:`pullback_adjoint` of A = Rᵀ D."""
+    return pullback_adjoint(np.einsum("fjn,fjk->fnk", resp.R, d_h), resp, phys, layout)
 
-    With A = Rᵀ D: ∂L/∂Bf = Re Σ_f A and ∂L/∂Z = −Re Σ_f A Xᵀ weighted by ∂Z/∂(M, Cd, K) =
-    (jω, 1, 1/(jω)); the full N×N sums are formed only for the coupling kinds trained.
-    """
+
+def pullback_adjoint(a: np.ndarray, resp: Response, phys: Physical, layout: Layout) -> np.ndarray:
+    """Physical gradient from the adjoint ``A`` (F × N × inputs) with dL = Re Σ_f tr(Aᵀ (dBf − dZ X)):
+    ∂L/∂Bf = Re Σ_f A and ∂L/∂Z = −Re Σ_f A Xᵀ weighted by ∂Z/∂(M, Cd, K) = (jω, 1, 1/(jω)); the
+    full N×N sums are formed only for the coupling kinds trained. (For D = ∂L/∂X of every
+    resonator, A = Z⁻ᵀ D = Z⁻¹ D: Z is symmetric.) Output weights get 0."""
     n, n_in = layout.n_resonators, layout.n_inputs
-    a = np.einsum("fjn,fjk->fnk", resp.R, d_h)
     a2 = np.moveaxis(a, 0, 1).reshape(n, -1)
     x2 = np.moveaxis(resp.X, 0, 1).reshape(n, -1)
     jw = np.repeat(resp.jw, n_in)
@@ -419,10 +445,21 @@ def objective(theta: np.ndarray, layout: Layout, spectra: WindowSpectra, labels:
     dp = layout.derivative(theta)
     ev = cross_entropy(p * factors if factors is not None else p, layout, spectra, labels, temperature)
     grad = ev.grad * (dp * factors if factors is not None else dp)
+    extra, grad_extra = regularisers(theta, layout, l1, stability)
+    return ev._replace(loss=ev.loss + extra, grad=grad + grad_extra)
+
+
+def regularisers(theta: np.ndarray, layout: Layout, l1: float,
+                 stability: tuple[float, float] | None = None) -> tuple[float, np.ndarray]:
+    """``(loss, ∂loss/∂θ)`` of the network's own terms: ``l1 · Σ |θ_coupling|`` plus (when
+    ``stability`` = (floor, start) in 1/s is given) the barrier of :func:`stability_penalty`."""
+    p = layout.values(theta)
+    dp = layout.derivative(theta)
+    grad = np.zeros_like(theta)
     sl = layout.coupling_slice
     magnitude = layout.coupling_magnitudes(theta).ravel()
     # d|θ|/dθ = sign θ for signed couplings, e^θ = |value|/scale for log-parameterised ones
     grad[sl] += l1 * layout.active[sl] * np.where(layout.log_param[sl], magnitude, np.sign(theta[sl]))
     penalty, grad_penalty = stability_penalty(p, layout, *stability) if stability else (0.0, 0.0)
     grad += grad_penalty * dp
-    return ev._replace(loss=ev.loss + l1 * float(magnitude.sum()) + penalty, grad=grad)
+    return l1 * float(magnitude.sum()) + penalty, grad

@@ -46,9 +46,9 @@ import scipy.optimize
 from tqdm import tqdm
 
 from .. import reference
-from ..errors import Location, UsageError
+from ..errors import Location, SignalError, UsageError
 from ..model import Coupling, Input, Model, Output, Readout, Resonator, validate_model
-from ..model.ir import READOUT_KINDS
+from ..model.ir import LINEAR, READOUT_KINDS
 from . import freqdomain as fd
 from .data import Dataset
 
@@ -64,6 +64,8 @@ NEGLIGIBLE_COUPLING = 1e-3
 LR_FLOOR = 0.01
 #: Signals per reference-simulation chunk (bounds memory for long clips).
 SIM_CHUNK = 64
+#: The readouts the trainer builds (``TrainOptions.readout``).
+READOUTS = ("linear", "argmax")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,9 +89,22 @@ class TrainOptions:
     - window: readout (t0, t1); default the whole clip. validation: held-out fraction.
     - mass: initial masses (kg). q_range: initial quality factors.
     - readout_tune: refit w_j to time-domain features. resolution: see :mod:`.freqdomain`.
-    - readout_kind: the model's readout (``rms``: mean of the window's samples; ``rms_continuous``:
-      the continuous-time mean square an analog detector integrates); the time-domain check and
-      the refit of w_j use it.
+    - readout: ``linear`` (a layer over log mean squares of resonators over segments of the
+      window, trained with the network: :mod:`.linear`) or ``argmax`` (one output resonator per
+      class, argmax of w_j·RMS: the stages above).
+    - readout_kind (``argmax`` only): the model's readout (``rms``: mean of the window's samples;
+      ``rms_continuous``: the continuous-time mean square an analog detector integrates); the
+      time-domain check and the refit of w_j use it.
+    - segments (``linear``): K equal segments of the window, or the K + 1 boundaries in s (they
+      then set the window: first = t0, last = t1), or None: K among 1, 2, 3, 4, 6, 12 chosen by
+      cross-validation on the training clips (:func:`.linear.choose_segments`).
+    - max_features (``linear``): at most this many resonator × segment detectors (None: all).
+    - floor (``linear``): ε of φ = ln(MS + ε) in (m/s)²; None: ``floor_relative`` × the median
+      mean square over the training clips, resonators and segments of the starting network.
+    - group_lasso (``linear``): weight of the group lasso over the detectors (:mod:`.layer`).
+    - readout_l2 (``linear``): L2 weight on the layer's weights (per standard deviation of each
+      feature) in its convex fits; None: chosen by 5-fold cross-validation on the training clips
+      (:func:`.logistic.choose_l2`).
     - name: model name (default the dataset's).
     """
 
@@ -112,6 +127,13 @@ class TrainOptions:
     q_range: tuple[float, float] = (5.0, 20.0)
     readout_tune: bool = True
     readout_kind: str = "rms"
+    readout: str = "linear"
+    segments: int | tuple[float, ...] | None = None
+    max_features: int | None = None
+    floor: float | None = None
+    floor_relative: float = 1e-4
+    group_lasso: float = 1e-3
+    readout_l2: float | None = None
     resolution: float = fd.DEFAULT_RESOLUTION
     name: str | None = None
 
@@ -161,6 +183,11 @@ def train(dataset: Dataset, options: TrainOptions = TrainOptions(), progress: bo
 
     Raises UsageError for options that cannot work with the dataset (naming the option).
     """
+    check_problem(dataset, options)  # the options and the dataset, before any work on them
+    if options.readout == "linear":
+        from .linear import train_linear  # linear.py builds on this module's stages
+
+        return train_linear(dataset, options, progress)
     started = time.perf_counter()
     rng = np.random.default_rng(options.seed)
     problem = prepare(dataset, options, rng)
@@ -219,7 +246,19 @@ def _check_options(options: TrainOptions) -> None:
         ("mass", options.mass > 0, "> 0 kg"),
         ("q_range", 0 < options.q_range[0] <= options.q_range[1], "0 < low <= high"),
         ("resolution", 0 < options.resolution < 1, "in (0, 1)"),
-        ("readout_kind", options.readout_kind in READOUT_KINDS, f"one of {', '.join(READOUT_KINDS)}"),
+        ("readout_kind", options.readout_kind in READOUT_KINDS and options.readout_kind != LINEAR,
+         f"one of {', '.join(k for k in READOUT_KINDS if k != LINEAR)} (the argmax readout's feature)"),
+        ("readout_kind", options.readout_kind == "rms" or options.readout != "linear",
+         "rms (the default) with the linear readout, which always integrates the continuous-time mean "
+         "square; another feature needs readout argmax"),
+        ("readout", options.readout in READOUTS, f"one of {', '.join(READOUTS)}"),
+        ("segments", _segments_ok(options.segments), "None (auto), an integer >= 1 or at least two boundaries in s"),
+        ("max_features", options.max_features is None or options.max_features >= 1, "None or >= 1"),
+        ("floor", options.floor is None or (math.isfinite(options.floor) and options.floor > 0),
+         "None or a finite number > 0 ((m/s)^2)"),
+        ("floor_relative", math.isfinite(options.floor_relative) and options.floor_relative > 0, "> 0"),
+        ("group_lasso", options.group_lasso >= 0, ">= 0"),
+        ("readout_l2", options.readout_l2 is None or options.readout_l2 >= 0, "None or >= 0"),
         ("frequencies", len(options.frequencies) <= options.n_resonators
          and all(math.isfinite(f) and f > 0 for f in options.frequencies),
          "at most n_resonators positive frequencies in Hz"),
@@ -227,6 +266,15 @@ def _check_options(options: TrainOptions) -> None:
     for name, ok, expected in checks:
         if not ok:
             raise UsageError(f"{name} must be {expected}, got {getattr(options, name)!r}", Location(parameter=name))
+
+
+def _segments_ok(segments) -> bool:
+    if segments is None:
+        return True
+    if isinstance(segments, (int, np.integer)) and not isinstance(segments, bool):
+        return segments >= 1
+    return isinstance(segments, (tuple, list)) and len(segments) >= 2 and all(
+        isinstance(b, (int, float)) and math.isfinite(b) for b in segments)
 
 
 def _window(dataset: Dataset, options: TrainOptions) -> tuple[float, float]:
@@ -244,6 +292,37 @@ def _band(dataset: Dataset, options: TrainOptions, window: tuple[float, float]) 
         raise UsageError(f"band must satisfy 0 < low < high < fs/2 = {fs / 2:g} Hz, got {lo!r}..{hi!r}",
                          Location(parameter="band"))
     return float(lo), float(hi)
+
+
+def check_problem(dataset: Dataset, options: TrainOptions) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Check the options and the dataset against each other before any work is done on them:
+    every option in range, the readout window inside the clips with at least two samples, the
+    band below fs/2. Returns ``(window, band)`` (seconds, Hz) as :func:`prepare` uses them.
+
+    Raises SignalError naming the dataset's file when its clips are too short for the default
+    band, else UsageError naming the dataset's file and the option."""
+    _check_options(options)
+    try:
+        window = _window(dataset, options)
+    except UsageError as err:
+        raise err.located(dataset.path) from None
+    try:
+        held = fd.window_samples(dataset.signals.shape[-1], dataset.sample_rate_hz, *window)
+    except ValueError:
+        held = slice(0, 0)
+    if held.stop - held.start < 2:
+        raise UsageError(f"readout window {window[0]:g}..{window[1]:g} s holds fewer than two samples at "
+                         f"{dataset.sample_rate_hz:g} Hz", Location(dataset.path, parameter="window"))
+    try:
+        band = _band(dataset, options, window)
+    except UsageError as err:
+        if options.band is not None or options.window is not None:
+            raise err.located(dataset.path) from None
+        raise SignalError(f"clips of {dataset.duration_s:g} s ({dataset.signals.shape[-1]} samples at "
+                          f"{dataset.sample_rate_hz:g} Hz) are too short to train on: the default band of the "
+                          f"initial resonances is empty ({err.message}); give longer clips or a band (--band-hz)",
+                          Location(dataset.path)) from None
+    return window, band
 
 
 @dataclasses.dataclass(frozen=True, eq=False)  # holds arrays, which have no boolean ==
@@ -265,10 +344,8 @@ class Problem:
 def prepare(dataset: Dataset, options: TrainOptions, rng: np.random.Generator | None = None) -> Problem:
     """Window, band, split, spectra and the starting network; ``rng`` defaults to one seeded by
     ``options.seed``. Raises UsageError for options that cannot work with the dataset."""
-    _check_options(options)
+    window, band = check_problem(dataset, options)
     rng = rng if rng is not None else np.random.default_rng(options.seed)
-    window = _window(dataset, options)
-    band = _band(dataset, options, window)
     min_decay = 1.0 / (SETTLE_FRACTION * (window[1] - window[0]))
     train_idx, val_idx = dataset.split(options.validation, options.seed)
     spectra = fd.window_spectra(dataset.signals, dataset.sample_rate_hz, *window, options.resolution)
@@ -548,7 +625,7 @@ def plot_history(history: History, path) -> None:
     steps = np.arange(len(history.loss))
     fig, (ax_loss, ax_acc) = plt.subplots(2, 1, sharex=True, figsize=(7, 5.5))
     ax_loss.semilogy(steps, history.loss, color="C0")
-    ax_loss.set_ylabel("loss (cross-entropy + L1)")
+    ax_loss.set_ylabel("loss (cross-entropy + penalties)")
     ax_acc.plot(steps, history.train_acc, label="train", color="C1")
     ax_acc.plot(steps, history.val_acc, label="validation", color="C2")
     ax_acc.set_ylabel("accuracy (frequency domain)")

@@ -18,7 +18,7 @@ from ..circuit import CircuitGraph, mna_matrices
 from ..lti import StateSpace, simulate_foh
 from ..model.ir import Model
 from ..signals import Signal
-from .manifest import CompiledDeck
+from .manifest import CompiledDeck, observed_ports
 
 #: The kinds of purchasable passive parts.
 KINDS = ("R", "L", "C")
@@ -37,7 +37,8 @@ def signal_groups(signals: list[Signal]) -> dict[tuple[float, int], list[int]]:
 
 @dataclass
 class CircuitUnderTest:
-    """A compiled deck as the analysis needs it: graph, port nets and gains, time scale."""
+    """A compiled deck as the analysis needs it: graph, port nets and gains, time scale.
+    ``outputs``/``out_gain``: the observed ports (the outputs, or a linear layer's taps)."""
 
     graph: CircuitGraph
     inputs: list[str]
@@ -52,9 +53,10 @@ class CircuitUnderTest:
         roles = {p["port"]: "input" for p in m["inputs"]}
         roles.update({s["port"]: "supply" for s in m.get("supplies", [])})
         graph = read_library(compiled.library_path, m["subckt"], roles)
-        return cls(graph, [p["port"] for p in m["inputs"]], [p["port"] for p in m["outputs"]],
+        observed = observed_ports(m)
+        return cls(graph, [p["port"] for p in m["inputs"]], [p["port"] for p in observed],
                    np.array([p["volts_per_unit"] for p in m["inputs"]], dtype=float),
-                   np.array([p["volts_per_unit_velocity"] for p in m["outputs"]], dtype=float),
+                   np.array([p["volts_per_unit_velocity"] for p in observed], dtype=float),
                    float(m["time_scale"]))
 
     def state_space(self, values: dict[str, float] | None = None) -> StateSpace:
@@ -84,9 +86,9 @@ class CircuitUnderTest:
         return results
 
     def features_for(self, model: Model, values: dict[str, float], signals: list[Signal]) -> np.ndarray:
-        """``model``'s features (signals × outputs) of the circuit's outputs with parts at
-        ``values``, exact for either readout kind (the continuous one integrates the MNA's
-        response between samples too)."""
+        """``model``'s decision values (signals × classes: features, or a linear layer's
+        scores) of the circuit's observed ports with parts at ``values``, exact for every readout
+        kind (the continuous ones integrate the MNA's response between samples too)."""
         system = self.state_space(values)
         results: list[np.ndarray | None] = [None] * len(signals)
         for (rate, _), members in signal_groups(signals).items():

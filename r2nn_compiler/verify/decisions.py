@@ -46,12 +46,21 @@ reads, per testbench copy:
   would swap them); ``detector_clipped``: an integrator reached :data:`CLIP_FRACTION` of its
   swing (the signal is louder than the readout's full scale).
 
+A deck of a **linear readout layer** (manifest ``taps``) realises the layer's scores s_j
+(:mod:`r2nn_compiler.passes.readout_linear`): its detector nets carry s_j (``volts_per_unit_score``)
+and :func:`evaluate` integrates each tap's v² over each segment of the layer (``tap_energy``,
+V²·s). Scores are not ratios, so every figure is then an **absolute** difference in score units
+(:func:`winning_margin` s_1 − s_2, the errors max_j |Δs_j|); the caller supplies the scores an
+ideal layer would compute from the taps' continuous mean squares (``scores_continuous``), against
+which ``detector_error`` and ``window_error`` are set.
+
 :func:`linear_circuit` gives the verifier the deck's linear part (the library without the
 readout's subcircuits and instance), which its numpy MNA can read back.
 """
 
 from __future__ import annotations
 
+import math
 import tempfile
 from pathlib import Path
 
@@ -86,6 +95,12 @@ def decision_time(manifest: dict) -> float:
     return max(float(d["valid_after_s"]) for d in decision_ports(manifest))
 
 
+def scores_deck(manifest: dict) -> bool:
+    """True for a deck of a linear readout layer (taps; its decision values are scores, compared
+    in absolute terms), False for the rms readouts' (outputs; features, compared relatively)."""
+    return bool(manifest.get("taps"))
+
+
 def detector_vectors(manifest: dict, copy: int) -> list[str]:
     """ngspice vectors of the detector nets in testbench copy ``copy`` (0-based): ``v(x1.det1)``."""
     circuit = manifest.get("readout_circuit") or {}
@@ -95,8 +110,9 @@ def detector_vectors(manifest: dict, copy: int) -> list[str]:
 def evaluate(plot, manifest: dict, copy: int, copies: int) -> dict:
     """What testbench copy ``copy`` of ``copies`` decided, from a transient ``plot`` saving the
     decision ports, the detector nets and the outputs: ``class``, ``port_volts`` and ``high``
-    per class, ``detector_volts`` per class and ``output_mean_square`` (V², over the window),
-    and ``traces`` (``time_s``, ``port_volts`` and ``detector_volts`` per class as arrays,
+    per class, ``detector_volts`` per class and ``output_mean_square`` (V², over the window) or,
+    for a linear layer's deck, ``tap_energy`` (per tap, ∫ v² dt over each segment, V²·s), and
+    ``traces`` (``time_s``, ``port_volts`` and ``detector_volts`` per class as arrays,
     ``valid_after_s``, ``high_volts``, ``window_s``; circuit seconds and volts).
 
     Raises VerificationError when the plot lacks a vector or ends before ``valid_after_s``.
@@ -124,20 +140,43 @@ def evaluate(plot, manifest: dict, copy: int, copies: int) -> dict:
         traces["detector_volts"] = {c: np.interp(grid, t, np.real(_vector(plot, v)))
                                     for c, v in zip(classes, detector_vectors(manifest, copy))}
         dets = [float(np.interp(at, t, np.real(_vector(plot, v)))) for v in detector_vectors(manifest, copy)]
-        t0, t1 = circuit["window_s"]
-        inside = (t >= t0) & (t <= t1)
-        ms = [float(np.trapezoid(np.real(_vector(plot, f"v({testbench_net('out', copy, j, copies)})"))[inside] ** 2,
-                                 t[inside]) / (t1 - t0)) for j in range(len(decisions))]
-        result.update(detector_volts=dict(zip(classes, dets)), output_mean_square=dict(zip(classes, ms)))
+        result["detector_volts"] = dict(zip(classes, dets))
+        # The observed ports: one output per class, or a linear layer's taps.
+        n_observed = len(manifest["taps"]) if scores_deck(manifest) else len(decisions)
+        observed = [np.real(_vector(plot, f"v({testbench_net('out', copy, j, copies)})"))
+                    for j in range(n_observed)]
+        if scores_deck(manifest):
+            bounds = manifest["readout"]["segments_s"]
+            result["tap_energy"] = [segment_energy(t, v, bounds).tolist() for v in observed]
+        else:
+            t0, t1 = circuit["window_s"]
+            inside = (t >= t0) & (t <= t1)
+            ms = [float(np.trapezoid(v[inside] ** 2, t[inside]) / (t1 - t0)) for v in observed]
+            result["output_mean_square"] = dict(zip(classes, ms))
     return result
 
 
+def segment_energy(t: np.ndarray, v: np.ndarray, bounds: list[float]) -> np.ndarray:
+    """∫ v² dt over each segment [b_k, b_{k+1}] of a trace at ngspice's own time points ``t``
+    (trapezoid on v², the trace taken linear between points, so a boundary between two points
+    gets its interpolated value): (K,) in V²·s."""
+    b = np.asarray(bounds, dtype=float)
+    grid = np.union1d(t[(t >= b[0]) & (t <= b[-1])], b)
+    y = np.interp(grid, t, v) ** 2
+    cum = np.concatenate([[0.0], np.cumsum(np.diff(grid) * (y[1:] + y[:-1]) / 2)])
+    return np.diff(cum[np.searchsorted(grid, b)])
+
+
 def margin_figures(manifest: dict, decision: dict, features_reference: dict[str, float],
-                   features_sampled: dict[str, float] | None = None) -> dict:
+                   features_sampled: dict[str, float] | None = None,
+                   scores_continuous: dict[str, float] | None = None) -> dict:
     """``margin``, ``detector_error``, ``feature_error``, ``at_risk`` and the hardware features
     ``features_detected`` of one signal (see the module docstring); the error figures are None
     for a deck without detector nets. Given ``features_sampled`` (the model's features of the
-    simulated output ports, from their samples), also ``window_error``."""
+    simulated output ports, from their samples), also ``window_error``. A linear layer's deck
+    (:func:`scores_deck`): see :func:`score_figures`, which needs ``scores_continuous``."""
+    if scores_deck(manifest):
+        return score_figures(manifest, decision, features_reference, features_sampled, scores_continuous)
     classes = list(features_reference)
     f = np.array([features_reference[c] for c in classes])
     order = np.sort(f)[::-1]
@@ -166,19 +205,54 @@ def margin_figures(manifest: dict, decision: dict, features_reference: dict[str,
     return figures
 
 
-def winning_margin(features: dict[str, float]) -> float:
-    """1 − F_2/F_1 of the two largest features (1 with one class or all features zero)."""
+def score_figures(manifest: dict, decision: dict, scores_reference: dict[str, float],
+                  scores_sampled: dict[str, float] | None, scores_continuous: dict[str, float] | None) -> dict:
+    """:func:`margin_figures` of a linear layer's deck, all in score units (absolute): ``margin``
+    s_1 − s_2 of the reference; ``features_detected`` the score nets' volts over
+    ``volts_per_unit_score``; ``feature_error`` max_j |ŝ_j − s_j| (everything between the model
+    and the decision); ``detector_error`` max_j |ŝ_j − s^cont_j|, the behavioural layer against
+    an ideal one on the same simulated taps (``scores_continuous``: the layer applied to the
+    taps' continuous mean squares per segment, from ngspice's own time points); ``window_error``
+    max_j |s^cont_j − s^sampled_j| (the continuous integrals against their spline estimate from
+    the samples, ``scores_sampled``)."""
+    classes = list(scores_reference)
+    margin = winning_margin(scores_reference, absolute=True)
+    figures = {"margin": margin, "detector_error": None, "feature_error": None, "at_risk": None}
+    circuit = manifest.get("readout_circuit")
+    if not circuit or "detector_volts" not in decision:
+        return figures
+    per_score = {d["class"]: float(d["volts_per_unit_score"]) for d in circuit["detectors"]}
+    detected = {c: decision["detector_volts"][c] / per_score[c] for c in classes}
+    feature_error = feature_deviation(detected, scores_reference, scores_reference, absolute=True)
+    figures.update(feature_error=feature_error, at_risk=bool(margin <= 2 * feature_error), detector_clipped=False,
+                   features_detected=detected)
+    if scores_continuous is not None:
+        figures["detector_error"] = feature_deviation(detected, scores_continuous, scores_reference, absolute=True)
+        if scores_sampled is not None:
+            figures["window_error"] = feature_deviation(scores_continuous, scores_sampled, scores_reference,
+                                                        absolute=True)
+    return figures
+
+
+def winning_margin(features: dict[str, float], absolute: bool = False) -> float:
+    """1 − F_2/F_1 of the two largest features (1 with one class or all features zero); with
+    ``absolute`` (a linear layer's scores, of any sign) s_1 − s_2 (inf with one class)."""
     order = np.sort(np.array(list(features.values()), dtype=float))[::-1]
+    if absolute:
+        return float(order[0] - order[1]) if order.size > 1 else math.inf
     return float(1 - order[1] / order[0]) if order.size > 1 and order[0] > 0 else 1.0
 
 
 def feature_deviation(features: dict[str, float], against: dict[str, float],
-                      features_reference: dict[str, float]) -> float:
+                      features_reference: dict[str, float], absolute: bool = False) -> float:
     """max_j |A_j − B_j| / max_j F_j: how far one set of features is from another, relative to
-    the reference's largest feature. ``simulation_error`` is ngspice's against the circuit's
-    exact MNA solution, ``network_error`` that solution's against the reference model."""
-    top = max(features_reference.values())
+    the reference's largest feature (``absolute``, for scores: max_j |A_j − B_j|).
+    ``simulation_error`` is ngspice's against the circuit's exact MNA solution,
+    ``network_error`` that solution's against the reference model."""
     worst = max(abs(features[c] - against[c]) for c in features_reference)
+    if absolute:
+        return float(worst)
+    top = max(features_reference.values())
     return float(worst / top) if top > 0 else 0.0
 
 
@@ -187,17 +261,19 @@ def simulation_limited(error: float | None, margin: float) -> bool:
     return error is not None and error > SIMULATION_SHARE * margin
 
 
-def summarise(rows: list[tuple[str, dict]]) -> dict:
+def summarise(rows: list[tuple[str, dict]], absolute: bool = False) -> dict:
     """Decision figures over the signals: ``rows`` are (signal path, decision dict holding
     ``class``, ``agree`` and the :func:`margin_figures`). Returns the smallest margin and its
     signal with that signal's errors, the worst detector and feature errors, the signals at
-    risk and those with no single decision."""
+    risk and those with no single decision; ``margins`` says how margins and errors are
+    expressed: ``relative`` (to the largest feature) or, with ``absolute`` (a linear layer's
+    scores), ``absolute`` (score units)."""
     if not rows:
         return {}
     path, smallest = min(rows, key=lambda r: r[1]["margin"])
     known = [r for r in rows if r[1].get("detector_error") is not None]
     return {
-        "signals": len(rows),
+        "signals": len(rows), "margins": "absolute" if absolute else "relative",
         "agreement": float(np.mean([r[1]["agree"] for r in rows])),
         "smallest_margin": smallest["margin"], "smallest_margin_signal": path,
         "detector_error_there": smallest.get("detector_error"),

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
+from ..backend.netlister import SAFE_NAME
 from ..errors import Location, VerificationError
 from .deckcheck import check_deck
 
@@ -34,6 +37,18 @@ class CompiledDeck:
         [] for a deck without one."""
         return self.manifest.get("decisions") or []
 
+    @property
+    def observed(self) -> list[dict]:
+        """The ports the deck is observed at: :func:`observed_ports`."""
+        return observed_ports(self.manifest)
+
+
+def observed_ports(manifest: dict) -> list[dict]:
+    """The ports a deck is observed at, each ``{node, port, volts_per_unit_velocity}``: a linear
+    readout layer's ``taps`` (one per resonator it reads, in ``model.read_nodes`` order), else
+    the ``outputs`` (one per class, which also carry ``class``)."""
+    return list(manifest.get("taps") or manifest["outputs"])
+
 
 def read_compiled(outdir: str | Path, trust_deck: bool = False) -> CompiledDeck:
     """Read and check ``OUTDIR/manifest.json`` and the library it names. Raises
@@ -58,11 +73,68 @@ def read_compiled(outdir: str | Path, trust_deck: bool = False) -> CompiledDeck:
         raise VerificationError(f"library must be a plain file name in {outdir}, got {lib!r}",
                                 Location(str(path), parameter="library"))
     if not (outdir / lib).is_file():
-        raise VerificationError(f"library file {lib} named by the manifest is missing", Location(str(outdir)))
+        raise VerificationError(f"library file {lib} named by the manifest is missing from {outdir}",
+                                Location(str(path), parameter="library"))
+    _check_ports(manifest, path)
     _check_decisions(manifest, path)
     if not trust_deck:
         check_deck(outdir / lib, outdir)
     return CompiledDeck(outdir, manifest)
+
+
+def check_matches(compiled: CompiledDeck, model) -> None:
+    """Raise VerificationError unless ``compiled`` was compiled from ``model``: the manifest's
+    ``model`` (when recorded) is its name and the deck has one input port per model input and one
+    output port per class (a linear readout layer: one tap per resonator it reads, and decisions,
+    if any, for its classes)."""
+    manifest = compiled.manifest
+    if manifest.get("model") not in (None, model.name):
+        raise VerificationError(f"the deck was compiled from model {manifest['model']!r}, not {model.name!r}",
+                                Location(str(compiled.outdir / "manifest.json"), parameter="model"))
+    linear = model.readout.is_linear
+    taps = manifest.get("taps") or []
+    if linear:
+        observed_match = [t.get("node") for t in taps] == model.read_nodes
+    else:
+        observed_match = not taps and len(manifest["outputs"]) == len(model.outputs)
+    if len(manifest["inputs"]) != len(model.inputs) or not observed_match:
+        raise VerificationError(f"{compiled.outdir}: the deck's ports do not match the model's inputs and "
+                                + ("the resonators its readout layer reads" if linear else "outputs"))
+    decided = [d.get("class") for d in compiled.decisions]
+    if decided and decided != model.classes:
+        raise VerificationError(f"{compiled.outdir}: the deck decides classes {decided}, the model {model.classes}")
+
+
+def _check_ports(manifest: dict, path: Path) -> None:
+    """The keys the simulations read: ``subckt`` an identifier, ``ports`` net names, every input,
+    output (or tap) and supply a port of the deck, at least one input and one output or tap, the
+    gains finite and non-zero, ``time_scale`` > 0. Raises VerificationError naming the key."""
+    def fail(key: str, message: str) -> NoReturn:
+        raise VerificationError(message, Location(str(path), parameter=key))
+
+    if not isinstance(manifest["subckt"], str) or not SAFE_NAME.fullmatch(manifest["subckt"]):
+        fail("subckt", f"expected a subcircuit name (a letter, then letters, digits, _), got {manifest['subckt']!r}")
+    ports = manifest["ports"]
+    if not isinstance(ports, list) or not all(isinstance(p, str) and SAFE_NAME.fullmatch(p) for p in ports):
+        fail("ports", "expected a list of port names (a letter, then letters, digits, _)")
+    gains = {"inputs": "volts_per_unit", "outputs": "volts_per_unit_velocity", "taps": "volts_per_unit_velocity",
+             "supplies": None}
+    for key, gain in gains.items():
+        entries = manifest.get(key, [])
+        if not isinstance(entries, list):
+            fail(key, "expected a list of ports")
+        for i, entry in enumerate(entries):
+            if not isinstance(entry, dict) or entry.get("port") not in ports:
+                fail(f"{key}[{i}]", f"expected an object whose 'port' is one of the deck's ports {ports}")
+            value = entry.get(gain) if gain else 1.0
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value == 0:
+                fail(f"{key}[{i}].{gain}", f"expected a finite, non-zero number, got {value!r}")
+    if not manifest["inputs"] or not (manifest["outputs"] or manifest.get("taps")):
+        fail("inputs" if not manifest["inputs"] else "outputs",
+             "expected at least one input and one output (or tap) port")
+    scale = manifest["time_scale"]
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not (math.isfinite(scale) and scale > 0):
+        fail("time_scale", f"expected a positive, finite number (circuit seconds per model second), got {scale!r}")
 
 
 def _check_decisions(manifest: dict, path: Path) -> None:
@@ -73,17 +145,21 @@ def _check_decisions(manifest: dict, path: Path) -> None:
     if not decisions:
         return
     where = Location(str(path), parameter="decisions")
-    classes = [o.get("class") for o in manifest["outputs"]]
-    if not isinstance(decisions, list) or [d.get("class") if isinstance(d, dict) else None
-                                           for d in decisions] != classes:
+    if not isinstance(decisions, list) or not all(isinstance(d, dict) for d in decisions):
+        raise VerificationError("decisions must be a list of objects", where)
+    # A linear readout layer's classes are its own (the deck has taps, no outputs).
+    classes = [d.get("class") for d in decisions] if manifest.get("taps") else \
+        [o.get("class") for o in manifest["outputs"]]
+    if [d.get("class") for d in decisions] != classes:
         raise VerificationError(f"decisions must list the output classes {classes} in order", where)
     ports = list(manifest["ports"])
-    after = max((ports.index(o.get("port")) for o in manifest["outputs"] if o.get("port") in ports), default=-1)
+    after = max((ports.index(o.get("port")) for o in observed_ports(manifest) if o.get("port") in ports),
+                default=-1)
     for d in decisions:
         port, high, valid = d.get("port"), d.get("high_volts"), d.get("valid_after_s")
         if port not in ports or ports.index(port) <= after:
-            raise VerificationError(f"decision port {port!r} of class {d['class']!r} is not a port after the outputs",
-                                    where)
+            raise VerificationError(f"decision port {port!r} of class {d['class']!r} is not a port after the "
+                                    "outputs (or taps)", where)
         if not (isinstance(high, (int, float)) and high > 0 and isinstance(valid, (int, float)) and valid >= 0):
             raise VerificationError(f"decision of class {d['class']!r}: high_volts must be > 0 and valid_after_s "
                                     f">= 0, got {high!r} and {valid!r}", where)

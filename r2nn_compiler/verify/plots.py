@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..passes.base import observed_nodes
 from ..plots import plot_bode, save_figure
 
 #: Waveform plots are written for at most this many signals (the first ones).
@@ -22,16 +23,18 @@ def write_plots(model, report, plot_dir: str | Path) -> list[Path]:
     out = Path(plot_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
+    observed = observed_nodes(model)
     for s in report.signals[:MAX_WAVEFORM_PLOTS]:
         t = np.arange(s.reference_outputs.shape[1]) / s.rate_hz
-        fig, axes = plt.subplots(len(model.outputs), 1, sharex=True, figsize=(9, 1.8 + 1.6 * len(model.outputs)),
+        fig, axes = plt.subplots(len(observed), 1, sharex=True, figsize=(9, 1.8 + 1.6 * len(observed)),
                                  squeeze=False)
-        for j, o in enumerate(model.outputs):
+        for j, o in enumerate(observed):
             ax = axes[j, 0]
             ax.plot(t, s.reference_outputs[j], lw=1.2, label="reference")
             ax.plot(t, s.circuit_outputs[j], "--", lw=0.9, label="ngspice")
-            ax.set_ylabel(f"{o.cls}\n(m/s)")
-            ax.set_title(f"{o.cls}: NRMSE {s.nrmse[o.cls]:.2e}", fontsize="small", loc="right")
+            ax.set_ylabel(f"{o.label}\n(m/s)")
+            name = o.what if o.role == "tap" else o.label
+            ax.set_title(f"{name}: NRMSE {s.nrmse[o.label]:.2e}", fontsize="small", loc="right")
             ax.axvspan(model.readout.start, model.readout.stop, color="0.92", zorder=0)
         axes[0, 0].legend(loc="upper left", fontsize="small")
         axes[-1, 0].set_xlabel("model time (s)")
@@ -48,7 +51,8 @@ def write_plots(model, report, plot_dir: str | Path) -> list[Path]:
     if report.ac_data is not None:
         freqs, h_circ, h_ref = report.ac_data
         path = out / "bode.png"
-        plot_bode(model, freqs, h_ref, path, overlay=h_circ, overlay_label="ngspice")
+        plot_bode(model, freqs, h_ref, path, overlay=h_circ, overlay_label="ngspice",
+                  rows=[o.what if o.role == "tap" else o.label for o in observed])
         written.append(path)
     return written
 
@@ -63,7 +67,8 @@ def plot_decisions(signals, path: Path) -> None:
     for row, s in zip(axes, signals):
         tr = s.decision_traces
         t = np.asarray(tr["time_s"])
-        panels = [("detector_volts", "detector (V)"), ("port_volts", "decision port (V)")]
+        detector = "score (V)" if s.scores else "detector (V)"
+        panels = [("detector_volts", detector), ("port_volts", "decision port (V)")]
         for ax, (key, label) in zip(row, panels):
             for cls, v in tr.get(key, {}).items():
                 ax.plot(t, v, lw=1.3 if cls == s.reference_class else 0.9, label=cls)

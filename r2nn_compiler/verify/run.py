@@ -25,6 +25,11 @@ A deck with an on-circuit readout (manifest ``decisions``) decides by its decisi
 circuit's class is the one port high at ``valid_after_s`` (:mod:`.decisions`, which also sets
 the winning margin against the detector's error); the numpy MNA is that of its linear part;
 each signal runs alone and with ngspice's step control on, since the readout is not linear.
+
+A deck of a linear readout layer is observed at its taps (manifest ``taps``, one per resonator
+the layer reads): NRMSE and ``.ac`` per tap against that resonator's reference velocity, and the
+decision values are the layer's class scores (its features φ reported beside them), whose
+margins and errors are differences in score units (:mod:`.decisions`).
 """
 
 from __future__ import annotations
@@ -41,18 +46,20 @@ import numpy as np
 from .. import reference
 from ..backend import NgspiceNetlister, f_max_hz, testbench_net
 from ..backend.ngspice import SAFE_ABSOLUTE_PATH
-from ..errors import SimulationError, VerificationError
+from ..errors import Location, SimulationError, VerificationError
 from ..executor import LocalExecutor
 from ..lti import StateSpace
 from ..model import Model
-from ..model.ir import RMS_CONTINUOUS
-from ..signals import Signal
+from ..model.ir import LINEAR, RMS_CONTINUOUS
+from ..passes.base import observed_nodes
+from ..passes.check_reference import reference_response
+from ..signals import Signal, check_fits
 from ..sim import NgspiceBatch, NgspiceShared
 from ..sim.stepsize import choose_substeps
 from . import decisions as readout
 from .circuit import CircuitUnderTest, signal_groups
 from .headroom import headroom, opamp_vectors
-from .manifest import CompiledDeck
+from .manifest import CompiledDeck, check_matches, observed_ports
 from .metrics import nrmse, response_errors
 
 ENGINES = ("batch", "shared")
@@ -97,6 +104,15 @@ class SignalResult:
     simulation_error: float | None = None  # hardware decks: ngspice's own feature error (decisions.py)
     network_error: float | None = None  # hardware decks: the circuit's exact features vs the model's
     decision_traces: dict | None = field(default=None, repr=False)  # their traces (decisions.evaluate)
+    # A linear readout layer: its features φ by name (the features_* above are its class scores,
+    # whose margins and errors are absolute); None for the rms readouts.
+    layer_features_reference: dict[str, float] | None = None
+    layer_features_circuit: dict[str, float] | None = None
+
+    @property
+    def scores(self) -> bool:
+        """True when the decision values are a linear layer's scores (compared in absolute terms)."""
+        return self.layer_features_reference is not None
 
     @property
     def agree(self) -> bool:
@@ -110,6 +126,9 @@ class SignalResult:
         data = {"path": self.path, "nrmse": self.nrmse, "reference_class": self.reference_class,
                 "circuit_class": self.circuit_class, "agree": self.agree,
                 "features_reference": self.features_reference, "features_circuit": self.features_circuit}
+        if self.scores:
+            data.update(layer_features_reference=self.layer_features_reference,
+                        layer_features_circuit=self.layer_features_circuit)
         if self.nrmse_vs_circuit is not None:
             data["nrmse_vs_circuit"] = self.nrmse_vs_circuit
         if self.headroom:
@@ -130,19 +149,27 @@ class SignalResult:
 @dataclass
 class AcResult:
     """AC figures of one output/input pair: ``errors`` against the reference model and, for
-    hardware decks, ``circuit_errors`` against the deck's own MNA (then the gated ones)."""
+    hardware decks, ``circuit_errors`` against the deck's own MNA (then the gated ones).
+    ``cls`` is the observed port's label: the output's class, or (``role`` ``tap``) the
+    resonator a linear layer's tap reads."""
 
     cls: str
     input: str
     errors: dict[str, float]
     circuit_errors: dict[str, float] | None = None
+    role: str = "output"
 
     @property
     def gated(self) -> dict[str, float]:
         return self.errors if self.circuit_errors is None else self.circuit_errors
 
+    @property
+    def name(self) -> str:
+        """How messages name the port: the class (``high``), or ``tap a``."""
+        return self.cls if self.role == "output" else f"{self.role} {self.cls}"
+
     def to_json(self) -> dict:
-        data = {"class": self.cls, "input": self.input, **self.errors}
+        data = {"class" if self.role == "output" else "node": self.cls, "input": self.input, **self.errors}
         if self.circuit_errors is not None:
             data["vs_circuit"] = self.circuit_errors
         return data
@@ -186,7 +213,7 @@ def model_in_circuit_units(model: Model, compiled: CompiledDeck) -> StateSpace:
     m = compiled.manifest
     ts = float(m["time_scale"])
     in_gain = np.array([p["volts_per_unit"] for p in m["inputs"]], dtype=float)
-    out_gain = np.array([p["volts_per_unit_velocity"] for p in m["outputs"]], dtype=float)
+    out_gain = np.array([p["volts_per_unit_velocity"] for p in observed_ports(m)], dtype=float)
     ss = reference.state_space(model)
     return StateSpace(ss.A / ts, ss.B / ts / in_gain[None, :], ss.C * out_gain[:, None],
                       ss.D * out_gain[:, None] / in_gain[None, :])
@@ -213,7 +240,8 @@ class TransientRun:
     timeout_s: float = 600.0
     opamps: list[dict] = field(default_factory=list)
     swing_v: float = 0.0
-    readout: dict | None = None  # the manifest's decisions and readout_circuit (on-circuit readout)
+    # On-circuit readout: the manifest's decisions, readout_circuit, outputs, taps and readout.
+    readout: dict | None = None
 
 
 @dataclass
@@ -283,8 +311,8 @@ def transient(model: Model, compiled: CompiledDeck, signals: list[Signal], *, en
     m = compiled.manifest
     ts = float(m["time_scale"])
     in_gain = np.array([p["volts_per_unit"] for p in m["inputs"]])
-    out_gain = np.array([p["volts_per_unit_velocity"] for p in m["outputs"]])
-    n_out = len(m["outputs"])
+    out_gain = np.array([p["volts_per_unit_velocity"] for p in observed_ports(m)])
+    n_out = len(observed_ports(m))
     system = circuit.state_space() if circuit is not None else model_in_circuit_units(model, compiled)
     library_path = str(compiled.library_path.resolve())
     library_text = compiled.library_path.read_text(encoding="utf-8")
@@ -310,7 +338,7 @@ def transient(model: Model, compiled: CompiledDeck, signals: list[Signal], *, en
                 sample_period_s=ts / rate, system=system, accuracy=accuracy, f_max_hz=f_max,
                 engine=engine, timeout_s=timeout_s, opamps=m.get("opamps") or [],
                 swing_v=float((m.get("opamp_model") or {}).get("swing_v", 0.0)),
-                readout={"decisions": m["decisions"], "readout_circuit": m.get("readout_circuit")}
+                readout={key: m.get(key) for key in ("decisions", "readout_circuit", "outputs", "taps", "readout")}
                 if m.get("decisions") else None))
 
     results: list[SignalResult | None] = [None] * len(signals)
@@ -324,24 +352,26 @@ def transient(model: Model, compiled: CompiledDeck, signals: list[Signal], *, en
             results[i].headroom = traces.headroom[b]
             results[i].accuracy = accuracy
             if mna is not None:
-                results[i].nrmse_vs_circuit = {c: float(e) for c, e in zip(model.classes, nrmse(circ, mna[b]))}
+                results[i].nrmse_vs_circuit = dict(zip(observed_labels(model), map(float, nrmse(circ, mna[b]))))
                 # Like with like: ngspice's trace and the MNA's, through the same readout of
                 # samples; the exact features of the MNA (between samples too) against the model.
                 sampled = dict(zip(model.classes, reference.features(model, mna[b], rate)))
                 exact = dict(zip(model.classes, reference.system_features(
                     model, system, signals[i].data[None] * in_gain[None, :, None], rate, ts, out_gain)[0])) \
-                    if model.readout.kind == RMS_CONTINUOUS else sampled
+                    if model.readout.kind in (RMS_CONTINUOUS, LINEAR) else sampled
+                absolute = results[i].scores
                 results[i].simulation_error = readout.feature_deviation(
-                    results[i].features_circuit, sampled, results[i].features_reference)
+                    results[i].features_circuit, sampled, results[i].features_reference, absolute)
                 results[i].network_error = readout.feature_deviation(
-                    exact, results[i].features_reference, results[i].features_reference)
+                    exact, results[i].features_reference, results[i].features_reference, absolute)
             if traces.decisions is not None:
                 decided = dict(traces.decisions[b])
                 results[i].decision_traces = decided.pop("traces", None)
                 results[i].decision = {**decided, "output_class": results[i].circuit_class,
                                        "agree": decided["class"] == results[i].reference_class,
                                        **readout.margin_figures(m, decided, results[i].features_reference,
-                                                                results[i].features_circuit)}
+                                                                results[i].features_circuit,
+                                                                continuous_scores(model, decided, out_gain, ts))}
                 if results[i].simulation_error is not None:
                     results[i].decision.update(simulation_error=results[i].simulation_error,
                                                network_error=results[i].network_error)
@@ -362,7 +392,8 @@ def needs_refining(result: SignalResult) -> bool:
     """True when ``result``'s decision may be the simulator's: ngspice's own error in the
     features exceeds ``decisions.SIMULATION_SHARE`` of the reference's winning margin (hardware
     decks only; an exact deck has no MNA of its own to measure that error against)."""
-    return readout.simulation_limited(result.simulation_error, readout.winning_margin(result.features_reference))
+    return readout.simulation_limited(result.simulation_error,
+                                      readout.winning_margin(result.features_reference, result.scores))
 
 
 def refine(model: Model, compiled: CompiledDeck, signals: list[Signal], results: list[SignalResult],
@@ -395,28 +426,62 @@ def within_readout(model: Model, signal: Signal) -> Signal:
     return Signal(signal.data[:, :keep], signal.rate_hz, signal.path)
 
 
+def observed_labels(model: Model) -> list[str]:
+    """What the observed ports are called in reports: the classes of the outputs, or the
+    resonators of a linear layer's taps (:func:`passes.base.observed_nodes`)."""
+    return [o.label for o in observed_nodes(model)]
+
+
+def continuous_scores(model: Model, decided: dict, out_gain: np.ndarray,
+                      time_scale: float) -> dict[str, float] | None:
+    """A linear layer's scores of the taps' continuous mean squares, from a decision's
+    ``tap_energy`` (per tap, ∫ v² dt over each segment from ngspice's own time points, V²·s
+    circuit; :func:`decisions.evaluate`) through the port gains and time scale into model
+    units: what an ideal layer reads from the simulated taps. None for other decks."""
+    if "tap_energy" not in decided:
+        return None
+    energy = np.asarray(decided["tap_energy"], dtype=float) / (out_gain[:, None] ** 2 * time_scale)
+    scores = reference.scores(model, reference.layer_features_from_energies(model, energy))
+    return dict(zip(model.classes, map(float, scores)))
+
+
 def _score(model: Model, signal: Signal, circ: np.ndarray, ref: np.ndarray, rate: float) -> SignalResult:
+    """One signal's comparison: ``circ`` and ``ref`` the observed nodes' velocities (observed
+    ports × samples, model units) from ngspice and from the reference; decision values (features
+    or, for a linear layer, scores, with its features φ too) of both."""
     if not np.all(np.isfinite(circ)):
         raise SimulationError(f"ngspice returned NaN or infinite values for {signal.path}")
-    f_ref = reference.features_of(model, signal.data[None], rate, ref[None])[0]
-    f_circ = reference.features(model, circ, rate)
+    phi_ref = phi_circ = None
+    if model.readout.is_linear:  # the scores through the layer's features, kept for the report
+        phi_ref = reference.layer_features(model, signal.data[None], rate)[0]
+        phi_circ = reference.trace_layer_features(model, circ, rate)
+        f_ref, f_circ = reference.scores(model, phi_ref), reference.scores(model, phi_circ)
+    else:
+        f_ref = reference.features_of(model, signal.data[None], rate, ref[None])[0]
+        f_circ = reference.features(model, circ, rate)
     classes = model.classes
     errs = nrmse(circ, ref)
-    return SignalResult(
-        path=signal.path, nrmse={c: float(e) for c, e in zip(classes, errs)},
+    result = SignalResult(
+        path=signal.path, nrmse=dict(zip(observed_labels(model), map(float, errs))),
         features_reference={c: float(v) for c, v in zip(classes, f_ref)},
         features_circuit={c: float(v) for c, v in zip(classes, f_circ)},
         reference_class=classes[int(np.argmax(f_ref))], circuit_class=classes[int(np.argmax(f_circ))],
         circuit_outputs=circ, reference_outputs=ref, rate_hz=rate)
+    if phi_ref is not None:
+        names = [f.name for f in model.readout.features]
+        result.layer_features_reference = dict(zip(names, map(float, phi_ref)))
+        result.layer_features_circuit = dict(zip(names, map(float, phi_circ)))
+    return result
 
 
 def ac(model: Model, compiled: CompiledDeck, engine, workdir: Path, points_per_decade: int = 100,
        circuit: CircuitUnderTest | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[AcResult]]:
     """AC analysis, one testbench copy per input. Returns (model freqs, H circuit, H reference,
-    per output/input errors); H arrays are (outputs × inputs × freqs) in model units."""
+    per output/input errors); H arrays are (outputs × inputs × freqs) in model units (a linear
+    layer's deck: its taps, the read nodes' velocities)."""
     m = compiled.manifest
     ts = float(m["time_scale"])
-    n_in, n_out = len(m["inputs"]), len(m["outputs"])
+    n_in, n_out = len(m["inputs"]), len(observed_ports(m))
     library = _stage(compiled, workdir)
     grid = reference.default_grid(model, 2)
     deck = NgspiceNetlister().testbench(
@@ -428,17 +493,17 @@ def ac(model: Model, compiled: CompiledDeck, engine, workdir: Path, points_per_d
     plot = _run(engine, deck, workdir).plot("ac")
     freqs = sweep_frequencies(np.real(plot.get("frequency")), grid[0] / ts, grid[-1] / ts) * ts
     in_gain = np.array([p["volts_per_unit"] for p in m["inputs"]])
-    out_gain = np.array([p["volts_per_unit_velocity"] for p in m["outputs"]])
+    out_gain = np.array([p["volts_per_unit_velocity"] for p in observed_ports(m)])
     h_circ = np.empty((n_out, n_in, freqs.size), dtype=complex)
     for k in range(n_in):
         for j in range(n_out):
             v = plot.get(f"v({testbench_net('out', k, j, n_in)})")
             h_circ[j, k] = v * in_gain[k] / out_gain[j]
-    h_ref = reference.frequency_response(model, freqs)
+    h_ref = reference_response(model, freqs)  # the observed nodes' (a linear layer's: its taps')
     h_mna = circuit.response(freqs) if circuit is not None else None
-    results = [AcResult(o.cls, i.name, response_errors(freqs, h_circ[j, k], h_ref[j, k]),
-                        response_errors(freqs, h_circ[j, k], h_mna[j, k]) if h_mna is not None else None)
-               for j, o in enumerate(model.outputs) for k, i in enumerate(model.inputs)]
+    results = [AcResult(o.label, i.name, response_errors(freqs, h_circ[j, k], h_ref[j, k]),
+                        response_errors(freqs, h_circ[j, k], h_mna[j, k]) if h_mna is not None else None, o.role)
+               for j, o in enumerate(observed_nodes(model)) for k, i in enumerate(model.inputs)]
     return freqs, h_circ, h_ref, results
 
 
@@ -495,7 +560,8 @@ class VerifyReport:
     @property
     def decisions(self) -> dict:
         """On-circuit readout figures (decisions.summarise); {} for decks without one."""
-        return readout.summarise([(s.path, s.decision) for s in self.signals if s.decision is not None])
+        return readout.summarise([(s.path, s.decision) for s in self.signals if s.decision is not None],
+                                 absolute=any(s.scores for s in self.signals))
 
     def failures(self) -> list[str]:
         tol = self.tolerances
@@ -504,7 +570,8 @@ class VerifyReport:
         for s in self.signals:
             for cls, e in s.gated_nrmse.items():
                 if not e <= tol.nrmse:
-                    out.append(f"{s.path}: output {cls} NRMSE{against} {e:.4g} > {tol.nrmse:g}")
+                    port = "tap" if s.scores else "output"
+                    out.append(f"{s.path}: {port} {cls} NRMSE{against} {e:.4g} > {tol.nrmse:g}")
             if self.exact and not s.agree:
                 out.append(f"{s.path}: circuit decides {s.circuit_class}, reference {s.reference_class}")
         for s in self.signals:
@@ -516,10 +583,10 @@ class VerifyReport:
             out.append(f"class agreement {100 * self.class_agreement:.1f} % < {100 * tol.min_agreement:g} %")
         for a in self.ac:
             if not a.gated["peak_freq_error"] <= tol.ac_peak_freq:
-                out.append(f"AC {a.cls}<-{a.input}: peak frequency{against} off by {a.gated['peak_freq_error']:.4g} "
+                out.append(f"AC {a.name}<-{a.input}: peak frequency{against} off by {a.gated['peak_freq_error']:.4g} "
                            f"> {tol.ac_peak_freq:g}")
             if not a.gated["peak_mag_error"] <= tol.ac_peak_mag:
-                out.append(f"AC {a.cls}<-{a.input}: peak magnitude{against} off by {a.gated['peak_mag_error']:.4g} "
+                out.append(f"AC {a.name}<-{a.input}: peak magnitude{against} off by {a.gated['peak_mag_error']:.4g} "
                            f"> {tol.ac_peak_mag:g}")
         return out
 
@@ -545,6 +612,36 @@ class VerifyReport:
         }
 
 
+def check_inputs(model: Model, compiled: CompiledDeck, signals: list[Signal], *, engine: str = "batch",
+                 tolerances: Tolerances | None = None, accuracy: float | None = None,
+                 timeout_s: float = 600.0) -> float:
+    """Check everything a verification reads before any of it is simulated: the deck is
+    ``model``'s (:func:`manifest.check_matches`), the engine is known, the NRMSE tolerance, the
+    accuracy and the timeout are positive (the accuracy below 1), and every signal can drive the
+    model (:func:`signals.check_fits`: channels, rate, long enough for the readout window).
+
+    Returns the accuracy to aim for (default: ACCURACY_FRACTION of the NRMSE tolerance).
+    Raises VerificationError (naming the parameter) or SignalError (naming the signal's file)."""
+    check_matches(compiled, model)
+    if engine not in ENGINES:
+        raise VerificationError(f"unknown engine {engine!r}: expected one of {', '.join(ENGINES)}",
+                                Location(parameter="engine"))
+    tolerances = tolerances or Tolerances()
+    if not (math.isfinite(tolerances.nrmse) and tolerances.nrmse > 0):
+        raise VerificationError(f"the NRMSE tolerance must be a positive number, got {tolerances.nrmse:g}",
+                                Location(parameter="nrmse"))
+    accuracy = ACCURACY_FRACTION * tolerances.nrmse if accuracy is None else accuracy
+    if not 0 < accuracy < 1:
+        raise VerificationError(f"must be between 0 and 1 (an NRMSE), got {accuracy:g}",
+                                Location(parameter="accuracy"))
+    if not (math.isfinite(timeout_s) and timeout_s > 0):
+        raise VerificationError(f"must be a positive number of seconds, got {timeout_s:g}",
+                                Location(parameter="timeout"))
+    for signal in signals:
+        check_fits(model, signal)
+    return accuracy
+
+
 def verify_deck(model: Model, compiled: CompiledDeck, signals: list[Signal], *, engine: str = "batch",
                 tolerances: Tolerances | None = None, timeout_s: float = 600.0, per_run: int = 8,
                 run_ac: bool = True, progress=None, accuracy: float | None = None, executor=None,
@@ -557,16 +654,10 @@ def verify_deck(model: Model, compiled: CompiledDeck, signals: list[Signal], *, 
     ``refine_close``: simulate again, at finer accuracies, the signals whose winning margin is
     within ngspice's own error (:func:`refine`; hardware decks). ``progress(n, more=0)`` hears
     of n finished signals, and of ``more`` signals refinement adds to the run.
-    Raises VerificationError for a deck of another model or an accuracy out of (0, 1)."""
-    if compiled.manifest.get("model") not in (None, model.name):
-        raise VerificationError(f"{compiled.outdir} was compiled from model {compiled.manifest['model']!r}, "
-                                f"not {model.name!r}")
-    if len(compiled.manifest["inputs"]) != len(model.inputs) or len(compiled.manifest["outputs"]) != len(model.outputs):
-        raise VerificationError(f"{compiled.outdir}: the deck's ports do not match the model's inputs and outputs")
+    Raises, before anything is simulated, what :func:`check_inputs` raises."""
     tolerances = tolerances or Tolerances()
-    accuracy = ACCURACY_FRACTION * tolerances.nrmse if accuracy is None else accuracy
-    if not 0 < accuracy < 1:
-        raise VerificationError(f"accuracy must be between 0 and 1 (an NRMSE), got {accuracy:g}")
+    accuracy = check_inputs(model, compiled, signals, engine=engine, tolerances=tolerances, accuracy=accuracy,
+                            timeout_s=timeout_s)
     runner = make_engine(engine, timeout_s)
     start = time.perf_counter()
     circuit = None if compiled.manifest.get("exact", False) else (

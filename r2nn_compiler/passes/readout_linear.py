@@ -1,0 +1,164 @@
+"""The on-circuit readout of a linear readout layer (``readout_analog`` with ``--readout behavioural``).
+
+A model with a linear readout scores class j as s_j = β_j + Σ_f A_jf φ_f with φ_f = ln(MS_f + ε),
+MS_f the continuous-time mean square of resonator i_f over segment k_f of the window
+[s_0, s_K], and decides argmax_j s_j (:mod:`r2nn_compiler.reference.readout`). Its deck exposes
+one tap per resonator the layer reads (port ``tap<i>``, ``g_i`` volts per unit velocity,
+:func:`base.observed_nodes`); this module realises the layer on those taps, level
+``behavioural`` (B-sources, for fast checks), in one subcircuit instance ``Xreadout`` outside the
+linear graph, the way ``readout_analog`` describes its readout (plain data the ngspice backend
+writes into the library):
+
+* per segment k a timing source ``tw<k>`` high on [s_{k−1}, s_k] (circuit seconds; k from 1);
+* per feature f a mean-square detector: ``B 0 ms<f> I = v(tw<k>)·v(b<i>)²·C/(T_k·g_i²)`` into C,
+  so v(ms<f>) = MS_f in model units² (1 V per (m/s)²) once its segment has passed (0 before it,
+  the running mean square during it), and ``B phi<f> V = ln(max(v(ms<f>), 0) + ε)``, φ_f in volts
+  (1 V per unit);
+* per class j the score ``B sc<j> V = β_j + Σ_f A_jf·v(phi<f>)`` (1 V per unit score) and the
+  winner-take-all ``B dec<j> V = high·u(v(sc<j>) − max_{k≠j} v(sc<k>))``, as the rms readouts'
+  behavioural WTA (0 or :data:`readout_analog.BEHAVIOURAL_HIGH_V`; a tie gives no port high).
+
+The taps are not buffered or weighted (the weights act in the log domain, on the B-sources):
+the tap ports stay the linear circuit's ideal readout elements, which ``calibrate_outputs``
+trims without changing their nominal gain g_i, the gain the detectors divide by. Every element
+is ideal: the manifest's ``readout_circuit.parts`` counts the B-sources, timing sources and
+integrating capacitors, and the BOM lists them as ``ideal``. Decisions are valid
+:func:`readout_analog.settling_s` after s_K. The parts-level realisation (``--readout analog``)
+is not built yet: it is a one-line CompileError.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..circuit import GROUND, Component, Port
+from ..errors import CompileError, Location
+from ..model import Model
+from ..reference import feature_taps
+from .base import ELEMENT, ROLE, CompileContext, PassResult
+
+#: Net name prefix of the class scores: ports of the readout subcircuit, and through its instance
+#: nets of the model's subcircuit (the manifest's detector nets, which the verifier saves).
+SCORE_NET = "sc"
+
+
+def refuse_parts_level() -> CompileError:
+    """The one-line error for ``--readout analog`` on a linear layer."""
+    return CompileError("--readout analog is not built for a linear readout layer yet: use --readout behavioural "
+                        "(B-sources) or --readout none (decide from the taps' traces)", Location(parameter="readout"))
+
+
+def segment_gates(boundaries: list[float], edge: float) -> list[list[list[float]]]:
+    """PWL points (circuit seconds, volts 0/1) of each segment's gate: high on [s_{k−1}, s_k],
+    rising over ``edge`` after s_{k−1} (at once when s_{k−1} ≤ 0) and falling over ``edge``
+    after s_k, so consecutive gates hand over within the same ``edge``."""
+    gates = []
+    for a, b in zip(boundaries, boundaries[1:]):
+        start = [[0.0, 1.0]] if a <= 0 else [[0.0, 0.0], [a, 0.0], [a + edge, 1.0]]
+        gates.append(start + [[b, 1.0], [b + edge, 0.0]])
+    return gates
+
+
+def score_expression(bias: float, weights: list[float], number) -> str:
+    """``β + Σ w_f·v(phi<f>)`` over the non-zero weights (f from 1), constants written by ``number``."""
+    expr = number(bias)
+    for f, w in enumerate(weights, start=1):
+        if w != 0:
+            expr += f"{'+' if w > 0 else '-'}{number(abs(w))}*v(phi{f})"
+    return expr
+
+
+def layer_description(model: Model, tap_gains: np.ndarray, time_scale: float) -> dict:
+    """The layer's behavioural readout as plain data (all times in circuit seconds, values SI), in
+    the shape of ``readout_analog.readout_description`` (``level``, ``detector``, ``subckt``,
+    ``subcircuits``, ``volts_per_mean_square`` (None: per tap, 1/g_i² in the B-sources),
+    ``high_volts``, ``window_s``, ``detector_limit_v``, ``parts``) plus ``segments_s`` and
+    ``features`` ({name, tap, segment, net}, segment from 0). ``tap_gains``: volts per unit
+    velocity of each tap (``model.read_nodes`` order). Ports of the readout subcircuit: b1..bN
+    (the taps), dec1..decM, sc1..scM (the scores)."""
+    from .readout_analog import BEHAVIOURAL_HIGH_V, C_BEHAVIOURAL, EDGE_S, _max, _number, part_counts
+
+    ro = model.readout
+    bounds = [b * time_scale for b in ro.boundaries]
+    edge = min(EDGE_S, float(np.min(np.diff(bounds))) / 1000)
+    node, segment = (a.tolist() for a in feature_taps(model))
+    _, biases, matrix = ro.feature_matrix()
+    n_taps, n_classes = len(model.read_nodes), len(biases)
+    elements: list[dict] = [{"name": f"Vseg{k}", "nodes": [f"tw{k}", GROUND], "pwl": gate}
+                            for k, gate in enumerate(segment_gates(bounds, edge), start=1)]
+    for f, (i, k) in enumerate(zip(node, segment), start=1):
+        scale = C_BEHAVIOURAL / ((bounds[k + 1] - bounds[k]) * float(tap_gains[i]) ** 2)
+        elements += [
+            {"name": f"Bms{f}", "nodes": [GROUND, f"ms{f}"], "quantity": "I",
+             "expr": f"v(tw{k + 1})*v(b{i + 1})*v(b{i + 1})*{_number(scale)}"},
+            {"name": f"Cms{f}", "nodes": [f"ms{f}", GROUND], "value": C_BEHAVIOURAL, "series": "ideal"},
+            # A leak far below the integrator's charging current gives the node a DC path.
+            {"name": f"Rleak{f}", "nodes": [f"ms{f}", GROUND], "value": 1e15},
+            {"name": f"Bphi{f}", "nodes": [f"phi{f}", GROUND], "quantity": "V",
+             "expr": f"ln(max(v(ms{f}),0)+{_number(ro.floor)})"},
+        ]
+    for j in range(1, n_classes + 1):
+        others = [f"v({SCORE_NET}{c})" for c in range(1, n_classes + 1) if c != j]
+        elements += [
+            {"name": f"Bsc{j}", "nodes": [f"{SCORE_NET}{j}", GROUND], "quantity": "V",
+             "expr": score_expression(biases[j - 1], matrix[j - 1], _number)},
+            {"name": f"Bwta{j}", "nodes": [f"dec{j}", GROUND], "quantity": "V",
+             "expr": f"{_number(BEHAVIOURAL_HIGH_V)}*u(v({SCORE_NET}{j})-{_max(others)})"},
+        ]
+    ports = [f"b{i}" for i in range(1, n_taps + 1)] + [f"dec{j}" for j in range(1, n_classes + 1)] + \
+        [f"{SCORE_NET}{j}" for j in range(1, n_classes + 1)]
+    readout = {"name": "r2nn_readout", "ports": ports, "models": [], "elements": elements,
+               "doc": "r2nn readout, behavioural: linear layer over log mean squares of the taps, winner-take-all"}
+    return {"level": "behavioural", "detector": "linear layer over log mean squares per segment, behavioural",
+            "subckt": "r2nn_readout", "subcircuits": [readout], "volts_per_mean_square": None,
+            "high_volts": BEHAVIOURAL_HIGH_V, "window_s": [bounds[0], bounds[-1]], "segments_s": bounds,
+            "detector_limit_v": None, "parts": part_counts(elements),
+            "features": [{"name": feat.name, "tap": f"b{i + 1}", "segment": int(k), "net": f"ms{f}"}
+                         for f, (feat, i, k) in enumerate(zip(ro.features, node, segment), start=1)]}
+
+
+def realise(ctx: CompileContext, level: str) -> PassResult:
+    """``readout_analog``'s transform for a linear layer: decision ports (with their loads) after
+    the taps, the behavioural layer (:func:`layer_description`) in ``graph.meta["readout"]``,
+    ``graph.meta["decisions"]``. Raises CompileError for the parts level (not built yet) or when
+    the readout's nets are already taken."""
+    from .readout_analog import DECISION_LOAD_OHM, _decisions_before_supplies, settling_s
+
+    if level != "behavioural":
+        raise refuse_parts_level()
+    graph, model = ctx.require_graph("readout_analog"), ctx.model
+    classes = model.classes
+    if [p.node for p in ctx.outputs] != model.read_nodes or any(p.role != "tap" for p in ctx.outputs):
+        raise CompileError("readout_analog: the port maps are not the linear layer's taps")
+    taken = [net for j in range(len(classes)) for net in (f"dec{j + 1}", f"{SCORE_NET}{j + 1}") if net in graph.graph]
+    if taken:
+        raise CompileError(f"readout_analog: net {taken[0]} already exists: the readout was added before")
+    for j, cls in enumerate(classes):
+        graph.add_port(Port(f"dec{j + 1}", "decision", cls))
+        graph.add(Component(graph.next_designator("R"), "R", (f"dec{j + 1}", GROUND), DECISION_LOAD_OHM,
+                            origin=f"class {cls} decision port load",
+                            attrs={ROLE: "readout", ELEMENT: cls, "series": "E96",
+                                   "tolerance": ctx.options.tolerance.get("R")}))
+    graph = _decisions_before_supplies(graph)
+    ctx.graph = graph
+    description = layer_description(model, np.array([p.gain for p in ctx.outputs]), ctx.time_scale)
+    n = len(classes)
+    description["instance"] = {"name": "Xreadout", "nodes": [p.net for p in ctx.outputs] +
+                               [f"dec{j + 1}" for j in range(n)] + [f"{SCORE_NET}{j + 1}" for j in range(n)]}
+    description["detectors"] = [{"class": cls, "net": f"{SCORE_NET}{j + 1}", "volts_per_unit_score": 1.0}
+                                for j, cls in enumerate(classes)]
+    description["buffers"] = []
+    description["tolerance"] = {k: ctx.options.tolerance.get(k) for k in "RC"}
+    graph.meta["readout"] = description
+    t1 = description["window_s"][1]
+    settle = settling_s(level, t1 - description["window_s"][0])
+    graph.meta["decision_settling_s"] = settle  # read by r2nn_compiler.energy
+    graph.meta["decisions"] = [{"class": cls, "port": f"dec{j + 1}", "high_volts": description["high_volts"],
+                                "valid_after_s": t1 + settle} for j, cls in enumerate(classes)]
+    parts = description["parts"]
+    summary = (f"behavioural readout of a linear layer: {len(model.readout.features)} mean-square detectors over "
+               f"{len(description['segments_s']) - 1} segment(s) of {len(ctx.outputs)} taps, log, {n} class scores, "
+               "winner-take-all; readout parts (all ideal): " +
+               ", ".join(f"{v} {k}" for k, v in parts.items() if v) +
+               f"; decisions valid {settle:g} s after the window")
+    return PassResult(True, summary, {"level": level, "parts": parts, "decisions": graph.meta["decisions"]})
