@@ -1,6 +1,6 @@
 """A demo's accuracy over several draws of its dataset: the mean and spread behind the README's figures.
 
-Usage: python examples/run_seeds.py tactile|speech|bearing [--seeds 0 1 2] [--steps N] [--per-class N]
+Usage: python examples/run_seeds.py tactile|speech|bearing [--seeds 0 1 2] [--steps N] [--per-class N] [--out FILE]
        python examples/run_seeds.py table        (every demo's recorded seeds.json, as Markdown)
 
 For each seed S: the generator's draw with seed S (``demo_data.py``), ``run_demo.py``'s split of it
@@ -29,6 +29,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from demo_data import DEMOS, demo_dataset  # noqa: E402
 from run_demo import (  # noqa: E402
+    PER_CLASS,
     SETTINGS,
     TEST_FRACTION,
     circuit_agreement,
@@ -88,8 +89,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("demo", choices=[*DEMOS, "table"])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--per-class", type=int, default=60)
+    ap.add_argument("--per-class", type=int, default=None, help="default: the demo's PER_CLASS (run_demo.py)")
     ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--out", type=Path, default=None, help="where to write (default examples/<demo>/seeds.json)")
     args = ap.parse_args()
     if args.demo == "table":
         print(HEADER)
@@ -100,6 +102,7 @@ def main() -> int:
         return 0
     if len(args.seeds) < 1 or len(set(args.seeds)) != len(args.seeds):
         ap.error("--seeds: distinct seeds, at least one")
+    args.per_class = args.per_class or PER_CLASS[args.demo]
     t0 = time.perf_counter()
     runs = []
     for seed in args.seeds:
@@ -113,7 +116,7 @@ def main() -> int:
                 "shifted_accuracy": summary([r["shifted"]["reference_accuracy"] for r in runs]),
                 "mna_agreement_all_held_out": summary([r["mna_agreement_all_held_out"] for r in runs]),
                 "wall_s": time.perf_counter() - t0, "runs": runs}
-    write_text_atomic(HERE / args.demo / "seeds.json", json.dumps(recorded, indent=1) + "\n")
+    write_text_atomic(args.out or HERE / args.demo / "seeds.json", json.dumps(recorded, indent=1) + "\n")
     print(HEADER)
     print(table_row(recorded))
     return 0
