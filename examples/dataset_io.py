@@ -103,6 +103,15 @@ def manifest_header(name: str, generator: str, version: str, classes: list[str],
 
 def clips_by_class(classes: list[str], args, make_clip) -> list[tuple[str, int, np.ndarray, dict]]:
     """``make_clip(cls, rng, args) -> (samples, parameters)`` for every class and index; clip i
-    of a class depends only on (seed, class index, i), so a larger --per-class only adds clips."""
-    return [(cls, i, *make_clip(cls, np.random.default_rng([args.seed, ci, i]), args))
+    of a class depends only on (seed, class index, i) and the condition (:func:`clip_rng`), so a
+    larger --per-class only adds clips."""
+    return [(cls, i, *make_clip(cls, clip_rng(args, ci, i), args))
             for ci, cls in enumerate(classes) for i in range(args.per_class)]
+
+
+def clip_rng(args, class_index: int, i: int) -> np.random.Generator:
+    """The random stream of clip ``i`` of a class: (seed, class, i) for the nominal condition; the
+    shifted condition draws from streams of its own, so none of its clips shares a draw (a contact
+    resonance, a noise) with a nominal clip of the same seed."""
+    key = [args.seed, class_index, i] + ([CONDITIONS.index(args.condition)] if args.condition != "nominal" else [])
+    return np.random.default_rng(key)

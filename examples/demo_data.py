@@ -4,9 +4,10 @@
 :data:`dataset_io.DEFAULT_SEED`, 60 clips per class); another seed or size lives in
 ``examples/<demo>/build/data-seed<S>-n<N>`` (``-shifted`` for the shifted condition, which no
 model trains on: it measures generalisation). A folder whose ``dataset.json`` records another
-seed, size or generator version (or none) is drawn again, so a figure is never measured on a
-stale draw. The fingerprint returned is recomputed from the files on disk: it names the data
-actually scored, and equals the generator's record only if nothing changed them since.
+seed, size, condition or generator version (or no fingerprint) is deleted and drawn again, so a
+figure is never measured on a stale draw: keep nothing of your own in these folders. The
+fingerprint returned is recomputed from the files on disk: it names the data actually scored,
+and equals the generator's record only if nothing changed them since.
 """
 
 from __future__ import annotations
@@ -65,9 +66,18 @@ def _recorded(folder: Path) -> dict | None:
         return None
 
 
-def _is_draw(record: dict | None, seed: int, per_class: int, condition: str) -> bool:
+def generator_version(demo: str) -> str:
+    """``GENERATOR_VERSION`` of ``examples/<demo>/make_dataset.py`` (read from its source)."""
+    for line in (HERE / demo / "make_dataset.py").read_text().splitlines():
+        if line.startswith("GENERATOR_VERSION"):
+            return line.split("=", 1)[1].strip().strip('"')
+    raise ValueError(f"examples/{demo}/make_dataset.py has no GENERATOR_VERSION")
+
+
+def _is_draw(record: dict | None, demo: str, seed: int, per_class: int, condition: str) -> bool:
     return (record is not None and record.get("seed") == seed and record.get("per_class") == per_class
-            and record.get("condition", "nominal") == condition and "fingerprint" in record)
+            and record.get("condition", "nominal") == condition and "fingerprint" in record
+            and record.get("generator_version") == generator_version(demo))
 
 
 def generate(demo: str, folder: Path, seed: int, per_class: int, condition: str = "nominal") -> None:
@@ -82,7 +92,7 @@ def demo_dataset(demo: str, seed: int = DEFAULT_SEED, per_class: int = DEFAULT_P
                  folder: Path | None = None, condition: str = "nominal") -> tuple[Dataset, DataRecord]:
     """The draw (demo, seed, per_class, condition), generated when absent or stale, and its record."""
     folder = folder or data_folder(demo, seed, per_class, condition)
-    if not _is_draw(_recorded(folder), seed, per_class, condition):
+    if not _is_draw(_recorded(folder), demo, seed, per_class, condition):
         generate(demo, folder, seed, per_class, condition)
     fingerprint = _recorded(folder)["fingerprint"]
     return load_dataset(folder), DataRecord(seed, per_class, condition, folder_digest(folder),

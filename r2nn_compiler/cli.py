@@ -236,7 +236,7 @@ def convert(model_path: str, out_path: str) -> None:
 def simulate(model_path: str, signal_path: str, rate: float | None, plot_path: str | None, as_json: bool) -> None:
     """Run the reference model on SIGNAL (.wav, .csv or .npy): features (and a linear readout's
     class scores) and predicted class."""
-    _check_output_file(plot_path, "--plot")
+    _check_figure_file(plot_path, "--plot")
     model = compiler.load_model(model_path)
     result = compiler.simulate(model, signal_path, rate)
     if plot_path:
@@ -267,18 +267,20 @@ def _print_layer(result, as_json: bool) -> None:
                                "scores": scores, "predicted": result.predicted}, indent=1))
         return
     k = len(ro.boundaries) - 1
-    table = {node: [""] * k for node in model.read_nodes}
-    for f, v in zip(ro.features, phi):
-        table[f.node][f.segment] = f"{v:.5g}"
+    cells: dict[str, list[list[str]]] = {node: [[] for _ in range(k)] for node in model.read_nodes}
+    for f, v in zip(ro.features, phi):  # two features may read the same resonator and segment
+        cells[f.node][f.segment].append(f"{v:.5g}")
     click.echo(f"features ln(MS + {ro.floor:.3g}) by resonator and segment "
                f"({', '.join(f'{b:g}' for b in ro.boundaries)} s):")
-    click.echo(f"{'':<16}" + "".join(f"{'seg ' + str(s):>12}" for s in range(k)))
-    for node, row in table.items():
-        click.echo(f"{node:<16}" + "".join(f"{v:>12}" for v in row))
+    rows = [["resonator", *(f"seg {s}" for s in range(k))]]
+    rows += [[node, *("; ".join(c) for c in row)] for node, row in cells.items()]
+    for line in table_lines(rows, "<" + ">" * k, indent="  "):
+        click.echo(line)
     click.echo("scores:")
-    for cls, value in scores.items():
-        mark = "  <- predicted" if cls == result.predicted else ""
-        click.echo(f"{cls:<16}{value:.6e}{mark}")
+    rows = [["class", "score", ""]] + [[cls, f"{value:.6e}", "<- predicted" if cls == result.predicted else ""]
+                                       for cls, value in scores.items()]
+    for line in table_lines(rows, "<><", indent="  "):
+        click.echo(line)
 
 
 def _read_node_view(result):
@@ -310,6 +312,7 @@ def _read_node_view(result):
 def response(model_path: str, fmin: float | None, fmax: float | None, points: int, plot_path: str | None,
              as_json: bool) -> None:
     """Frequency response of every output (a linear readout: every read resonator) to every input."""
+    _check_figure_file(plot_path, "--plot")
     model = compiler.load_model(model_path)
     grid = reference.default_grid(model, points)
     lo, hi = fmin or grid[0], fmax or grid[-1]

@@ -51,15 +51,6 @@ def window_intervals(n_samples: int, dt: float, t0: float, t1: float) -> tuple[i
     return k0, max(k1, k0 + 1)
 
 
-def _edges(k0: int, k1: int, dt: float, t0: float, t1: float) -> tuple[float, float]:
-    """The window's start within interval k0 and its end within interval k1 − 1 (seconds)."""
-    lo = t0 - k0 * dt
-    hi = t1 - (k1 - 1) * dt
-    lo = 0.0 if lo < EDGE_TOLERANCE * dt else lo
-    hi = dt if hi > dt * (1 - EDGE_TOLERANCE) else hi
-    return lo, hi
-
-
 #: Van Loan's block exponential is taken over a step in which the fastest mode decays by at
 #: most e^this (its −Mᵀ corner grows as much, and the product loses that much precision);
 #: longer lengths are reached by doubling (see :func:`gramians`).
@@ -119,7 +110,7 @@ def segment_bounds(boundaries: tuple[float, ...] | list[float] | np.ndarray) -> 
     return b
 
 
-def _boundary_positions(b: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
+def boundary_positions(b: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
     """(m, a): for every boundary, the sample interval m holding it and its offset a ∈ [0, dt)
     within it (seconds); a boundary within :data:`EDGE_TOLERANCE` of a sample lies on it (a = 0)."""
     m = np.floor(b / dt + EDGE_TOLERANCE).astype(np.int64)
@@ -147,7 +138,7 @@ def segment_energies(system: StateSpace, u: np.ndarray, dt: float,
         raise ValueError(f"u must be (signals, {system.n_inputs}, samples); got {u.shape}")
     b = segment_bounds(boundaries)
     k0, k1 = window_intervals(u.shape[2], dt, float(b[0]), float(b[-1]))
-    m, a = _boundary_positions(b, dt)
+    m, a = boundary_positions(b, dt)
     offsets = sorted({float(x) for x in a if x > 0})
     w = gramians(system, dt, [dt] + offsets)
     partial = {x: w[i + 1] for i, x in enumerate(offsets)}
@@ -156,7 +147,7 @@ def segment_energies(system: StateSpace, u: np.ndarray, dt: float,
     chunk = max(1, int(STATE_MEMORY_BYTES // (8 * (n + 2 * n_in) * (k1 + 1))))
     for s in range(0, u.shape[0], chunk):
         z = _interval_states(system, u[s : s + chunk, :, : k1 + 1], dt, k0, k1)
-        energy[s : s + chunk] = _segment_sums(z, w[0], partial, m - k0, a)
+        energy[s : s + chunk] = segment_sums(z, w[0], partial, m - k0, a)
     return energy
 
 
@@ -169,19 +160,26 @@ def _interval_states(system: StateSpace, u: np.ndarray, dt: float, k0: int, k1: 
     return np.concatenate([x[:, :, k0:k1], u[:, :, k0:k1], np.diff(u[:, :, k0 : k1 + 1], axis=2)], axis=1)
 
 
-def _segment_sums(z: np.ndarray, w_full: np.ndarray, partial: dict[float, np.ndarray],
+def segment_sums(z: np.ndarray, w_full: np.ndarray, partial: dict[float, np.ndarray],
                   m: np.ndarray, a: np.ndarray) -> np.ndarray:
     """Per-segment energies (signals × outputs × K) from the interval states z (signals × d ×
-    L), the whole-interval gramians (outputs × d × d), the partial ones by offset, and the
-    boundaries' intervals m (relative to z's first) and offsets a."""
-    whole = np.stack([np.sum(np.matmul(wj, z) * z, axis=1) for wj in w_full], axis=1)  # signals × outputs × L
-    heads = np.zeros(whole.shape[:2] + (m.size,))  # ∫ from each boundary's interval start to it
+    L), the whole-interval gramians W_j (outputs × d × d), the partial ones by offset, and the
+    boundaries' intervals m (relative to z's first) and offsets a.
+
+    Σ_k z_kᵀ W_j z_k over a segment's whole intervals is ⟨W_j, P⟩ with P = Σ_k z_k z_kᵀ: one
+    d × d Gram matrix per signal and segment serves every output; a boundary inside an interval
+    moves z_mᵀ W_j(a) z_m from the segment after it to the one before."""
+    n_out = w_full.shape[0]
+    heads = np.zeros((z.shape[0], n_out, m.size))  # ∫ from each boundary's interval start to it
     for i, (mi, ai) in enumerate(zip(m, a)):
         if ai > 0:
             heads[:, :, i] = np.einsum("sd,jde,se->sj", z[:, :, mi], partial[float(ai)], z[:, :, mi])
-    out = np.empty(whole.shape[:2] + (m.size - 1,))
+    flat_w = w_full.reshape(n_out, -1)
+    out = np.empty((z.shape[0], n_out, m.size - 1))
     for k in range(m.size - 1):
-        out[:, :, k] = whole[:, :, m[k] : m[k + 1]].sum(axis=2) - heads[:, :, k] + heads[:, :, k + 1]
+        zk = z[:, :, m[k] : m[k + 1]]
+        gram = np.matmul(zk, np.swapaxes(zk, 1, 2))  # signals × d × d
+        out[:, :, k] = gram.reshape(z.shape[0], -1) @ flat_w.T - heads[:, :, k] + heads[:, :, k + 1]
     return out
 
 
@@ -236,7 +234,7 @@ def _pieces(b: np.ndarray, dt: float, k0: int, k1: int) -> tuple[np.ndarray, np.
     """The window [b_0, b_K] cut at every sample and boundary: (starts, lengths, first), first[k]
     the index of segment k's first piece (every segment has at least one; a sample within
     :data:`EDGE_TOLERANCE` of a boundary is the boundary)."""
-    m, a = _boundary_positions(b, dt)
+    m, a = boundary_positions(b, dt)
     edges = m * dt + a
     samples = np.arange(k0, k1 + 1) * dt
     near = np.abs(samples[:, None] - edges[None, :]).min(axis=1) < EDGE_TOLERANCE * dt

@@ -135,3 +135,8 @@ def test_opamp_params_and_single_inductors_reach_the_compile(tmp_path):
     assert n_inductors[0] > n_inductors[1]  # series trim inductors only when pairing
     bad = runner.invoke(main, ["compile", str(toy), "-o", str(tmp_path / "c"), "--opamp-param", "a0"])
     assert bad.exit_code == 2 and not (tmp_path / "c").exists()
+
+
+def test_response_checks_its_plot_path_before_the_work(tmp_path, toy_path):
+    result = CliRunner().invoke(main, ["response", str(toy_path), "--plot", str(tmp_path / "missing" / "bode.png")])
+    assert result.exit_code == 2 and "--plot" in result.output and "Traceback" not in result.output

@@ -295,3 +295,30 @@ def test_check_json_of_a_verified_linear_deck(decks, model, tmp_path):
     signal = data["signals"][0]
     assert set(signal["nrmse"]) == {"a", "b", "t"} and signal["decision"]["class"] == "high"
     assert data["summary"]["decisions"]["margins"] == "absolute"
+
+
+def wide_toy():
+    """The toy network read by a layer of 36 features (three resonators × 12 segments): the
+    first class weighs all 36, more than one B-source sums (``TERMS_PER_SOURCE``)."""
+    toy = load_model(TOY)
+    bounds = tuple(0.02 * k / 12 for k in range(13))
+    features = tuple(Feature(f"{n}{k}", n, k) for k in range(12) for n in "abt")
+    rng = np.random.default_rng(3)
+    wide = ClassScore("low", 0.2, tuple((f.name, float(w)) for f, w in zip(features, rng.uniform(0.05, 0.2, 36))))
+    classes = (wide, ClassScore("high", 0.0, (("b3", 1.5), ("b9", 1.0))), ClassScore("rough", 0.0, (("t11", 2.0),)))
+    layer = Readout(LINEAR, 0.0, 0.02, segments=bounds, floor=1e-6, features=features, classes=classes)
+    return dataclasses.replace(toy, outputs=(), readout=layer)
+
+
+def test_a_class_of_many_weights_is_summed_in_parts_and_decides_like_the_reference(tmp_path):
+    from r2nn_compiler.passes.readout_linear import TERMS_PER_SOURCE
+
+    model = wide_toy()
+    assert len(model.readout.features) > TERMS_PER_SOURCE
+    compiled = compile_model(model, tmp_path / "wide", options=CompileOptions(exact=True, readout="behavioural"))
+    lib = (tmp_path / "wide" / compiled.manifest["library"]).read_text()
+    assert "Bsc1_1 " in lib and "Bsc1_2 " in lib and "Bsc2_1 " not in lib
+    report = verify(model, tmp_path / "wide", [TOY_SIGNALS], run_ac=False)
+    assert report.passed, report.failures()
+    assert all(s.decision["class"] == s.reference_class for s in report.signals)
+    assert max(s.decision["feature_error"] for s in report.signals) < 2e-2

@@ -466,3 +466,14 @@ def test_mutated_layer_json(tmp_path, seed):
     for _ in range(rng.randint(1, 3)):
         _mutate_node(rng, doc["readout"] if rng.random() < 0.8 else doc)
     check_case(tmp_path / "m.json", json.dumps(doc))
+
+
+def test_a_json_key_given_twice_is_an_error():
+    from r2nn_compiler.errors import ModelError
+    from r2nn_compiler.model import model_from_json_text
+
+    text = ('{"format": "r2nn-model/1", "name": "m", "resonators": [{"name": "a", "mass": 1, "stiffness": 1}], '
+            '"couplings": [], "inputs": [{"name": "u", "drives": {"a": 1.0, "a": 2.0}}], '
+            '"outputs": [{"class": "x", "node": "a"}], "readout": {"kind": "rms", "start": 0, "stop": 1}}')
+    with pytest.raises(ModelError, match="key 'a' appears twice"):
+        model_from_json_text(text, "m.json")

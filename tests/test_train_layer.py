@@ -254,3 +254,12 @@ def test_auto_segments_split_the_window_only_where_the_classes_change_in_time():
     assert set(order.segment_losses) == set(steady.segment_losses) == {1, 2, 3, 4, 6, 12}
     assert len(order.boundaries) - 1 > 1 and order.segment_losses[1] > 2 * min(order.segment_losses.values())
     assert len(steady.boundaries) - 1 == 1
+
+
+def test_layer_options_with_the_argmax_readout_are_refused():
+    from r2nn_compiler.errors import UsageError
+    from r2nn_compiler.train.trainer import _check_options
+
+    _check_options(TrainOptions(readout="argmax"))
+    with pytest.raises(UsageError, match="max_features applies to the linear readout only"):
+        _check_options(TrainOptions(readout="argmax", max_features=4))

@@ -30,7 +30,7 @@ from dataset_io import (  # noqa: E402
 )
 
 GENERATOR = "examples/bearing/make_dataset.py"
-GENERATOR_VERSION = "1.0.0"
+GENERATOR_VERSION = "1.1.0"
 HERE = Path(__file__).resolve().parent
 #: The shifted condition: the shaft slower under a heavier load (every defect frequency 4-9 %
 #: lower) and the sensor mounted elsewhere (the structural resonance it sees 13 % higher).

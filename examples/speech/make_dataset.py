@@ -33,10 +33,10 @@ from scipy import signal
 from scipy.io import wavfile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from dataset_io import add_common_arguments, manifest_header, write_dataset  # noqa: E402
+from dataset_io import add_common_arguments, clip_rng, manifest_header, write_dataset  # noqa: E402
 
 GENERATOR = "examples/speech/make_dataset.py"
-GENERATOR_VERSION = "1.0.0"
+GENERATOR_VERSION = "1.1.0"
 HERE = Path(__file__).resolve().parent
 WORDS = ["yes", "no", "up", "down", "stop", "go"]
 
@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="speech-synth-") as tmpdir:
         def work(job):
             ci, word, i, engine = job
-            rng = np.random.default_rng([args.seed, ci, i])  # clip i is the same for any N
+            rng = clip_rng(args, ci, i)  # clip i is the same for any N
             return make_clip(word, rng, engine, args, Path(tmpdir), f"{ci}_{i}")
         try:
             with ThreadPoolExecutor(max_workers=args.jobs) as pool:

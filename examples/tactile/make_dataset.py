@@ -30,7 +30,7 @@ from dataset_io import (  # noqa: E402
 )
 
 GENERATOR = "examples/tactile/make_dataset.py"
-GENERATOR_VERSION = "1.0.0"
+GENERATOR_VERSION = "1.1.0"
 HERE = Path(__file__).resolve().parent
 
 GRATINGS_MM = {"grating_0p5mm": 0.5, "grating_1mm": 1.0, "grating_2mm": 2.0}

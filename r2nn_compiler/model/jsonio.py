@@ -87,10 +87,20 @@ def _reject_constants(token: str) -> float:
     raise ValueError(f"{token} is not a finite number")
 
 
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object as a dict; a key given twice is an error (json would keep the last silently)."""
+    out: dict = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"key {key!r} appears twice in one object")
+        out[key] = value
+    return out
+
+
 def model_from_json_text(text: str, filename: str = "<json>") -> Model:
     """Parse and validate an "r2nn-model/1" document. Raises ModelError (one line)."""
     try:
-        doc = json.loads(text, parse_constant=_reject_constants)
+        doc = json.loads(text, parse_constant=_reject_constants, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
         raise ModelError(f"malformed JSON: {exc.msg}", Location(filename, exc.lineno, exc.colno)) from None
     except (ValueError, RecursionError) as exc:

@@ -16,14 +16,11 @@ capacitor 2 % off).
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
 from ..circuit import mna_matrices
 from ..errors import CompileError
 from ..model import Model
-from ..model.ir import RMS_CONTINUOUS, Output, Readout
 from ..reference import default_grid, frequency_response
 from .base import CompileContext, Pass, PassResult, register
 
@@ -45,22 +42,9 @@ def in_model_units(ctx: CompileContext, h: np.ndarray) -> np.ndarray:
 def reference_response(model: Model, freqs_hz: np.ndarray) -> np.ndarray:
     """The reference model's H(jω) (observed nodes × inputs × freqs, (m/s) per unit input) at
     ``freqs_hz`` (model Hz): :func:`reference.frequency_response` (sparse above
-    ``reference.response.DENSE_RESONATORS`` resonators) of :func:`observed_view`, so a
+    ``reference.response.DENSE_RESONATORS`` resonators), whose rows are ``model.read_nodes``: a
     linear layer's taps are compared with its read nodes' velocities."""
-    return frequency_response(observed_view(model), np.atleast_1d(np.asarray(freqs_hz, dtype=float)))
-
-
-def observed_view(model: Model) -> Model:
-    """``model`` itself, or for a linear readout layer the same network observed the same way:
-    one unit-weight output per resonator the layer reads (``model.read_nodes``, the taps'
-    order) under an ``rms_continuous`` readout over the layer's window. Its H(jω) (and state
-    space) are the read nodes' velocities, whichever of the outputs or the read nodes the
-    response code looks at; the stand-in is never compiled or checked as a model."""
-    if not model.readout.is_linear:
-        return model
-    ro = model.readout
-    return dataclasses.replace(model, outputs=tuple(Output(node, node) for node in model.read_nodes),
-                               readout=Readout(RMS_CONTINUOUS, ro.start, ro.stop))
+    return frequency_response(model, np.atleast_1d(np.asarray(freqs_hz, dtype=float)))
 
 
 def relative_error(h_circuit: np.ndarray, h_model: np.ndarray) -> float:

@@ -59,6 +59,11 @@ def segment_gates(boundaries: list[float], edge: float) -> list[list[list[float]
     return gates
 
 
+#: Weighted terms one B-source sums: a class with more is summed in parts (a B-source expression
+#: stays far below the netlister's length limit, and ngspice parses short expressions faster).
+TERMS_PER_SOURCE = 32
+
+
 def score_expression(bias: float, weights: list[float], number) -> str:
     """``β + Σ w_f·v(phi<f>)`` over the non-zero weights (f from 1), constants written by ``number``."""
     expr = number(bias)
@@ -66,6 +71,24 @@ def score_expression(bias: float, weights: list[float], number) -> str:
         if w != 0:
             expr += f"{'+' if w > 0 else '-'}{number(abs(w))}*v(phi{f})"
     return expr
+
+
+def score_elements(j: int, bias: float, weights: list[float], number) -> list[dict]:
+    """The B-sources of class j's score on net ``sc<j>`` (1 V per unit score): one when it has at
+    most :data:`TERMS_PER_SOURCE` non-zero weights, else one per part (nets ``sc<j>_<p>``, each a
+    sum of up to that many terms) and one summing the bias and the parts."""
+    live = [f for f, w in enumerate(weights) if w != 0]
+    if len(live) <= TERMS_PER_SOURCE:
+        return [{"name": f"Bsc{j}", "nodes": [f"{SCORE_NET}{j}", GROUND], "quantity": "V",
+                 "expr": score_expression(bias, weights, number)}]
+    parts = [live[i:i + TERMS_PER_SOURCE] for i in range(0, len(live), TERMS_PER_SOURCE)]
+    elements = []
+    for p, part in enumerate(parts, start=1):
+        only = [w if f in part else 0.0 for f, w in enumerate(weights)]
+        elements.append({"name": f"Bsc{j}_{p}", "nodes": [f"{SCORE_NET}{j}_{p}", GROUND], "quantity": "V",
+                         "expr": score_expression(0.0, only, number)})
+    total = number(bias) + "".join(f"+v({SCORE_NET}{j}_{p})" for p in range(1, len(parts) + 1))
+    return elements + [{"name": f"Bsc{j}", "nodes": [f"{SCORE_NET}{j}", GROUND], "quantity": "V", "expr": total}]
 
 
 def layer_description(model: Model, tap_gains: np.ndarray, time_scale: float) -> dict:
@@ -99,9 +122,7 @@ def layer_description(model: Model, tap_gains: np.ndarray, time_scale: float) ->
         ]
     for j in range(1, n_classes + 1):
         others = [f"v({SCORE_NET}{c})" for c in range(1, n_classes + 1) if c != j]
-        elements += [
-            {"name": f"Bsc{j}", "nodes": [f"{SCORE_NET}{j}", GROUND], "quantity": "V",
-             "expr": score_expression(biases[j - 1], matrix[j - 1], _number)},
+        elements += score_elements(j, biases[j - 1], matrix[j - 1], _number) + [
             {"name": f"Bwta{j}", "nodes": [f"dec{j}", GROUND], "quantity": "V",
              "expr": f"{_number(BEHAVIOURAL_HIGH_V)}*u(v({SCORE_NET}{j})-{_max(others)})"},
         ]

@@ -322,7 +322,7 @@ def time_domain_layer(network: Model, dataset: Dataset, problem: LinearProblem, 
     y_train, y_val = dataset.labels[problem.train_idx], dataset.labels[problem.val_idx]
     n_cls = len(dataset.classes)
     mean, std = feats.train.mean(axis=0), np.maximum(feats.train.std(axis=0), layer.MIN_STD)
-    z_train, z_val = (feats.train - mean) / std, (feats.val - mean) / std
+    z_train = (feats.train - mean) / std
     n_feat = z_train.shape[1]
     l2 = readout_l2(options, z_train, y_train, n_cls)
     chosen = list(range(n_feat))

@@ -135,7 +135,7 @@ def segment_mean_squares(system: StateSpace, signals: np.ndarray, sample_rate_hz
     b = we.segment_bounds(boundaries)
     k0, k1 = we.window_intervals(signals.shape[-1], dt, float(b[0]), float(b[-1]))
     u = np.asarray(signals, dtype=float)[..., : k1 + 1]
-    m, a = _boundary_positions(b, dt)
+    m, a = we.boundary_positions(b, dt)
     offsets = sorted({float(x) for x in a if x > 0})
     w = we.gramians(system, dt, [dt] + offsets)
     modal = _modal(system)
@@ -149,19 +149,11 @@ def segment_mean_squares(system: StateSpace, signals: np.ndarray, sample_rate_hz
     out = np.empty((u.shape[0], b.size - 1, system.n_outputs))
     for start in range(0, u.shape[0], chunk):
         z = _interval_states(system, modal, u[start : start + chunk], dt, k0, k1)
-        out[start : start + z.shape[0]] = _segment_sums(z, w[0], partial, m - k0, a) / np.diff(b)[:, None]
+        sums = np.swapaxes(we.segment_sums(z, w[0], partial, m - k0, a), 1, 2)  # signals × K × outputs
+        out[start : start + z.shape[0]] = sums / np.diff(b)[:, None]
         if progress is not None:
             progress.update(z.shape[0])
     return out
-
-
-def _boundary_positions(b: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
-    """(m, a): the sample interval m holding each boundary and its offset a ∈ [0, dt) in it (s);
-    within :data:`r2nn_compiler.window_energy.EDGE_TOLERANCE` of a sample it lies on it (a = 0)."""
-    m = np.floor(b / dt + we.EDGE_TOLERANCE).astype(np.int64)
-    a = b - m * dt
-    a[np.abs(a) < we.EDGE_TOLERANCE * dt] = 0.0
-    return m, np.maximum(a, 0.0)
 
 
 def _interval_states(system: StateSpace, modal: "_Modal | None", u: np.ndarray, dt: float, k0: int,
@@ -227,25 +219,3 @@ def _modal_states(modal: _Modal, u: np.ndarray, dt: float) -> np.ndarray:
     return np.stack(rows, axis=1)
 
 
-def _segment_sums(z: np.ndarray, w_full: np.ndarray, partial: dict[float, np.ndarray], m: np.ndarray,
-                  a: np.ndarray) -> np.ndarray:
-    """∫ y_j² over each segment (signals × segments × outputs) from the interval states z
-    (signals × d × intervals), the whole-interval gramians W_j (outputs × d × d), the partial
-    ones by offset, and the boundaries' intervals m (relative to z's first) and offsets a.
-
-    Σ_k z_kᵀ W_j z_k over a segment's whole intervals is ⟨W_j, P⟩ with P = Σ_k z_k z_kᵀ: one
-    d × d Gram matrix per signal and segment serves every output (the cost of the sum no longer
-    grows with the number of outputs); a boundary inside an interval moves z_mᵀ W_j(a) z_m from
-    the segment after it to the one before."""
-    n_out = w_full.shape[0]
-    heads = np.zeros((z.shape[0], m.size, n_out))
-    for i, (mi, ai) in enumerate(zip(m, a)):
-        if ai > 0:
-            heads[:, i] = np.einsum("sd,jde,se->sj", z[:, :, mi], partial[float(ai)], z[:, :, mi])
-    flat_w = w_full.reshape(n_out, -1)
-    out = np.empty((z.shape[0], m.size - 1, n_out))
-    for k in range(m.size - 1):
-        zk = z[:, :, m[k] : m[k + 1]]
-        gram = np.matmul(zk, np.swapaxes(zk, 1, 2))  # signals × d × d
-        out[:, k] = gram.reshape(z.shape[0], -1) @ flat_w.T - heads[:, k] + heads[:, k + 1]
-    return out

@@ -266,6 +266,17 @@ def _check_options(options: TrainOptions) -> None:
     for name, ok, expected in checks:
         if not ok:
             raise UsageError(f"{name} must be {expected}, got {getattr(options, name)!r}", Location(parameter=name))
+    if options.readout != "linear":
+        _refuse_layer_options(options)
+
+
+def _refuse_layer_options(options: TrainOptions) -> None:
+    """Raise UsageError for a linear-layer option given with another readout (it would be ignored)."""
+    defaults = TrainOptions()
+    for name in ("segments", "max_features", "floor", "floor_relative", "group_lasso", "readout_l2"):
+        if getattr(options, name) != getattr(defaults, name):
+            raise UsageError(f"{name} applies to the linear readout only, not readout {options.readout!r}",
+                             Location(parameter=name))
 
 
 def _segments_ok(segments) -> bool:
