@@ -13,8 +13,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED_CASES = ROOT / "tests" / "data" / "cases"
 CASES = Path(os.environ.get("R2NN_CASES", BUNDLED_CASES))
-#: Where the independent vectors are published beside a development checkout (optional).
-UPSTREAM_CASES = ROOT.parent / "shared" / "cases"
 
 TOY = ROOT / "examples" / "toy" / "toy.r2nn"
 
