@@ -242,7 +242,10 @@ def simulate(model_path: str, signal_path: str, rate: float | None, plot_path: s
     if plot_path:
         from .plots import plot_waveforms
 
-        plot_waveforms(_read_node_view(result) if model.readout.is_linear else result, plot_path)
+        if model.readout.is_linear:
+            plot_waveforms(result, plot_path, _read_node_labels(result), f" (predicted {result.predicted})")
+        else:
+            plot_waveforms(result, plot_path)
     if model.readout.is_linear:
         _print_layer(result, as_json)
         return
@@ -283,22 +286,12 @@ def _print_layer(result, as_json: bool) -> None:
         click.echo(line)
 
 
-def _read_node_view(result):
-    """A linear model's simulation result as the waveform plot draws one: a curve per read
-    resonator, labelled with its continuous-time RMS over the window (the stand-in model's
-    outputs are the read nodes; its readout ``rms_continuous`` over the same window; the
-    predicted class in its name, so in the title)."""
-    import dataclasses
-
-    from .model.ir import RMS_CONTINUOUS, Output, Readout
-
-    model = result.model
-    ro = model.readout
-    view = dataclasses.replace(model, name=f"{model.name} (predicted {result.predicted})",
-                               outputs=tuple(Output("RMS", node) for node in model.read_nodes),
-                               readout=Readout(RMS_CONTINUOUS, ro.start, ro.stop))
-    rms = reference.features_of(view, result.signal.data[None], result.signal.rate_hz)[0]
-    return dataclasses.replace(result, model=view, features=rms, predicted="")
+def _read_node_labels(result) -> list[str]:
+    """A linear model's waveform labels: each read resonator with the RMS of its samples in the window."""
+    ro = result.model.readout
+    inside = (result.times_s >= ro.start) & (result.times_s <= ro.stop)
+    return [f"{node}: RMS {np.sqrt(np.mean(v[inside] ** 2)):.3g}"
+            for node, v in zip(result.model.read_nodes, result.outputs)]
 
 
 @main.command()

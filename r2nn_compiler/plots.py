@@ -26,8 +26,10 @@ def save_figure(fig, path: str | Path) -> None:
     write_bytes_atomic(path, buf.getvalue())
 
 
-def plot_waveforms(result, path: str | Path) -> None:
-    """Input(s) and output velocities of one reference simulation, readout window shaded."""
+def plot_waveforms(result, path: str | Path, labels: list[str] | None = None, title_note: str = "") -> None:
+    """Input(s) and output velocities of one reference simulation, readout window shaded.
+    ``labels`` names the rows of ``result.outputs`` (default: each output's class, node and
+    feature); ``title_note`` follows the title."""
     model = result.model
     t = result.times_s
     fig, axes = plt.subplots(2, 1, sharex=True, figsize=(9, 5.5))
@@ -35,15 +37,22 @@ def plot_waveforms(result, path: str | Path) -> None:
         axes[0].plot(t, result.signal.data[k], lw=0.7, label=inp.name)
     axes[0].set_ylabel("input u")
     axes[0].legend(loc="upper right")
-    for j, out in enumerate(model.outputs):
-        label = f"{out.cls} ({out.node}): {result.features[j]:.3g}" + (" ← predicted" if out.cls == result.predicted else "")
+    if labels is None:
+        labels = [f"{out.cls} ({out.node}): {result.features[j]:.3g}" + (" ← predicted" if out.cls == result.predicted
+                                                                          else "") for j, out in enumerate(model.outputs)]
+    for j, label in enumerate(labels):
         axes[1].plot(t, result.outputs[j], lw=0.7, label=label)
     for ax in axes:
         ax.axvspan(model.readout.start, model.readout.stop, color="0.9", zorder=0)
     axes[1].set_ylabel("velocity (m/s)")
     axes[1].set_xlabel("time (s)")
-    axes[1].legend(loc="upper right", fontsize="small")
-    fig.suptitle(f"{model.name}: {Path(result.signal.path).name}")
+    # Many rows (a layer reading 24 resonators) go in columns below the axes, not over the traces.
+    if len(labels) > 8:
+        axes[1].legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=-(-len(labels) // 8), fontsize="x-small")
+        fig.set_size_inches(9, 5.5 + 0.18 * 8)
+    else:
+        axes[1].legend(loc="upper right", fontsize="small")
+    fig.suptitle(f"{model.name}: {Path(result.signal.path).name}{title_note}")
     fig.tight_layout()
     save_figure(fig, path)
 

@@ -50,15 +50,11 @@ def work(monkeypatch) -> list[str]:
 
         return run
 
+    from r2nn_compiler.train import linear  # the linear-readout trainer's entry
+
     targets = [(batch.NgspiceBatch, "run"), (shared.NgspiceShared, "run"), (executor.LocalExecutor, "map"),
                (executor.DaskExecutor, "map"), (reference, "simulate"), (compiler, "run_flow"),
-               (trainer, "prepare"), (trainer._Run, "optimise")]
-    try:
-        from r2nn_compiler.train import linear
-    except ImportError:  # the linear-readout trainer, when present
-        linear = None
-    if linear is not None and hasattr(linear, "prepare_linear"):
-        targets.append((linear, "prepare_linear"))
+               (trainer, "prepare"), (trainer._Run, "optimise"), (linear, "prepare_linear")]
     for owner, attr in targets:
         monkeypatch.setattr(owner, attr, stub(f"{getattr(owner, '__name__', owner)}.{attr}"))
     return started

@@ -140,7 +140,7 @@ def test_frequency_domain_segment_features_track_the_exact_ones():
     problem = prepare_linear(dataset, options)
     p = problem.layout.values(problem.theta)
     resp, _ = layer.state_response(problem.layout.unpack(p), problem.layout, problem.spectra.freqs_hz)
-    approx = layer.segment_mean_squares(resp, problem.spectra)
+    approx = layer.spectral_mean_squares(resp, problem.spectra)
     system = seg.velocity_system(network_model(problem.layout, problem.theta, dataset, options, problem))
     exact = seg.segment_mean_squares(system, dataset.signals, RATE, problem.boundaries)
     assert np.median(np.abs(np.log(approx / exact))) < 0.05

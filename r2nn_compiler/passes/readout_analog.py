@@ -490,6 +490,26 @@ def _decisions_before_supplies(graph: CircuitGraph) -> CircuitGraph:
 
 # -- the readout subcircuit, as data ---------------------------------------------------------
 
+def behavioural_integrator(names: tuple[str, str, str], index: int, gate: str, tap: str, out: str,
+                           scale: float) -> list[dict]:
+    """An ideal mean-square integrator: a B-source current ``v(gate)·v(tap)²·scale`` into a
+    :data:`C_BEHAVIOURAL` capacitor on ``out``, with a leak far below its charging current (a DC
+    path). ``names``: the designator prefixes of the source, capacitor and leak."""
+    source, capacitor, leak = (f"{name}{index}" for name in names)
+    return [{"name": source, "nodes": [GROUND, out], "quantity": "I",
+             "expr": f"v({gate})*v({tap})*v({tap})*{_number(scale)}"},
+            {"name": capacitor, "nodes": [out, GROUND], "value": C_BEHAVIOURAL, "series": "ideal"},
+            {"name": leak, "nodes": [out, GROUND], "value": 1e15}]
+
+
+def behavioural_wta(j: int, net: str, n: int) -> dict:
+    """Decision port ``dec<j>``: :data:`BEHAVIOURAL_HIGH_V` while ``v(<net><j>)`` exceeds every
+    other class's ``v(<net><k>)`` (a tie gives no port high)."""
+    others = [f"v({net}{i})" for i in range(1, n + 1) if i != j]
+    return {"name": f"Bwta{j}", "nodes": [f"dec{j}", GROUND], "quantity": "V",
+            "expr": f"{_number(BEHAVIOURAL_HIGH_V)}*u(v({net}{j})-{_max(others)})"}
+
+
 def readout_description(level: str, n: int, t0: float, t1: float, opamp: OpampModel, series_c: str,
                         full_scale_v: float = FULL_SCALE_V) -> dict:
     """The readout as plain data for the backend (all times in circuit seconds, values SI).
@@ -514,16 +534,8 @@ def readout_description(level: str, n: int, t0: float, t1: float, opamp: OpampMo
         elements = [{"name": "Vgate", "nodes": ["tw", GROUND], "pwl": gate}]
         k = C_BEHAVIOURAL / (t1 - t0)
         for j in range(1, n + 1):
-            others = [f"v(det{i})" for i in range(1, n + 1) if i != j]
-            elements += [
-                {"name": f"Bsq{j}", "nodes": [GROUND, f"det{j}"], "quantity": "I",
-                 "expr": f"v(tw)*v(b{j})*v(b{j})*{_number(k)}"},
-                {"name": f"Cint{j}", "nodes": [f"det{j}", GROUND], "value": C_BEHAVIOURAL, "series": "ideal"},
-                # A leak far below the integrator's charging current gives the node a DC path.
-                {"name": f"Rleak{j}", "nodes": [f"det{j}", GROUND], "value": 1e15},
-                {"name": f"Bwta{j}", "nodes": [f"dec{j}", GROUND], "quantity": "V",
-                 "expr": f"{_number(BEHAVIOURAL_HIGH_V)}*u(v(det{j})-{_max(others)})"},
-            ]
+            elements += behavioural_integrator(("Bsq", "Cint", "Rleak"), j, "tw", f"b{j}", f"det{j}", k)
+            elements.append(behavioural_wta(j, "det", n))
         readout = {"name": "r2nn_readout", "ports": ports, "models": [], "elements": elements,
                    "doc": "r2nn readout, behavioural: mean square over the window and winner-take-all"}
         return {"level": level, "detector": "mean square, behavioural", "subckt": "r2nn_readout",

@@ -99,7 +99,8 @@ def layer_description(model: Model, tap_gains: np.ndarray, time_scale: float) ->
     ``features`` ({name, tap, segment, net}, segment from 0). ``tap_gains``: volts per unit
     velocity of each tap (``model.read_nodes`` order). Ports of the readout subcircuit: b1..bN
     (the taps), dec1..decM, sc1..scM (the scores)."""
-    from .readout_analog import BEHAVIOURAL_HIGH_V, C_BEHAVIOURAL, EDGE_S, _max, _number, part_counts
+    from .readout_analog import (BEHAVIOURAL_HIGH_V, C_BEHAVIOURAL, EDGE_S, _number, behavioural_integrator,
+                                 behavioural_wta, part_counts)
 
     ro = model.readout
     bounds = [b * time_scale for b in ro.boundaries]
@@ -111,21 +112,12 @@ def layer_description(model: Model, tap_gains: np.ndarray, time_scale: float) ->
                             for k, gate in enumerate(segment_gates(bounds, edge), start=1)]
     for f, (i, k) in enumerate(zip(node, segment), start=1):
         scale = C_BEHAVIOURAL / ((bounds[k + 1] - bounds[k]) * float(tap_gains[i]) ** 2)
-        elements += [
-            {"name": f"Bms{f}", "nodes": [GROUND, f"ms{f}"], "quantity": "I",
-             "expr": f"v(tw{k + 1})*v(b{i + 1})*v(b{i + 1})*{_number(scale)}"},
-            {"name": f"Cms{f}", "nodes": [f"ms{f}", GROUND], "value": C_BEHAVIOURAL, "series": "ideal"},
-            # A leak far below the integrator's charging current gives the node a DC path.
-            {"name": f"Rleak{f}", "nodes": [f"ms{f}", GROUND], "value": 1e15},
-            {"name": f"Bphi{f}", "nodes": [f"phi{f}", GROUND], "quantity": "V",
-             "expr": f"ln(max(v(ms{f}),0)+{_number(ro.floor)})"},
-        ]
+        elements += behavioural_integrator(("Bms", "Cms", "Rleak"), f, f"tw{k + 1}", f"b{i + 1}", f"ms{f}", scale)
+        elements.append({"name": f"Bphi{f}", "nodes": [f"phi{f}", GROUND], "quantity": "V",
+                         "expr": f"ln(max(v(ms{f}),0)+{_number(ro.floor)})"})
     for j in range(1, n_classes + 1):
-        others = [f"v({SCORE_NET}{c})" for c in range(1, n_classes + 1) if c != j]
-        elements += score_elements(j, biases[j - 1], matrix[j - 1], _number) + [
-            {"name": f"Bwta{j}", "nodes": [f"dec{j}", GROUND], "quantity": "V",
-             "expr": f"{_number(BEHAVIOURAL_HIGH_V)}*u(v({SCORE_NET}{j})-{_max(others)})"},
-        ]
+        elements += score_elements(j, biases[j - 1], matrix[j - 1], _number)
+        elements.append(behavioural_wta(j, SCORE_NET, n_classes))
     ports = [f"b{i}" for i in range(1, n_taps + 1)] + [f"dec{j}" for j in range(1, n_classes + 1)] + \
         [f"{SCORE_NET}{j}" for j in range(1, n_classes + 1)]
     readout = {"name": "r2nn_readout", "ports": ports, "models": [], "elements": elements,

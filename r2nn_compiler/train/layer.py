@@ -117,8 +117,9 @@ def state_response(phys: fd.Physical, layout: fd.Layout, freqs_hz: np.ndarray) -
     return fd.Response(x, x, np.zeros((jw.size, 0, layout.n_resonators), complex), jw), z
 
 
-def segment_mean_squares(resp: fd.Response, spectra: SegmentSpectra) -> np.ndarray:
-    """Mean square velocity of every resonator over every segment (clips × segments × N), (m/s)²."""
+def spectral_mean_squares(resp: fd.Response, spectra: SegmentSpectra) -> np.ndarray:
+    """Mean square velocity of every resonator over every segment (clips × segments × N), (m/s)², in
+    the frequency domain (each segment's spectra; the exact ones are :func:`.segments.segment_mean_squares`)."""
     x = resp.X
     f, n, k = x.shape
     gram = np.moveaxis(x[:, :, :, None] * np.conj(x[:, :, None, :]), 1, 3).reshape(f * k * k, n)
@@ -158,7 +159,7 @@ def data_loss(p: np.ndarray, rho: np.ndarray, layout: fd.Layout, head: Head, spe
     gradients w.r.t. p and ρ (see the module docstring)."""
     phys = layout.unpack(p)
     resp, z_matrix = state_response(phys, layout, spectra.freqs_hz)
-    ms = segment_mean_squares(resp, spectra)
+    ms = spectral_mean_squares(resp, spectra)
     z = head.standardise(log_features(ms, head.floor))
     layer = head.unpack(rho)
     scores = layer.scores(z)
@@ -193,5 +194,5 @@ def objective(theta: np.ndarray, rho: np.ndarray, layout: fd.Layout, head: Head,
 
 def scores_of(resp: fd.Response, rho: np.ndarray, head: Head, spectra: SegmentSpectra) -> np.ndarray:
     """Scores (clips × classes) of other clips' spectra under the same network response."""
-    z = head.standardise(log_features(segment_mean_squares(resp, spectra), head.floor))
+    z = head.standardise(log_features(spectral_mean_squares(resp, spectra), head.floor))
     return head.unpack(rho).scores(z)

@@ -125,7 +125,7 @@ def choose_segments(dataset: Dataset, options: tr.TrainOptions, window: tuple[fl
     finest = candidates[-1]
     fine = seg.segment_spectra(dataset.signals[train_idx], dataset.sample_rate_hz,
                                seg.segment_boundaries(window, finest), options.resolution)
-    ms = layer.segment_mean_squares(layer.state_response(layout.unpack(p), layout, fine.freqs_hz)[0], fine)
+    ms = layer.spectral_mean_squares(layer.state_response(layout.unpack(p), layout, fine.freqs_hz)[0], fine)
     labels, n_cls = dataset.labels[train_idx], len(dataset.classes)
     losses: dict[int, np.ndarray] = {}
     for k in candidates:
@@ -168,7 +168,7 @@ def prepare_linear(dataset: Dataset, options: tr.TrainOptions, rng: np.random.Ge
     except ValueError as exc:
         raise UsageError(f"segments: {exc}", Location(parameter="segments")) from None
     train_spec = spectra.subset(train_idx)
-    ms = layer.segment_mean_squares(layer.state_response(layout.unpack(p), layout, spectra.freqs_hz)[0], train_spec)
+    ms = layer.spectral_mean_squares(layer.state_response(layout.unpack(p), layout, spectra.freqs_hz)[0], train_spec)
     floor = options.floor if options.floor is not None else options.floor_relative * float(np.median(ms))
     n_cls = len(dataset.classes)
     log_ms = layer.log_features(ms, floor)
