@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from r2nn_compiler import reference  # noqa: E402
-from r2nn_compiler.lti import modal_ok  # noqa: E402
+from r2nn_compiler.numerics.foh import modal_ok  # noqa: E402
 from strategies import random_stable_model  # noqa: E402
 
 

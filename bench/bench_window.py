@@ -2,7 +2,7 @@
 
 For a demo's shipped model and its held-out clips, the features under ``rms_continuous`` by
 :func:`reference.features_of` (exact: the FOH state at each sample and one quadratic form per
-interval, see ``r2nn_compiler/window_energy.py``) and by the natural peer, the reference
+interval, see ``r2nn_compiler/numerics/window_energy.py``) and by the natural peer, the reference
 simulated at K× the sample rate on the same input (linear between samples) and integrated by
 Simpson's rule, K = 4, 16, 64. Columns: wall time relative to the exact method (least of three
 runs each, same machine), worst feature error relative to each clip's largest feature (against K = 256, which

@@ -21,7 +21,7 @@ from r2nn_compiler.tolerance import analyse
 from r2nn_compiler.verify import read_compiled, verify_deck
 from r2nn_compiler.verify import decisions as readout
 from r2nn_compiler.verify.circuit import CircuitUnderTest
-from r2nn_compiler.window_energy import segment_energies
+from r2nn_compiler.numerics.window_energy import segment_energies
 
 from .conftest import ROOT, TOY
 

@@ -15,7 +15,7 @@ import scipy.sparse
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from r2nn_compiler import lti
+from r2nn_compiler.numerics import condensed, shifted
 from r2nn_compiler.backend.netlister import spice_number
 from r2nn_compiler.circuit import CircuitGraph, Component, Port, mna, mna_matrices
 from r2nn_compiler.errors import CompileError
@@ -137,7 +137,7 @@ def test_solve_shifted_equals_dense_solves_on_a_random_descriptor_system():
     B = rng.standard_normal((n, 2))
     C = rng.standard_normal((3, n))
     s = 2j * np.pi * np.geomspace(0.1, 10, 40)
-    np.testing.assert_allclose(lti.solve_shifted(E, A, B, s, C), _dense_response(E, A, B, C, s), rtol=1e-10,
+    np.testing.assert_allclose(shifted.solve_shifted(E, A, B, s, C), _dense_response(E, A, B, C, s), rtol=1e-10,
                                atol=1e-12)
 
 
@@ -148,9 +148,9 @@ def test_solve_shifted_falls_back_to_lu_when_gmres_cannot_converge(monkeypatch):
     E = scipy.sparse.identity(n)
     B = rng.standard_normal((n, 1))
     s = 2j * np.pi * np.geomspace(0.1, 10, 7)
-    monkeypatch.setattr(lti, "GMRES_BASIS", 1)
-    monkeypatch.setattr(lti, "GMRES_CYCLES", 1)
-    np.testing.assert_allclose(lti.solve_shifted(E, A, B, s), _dense_response(E, A, B, np.eye(n), s), rtol=1e-10)
+    monkeypatch.setattr(shifted, "GMRES_BASIS", 1)
+    monkeypatch.setattr(shifted, "GMRES_CYCLES", 1)
+    np.testing.assert_allclose(shifted.solve_shifted(E, A, B, s), _dense_response(E, A, B, np.eye(n), s), rtol=1e-10)
 
 
 def test_eliminated_unknowns_are_independent_and_low_degree():
@@ -158,12 +158,12 @@ def test_eliminated_unknowns_are_independent_and_low_degree():
     ctx = run_flow(CompileContext(model, CompileOptions()), ["map_force_current", "scale", "quantise"])
     system = mna_matrices(ctx.graph, [p.net for p in ctx.inputs])
     E, A = system.E_sparse, system.A_sparse
-    gone = lti._eliminable(E, A, system.B, 2j * np.pi * default_grid(model, 3))
+    gone = condensed.eliminable(E, A, system.B, 2j * np.pi * default_grid(model, 3))
     pattern = (abs(E) + abs(A)).toarray() != 0
     np.fill_diagonal(pattern, False)
     assert gone.size > 0
     assert not pattern[np.ix_(gone, gone)].any()
-    assert pattern[gone].sum(axis=1).max() <= lti.ELIMINATE_DEGREE
+    assert pattern[gone].sum(axis=1).max() <= condensed.ELIMINATE_DEGREE
     assert not system.B[gone].any()
 
 

@@ -14,14 +14,15 @@ from click.testing import CliRunner
 from scipy.integrate import simpson
 
 from r2nn_compiler import compiler, reference
-from r2nn_compiler import window_energy as window_energy_module
+from r2nn_compiler.numerics import window_energy as window_energy_module
 from r2nn_compiler.cli import main
 from r2nn_compiler.compiler import simulate as compiler_simulate
 from r2nn_compiler.errors import SignalError
-from r2nn_compiler.lti import StateSpace
+from r2nn_compiler.numerics.statespace import StateSpace
 from r2nn_compiler.model.ir import (ClassScore, Coupling, Feature, Input, Model, Output, Readout, Resonator)
 from r2nn_compiler.signals import Signal
-from r2nn_compiler.window_energy import segment_energies, trace_segment_energies, window_energy as whole_window
+from r2nn_compiler.numerics.trace_energy import trace_segment_energies
+from r2nn_compiler.numerics.window_energy import segment_energies, window_energy as whole_window
 
 RATE = 1000.0  # Hz
 FINE = 64  # the independent simulation's oversampling

@@ -7,7 +7,7 @@ import pytest
 
 from r2nn_compiler.backend import NgspiceNetlister
 from r2nn_compiler.compiler import compile_model, load_model
-from r2nn_compiler.lti import StateSpace
+from r2nn_compiler.numerics.statespace import StateSpace
 from r2nn_compiler.reference import state_space
 from r2nn_compiler.sim import NgspiceBatch
 from r2nn_compiler.sim.stepsize import (MIN_STEPS_PER_RESONANCE, choose_substeps, integration_error,

@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from r2nn_compiler import reference
-from r2nn_compiler import window_energy as we
+from r2nn_compiler.numerics import window_energy as we
 from r2nn_compiler.cli import main
 from r2nn_compiler.compiler import load_model, save_model
 from r2nn_compiler.errors import UsageError
@@ -127,7 +127,7 @@ def test_exact_segment_mean_squares_without_the_modal_form(monkeypatch):
     problem = prepare_linear(dataset, options)
     system = seg.velocity_system(network_model(problem.layout, problem.theta, dataset, options, problem))
     modal = seg.segment_mean_squares(system, dataset.signals, RATE, problem.boundaries)
-    monkeypatch.setattr(seg.lti, "modal_ok", lambda a: False)
+    monkeypatch.setattr(seg.foh, "modal_ok", lambda a: False)
     direct = seg.segment_mean_squares(system, dataset.signals, RATE, problem.boundaries)
     np.testing.assert_allclose(modal, direct, rtol=1e-9)
 

@@ -10,7 +10,10 @@ from scipy.integrate import simpson
 from r2nn_compiler import reference
 from r2nn_compiler.compiler import compile_model, load_model, save_model
 from r2nn_compiler.errors import ModelError, SignalError, UsageError
-from r2nn_compiler.lti import StateSpace, simulate_foh
+from r2nn_compiler.numerics.foh import simulate_foh
+from r2nn_compiler.numerics.statespace import StateSpace
+from r2nn_compiler.numerics.trace_energy import trace_window_energy
+from r2nn_compiler.numerics.window_energy import window_energy
 from r2nn_compiler.model import (model_from_json_text, model_from_npz, model_to_json, model_to_text,
                                  parse_model_text)
 from r2nn_compiler.signals import Signal
@@ -18,7 +21,6 @@ from r2nn_compiler.train import TrainOptions, train
 from r2nn_compiler.passes import CompileOptions
 from r2nn_compiler.verify import read_compiled, verify_deck
 from r2nn_compiler.verify.circuit import CircuitUnderTest
-from r2nn_compiler.window_energy import trace_window_energy, window_energy
 
 from .conftest import ROOT, case_paths
 from .test_train import tones_dataset

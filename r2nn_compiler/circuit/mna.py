@@ -21,7 +21,7 @@ else touches, which are merged first (:mod:`.reduce`).
 
 Cost: stamping is vectorised per kind (O(components), the stamps kept sparse); AC analysis is
 dense up to DENSE_LIMIT unknowns and iterative on the sparse matrices above (O(nonzeros) per
-frequency, see :func:`lti.solve_shifted`); :meth:`MnaSystem.state_space` and
+frequency, see :func:`numerics.solve_shifted`); :meth:`MnaSystem.state_space` and
 :meth:`MnaSystem.poles` are dense, O(n³).
 """
 
@@ -33,7 +33,7 @@ import networkx as nx
 import numpy as np
 import scipy.sparse
 
-from .. import lti
+from .. import numerics
 from ..errors import CircuitError
 from .graph import GROUND, CircuitGraph, Component, flatten
 from .reduce import merge_series_inductors
@@ -49,7 +49,7 @@ BRANCH_FORM_BELOW_OHM = 1e-3
 
 #: Up to this many unknowns AC solves are dense (batched LAPACK, O(n³) per frequency); above,
 #: all frequencies are solved together iteratively on the sparse matrices
-#: (:func:`lti.solve_shifted`, near O(nonzeros) per frequency, direct sparse LU where that does
+#: (:func:`numerics.solve_shifted`, near O(nonzeros) per frequency, direct sparse LU where that does
 #: not converge). Small circuits keep the dense path, so their results do not change digits.
 #: (Measured on 2 cores: OpenBLAS turns to threads at 100 × 100 and each solve then costs
 #: ~50× more, while the iterative path costs ~1 ms a frequency at this size.)
@@ -135,7 +135,7 @@ class MnaSystem:
         """Small-signal response V(output)/u(input) at ``freqs_hz`` (Hz), as a complex array
         (outputs × inputs × freqs), solving ``(j2πf E − A) x = B``: dense up to DENSE_LIMIT
         unknowns, else iteratively on the sparse matrices (backward error below
-        ``lti.SOLVE_BACKWARD_ERROR``, sparse LU where the iteration does not get there).
+        ``numerics.shifted.SOLVE_BACKWARD_ERROR``, sparse LU where the iteration does not get there).
 
         Raises CircuitError for an unknown output net or a circuit singular at some frequency.
         """
@@ -148,7 +148,7 @@ class MnaSystem:
             return out
         if self.n_unknowns > DENSE_LIMIT:
             try:
-                return lti.solve_shifted(self.E_sparse, self.A_sparse, self.B, 2j * np.pi * freqs,
+                return numerics.solve_shifted(self.E_sparse, self.A_sparse, self.B, 2j * np.pi * freqs,
                                          self._sparse_selector(outputs))
             except np.linalg.LinAlgError as exc:
                 raise CircuitError(f"MNA matrix is singular in the band (floating net or source loop): {exc}") from None
@@ -167,7 +167,7 @@ class MnaSystem:
             out[:, :, start : start + batch] = np.einsum("on,fnk->okf", select, x)
         return out
 
-    def state_space(self, outputs: list[str]) -> lti.StateSpace:
+    def state_space(self, outputs: list[str]) -> numerics.StateSpace:
         """The equivalent ``dz/dt = A z + B u``, ``y = C z + D u`` with ``y`` the voltages of
         ``outputs`` (ground allowed: a zero row).
 
@@ -202,16 +202,16 @@ class MnaSystem:
         Br = np.linalg.solve(E11, B[dynamic] - A[a] @ XB)
         C = select[:, dynamic] - select[:, algebraic] @ XA
         D = -select[:, algebraic] @ XB
-        return lti.StateSpace(Ar, Br, C, D)
+        return numerics.StateSpace(Ar, Br, C, D)
 
     def transient(self, u, dt: float, outputs: list[str], method: str = "convolution") -> np.ndarray:
         """Output voltages for inputs ``u`` (signals × inputs × samples, sample k at k·dt s,
         linear between samples) from zero state: (signals × outputs × samples).
 
-        Uses :func:`lti.simulate_foh` on :meth:`state_space`; raises what those raise
+        Uses :func:`numerics.simulate_foh` on :meth:`state_space`; raises what those raise
         (CircuitError for the circuit, ValueError for shapes).
         """
-        return lti.simulate_foh(self.state_space(outputs), u, dt, method=method)
+        return numerics.simulate_foh(self.state_space(outputs), u, dt, method=method)
 
     def poles(self) -> np.ndarray:
         """Finite poles of the circuit (rad/s), sorted by decreasing real part.

@@ -20,7 +20,7 @@ ANALOGIES = ("force_current", "force_voltage")
 COUPLING_KINDS = ("damper", "spring")
 #: ``rms``: RMS of the samples in the window (the conformance cases' definition);
 #: ``rms_continuous``: RMS of the continuous-time waveform over the window, what an analog
-#: mean-square detector integrates (see :mod:`r2nn_compiler.window_energy`).
+#: mean-square detector integrates (see :mod:`r2nn_compiler.numerics.window_energy`).
 RMS_CONTINUOUS = "rms_continuous"
 #: ``linear``: a linear readout layer over log mean squares of resonators over segments of the
 #: window (:class:`Feature`, :class:`ClassScore`); the model then has no ``outputs``.

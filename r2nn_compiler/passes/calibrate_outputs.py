@@ -78,10 +78,10 @@ from scipy.integrate import trapezoid
 from .. import reference
 from ..circuit import GROUND, mna_matrices
 from ..errors import CircuitError, CompileError, Location, SignalError
-from ..lti import StateSpace
+from ..numerics.statespace import StateSpace
 from ..model import Model
 from ..reference import default_grid
-from ..window_energy import segment_energies
+from ..numerics.window_energy import segment_energies
 from .base import CompileContext, Pass, PassResult, register
 from .check_reference import circuit_response, in_model_units, reference_response
 from .readout_analog import retrim_buffer

@@ -8,7 +8,7 @@ bug, caught before any simulator runs); hardware flows only report the figure.
 
 Cost: one solve per frequency of the circuit and of the model; small ones dense (O(n³) each),
 large ones iterative on sparse matrices for all frequencies at once (near O(nonzeros) each,
-:func:`lti.solve_shifted`, accurate to a backward error of 1e-13), so a 1024-resonator model
+:func:`numerics.solve_shifted`, accurate to a backward error of 1e-13), so a 1024-resonator model
 with 10k couplings is checked in about a second. The proof is as strong either way: any change
 of the network's H(jω) by more than the tolerance at a checked frequency fails it (e.g. one
 capacitor 2 % off).

@@ -12,7 +12,7 @@ is the predicted class, whatever the kind: the features w_j · RMS_j for the rms
 scores s_j for ``linear``. :func:`features_of` computes them exactly from the input;
 :func:`system_features` from any system whose outputs are ``model.read_nodes`` (a circuit's
 MNA); :func:`features` from sampled read-node traces, exactly for ``rms`` and as a spline
-estimate for ``rms_continuous`` and ``linear`` (see :mod:`r2nn_compiler.window_energy`), for
+estimate for ``rms_continuous`` and ``linear`` (see :mod:`r2nn_compiler.numerics.window_energy`), for
 traces that come without their system (ngspice's).
 """
 
@@ -23,9 +23,11 @@ import math
 import numpy as np
 
 from ..errors import SignalError
-from ..lti import StateSpace, simulate_foh
 from ..model.ir import LINEAR, RMS_CONTINUOUS, Model
-from ..window_energy import segment_energies, trace_segment_energies, trace_window_energy, window_energy
+from ..numerics.foh import simulate_foh
+from ..numerics.statespace import StateSpace
+from ..numerics.trace_energy import trace_segment_energies, trace_window_energy
+from ..numerics.window_energy import segment_energies, window_energy
 from .simulate import simulate
 from .statespace import state_space
 
@@ -84,7 +86,7 @@ def features(model: Model, outputs: np.ndarray, sample_rate_hz: float) -> np.nda
     the rms kinds, the layer's scores for ``linear``.
 
     For ``rms_continuous`` and ``linear`` the window integrals are the spline estimate from the
-    samples (:func:`r2nn_compiler.window_energy.trace_segment_energies`); :func:`features_of` is
+    samples (:func:`r2nn_compiler.numerics.trace_energy.trace_segment_energies`); :func:`features_of` is
     exact. Raises SignalError when the samples end before the window."""
     ro = model.readout
     if ro.kind == LINEAR:

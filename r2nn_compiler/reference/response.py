@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import lti
 from ..model.ir import Model
+from ..numerics.shifted import solve_shifted
 from .statespace import descriptor_matrices, mechanical_matrices
 
 #: Up to this many resonators H(jω) is solved dense (N × N per frequency); above, iteratively on
-#: the sparse 2N-state descriptor form (:func:`lti.solve_shifted`), O(couplings) per frequency.
+#: the sparse 2N-state descriptor form (:func:`..numerics.shifted.solve_shifted`), O(couplings) per frequency.
 DENSE_RESONATORS = 50
 
 
@@ -21,7 +21,7 @@ def frequency_response(model: Model, freqs_hz: np.ndarray) -> np.ndarray:
     if len(model.resonators) <= DENSE_RESONATORS:
         return dense_frequency_response(model, freqs)
     E, A, B, C = descriptor_matrices(model)
-    return lti.solve_shifted(E, A, B, 2j * np.pi * freqs, C)
+    return solve_shifted(E, A, B, 2j * np.pi * freqs, C)
 
 
 def dense_frequency_response(model: Model, freqs_hz: np.ndarray) -> np.ndarray:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..lti import simulate_foh
 from ..model.ir import Model
+from ..numerics.foh import simulate_foh
 from .statespace import state_space
 
 

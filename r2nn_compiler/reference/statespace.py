@@ -6,12 +6,7 @@ in model order, outputs = the velocities of the resonators the readout reads,
 model order (unweighted: the readout weights apply to features, see :mod:`.readout`), or for a
 linear readout each resonator its features read, once, in order of first use.
 
-Cost. Eigenvalues of the 2N-state matrix cost O(N³) (a 1024-resonator model: ~10 s), so the
-checks every compile runs avoid them where a cheaper argument is exact: :func:`check_stable`
-first tries an energy certificate (Cholesky factorisations of N×N matrices, below), and
-:func:`largest_pole_magnitude` bounds the fastest pole by Gershgorin discs above DENSE_EIG_STATES
-states.
-:func:`stability_margin` (the slowest pole itself) still needs every eigenvalue.
+What each check costs and which cheaper argument it tries first: ``docs/numerics.md``.
 """
 
 from __future__ import annotations
@@ -22,8 +17,9 @@ import numpy as np
 import scipy.sparse
 
 from ..errors import ModelError
-from ..lti import StateSpace
 from ..model.ir import Model
+from ..numerics.spectral_bounds import gershgorin_bounds, positive_definite
+from ..numerics.statespace import StateSpace
 
 #: Up to this many states (128 resonators) :func:`largest_pole_magnitude` and
 #: :func:`ringing_frequencies_hz` take every eigenvalue (dense, exact to rounding, ~0.05 s);
@@ -162,26 +158,7 @@ def passive_certificate(model: Model) -> bool:
     masses, Cd, K, _ = sparse_mechanical_matrices(model)
     if not (np.all(np.isfinite(masses)) and np.all(masses > 0)):
         return False
-    return all(_positive_definite(S) for S in (Cd, K))
-
-
-def _positive_definite(S: scipy.sparse.csr_array) -> bool:
-    d = S.diagonal()
-    if not (np.all(np.isfinite(S.data)) and np.all(d > 0)):
-        return False
-    scale = scipy.sparse.diags_array(1.0 / np.sqrt(d))
-    unit = scale @ S @ scale
-    # Gershgorin first, on the rows of diag(S)⁻¹·S and of the unit-diagonal form (both similar
-    # to it, centres 1): with every radius below 1 − margin, no factorisation. A positive
-    # diagonal plus a strictly dominated couplings' Laplacian passes the first.
-    radii = (abs(S).sum(axis=1) / d - 1.0, abs(unit).sum(axis=1) - 1.0)
-    if any(np.all(r <= 1.0 - CERTIFICATE_MARGIN) for r in radii):
-        return True
-    try:
-        np.linalg.cholesky(unit.toarray() - CERTIFICATE_MARGIN * np.eye(unit.shape[0]))
-    except np.linalg.LinAlgError:
-        return False
-    return True
+    return all(positive_definite(S, CERTIFICATE_MARGIN) for S in (Cd, K))
 
 
 def largest_pole_magnitude(model: Model) -> float:
@@ -191,14 +168,14 @@ def largest_pole_magnitude(model: Model) -> float:
     from every eigenvalue, exact to rounding. Above, an upper bound in O(N + couplings): a pole
     solves m·λ² + c·λ + k = 0 (see :func:`passive_certificate`), so |λ| = √(k/m) ≤ √κ when
     complex and |λ| ≤ c/m ≤ ρ when real, κ and ρ the largest eigenvalues of M⁻¹K and M⁻¹Cd,
-    bounded in turn by Gershgorin's discs (:func:`_gershgorin`). The bound is tight
-    when the couplings are weak against each resonator's own spring; a step chosen from it is
-    never too long.
+    bounded in turn by Gershgorin's discs (:func:`..numerics.spectral_bounds.gershgorin_bounds`).
+    The bound is tight when the couplings are weak against each resonator's own spring; a step
+    chosen from it is never too long.
     """
     n = len(model.resonators)
     if 2 * n > DENSE_EIG_STATES and passive_certificate(model):
         masses, Cd, K, _ = sparse_mechanical_matrices(model)
-        kappa, rho = (_gershgorin(S, masses)[1] for S in (K, Cd))
+        kappa, rho = (gershgorin_bounds(S, masses)[1] for S in (K, Cd))
         return max(math.sqrt(kappa), rho)
     poles = state_space(model).poles()
     return float(np.abs(poles).max(initial=0.0))
@@ -268,20 +245,5 @@ def _q_bound(model: Model) -> float:
     if not passive_certificate(model):
         return math.inf
     masses, Cd, K, _ = sparse_mechanical_matrices(model)
-    kappa, gamma = _gershgorin(K, masses)[1], _gershgorin(Cd, masses)[0]
+    kappa, gamma = gershgorin_bounds(K, masses)[1], gershgorin_bounds(Cd, masses)[0]
     return math.sqrt(kappa) / gamma if gamma > 0 else math.inf
-
-
-def _gershgorin(S: scipy.sparse.csr_array, masses: np.ndarray) -> tuple[float, float]:
-    """(lower, upper) bounds on the (real) eigenvalues of M⁻¹S for symmetric S: the tighter of
-    Gershgorin's discs over the rows of M⁻¹S, of S·M⁻¹ and of M^-½·S·M^-½, all similar
-    matrices with the centres S_ii/m_i. O(nonzeros)."""
-    centre = S.diagonal() / masses
-    magnitude = abs(S)
-    sqrt_m = np.sqrt(masses)
-    lower, upper = -math.inf, math.inf
-    for radius in (magnitude @ np.ones_like(masses) / masses, magnitude @ (1.0 / masses),
-                   magnitude @ (1.0 / sqrt_m) / sqrt_m):
-        radius = radius - np.abs(centre)
-        lower, upper = max(lower, float(np.min(centre - radius))), min(upper, float(np.max(centre + radius)))
-    return lower, upper

@@ -27,7 +27,8 @@ import math
 import numpy as np
 import scipy.signal
 
-from ..lti import FohDiscretisation, StateSpace, modal_ok, simulate_foh
+from ..numerics.foh import FohDiscretisation, modal_ok, simulate_foh
+from ..numerics.statespace import StateSpace
 
 #: Fewest fixed steps per period of the system's highest resonance, whatever the error says:
 #: traces (op-amp peaks) stay resolved where the outputs are smooth, e.g. for a slow tone.

@@ -16,12 +16,12 @@ the mean square of resonator velocities over each (:class:`r2nn_compiler.model.i
   longest segment), hence one node grid and one network solve per step.
 * **Time domain** (:func:`segment_mean_squares`): exact continuous-time mean squares
   (1/(s_{k+1} − s_k)) ∫ v(t)² dt of the response from zero state at t = 0, input linear between
-  samples, by the closed form of :mod:`r2nn_compiler.window_energy` (its gramians), summed per
+  samples, by the closed form of :mod:`r2nn_compiler.numerics.window_energy` (its gramians), summed per
   segment so that the cost does not grow with the number of outputs: every resonator is a
   candidate detector, where ``window_energy.segment_energies`` costs one quadratic form per
   output and sample interval. The states are simulated in real modal coordinates (one
   first-order filter per mode, the exact FOH recursion), the gramians transformed to match; an
-  ill-conditioned eigenbasis falls back to :func:`r2nn_compiler.lti.simulate_foh`. Measured on
+  ill-conditioned eigenbasis falls back to :func:`r2nn_compiler.numerics.foh.simulate_foh`. Measured on
   the trainer benchmark (1000 one-second 16 kHz clips, 32 resonators, 3–4 segments): 26 s,
   where the same sums on states from ``simulate_foh`` (impulse responses recomputed for every
   chunk of clips) extrapolate from 100 clips to ~180 s; on 64 speech clips (24 resonators)
@@ -38,9 +38,11 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.signal
 
-from .. import window_energy as we
-from .. import lti
-from ..lti import StateSpace, simulate_foh
+from ..numerics import foh
+from ..numerics import window as win
+from ..numerics import window_energy as we
+from ..numerics.foh import simulate_foh
+from ..numerics.statespace import StateSpace
 from ..reference import mechanical_matrices
 from ..model.ir import Model
 from . import freqdomain as fd
@@ -132,10 +134,10 @@ def segment_mean_squares(system: StateSpace, signals: np.ndarray, sample_rate_hz
 
     Raises ValueError when the last boundary lies after the sample that closes the window."""
     dt = 1.0 / sample_rate_hz
-    b = we.segment_bounds(boundaries)
-    k0, k1 = we.window_intervals(signals.shape[-1], dt, float(b[0]), float(b[-1]))
+    b = win.segment_bounds(boundaries)
+    k0, k1 = win.window_intervals(signals.shape[-1], dt, float(b[0]), float(b[-1]))
     u = np.asarray(signals, dtype=float)[..., : k1 + 1]
-    m, a = we.boundary_positions(b, dt)
+    m, a = win.boundary_positions(b, dt)
     offsets = sorted({float(x) for x in a if x > 0})
     w = we.gramians(system, dt, [dt] + offsets)
     modal = _modal(system)
@@ -184,8 +186,8 @@ class _Modal:
 
 def _modal(system: StateSpace) -> _Modal | None:
     """The modal form of ``system``, or None when its eigenvectors are too ill-conditioned for
-    1e-9 accuracy (:func:`r2nn_compiler.lti.modal_ok`; the caller then simulates x directly)."""
-    if system.n_states == 0 or not lti.modal_ok(system.A):
+    1e-9 accuracy (:func:`r2nn_compiler.numerics.foh.modal_ok`; the caller then simulates x directly)."""
+    if system.n_states == 0 or not foh.modal_ok(system.A):
         return None
     lam, v = np.linalg.eig(system.A)
     keep = lam.imag >= 0
@@ -202,7 +204,7 @@ def _modal_states(modal: _Modal, u: np.ndarray, dt: float) -> np.ndarray:
     """r (signals × states × samples) of the zero-state response to ``u`` (signals × inputs ×
     samples), input linear between samples: per mode the exact FOH recursion
     q[k+1] = e^{λdt} q[k] + (g1 − g2)·w[k] + g2·w[k+1], w = (V⁻¹B) u, as a first-order filter
-    (the forms of :func:`r2nn_compiler.lti.impulse_responses`; q[0] = 0 by removing the filter's
+    (the forms of :func:`r2nn_compiler.numerics.foh.impulse_responses`; q[0] = 0 by removing the filter's
     response g2·w[0]·e^{λdt·k} to its first sample)."""
     w = np.einsum("mk,skt->smt", modal.b, u)
     z = modal.lam * dt

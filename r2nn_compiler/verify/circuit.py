@@ -15,8 +15,9 @@ import numpy as np
 from .. import reference
 from ..backend.spice_reader import read_library
 from ..circuit import CircuitGraph, mna_matrices
-from ..lti import StateSpace, simulate_foh
 from ..model.ir import Model
+from ..numerics.foh import simulate_foh
+from ..numerics.statespace import StateSpace
 from ..signals import Signal
 from .manifest import CompiledDeck, observed_ports
 

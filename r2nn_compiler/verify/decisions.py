@@ -41,7 +41,7 @@ reads, per testbench copy:
   terms of order 1/(samples in the window) that depend on each output's waveform at the window's
   ends: up to 3e-4 on the tactile demo's 2000-sample window; no readout, however exact, removes
   them. An ``rms_continuous`` model defines its feature as the continuous mean square, so the
-  figure is then only the spline estimate's error (see :mod:`r2nn_compiler.window_energy`);
+  figure is then only the spline estimate's error (see :mod:`r2nn_compiler.numerics.trace_energy`);
 * ``at_risk``: margin ≤ 2·feature_error (the winner down and the runner-up up by that much
   would swap them); ``detector_clipped``: an integrator reached :data:`CLIP_FRACTION` of its
   swing (the signal is louder than the readout's full scale).

@@ -48,9 +48,9 @@ from ..backend import NgspiceNetlister, f_max_hz, testbench_net
 from ..backend.ngspice import SAFE_ABSOLUTE_PATH
 from ..errors import Location, SimulationError, VerificationError
 from ..executor import LocalExecutor
-from ..lti import StateSpace
 from ..model import Model
 from ..model.ir import LINEAR, RMS_CONTINUOUS
+from ..numerics.statespace import StateSpace
 from ..passes.base import observed_nodes
 from ..passes.check_reference import reference_response
 from ..signals import Signal, check_fits

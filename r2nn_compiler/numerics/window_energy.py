@@ -1,22 +1,7 @@
-"""The energy ∫ y(t)² dt of a linear system's outputs over a time window, in continuous time.
-
-What an analog mean-square detector integrates is the continuous-time waveform, not its samples.
-For an input linear between samples (first-order hold, as the reference and the ngspice decks
-drive the network) the continuous integral is a quadratic form of each interval's start state,
-so it is computed exactly here (:func:`window_energy`): over interval k (length h = dt) the
-augmented state z = [x; u; δ] with u̇ = δ/h, δ̇ = 0 obeys ż = M z, y = ĉ z, so
-
-    ∫_0^a y(t_k + s)² ds = z_kᵀ W(a) z_k,   W(a) = ∫_0^a e^{Mᵀs} ĉᵀĉ e^{Ms} ds,
-
-and W(a) is one matrix exponential (Van Loan's block method). Partial intervals at the window's
-edges use W(hi) − W(lo).
-
-Where only a sampled trace exists (an ngspice waveform), :func:`trace_window_energy` estimates
-the same integral from the samples: a cubic spline through them, its square integrated exactly
-(4-point Gauss–Legendre per interval). Its error is the spline's interpolation error, ~(ωh)⁴/384
-of the amplitude at ω h rad per sample (a few 1e-4 at a quarter of the sample rate, far less for
-the well-oversampled outputs of the demos), so it serves figures that compare like with like
-(two traces, or a trace with its own system), never the ground truth.
+"""The energy ∫ y(t)² dt of a linear system's outputs over a time window or its segments, exact in
+continuous time for an input linear between samples (first-order hold), from the zero state at
+t = 0: one quadratic form of each interval's start state (Van Loan's gramians; the derivation is
+in ``docs/numerics.md``).
 
 Units: seconds; the integral is in the output's unit squared times seconds.
 """
@@ -26,30 +11,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import scipy.interpolate
 import scipy.linalg
 
-from .lti import StateSpace, simulate_foh
-
-#: Window edges within this fraction of a sample period of a sample count as on it.
-EDGE_TOLERANCE = 1e-6
+from .foh import simulate_foh
+from .statespace import StateSpace
+from .window import boundary_positions, segment_bounds, window_intervals
 
 #: Bytes of states (signals × states × samples, float64) held at once.
 STATE_MEMORY_BYTES = 64e6
-
-
-def window_intervals(n_samples: int, dt: float, t0: float, t1: float) -> tuple[int, int]:
-    """Indices [k0, k1) of the sample intervals [k·dt, (k+1)·dt] that overlap [t0, t1].
-
-    Raises ValueError when the window does not lie within the samples or is empty."""
-    if not (0 <= t0 < t1):
-        raise ValueError(f"window {t0!r}..{t1!r} s: expected 0 <= t0 < t1")
-    k0 = int(math.floor(t0 / dt + EDGE_TOLERANCE))
-    k1 = int(math.ceil(t1 / dt - EDGE_TOLERANCE))
-    if k1 > n_samples - 1:
-        raise ValueError(f"window ends at {t1:g} s after the last sample ({(n_samples - 1) * dt:g} s)")
-    return k0, max(k1, k0 + 1)
-
 
 #: Van Loan's block exponential is taken over a step in which the fastest mode decays by at
 #: most e^this (its −Mᵀ corner grows as much, and the product loses that much precision);
@@ -98,25 +67,6 @@ def gramians(system: StateSpace, dt: float, lengths: list[float]) -> np.ndarray:
             phi = phi @ phi
         out[i] = (out[i] + np.swapaxes(out[i], 1, 2)) / 2
     return out
-
-
-def segment_bounds(boundaries: tuple[float, ...] | list[float] | np.ndarray) -> np.ndarray:
-    """``boundaries`` as a float array, checked: at least two, finite, 0 ≤ s_0 < s_1 < … (seconds).
-
-    Raises ValueError otherwise."""
-    b = np.asarray(boundaries, dtype=float).reshape(-1)
-    if b.size < 2 or not np.all(np.isfinite(b)) or b[0] < 0 or np.any(np.diff(b) <= 0):
-        raise ValueError(f"segment boundaries {list(b)!r}: expected at least two, 0 <= s_0 < s_1 < ...")
-    return b
-
-
-def boundary_positions(b: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
-    """(m, a): for every boundary, the sample interval m holding it and its offset a ∈ [0, dt)
-    within it (seconds); a boundary within :data:`EDGE_TOLERANCE` of a sample lies on it (a = 0)."""
-    m = np.floor(b / dt + EDGE_TOLERANCE).astype(np.int64)
-    a = b - m * dt
-    a[np.abs(a) < EDGE_TOLERANCE * dt] = 0.0
-    return m, np.maximum(a, 0.0)
 
 
 def segment_energies(system: StateSpace, u: np.ndarray, dt: float,
@@ -192,52 +142,3 @@ def window_energy(system: StateSpace, u: np.ndarray, dt: float, t0: float, t1: f
     if not (0 <= t0 < t1):
         raise ValueError(f"window {t0!r}..{t1!r} s: expected 0 <= t0 < t1")
     return segment_energies(system, u, dt, (t0, t1))[:, :, 0]
-
-
-#: Gauss–Legendre nodes and weights on [0, 1]: exact for the square of a cubic.
-_GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(4)
-_GL_NODES, _GL_WEIGHTS = (_GL_NODES + 1) / 2, _GL_WEIGHTS / 2
-
-
-def trace_window_energy(y: np.ndarray, dt: float, t0: float, t1: float) -> np.ndarray:
-    """∫_{t0}^{t1} y(t)² dt estimated from samples (…, samples) through a cubic spline (see the
-    module docstring for its error): (…). The one-segment case of :func:`trace_segment_energies`."""
-    if not (0 <= t0 < t1):
-        raise ValueError(f"window {t0!r}..{t1!r} s: expected 0 <= t0 < t1")
-    return trace_segment_energies(y, dt, (t0, t1))[..., 0]
-
-
-def trace_segment_energies(y: np.ndarray, dt: float,
-                           boundaries: tuple[float, ...] | list[float] | np.ndarray) -> np.ndarray:
-    """∫_{s_k}^{s_{k+1}} y(t)² dt for every segment of the window cut at ``boundaries`` (seconds,
-    as :func:`segment_energies`), estimated from samples y (…, samples; sample k at k·dt)
-    through one cubic spline over the window and three samples either side (see the module
-    docstring for its error): (…, K), in y's unit² · s.
-
-    The spline's square is integrated exactly (4-point Gauss–Legendre) over every piece between
-    consecutive samples and boundaries. Raises ValueError on bad boundaries or a window past the
-    samples."""
-    y = np.asarray(y, dtype=float)
-    b = segment_bounds(boundaries)
-    k0, k1 = window_intervals(y.shape[-1], dt, float(b[0]), float(b[-1]))
-    lo_k = max(k0 - 3, 0)
-    hi_k = min(k1 + 4, y.shape[-1])
-    spline = scipy.interpolate.CubicSpline(np.arange(lo_k, hi_k) * dt, y[..., lo_k:hi_k], axis=-1)
-    starts, lengths, first = _pieces(b, dt, k0, k1)
-    nodes = starts[:, None] + lengths[:, None] * _GL_NODES[None, :]
-    values = spline(nodes.ravel()).reshape(*y.shape[:-1], *nodes.shape)
-    per_piece = np.einsum("...pg,g,p->...p", values ** 2, _GL_WEIGHTS, lengths)
-    return np.add.reduceat(per_piece, first, axis=-1)
-
-
-def _pieces(b: np.ndarray, dt: float, k0: int, k1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The window [b_0, b_K] cut at every sample and boundary: (starts, lengths, first), first[k]
-    the index of segment k's first piece (every segment has at least one; a sample within
-    :data:`EDGE_TOLERANCE` of a boundary is the boundary)."""
-    m, a = boundary_positions(b, dt)
-    edges = m * dt + a
-    samples = np.arange(k0, k1 + 1) * dt
-    near = np.abs(samples[:, None] - edges[None, :]).min(axis=1) < EDGE_TOLERANCE * dt
-    cuts = np.union1d(edges, samples[~near & (samples > edges[0]) & (samples < edges[-1])])
-    first = np.searchsorted(cuts, edges[:-1])
-    return cuts[:-1], np.diff(cuts), first

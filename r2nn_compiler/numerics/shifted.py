@@ -1,0 +1,108 @@
+"""Frequency response of large sparse descriptor systems: ``(s·E − A)·X = B`` at many complex
+frequencies, by preconditioned GMRES on all of them at once, sparse LU where that does not reach
+:data:`SOLVE_BACKWARD_ERROR`. Frequencies in rad/s; see ``docs/numerics.md`` for the method.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse
+import scipy.sparse.linalg
+
+from .block_jacobi import BlockJacobi, preconditioner_blocks
+from .condensed import Condensed
+from .gmres import gmres_cycle
+
+#: Componentwise backward error an iterative solution must reach, max_i |b − M x|_i / ((|M||x| +
+#: |b|)_i + SOLVE_FLOOR·max_j (|M||x| + |b|)_j): it is then the exact solution of a system each of
+#: whose entries differs from the true one by at most this, relatively. Componentwise, so a
+#: net far from every input (|H| 1e-8 of the loudest) is as accurate as the loud ones; the
+#: floor keeps exact zeros (an unloaded buffer's current) from demanding an exact zero.
+SOLVE_BACKWARD_ERROR = 1e-13
+SOLVE_FLOOR = 1e-15
+
+#: GMRES basis size per restart cycle, and the number of cycles before falling back to LU.
+GMRES_BASIS = 30
+GMRES_CYCLES = 3
+
+#: Bytes of GMRES basis held at once; frequencies are processed in chunks that fit.
+SOLVE_MEMORY_BYTES = 128e6
+
+
+def solve_shifted(E, A, B, s, C=None) -> np.ndarray:
+    """``C·X`` with ``(s_f·E − A)·X_f = B`` at every complex frequency ``s_f`` (rad/s, nonzero).
+
+    ``E``, ``A``: square scipy.sparse matrices (n × n); ``B``: dense (n × k); ``C``: dense or
+    sparse (p × n), None for the identity. Returns a complex array (p × k × frequencies).
+    Intended for large sparse systems (see ``docs/numerics.md``); small ones are faster dense.
+
+    Raises numpy.linalg.LinAlgError when a direct fallback solve finds the matrix singular.
+    """
+    E = scipy.sparse.csr_array(E, dtype=float)
+    A = scipy.sparse.csr_array(A, dtype=float)
+    B = np.asarray(B, dtype=float)
+    s = np.atleast_1d(np.asarray(s, dtype=complex))
+    n, k = B.shape
+    p = n if C is None else C.shape[0]
+    out = np.zeros((p, k, s.size), dtype=complex)
+    if n == 0 or s.size == 0 or k == 0:
+        return out
+    magnitude = abs(E) * float(np.abs(s).max()) + abs(A)
+    row_max = magnitude.max(axis=1).toarray().ravel()
+    rows = scipy.sparse.diags_array(1.0 / np.where(row_max > 0, row_max, 1.0))
+    samples = s[np.argsort(np.abs(s))[[0, s.size // 2, -1]]]
+    system = Condensed((rows @ E).tocsr(), (rows @ A).tocsr(), rows @ B, samples)
+    blocks = preconditioner_blocks([system.explicit(sv) for sv in samples])
+    chunk = max(1, int(SOLVE_MEMORY_BYTES // (16 * n * (GMRES_BASIS + 4))))
+    for start in range(0, s.size, chunk):
+        sc = s[start : start + chunk]
+        for col in range(k):
+            x = _solve_chunk(system, col, sc, blocks)
+            out[:, col, start : start + chunk] = x if C is None else C @ x
+    return out
+
+
+def _backward_error(system: Condensed, b: np.ndarray, x: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """The componentwise backward error of full solutions x per frequency (see
+    SOLVE_BACKWARD_ERROR), with |M| bounded by |s||E| + |A|."""
+    E, A = system.E, system.A
+    r = b[:, None] - (E @ x) * s[None, :] + A @ x
+    ax = np.abs(x)
+    size = (system.absE @ ax) * np.abs(s)[None, :] + system.absA @ ax + np.abs(b)[:, None]
+    size += SOLVE_FLOOR * size.max(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        eta = np.where(size > 0, np.abs(r) / size, np.where(r != 0, np.inf, 0.0))
+    return eta.max(axis=0)
+
+
+def _solve_chunk(system: Condensed, col: int, s: np.ndarray, blocks: list[np.ndarray]) -> np.ndarray:
+    """Full solutions x_f of (s_f E − A) x_f = B[:, col] for one chunk of frequencies (unknowns ×
+    frequencies): right-preconditioned GMRES on all of them together, direct LU for the rest."""
+    b = system.B[:, col]
+    bk = system.Bk[:, col]
+    F = s.size
+    try:
+        P = BlockJacobi(system, s, blocks)
+    except np.linalg.LinAlgError:  # a singular block: nothing to iterate with
+        P = None
+    x = np.zeros((system.n, F), dtype=complex)
+    todo = np.arange(F)
+    if P is not None and not np.any(system.diagonal(s) == 0):
+        xk = P.apply(np.repeat(bk[:, None].astype(complex), F, axis=1))
+        for cycle in range(GMRES_CYCLES + 1):
+            x[:, todo] = system.expand(xk[:, todo], s[todo])
+            todo = todo[_backward_error(system, b, x[:, todo], s[todo]) > SOLVE_BACKWARD_ERROR]
+            if todo.size == 0 or cycle == GMRES_CYCLES:
+                break
+            # The first cycle weighs rows alike; later ones each by its size in the current x.
+            size = system.size(xk[:, todo], bk, s[todo]) if cycle else np.ones((bk.size, todo.size))
+            weights = 1.0 / (size + SOLVE_FLOOR * size.max(axis=0))
+            xk[:, todo] += gmres_cycle(system, bk, xk[:, todo], s[todo], P.columns(todo), weights,
+                                       GMRES_BASIS, SOLVE_BACKWARD_ERROR)
+    for f in todo:
+        try:
+            lu = scipy.sparse.linalg.splu((s[f] * system.E - system.A).tocsc())
+        except RuntimeError:
+            raise np.linalg.LinAlgError(f"singular at s = {s[f]:.6g} rad/s") from None
+        x[:, f] = lu.solve(b.astype(complex))
+    return x
