@@ -701,7 +701,7 @@ def _parse_frequencies(text: str) -> tuple[float, ...]:
 def tolerance_cmd(model_path, outdir, more_signals, signal_paths, tol_text, runs, distribution, seed, spot_checks,
                   workers, scheduler, rate, json_path) -> None:
     """Monte Carlo over part tolerances of the deck in OUTDIR (circuit-level MNA, ngspice spot checks)."""
-    from .tolerance import parse_tolerances
+    from .verify.tolerance import parse_tolerances
 
     _check_output_file(json_path, "--json")
     model = compiler.load_model(model_path)

@@ -282,13 +282,13 @@ def tolerance(model: Model, outdir: str | Path, signals: list[str | Path], toler
               rate_hz: float | None = None, runs: int = 500, seed: int = 0, distribution: str = "uniform",
               spot_checks: int = 3, spot_signals: int = 4, workers: int | None = None, progress: bool = False,
               scheduler: str | None = None):
-    """Monte Carlo tolerance analysis of the deck in ``outdir`` (see :mod:`r2nn_compiler.tolerance`),
+    """Monte Carlo tolerance analysis of the deck in ``outdir`` (see :mod:`r2nn_compiler.verify.tolerance`),
     on ``workers`` local processes or the Dask cluster whose scheduler is at ``scheduler``;
     ``spot_checks`` draws are simulated in ngspice on the first ``spot_signals`` signals.
 
     Every input (the compiled output, the signals, the settings) is checked before the Monte
     Carlo starts (``tolerance.check_inputs``)."""
-    from . import tolerance as tol
+    from .verify import tolerance as tol
     from .executor import make_executor
     from .verify import read_compiled
 

@@ -17,7 +17,7 @@ from r2nn_compiler.compiler import compile_model, load_model, load_signals, save
 from r2nn_compiler.errors import CompileError, VerificationError
 from r2nn_compiler.model.ir import LINEAR, ClassScore, Feature, Readout
 from r2nn_compiler.passes import CompileOptions, readout_linear
-from r2nn_compiler.tolerance import analyse
+from r2nn_compiler.verify.tolerance import analyse
 from r2nn_compiler.verify import read_compiled, verify_deck
 from r2nn_compiler.verify import decisions as readout
 from r2nn_compiler.verify.circuit import CircuitUnderTest

@@ -233,7 +233,7 @@ def test_api_checks_signals_before_simulating(deck, tmp_path, work):
     model = compiler.load_model(TOY)
     short = Signal(np.zeros((1, WINDOW_SAMPLES - 1)), RATE, "clip7")
     two = Signal(np.zeros((2, 4 * WINDOW_SAMPLES)), RATE, "stereo")
-    from r2nn_compiler import tolerance
+    from r2nn_compiler.verify import tolerance
     from r2nn_compiler.errors import R2nnError
     from r2nn_compiler.passes import CompileOptions
     from r2nn_compiler.verify import read_compiled, verify_deck

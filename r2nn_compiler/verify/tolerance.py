@@ -1,24 +1,12 @@
-"""Tolerance analysis: Monte Carlo over part tolerances on the circuit-level MNA, with ngspice
-spot checks.
+"""Tolerance analysis (``r2nn tolerance``): Monte Carlo over part tolerances on the circuit-level
+MNA of a compiled deck, a one-at-a-time sensitivity ranking and a few ngspice spot checks.
 
-The compiled library is read back into a circuit graph; every top-level R, L and C is drawn
-independently, uniformly within ±tolerance of its value (``distribution="normal"`` draws with
-σ = tolerance/3 instead). Each draw's MNA is simulated exactly on every signal (the same FOH
-simulator as the reference model), giving features and decisions; across draws we report the
-agreement with the reference model's decisions and, where signals are labelled (their folder
-is named after a class), the accuracy — mean and 5 %/95 % band. One-at-a-time ±tolerance
-perturbations rank the components whose spread moves the features most. A few draws are also
-written as decks and simulated in ngspice to show the numpy analysis predicts the simulator.
-
-A deck with an on-circuit readout (``--readout``): the Monte Carlo draws the linear circuit's
-parts (network and output buffers) and decides by argmax of the features, which is what an
-ideal readout decides; the readout's own parts stay nominal (its detectors' error is what
-``r2nn verify`` reports against the winning margins). The spot checks simulate the whole
-perturbed deck, readout included, and compare the decision ports with the MNA's decisions.
-
-A deck of a linear readout layer is drawn the same way through its taps: each draw's decisions
-are the argmax of the layer's scores of the taps' exact response, and the sensitivity's
-``feature_change`` is then the scores' absolute change (score units), not a relative one.
+Tolerances are fractions per part kind (R, L, C) in [0, 1); each top-level part is drawn
+uniformly within ±tolerance of its value (``distribution="normal"``: σ = tolerance/3). The
+report (:class:`ToleranceReport`, JSON format ``r2nn-tolerance/1``) gives per draw the fraction
+of signals whose decision agrees with the reference model's, and the accuracy where every
+signal's folder names a class. What is drawn for readout decks and linear layers, and why:
+``docs/tolerance.md``.
 """
 
 from __future__ import annotations
@@ -30,15 +18,16 @@ from pathlib import Path
 
 import numpy as np
 
-from . import reference
-from .backend import NgspiceNetlister
-from .errors import Location, SignalError, UsageError
-from .executor import make_executor
-from .model import Model
-from .signals import Signal, check_fits
-from .verify.circuit import KINDS, CircuitUnderTest
-from .verify.decisions import decision_ports, linear_circuit, with_readout
-from .verify.manifest import CompiledDeck, check_matches
+from .. import reference
+from ..backend import NgspiceNetlister
+from ..errors import Location, SignalError, UsageError
+from ..executor import make_executor
+from ..model import Model
+from ..signals import Signal, check_fits
+from .circuit import KINDS, CircuitUnderTest
+from .decisions import decision_ports, linear_circuit, with_readout
+from .manifest import CompiledDeck, check_matches
+from .run import transient, within_readout
 
 
 def parse_tolerances(text: str) -> dict[str, float]:
@@ -63,7 +52,7 @@ def check_inputs(model: Model, compiled: CompiledDeck, signals: list[Signal], to
                  distribution: str = "uniform") -> None:
     """Check everything the analysis reads before any draw or simulation: the distribution is
     known, every tolerance is a part kind's fraction in [0, 1), the deck is ``model``'s
-    (:func:`verify.manifest.check_matches`) and there is at least one signal, each able to drive
+    (:func:`.manifest.check_matches`) and there is at least one signal, each able to drive
     the model (:func:`signals.check_fits`). Raises UsageError, VerificationError or SignalError."""
     if distribution not in ("uniform", "normal"):
         raise UsageError(f"distribution must be uniform or normal, got {distribution!r}",
@@ -197,8 +186,6 @@ def _sensitivity(cut, model, signals, nominal, tolerances, base_feats, ref_class
 
 def _spot_checks(cut, model, compiled, signals, draws, mna_decisions, executor) -> list[dict]:
     """Simulate a few perturbed decks in ngspice; compare decisions and traces with the MNA."""
-    from .verify.run import transient, within_readout
-
     if not signals:
         return []
     signals = [within_readout(model, s) for s in signals]  # what the transient simulates
