@@ -15,9 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, backend, energy, reference
-from .backend.outputs import write_directory_atomic
 from .errors import CompileError, Location, ModelError, SignalError
-from .fileutil import write_text_atomic
+from .fileutil import write_directory_atomic, write_text_atomic
 from .circuit.opamp import OpampModel
 from .circuit.opamp import from_options as opamp_from_options
 from .passes import EXACT_FLOW, HARDWARE_FLOW, CompileContext, CompileOptions, run_flow

@@ -10,7 +10,6 @@ import time
 import pytest
 
 from r2nn_compiler import fileutil
-from r2nn_compiler.backend import outputs
 from r2nn_compiler.compiler import compile_model, load_model
 from r2nn_compiler.model import model_to_json
 
@@ -48,7 +47,7 @@ def test_interrupt_during_rename_keeps_previous_output(tmp_path, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(outputs.os, "fsync", interrupted)
+    monkeypatch.setattr(fileutil.os, "fsync", interrupted)
     with pytest.raises(KeyboardInterrupt):
         compile_model(random_stable_model(1), out, exact=True)
     assert sorted(p.name for p in out.iterdir()) == before and _complete(out)
