@@ -12,7 +12,7 @@ system-deps:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(APT_PACKAGES); }
 
-$(BIN)/r2nn: setup.cfg pyproject.toml $(shell find r2nn_compiler grammar -name "*.py" -o -name "*.lark")
+$(BIN)/r2nn: setup.cfg pyproject.toml $(shell find r2nn_compiler -name "*.py" -o -name "*.lark")
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q ".[test]"

@@ -1,4 +1,4 @@
-"""Parse ``.r2nn`` model text (grammar in ``grammar/r2nn.lark``) into a :class:`Model`.
+"""Parse ``.r2nn`` model text (grammar in ``r2nn_compiler/grammar/r2nn.lark``) into a :class:`Model`.
 
 Syntax errors and form-specific errors (a parameter the statement does not take, a unit that does
 not fit it, an f0 ≤ 0) are raised here with the exact file:line:col; everything that also
@@ -18,19 +18,15 @@ import gc
 import math
 import re
 from functools import lru_cache
-from pathlib import Path
+from importlib import resources
 
 import lark
 
+from .. import grammar
 from ..errors import Location, ModelError, ModelSyntaxError
 from ..units import QUANTITY_PATTERN, parse_quantity
 from .ir import LINEAR, READOUT_KINDS, ClassScore, Coupling, Feature, Input, Model, Output, Readout, Resonator
 from .validate import validate_model
-
-_GRAMMAR_CANDIDATES = (
-    Path(__file__).resolve().parent.parent / "grammar" / "r2nn.lark",  # installed wheel
-    Path(__file__).resolve().parents[2] / "grammar" / "r2nn.lark",  # source checkout
-)
 
 #: What each statement accepts: parameter → unit symbol it may carry (None: no unit).
 _RESONATOR_MECH = {"m": None, "k": None, "c": None}
@@ -58,12 +54,7 @@ _TERMINAL_NAMES = {
 
 @lru_cache(maxsize=1)
 def _parser() -> lark.Lark:
-    for path in _GRAMMAR_CANDIDATES:
-        if path.is_file():
-            text = path.read_text(encoding="utf-8")
-            break
-    else:  # pragma: no cover - packaging error
-        raise FileNotFoundError("grammar r2nn.lark is missing from the installation")
+    text = resources.files(grammar).joinpath("r2nn.lark").read_text(encoding="utf-8")
     text = text.replace("__QUANTITY__", QUANTITY_PATTERN.replace("/", "\\/"))
     return lark.Lark(text, parser="lalr", propagate_positions=True, maybe_placeholders=False)
 
@@ -128,7 +119,7 @@ _LAYER_STATEMENTS = {"segments": "segments", "floor": "floor", "feature": "featu
 
 
 class _FastReader:
-    """Reads text of the grammar in ``grammar/r2nn.lark`` into the tree lark would build, or
+    """Reads text of the grammar in ``r2nn_compiler/grammar/r2nn.lark`` into the tree lark would build, or
     returns None (then lark parses it). It gives up on any token not exactly where the
     grammar allows it, and on keywords glued to a name (lark's contextual lexer reads
     ``to20`` as ``to 20``; this reader does not try to)."""
