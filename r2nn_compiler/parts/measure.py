@@ -29,7 +29,9 @@ MID = VDD / 2
 class OpampMeasurement:
     """Iq from vdd (follower at mid-supply, no load), offset and bias from the same
     follower, GBW where the open-loop gain crosses 1, headroom to each rail at the stated
-    load to mid-supply, and the slew rate of a 2 V follower step (30 % to 70 %)."""
+    load to mid-supply, the slew rate of a 2 V follower step (30 % to 70 %), and, for a
+    follower at 2 V sourcing into 100 kOhm to ground, the load current and the current the
+    model then draws from vdd (``supply_loaded_a``, which should be Iq + load)."""
 
     iq_a: float
     offset_v: float
@@ -38,18 +40,34 @@ class OpampMeasurement:
     swing_high_v: float
     swing_low_v: float
     slew_v_per_s: float
+    load_a: float
+    supply_loaded_a: float
 
 
 @dataclass(frozen=True)
 class ComparatorMeasurement:
-    """Iq from vdd (output low, no load), headroom to each rail at the stated load current,
-    and propagation delays (input step to output at mid-supply) for the stated overdrive."""
+    """Iq from vdd (output low, no load), bias current into inp, headroom to each rail at
+    the stated load current, propagation delays (input step to output at mid-supply) for
+    the stated overdrive, and the two trip points of inp - inn (rising and falling sweep)."""
 
     iq_a: float
+    bias_a: float
     swing_high_v: float
     swing_low_v: float
     tpd_lh_s: float
     tpd_hl_s: float
+    trip_high_v: float
+    trip_low_v: float
+
+    @property
+    def offset_v(self) -> float:
+        """Centre of the hysteresis band."""
+        return (self.trip_high_v + self.trip_low_v) / 2
+
+    @property
+    def hysteresis_v(self) -> float:
+        """Width of the hysteresis band."""
+        return self.trip_high_v - self.trip_low_v
 
 
 @dataclass(frozen=True)
@@ -105,6 +123,8 @@ def measure_opamp(p: OpampPart) -> OpampMeasurement:
         f"Vdd5 vdd5 0 {VDD}",
         f"Vin5 in5 0 PWL(0 {MID - 1} {t0} {MID - 1} {t0 + t_slew / 1000} {MID + 1})",
         f"X5 in5 out5 out5 vdd5 0 {p.name}",
+        f"Vdd6 vdd6 0 {VDD}", "Vin6 in6 0 2", f"X6 in6 out6 out6 vdd6 0 {p.name}",
+        "RL6 out6 0 100k",
         ".op", f".ac dec 50 {p.gbw_hz / 100} {p.gbw_hz * 100}",
         f".tran {t_stop / 2000} {t_stop} 0 {t_stop / 2000}",
     ]
@@ -127,6 +147,8 @@ def measure_opamp(p: OpampPart) -> OpampMeasurement:
         swing_high_v=VDD - _value(res, op, "v(out3)"),
         swing_low_v=_value(res, op, "v(out4)"),
         slew_v_per_s=0.8 / (t70 - t30),
+        load_a=_value(res, op, "v(out6)") / 100e3,
+        supply_loaded_a=-_value(res, op, "i(vdd6)"),
     )
 
 
@@ -143,9 +165,9 @@ def measure_comparator(p: ComparatorPart) -> ComparatorMeasurement:
     pwl = (f"0 {lo - 0.1} {t0} {lo - 0.1} {t0 + edge} {hi + p.tpd_overdrive_v} "
            f"{t0 + t1} {hi + p.tpd_overdrive_v} {t0 + t1 + edge} {lo - p.tpd_overdrive_v}")
     body = [
-        f"Vdd1 vdd1 0 {VDD}", f"Vm m 0 {MID}", f"Vlo lo 0 {MID - 0.1}",
-        f"Vhi hi 0 {MID + 0.1}",
-        f"X1 lo m out1 vdd1 0 {p.name}",
+        f"Vdd1 vdd1 0 {VDD}", f"Vm m 0 {MID}", f"Vin1 in1 0 {MID - 0.1}",
+        f"Vlo lo 0 {MID - 0.1}", f"Vhi hi 0 {MID + 0.1}",
+        f"X1 in1 m out1 vdd1 0 {p.name}",
         f"Vdd2 vdd2 0 {VDD}", f"X2 hi m out2 vdd2 0 {p.name}", f"Il2 out2 0 {p.swing_load_a}",
         f"Vdd3 vdd3 0 {VDD}", f"X3 lo m out3 vdd3 0 {p.name}", f"Il3 vdd3 out3 {p.swing_load_a}",
         f"Vdd4 vdd4 0 {VDD}", f"Vin4 in4 0 PWL({pwl})", f"X4 in4 m out4 vdd4 0 {p.name}",
@@ -157,11 +179,36 @@ def measure_comparator(p: ComparatorPart) -> ComparatorMeasurement:
     t, v = np.real(tran.get("time")), np.real(tran.get("v(out4)"))
     return ComparatorMeasurement(
         iq_a=-_value(res, "op", "i(vdd1)"),
+        bias_a=-_value(res, "op", "i(vin1)"),
         swing_high_v=VDD - _value(res, "op", "v(out2)"),
         swing_low_v=_value(res, "op", "v(out3)"),
         tpd_lh_s=_crossing(t, v, MID, t0, True) - t0,
         tpd_hl_s=_crossing(t, v, MID, t0 + t1, False) - (t0 + t1),
+        trip_high_v=_trip(p, rising=True),
+        trip_low_v=_trip(p, rising=False),
     )
+
+
+def _trip(p: ComparatorPart, rising: bool) -> float:
+    """inp - inn (V) where a .dc sweep of inp in one direction flips the output.
+
+    Each sweep point starts from the previous solution, so the sweep stays on the branch
+    it starts on until the trip point, as a slow ramp would.
+    """
+    span = p.hysteresis_v + abs(p.offset_v) + 10e-3
+    step = span / 4000
+    start, stop = (MID - span, MID + span) if rising else (MID + span, MID - span)
+    body = [
+        f"Vdd1 vdd1 0 {VDD}", f"Vm m 0 {MID}", f"Vin in 0 {start}",
+        f"X1 in m out vdd1 0 {p.name}",
+        f".dc Vin {start} {stop} {step if rising else -step}",
+    ]
+    res = _run(f"comparator trip {p.name}", render(p), body)
+    dc = res.plot("dc")
+    vin, vout = np.real(dc.get("v(in)")), np.real(dc.get("v(out)"))
+    order = np.arange(len(vin))
+    k = _crossing(order.astype(float), vout, MID, -1.0, rising)
+    return float(np.interp(k, order, vin)) - MID
 
 
 def measure_switch(p: SwitchPart) -> SwitchMeasurement:

@@ -96,6 +96,17 @@ def opamp_subckt(p: OpampPart) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _hysteresis_loop(band_v: float, q: float = 0.01) -> tuple[float, float]:
+    """Feedback voltage and decision width for a DC hysteresis band of ``band_v``.
+
+    The state s = tanh((x + f s)/vs) with vs = q f folds at x = -f (sqrt(1-q) - q
+    atanh(sqrt(1-q))), not at -f; f is scaled up so that the fold sits at -band_v/2.
+    """
+    s = math.sqrt(1 - q)
+    feedback = band_v / 2 / (s - q * math.atanh(s))
+    return feedback, q * feedback
+
+
 def comparator_subckt(p: ComparatorPart) -> str:
     """Comparator: tanh decision with hysteresis feedback, one RC pole, output stage.
 
@@ -103,12 +114,12 @@ def comparator_subckt(p: ComparatorPart) -> str:
     R C ln 2 = ``p.tpd_s``; the output crosses mid-supply when r crosses zero. The drive
     overshoots the rails two-fold so the soft clamp settles exactly at its limits.
     """
-    vs = p.hysteresis_v / 20
+    feedback, vs = _hysteresis_loop(p.hysteresis_v)
     tau = p.tpd_s / math.log(2)
     h0 = p.swing_v / 10
     rout = (p.swing_v - h0) / p.swing_load_a
     state = "(V(r)-V(vss))"
-    vd = f"(V(inp)-V(inn)-{_g(p.offset_v)}+{_g(p.hysteresis_v / 2)}*{state})"
+    vd = f"(V(inp)-V(inn)-{_g(p.offset_v)}+{_g(feedback)}*{state})"
     lines = [
         f".subckt {p.name} inp inn out vdd vss",
         f"* {p.part_class} behavioural macromodel: Iq {_g(p.iq_a)} A, tpd {_g(p.tpd_s)} s",
