@@ -1,0 +1,203 @@
+"""SPICE text (ngspice syntax) for the catalogue: subcircuits and model cards.
+
+Pin orders: op-amp and comparator ``(inp inn out vdd vss)``, switch ``(a b ctl vdd vss)``,
+reference ``(out vdd vss)``; diodes and BJTs are ``.model`` cards named after the entry.
+Each subcircuit is named after its entry (``part.name``) and is self-contained.
+
+Power bookkeeping, common to every active model: the quiescent current is a source from vdd
+to vss; internal behavioural nodes hang off vss and carry no net pin current; output current
+comes from vss through the output source and, when the output sources current, the same
+current is drawn from vdd and returned to vss, so the load is powered from vdd (sourcing)
+or returned to vss (sinking), never from ground. Every clamp is smooth (tanh or the
+hyperbolic soft-max ``0.5*(x+sqrt(x*x+w*w))``) so ngspice sees continuous derivatives.
+
+Output headroom is calibrated at ``NOMINAL_SUPPLY_V``: the output resistance is chosen so
+that the stated load leaves the stated headroom at that supply.
+"""
+
+from __future__ import annotations
+
+import math
+
+from r2nn_compiler.parts.catalogue import (
+    CATALOGUE, BjtPart, ComparatorPart, DiodePart, OpampPart, Part, ReferencePart,
+    SwitchPart,
+)
+
+NOMINAL_SUPPLY_V = 3.3
+_TNOM_K = 300.15  # ngspice's default TNOM (27 degC), where the diode cards are evaluated
+_BOLTZMANN_EV = 8.617333262e-5
+_GAIN_CAP_F = 1e-9  # the op-amp's integrating capacitor; any value gives the same figures
+_SMOOTH_V = 5e-3  # corner width of the output soft clamp
+_MIRROR_EPS_A = 1e-12  # corner width of the sourced-current mirror (adds eps/2 to Iq)
+
+
+def _g(value: float) -> str:
+    """A number as SPICE text, 7 significant digits."""
+    return f"{value:.7g}"
+
+
+def _soft_max(x: str, w: float) -> str:
+    """SPICE expression for a smooth max(x, 0) with corner width ``w``."""
+    return f"(0.5*(({x})+sqrt(({x})*({x})+{_g(w * w)})))"
+
+
+def _output_stage(drive: str, h0: float, rout: float) -> list[str]:
+    """Lines for the rail-clamped output stage driven by the expression ``drive``.
+
+    ``drive`` is a voltage above vss; the output source sits ``h0`` inside each rail at
+    most, behind ``rout`` ohms, and the current it sources is mirrored from vdd.
+    """
+    top = "(V(vdd)-V(vss)-" + _g(h0) + ")"
+    x = f"({drive})"
+    clamp = (f"{_g(h0)}+{_soft_max(f'{x}-{_g(h0)}', _SMOOTH_V)}"
+             f"-{_soft_max(f'{x}-{top}', _SMOOTH_V)}")
+    sourced = f"(V(o)-V(out))/{_g(rout)}"
+    return [
+        f"Bo o vss V = {clamp}",
+        f"Ro o out {_g(rout)}",
+        f"Bsupply vdd vss I = {_soft_max(sourced, _MIRROR_EPS_A)}",
+    ]
+
+
+def _supply_and_inputs(iq: float, ib: float) -> list[str]:
+    return [
+        f"Iq vdd vss {_g(iq)}",
+        f"Ibp inp vss {_g(ib)}",
+        f"Ibn inn vss {_g(ib)}",
+        "Bmid mid vss V = 0.5*(V(vdd)-V(vss))",
+    ]
+
+
+def opamp_subckt(p: OpampPart) -> str:
+    """Single-pole op-amp: tanh-limited transconductance into R||C, then the output stage.
+
+    GBW = gm/(2 pi C), DC gain = gm R, slew rate = Imax/C; the offset is added to the
+    differential input. Output headroom ``p.swing_v`` at ``p.swing_load_ohm`` to mid-supply.
+    """
+    gm = 2 * math.pi * p.gbw_hz * _GAIN_CAP_F
+    imax = p.slew_v_per_s * _GAIN_CAP_F
+    r = p.aol / gm
+    h0 = p.swing_v / 10
+    i_load = (NOMINAL_SUPPLY_V / 2 - p.swing_v) / p.swing_load_ohm
+    rout = (p.swing_v - h0) / i_load
+    vd = f"(V(inp)-V(inn)+{_g(p.offset_v)})"
+    lines = [
+        f".subckt {p.name} inp inn out vdd vss",
+        f"* {p.part_class} behavioural macromodel: Iq {_g(p.iq_a)} A, GBW {_g(p.gbw_hz)} Hz",
+        f"* source: {p.source.cite()}",
+        *_supply_and_inputs(p.iq_a, p.bias_a),
+        f"Bgm mid g I = {_g(imax)}*tanh({_g(gm / imax)}*{vd})",
+        f"Rg g mid {_g(r)}",
+        f"Cg g mid {_g(_GAIN_CAP_F)}",
+        *_output_stage("V(g)-V(vss)", h0, rout),
+        f".ends {p.name}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _hysteresis_loop(band_v: float, q: float = 0.01) -> tuple[float, float]:
+    """Feedback voltage and decision width for a DC hysteresis band of ``band_v``.
+
+    The state s = tanh((x + f s)/vs) with vs = q f folds at x = -f (sqrt(1-q) - q
+    atanh(sqrt(1-q))), not at -f; f is scaled up so that the fold sits at -band_v/2.
+    """
+    s = math.sqrt(1 - q)
+    feedback = band_v / 2 / (s - q * math.atanh(s))
+    return feedback, q * feedback
+
+
+def comparator_subckt(p: ComparatorPart) -> str:
+    """Comparator: tanh decision with hysteresis feedback, one RC pole, output stage.
+
+    The state node r (in [-1, 1] above vss) follows the decision through R C with
+    R C ln 2 = ``p.tpd_s``; the output crosses mid-supply when r crosses zero. The drive
+    overshoots the rails two-fold so the soft clamp settles exactly at its limits.
+    """
+    feedback, vs = _hysteresis_loop(p.hysteresis_v)
+    tau = p.tpd_s / math.log(2)
+    h0 = p.swing_v / 10
+    rout = (p.swing_v - h0) / p.swing_load_a
+    state = "(V(r)-V(vss))"
+    vd = f"(V(inp)-V(inn)-{_g(p.offset_v)}+{_g(feedback)}*{state})"
+    lines = [
+        f".subckt {p.name} inp inn out vdd vss",
+        f"* {p.part_class} behavioural macromodel: Iq {_g(p.iq_a)} A, tpd {_g(p.tpd_s)} s",
+        f"* source: {p.source.cite()}",
+        *_supply_and_inputs(p.iq_a, p.bias_a),
+        f"Bd d vss V = tanh({vd}/{_g(vs)})",
+        "Rr d r 1e6",
+        f"Cr r vss {_g(tau / 1e6)}",
+        *_output_stage(f"(V(mid)-V(vss))*(1+2*{state})", h0, rout),
+        f".ends {p.name}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def switch_subckt(p: SwitchPart) -> str:
+    """SPST switch: a conductance between a and b set smoothly by ctl against mid-supply."""
+    g_off = 1 / p.roff_ohm
+    g_on = 1 / p.ron_ohm - g_off
+    closed = "0.5*(1+tanh((V(ctl)-0.5*(V(vdd)+V(vss)))/0.05))"
+    lines = [
+        f".subckt {p.name} a b ctl vdd vss",
+        f"* {p.part_class} behavioural model: Ron {_g(p.ron_ohm)} ohm, Iq {_g(p.iq_a)} A",
+        f"* source: {p.source.cite()}",
+        f"Iq vdd vss {_g(p.iq_a)}",
+        f"Bsw a b I = V(a,b)*({_g(g_on)}*{closed}+{_g(g_off)})",
+        f".ends {p.name}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def reference_subckt(p: ReferencePart) -> str:
+    """Shunt reference: bias current from vdd into out, shunt current mirrored from a diode.
+
+    The diode's current is copied (F source) from out to vss; its drive is a gain of 1e4 on
+    V(out) - Vx, which gives the shunt a dynamic impedance of about nVt/(I 1e4). The bias
+    fades smoothly when vdd comes within 0.15 V of out.
+    """
+    gain = 1e4
+    i_s = 1e-12
+    vd = _BOLTZMANN_EV * _TNOM_K * math.log(p.iq_a / i_s + 1)
+    vx = p.vref_v - vd / gain
+    lines = [
+        f".subckt {p.name} out vdd vss",
+        f"* {p.part_class} behavioural model: {_g(p.vref_v)} V at {_g(p.iq_a)} A",
+        f"* source: {p.source.cite()}",
+        f"Bbias vdd out I = {_g(p.iq_a)}*0.5*(1+tanh((V(vdd)-V(out)-0.15)/0.025))",
+        f"Vx x vss {_g(vx)}",
+        f"Es s vss out x {_g(gain)}",
+        "Vsense s s2 0",
+        "Dshunt s2 vss dshunt",
+        "Fshunt out vss Vsense 1",
+        f".model dshunt D(IS={_g(i_s)} N=1)",
+        f".ends {p.name}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def model_card(p: DiodePart | BjtPart) -> str:
+    """The ``.model`` card of a diode or BJT entry, one line."""
+    kind = "D" if isinstance(p, DiodePart) else p.polarity
+    params = " ".join(f"{k}={_g(v)}" for k, v in p.params)
+    return f"* {p.part_class}; source: {p.source.cite()}\n.model {p.name} {kind}({params})\n"
+
+
+def render(p: Part) -> str:
+    """SPICE text for one catalogue entry (a subcircuit or a model card)."""
+    if isinstance(p, OpampPart):
+        return opamp_subckt(p)
+    if isinstance(p, ComparatorPart):
+        return comparator_subckt(p)
+    if isinstance(p, SwitchPart):
+        return switch_subckt(p)
+    if isinstance(p, ReferencePart):
+        return reference_subckt(p)
+    return model_card(p)
+
+
+def library(parts: tuple[Part, ...] = CATALOGUE) -> str:
+    """All of ``parts`` as one ``.include``-able library text."""
+    header = "* r2nn_compiler micropower part library (behavioural; see docs/parts.md)\n"
+    return header + "\n".join(render(p) for p in parts)

@@ -1,0 +1,194 @@
+"""The micropower part library measured in ngspice against its catalogue figures.
+
+One test per figure per part; each part's bench deck runs once per session (cached).
+Tolerances: supply currents 3 %, GBW and slew 5 %, output headroom 10 %, offset and bias
+2 % (plus 1/AOL of the follower for the offset), comparator delay 20 % and hysteresis 5 %,
+switch resistances 2 %, reference voltage within its 0.05 % accuracy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import tempfile
+from functools import lru_cache
+
+import numpy as np
+import pytest
+
+from r2nn_compiler.parts import (
+    BJTS, CATALOGUE, COMPARATORS, DIODES, OPAMPS, REFERENCES, SWITCHES, library, part,
+)
+from r2nn_compiler.parts import measure
+from r2nn_compiler.sim import NgspiceBatch
+
+pytestmark = pytest.mark.skipif(shutil.which("ngspice") is None, reason="needs ngspice")
+
+opamp = lru_cache(maxsize=None)(measure.measure_opamp)
+comparator = lru_cache(maxsize=None)(measure.measure_comparator)
+
+
+def _ids(parts):
+    return [p.name for p in parts]
+
+
+def _close(measured: float, stated: float, rel: float) -> None:
+    assert measured == pytest.approx(stated, rel=rel), (measured, stated)
+
+
+# --- catalogue ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("entry", CATALOGUE, ids=_ids(CATALOGUE))
+def test_entry_cites_its_source_and_names_real_fields(entry):
+    assert entry.source.document and entry.source.location
+    fields = {f.name for f in dataclasses.fields(entry)}
+    assert set(entry.unverified) <= fields
+
+
+@pytest.mark.parametrize("entry", CATALOGUE, ids=_ids(CATALOGUE))
+def test_active_parts_run_on_the_nominal_supply(entry):
+    low = getattr(entry, "supply_min_v", 0.0)
+    high = getattr(entry, "supply_max_v", measure.VDD)
+    assert low <= measure.VDD <= high
+
+
+def test_part_lookup():
+    assert part("lpv802") is OPAMPS[0]
+    with pytest.raises(KeyError, match="catalogue has"):
+        part("LM741")
+
+
+# --- op-amps -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("p", OPAMPS, ids=_ids(OPAMPS))
+def test_opamp_quiescent_current(p):
+    _close(opamp(p).iq_a, p.iq_a, 0.03)
+
+
+@pytest.mark.parametrize("p", OPAMPS, ids=_ids(OPAMPS))
+def test_opamp_load_current_comes_from_vdd(p):
+    m = opamp(p)
+    _close(m.supply_loaded_a, p.iq_a + m.load_a, 0.01)
+
+
+@pytest.mark.parametrize("p", OPAMPS, ids=_ids(OPAMPS))
+def test_opamp_unity_gain_frequency(p):
+    _close(opamp(p).gbw_hz, p.gbw_hz, 0.05)
+
+
+@pytest.mark.parametrize("p", OPAMPS, ids=_ids(OPAMPS))
+def test_opamp_swing_to_each_rail_at_stated_load(p):
+    m = opamp(p)
+    _close(m.swing_high_v, p.swing_v, 0.10)
+    _close(m.swing_low_v, p.swing_v, 0.10)
+
+
+@pytest.mark.parametrize("p", OPAMPS, ids=_ids(OPAMPS))
+def test_opamp_input_offset(p):
+    _close(opamp(p).offset_v, p.offset_v, 0.02 + 1 / p.aol)
+
+
+@pytest.mark.parametrize("p", OPAMPS, ids=_ids(OPAMPS))
+def test_opamp_input_bias_current(p):
+    _close(opamp(p).bias_a, p.bias_a, 0.02)
+
+
+@pytest.mark.parametrize("p", OPAMPS, ids=_ids(OPAMPS))
+def test_opamp_slew_rate(p):
+    _close(opamp(p).slew_v_per_s, p.slew_v_per_s, 0.05)
+
+
+# --- comparators -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("p", COMPARATORS, ids=_ids(COMPARATORS))
+def test_comparator_quiescent_current(p):
+    _close(comparator(p).iq_a, p.iq_a, 0.03)
+
+
+@pytest.mark.parametrize("p", COMPARATORS, ids=_ids(COMPARATORS))
+@pytest.mark.parametrize("edge", ["tpd_lh_s", "tpd_hl_s"])
+def test_comparator_propagation_delay(p, edge):
+    _close(getattr(comparator(p), edge), p.tpd_s, 0.20)
+
+
+@pytest.mark.parametrize("p", COMPARATORS, ids=_ids(COMPARATORS))
+def test_comparator_swings_to_the_rails_under_load(p):
+    m = comparator(p)
+    _close(m.swing_high_v, p.swing_v, 0.10)
+    _close(m.swing_low_v, p.swing_v, 0.10)
+
+
+@pytest.mark.parametrize("p", COMPARATORS, ids=_ids(COMPARATORS))
+def test_comparator_hysteresis_band(p):
+    _close(comparator(p).hysteresis_v, p.hysteresis_v, 0.05)
+
+
+@pytest.mark.parametrize("p", COMPARATORS, ids=_ids(COMPARATORS))
+def test_comparator_input_offset(p):
+    _close(comparator(p).offset_v, p.offset_v, 0.05)
+
+
+@pytest.mark.parametrize("p", COMPARATORS, ids=_ids(COMPARATORS))
+def test_comparator_input_bias_current(p):
+    _close(comparator(p).bias_a, p.bias_a, 0.02)
+
+
+# --- switch, reference, discrete cards ---------------------------------------------------
+
+@pytest.mark.parametrize("p", SWITCHES, ids=_ids(SWITCHES))
+def test_switch_on_off_resistance_and_supply_current(p):
+    m = measure.measure_switch(p)
+    _close(m.ron_ohm, p.ron_ohm, 0.02)
+    _close(m.roff_ohm, p.roff_ohm, 0.02)
+    _close(m.iq_a, p.iq_a, 0.03)
+
+
+@pytest.mark.parametrize("p", REFERENCES, ids=_ids(REFERENCES))
+def test_reference_voltage_and_supply_current(p):
+    m = measure.measure_reference(p)
+    _close(m.vref_v, p.vref_v, 0.0005)
+    _close(m.iq_a, p.iq_a, 0.03)
+
+
+@pytest.mark.parametrize("p", DIODES, ids=_ids(DIODES))
+def test_diode_forward_voltage_in_datasheet_window(p):
+    vf = measure.measure_diode_vf(p)
+    assert p.check_vf_min_v <= vf <= p.check_vf_max_v, vf
+
+
+@pytest.mark.parametrize("p", BJTS, ids=_ids(BJTS))
+def test_bjt_current_gain_in_datasheet_window(p):
+    hfe = measure.measure_bjt_hfe(p)
+    assert p.check_hfe_min <= hfe <= p.check_hfe_max, hfe
+
+
+# --- the library as a whole --------------------------------------------------------------
+
+def test_library_converges_in_op_ac_tran_on_one_supply():
+    """Every active model in one 3.3 V deck, driven by sines and pulses, through all three
+    analyses; the total supply current at the operating point is the sum of the Iq."""
+    vdd, mid = measure.VDD, measure.MID
+    body = [f"Vdd vdd 0 {vdd}", f"Vs sig 0 DC {mid} AC 1 SIN({mid} 0.5 1k)",
+            f"Vc ctl 0 PULSE(0 {vdd} 0.2m 1u 1u 0.3m 1m)", f"Vm m 0 {mid}"]
+    for k, p in enumerate(OPAMPS):
+        body.append(f"Xo{k} sig o{k} o{k} vdd 0 {p.name}")
+    for k, p in enumerate(COMPARATORS):
+        body.append(f"Xc{k} sig m c{k} vdd 0 {p.name}")
+    for k, p in enumerate(SWITCHES):
+        body += [f"Xs{k} sig s{k} ctl vdd 0 {p.name}", f"Rs{k} s{k} m 100k"]
+    for k, p in enumerate(REFERENCES):
+        body.append(f"Xr{k} r{k} vdd 0 {p.name}")
+    for k, p in enumerate(DIODES):
+        body += [f"D{k} sig d{k} {p.name}", f"Rd{k} d{k} 0 1meg"]
+    body += [".op", ".ac dec 10 10 1meg", ".tran 2u 3m", ".end"]
+    deck = "\n".join(["* whole library", library(), *body, ""])
+    with tempfile.TemporaryDirectory() as tmp:
+        res = NgspiceBatch(timeout_s=120).run_text(deck, tmp)
+    tran = res.plot("tran").get("v(o0)")
+    assert np.all(np.isfinite(np.real(tran)))
+    assert np.all(np.isfinite(np.abs(res.plot("ac").get("v(o1)"))))
+    active = [*OPAMPS, *COMPARATORS, *SWITCHES, *REFERENCES]
+    total = -float(np.real(res.plot("op").get("i(vdd)"))[0])
+    # the op-amps follow mid-supply and the switch closes into 100 kOhm at mid: no load
+    # current; the comparators sit at a rail with no load
+    assert total == pytest.approx(sum(p.iq_a for p in active), rel=0.02)
