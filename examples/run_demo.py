@@ -185,11 +185,12 @@ def table_row(results: dict) -> str:
             f"{r['opamps']} | {train} | {r['compile_s']:.1f} | {r['verify_s']:.1f} |")
 
 
-def train_demo(demo: str, training: Dataset, steps: int, seed: int, build: Path):
-    """Train ``demo``'s model (its SETTINGS) on ``training``; saved as ``build/model.r2nn`` with
-    its curves. Returns (model as read back, seconds, the trainer's metrics)."""
+def train_demo(demo: str, training: Dataset, steps: int, seed: int, build: Path, settings: dict | None = None):
+    """Train ``demo``'s model (its SETTINGS, or ``settings`` instead) on ``training``; saved as
+    ``build/model.r2nn`` with its curves. Returns (model as read back, seconds, the trainer's metrics)."""
     t0 = time.perf_counter()
-    result = train(training, TrainOptions(steps=steps, seed=seed, name=demo, **SETTINGS[demo]))
+    options = SETTINGS[demo] if settings is None else settings
+    result = train(training, TrainOptions(steps=steps, seed=seed, name=demo, **options))
     train_s = time.perf_counter() - t0
     build.mkdir(parents=True, exist_ok=True)
     save_model(result.model, build / "model.r2nn")

@@ -15,6 +15,7 @@ draw's fingerprint; the summary is the mean, the sample standard deviation and t
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import sys
@@ -42,14 +43,15 @@ from run_demo import (  # noqa: E402
 )
 
 from r2nn_compiler.fileutil import write_text_atomic  # noqa: E402
+from r2nn_compiler.train import TrainOptions  # noqa: E402
 
 
-def run_seed(demo: str, seed: int, per_class: int, steps: int) -> dict:
-    """Train and score one draw; the row recorded in seeds.json."""
+def run_seed(demo: str, seed: int, per_class: int, steps: int, settings: dict) -> dict:
+    """Train (with ``settings``: TrainOptions fields) and score one draw; the row recorded in seeds.json."""
     data, record = demo_dataset(demo, seed, per_class)
     train_idx, test_idx = data.split(TEST_FRACTION, seed + 1)
     build = HERE / demo / "build" / f"seed{seed}"
-    model, train_s, metrics = train_demo(demo, subset(data, train_idx), steps, seed, build)
+    model, train_s, metrics = train_demo(demo, subset(data, train_idx), steps, seed, build, settings)
     test = subset(data, test_idx)
     decided = reference_decisions(model, test)
     compiled = compile_demo(model, subset(data, train_idx), build / "circuit")
@@ -60,6 +62,23 @@ def run_seed(demo: str, seed: int, per_class: int, steps: int) -> dict:
             "train_s": train_s, "parts": compiled.manifest.get("parts"), "readout": model.readout.kind,
             "features": len(model.readout.features), "segments": len(model.readout.boundaries) - 1,
             "resonators": len(model.resonators), "train_metrics": metrics}
+
+
+def with_overrides(settings: dict, overrides: list[str], ap: argparse.ArgumentParser) -> dict:
+    """``settings`` with each ``KEY=VALUE`` of ``overrides`` applied (VALUE parsed as JSON, lists
+    as tuples); an unknown key or a malformed pair is a usage error naming it."""
+    fields = {f.name for f in dataclasses.fields(TrainOptions)} - {"steps", "seed", "name"}
+    out = dict(settings)
+    for pair in overrides:
+        key, sep, text = pair.partition("=")
+        if not sep or key not in fields:
+            ap.error(f"--set {pair}: expected KEY=VALUE with KEY one of {', '.join(sorted(fields))}")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            ap.error(f"--set {pair}: VALUE is not JSON (e.g. 4, 0.02, true, [1000, 5000])")
+        out[key] = tuple(value) if isinstance(value, list) else value
+    return out
 
 
 def summary(values: list[float]) -> dict:
@@ -92,6 +111,9 @@ def main() -> int:
     ap.add_argument("--per-class", type=int, default=None, help="default: the demo's PER_CLASS (run_demo.py)")
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--out", type=Path, default=None, help="where to write (default examples/<demo>/seeds.json)")
+    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="override one of the demo's SETTINGS (a TrainOptions field; VALUE as JSON, "
+                         "e.g. --set segments=4 --set n_resonators=48); repeatable")
     args = ap.parse_args()
     if args.demo == "table":
         print(HEADER)
@@ -103,15 +125,17 @@ def main() -> int:
     if len(args.seeds) < 1 or len(set(args.seeds)) != len(args.seeds):
         ap.error("--seeds: distinct seeds, at least one")
     args.per_class = args.per_class or PER_CLASS[args.demo]
+    settings = with_overrides(SETTINGS[args.demo], args.overrides, ap)
     t0 = time.perf_counter()
     runs = []
     for seed in args.seeds:
-        runs.append(run_seed(args.demo, seed, args.per_class, args.steps))
+        runs.append(run_seed(args.demo, seed, args.per_class, args.steps, settings))
         print(f"{args.demo} seed {seed}: held-out reference accuracy {100 * runs[-1]['reference_accuracy']:.1f} %, "
               f"circuit MNA agreement {100 * runs[-1]['mna_agreement_all_held_out']:.1f} %", flush=True)
     recorded = {"demo": args.demo, "command": f"python examples/run_seeds.py {args.demo} --seeds "
-                + " ".join(map(str, args.seeds)) + f" --steps {args.steps} --per-class {args.per_class}",
-                "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in SETTINGS[args.demo].items()},
+                + " ".join(map(str, args.seeds)) + f" --steps {args.steps} --per-class {args.per_class}"
+                + "".join(f" --set {o}" for o in args.overrides),
+                "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()},
                 "reference_accuracy": summary([r["reference_accuracy"] for r in runs]),
                 "shifted_accuracy": summary([r["shifted"]["reference_accuracy"] for r in runs]),
                 "mna_agreement_all_held_out": summary([r["mna_agreement_all_held_out"] for r in runs]),
