@@ -120,6 +120,7 @@ from .. import eseries
 from ..circuit import GROUND, CircuitGraph, Component, Port, SubcircuitDef
 from ..circuit.devices import Behaviour, DeviceModel, Waveform
 from ..circuit.opamp import OpampModel, from_options, subcircuit
+from ..circuit.annotations import opamps as graph_opamps
 from ..errors import CompileError, Location
 from ..model.ir import RMS_CONTINUOUS
 from ..reference import default_grid, frequency_response
@@ -281,9 +282,7 @@ class ReadoutAnalog(Pass):
         graph.meta["decisions"] = [{"class": o.cls, "port": f"dec{j + 1}", "high_volts": description["high_volts"],
                                     "valid_after_s": t1 + settle} for j, o in enumerate(model.outputs)]
         if opamp is not None:
-            graph.meta["opamps"] = list(graph.meta.get("opamps", [])) + [
-                {"designator": op["designator"], "element": b["element"], "realises": "output buffer",
-                 "output_net": op["output_net"]} for b in buffers for op in b["opamps"]]
+            graph.meta["opamps"] = [op.as_dict() for op in graph_opamps(graph)]
             graph.meta.setdefault("opamp_model", opamp.as_dict())
 
         gain_error = max(abs(b["gain"] / b["ideal_gain"] - 1) for b in buffers)
