@@ -30,11 +30,12 @@ port through :data:`ISOLATION_OHM` inside its loop; every buffer op-amp joins
 port gain in ``ctx.outputs`` becomes the realised one, so the manifest contract (port volts per
 unit velocity) holds.
 
-**Non-linear part (outside the graph).** Graph nets and components are linear (the MNA proof
-needs them so); the readout is one subcircuit instance ``Xreadout`` with nodes (out_1..out_N,
-dec_1..dec_N, det_1..det_N), described in ``graph.meta["readout"]`` as plain data (elements,
-models, helper subcircuits; see :func:`readout_description`) that the ngspice backend writes
-into the library. Decision ports ``dec<j>`` (role ``decision``) follow the outputs and come
+**Non-linear part (outside the linear components).** Graph components are linear (the MNA
+proof needs them so); the readout is one subcircuit instance ``Xreadout`` with nodes
+(out_1..out_N, dec_1..dec_N, det_1..det_N) held in ``graph.readout``, its definitions (typed
+components: D, Q, S with device models, B-sources, timing sources; see
+:func:`readout_description`) in ``graph.subcircuits``, and its figures (detectors, window,
+part counts) in ``graph.meta["readout"]``; the netlister writes it from the graph. Decision ports ``dec<j>`` (role ``decision``) follow the outputs and come
 before any supply port; each has a load :data:`DECISION_LOAD_OHM` to ground in the graph (the
 input of whatever reads it), which also keeps the port net defined for the MNA. ``det<j>`` is
 a net of the model subcircuit carrying detector j's output (saved by the verifier).

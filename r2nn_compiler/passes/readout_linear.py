@@ -6,8 +6,7 @@ MS_f the continuous-time mean square of resonator i_f over segment k_f of the wi
 one tap per resonator the layer reads (port ``tap<i>``, ``g_i`` volts per unit velocity,
 :func:`base.observed_nodes`); this module realises the layer on those taps, level
 ``behavioural`` (B-sources, for fast checks), in one subcircuit instance ``Xreadout`` outside the
-linear graph, the way ``readout_analog`` describes its readout (plain data the ngspice backend
-writes into the library):
+linear components (``graph.readout``), the way ``readout_analog`` builds its readout:
 
 * per segment k a timing source ``tw<k>`` high on [s_{k−1}, s_k] (circuit seconds; k from 1);
 * per feature f a mean-square detector: ``B 0 ms<f> I = v(tw<k>)·v(b<i>)²·C/(T_k·g_i²)`` into C,
