@@ -35,8 +35,8 @@ proof needs them so); the readout is one subcircuit instance ``Xreadout`` with n
 (out_1..out_N, dec_1..dec_N, det_1..det_N) held in ``graph.readout``, its definitions (typed
 components: D, Q, S with device models, B-sources, timing sources; see
 :func:`readout_description`) in ``graph.subcircuits``, and its figures (detectors, window,
-part counts) in ``graph.meta["readout"]``; the netlister writes it from the graph. Decision ports ``dec<j>`` (role ``decision``) follow the outputs and come
-before any supply port; each has a load :data:`DECISION_LOAD_OHM` to ground in the graph (the
+part counts) in ``graph.meta["readout"]``; the netlister writes it from the graph.
+Decision ports ``dec<j>`` (role ``decision``) follow the outputs and come before any supply port; each has a load :data:`DECISION_LOAD_OHM` to ground in the graph (the
 input of whatever reads it), which also keeps the port net defined for the MNA. ``det<j>`` is
 a net of the model subcircuit carrying detector j's output (saved by the verifier).
 

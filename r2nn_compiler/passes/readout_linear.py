@@ -123,8 +123,8 @@ def layer_description(model: Model, tap_gains: np.ndarray, time_scale: float) ->
         elements.append(behavioural_wta(j, SCORE_NET, n_classes))
     ports = [f"b{i}" for i in range(1, n_taps + 1)] + [f"dec{j}" for j in range(1, n_classes + 1)] + \
         [f"{SCORE_NET}{j}" for j in range(1, n_classes + 1)]
-    readout = SubcircuitDef("r2nn_readout", ports, elements,
-                            "r2nn readout, behavioural: linear layer over log mean squares of the taps, winner-take-all")
+    doc = "r2nn readout, behavioural: linear layer over log mean squares of the taps, winner-take-all"
+    readout = SubcircuitDef("r2nn_readout", ports, elements, doc)
     return {"level": "behavioural", "detector": "linear layer over log mean squares per segment, behavioural",
             "subckt": "r2nn_readout", "subcircuits": [readout], "volts_per_mean_square": None,
             "high_volts": BEHAVIOURAL_HIGH_V, "window_s": [bounds[0], bounds[-1]], "segments_s": bounds,
