@@ -1,6 +1,7 @@
 """On-circuit readout (``--readout analog|behavioural``): decision ports in ngspice agree with the
 reference model's argmax, the manifest says where they are, the numpy proof sees the buffers."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -317,11 +318,11 @@ def wta_ends(tmp_path, overtake: bool, gap: float, settle: float) -> tuple[list[
     t1, top = 0.1, 1.6
     desc = readout_analog.readout_description("parts", 2, 0.0, t1, from_options(CompileOptions()), "E96")
     clamp, readout_sub = desc["subcircuits"][0], desc["subcircuits"][-1]
-    wta = {**readout_sub, "ports": ["det1", "det2", "dec1", "dec2"],
-           "elements": [e for e in readout_sub["elements"] if e["name"].startswith(WTA_PREFIXES)]}
+    wta = dataclasses.replace(readout_sub, ports=("det1", "det2", "dec1", "dec2"),
+                              components=[e for e in readout_sub.components if e.name.startswith(WTA_PREFIXES)])
     net = NgspiceNetlister()
-    lines = ["* wta resolution"] + net.readout_subcircuit(clamp) + net.readout_subcircuit(wta)
-    lines.append(f"Xwta det1 det2 dec1 dec2 {wta['name']}")
+    lines = ["* wta resolution"] + net.subcircuit(clamp) + net.subcircuit(wta)
+    lines.append(f"Xwta det1 det2 dec1 dec2 {wta.name}")
     end2 = top + gap if overtake else top - gap
     lines += [f"Vdet1 det1 0 pwl(0 0 {t1} {top})",
               f"Vdet2 det2 0 pwl(0 0 {0.98 * t1} {0.99 * 0.98 * top} {t1} {end2})",

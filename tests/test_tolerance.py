@@ -94,20 +94,22 @@ def test_readout_decks_draw_the_linear_circuit_and_spot_check_the_decision_ports
     from r2nn_compiler.compiler import compile_model
     from r2nn_compiler.passes import CompileOptions
     from r2nn_compiler.verify import read_compiled
-    from r2nn_compiler.verify.decisions import _split_library, linear_circuit, with_readout
+    from r2nn_compiler.backend.ngspice import NgspiceNetlister
+    from r2nn_compiler.verify.decisions import linear_circuit
 
     model = load_model(ROOT / "examples" / "toy" / "toy.r2nn")
     compile_model(model, tmp_path / "o", options=CompileOptions(readout="analog"))
     compiled = read_compiled(tmp_path / "o")
-    # Splitting the readout off and splicing it back gives the library's elements again.
+    # The readout read back apart from the linear circuit, netlisted again, gives the library's elements
+    # again (SPICE is case-blind; the reader lower-cases nets).
     def elements(text: str) -> list[str]:
-        return [line for line in text.splitlines() if line and not line.startswith("*")]
+        return [line.lower() for line in text.splitlines() if line and not line.startswith("*")]
 
     library = (tmp_path / "o" / "toy.lib").read_text()
-    kept, definitions, instance = _split_library(compiled)
-    assert len(instance) == 1 and instance[0].startswith("Xreadout ") and definitions
-    assert elements(with_readout("\n".join(kept), compiled)) == elements(library)
-    assert not any(c.name.lower().startswith("xreadout") for c in linear_circuit(compiled).graph.components)
+    graph = linear_circuit(compiled).graph
+    assert graph.readout is not None and graph.readout.name == "Xreadout"
+    assert elements(NgspiceNetlister().library(graph, compiled.manifest["subckt"], [])) == elements(library)
+    assert not any(c.name.lower().startswith("xreadout") for c in graph.components)
     # The Monte Carlo draws the linear circuit (with the buffers); the spot check runs the whole
     # perturbed deck and reads its decision ports.
     report = tolerance(model, tmp_path / "o", labelled, {"R": 0.01, "C": 0.05}, runs=12, spot_checks=1,

@@ -8,12 +8,13 @@ tolerance, quantity. What each row means:
   show series ``exact``;
 * ideal elements (controlled sources, voltage sources, negative values) are listed with series
   ``ideal`` so a hardware designer sees at once what still needs an active realisation;
-* op-amp instances (X with ``attrs['role'] == 'active'``) make one row per op-amp model (the
+* op-amp instances (:func:`~r2nn_compiler.circuit.annotations.opamps`: X with role ``active``
+  or ``buffer``) make one row per op-amp model (the
   subcircuit name is the value), series ``op-amp``; other subcircuit instances one row per
   subcircuit and series;
 * wiring (DC loop breakers, role/series ``wiring``) and modelled losses (role/series
   ``parasitic``) are not parts and are left out; the manifest counts them;
-* the on-circuit readout (``graph.meta["readout"]``, outside the graph; see
+* the on-circuit readout (the instance ``graph.readout`` and its subcircuit; see
   ``readout_analog``) follows, its designators prefixed with its instance (``Xreadout.Rin1``):
   resistors and capacitors with the series and tolerance its description gives, op-amps (the
   clamped macromodel's name, series ``op-amp``), diodes and transistors by part number (series
@@ -30,19 +31,16 @@ import io
 from collections import Counter, defaultdict
 
 from ..circuit import CircuitGraph, Component
+from ..circuit.annotations import NOT_PARTS, ROLE, SERIES, TOLERANCE, Role, Series, opamps
 from .netlister import spice_number
 
 HEADER = ["designator", "kind", "value", "unit", "series", "tolerance", "quantity"]
 
-#: Roles (and series) of components that are modelled, not bought.
-NOT_PARTS = ("wiring", "parasitic")
-
-
 def not_a_part(comp: Component) -> str | None:
     """``'wiring'`` or ``'parasitic'`` for a component that is not a part, else None."""
-    for tag in (comp.attrs.get("role"), comp.attrs.get("series")):
+    for tag in (comp.attrs.get(ROLE), comp.attrs.get(SERIES)):
         if tag in NOT_PARTS:
-            return tag
+            return Role(tag)
     return None
 
 
@@ -65,20 +63,20 @@ def bom_rows(graph: CircuitGraph) -> list[dict[str, str]]:
     """The BOM's rows in order of each part's first appearance in the graph, then the
     on-circuit readout's."""
     groups: dict[tuple, list[str]] = defaultdict(list)
-    opamps = {op["designator"] for op in graph.meta.get("opamps", [])}
+    amplifiers = {op.designator for op in opamps(graph)}
     for comp in graph.components:
         if not_a_part(comp):
             continue
-        tol = format_tolerance(comp.attrs.get("tolerance"))
-        if comp.kind == "X" and (comp.attrs.get("role") == "active" or comp.name in opamps):
-            key = ("X", comp.subckt, "", "op-amp", "")
+        tol = format_tolerance(comp.attrs.get(TOLERANCE))
+        if comp.kind == "X" and comp.name in amplifiers:
+            key = ("X", comp.subckt, "", Series.OPAMP, "")
         elif comp.kind == "X":
-            key = ("X", comp.subckt, "", comp.attrs.get("series", "subcircuit"), tol)
+            key = ("X", comp.subckt, "", comp.attrs.get(SERIES, Series.SUBCIRCUIT), tol)
         else:
-            series = comp.attrs.get("series", "ideal" if is_ideal(comp) else "exact")
+            series = comp.attrs.get(SERIES, Series.IDEAL if is_ideal(comp) else Series.EXACT)
             key = (comp.kind, spice_number(comp.value), comp.unit, series, tol)
         groups[key].append(comp.name)
-    for key, name in readout_parts(graph.meta.get("readout")):
+    for key, name in readout_parts(graph):
         groups[key].append(name)
     return [{"designator": " ".join(names), "kind": kind, "value": value, "unit": unit, "series": series,
              "tolerance": tol, "quantity": str(len(names))}
@@ -86,48 +84,42 @@ def bom_rows(graph: CircuitGraph) -> list[dict[str, str]]:
 
 
 #: Readout devices by model: (BOM value, series). The switch model stands for a DG4xx-class part.
-_READOUT_DEVICES = {"d1n4148": ("1N4148", "part"), "q2n3904": ("2N3904", "part"),
-                    "swa": ("analog switch, DG4xx class", "part")}
-_UNITS = {"R": "ohm", "C": "F", "V": "V"}
+_READOUT_DEVICES = {"d1n4148": ("1N4148", Series.PART), "q2n3904": ("2N3904", Series.PART),
+                    "swa": ("analog switch, DG4xx class", Series.PART)}
 
 
-def readout_parts(readout: dict | None) -> list[tuple[tuple, str]]:
-    """(row key, designator) of every element of the on-circuit readout subcircuit described
-    by ``readout`` (``readout_analog.readout_description`` plus its ``instance``); [] without
-    one. The behavioural integrators' leak resistors model nothing bought and are left out."""
-    if not readout:
+def readout_parts(graph: CircuitGraph) -> list[tuple[tuple, str]]:
+    """(row key, designator) of every element of the on-circuit readout's subcircuit
+    (``graph.readout`` and its definition in ``graph.subcircuits``); [] without one. The
+    behavioural integrators' leak resistors model nothing bought and are left out."""
+    if graph.readout is None:
         return []
-    prefix = readout["instance"]["name"]
-    helpers = {d["name"] for d in readout["subcircuits"] if d["name"] != readout["subckt"]}
-    defn = next(d for d in readout["subcircuits"] if d["name"] == readout["subckt"])
-    tolerance = readout.get("tolerance", {})
-    parts = []
-    for e in defn["elements"]:
-        letter = e["name"][0].upper()
-        if e["name"].startswith("Rleak"):
-            continue
-        if "subckt" in e:
-            kind = "op-amp" if e["subckt"] in helpers else "subcircuit"
-            key = ("X", e["subckt"], "", kind, "")
-        elif "model" in e:
-            value, series = _READOUT_DEVICES.get(e["model"], (e["model"], "part"))
-            key = (letter, value, "", series, "")
-        elif "pwl" in e or "expr" in e:
-            key = (letter, "timing source" if "pwl" in e else "behavioural source", "", "ideal", "")
-        elif letter == "V":
-            key = ("V", spice_number(float(e["value"])), "V", "reference", "")
-        else:
-            key = (letter, spice_number(float(e["value"])), _UNITS.get(letter, ""), e.get("series", "exact"),
-                   format_tolerance(tolerance.get(letter)) if e.get("series") not in (None, "ideal") else "")
-        parts.append((key, f"{prefix}.{e['name']}"))
-    return parts
+    prefix = graph.readout.name
+    defn = graph.subcircuits[graph.readout.subckt]
+    return [(_readout_key(e, graph), f"{prefix}.{e.name}") for e in defn.components if not e.name.startswith("Rleak")]
+
+
+def _readout_key(e: Component, graph: CircuitGraph) -> tuple:
+    """The BOM row key of one readout element: op-amps by their model's subcircuit, devices by
+    part number, sources by what they are, R and C by value, series and tolerance."""
+    if e.kind == "X":
+        return ("X", e.subckt, "", Series.OPAMP if e.subckt in graph.subcircuits else Series.SUBCIRCUIT, "")
+    if e.model is not None:
+        value, series = _READOUT_DEVICES.get(e.model, (e.model, Series.PART))
+        return (e.kind, value, "", series, "")
+    if e.kind == "B" or (e.waveform is not None and e.waveform.pwl):
+        return (e.kind, "behavioural source" if e.kind == "B" else "timing source", "", Series.IDEAL, "")
+    if e.kind == "V":
+        return ("V", spice_number(e.value), "V", Series.REFERENCE, "")
+    series = e.attrs.get(SERIES, Series.EXACT)
+    tol = format_tolerance(e.attrs.get(TOLERANCE)) if e.attrs.get(SERIES) not in (None, Series.IDEAL) else ""
+    return (e.kind, spice_number(e.value), e.unit, series, tol)
 
 
 def part_count(graph: CircuitGraph) -> int:
     """How many parts a builder buys: the BOM's components that are not ideal (positive R, L,
     C and subcircuit instances such as op-amps), the on-circuit readout's included."""
-    readout = sum(1 for (kind, value, unit, series, tol), _ in readout_parts(graph.meta.get("readout"))
-                  if series != "ideal")
+    readout = sum(1 for (kind, value, unit, series, tol), _ in readout_parts(graph) if series != Series.IDEAL)
     return sum(1 for c in graph.components if not not_a_part(c) and not is_ideal(c)) + readout
 
 

@@ -103,5 +103,5 @@ def _readout_circuit(readout: dict | None) -> dict | None:
     return {"level": readout["level"], "detector": readout["detector"], "detectors": readout["detectors"],
             "volts_per_mean_square": readout["volts_per_mean_square"], "window_s": readout["window_s"],
             "detector_limit_v": readout.get("detector_limit_v"),
-            "instance": readout["instance"]["name"], "subcircuits": [d["name"] for d in readout["subcircuits"]],
+            "instance": readout["instance"], "subcircuits": list(readout["subcircuits"]),
             "buffers": readout["buffers"], "parts": readout["parts"]}

@@ -13,12 +13,17 @@ import math
 import re
 
 from ..circuit import CircuitGraph, Component, SubcircuitDef
+from ..circuit.devices import MODEL_TYPES, DeviceModel
 from ..errors import CompileError
 from ..units import format_spice
 
 SAFE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}|0")
 _COMMENT_UNSAFE = re.compile(r"[^A-Za-z0-9_ .,:;=()<>+\-/]")
 COMMENT_LIMIT = 100
+#: B-source expressions the compiler builds: node voltages, numbers, + - * /, u(), ln() and max().
+_EXPRESSION = re.compile(r"[A-Za-z0-9_.()*+\-/,]{1,4000}")
+#: Device model parameter names.
+_PARAM = re.compile(r"[a-z]{1,8}")
 
 
 def spice_number(value: float) -> str:
@@ -71,14 +76,38 @@ class Netlister:
 
         ``Rxx n+ n- 4.7e+03`` · ``Lxx n+ n- 1e-02`` · ``Cxx n+ n- 1e-06`` ·
         ``Gxx out+ out- ctrl+ ctrl- gm`` · ``Exx out+ out- ctrl+ ctrl- gain`` ·
-        ``Vxx n+ n- dc`` · ``Hxx out+ out- Vctrl transresistance`` · ``Xxx n1 n2 ... subckt``
+        ``Vxx n+ n- dc`` · ``Hxx out+ out- Vctrl transresistance`` · ``Xxx n1 n2 ... subckt``;
+        non-linear (see :mod:`r2nn_compiler.circuit.devices`): ``Dxx a k model`` ·
+        ``Qxx c b e model`` · ``Sxx n+ n- c+ c- model`` · ``Bxx n+ n- I=expr`` ·
+        ``Vxx n+ n- dc 2.5e+00`` · ``Vxx n+ n- pwl(t v ...)``.
+
+        Raises CompileError for an unsafe name or value, ValueError for an unsafe B expression.
         """
-        nodes = " ".join(self.name(n) for n in comp.nodes)
+        head = f"{self.name(comp.name)} {' '.join(self.name(n) for n in comp.nodes)}"
         if comp.kind == "X":
-            return f"{self.name(comp.name)} {nodes} {self.name(comp.subckt)}"
+            return f"{head} {self.name(comp.subckt)}"
         if comp.kind == "H":
-            return f"{self.name(comp.name)} {nodes} {self.name(comp.attrs['control'])} {self.value(comp.value)}"
-        return f"{self.name(comp.name)} {nodes} {self.value(comp.value)}"
+            return f"{head} {self.name(comp.attrs['control'])} {self.value(comp.value)}"
+        if comp.model is not None:
+            return f"{head} {self.name(comp.model)}"
+        if comp.behaviour is not None:
+            law = comp.behaviour
+            if law.quantity not in ("V", "I") or not _EXPRESSION.fullmatch(law.expr):
+                raise ValueError(f"unsafe B-source expression: {law.expr!r}")
+            return f"{head} {law.quantity}={law.expr}"
+        if comp.waveform is not None and comp.waveform.pwl:
+            return f"{head} pwl({' '.join(f'{self.value(t)} {self.value(v)}' for t, v in comp.waveform.pwl)})"
+        if comp.waveform is not None:
+            return f"{head} dc {self.value(comp.value)}"
+        return f"{head} {self.value(comp.value)}"
+
+    def device_model(self, model: DeviceModel) -> str:
+        """``.model name TYPE(key=value ...)``; ValueError for an unknown type."""
+        kind = model.type.upper()
+        if kind not in MODEL_TYPES:
+            raise ValueError(f"unknown device model type {kind!r}")
+        params = " ".join(f"{key}={self.value(float(v))}" for key, v in model.params if _PARAM.fullmatch(key))
+        return f".model {self.name(model.name)} {kind}({params})"
 
     def comment(self, text: str) -> str:
         return f"* {safe_comment(text)}" if text else "*"
@@ -86,12 +115,16 @@ class Netlister:
     def subcircuit(self, defn: SubcircuitDef) -> list[str]:
         lines = [self.comment(defn.doc) if defn.doc else "*",
                  f".subckt {self.name(defn.name)} {' '.join(self.name(p) for p in defn.ports)}"]
+        lines += [self.device_model(m) for m in defn.models]
         lines += [self.element(c) for c in defn.components]
         lines.append(f".ends {self.name(defn.name)}")
         return lines
 
     def library(self, graph: CircuitGraph, subckt: str, header: list[str]) -> str:
-        """The graph as one ``.subckt`` (ports in the graph's port order) plus its helpers."""
+        """The graph as one ``.subckt`` (ports in the graph's port order) plus its helpers: the
+        subcircuit definitions in the graph's order, then the model's ``.subckt`` with its
+        components and, last, the on-circuit readout's instance (``graph.readout``), so its
+        decision and detector nets are the instance's nodes."""
         lines = [self.comment(h) for h in header]
         for defn in graph.subcircuits.values():
             lines += self.subcircuit(defn)
@@ -103,5 +136,7 @@ class Netlister:
             if comp.origin:
                 lines.append(self.comment(comp.origin))
             lines.append(self.element(comp))
+        if graph.readout is not None:
+            lines += [self.comment(graph.readout.origin), self.element(graph.readout)]
         lines.append(f".ends {self.name(subckt)}")
         return "\n".join(lines) + "\n"

@@ -75,68 +75,6 @@ class NgspiceNetlister(Netlister):
             f"amplscale=[{ones}] timeoffset=0 timescale=1 timerelative=false amplstep=false)",
         ]
 
-    def library(self, graph, subckt: str, header: list[str]) -> str:
-        """The base library plus the on-circuit readout ``graph.meta["readout"]`` (written by
-        ``readout_analog``): its subcircuits before the model's, its instance last inside it,
-        so the decision and detector nets are the instance's nodes::
-
-            .subckt opamp_clamp inp inn out  /  .subckt r2nn_readout b1 .. dec1 .. det1 ..
-            .model d1n4148 D(is=2.52e-09 ...)        models local to their subcircuit
-            Q1 c b e q2n3904 · D1 a k d1n4148 · S1 n+ n- c+ c- swa · V1 n+ n- pwl(t v ...)
-            B1 n+ n- I=v(tw)*v(b1)*v(b1)*1e-06 · V2 n+ n- dc 2.5e+00 · R/C/E/G as the base
-            .ends ...
-            .subckt r2nn_<model> in1 .. out1 .. dec1 .. [supplies]
-            ...
-            Xreadout out1 .. dec1 .. det1 .. r2nn_readout
-            .ends r2nn_<model>
-        """
-        text = super().library(graph, subckt, header)
-        readout = graph.meta.get("readout")
-        if not readout:
-            return text
-        lines = text.splitlines()
-        start = next(i for i, line in enumerate(lines) if line.split()[:2] == [".subckt", self.name(subckt)])
-        end = lines.index(f".ends {self.name(subckt)}")
-        definitions = [line for defn in readout["subcircuits"] for line in self.readout_subcircuit(defn)]
-        inst = readout["instance"]
-        instance = [self.comment("on-circuit readout: detectors, window integrators, winner-take-all "
-                                 "(non-linear, outside the numpy proof)"),
-                    f"{self.name(inst['name'])} {' '.join(self.name(n) for n in inst['nodes'])} "
-                    f"{self.name(readout['subckt'])}"]
-        return "\n".join(lines[:start] + definitions + lines[start:end] + instance + lines[end:]) + "\n"
-
-    def readout_subcircuit(self, defn: dict) -> list[str]:
-        """One readout subcircuit (``name``, ``ports``, ``doc``, ``models``, ``elements``)."""
-        lines = [self.comment(defn.get("doc", "")),
-                 f".subckt {self.name(defn['name'])} {' '.join(self.name(p) for p in defn['ports'])}"]
-        for model in defn.get("models", []):
-            kind = model["type"].upper()
-            if kind not in _MODEL_TYPES:
-                raise ValueError(f"unknown device model type {kind!r}")
-            params = " ".join(f"{key}={self.value(float(v))}" for key, v in model["params"].items()
-                              if _PARAM.fullmatch(key))
-            lines.append(f".model {self.name(model['name'])} {kind}({params})")
-        lines += [self.readout_element(e) for e in defn["elements"]]
-        lines.append(f".ends {self.name(defn['name'])}")
-        return lines
-
-    def readout_element(self, e: dict) -> str:
-        """One element of a readout subcircuit (see ``readout_analog.readout_description``)."""
-        head = f"{self.name(e['name'])} {' '.join(self.name(n) for n in e['nodes'])}"
-        if "pwl" in e:
-            return f"{head} pwl({' '.join(f'{self.value(t)} {self.value(v)}' for t, v in e['pwl'])})"
-        if "expr" in e:
-            if e["quantity"] not in ("V", "I") or not _EXPRESSION.fullmatch(e["expr"]):
-                raise ValueError(f"unsafe B-source expression: {e['expr']!r}")
-            return f"{head} {e['quantity']}={e['expr']}"
-        if "model" in e:
-            return f"{head} {self.name(e['model'])}"
-        if "subckt" in e:
-            return f"{head} {self.name(e['subckt'])}"
-        if e["name"][0].upper() == "V":
-            return f"{head} dc {self.value(e['value'])}"
-        return f"{head} {self.value(e['value'])}"
-
     def testbench(self, *, title: str, library: str, subckt: str, n_inputs: int, n_outputs: int,
                   extra_ports: list[str], data_file: str | list[str] | None, tran: tuple[float, float] | None,
                   ac: tuple[float, float, int] | None, instances: int = 1, ac_per_instance: bool = False,
@@ -236,10 +174,6 @@ class NgspiceNetlister(Netlister):
 
 
 _SAVE_VECTOR = re.compile(r"v\([a-z0-9_.]{1,200}\)")
-#: B-source expressions the compiler builds: node voltages, numbers, + - * /, u() and max().
-_EXPRESSION = re.compile(r"[A-Za-z0-9_.()*+\-/,]{1,4000}")
-_PARAM = re.compile(r"[a-z]{1,8}")
-_MODEL_TYPES = ("D", "NPN", "PNP", "SW")
 
 
 def testbench_net(base: str, instance: int, index: int, instances: int) -> str:

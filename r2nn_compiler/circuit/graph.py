@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from ..errors import CircuitError
+from .devices import DEVICE_NODE_COUNTS, MODEL_KINDS, QUANTITIES, Behaviour, DeviceModel, Waveform
 
 GROUND = "0"
 
@@ -66,6 +67,10 @@ class Component:
     top-level graph or the same subcircuit definition); unused (0.0) for X, which names its
     :class:`SubcircuitDef` in ``subckt``.
 
+    Non-linear kinds (readout subcircuits only, see :mod:`.devices`): D/Q/S name their
+    :class:`DeviceModel` in ``model``; a B has its law in ``behaviour``; a V with a
+    ``waveform`` is written with its keyword (``dc`` or ``pwl``).
+
     ``origin`` says which model element this realises; ``attrs`` is free (part series,
     tolerance, ...) apart from ``'control'`` on an H. Change a component that is in a graph
     with :meth:`CircuitGraph.replace`, never by assigning ``name`` or ``nodes`` in place (the
@@ -80,6 +85,9 @@ class Component:
     origin: str = ""
     subckt: str | None = None
     attrs: dict = field(default_factory=dict)
+    model: str | None = None
+    behaviour: Behaviour | None = None
+    waveform: Waveform | None = None
 
     def __post_init__(self) -> None:
         self.nodes = tuple(self.nodes)
@@ -99,13 +107,15 @@ class Component:
 
 @dataclass
 class SubcircuitDef:
-    """A reusable block (an op-amp model, ...): ``components`` on local nets, ``ports`` the
-    interface in instance order. Net ``"0"`` inside is the global ground."""
+    """A reusable block (an op-amp model, the readout, ...): ``components`` on local nets,
+    ``ports`` the interface in instance order, ``models`` the device models its D/Q/S name.
+    Net ``"0"`` inside is the global ground."""
 
     name: str
     ports: tuple[str, ...]
     components: list[Component]
     doc: str = ""
+    models: tuple[DeviceModel, ...] = ()
 
     def __post_init__(self) -> None:
         self.ports = tuple(self.ports)
@@ -131,14 +141,15 @@ def validate_component(comp: Component) -> None:
     """
     if not isinstance(comp.name, str) or not _NAME.fullmatch(comp.name):
         raise CircuitError(f"designator {comp.name!r} must be a non-empty word")
-    if comp.kind not in KINDS:
-        raise CircuitError(f"{comp.name}: unknown kind {comp.kind!r} (expected one of {', '.join(KINDS)})")
+    if comp.kind not in KINDS and comp.kind not in DEVICE_NODE_COUNTS:
+        raise CircuitError(f"{comp.name}: unknown kind {comp.kind!r} "
+                           f"(expected one of {', '.join(KINDS + tuple(DEVICE_NODE_COUNTS))})")
     if comp.name[0].upper() != comp.kind:
         raise CircuitError(f"{comp.name}: designator must start with its kind letter {comp.kind!r}")
     for net in comp.nodes:
         if not isinstance(net, str) or not _NAME.fullmatch(net):
             raise CircuitError(f"{comp.name}: net name {net!r} must be a non-empty word")
-    expected = NODE_COUNTS.get(comp.kind)
+    expected = NODE_COUNTS.get(comp.kind, DEVICE_NODE_COUNTS.get(comp.kind))
     if expected is not None and len(comp.nodes) != expected:
         raise CircuitError(f"{comp.name}: kind {comp.kind} takes {expected} nodes, got {len(comp.nodes)}")
     if comp.kind == "X":
@@ -149,6 +160,7 @@ def validate_component(comp: Component) -> None:
         return
     if comp.subckt is not None:
         raise CircuitError(f"{comp.name}: only X instances name a subcircuit")
+    _validate_device(comp)
     if not math.isfinite(comp.value):
         raise CircuitError(f"{comp.name}: value {comp.value!r} is not finite")
     if comp.kind == "R" and comp.value == 0:
@@ -159,6 +171,19 @@ def validate_component(comp: Component) -> None:
         if not isinstance(control, str) or not _NAME.fullmatch(control) or control[0].upper() != "V":
             raise CircuitError(f"{comp.name}: a CCVS must name its controlling V source in "
                                f"attrs['{CONTROL}'], got {control!r}")
+
+
+def _validate_device(comp: Component) -> None:
+    """The non-linear fields: a model exactly on D/Q/S, a law exactly on B, a waveform only on V."""
+    named = comp.model is not None
+    if named != (comp.kind in MODEL_KINDS) or (named and not _NAME.fullmatch(comp.model)):
+        raise CircuitError(f"{comp.name}: D, Q and S (only) name their device model, got {comp.model!r}")
+    if (comp.behaviour is not None) != (comp.kind == "B"):
+        raise CircuitError(f"{comp.name}: B sources (only) have a behaviour")
+    if comp.behaviour is not None and comp.behaviour.quantity not in QUANTITIES:
+        raise CircuitError(f"{comp.name}: a B source sets V or I, got {comp.behaviour.quantity!r}")
+    if comp.waveform is not None and comp.kind != "V":
+        raise CircuitError(f"{comp.name}: only V sources have a waveform")
 
 
 def check_controls(components: list[Component], scope: str) -> None:
@@ -195,6 +220,9 @@ class CircuitGraph:
         self.graph = nx.MultiGraph()
         self.graph.add_node(GROUND)
         self.subcircuits: dict[str, SubcircuitDef] = {}
+        #: The on-circuit readout's X instance (non-linear): written last in the netlist, outside
+        #: ``components`` (counts, the MNA and the BOM's network rows see the linear circuit).
+        self.readout: Component | None = None
         self._components: dict[str, Component] = {}
         # Listing order: a tuple per designator, compared lexicographically. A replacement gets
         # its predecessor's key extended by its index, so it sorts where the old one did.

@@ -14,17 +14,15 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from ..circuit import CircuitGraph
+from ..circuit.annotations import ELEMENT, ROLE, Role  # noqa: F401 (ELEMENT, ROLE: the passes' import path)
 from ..errors import CompileError
 from ..model import Model
 
 
-#: Component ``attrs`` keys the mapping passes set and later passes read: ``role`` is one of
-#: :data:`ROLES`, ``element`` the model element realised (resonator name, or "a--b" for a
-#: coupling, or the input name for a drive).
-ROLE = "role"
-ELEMENT = "element"
-ROLES = ("mass", "stiffness", "damping", "damper_coupling", "spring_coupling", "drive", "buffer", "sense",
-         "readout", "wiring", "parasitic", "active")
+#: Component ``attrs`` keys the mapping passes set and later passes read (see
+#: :mod:`r2nn_compiler.circuit.annotations`): ``role`` one of :data:`ROLES`, ``element`` the
+#: model element realised.
+ROLES = tuple(role.value for role in Role)
 
 
 @dataclass

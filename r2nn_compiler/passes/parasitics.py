@@ -46,11 +46,12 @@ from numpy.polynomial import polynomial as P
 from ..circuit import GROUND, CircuitGraph, Component
 from ..reference import default_grid
 from ..units import format_si
+from ..circuit.annotations import Role
 from .base import ELEMENT, ROLE, CompileContext, Pass, PassResult, register
 from .check_reference import circuit_response, reference_response, relative_error
 from .scale import IN_SERIES_WITH, NOT_PARTS, Tank, model_band_hz, relative_change, resonator_tanks
 
-PARASITIC = "parasitic"
+PARASITIC = Role.PARASITIC
 
 
 def band_centre_rad_s(ctx: CompileContext) -> float:

@@ -77,6 +77,7 @@ from ..errors import CompileError, Location
 from ..eseries import Pair
 from ..model import Model
 from ..reference import default_grid
+from ..circuit.annotations import IDEAL_VALUE, SERIES, TOLERANCE
 from .base import ELEMENT, ROLE, CompileContext, Pass, PassResult, register
 from .check_reference import circuit_response, reference_response, relative_error
 
@@ -96,10 +97,7 @@ RETUNE_PAIR_TARGET = 1e-3
 #: Frequencies of the H(jω) comparison over the model's band.
 RESPONSE_POINTS = 100
 
-#: Attrs this pass sets on the parts it quantises.
-SERIES = "series"
-TOLERANCE = "tolerance"
-IDEAL_VALUE = "ideal_value"
+#: Attrs this pass sets on paired parts (besides SERIES, TOLERANCE, IDEAL_VALUE).
 PAIR = "pair"
 PAIR_PARTS = "pair_parts"
 

@@ -30,12 +30,13 @@ port through :data:`ISOLATION_OHM` inside its loop; every buffer op-amp joins
 port gain in ``ctx.outputs`` becomes the realised one, so the manifest contract (port volts per
 unit velocity) holds.
 
-**Non-linear part (outside the graph).** Graph nets and components are linear (the MNA proof
-needs them so); the readout is one subcircuit instance ``Xreadout`` with nodes (out_1..out_N,
-dec_1..dec_N, det_1..det_N), described in ``graph.meta["readout"]`` as plain data (elements,
-models, helper subcircuits; see :func:`readout_description`) that the ngspice backend writes
-into the library. Decision ports ``dec<j>`` (role ``decision``) follow the outputs and come
-before any supply port; each has a load :data:`DECISION_LOAD_OHM` to ground in the graph (the
+**Non-linear part (outside the linear components).** Graph components are linear (the MNA
+proof needs them so); the readout is one subcircuit instance ``Xreadout`` with nodes
+(out_1..out_N, dec_1..dec_N, det_1..det_N) held in ``graph.readout``, its definitions (typed
+components: D, Q, S with device models, B-sources, timing sources; see
+:func:`readout_description`) in ``graph.subcircuits``, and its figures (detectors, window,
+part counts) in ``graph.meta["readout"]``; the netlister writes it from the graph.
+Decision ports ``dec<j>`` (role ``decision``) follow the outputs and come before any supply port; each has a load :data:`DECISION_LOAD_OHM` to ground in the graph (the
 input of whatever reads it), which also keeps the port net defined for the MNA. ``det<j>`` is
 a net of the model subcircuit carrying detector j's output (saved by the verifier).
 
@@ -117,8 +118,10 @@ import math
 import numpy as np
 
 from .. import eseries
-from ..circuit import GROUND, CircuitGraph, Component, Port
+from ..circuit import GROUND, CircuitGraph, Component, Port, SubcircuitDef
+from ..circuit.devices import Behaviour, DeviceModel, Waveform
 from ..circuit.opamp import OpampModel, from_options, subcircuit
+from ..circuit.annotations import opamps as graph_opamps
 from ..errors import CompileError, Location
 from ..model.ir import RMS_CONTINUOUS
 from ..reference import default_grid, frequency_response
@@ -266,24 +269,21 @@ class ReadoutAnalog(Pass):
         series_c = ctx.options.series.get("C", "E24")
         description = readout_description(level, n, t0, t1, opamp_model, series_c,
                                           common * worst)
-        description["instance"] = {"name": "Xreadout", "nodes": [p.net for p in ctx.outputs] +
-                                   [f"dec{j + 1}" for j in range(n)] + [f"det{j + 1}" for j in range(n)]}
+        attach_readout(graph, description, [p.net for p in ctx.outputs] + [f"dec{j + 1}" for j in range(n)] +
+                       [f"det{j + 1}" for j in range(n)], ctx.options.tolerance)
         # Nominal detector law: det_j = vpms · MS(out_j), out_j = c·w_j·g_j·v_j, feature F_j = w_j·RMS(v_j).
         vpms = description["volts_per_mean_square"]
         description["detectors"] = [{"class": o.cls, "net": f"det{j + 1}",
                                      "volts_per_feature_squared": vpms * (common * port_gain[j]) ** 2}
                                     for j, o in enumerate(model.outputs)]
         description["buffers"] = buffers
-        description["tolerance"] = {k: ctx.options.tolerance.get(k) for k in "RC"}
         graph.meta["readout"] = description
         settle = settling_s(level, t1 - t0)
         graph.meta["decision_settling_s"] = settle  # read by r2nn_compiler.energy
         graph.meta["decisions"] = [{"class": o.cls, "port": f"dec{j + 1}", "high_volts": description["high_volts"],
                                     "valid_after_s": t1 + settle} for j, o in enumerate(model.outputs)]
         if opamp is not None:
-            graph.meta["opamps"] = list(graph.meta.get("opamps", [])) + [
-                {"designator": op["designator"], "element": b["element"], "realises": "output buffer",
-                 "output_net": op["output_net"]} for b in buffers for op in b["opamps"]]
+            graph.meta["opamps"] = [op.as_dict() for op in graph_opamps(graph)]
             graph.meta.setdefault("opamp_model", opamp.as_dict())
 
         gain_error = max(abs(b["gain"] / b["ideal_gain"] - 1) for b in buffers)
@@ -304,6 +304,28 @@ class ReadoutAnalog(Pass):
         return PassResult(True, summary, {"level": level, "common_gain": common, "gains": realised.tolist(),
                                           "worst_gain_error": gain_error, "buffer_peak_v": common * worst,
                                           "parts": parts, "decisions": graph.meta["decisions"]})
+
+
+#: The readout instance's designator, and the comment the netlist gives it.
+READOUT_INSTANCE = "Xreadout"
+READOUT_ORIGIN = ("on-circuit readout: detectors, window integrators, winner-take-all "
+                  "(non-linear, outside the numpy proof)")
+
+
+def attach_readout(graph: CircuitGraph, description: dict, nodes: list[str], tolerance: dict[str, float]) -> None:
+    """Put the readout of ``description`` into ``graph``: its subcircuit definitions (in order)
+    into ``graph.subcircuits``, its instance :data:`READOUT_INSTANCE` on ``nodes`` into
+    ``graph.readout``; ``description['subcircuits']`` becomes their names and
+    ``description['instance']`` the instance's designator. R and C parts of a bought series
+    get ``tolerance`` (fraction per kind) in ``attrs['tolerance']``, for the BOM."""
+    for defn in description["subcircuits"]:
+        for comp in defn.components:
+            if comp.attrs.get("series") not in (None, "ideal"):
+                comp.attrs["tolerance"] = tolerance.get(comp.kind)
+        graph.define_subcircuit(defn)
+    graph.readout = Component(READOUT_INSTANCE, "X", nodes, subckt=description["subckt"], origin=READOUT_ORIGIN)
+    description["subcircuits"] = [defn.name for defn in description["subcircuits"]]
+    description["instance"] = READOUT_INSTANCE
 
 
 def settling_s(level: str, window_s: float) -> float:
@@ -491,23 +513,22 @@ def _decisions_before_supplies(graph: CircuitGraph) -> CircuitGraph:
 # -- the readout subcircuit, as data ---------------------------------------------------------
 
 def behavioural_integrator(names: tuple[str, str, str], index: int, gate: str, tap: str, out: str,
-                           scale: float) -> list[dict]:
+                           scale: float) -> list[Component]:
     """An ideal mean-square integrator: a B-source current ``v(gate)·v(tap)²·scale`` into a
     :data:`C_BEHAVIOURAL` capacitor on ``out``, with a leak far below its charging current (a DC
     path). ``names``: the designator prefixes of the source, capacitor and leak."""
     source, capacitor, leak = (f"{name}{index}" for name in names)
-    return [{"name": source, "nodes": [GROUND, out], "quantity": "I",
-             "expr": f"v({gate})*v({tap})*v({tap})*{_number(scale)}"},
-            {"name": capacitor, "nodes": [out, GROUND], "value": C_BEHAVIOURAL, "series": "ideal"},
-            {"name": leak, "nodes": [out, GROUND], "value": 1e15}]
+    return [_law(source, [GROUND, out], "I", f"v({gate})*v({tap})*v({tap})*{_number(scale)}"),
+            _part(capacitor, [out, GROUND], C_BEHAVIOURAL, series="ideal"),
+            _part(leak, [out, GROUND], 1e15)]
 
 
-def behavioural_wta(j: int, net: str, n: int) -> dict:
+def behavioural_wta(j: int, net: str, n: int) -> Component:
     """Decision port ``dec<j>``: :data:`BEHAVIOURAL_HIGH_V` while ``v(<net><j>)`` exceeds every
     other class's ``v(<net><k>)`` (a tie gives no port high)."""
     others = [f"v({net}{i})" for i in range(1, n + 1) if i != j]
-    return {"name": f"Bwta{j}", "nodes": [f"dec{j}", GROUND], "quantity": "V",
-            "expr": f"{_number(BEHAVIOURAL_HIGH_V)}*u(v({net}{j})-{_max(others)})"}
+    return _law(f"Bwta{j}", [f"dec{j}", GROUND], "V",
+                f"{_number(BEHAVIOURAL_HIGH_V)}*u(v({net}{j})-{_max(others)})")
 
 
 def readout_description(level: str, n: int, t0: float, t1: float, opamp: OpampModel, series_c: str,
@@ -515,13 +536,12 @@ def readout_description(level: str, n: int, t0: float, t1: float, opamp: OpampMo
     """The readout as plain data for the backend (all times in circuit seconds, values SI).
 
     Keys: ``level``, ``detector`` (text), ``subckt`` (the readout subcircuit's name),
-    ``subcircuits`` (definitions in netlist order, the readout last: ``name``, ``ports``,
-    ``doc``, ``models`` [{name, type, params}], ``elements``), ``volts_per_mean_square``,
-    ``high_volts``, ``window_s``, ``detector_limit_v`` (the integrators' swing, None when
-    unlimited) and ``parts`` (counts). An element is ``{"name", "nodes"}`` plus
-    one of ``value`` (R, C, E, G, V dc), ``model`` (D, Q, S), ``subckt`` (X), ``pwl`` ([[t, v],
-    ...], V) or ``quantity`` ("V" or "I") with ``expr`` (B: a compiler-built expression over
-    ``v(<local net>)``). Ports of the readout subcircuit: b1..bN (the buffered outputs),
+    ``subcircuits`` (typed :class:`SubcircuitDef` s in netlist order, the readout last, its
+    elements R, C, E, G, X, D/Q/S with device models, B-sources and V sources with a DC or PWL
+    :class:`Waveform`), ``volts_per_mean_square``, ``high_volts``, ``window_s``,
+    ``detector_limit_v`` (the integrators' swing, None when unlimited) and ``parts`` (counts).
+    R and C parts carry their E-series in ``attrs['series']`` (``ideal`` for the behavioural
+    integrators' capacitors). Ports of the readout subcircuit: b1..bN (the buffered outputs),
     dec1..decN, det1..detN. ``full_scale_v``: the buffers' peak for the unit sine (V), which
     sizes the integrators.
     """
@@ -531,13 +551,13 @@ def readout_description(level: str, n: int, t0: float, t1: float, opamp: OpampMo
     ports = [f"b{j}" for j in range(1, n + 1)] + [f"dec{j}" for j in range(1, n + 1)] + \
         [f"det{j}" for j in range(1, n + 1)]
     if level == "behavioural":
-        elements = [{"name": "Vgate", "nodes": ["tw", GROUND], "pwl": gate}]
+        elements = [_pwl("Vgate", ["tw", GROUND], gate)]
         k = C_BEHAVIOURAL / (t1 - t0)
         for j in range(1, n + 1):
             elements += behavioural_integrator(("Bsq", "Cint", "Rleak"), j, "tw", f"b{j}", f"det{j}", k)
             elements.append(behavioural_wta(j, "det", n))
-        readout = {"name": "r2nn_readout", "ports": ports, "models": [], "elements": elements,
-                   "doc": "r2nn readout, behavioural: mean square over the window and winner-take-all"}
+        readout = SubcircuitDef("r2nn_readout", ports, elements,
+                                "r2nn readout, behavioural: mean square over the window and winner-take-all")
         return {"level": level, "detector": "mean square, behavioural", "subckt": "r2nn_readout",
                 "subcircuits": [readout], "volts_per_mean_square": 1.0, "high_volts": BEHAVIOURAL_HIGH_V,
                 "window_s": [t0, t1], "detector_limit_v": None, "parts": part_counts(elements)}
@@ -547,60 +567,60 @@ def readout_description(level: str, n: int, t0: float, t1: float, opamp: OpampMo
     c_int = eseries.nearest(design_ms * (t1 - t0) / (INTEGRATOR_FULL_SCALE_V * R_LOG ** 2 * i_ref), series_c)
     vpms = (t1 - t0) / (R_LOG ** 2 * i_ref * c_int)
     clamp = _clamped_opamp(opamp)
-    op = clamp["name"]
+    op = clamp.name
     reset = [[0.0, 0.0], [t1, 0.0]] if t0 <= 0 else [[0.0, 1.0], [t0, 1.0], [t0 + edge, 0.0]]
     elements = [
-        {"name": "Vgate", "nodes": ["tw", GROUND], "pwl": gate},
-        {"name": "Vreset", "nodes": ["tr", GROUND], "pwl": reset},
-        {"name": "Vref", "nodes": ["vr", GROUND], "value": V_REF},
-        {"name": "Rref", "nodes": ["vr", "ar"], "value": R_REF},
-        {"name": "Qref", "nodes": ["ar", GROUND, "era"], "model": "q2n3904"},
-        {"name": "Rrefe", "nodes": ["er", "era"], "value": R_EMITTER},
-        {"name": "Xref", "nodes": [GROUND, "ar", "er"], "subckt": op},
-        {"name": "Cref", "nodes": ["ar", "er"], "value": C_COMP},
-        {"name": "Rmax", "nodes": ["mx", GROUND], "value": R_MAX},
+        _pwl("Vgate", ["tw", GROUND], gate),
+        _pwl("Vreset", ["tr", GROUND], reset),
+        _part("Vref", ["vr", GROUND], V_REF),
+        _part("Rref", ["vr", "ar"], R_REF),
+        _device("Qref", ["ar", GROUND, "era"], "q2n3904"),
+        _part("Rrefe", ["er", "era"], R_EMITTER),
+        _op("Xref", [GROUND, "ar", "er"], op),
+        _part("Cref", ["ar", "er"], C_COMP),
+        _part("Rmax", ["mx", GROUND], R_MAX),
     ]
     high = opamp.swing_v * DECISION_LOAD_OHM / (DECISION_SERIES_OHM + DECISION_LOAD_OHM)
     for j in range(1, n + 1):
         b, p = f"b{j}", f"c{j}_"
         elements += [
-            {"name": f"Rin{j}", "nodes": [b, p + "n1"], "value": R_RECT},
-            {"name": f"Rhw{j}", "nodes": [p + "y", p + "n1"], "value": R_RECT},
-            {"name": f"Dpos{j}", "nodes": [p + "o1", p + "n1"], "model": "d1n4148"},
-            {"name": f"Dneg{j}", "nodes": [p + "y", p + "o1"], "model": "d1n4148"},
-            {"name": f"Xhw{j}", "nodes": [GROUND, p + "n1", p + "o1"], "subckt": op},
-            {"name": f"Rsx{j}", "nodes": [b, p + "n2"], "value": R_SUM_X},
-            {"name": f"Rsy{j}", "nodes": [p + "y", p + "n2"], "value": R_SUM_Y},
-            {"name": f"Rsf{j}", "nodes": [p + "z", p + "n2"], "value": R_SUM_X},
-            {"name": f"Xsum{j}", "nodes": [GROUND, p + "n2", p + "z"], "subckt": op},
-            {"name": f"Rlog{j}", "nodes": [p + "z", p + "a"], "value": R_LOG},
-            {"name": f"Qlog{j}", "nodes": [p + "a", GROUND, p + "ea"], "model": "q2n3904"},
-            {"name": f"Rloge{j}", "nodes": [p + "e", p + "ea"], "value": R_EMITTER},
-            {"name": f"Xlog{j}", "nodes": [GROUND, p + "a", p + "e"], "subckt": op},
-            {"name": f"Clog{j}", "nodes": [p + "a", p + "e"], "value": C_COMP},
-            {"name": f"Rdr{j}", "nodes": ["era", p + "ns"], "value": R_DOUBLE},
-            {"name": f"Rdf{j}", "nodes": [p + "s", p + "ns"], "value": R_DOUBLE},
-            {"name": f"Xdbl{j}", "nodes": [p + "ea", p + "ns", p + "s"], "subckt": op},
-            {"name": f"Qexp{j}", "nodes": [p + "g", GROUND, p + "s"], "model": "q2n3904"},
-            {"name": f"Sgate{j}", "nodes": [p + "g", p + "si", "tw", GROUND], "model": "swa"},
-            {"name": f"Xint{j}", "nodes": [GROUND, p + "si", f"det{j}"], "subckt": op},
-            {"name": f"Cint{j}", "nodes": [p + "si", f"det{j}"], "value": c_int},
-            {"name": f"Sreset{j}", "nodes": [p + "si", f"det{j}", "tr", GROUND], "model": "swa"},
-            {"name": f"Xmax{j}", "nodes": [f"det{j}", p + "m", p + "f"], "subckt": op},
-            {"name": f"Dmax{j}", "nodes": [p + "f", "mx"], "model": "d1n4148"},
-            {"name": f"Rmx{j}", "nodes": ["mx", p + "m"], "value": R_MAX_SENSE},
-            {"name": f"Dlose{j}", "nodes": [p + "m", p + "f"], "model": "d1n4148"},
-            {"name": f"Xcmp{j}", "nodes": [p + "f", "mx", p + "k"], "subckt": op},
-            {"name": f"Rdec{j}", "nodes": [p + "k", f"dec{j}"], "value": DECISION_SERIES_OHM},
-            {"name": f"Dclamp{j}", "nodes": [GROUND, f"dec{j}"], "model": "d1n4148"},
+            _part(f"Rin{j}", [b, p + "n1"], R_RECT),
+            _part(f"Rhw{j}", [p + "y", p + "n1"], R_RECT),
+            _device(f"Dpos{j}", [p + "o1", p + "n1"], "d1n4148"),
+            _device(f"Dneg{j}", [p + "y", p + "o1"], "d1n4148"),
+            _op(f"Xhw{j}", [GROUND, p + "n1", p + "o1"], op),
+            _part(f"Rsx{j}", [b, p + "n2"], R_SUM_X),
+            _part(f"Rsy{j}", [p + "y", p + "n2"], R_SUM_Y),
+            _part(f"Rsf{j}", [p + "z", p + "n2"], R_SUM_X),
+            _op(f"Xsum{j}", [GROUND, p + "n2", p + "z"], op),
+            _part(f"Rlog{j}", [p + "z", p + "a"], R_LOG),
+            _device(f"Qlog{j}", [p + "a", GROUND, p + "ea"], "q2n3904"),
+            _part(f"Rloge{j}", [p + "e", p + "ea"], R_EMITTER),
+            _op(f"Xlog{j}", [GROUND, p + "a", p + "e"], op),
+            _part(f"Clog{j}", [p + "a", p + "e"], C_COMP),
+            _part(f"Rdr{j}", ["era", p + "ns"], R_DOUBLE),
+            _part(f"Rdf{j}", [p + "s", p + "ns"], R_DOUBLE),
+            _op(f"Xdbl{j}", [p + "ea", p + "ns", p + "s"], op),
+            _device(f"Qexp{j}", [p + "g", GROUND, p + "s"], "q2n3904"),
+            _device(f"Sgate{j}", [p + "g", p + "si", "tw", GROUND], "swa"),
+            _op(f"Xint{j}", [GROUND, p + "si", f"det{j}"], op),
+            _part(f"Cint{j}", [p + "si", f"det{j}"], c_int),
+            _device(f"Sreset{j}", [p + "si", f"det{j}", "tr", GROUND], "swa"),
+            _op(f"Xmax{j}", [f"det{j}", p + "m", p + "f"], op),
+            _device(f"Dmax{j}", [p + "f", "mx"], "d1n4148"),
+            _part(f"Rmx{j}", ["mx", p + "m"], R_MAX_SENSE),
+            _device(f"Dlose{j}", [p + "m", p + "f"], "d1n4148"),
+            _op(f"Xcmp{j}", [p + "f", "mx", p + "k"], op),
+            _part(f"Rdec{j}", [p + "k", f"dec{j}"], DECISION_SERIES_OHM),
+            _device(f"Dclamp{j}", [GROUND, f"dec{j}"], "d1n4148"),
         ]
     for e in elements:  # the BOM's series: resistors E96, C_COMP an E24 value, C_INT options' series
-        if e["name"][0] in "RC" and "value" in e:
-            e["series"] = "E96" if e["name"][0] == "R" else (series_c if e["name"].startswith("Cint") else "E24")
-    readout = {"name": "r2nn_readout", "ports": ports, "elements": elements,
-               "models": [{"name": name, "type": MODELS[name][0], "params": MODELS[name][1]}
-                          for name in ("d1n4148", "q2n3904", "swa")],
-               "doc": "r2nn readout from parts: rectifier, log-antilog squarer, window integrator, WTA"}
+        if e.kind in "RC":
+            e.attrs["series"] = "E96" if e.kind == "R" else (series_c if e.name.startswith("Cint") else "E24")
+    readout = SubcircuitDef("r2nn_readout", ports, elements,
+                            "r2nn readout from parts: rectifier, log-antilog squarer, window integrator, WTA",
+                            tuple(DeviceModel(name, MODELS[name][0], tuple(MODELS[name][1].items()))
+                                  for name in ("d1n4148", "q2n3904", "swa")))
     return {"level": level, "detector": "mean square: precision full-wave rectifier and log-antilog squarer",
             "subckt": "r2nn_readout", "subcircuits": [clamp, readout], "volts_per_mean_square": vpms,
             "integrator_f": c_int, "reference_a": i_ref, "high_volts": high, "window_s": [t0, t1],
@@ -613,16 +633,16 @@ _PART_NAMES = {"X": "op-amps", "D": "diodes", "Q": "transistors", "S": "switches
                "C": "capacitors", "B": "B-sources"}
 
 
-def part_counts(elements: list[dict]) -> dict[str, int]:
+def part_counts(elements: list[Component]) -> dict[str, int]:
     """How many of each part the readout subcircuit holds: op-amps, diodes, ..., voltage
     references (DC V sources) and timing sources (PWL V sources, the controller's outputs).
     The behavioural leak resistors model nothing bought and are left out."""
     counts: dict[str, int] = {}
     for e in elements:
-        letter = e["name"][0]
+        letter = e.kind
         if letter == "V":
-            name = "timing sources" if "pwl" in e else "voltage references"
-        elif e["name"].startswith("Rleak"):
+            name = "timing sources" if e.waveform is not None and e.waveform.pwl else "voltage references"
+        elif e.name.startswith("Rleak"):
             continue
         else:
             name = _PART_NAMES[letter]
@@ -630,7 +650,7 @@ def part_counts(elements: list[dict]) -> dict[str, int]:
     return counts
 
 
-def _clamped_opamp(opamp: OpampModel) -> dict:
+def _clamped_opamp(opamp: OpampModel) -> SubcircuitDef:
     """The single-pole macromodel of ``opamp`` (see :mod:`~r2nn_compiler.circuit.opamp`) with
     its gain node clamped by two diodes at ±(swing − :data:`CLAMP_DROP_V`), so comparators and
     open-loop moments saturate at about the datasheet swing instead of running away."""
@@ -640,19 +660,47 @@ def _clamped_opamp(opamp: OpampModel) -> dict:
     c_gain = 1.0 / (2 * math.pi * opamp.dominant_pole_hz * r_gain)
     level = opamp.swing_v - CLAMP_DROP_V
     elements = [
-        {"name": "G1", "nodes": [GROUND, "p", "inp", "inn"], "value": MACRO_GM_S},
-        {"name": "R1", "nodes": ["p", GROUND], "value": r_gain},
-        {"name": "C1", "nodes": ["p", GROUND], "value": c_gain},
-        {"name": "D1", "nodes": ["p", "cp"], "model": "dclamp"},
-        {"name": "D2", "nodes": ["cn", "p"], "model": "dclamp"},
-        {"name": "V1", "nodes": ["cp", GROUND], "value": level},
-        {"name": "V2", "nodes": ["cn", GROUND], "value": -level},
-        {"name": "E1", "nodes": ["o", GROUND, "p", GROUND], "value": 1.0},
-        {"name": "R2", "nodes": ["o", "out"], "value": opamp.r_out_ohm},
+        _part("G1", [GROUND, "p", "inp", "inn"], MACRO_GM_S),
+        _part("R1", ["p", GROUND], r_gain),
+        _part("C1", ["p", GROUND], c_gain),
+        _device("D1", ["p", "cp"], "dclamp"),
+        _device("D2", ["cn", "p"], "dclamp"),
+        _part("V1", ["cp", GROUND], level),
+        _part("V2", ["cn", GROUND], -level),
+        _part("E1", ["o", GROUND, "p", GROUND], 1.0),
+        _part("R2", ["o", "out"], opamp.r_out_ohm),
     ]
-    return {"name": "opamp_clamp", "ports": ["inp", "inn", "out"], "elements": elements,
-            "models": [{"name": "dclamp", "type": "D", "params": {"is": 1e-14}}],
-            "doc": f"{opamp.part}-like macromodel, output clamped at about +-{opamp.swing_v:g} V"}
+    return SubcircuitDef("opamp_clamp", ("inp", "inn", "out"), elements,
+                         f"{opamp.part}-like macromodel, output clamped at about +-{opamp.swing_v:g} V",
+                         (DeviceModel("dclamp", "D", (("is", 1e-14),)),))
+
+
+def _part(name: str, nodes: list[str], value: float, series: str | None = None) -> Component:
+    """An R, C, E or G of ``value`` (SI), or a DC V source written ``dc <value>``; ``series``
+    (the BOM's) in ``attrs['series']`` when given."""
+    kind = name[0].upper()
+    return Component(name, kind, nodes, value, attrs={"series": series} if series else {},
+                     waveform=Waveform() if kind == "V" else None)
+
+
+def _device(name: str, nodes: list[str], model: str) -> Component:
+    """A D, Q or S (kind from the designator) of device ``model``."""
+    return Component(name, name[0].upper(), nodes, model=model)
+
+
+def _op(name: str, nodes: list[str], subckt: str) -> Component:
+    """An instance of subcircuit ``subckt`` (an op-amp)."""
+    return Component(name, "X", nodes, subckt=subckt)
+
+
+def _pwl(name: str, nodes: list[str], points: list[list[float]]) -> Component:
+    """A timing source: a V of piecewise-linear ``points`` [[t (s), v (V)], ...]."""
+    return Component(name, "V", nodes, waveform=Waveform(tuple((float(t), float(v)) for t, v in points)))
+
+
+def _law(name: str, nodes: list[str], quantity: str, expr: str) -> Component:
+    """A B-source setting ``quantity`` (V or I) to ``expr``."""
+    return Component(name, "B", nodes, behaviour=Behaviour(quantity, expr))
 
 
 def _number(value: float) -> str:

@@ -6,8 +6,7 @@ MS_f the continuous-time mean square of resonator i_f over segment k_f of the wi
 one tap per resonator the layer reads (port ``tap<i>``, ``g_i`` volts per unit velocity,
 :func:`base.observed_nodes`); this module realises the layer on those taps, level
 ``behavioural`` (B-sources, for fast checks), in one subcircuit instance ``Xreadout`` outside the
-linear graph, the way ``readout_analog`` describes its readout (plain data the ngspice backend
-writes into the library):
+linear components (``graph.readout``), the way ``readout_analog`` builds its readout:
 
 * per segment k a timing source ``tw<k>`` high on [s_{k−1}, s_k] (circuit seconds; k from 1);
 * per feature f a mean-square detector: ``B 0 ms<f> I = v(tw<k>)·v(b<i>)²·C/(T_k·g_i²)`` into C,
@@ -31,7 +30,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..circuit import GROUND, Component, Port
+from ..circuit import GROUND, Component, Port, SubcircuitDef
+from ..circuit.devices import Behaviour
 from ..errors import CompileError, Location
 from ..model import Model
 from ..reference import feature_taps
@@ -59,6 +59,11 @@ def segment_gates(boundaries: list[float], edge: float) -> list[list[list[float]
     return gates
 
 
+def _law(name: str, nodes: list[str], quantity: str, expr: str) -> Component:
+    """A B-source setting ``quantity`` (V or I) to ``expr``."""
+    return Component(name, "B", nodes, behaviour=Behaviour(quantity, expr))
+
+
 #: Weighted terms one B-source sums: a class with more is summed in parts (a B-source expression
 #: stays far below the netlister's length limit, and ngspice parses short expressions faster).
 TERMS_PER_SOURCE = 32
@@ -73,22 +78,21 @@ def score_expression(bias: float, weights: list[float], number) -> str:
     return expr
 
 
-def score_elements(j: int, bias: float, weights: list[float], number) -> list[dict]:
+def score_elements(j: int, bias: float, weights: list[float], number) -> list[Component]:
     """The B-sources of class j's score on net ``sc<j>`` (1 V per unit score): one when it has at
     most :data:`TERMS_PER_SOURCE` non-zero weights, else one per part (nets ``sc<j>_<p>``, each a
     sum of up to that many terms) and one summing the bias and the parts."""
     live = [f for f, w in enumerate(weights) if w != 0]
     if len(live) <= TERMS_PER_SOURCE:
-        return [{"name": f"Bsc{j}", "nodes": [f"{SCORE_NET}{j}", GROUND], "quantity": "V",
-                 "expr": score_expression(bias, weights, number)}]
+        return [_law(f"Bsc{j}", [f"{SCORE_NET}{j}", GROUND], "V", score_expression(bias, weights, number))]
     parts = [live[i:i + TERMS_PER_SOURCE] for i in range(0, len(live), TERMS_PER_SOURCE)]
     elements = []
     for p, part in enumerate(parts, start=1):
         only = [w if f in part else 0.0 for f, w in enumerate(weights)]
-        elements.append({"name": f"Bsc{j}_{p}", "nodes": [f"{SCORE_NET}{j}_{p}", GROUND], "quantity": "V",
-                         "expr": score_expression(0.0, only, number)})
+        elements.append(_law(f"Bsc{j}_{p}", [f"{SCORE_NET}{j}_{p}", GROUND], "V",
+                             score_expression(0.0, only, number)))
     total = number(bias) + "".join(f"+v({SCORE_NET}{j}_{p})" for p in range(1, len(parts) + 1))
-    return elements + [{"name": f"Bsc{j}", "nodes": [f"{SCORE_NET}{j}", GROUND], "quantity": "V", "expr": total}]
+    return elements + [_law(f"Bsc{j}", [f"{SCORE_NET}{j}", GROUND], "V", total)]
 
 
 def layer_description(model: Model, tap_gains: np.ndarray, time_scale: float) -> dict:
@@ -99,7 +103,7 @@ def layer_description(model: Model, tap_gains: np.ndarray, time_scale: float) ->
     ``features`` ({name, tap, segment, net}, segment from 0). ``tap_gains``: volts per unit
     velocity of each tap (``model.read_nodes`` order). Ports of the readout subcircuit: b1..bN
     (the taps), dec1..decM, sc1..scM (the scores)."""
-    from .readout_analog import (BEHAVIOURAL_HIGH_V, C_BEHAVIOURAL, EDGE_S, _number, behavioural_integrator,
+    from .readout_analog import (BEHAVIOURAL_HIGH_V, C_BEHAVIOURAL, EDGE_S, _number, _pwl, behavioural_integrator,
                                  behavioural_wta, part_counts)
 
     ro = model.readout
@@ -108,20 +112,19 @@ def layer_description(model: Model, tap_gains: np.ndarray, time_scale: float) ->
     node, segment = (a.tolist() for a in feature_taps(model))
     _, biases, matrix = ro.feature_matrix()
     n_taps, n_classes = len(model.read_nodes), len(biases)
-    elements: list[dict] = [{"name": f"Vseg{k}", "nodes": [f"tw{k}", GROUND], "pwl": gate}
-                            for k, gate in enumerate(segment_gates(bounds, edge), start=1)]
+    elements: list[Component] = [_pwl(f"Vseg{k}", [f"tw{k}", GROUND], gate)
+                                 for k, gate in enumerate(segment_gates(bounds, edge), start=1)]
     for f, (i, k) in enumerate(zip(node, segment), start=1):
         scale = C_BEHAVIOURAL / ((bounds[k + 1] - bounds[k]) * float(tap_gains[i]) ** 2)
         elements += behavioural_integrator(("Bms", "Cms", "Rleak"), f, f"tw{k + 1}", f"b{i + 1}", f"ms{f}", scale)
-        elements.append({"name": f"Bphi{f}", "nodes": [f"phi{f}", GROUND], "quantity": "V",
-                         "expr": f"ln(max(v(ms{f}),0)+{_number(ro.floor)})"})
+        elements.append(_law(f"Bphi{f}", [f"phi{f}", GROUND], "V", f"ln(max(v(ms{f}),0)+{_number(ro.floor)})"))
     for j in range(1, n_classes + 1):
         elements += score_elements(j, biases[j - 1], matrix[j - 1], _number)
         elements.append(behavioural_wta(j, SCORE_NET, n_classes))
     ports = [f"b{i}" for i in range(1, n_taps + 1)] + [f"dec{j}" for j in range(1, n_classes + 1)] + \
         [f"{SCORE_NET}{j}" for j in range(1, n_classes + 1)]
-    readout = {"name": "r2nn_readout", "ports": ports, "models": [], "elements": elements,
-               "doc": "r2nn readout, behavioural: linear layer over log mean squares of the taps, winner-take-all"}
+    doc = "r2nn readout, behavioural: linear layer over log mean squares of the taps, winner-take-all"
+    readout = SubcircuitDef("r2nn_readout", ports, elements, doc)
     return {"level": "behavioural", "detector": "linear layer over log mean squares per segment, behavioural",
             "subckt": "r2nn_readout", "subcircuits": [readout], "volts_per_mean_square": None,
             "high_volts": BEHAVIOURAL_HIGH_V, "window_s": [bounds[0], bounds[-1]], "segments_s": bounds,
@@ -135,7 +138,7 @@ def realise(ctx: CompileContext, level: str) -> PassResult:
     the taps, the behavioural layer (:func:`layer_description`) in ``graph.meta["readout"]``,
     ``graph.meta["decisions"]``. Raises CompileError for the parts level (not built yet) or when
     the readout's nets are already taken."""
-    from .readout_analog import DECISION_LOAD_OHM, _decisions_before_supplies, settling_s
+    from .readout_analog import DECISION_LOAD_OHM, _decisions_before_supplies, attach_readout, settling_s
 
     if level != "behavioural":
         raise refuse_parts_level()
@@ -156,12 +159,11 @@ def realise(ctx: CompileContext, level: str) -> PassResult:
     ctx.graph = graph
     description = layer_description(model, np.array([p.gain for p in ctx.outputs]), ctx.time_scale)
     n = len(classes)
-    description["instance"] = {"name": "Xreadout", "nodes": [p.net for p in ctx.outputs] +
-                               [f"dec{j + 1}" for j in range(n)] + [f"{SCORE_NET}{j + 1}" for j in range(n)]}
+    attach_readout(graph, description, [p.net for p in ctx.outputs] + [f"dec{j + 1}" for j in range(n)] +
+                   [f"{SCORE_NET}{j + 1}" for j in range(n)], ctx.options.tolerance)
     description["detectors"] = [{"class": cls, "net": f"{SCORE_NET}{j + 1}", "volts_per_unit_score": 1.0}
                                 for j, cls in enumerate(classes)]
     description["buffers"] = []
-    description["tolerance"] = {k: ctx.options.tolerance.get(k) for k in "RC"}
     graph.meta["readout"] = description
     t1 = description["window_s"][1]
     settle = settling_s(level, t1 - description["window_s"][0])

@@ -92,6 +92,7 @@ import numpy as np
 from .. import eseries
 from ..circuit import GROUND, CircuitGraph, Component, Port, SubcircuitDef, mna_matrices
 from ..circuit.opamp import OpampModel, from_options, subcircuit
+from ..circuit.annotations import opamps as graph_opamps
 from ..errors import CompileError, Location
 from ..eseries import Pair
 from ..reference import default_grid, state_space
@@ -281,9 +282,7 @@ class RealiseInductors(Pass):
         system = mna_matrices(graph, inputs).state_space([p.net for p in ctx.outputs] + nets)
         pole = _slowest(system.poles())
         _require_decaying(pole, opamp)
-        graph.meta["opamps"] = [{"designator": c.name, "element": c.attrs[ELEMENT], "realises": c.attrs["realises"],
-                                 "output_net": c.nodes[2]}
-                                for c in graph.components_of("X") if c.attrs.get(ROLE) == "active"]
+        graph.meta["opamps"] = [op.as_dict() for op in graph_opamps(graph)]
         graph.meta["opamp_model"] = opamp.as_dict()
         ctx.graph = graph
 

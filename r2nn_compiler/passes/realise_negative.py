@@ -96,6 +96,7 @@ import numpy as np
 
 from ..circuit import GROUND, CircuitGraph, Component, mna_matrices
 from ..circuit.opamp import OpampModel, from_options, subcircuit
+from ..circuit.annotations import opamps as graph_opamps
 from ..errors import CompileError
 from ..reference import default_grid
 from .base import ELEMENT, ROLE, CompileContext, Pass, PassResult, register
@@ -175,8 +176,7 @@ class RealiseNegative(Pass):
             raise CompileError(f"realise_negative: with the {opamp.describe()} the circuit has a growing pole "
                                f"{_pole_text(after)}")
 
-        opamps = [{"designator": c.name, "element": c.attrs[ELEMENT], "realises": c.attrs["realises"],
-                   "output_net": c.nodes[2]} for c in graph.components_of("X") if c.attrs.get(ROLE) == "active"]
+        opamps = [op.as_dict() for op in graph_opamps(graph)]
         graph.meta["opamps"] = opamps
         graph.meta["opamp_model"] = opamp.as_dict()
         ctx.graph = graph

