@@ -214,6 +214,16 @@ class Manifest:
         """The ports the deck is observed at: a linear layer's taps, else the outputs."""
         return list(self.taps or self.outputs)
 
+    @property
+    def input_gains(self) -> list[float]:
+        """Volts per model unit of each input port, in port order."""
+        return [float(p.volts_per_unit) for p in self.inputs]
+
+    @property
+    def observed_gains(self) -> list[float]:
+        """Volts per m/s of each observed port (:attr:`observed`)."""
+        return [float(p.volts_per_unit_velocity) for p in self.observed]
+
     @classmethod
     def build(cls, *, model, graph, subckt: str, library: str, testbench: str, input_file: str, inputs, outputs,
               time_scale: float, sense: str, flow: list[str], log, exact: bool, sample_rate_hz: float,
@@ -307,11 +317,13 @@ def _from_json(cls: type[Manifest], d: dict) -> Manifest:
         testbench_signal=TestbenchSignal(tb["sample_rate_hz"], tb["stop_s"], tb["max_step_s"])
         if isinstance(tb, dict) else None,
         flow=list(d.get("flow") or []),
-        log=[LogRecord(e.get("pass"), e.get("changed"), e.get("summary")) for e in d.get("log") or [] if isinstance(e, dict)],
+        log=[LogRecord(e.get("pass"), e.get("changed"), e.get("summary"))
+             for e in d.get("log") or [] if isinstance(e, dict)],
         component_counts=dict(d.get("component_counts") or {}), total_components=d.get("total_components"),
         parts=d.get("parts"), not_in_bom=dict(d.get("not_in_bom") or {}), opamps=list(d.get("opamps") or []),
         opamp_model=d.get("opamp_model"), out_of_range=list(d.get("out_of_range") or []),
-        energy=_energy(d.get("energy")), readout_circuit=ReadoutCircuit(**{k: rc.get(k) for k in ReadoutCircuit.__dataclass_fields__})
+        energy=_energy(d.get("energy")),
+        readout_circuit=ReadoutCircuit(**{k: rc.get(k) for k in ReadoutCircuit.__dataclass_fields__})
         if isinstance(rc, dict) else None)
 
 
