@@ -531,17 +531,28 @@ def readout_description(level: str, n: int, t0: float, t1: float, opamp: OpampMo
     ports = [f"b{j}" for j in range(1, n + 1)] + [f"dec{j}" for j in range(1, n + 1)] + \
         [f"det{j}" for j in range(1, n + 1)]
     if level == "behavioural":
-        elements = [{"name": "Vgate", "nodes": ["tw", GROUND], "pwl": gate}]
-        k = C_BEHAVIOURAL / (t1 - t0)
-        for j in range(1, n + 1):
-            elements += behavioural_integrator(("Bsq", "Cint", "Rleak"), j, "tw", f"b{j}", f"det{j}", k)
-            elements.append(behavioural_wta(j, "det", n))
-        readout = {"name": "r2nn_readout", "ports": ports, "models": [], "elements": elements,
-                   "doc": "r2nn readout, behavioural: mean square over the window and winner-take-all"}
-        return {"level": level, "detector": "mean square, behavioural", "subckt": "r2nn_readout",
-                "subcircuits": [readout], "volts_per_mean_square": 1.0, "high_volts": BEHAVIOURAL_HIGH_V,
-                "window_s": [t0, t1], "detector_limit_v": None, "parts": part_counts(elements)}
+        return _behavioural_description(n, t0, t1, gate, ports)
+    return _parts_description(level, n, t0, t1, opamp, series_c, full_scale_v, gate, ports, edge)
 
+
+def _behavioural_description(n: int, t0: float, t1: float, gate: list, ports: list[str]) -> dict:
+    """:func:`readout_description` at level ``behavioural``: B-source squarers, integrators, WTA."""
+    elements = [{"name": "Vgate", "nodes": ["tw", GROUND], "pwl": gate}]
+    k = C_BEHAVIOURAL / (t1 - t0)
+    for j in range(1, n + 1):
+        elements += behavioural_integrator(("Bsq", "Cint", "Rleak"), j, "tw", f"b{j}", f"det{j}", k)
+        elements.append(behavioural_wta(j, "det", n))
+    readout = {"name": "r2nn_readout", "ports": ports, "models": [], "elements": elements,
+               "doc": "r2nn readout, behavioural: mean square over the window and winner-take-all"}
+    return {"level": "behavioural", "detector": "mean square, behavioural", "subckt": "r2nn_readout",
+            "subcircuits": [readout], "volts_per_mean_square": 1.0, "high_volts": BEHAVIOURAL_HIGH_V,
+            "window_s": [t0, t1], "detector_limit_v": None, "parts": part_counts(elements)}
+
+
+def _parts_description(level: str, n: int, t0: float, t1: float, opamp: OpampModel, series_c: str,
+                       full_scale_v: float, gate: list, ports: list[str], edge: float) -> dict:
+    """:func:`readout_description` from parts: the shared reference and max bus, then per class
+    :func:`_class_parts`; the integrators' capacitor sized for ``full_scale_v``."""
     i_ref = V_REF / R_REF
     design_ms = (full_scale_v * 10 ** (-INTEGRATOR_HEADROOM_DB / 20)) ** 2 / 2
     c_int = eseries.nearest(design_ms * (t1 - t0) / (INTEGRATOR_FULL_SCALE_V * R_LOG ** 2 * i_ref), series_c)
@@ -562,38 +573,7 @@ def readout_description(level: str, n: int, t0: float, t1: float, opamp: OpampMo
     ]
     high = opamp.swing_v * DECISION_LOAD_OHM / (DECISION_SERIES_OHM + DECISION_LOAD_OHM)
     for j in range(1, n + 1):
-        b, p = f"b{j}", f"c{j}_"
-        elements += [
-            {"name": f"Rin{j}", "nodes": [b, p + "n1"], "value": R_RECT},
-            {"name": f"Rhw{j}", "nodes": [p + "y", p + "n1"], "value": R_RECT},
-            {"name": f"Dpos{j}", "nodes": [p + "o1", p + "n1"], "model": "d1n4148"},
-            {"name": f"Dneg{j}", "nodes": [p + "y", p + "o1"], "model": "d1n4148"},
-            {"name": f"Xhw{j}", "nodes": [GROUND, p + "n1", p + "o1"], "subckt": op},
-            {"name": f"Rsx{j}", "nodes": [b, p + "n2"], "value": R_SUM_X},
-            {"name": f"Rsy{j}", "nodes": [p + "y", p + "n2"], "value": R_SUM_Y},
-            {"name": f"Rsf{j}", "nodes": [p + "z", p + "n2"], "value": R_SUM_X},
-            {"name": f"Xsum{j}", "nodes": [GROUND, p + "n2", p + "z"], "subckt": op},
-            {"name": f"Rlog{j}", "nodes": [p + "z", p + "a"], "value": R_LOG},
-            {"name": f"Qlog{j}", "nodes": [p + "a", GROUND, p + "ea"], "model": "q2n3904"},
-            {"name": f"Rloge{j}", "nodes": [p + "e", p + "ea"], "value": R_EMITTER},
-            {"name": f"Xlog{j}", "nodes": [GROUND, p + "a", p + "e"], "subckt": op},
-            {"name": f"Clog{j}", "nodes": [p + "a", p + "e"], "value": C_COMP},
-            {"name": f"Rdr{j}", "nodes": ["era", p + "ns"], "value": R_DOUBLE},
-            {"name": f"Rdf{j}", "nodes": [p + "s", p + "ns"], "value": R_DOUBLE},
-            {"name": f"Xdbl{j}", "nodes": [p + "ea", p + "ns", p + "s"], "subckt": op},
-            {"name": f"Qexp{j}", "nodes": [p + "g", GROUND, p + "s"], "model": "q2n3904"},
-            {"name": f"Sgate{j}", "nodes": [p + "g", p + "si", "tw", GROUND], "model": "swa"},
-            {"name": f"Xint{j}", "nodes": [GROUND, p + "si", f"det{j}"], "subckt": op},
-            {"name": f"Cint{j}", "nodes": [p + "si", f"det{j}"], "value": c_int},
-            {"name": f"Sreset{j}", "nodes": [p + "si", f"det{j}", "tr", GROUND], "model": "swa"},
-            {"name": f"Xmax{j}", "nodes": [f"det{j}", p + "m", p + "f"], "subckt": op},
-            {"name": f"Dmax{j}", "nodes": [p + "f", "mx"], "model": "d1n4148"},
-            {"name": f"Rmx{j}", "nodes": ["mx", p + "m"], "value": R_MAX_SENSE},
-            {"name": f"Dlose{j}", "nodes": [p + "m", p + "f"], "model": "d1n4148"},
-            {"name": f"Xcmp{j}", "nodes": [p + "f", "mx", p + "k"], "subckt": op},
-            {"name": f"Rdec{j}", "nodes": [p + "k", f"dec{j}"], "value": DECISION_SERIES_OHM},
-            {"name": f"Dclamp{j}", "nodes": [GROUND, f"dec{j}"], "model": "d1n4148"},
-        ]
+        elements += _class_parts(j, op, c_int)
     for e in elements:  # the BOM's series: resistors E96, C_COMP an E24 value, C_INT options' series
         if e["name"][0] in "RC" and "value" in e:
             e["series"] = "E96" if e["name"][0] == "R" else (series_c if e["name"].startswith("Cint") else "E24")
@@ -606,6 +586,43 @@ def readout_description(level: str, n: int, t0: float, t1: float, opamp: OpampMo
             "integrator_f": c_int, "reference_a": i_ref, "high_volts": high, "window_s": [t0, t1],
             "detector_limit_v": opamp.swing_v,
             "parts": part_counts(elements)}
+
+
+def _class_parts(j: int, op: str, c_int: float) -> list[dict]:
+    """Class j's detector from parts (``b<j>`` in, ``det<j>``, ``dec<j>`` out): rectifier,
+    summer, log, doubler, antilog, gated integrator, max bus diode and comparator."""
+    b, p = f"b{j}", f"c{j}_"
+    return [
+        {"name": f"Rin{j}", "nodes": [b, p + "n1"], "value": R_RECT},
+        {"name": f"Rhw{j}", "nodes": [p + "y", p + "n1"], "value": R_RECT},
+        {"name": f"Dpos{j}", "nodes": [p + "o1", p + "n1"], "model": "d1n4148"},
+        {"name": f"Dneg{j}", "nodes": [p + "y", p + "o1"], "model": "d1n4148"},
+        {"name": f"Xhw{j}", "nodes": [GROUND, p + "n1", p + "o1"], "subckt": op},
+        {"name": f"Rsx{j}", "nodes": [b, p + "n2"], "value": R_SUM_X},
+        {"name": f"Rsy{j}", "nodes": [p + "y", p + "n2"], "value": R_SUM_Y},
+        {"name": f"Rsf{j}", "nodes": [p + "z", p + "n2"], "value": R_SUM_X},
+        {"name": f"Xsum{j}", "nodes": [GROUND, p + "n2", p + "z"], "subckt": op},
+        {"name": f"Rlog{j}", "nodes": [p + "z", p + "a"], "value": R_LOG},
+        {"name": f"Qlog{j}", "nodes": [p + "a", GROUND, p + "ea"], "model": "q2n3904"},
+        {"name": f"Rloge{j}", "nodes": [p + "e", p + "ea"], "value": R_EMITTER},
+        {"name": f"Xlog{j}", "nodes": [GROUND, p + "a", p + "e"], "subckt": op},
+        {"name": f"Clog{j}", "nodes": [p + "a", p + "e"], "value": C_COMP},
+        {"name": f"Rdr{j}", "nodes": ["era", p + "ns"], "value": R_DOUBLE},
+        {"name": f"Rdf{j}", "nodes": [p + "s", p + "ns"], "value": R_DOUBLE},
+        {"name": f"Xdbl{j}", "nodes": [p + "ea", p + "ns", p + "s"], "subckt": op},
+        {"name": f"Qexp{j}", "nodes": [p + "g", GROUND, p + "s"], "model": "q2n3904"},
+        {"name": f"Sgate{j}", "nodes": [p + "g", p + "si", "tw", GROUND], "model": "swa"},
+        {"name": f"Xint{j}", "nodes": [GROUND, p + "si", f"det{j}"], "subckt": op},
+        {"name": f"Cint{j}", "nodes": [p + "si", f"det{j}"], "value": c_int},
+        {"name": f"Sreset{j}", "nodes": [p + "si", f"det{j}", "tr", GROUND], "model": "swa"},
+        {"name": f"Xmax{j}", "nodes": [f"det{j}", p + "m", p + "f"], "subckt": op},
+        {"name": f"Dmax{j}", "nodes": [p + "f", "mx"], "model": "d1n4148"},
+        {"name": f"Rmx{j}", "nodes": ["mx", p + "m"], "value": R_MAX_SENSE},
+        {"name": f"Dlose{j}", "nodes": [p + "m", p + "f"], "model": "d1n4148"},
+        {"name": f"Xcmp{j}", "nodes": [p + "f", "mx", p + "k"], "subckt": op},
+        {"name": f"Rdec{j}", "nodes": [p + "k", f"dec{j}"], "value": DECISION_SERIES_OHM},
+        {"name": f"Dclamp{j}", "nodes": [GROUND, f"dec{j}"], "model": "d1n4148"},
+    ]
 
 
 #: What the readout's element letters are, for the parts count (V sources: see part_counts).
