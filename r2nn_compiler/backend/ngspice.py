@@ -1,24 +1,6 @@
 """The ngspice dialect: library, testbench with XSPICE ``filesource`` input, verification decks.
 
-Testbench shape (``<name>.cir``)::
-
-    * title (safe text)
-    .include <name>.lib
-    a_src %vd([src1 0 src2 0]) filesrc          XSPICE filesource: columns time u1 u2 ...
-    .model filesrc filesource (file="<name>_input.txt" ... amplstep=false)   linear between samples
-    V_in1 in1 src1 dc 0 ac 1                      0 V in transient, the AC stimulus in .ac
-    X1 in1 ... out1 ... <subckt>
-    .options ...
-    .tran <tstep> <tstop> 0 <tmax>
-    .ac dec <points> <fmin> <fmax>
-    .end
-
-Step rule (documented in the README): ``tmax = min(Ts, 1/f_max) / STEPS_PER_PERIOD`` where Ts is
-the input sample period (circuit time) and f_max the highest resonance of the circuit (largest
-pole magnitude / 2π), so both the piecewise-linear input and the fastest ringing are resolved.
-That rule is for the shipped testbench, which must be right without knowing its signal. The
-verifier knows its signals: it runs fixed steps (``fixed_step``) of ``Ts / k`` with ``k`` the
-fewest whose predicted error meets an accuracy target (:mod:`r2nn_compiler.sim.stepsize`).
+Testbench shape, step rule and the measurements behind the constants: docs/backend.md.
 """
 
 from __future__ import annotations
@@ -29,27 +11,15 @@ from dataclasses import dataclass
 
 from .netlister import Netlister
 
-#: Timesteps per input sample period and per period of the highest resonance. ngspice's default
-#: step is 3–14 % off on audio-band resonators. The trapezoidal rule's error falls as the square
-#: of the step: measured on dense random models, 40 steps gave up to 0.38 % NRMSE on the weakest
-#: output, 160 steps 0.025 %; 100 keeps the worst near 0.06 %, well inside the 0.5 % gate.
+#: Timesteps per input sample period and per period of the highest resonance (why 100:
+#: docs/backend.md, "Step rule").
 STEPS_PER_PERIOD = 100
 
-#: Solver options: tight relative tolerance and absolute tolerances far below the (small) node
-#: voltages of a resonator network, so the step-size control never coarsens the answer.
+#: Solver options: tolerances far below a resonator network's node voltages (docs/backend.md).
 OPTIONS = ".options reltol=1e-5 abstol=1e-15 vntol=1e-12 chgtol=1e-18 method=trap"
 
 #: Tolerances for decks with an on-circuit readout (a second ``.options`` line, which overrides
-#: the first's): the readout's diodes and transistors switch at every zero crossing, and at
-#: OPTIONS' femtoampere and picovolt tolerances ngspice cut its steps to nanoseconds there.
-#: Measured against OPTIONS on part-level readouts: 3 classes, 20 ms of noise: 3.4× fewer steps,
-#: outputs within 6e-4 NRMSE, detectors within 3e-4; 4 classes, 24 resonators, 0.1 s of a
-#: bearing clip, against reltol 1e-5 with these absolute tolerances: 2.2× faster, outputs within
-#: 1.5e-4, detectors within 8e-5. ``xtrtol=7`` gives back ngspice's default truncation-error
-#: tolerance (trtol 7), which a deck with an XSPICE filesource otherwise runs at 1; with reltol
-#: 1e-3, on a 0.5 s tactile clip (16 GIC resonators, parts readout of 5 classes, step 6.25 µs):
-#: 1.9× faster (5.4k rejected steps instead of 35k), outputs within 1.3e-4 NRMSE and detectors
-#: within 1e-4 of this line at reltol 1e-4 and trtol 1, decisions the same.
+#: the first's; measurements in docs/backend.md, "Solver options").
 READOUT_OPTIONS = ".options reltol=1e-3 abstol=1e-12 vntol=1e-6 chgtol=1e-16 xtrtol=7"
 
 #: Truncation-error tolerance for fixed-step decks: so loose that the step control never

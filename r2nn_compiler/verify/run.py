@@ -1,35 +1,10 @@
 """Verification: simulate a compiled deck in ngspice and compare it with the reference model.
 
-Transient: every signal is scaled by the manifest's port gains and time scale, written as an
-XSPICE ``filesource`` file, simulated (several signals of equal length share one ngspice run as
-parallel testbench copies), resampled at the signal's sample times and compared with the
-reference simulation: NRMSE of every output and agreement of the predicted class. AC: one copy
-of the subcircuit per input, AC 1 on that input, compared with the reference H(jω) over the
-band. The circuit is never changed here.
-
-Speed (bench/bench_verify.py): each run takes fixed steps of ``Ts/k``, ``k`` the fewest whose
-predicted integration error on that run's signals meets the ``accuracy`` target (default: a
-fifth of the NRMSE tolerance; :mod:`r2nn_compiler.sim.stepsize`), so ngspice takes neither more
-steps than the target needs nor rejected ones. Runs go to an executor (local processes on every
-core, or a Dask cluster), each carrying its library, inputs and step rule, so a worker needs no
-file of this machine; it returns only the outputs at the sample times and the op-amp peaks.
-
-What must hold depends on the deck. An exact deck (ideal elements) *is* the model: every output
-must match the reference within the NRMSE tolerance. A hardware deck (scaled, quantised, with
-op-amps) differs from the model by design: ngspice must then match the circuit the deck
-describes (its own circuit-level MNA, read back from the library) within the NRMSE tolerance —
-so the simulation is trustworthy — and the decisions must agree with the reference model on at
-least ``min_agreement`` of the signals; its NRMSE against the reference is reported, not gated.
-
-A deck with an on-circuit readout (manifest ``decisions``) decides by its decision ports: the
-circuit's class is the one port high at ``valid_after_s`` (:mod:`.decisions`, which also sets
-the winning margin against the detector's error); the numpy MNA is that of its linear part;
-each signal runs alone and with ngspice's step control on, since the readout is not linear.
-
-A deck of a linear readout layer is observed at its taps (manifest ``taps``, one per resonator
-the layer reads): NRMSE and ``.ac`` per tap against that resonator's reference velocity, and the
-decision values are the layer's class scores (its features φ reported beside them), whose
-margins and errors are differences in score units (:mod:`.decisions`).
+Transient runs (signals scaled by the manifest's gains and time scale, several of one length
+per run, fixed steps chosen for an accuracy target) and an AC sweep per input; an exact deck
+must match the reference within the NRMSE tolerance, a hardware deck its own circuit's MNA, with
+its decisions agreeing with the reference on ``min_agreement`` of the signals. The circuit is
+never changed here. Design and speed notes: docs/verify.md.
 """
 
 from __future__ import annotations
