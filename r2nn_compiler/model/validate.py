@@ -190,8 +190,9 @@ def layer_field_message(key: str, kind: str) -> str:
     return f"only a linear readout has {key} (this readout is {kind!r})"
 
 
-def _layer_problems(ro: Readout, window: bool, resonators: dict, bad, ident) -> None:
-    """The linear readout layer: boundaries, floor, features, classes."""
+def _segment_problems(ro: Readout, window: bool, bad) -> int:
+    """The layer's segment boundaries (from the window's start to its stop, increasing) and
+    floor (> 0); returns the number of segments."""
     def boundary(i: int) -> Location | None:
         return ro.field_locs.get(f"boundary{i}") or ro.where("segments")
 
@@ -214,6 +215,12 @@ def _layer_problems(ro: Readout, window: bool, resonators: dict, bad, ident) -> 
     if not (isinstance(ro.floor, (int, float)) and math.isfinite(ro.floor) and ro.floor > 0):
         bad(f"floor of the linear readout must be a finite number > 0 (node units²), got {ro.floor!r}",
             ro.where("floor"))
+    return n_segments
+
+
+def _layer_problems(ro: Readout, window: bool, resonators: dict, bad, ident) -> None:
+    """The linear readout layer: boundaries, floor (:func:`_segment_problems`), features, classes."""
+    n_segments = _segment_problems(ro, window, bad)
 
     if not ro.features:
         bad("a linear readout needs at least one feature ('feature NAME = RESONATOR (segment = k);')",
