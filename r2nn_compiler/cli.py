@@ -16,9 +16,11 @@ import click
 import numpy as np
 
 from . import __version__, compiler, reference
-from .errors import R2nnError
+from .errors import R2nnError, UsageError
 from .model.ir import READOUT_KINDS
-from .units import format_si, parse_quantity
+from .options import (CompileArgs, compile_options, parse_band, parse_flow, parse_frequencies,
+                      parse_segments, usage)
+from .units import format_si
 
 #: Units of a coupling's value, by kind (``r2nn check``).
 COUPLING_UNITS = {"damper": "N·s/m", "spring": "N/m"}
@@ -30,12 +32,21 @@ def _fail(message: str, code: int) -> None:
 
 
 def handles_errors(func):
-    """Turn every R2nnError into its one line on stderr and its exit code; never a traceback."""
+    """Turn every R2nnError into its one line on stderr and its exit code; never a traceback.
+
+    The one usage error is :class:`errors.UsageError` (exit 2). One about an option's value
+    (``where`` the option, e.g. ``--segments``: :func:`options.usage`) is printed as click
+    prints a bad option value: its usage line, then ``Error: <the one line>``."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
+        except UsageError as exc:
+            if names_option(exc):
+                raise click.UsageError(exc.one_line()) from None
+            click.echo(exc.one_line(), err=True)
+            sys.exit(exc.exit_code)
         except R2nnError as exc:
             for problem in getattr(exc, "all", None) or [exc]:
                 click.echo(problem.one_line(), err=True)
@@ -43,7 +54,7 @@ def handles_errors(func):
         except KeyboardInterrupt:
             _fail("interrupted", 130)
         except click.ClickException:
-            raise  # a bad option value found inside the command: click prints it, exit 2
+            raise  # click's own (its exit codes and messages)
         except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
             if os.environ.get("R2NN_DEBUG"):
                 raise
@@ -52,15 +63,10 @@ def handles_errors(func):
     return wrapper
 
 
-def _parse_band(text: str) -> tuple[float, float]:
-    lo, sep, hi = text.partition(":")
-    try:
-        band = (float(lo), float(hi))
-    except ValueError:
-        band = None
-    if not sep or band is None or not 0 < band[0] < band[1]:
-        raise click.UsageError(f"--band-hz: expected LO:HI in Hz with 0 < LO < HI, got {text!r}")
-    return band
+def names_option(exc: UsageError) -> bool:
+    """True when ``exc`` is about the value of a command-line option (``where`` is ``--name``)."""
+    where = exc.where
+    return where is not None and where.file is None and (where.parameter or "").startswith("--")
 
 
 def table_lines(rows: list[list[str]], align: str, indent: str = "") -> list[str]:
@@ -84,8 +90,6 @@ def _check_output_file(path: str | None, option: str) -> None:
     work is done: its directory exists and it is not a directory itself."""
     if path is None:
         return
-    from .errors import UsageError
-
     target = Path(path)
     if target.is_dir():
         raise UsageError(f"{option}: {path} is a directory, expected a file name")
@@ -99,8 +103,6 @@ def _check_figure_file(path: str | None, option: str) -> None:
     if path is None or not Path(path).suffix:
         return
     from matplotlib.backend_bases import FigureCanvasBase
-
-    from .errors import UsageError
 
     formats = FigureCanvasBase.get_supported_filetypes()
     if Path(path).suffix.lower()[1:] not in formats:
@@ -310,7 +312,7 @@ def response(model_path: str, fmin: float | None, fmax: float | None, points: in
     grid = reference.default_grid(model, points)
     lo, hi = fmin or grid[0], fmax or grid[-1]
     if not 0 < lo < hi:
-        raise click.UsageError(f"expected 0 < --fmin < --fmax, got {lo:g} and {hi:g}")
+        raise usage("--fmin", f"expected 0 < --fmin < --fmax, got {lo:g} and {hi:g}")
     freqs = np.geomspace(lo, hi, points)
     h = reference.frequency_response(model, freqs)
     if plot_path:
@@ -392,54 +394,24 @@ def compile_cmd(model_path: str, outdir: str, exact: bool, band_text, series_tex
                 readout: str = "none", no_calibrate: bool = False, calibration_paths: tuple[str, ...] = (),
                 rate: float | None = None) -> None:
     """Compile MODEL into an ngspice deck, manifest.json and bom.csv in OUTDIR."""
-    from .passes import CompileOptions
-
     model = compiler.load_model(model_path)
     _warn_if_nearly_unstable(model)
-    flow = [p.strip() for p in flow_text.split(",") if p.strip()] if flow_text is not None else None
-    if exact and inductors != "passive":
-        from .errors import UsageError
-
-        raise UsageError("--inductors gic builds parts and op-amps: it needs the hardware flow, not --exact")
-    options = CompileOptions(exact=exact, strategy=strategy, pair_target=pair_target, opamp=opamp,
-                             parasitics=parasitics, inductor_q=inductor_q, inductors=inductors, readout=readout,
-                             calibrate=not no_calibrate)
-    if band_text is not None:
-        options.band_hz = _parse_band(band_text)
-    if series_text is not None:
-        for item in filter(None, (x.strip() for x in series_text.split(","))):
-            key, sep, value = item.partition("=")
-            if not sep or not value.strip():
-                raise click.UsageError(f"--series: expected KIND=SERIES (e.g. R=E96), got {item!r}")
-            target = options.series if key.strip().upper() in ("R", "L", "C") else options.series_overrides
-            target[key.strip().upper() if target is options.series else key.strip()] = value.strip().upper()
-    if gbw_hz is not None:
-        options.opamp_params["gbw_hz"] = gbw_hz
-    for item in opamp_param_text:
-        knob, sep, value = item.partition("=")
-        try:
-            options.opamp_params[knob.strip()] = parse_quantity(value).value if sep else None
-        except ValueError:
-            sep = ""
-        if not sep or options.opamp_params[knob.strip()] is None:
-            raise click.UsageError(f"--opamp-param: expected KNOB=VALUE (e.g. quiescent_a=60u), got {item!r}")
-    options.pair_inductors = not single_inductors
+    flow = parse_flow(flow_text)
+    options = compile_options(CompileArgs(
+        exact=exact, band_text=band_text, series_text=series_text, strategy=strategy, pair_target=pair_target,
+        opamp=opamp, gbw_hz=gbw_hz, opamp_param_text=tuple(opamp_param_text), single_inductors=single_inductors,
+        parasitics=parasitics, inductor_q=inductor_q, inductors=inductors, readout=readout,
+        no_calibrate=no_calibrate, calibrating=bool(calibration_paths)))
     if calibration_paths:
-        if no_calibrate:
-            raise click.UsageError("--calibrate-signals and --no-calibrate contradict each other")
         options.calibration_signals = compiler.load_signals(model, list(calibration_paths), rate)
     result = compiler.compile_model(model, outdir, flow=flow, options=options)
     rows = [[entry.name, entry.summary] for entry in result.log]
-    counts = result.manifest["component_counts"]
-    if result.manifest.get("energy"):
-        from .energy import EnergyEstimate
-
-        rows.append(["energy", EnergyEstimate(**result.manifest["energy"]).summary()])
+    if result.spec.energy is not None:
+        rows.append(["energy", result.spec.energy.summary()])
     for line in table_lines(rows, "<<", indent="  "):
         click.echo(line)
-    click.echo(f"wrote {outdir}: {', '.join(sorted(result.files))} "
-               f"({result.manifest['total_components']} components: "
-               + ", ".join(f"{v} {k}" for k, v in counts.items()) + ")")
+    click.echo(f"wrote {outdir}: {', '.join(sorted(result.files))} ({result.spec.total_components} components: "
+               + ", ".join(f"{v} {k}" for k, v in result.spec.component_counts.items()) + ")")
 
 
 @main.command()
@@ -486,9 +458,7 @@ def verify(model_path, outdir, more_signals, signal_paths, rate, json_path, plot
 
     _check_output_file(json_path, "--json")
     if plot_dir is not None and Path(plot_dir).exists() and not Path(plot_dir).is_dir():
-        from .errors import UsageError
-
-        raise UsageError(f"--plot: {plot_dir} exists and is not a directory")
+            raise UsageError(f"--plot: {plot_dir} exists and is not a directory")
     model = compiler.load_model(model_path)
     paths = list(signal_paths) + list(more_signals)
     report = compiler.verify(model, outdir, paths, rate_hz=rate, engine=engine, run_ac=not no_ac,
@@ -628,9 +598,9 @@ def train_cmd(data_path, out_path, n_resonators, band_text, freq_text, passive, 
     options = TrainOptions(n_resonators=n_resonators, passive=passive, max_couplings=max_couplings, l1=l1,
                            coupling_kinds=("damper", "spring") if springs else ("damper",),
                            hardware_aware=hardware_aware, steps=steps, validation=validation, seed=seed,
-                           band=_parse_band(band_text) if band_text else None,
-                           frequencies=_parse_frequencies(freq_text) if freq_text else (),
-                           readout_kind=readout_kind, readout=readout, segments=_parse_segments(segments_text),
+                           band=parse_band(band_text) if band_text else None,
+                           frequencies=parse_frequencies(freq_text) if freq_text else (),
+                           readout_kind=readout_kind, readout=readout, segments=parse_segments(segments_text),
                            max_features=max_features, floor=floor, group_lasso=group_lasso)
     dataset = load_dataset(data_path)
     result = train(dataset, options, progress=True)
@@ -640,42 +610,6 @@ def train_cmd(data_path, out_path, n_resonators, band_text, freq_text, passive, 
     for line in metric_lines(result.metrics):
         click.echo(line)
     click.echo(f"wrote {out_path}")
-
-
-def _parse_segments(text: str) -> int | tuple[float, ...] | None:
-    """``--segments``: ``auto`` (None), a count K >= 1, or at least two increasing boundaries >= 0 in s."""
-    if text.strip() == "auto":
-        return None
-    if "," not in text:
-        try:
-            count = int(text)
-        except ValueError:
-            count = 0
-        if count >= 1:
-            return count
-    else:
-        try:
-            quantities = [parse_quantity(item) for item in text.split(",")]
-            bounds = tuple(q.value for q in quantities if q.unit in (None, "s"))
-        except ValueError:
-            bounds = ()
-        if len(bounds) == len(text.split(",")) >= 2 and bounds[0] >= 0 and all(
-                b1 > b0 for b0, b1 in zip(bounds, bounds[1:])):
-            return bounds
-    raise click.UsageError(f"--segments: expected auto, a count K >= 1 or increasing boundaries in s "
-                           f"(e.g. 0,0.15,0.3,0.5), got {text!r}")
-
-
-def _parse_frequencies(text: str) -> tuple[float, ...]:
-    try:
-        quantities = [parse_quantity(item) for item in text.split(",") if item.strip()]
-        values = tuple(q.value for q in quantities if q.unit in (None, "Hz") and q.value > 0)
-    except ValueError:
-        quantities, values = [], ()
-    if not values or len(values) != len(quantities):
-        raise click.UsageError(f"--frequencies: expected comma-separated frequencies in Hz (e.g. 105,159.2,1.2k), "
-                               f"got {text!r}")
-    return values
 
 
 @main.command(name="tolerance")

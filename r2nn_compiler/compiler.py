@@ -8,19 +8,17 @@ ngspice deck, manifest, BOM) → ``verify`` (ngspice against the reference; in
 from __future__ import annotations
 
 import gc
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from . import __version__, backend, energy, reference
+from . import reference
+from .backend.deck import deck_files
+from .backend.manifest import Manifest
 from .errors import CompileError, Location, ModelError, SignalError
 from .fileutil import write_directory_atomic, write_text_atomic
-from .circuit.opamp import OpampModel
-from .circuit.opamp import from_options as opamp_from_options
 from .passes import EXACT_FLOW, HARDWARE_FLOW, CompileContext, CompileOptions, run_flow
-from .passes.base import OBSERVED_PREFIX
 from .passes.readout_linear import refuse_parts_level
 from .model import Model, model_from_json_text, model_from_npz, model_to_json, model_to_text, parse_model_text
 from .signals import Signal, check_fits, load_signal
@@ -106,12 +104,18 @@ def simulate(model: Model, signal: Signal | str | Path, rate_hz: float | None = 
 
 @dataclass
 class CompileResult:
-    """What ``compile_model`` produced: the context (graph, ports, log) and the files written."""
+    """What ``compile_model`` produced: the context (graph, ports, log), the files written (texts
+    by file name) and the manifest (``spec``; ``manifest`` is its JSON object)."""
 
     context: CompileContext
     outdir: Path
     files: dict[str, str]
-    manifest: dict
+    spec: Manifest
+
+    @property
+    def manifest(self) -> dict:
+        """``manifest.json``'s object, as written."""
+        return self.spec.to_json()
 
     @property
     def log(self):
@@ -121,28 +125,6 @@ class CompileResult:
 def default_flow(exact: bool) -> list[str]:
     """The pass list ``r2nn compile`` runs (users may pass their own list instead)."""
     return list(EXACT_FLOW if exact else HARDWARE_FLOW)
-
-
-def testbench_signal(model: Model) -> tuple[np.ndarray, float]:
-    """A default stimulus for the shipped testbench: a logarithmic chirp across the model's band
-    over the readout window, amplitude 1 (model units), sampled at ≥ 10× the band's top.
-    Returns (inputs × samples, sample_rate_hz)."""
-    freqs = reference.default_grid(model, 2)
-    f_lo, f_hi = float(freqs[0]), float(freqs[-1])
-    rate = float(max(8000.0, 1000.0 * np.ceil(10 * f_hi / 1000.0)))
-    n = int(np.ceil(model.readout.stop * rate)) + 1
-    t = np.arange(n) / rate
-    duration = max(t[-1], 1.0 / rate)
-    phase = 2 * np.pi * f_lo * duration / np.log(f_hi / f_lo) * (np.power(f_hi / f_lo, t / duration) - 1)
-    u = np.sin(phase)
-    return np.tile(u, (len(model.inputs), 1)), rate
-
-
-def opamp_model_of(graph, options: CompileOptions) -> OpampModel:
-    """The op-amp model the compiled ``graph`` records (``meta["opamp_model"]``), else the one
-    ``options`` names: the figures the energy estimate reads."""
-    recorded = graph.meta.get("opamp_model")
-    return OpampModel(**recorded) if recorded else opamp_from_options(options)
 
 
 def load_signals(model: Model, paths: list[str | Path], rate_hz: float | None = None) -> list[Signal]:
@@ -161,6 +143,34 @@ def load_signals(model: Model, paths: list[str | Path], rate_hz: float | None = 
     return [check_fits(model, load_signal(f, len(model.inputs), rate_hz)) for f in files]
 
 
+def check_compile_inputs(model: Model, outdir: str | Path, options: CompileOptions) -> None:
+    """Raise CompileError before any pass runs: ``outdir`` is a file, a calibration signal cannot
+    drive ``model`` (naming the signal's file), or ``--readout analog`` on a linear readout
+    layer (not built yet; the pass would say so too, after the slower ones)."""
+    if Path(outdir).exists() and not Path(outdir).is_dir():
+        raise CompileError(f"output {outdir} exists and is not a directory", str(outdir))
+    for signal in options.calibration_signals:
+        try:
+            check_fits(model, signal)
+        except SignalError as err:
+            raise CompileError(f"{err.message} (a calibration signal)", err.where) from None
+    if model.readout.is_linear and options.readout == "analog":
+        raise refuse_parts_level()
+
+
+def _run_passes(model: Model, options: CompileOptions, flow: list[str]) -> CompileContext:
+    """``run_flow`` with cyclic garbage collection paused: the passes allocate a few objects per
+    component and free few, so collections on the way would only rescan them (~10 % of
+    compiling a 10k-coupling model)."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return run_flow(CompileContext(model, options), flow)
+    finally:
+        if collecting:
+            gc.enable()
+
+
 def compile_model(model: Model, outdir: str | Path, *, exact: bool = False, flow: list[str] | None = None,
                   options: CompileOptions | None = None) -> CompileResult:
     """Lower ``model`` through ``flow`` and write ``<name>.lib``, ``<name>.cir``, the testbench's
@@ -172,62 +182,13 @@ def compile_model(model: Model, outdir: str | Path, *, exact: bool = False, flow
     (naming the signal's file).
     """
     options = options or CompileOptions(exact=exact)
-    if Path(outdir).exists() and not Path(outdir).is_dir():
-        raise CompileError(f"output {outdir} exists and is not a directory", str(outdir))
-    for signal in options.calibration_signals:
-        try:
-            check_fits(model, signal)
-        except SignalError as err:
-            raise CompileError(f"{err.message} (a calibration signal)", err.where) from None
-    if model.readout.is_linear and options.readout == "analog":
-        raise refuse_parts_level()  # the pass would say so too, after the slower ones
+    check_compile_inputs(model, outdir, options)
     flow = list(flow) if flow is not None else default_flow(options.exact)
-    # The passes allocate a few objects per component and free few: cyclic garbage collections
-    # on the way would only rescan them (~10 % of compiling a 10k-coupling model).
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        ctx = run_flow(CompileContext(model, options), flow)
-    finally:
-        if collecting:
-            gc.enable()
-    graph = ctx.require_graph("backend")
-    graph.check()
-
-    name = backend.safe_identifier(model.name)
-    subckt = f"r2nn_{name}"
-    lib_name, cir_name, input_name = f"{name}.lib", f"{name}.cir", f"{name}_input.txt"
-    netlister = backend.NgspiceNetlister()
-    header = [f"r2nn-compiler {__version__}: model {model.name}, analogy {model.analogy}",
-              "ports: " + " ".join(p.name for p in graph.ports), f"flow: {' '.join(flow)}"]
-    library = netlister.library(graph, subckt, header)
-
-    u, rate = testbench_signal(model)
-    gains = np.array([p.gain for p in ctx.inputs])[:, None]
-    t_c = np.arange(u.shape[1]) / rate * ctx.time_scale
-    input_text = "".join(" ".join(backend.netlister.format_spice(v) for v in row) + "\n"
-                         for row in np.column_stack([t_c, (u * gains).T]))
-    # The model's own resonances set the step, not the circuit's (op-amp loops sit at MHz).
-    f_max = backend.f_max_hz([reference.statespace.largest_pole_magnitude(model)]) / ctx.time_scale
-    tmax = backend.max_step(ctx.time_scale / rate, f_max)
-    grid = reference.default_grid(model, 2) * (1.0 / ctx.time_scale)
-    supplies = [p.name for p in graph.ports if p.role == "supply"]
-    testbench = netlister.testbench(
-        title=f"r2nn testbench for {model.name}", library=lib_name, subckt=subckt, n_inputs=len(model.inputs),
-        n_outputs=len(ctx.outputs), extra_ports=supplies, data_file=input_name,
-        tran=(float(t_c[-1]), tmax), ac=(float(grid[0]), float(grid[-1]), 50),
-        save_outputs=True, rms_window=tuple(b * ctx.time_scale for b in model.readout.boundaries),
-        decisions=graph.meta.get("decisions"), observed=OBSERVED_PREFIX["tap" if model.readout.is_linear else "output"])
-    manifest = backend.build_manifest(
-        model=model, graph=graph, subckt=subckt, library=lib_name, testbench=cir_name, input_file=input_name,
-        inputs=ctx.inputs, outputs=ctx.outputs, time_scale=ctx.time_scale, sense=ctx.sense, flow=flow,
-        log=ctx.log, exact=options.exact, sample_rate_hz=rate / ctx.time_scale, tstop_s=float(t_c[-1]),
-        tmax_s=tmax, version=__version__,
-        energy=energy.estimate(graph, model, ctx.time_scale, opamp_model_of(graph, options)).as_dict())
-    files = {lib_name: library, cir_name: testbench, input_name: input_text,
-             "manifest.json": json.dumps(manifest, indent=1) + "\n", "bom.csv": backend.bom_csv(graph)}
-    write_directory_atomic(outdir, {k: v.encode("utf-8") for k, v in files.items()})
-    return CompileResult(ctx, Path(outdir), files, manifest)
+    ctx = _run_passes(model, options, flow)
+    ctx.require_graph("backend").check()
+    deck = deck_files(ctx, flow)
+    write_directory_atomic(outdir, {k: v.encode("utf-8") for k, v in deck.files.items()})
+    return CompileResult(ctx, Path(outdir), deck.files, deck.manifest)
 
 
 def verify(model: Model, outdir: str | Path, signals: list[str | Path], *, rate_hz: float | None = None,

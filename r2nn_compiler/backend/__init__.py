@@ -4,7 +4,7 @@ from .bom import bom_csv, bom_rows
 from .manifest import FORMAT as MANIFEST_FORMAT
 from .manifest import build_manifest
 from .netlister import Netlister, safe_comment, safe_identifier
-from .ngspice import NgspiceNetlister, f_max_hz, max_step, testbench_net
+from .ngspice import NgspiceNetlister, Testbench, f_max_hz, max_step, testbench_net
 
-__all__ = ["MANIFEST_FORMAT", "Netlister", "NgspiceNetlister", "bom_csv", "bom_rows", "build_manifest",
+__all__ = ["MANIFEST_FORMAT", "Netlister", "NgspiceNetlister", "Testbench", "bom_csv", "bom_rows", "build_manifest",
            "f_max_hz", "max_step", "safe_comment", "safe_identifier", "testbench_net"]

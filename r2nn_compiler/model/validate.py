@@ -27,128 +27,158 @@ MAX_RESONATORS = 4096
 MAX_COUPLINGS = 200_000
 
 
+class _Problems:
+    """The problems found so far, and the helpers every check shares."""
+
+    def __init__(self, model: Model):
+        self.model = model
+        self.found: list[ModelError] = []
+        self.resonators: dict[str, Location | None] = {}
+
+    def bad(self, message: str, where: Location | None) -> None:
+        self.found.append(ModelError(message, where or self.model.loc))
+
+    def ident(self, name: str, what: str, where: Location | None) -> None:
+        shown = name if len(name) <= 40 else name[:40] + "..."
+        if not IDENTIFIER.fullmatch(name):
+            self.bad(f"{what} name {shown!r} is not an identifier [A-Za-z_][A-Za-z0-9_]*", where)
+        elif len(name) > MAX_NAME:
+            self.bad(f"{what} name {shown!r} is {len(name)} characters long: not an identifier of at most "
+                     f"{MAX_NAME}", where)
+
+    def known(self, name: str, where: Location | None, what: str) -> bool:
+        if name not in self.resonators:
+            self.bad(f"unknown resonator {name!r} in {what}", where)
+            return False
+        return True
+
+
 def model_problems(model: Model) -> list[ModelError]:
     """Every structural problem of ``model``, in source order (empty when it is sound)."""
-    problems: list[ModelError] = []
-
-    def bad(message: str, where: Location | None) -> None:
-        problems.append(ModelError(message, where or model.loc))
-
     if len(model.resonators) > MAX_RESONATORS or len(model.couplings) > MAX_COUPLINGS:
         return [ModelError(f"model has {len(model.resonators)} resonators and {len(model.couplings)} couplings: at "
                            f"most {MAX_RESONATORS} and {MAX_COUPLINGS} are supported (simulating them is dense, "
                            "O(N^3)); split the network", model.loc)]
+    p = _Problems(model)
+    for check in (_header_problems, _resonator_problems, _coupling_problems, _input_problems, _output_problems,
+                  _readout_problems):
+        check(model, p)
+    return p.found
 
-    def ident(name: str, what: str, where: Location | None) -> None:
-        shown = name if len(name) <= 40 else name[:40] + "..."
-        if not IDENTIFIER.fullmatch(name):
-            bad(f"{what} name {shown!r} is not an identifier [A-Za-z_][A-Za-z0-9_]*", where)
-        elif len(name) > MAX_NAME:
-            bad(f"{what} name {shown!r} is {len(name)} characters long: not an identifier of at most "
-                f"{MAX_NAME}", where)
 
-    ident(model.name, "model", model.loc)
+def _header_problems(model: Model, p: _Problems) -> None:
+    """Names of the model and its elements, the analogy and the band."""
+    p.ident(model.name, "model", model.loc)
     for r in model.resonators:
-        ident(r.name, "resonator", r.where())
+        p.ident(r.name, "resonator", r.where())
     for i in model.inputs:
-        ident(i.name, "input", i.where())
+        p.ident(i.name, "input", i.where())
     for o in model.outputs:
-        ident(o.cls, "class", o.where())
-
+        p.ident(o.cls, "class", o.where())
     if model.analogy not in ANALOGIES:
-        bad(f"analogy must be one of {', '.join(ANALOGIES)}, got {model.analogy!r}", model.loc)
+        p.bad(f"analogy must be one of {', '.join(ANALOGIES)}, got {model.analogy!r}", model.loc)
     if model.band is not None:
         lo, hi = model.band
         if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo < hi):
-            bad(f"band must satisfy 0 < low < high (Hz), got {lo!r} .. {hi!r}", model.loc)
+            p.bad(f"band must satisfy 0 < low < high (Hz), got {lo!r} .. {hi!r}", model.loc)
 
-    names: dict[str, Location | None] = {}
+
+def _resonator_problems(model: Model, p: _Problems) -> None:
+    """Unique resonator names, m > 0, k > 0, finite damping, at least one resonator."""
     for r in model.resonators:
-        if r.name in names:
-            bad(f"duplicate resonator name {r.name!r}", r.where())
-        names[r.name] = r.where()
+        if r.name in p.resonators:
+            p.bad(f"duplicate resonator name {r.name!r}", r.where())
+        p.resonators[r.name] = r.where()
         if not (math.isfinite(r.mass) and r.mass > 0):
-            bad(f"mass of {r.name!r} must be > 0 (kg), got {r.mass!r}", r.where("mass"))
+            p.bad(f"mass of {r.name!r} must be > 0 (kg), got {r.mass!r}", r.where("mass"))
         if not (math.isfinite(r.stiffness) and r.stiffness > 0):
-            bad(f"stiffness of {r.name!r} must be > 0 (N/m), got {r.stiffness!r}", r.where("stiffness"))
+            p.bad(f"stiffness of {r.name!r} must be > 0 (N/m), got {r.stiffness!r}", r.where("stiffness"))
         if not math.isfinite(r.damping):
-            bad(f"damping of {r.name!r} must be a finite number, got {r.damping!r}", r.where("damping"))
+            p.bad(f"damping of {r.name!r} must be a finite number, got {r.damping!r}", r.where("damping"))
     if not model.resonators:
-        bad("a model needs at least one resonator", model.loc)
+        p.bad("a model needs at least one resonator", model.loc)
 
-    def known(name: str, where: Location | None, what: str) -> bool:
-        if name not in names:
-            bad(f"unknown resonator {name!r} in {what}", where)
-            return False
-        return True
 
+def _coupling_problems(model: Model, p: _Problems) -> None:
+    """Known ends, a known kind, no self-coupling, no duplicate, a nonzero finite value."""
     pairs: set[tuple[str, str, str]] = set()
     for c in model.couplings:
-        ok = known(c.a, c.where("a"), "coupling") & known(c.b, c.where("b"), "coupling")
+        ok = p.known(c.a, c.where("a"), "coupling") & p.known(c.b, c.where("b"), "coupling")
         if c.kind not in COUPLING_KINDS:
-            bad(f"coupling kind must be damper or spring, got {c.kind!r}", c.where("kind"))
+            p.bad(f"coupling kind must be damper or spring, got {c.kind!r}", c.where("kind"))
         if ok and c.a == c.b:
-            bad(f"a coupling of resonator {c.a!r} with itself", c.where())
+            p.bad(f"a coupling of resonator {c.a!r} with itself", c.where())
         key = (*sorted((c.a, c.b)), c.kind)
         if ok and c.a != c.b and key in pairs:
-            bad(f"duplicate {c.kind} coupling {c.a} -- {c.b}", c.where())
+            p.bad(f"duplicate {c.kind} coupling {c.a} -- {c.b}", c.where())
         pairs.add(key)
         if not math.isfinite(c.value) or c.value == 0:
-            bad(f"{c.kind} coupling {c.a} -- {c.b} must be a nonzero finite number, got {c.value!r}", c.where("value"))
+            p.bad(f"{c.kind} coupling {c.a} -- {c.b} must be a nonzero finite number, got {c.value!r}",
+                  c.where("value"))
 
+
+def _input_problems(model: Model, p: _Problems) -> None:
+    """At least one input, unique names, each driving known resonators once with finite weights."""
     if not model.inputs:
-        bad("a model needs at least one input", model.loc)
+        p.bad("a model needs at least one input", model.loc)
     input_names: set[str] = set()
     for inp in model.inputs:
         if inp.name in input_names:
-            bad(f"duplicate input name {inp.name!r}", inp.where())
+            p.bad(f"duplicate input name {inp.name!r}", inp.where())
         input_names.add(inp.name)
         if not inp.drives:
-            bad(f"input {inp.name!r} drives no resonator (expected '-> name (weight), ...')", inp.where())
+            p.bad(f"input {inp.name!r} drives no resonator (expected '-> name (weight), ...')", inp.where())
         driven: set[str] = set()
         for i, (node, weight) in enumerate(inp.drives):
-            if known(node, inp.where(f"drive{i}"), f"input {inp.name!r}") and node in driven:
-                bad(f"input {inp.name!r} drives {node!r} twice", inp.where(f"drive{i}"))
+            if p.known(node, inp.where(f"drive{i}"), f"input {inp.name!r}") and node in driven:
+                p.bad(f"input {inp.name!r} drives {node!r} twice", inp.where(f"drive{i}"))
             driven.add(node)
             if not math.isfinite(weight):
-                bad(f"drive weight of {inp.name!r} on {node!r} must be finite, got {weight!r}", inp.where(f"weight{i}"))
+                p.bad(f"drive weight of {inp.name!r} on {node!r} must be finite, got {weight!r}",
+                      inp.where(f"weight{i}"))
 
-    ro = model.readout
-    linear = ro is not None and ro.kind == LINEAR
+
+def _output_problems(model: Model, p: _Problems) -> None:
+    """Outputs: none with a linear readout, else at least one, unique classes, known nodes, w > 0."""
+    linear = model.readout is not None and model.readout.kind == LINEAR
     if linear and model.outputs:
         out = model.outputs[0]
-        bad(f"output {out.cls!r}: a model with a linear readout has no output statements (its classes are the "
-            "layer's)", out.where())
+        p.bad(f"output {out.cls!r}: a model with a linear readout has no output statements (its classes are the "
+              "layer's)", out.where())
     elif not model.outputs and not linear:
-        bad("a model needs at least one output (one per class)", model.loc)
+        p.bad("a model needs at least one output (one per class)", model.loc)
     classes: set[str] = set()
     for out in model.outputs if not linear else ():
         if out.cls in classes:
-            bad(f"duplicate output class {out.cls!r}", out.where())
+            p.bad(f"duplicate output class {out.cls!r}", out.where())
         classes.add(out.cls)
-        known(out.node, out.where("node"), f"output {out.cls!r}")
+        p.known(out.node, out.where("node"), f"output {out.cls!r}")
         if not (math.isfinite(out.weight) and out.weight > 0):
-            bad(f"weight of output {out.cls!r} must be > 0, got {out.weight!r}", out.where("weight"))
+            p.bad(f"weight of output {out.cls!r} must be > 0, got {out.weight!r}", out.where("weight"))
 
+
+def _readout_problems(model: Model, p: _Problems) -> None:
+    """The readout: present, a known kind, a window 0 <= start < stop, the layer's fields only
+    for a linear readout (checked by :func:`_layer_problems`)."""
+    ro = model.readout
     if ro is None:
-        bad("no readout: expected 'readout rms from T0 to T1;'", model.loc)
-    else:
-        if ro.kind not in READOUT_KINDS:
-            bad(f"readout kind must be one of {', '.join(READOUT_KINDS)}, got {ro.kind!r}", ro.where("kind"))
-        window = math.isfinite(ro.start) and ro.start >= 0
-        if not window:
-            bad(f"readout window must start at t >= 0 s, got {ro.start!r}", ro.where("start"))
-        if not (math.isfinite(ro.stop) and ro.stop > ro.start):
-            window = False
-            bad(f"readout window must end after it starts ({ro.start!r} s), got {ro.stop!r}", ro.where("stop"))
-        if linear:
-            _layer_problems(ro, window, names, bad, ident)
-        elif ro.kind in READOUT_KINDS:
-            for key, given in (("segments", ro.segments), ("floor", ro.floor != 0), ("features", ro.features),
-                               ("classes", ro.classes)):
-                if given:
-                    bad(layer_field_message(key, ro.kind), ro.where(key))
-    return problems
+        p.bad("no readout: expected 'readout rms from T0 to T1;'", model.loc)
+        return
+    if ro.kind not in READOUT_KINDS:
+        p.bad(f"readout kind must be one of {', '.join(READOUT_KINDS)}, got {ro.kind!r}", ro.where("kind"))
+    window = math.isfinite(ro.start) and ro.start >= 0
+    if not window:
+        p.bad(f"readout window must start at t >= 0 s, got {ro.start!r}", ro.where("start"))
+    if not (math.isfinite(ro.stop) and ro.stop > ro.start):
+        window = False
+        p.bad(f"readout window must end after it starts ({ro.start!r} s), got {ro.stop!r}", ro.where("stop"))
+    if ro.kind == LINEAR:
+        _layer_problems(ro, window, p.resonators, p.bad, p.ident)
+    elif ro.kind in READOUT_KINDS:
+        for key, given in (("segments", ro.segments), ("floor", ro.floor != 0), ("features", ro.features),
+                           ("classes", ro.classes)):
+            if given:
+                p.bad(layer_field_message(key, ro.kind), ro.where(key))
 
 
 def _short(text: str, limit: int = 40) -> str:
@@ -160,8 +190,9 @@ def layer_field_message(key: str, kind: str) -> str:
     return f"only a linear readout has {key} (this readout is {kind!r})"
 
 
-def _layer_problems(ro: Readout, window: bool, resonators: dict, bad, ident) -> None:
-    """The linear readout layer: boundaries, floor, features, classes."""
+def _segment_problems(ro: Readout, window: bool, bad) -> int:
+    """The layer's segment boundaries (from the window's start to its stop, increasing) and
+    floor (> 0); returns the number of segments."""
     def boundary(i: int) -> Location | None:
         return ro.field_locs.get(f"boundary{i}") or ro.where("segments")
 
@@ -184,6 +215,12 @@ def _layer_problems(ro: Readout, window: bool, resonators: dict, bad, ident) -> 
     if not (isinstance(ro.floor, (int, float)) and math.isfinite(ro.floor) and ro.floor > 0):
         bad(f"floor of the linear readout must be a finite number > 0 (node units²), got {ro.floor!r}",
             ro.where("floor"))
+    return n_segments
+
+
+def _layer_problems(ro: Readout, window: bool, resonators: dict, bad, ident) -> None:
+    """The linear readout layer: boundaries, floor (:func:`_segment_problems`), features, classes."""
+    n_segments = _segment_problems(ro, window, bad)
 
     if not ro.features:
         bad("a linear readout needs at least one feature ('feature NAME = RESONATOR (segment = k);')",

@@ -551,17 +551,28 @@ def readout_description(level: str, n: int, t0: float, t1: float, opamp: OpampMo
     ports = [f"b{j}" for j in range(1, n + 1)] + [f"dec{j}" for j in range(1, n + 1)] + \
         [f"det{j}" for j in range(1, n + 1)]
     if level == "behavioural":
-        elements = [_pwl("Vgate", ["tw", GROUND], gate)]
-        k = C_BEHAVIOURAL / (t1 - t0)
-        for j in range(1, n + 1):
-            elements += behavioural_integrator(("Bsq", "Cint", "Rleak"), j, "tw", f"b{j}", f"det{j}", k)
-            elements.append(behavioural_wta(j, "det", n))
-        readout = SubcircuitDef("r2nn_readout", ports, elements,
-                                "r2nn readout, behavioural: mean square over the window and winner-take-all")
-        return {"level": level, "detector": "mean square, behavioural", "subckt": "r2nn_readout",
-                "subcircuits": [readout], "volts_per_mean_square": 1.0, "high_volts": BEHAVIOURAL_HIGH_V,
-                "window_s": [t0, t1], "detector_limit_v": None, "parts": part_counts(elements)}
+        return _behavioural_description(n, t0, t1, gate, ports)
+    return _parts_description(level, n, t0, t1, opamp, series_c, full_scale_v, gate, ports, edge)
 
+
+def _behavioural_description(n: int, t0: float, t1: float, gate: list, ports: list[str]) -> dict:
+    """:func:`readout_description` at level ``behavioural``: B-source squarers, integrators, WTA."""
+    elements = [_pwl("Vgate", ["tw", GROUND], gate)]
+    k = C_BEHAVIOURAL / (t1 - t0)
+    for j in range(1, n + 1):
+        elements += behavioural_integrator(("Bsq", "Cint", "Rleak"), j, "tw", f"b{j}", f"det{j}", k)
+        elements.append(behavioural_wta(j, "det", n))
+    readout = SubcircuitDef("r2nn_readout", ports, elements,
+                            "r2nn readout, behavioural: mean square over the window and winner-take-all")
+    return {"level": "behavioural", "detector": "mean square, behavioural", "subckt": "r2nn_readout",
+            "subcircuits": [readout], "volts_per_mean_square": 1.0, "high_volts": BEHAVIOURAL_HIGH_V,
+            "window_s": [t0, t1], "detector_limit_v": None, "parts": part_counts(elements)}
+
+
+def _parts_description(level: str, n: int, t0: float, t1: float, opamp: OpampModel, series_c: str,
+                       full_scale_v: float, gate: list, ports: list[str], edge: float) -> dict:
+    """:func:`readout_description` from parts: the shared reference and max bus, then per class
+    :func:`_class_parts`; the integrators' capacitor sized for ``full_scale_v``."""
     i_ref = V_REF / R_REF
     design_ms = (full_scale_v * 10 ** (-INTEGRATOR_HEADROOM_DB / 20)) ** 2 / 2
     c_int = eseries.nearest(design_ms * (t1 - t0) / (INTEGRATOR_FULL_SCALE_V * R_LOG ** 2 * i_ref), series_c)
@@ -582,38 +593,7 @@ def readout_description(level: str, n: int, t0: float, t1: float, opamp: OpampMo
     ]
     high = opamp.swing_v * DECISION_LOAD_OHM / (DECISION_SERIES_OHM + DECISION_LOAD_OHM)
     for j in range(1, n + 1):
-        b, p = f"b{j}", f"c{j}_"
-        elements += [
-            _part(f"Rin{j}", [b, p + "n1"], R_RECT),
-            _part(f"Rhw{j}", [p + "y", p + "n1"], R_RECT),
-            _device(f"Dpos{j}", [p + "o1", p + "n1"], "d1n4148"),
-            _device(f"Dneg{j}", [p + "y", p + "o1"], "d1n4148"),
-            _op(f"Xhw{j}", [GROUND, p + "n1", p + "o1"], op),
-            _part(f"Rsx{j}", [b, p + "n2"], R_SUM_X),
-            _part(f"Rsy{j}", [p + "y", p + "n2"], R_SUM_Y),
-            _part(f"Rsf{j}", [p + "z", p + "n2"], R_SUM_X),
-            _op(f"Xsum{j}", [GROUND, p + "n2", p + "z"], op),
-            _part(f"Rlog{j}", [p + "z", p + "a"], R_LOG),
-            _device(f"Qlog{j}", [p + "a", GROUND, p + "ea"], "q2n3904"),
-            _part(f"Rloge{j}", [p + "e", p + "ea"], R_EMITTER),
-            _op(f"Xlog{j}", [GROUND, p + "a", p + "e"], op),
-            _part(f"Clog{j}", [p + "a", p + "e"], C_COMP),
-            _part(f"Rdr{j}", ["era", p + "ns"], R_DOUBLE),
-            _part(f"Rdf{j}", [p + "s", p + "ns"], R_DOUBLE),
-            _op(f"Xdbl{j}", [p + "ea", p + "ns", p + "s"], op),
-            _device(f"Qexp{j}", [p + "g", GROUND, p + "s"], "q2n3904"),
-            _device(f"Sgate{j}", [p + "g", p + "si", "tw", GROUND], "swa"),
-            _op(f"Xint{j}", [GROUND, p + "si", f"det{j}"], op),
-            _part(f"Cint{j}", [p + "si", f"det{j}"], c_int),
-            _device(f"Sreset{j}", [p + "si", f"det{j}", "tr", GROUND], "swa"),
-            _op(f"Xmax{j}", [f"det{j}", p + "m", p + "f"], op),
-            _device(f"Dmax{j}", [p + "f", "mx"], "d1n4148"),
-            _part(f"Rmx{j}", ["mx", p + "m"], R_MAX_SENSE),
-            _device(f"Dlose{j}", [p + "m", p + "f"], "d1n4148"),
-            _op(f"Xcmp{j}", [p + "f", "mx", p + "k"], op),
-            _part(f"Rdec{j}", [p + "k", f"dec{j}"], DECISION_SERIES_OHM),
-            _device(f"Dclamp{j}", [GROUND, f"dec{j}"], "d1n4148"),
-        ]
+        elements += _class_parts(j, op, c_int)
     for e in elements:  # the BOM's series: resistors E96, C_COMP an E24 value, C_INT options' series
         if e.kind in "RC":
             e.attrs["series"] = "E96" if e.kind == "R" else (series_c if e.name.startswith("Cint") else "E24")
@@ -626,6 +606,43 @@ def readout_description(level: str, n: int, t0: float, t1: float, opamp: OpampMo
             "integrator_f": c_int, "reference_a": i_ref, "high_volts": high, "window_s": [t0, t1],
             "detector_limit_v": opamp.swing_v,
             "parts": part_counts(elements)}
+
+
+def _class_parts(j: int, op: str, c_int: float) -> list[Component]:
+    """Class j's detector from parts (``b<j>`` in, ``det<j>``, ``dec<j>`` out): rectifier,
+    summer, log, doubler, antilog, gated integrator, max bus diode and comparator."""
+    b, p = f"b{j}", f"c{j}_"
+    return [
+        _part(f"Rin{j}", [b, p + "n1"], R_RECT),
+        _part(f"Rhw{j}", [p + "y", p + "n1"], R_RECT),
+        _device(f"Dpos{j}", [p + "o1", p + "n1"], "d1n4148"),
+        _device(f"Dneg{j}", [p + "y", p + "o1"], "d1n4148"),
+        _op(f"Xhw{j}", [GROUND, p + "n1", p + "o1"], op),
+        _part(f"Rsx{j}", [b, p + "n2"], R_SUM_X),
+        _part(f"Rsy{j}", [p + "y", p + "n2"], R_SUM_Y),
+        _part(f"Rsf{j}", [p + "z", p + "n2"], R_SUM_X),
+        _op(f"Xsum{j}", [GROUND, p + "n2", p + "z"], op),
+        _part(f"Rlog{j}", [p + "z", p + "a"], R_LOG),
+        _device(f"Qlog{j}", [p + "a", GROUND, p + "ea"], "q2n3904"),
+        _part(f"Rloge{j}", [p + "e", p + "ea"], R_EMITTER),
+        _op(f"Xlog{j}", [GROUND, p + "a", p + "e"], op),
+        _part(f"Clog{j}", [p + "a", p + "e"], C_COMP),
+        _part(f"Rdr{j}", ["era", p + "ns"], R_DOUBLE),
+        _part(f"Rdf{j}", [p + "s", p + "ns"], R_DOUBLE),
+        _op(f"Xdbl{j}", [p + "ea", p + "ns", p + "s"], op),
+        _device(f"Qexp{j}", [p + "g", GROUND, p + "s"], "q2n3904"),
+        _device(f"Sgate{j}", [p + "g", p + "si", "tw", GROUND], "swa"),
+        _op(f"Xint{j}", [GROUND, p + "si", f"det{j}"], op),
+        _part(f"Cint{j}", [p + "si", f"det{j}"], c_int),
+        _device(f"Sreset{j}", [p + "si", f"det{j}", "tr", GROUND], "swa"),
+        _op(f"Xmax{j}", [f"det{j}", p + "m", p + "f"], op),
+        _device(f"Dmax{j}", [p + "f", "mx"], "d1n4148"),
+        _part(f"Rmx{j}", ["mx", p + "m"], R_MAX_SENSE),
+        _device(f"Dlose{j}", [p + "m", p + "f"], "d1n4148"),
+        _op(f"Xcmp{j}", [p + "f", "mx", p + "k"], op),
+        _part(f"Rdec{j}", [p + "k", f"dec{j}"], DECISION_SERIES_OHM),
+        _device(f"Dclamp{j}", [GROUND, f"dec{j}"], "d1n4148"),
+    ]
 
 
 #: What the readout's element letters are, for the parts count (V sources: see part_counts).

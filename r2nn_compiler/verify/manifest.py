@@ -6,9 +6,11 @@ import json
 import math
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import NoReturn
 
+from ..backend.manifest import FORMAT, Manifest
 from ..backend.netlister import SAFE_NAME
 from ..errors import Location, VerificationError
 from .deckcheck import check_deck
@@ -20,27 +22,25 @@ _FILE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,120}")
 
 @dataclass(frozen=True)
 class CompiledDeck:
+    """A compile output directory: ``manifest`` the JSON object of its ``manifest.json`` (as
+    :func:`read_compiled` checked it), ``spec`` the same as a typed :class:`Manifest`."""
+
     outdir: Path
     manifest: dict
 
-    @property
-    def library_path(self) -> Path:
-        return self.outdir / self.manifest["library"]
+    @cached_property
+    def spec(self) -> Manifest:
+        return Manifest.from_json(self.manifest)
 
     @property
-    def supplies(self) -> list[dict]:
-        return self.manifest.get("supplies", [])
+    def library_path(self) -> Path:
+        return self.outdir / self.spec.library
 
     @property
     def decisions(self) -> list[dict]:
-        """The on-circuit readout's decision ports ({class, port, high_volts, valid_after_s});
-        [] for a deck without one."""
+        """The on-circuit readout's decision ports ({class, port, high_volts, valid_after_s}) as
+        the JSON lists them; [] for a deck without one."""
         return self.manifest.get("decisions") or []
-
-    @property
-    def observed(self) -> list[dict]:
-        """The ports the deck is observed at: :func:`observed_ports`."""
-        return observed_ports(self.manifest)
 
 
 def observed_ports(manifest: dict) -> list[dict]:
@@ -56,30 +56,44 @@ def read_compiled(outdir: str | Path, trust_deck: bool = False) -> CompiledDeck:
     that could act on the machine (see :mod:`.deckcheck`)."""
     outdir = Path(outdir)
     path = outdir / "manifest.json"
+    manifest = _read_json(path, outdir)
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise VerificationError(f"expected format {FORMAT!r}", Location(str(path), parameter="format"))
+    for key in REQUIRED:
+        if key not in manifest:
+            raise VerificationError(f"missing key {key!r}", Location(str(path), parameter=key))
+    _check_library(manifest["library"], outdir, path)
+    _check_ports(manifest, path)
+    _check_decisions(manifest, path)
+    compiled = CompiledDeck(outdir, manifest)
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        compiled.spec
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise VerificationError(f"malformed manifest: {type(exc).__name__}: {exc}", Location(str(path))) from None
+    if not trust_deck:
+        check_deck(outdir / manifest["library"], outdir)
+    return compiled
+
+
+def _read_json(path: Path, outdir: Path):
+    """The JSON value of ``path``; VerificationError when it is missing or unreadable."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise VerificationError(f"no manifest.json in {outdir}: expected the output of 'r2nn compile'",
                                 Location(str(path))) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise VerificationError(f"unreadable manifest: {exc}", Location(str(path))) from None
-    if not isinstance(manifest, dict) or manifest.get("format") != "r2nn-netlist/1":
-        raise VerificationError("expected format 'r2nn-netlist/1'", Location(str(path), parameter="format"))
-    for key in REQUIRED:
-        if key not in manifest:
-            raise VerificationError(f"missing key {key!r}", Location(str(path), parameter=key))
-    lib = manifest["library"]
+
+
+def _check_library(lib, outdir: Path, path: Path) -> None:
+    """``library``: a plain file name of a file in ``outdir``. Raises VerificationError."""
     if not isinstance(lib, str) or not _FILE.fullmatch(lib) or ".." in lib:
         raise VerificationError(f"library must be a plain file name in {outdir}, got {lib!r}",
                                 Location(str(path), parameter="library"))
     if not (outdir / lib).is_file():
         raise VerificationError(f"library file {lib} named by the manifest is missing from {outdir}",
                                 Location(str(path), parameter="library"))
-    _check_ports(manifest, path)
-    _check_decisions(manifest, path)
-    if not trust_deck:
-        check_deck(outdir / lib, outdir)
-    return CompiledDeck(outdir, manifest)
 
 
 def check_matches(compiled: CompiledDeck, model) -> None:
@@ -87,20 +101,19 @@ def check_matches(compiled: CompiledDeck, model) -> None:
     ``model`` (when recorded) is its name and the deck has one input port per model input and one
     output port per class (a linear readout layer: one tap per resonator it reads, and decisions,
     if any, for its classes)."""
-    manifest = compiled.manifest
-    if manifest.get("model") not in (None, model.name):
-        raise VerificationError(f"the deck was compiled from model {manifest['model']!r}, not {model.name!r}",
+    spec = compiled.spec
+    if spec.model not in (None, model.name):
+        raise VerificationError(f"the deck was compiled from model {spec.model!r}, not {model.name!r}",
                                 Location(str(compiled.outdir / "manifest.json"), parameter="model"))
     linear = model.readout.is_linear
-    taps = manifest.get("taps") or []
     if linear:
-        observed_match = [t.get("node") for t in taps] == model.read_nodes
+        observed_match = [t.node for t in spec.taps or []] == model.read_nodes
     else:
-        observed_match = not taps and len(manifest["outputs"]) == len(model.outputs)
-    if len(manifest["inputs"]) != len(model.inputs) or not observed_match:
+        observed_match = not spec.taps and len(spec.outputs) == len(model.outputs)
+    if len(spec.inputs) != len(model.inputs) or not observed_match:
         raise VerificationError(f"{compiled.outdir}: the deck's ports do not match the model's inputs and "
                                 + ("the resonators its readout layer reads" if linear else "outputs"))
-    decided = [d.get("class") for d in compiled.decisions]
+    decided = [d.cls for d in compiled.spec.decisions]
     if decided and decided != model.classes:
         raise VerificationError(f"{compiled.outdir}: the deck decides classes {decided}, the model {model.classes}")
 

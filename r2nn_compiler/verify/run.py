@@ -1,35 +1,10 @@
 """Verification: simulate a compiled deck in ngspice and compare it with the reference model.
 
-Transient: every signal is scaled by the manifest's port gains and time scale, written as an
-XSPICE ``filesource`` file, simulated (several signals of equal length share one ngspice run as
-parallel testbench copies), resampled at the signal's sample times and compared with the
-reference simulation: NRMSE of every output and agreement of the predicted class. AC: one copy
-of the subcircuit per input, AC 1 on that input, compared with the reference H(jω) over the
-band. The circuit is never changed here.
-
-Speed (bench/bench_verify.py): each run takes fixed steps of ``Ts/k``, ``k`` the fewest whose
-predicted integration error on that run's signals meets the ``accuracy`` target (default: a
-fifth of the NRMSE tolerance; :mod:`r2nn_compiler.sim.stepsize`), so ngspice takes neither more
-steps than the target needs nor rejected ones. Runs go to an executor (local processes on every
-core, or a Dask cluster), each carrying its library, inputs and step rule, so a worker needs no
-file of this machine; it returns only the outputs at the sample times and the op-amp peaks.
-
-What must hold depends on the deck. An exact deck (ideal elements) *is* the model: every output
-must match the reference within the NRMSE tolerance. A hardware deck (scaled, quantised, with
-op-amps) differs from the model by design: ngspice must then match the circuit the deck
-describes (its own circuit-level MNA, read back from the library) within the NRMSE tolerance —
-so the simulation is trustworthy — and the decisions must agree with the reference model on at
-least ``min_agreement`` of the signals; its NRMSE against the reference is reported, not gated.
-
-A deck with an on-circuit readout (manifest ``decisions``) decides by its decision ports: the
-circuit's class is the one port high at ``valid_after_s`` (:mod:`.decisions`, which also sets
-the winning margin against the detector's error); the numpy MNA is that of its linear part;
-each signal runs alone and with ngspice's step control on, since the readout is not linear.
-
-A deck of a linear readout layer is observed at its taps (manifest ``taps``, one per resonator
-the layer reads): NRMSE and ``.ac`` per tap against that resonator's reference velocity, and the
-decision values are the layer's class scores (its features φ reported beside them), whose
-margins and errors are differences in score units (:mod:`.decisions`).
+Transient runs (signals scaled by the manifest's gains and time scale, several of one length
+per run, fixed steps chosen for an accuracy target) and an AC sweep per input; an exact deck
+must match the reference within the NRMSE tolerance, a hardware deck its own circuit's MNA, with
+its decisions agreeing with the reference on ``min_agreement`` of the signals. The circuit is
+never changed here. Design and speed notes: docs/verify.md.
 """
 
 from __future__ import annotations
@@ -38,13 +13,13 @@ import math
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from .. import reference
-from ..backend import NgspiceNetlister, f_max_hz, testbench_net
+from ..backend import NgspiceNetlister, Testbench, f_max_hz, testbench_net
 from ..backend.ngspice import SAFE_ABSOLUTE_PATH
 from ..errors import Location, SimulationError, VerificationError
 from ..executor import LocalExecutor
@@ -59,7 +34,7 @@ from ..sim.stepsize import choose_substeps
 from . import decisions as readout
 from .circuit import CircuitUnderTest, signal_groups
 from .headroom import headroom, opamp_vectors
-from .manifest import CompiledDeck, check_matches, observed_ports
+from .manifest import CompiledDeck, check_matches
 from .metrics import nrmse, response_errors
 
 ENGINES = ("batch", "shared")
@@ -195,7 +170,7 @@ def _stage(compiled: CompiledDeck, workdir: Path) -> str:
     path = str(compiled.library_path.resolve())
     if SAFE_ABSOLUTE_PATH.fullmatch(path):
         return path
-    name = compiled.manifest["library"]
+    name = compiled.spec.library
     shutil.copyfile(compiled.library_path, workdir / name)
     return name
 
@@ -210,13 +185,26 @@ def circuit_f_max(model: Model, time_scale: float) -> float:
 def model_in_circuit_units(model: Model, compiled: CompiledDeck) -> StateSpace:
     """The reference model as the deck's ports see it: time in circuit seconds, inputs and
     outputs in volts (the manifest's gains and time scale)."""
-    m = compiled.manifest
-    ts = float(m["time_scale"])
-    in_gain = np.array([p["volts_per_unit"] for p in m["inputs"]], dtype=float)
-    out_gain = np.array([p["volts_per_unit_velocity"] for p in observed_ports(m)], dtype=float)
+    scaling = PortScaling.of(compiled)
+    ts, in_gain, out_gain = scaling.time_scale, scaling.in_gain, scaling.out_gain
     ss = reference.state_space(model)
     return StateSpace(ss.A / ts, ss.B / ts / in_gain[None, :], ss.C * out_gain[:, None],
                       ss.D * out_gain[:, None] / in_gain[None, :])
+
+
+@dataclass(frozen=True)
+class PortScaling:
+    """A deck's port gains (volts per model unit of each input, per m/s of each observed port)
+    and time scale (circuit s per model s)."""
+
+    in_gain: np.ndarray
+    out_gain: np.ndarray
+    time_scale: float
+
+    @classmethod
+    def of(cls, compiled: CompiledDeck) -> "PortScaling":
+        spec = compiled.spec
+        return cls(np.array(spec.input_gains), np.array(spec.observed_gains), float(spec.time_scale))
 
 
 @dataclass
@@ -242,6 +230,26 @@ class TransientRun:
     swing_v: float = 0.0
     # On-circuit readout: the manifest's decisions, readout_circuit, outputs, taps and readout.
     readout: dict | None = None
+
+    @classmethod
+    def settings(cls, model: Model, compiled: CompiledDeck, system: StateSpace, accuracy: float, engine: str,
+                 timeout_s: float) -> "TransientRun":
+        """The settings every run of ``compiled`` shares (no inputs yet: :meth:`with_inputs`)."""
+        m, spec = compiled.manifest, compiled.spec
+        return cls(
+            library_name=spec.library, library_path=str(compiled.library_path.resolve()),
+            library_text=compiled.library_path.read_text(encoding="utf-8"), subckt=spec.subckt,
+            n_outputs=len(spec.observed), supplies=[s.port for s in spec.supplies], inputs=np.empty((0, 0, 0)),
+            sample_period_s=0.0, system=system, accuracy=accuracy, f_max_hz=circuit_f_max(model, spec.time_scale),
+            engine=engine, timeout_s=timeout_s, opamps=list(spec.opamps),
+            swing_v=float((spec.opamp_model or {}).get("swing_v", 0.0)),
+            readout={key: m.get(key) for key in ("decisions", "readout_circuit", "outputs", "taps", "readout")}
+            if spec.decisions else None)
+
+    def with_inputs(self, inputs: np.ndarray, sample_period_s: float) -> "TransientRun":
+        """These settings for ``inputs`` (copies × inputs × samples, volts) sampled every
+        ``sample_period_s`` (circuit s)."""
+        return replace(self, inputs=inputs, sample_period_s=sample_period_s)
 
 
 @dataclass
@@ -276,13 +284,13 @@ def simulate_run(run: TransientRun) -> RunTraces:
         files = [f"input{b + 1}.txt" for b in range(copies)]
         for name, u in zip(files, run.inputs):
             np.savetxt(work / name, np.column_stack([t_c, u.T]), fmt="%.17g")
-        deck = NgspiceNetlister().testbench(
+        deck = NgspiceNetlister().testbench(Testbench(
             title="r2nn verify", library=library, subckt=run.subckt, n_inputs=n_in, n_outputs=run.n_outputs,
             extra_ports=run.supplies, data_file=files, tran=(float(t_c[-1]), step), ac=None, instances=copies,
             save_outputs=True, fixed_step=run.readout is None,  # the readout is not linear: step control on
             decisions=readout.decision_ports(run.readout) if run.readout else None,
             extra_saves=[v for b in range(copies) for v in opamp_vectors(run.opamps, instance=f"X{b + 1}")
-                         + (readout.detector_vectors(run.readout, b) if run.readout else [])])
+                         + (readout.detector_vectors(run.readout, b) if run.readout else [])]))
         plot = _run(make_engine(run.engine, run.timeout_s), deck, work).plot("tran")
     time_c = np.real(plot.get("time"))
     outputs = np.stack([[np.interp(t_c, time_c, np.real(plot.get(f"v({testbench_net('out', b, j, copies)})")))
@@ -308,77 +316,77 @@ def transient(model: Model, compiled: CompiledDeck, signals: list[Signal], *, en
     Only the part of each signal up to the end of the readout window is simulated: nothing
     after it can change a feature (the system is causal), and ngspice time is the cost here."""
     signals = [within_readout(model, s) for s in signals]
-    m = compiled.manifest
-    ts = float(m["time_scale"])
-    in_gain = np.array([p["volts_per_unit"] for p in m["inputs"]])
-    out_gain = np.array([p["volts_per_unit_velocity"] for p in observed_ports(m)])
-    n_out = len(observed_ports(m))
     system = circuit.state_space() if circuit is not None else model_in_circuit_units(model, compiled)
-    library_path = str(compiled.library_path.resolve())
-    library_text = compiled.library_path.read_text(encoding="utf-8")
     executor = executor if executor is not None else LocalExecutor()
-    workers = executor.workers
-
-    jobs, runs = [], []
-    f_max = circuit_f_max(model, ts)
-    for (rate, _), members in signal_groups(signals).items():
-        # Several signals share a run (one process start, one step control for all copies), but
-        # every worker gets a run. The split does not depend on the engine, so both engines
-        # simulate the same decks.
-        size = max(1, min(per_run, math.ceil(len(members) / workers)))
-        if m.get("decisions"):
-            size = 1  # non-linear readouts: copies sharing a run share every copy's step cuts
-        for k in range(0, len(members), size):
-            batch = members[k : k + size]
-            jobs.append((rate, batch))
-            runs.append(TransientRun(
-                library_name=m["library"], library_path=library_path, library_text=library_text, subckt=m["subckt"],
-                n_outputs=n_out, supplies=[s["port"] for s in compiled.supplies],
-                inputs=np.stack([signals[i].data for i in batch]) * in_gain[None, :, None],
-                sample_period_s=ts / rate, system=system, accuracy=accuracy, f_max_hz=f_max,
-                engine=engine, timeout_s=timeout_s, opamps=m.get("opamps") or [],
-                swing_v=float((m.get("opamp_model") or {}).get("swing_v", 0.0)),
-                readout={key: m.get(key) for key in ("decisions", "readout_circuit", "outputs", "taps", "readout")}
-                if m.get("decisions") else None))
-
+    shared = TransientRun.settings(model, compiled, system, accuracy, engine, timeout_s)
+    scaling = PortScaling.of(compiled)
+    jobs = plan_runs(signals, per_run, executor.workers, one_per_run=bool(compiled.spec.decisions))
+    runs = [shared.with_inputs(np.stack([signals[i].data for i in batch]) * scaling.in_gain[None, :, None],
+                               scaling.time_scale / rate) for rate, batch in jobs]
     results: list[SignalResult | None] = [None] * len(signals)
     for (rate, batch), traces in zip(jobs, executor.map(simulate_run, runs)):
         ref = reference.simulate(model, np.stack([signals[i].data for i in batch]), rate)
         mna = circuit.outputs_for({}, [signals[i] for i in batch]) if circuit is not None else None
         for b, i in enumerate(batch):
-            circ = traces.outputs[b] / out_gain[:, None]
-            results[i] = _score(model, signals[i], circ, ref[b], rate)
-            results[i].step_s, results[i].predicted_nrmse = traces.step_s, traces.predicted_nrmse
-            results[i].headroom = traces.headroom[b]
-            results[i].accuracy = accuracy
+            circ = traces.outputs[b] / scaling.out_gain[:, None]
+            result = results[i] = _score(model, signals[i], circ, ref[b], rate)
+            result.step_s, result.predicted_nrmse = traces.step_s, traces.predicted_nrmse
+            result.headroom, result.accuracy = traces.headroom[b], accuracy
             if mna is not None:
-                results[i].nrmse_vs_circuit = dict(zip(observed_labels(model), map(float, nrmse(circ, mna[b]))))
-                # Like with like: ngspice's trace and the MNA's, through the same readout of
-                # samples; the exact features of the MNA (between samples too) against the model.
-                sampled = dict(zip(model.classes, reference.features(model, mna[b], rate)))
-                exact = dict(zip(model.classes, reference.system_features(
-                    model, system, signals[i].data[None] * in_gain[None, :, None], rate, ts, out_gain)[0])) \
-                    if model.readout.kind in (RMS_CONTINUOUS, LINEAR) else sampled
-                absolute = results[i].scores
-                results[i].simulation_error = readout.feature_deviation(
-                    results[i].features_circuit, sampled, results[i].features_reference, absolute)
-                results[i].network_error = readout.feature_deviation(
-                    exact, results[i].features_reference, results[i].features_reference, absolute)
+                _compare_with_circuit(result, model, system, scaling, signals[i], circ, mna[b])
             if traces.decisions is not None:
-                decided = dict(traces.decisions[b])
-                results[i].decision_traces = decided.pop("traces", None)
-                results[i].decision = {**decided, "output_class": results[i].circuit_class,
-                                       "agree": decided["class"] == results[i].reference_class,
-                                       **readout.margin_figures(m, decided, results[i].features_reference,
-                                                                results[i].features_circuit,
-                                                                continuous_scores(model, decided, out_gain, ts))}
-                if results[i].simulation_error is not None:
-                    results[i].decision.update(simulation_error=results[i].simulation_error,
-                                               network_error=results[i].network_error)
-                results[i].circuit_class = decided["class"]
+                _add_decision(result, model, compiled, dict(traces.decisions[b]), scaling)
         if progress is not None:
             progress(len(batch))
     return results
+
+
+def plan_runs(signals: list[Signal], per_run: int, workers: int, one_per_run: bool) -> list[tuple[float, list[int]]]:
+    """The runs, as (sample rate, indices of the signals sharing the run): signals of one length
+    and rate share a run (one process start, one step control for all copies), but every worker
+    gets a run; ``one_per_run`` (non-linear readouts: copies sharing a run would share every
+    copy's step cuts) puts each signal in a run of its own. The split does not depend on the
+    engine, so both engines simulate the same decks."""
+    jobs = []
+    for (rate, _), members in signal_groups(signals).items():
+        size = 1 if one_per_run else max(1, min(per_run, math.ceil(len(members) / workers)))
+        jobs += [(rate, members[k : k + size]) for k in range(0, len(members), size)]
+    return jobs
+
+
+def _compare_with_circuit(result: SignalResult, model: Model, system: StateSpace, scaling: PortScaling,
+                          signal: Signal, circ: np.ndarray, mna: np.ndarray) -> None:
+    """A hardware deck's figures against its own circuit's MNA ``mna`` (observed ports ×
+    samples, model units): NRMSE, ngspice's own feature error and the network's."""
+    rate, ts = signal.rate_hz, scaling.time_scale
+    result.nrmse_vs_circuit = dict(zip(observed_labels(model), map(float, nrmse(circ, mna))))
+    # Like with like: ngspice's trace and the MNA's, through the same readout of samples; the
+    # exact features of the MNA (between samples too) against the model.
+    sampled = dict(zip(model.classes, reference.features(model, mna, rate)))
+    exact = sampled
+    if model.readout.kind in (RMS_CONTINUOUS, LINEAR):
+        exact = dict(zip(model.classes, reference.system_features(
+            model, system, signal.data[None] * scaling.in_gain[None, :, None], rate, ts, scaling.out_gain)[0]))
+    absolute = result.scores
+    result.simulation_error = readout.feature_deviation(result.features_circuit, sampled, result.features_reference,
+                                                        absolute)
+    result.network_error = readout.feature_deviation(exact, result.features_reference, result.features_reference,
+                                                     absolute)
+
+
+def _add_decision(result: SignalResult, model: Model, compiled: CompiledDeck, decided: dict,
+                  scaling: PortScaling) -> None:
+    """An on-circuit readout's decision (``decisions.evaluate`` of one copy) into ``result``:
+    its traces, margins and errors; the circuit's class becomes the decided one."""
+    result.decision_traces = decided.pop("traces", None)
+    scores = continuous_scores(model, decided, scaling.out_gain, scaling.time_scale)
+    result.decision = {**decided, "output_class": result.circuit_class,
+                       "agree": decided["class"] == result.reference_class,
+                       **readout.margin_figures(compiled.manifest, decided, result.features_reference,
+                                                result.features_circuit, scores)}
+    if result.simulation_error is not None:
+        result.decision.update(simulation_error=result.simulation_error, network_error=result.network_error)
+    result.circuit_class = decided["class"]
 
 
 #: A signal is simulated again at this fraction of its accuracy while ngspice's own error in the
@@ -479,21 +487,20 @@ def ac(model: Model, compiled: CompiledDeck, engine, workdir: Path, points_per_d
     """AC analysis, one testbench copy per input. Returns (model freqs, H circuit, H reference,
     per output/input errors); H arrays are (outputs × inputs × freqs) in model units (a linear
     layer's deck: its taps, the read nodes' velocities)."""
-    m = compiled.manifest
-    ts = float(m["time_scale"])
-    n_in, n_out = len(m["inputs"]), len(observed_ports(m))
+    spec, scaling = compiled.spec, PortScaling.of(compiled)
+    ts = scaling.time_scale
+    n_in, n_out = len(spec.inputs), len(spec.observed)
     library = _stage(compiled, workdir)
     grid = reference.default_grid(model, 2)
-    deck = NgspiceNetlister().testbench(
-        title="r2nn verify ac", library=library, subckt=m["subckt"], n_inputs=n_in, n_outputs=n_out,
-        extra_ports=[s["port"] for s in compiled.supplies], data_file=None, tran=None,
-        decisions=readout.decision_ports(m) or None,
+    deck = NgspiceNetlister().testbench(Testbench(
+        title="r2nn verify ac", library=library, subckt=spec.subckt, n_inputs=n_in, n_outputs=n_out,
+        extra_ports=[s.port for s in spec.supplies], data_file=None, tran=None,
+        decisions=readout.decision_ports(compiled.manifest) or None,
         ac=(float(grid[0] / ts), float(grid[-1] / ts), points_per_decade), instances=n_in, ac_per_instance=True,
-        save_outputs=True)
+        save_outputs=True))
     plot = _run(engine, deck, workdir).plot("ac")
     freqs = sweep_frequencies(np.real(plot.get("frequency")), grid[0] / ts, grid[-1] / ts) * ts
-    in_gain = np.array([p["volts_per_unit"] for p in m["inputs"]])
-    out_gain = np.array([p["volts_per_unit_velocity"] for p in observed_ports(m)])
+    in_gain, out_gain = scaling.in_gain, scaling.out_gain
     h_circ = np.empty((n_out, n_in, freqs.size), dtype=complex)
     for k in range(n_in):
         for j in range(n_out):
@@ -660,7 +667,7 @@ def verify_deck(model: Model, compiled: CompiledDeck, signals: list[Signal], *, 
                             timeout_s=timeout_s)
     runner = make_engine(engine, timeout_s)
     start = time.perf_counter()
-    circuit = None if compiled.manifest.get("exact", False) else (
+    circuit = None if compiled.spec.exact else (
         readout.linear_circuit(compiled) if readout.decision_ports(compiled.manifest)
         else CircuitUnderTest.from_compiled(compiled))
     sig_results = transient(model, compiled, signals, engine=engine, timeout_s=timeout_s, accuracy=accuracy,
