@@ -119,3 +119,26 @@ def test_readout_decks_draw_the_linear_circuit_and_spot_check_the_decision_ports
     (check,) = report.spot_checks
     assert check["signals"] == 2 and check["decisions_agree"] == 2
     assert check["ngspice_vs_mna_nrmse"] < 0.005
+
+
+def test_a_folder_of_class_folders_gives_its_signals_and_their_labels(tmp_path):
+    """``--signals DIR`` where DIR holds one folder per class (as run_demo.py writes its
+    held-out clips): every clip found, each labelled by its folder, loose files first."""
+    from r2nn_compiler.signals import Signal, signal_files
+    from r2nn_compiler.verify.tolerance import labels_for
+
+    for cls, n in (("rough", 2), ("smooth", 1)):
+        (tmp_path / cls).mkdir()
+        for i in range(n):
+            np.save(tmp_path / cls / f"{i}.npy", np.zeros((8, 1)))
+    np.save(tmp_path / "loose.npy", np.zeros((8, 1)))
+    (tmp_path / "notes.txt").write_text("not a signal")
+    files = signal_files([tmp_path])
+    assert [f.relative_to(tmp_path).as_posix() for f in files] == ["loose.npy", "rough/0.npy", "rough/1.npy",
+                                                                    "smooth/0.npy"]
+
+    class Classes:
+        classes = ["smooth", "rough"]
+
+    signals = [Signal(np.zeros((1, 8)), 8.0, str(f)) for f in files[1:]]
+    assert labels_for(Classes(), signals).tolist() == [1, 1, 0]
