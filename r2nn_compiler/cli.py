@@ -565,6 +565,11 @@ def _print_decisions(figures: dict) -> None:
 @click.option("--l1", type=float, default=1e-3, show_default=True, help="L1 weight on couplings (sparsity).")
 @click.option("--hardware-aware", type=float, default=0.0, show_default=True,
               help="Std of multiplicative part noise during training (e.g. 0.02).")
+@click.option("--tolerances", "tolerances_text", default=None, metavar="R=1%,C=5%,L=10%",
+              help="Train against these part tolerances instead: each step draws --tolerance-draws boards "
+                   "within them and trains on the worst.")
+@click.option("--tolerance-draws", type=click.IntRange(1, 100), default=3, show_default=True,
+              help="Boards drawn per step with --tolerances.")
 @click.option("--steps", type=click.IntRange(1, 10**6), default=300, show_default=True)
 @click.option("--validation", type=click.FloatRange(0, 0.9), default=0.2, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -587,17 +592,22 @@ def _print_decisions(figures: dict) -> None:
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Loss/accuracy curves (PNG).")
 @handles_errors
 def train_cmd(data_path, out_path, n_resonators, band_text, freq_text, passive, springs, max_couplings, l1,
-              hardware_aware, steps, validation, seed, readout_kind, readout, segments_text, max_features, floor,
-              group_lasso, plot_path) -> None:
+              hardware_aware, tolerances_text, tolerance_draws, steps, validation, seed, readout_kind, readout,
+              segments_text, max_features, floor, group_lasso, plot_path) -> None:
     """Train an R²NN on DATA (a folder of class folders of WAV files, or an .npz) and write it."""
     from .train import TrainOptions, load_dataset, plot_history, train
 
     _check_output_file(out_path, "-o")
     compiler.check_model_path(out_path)
     _check_figure_file(plot_path, "--plot")
+    if tolerances_text:
+        from .circuit.tolerances import parse_tolerances
+
+        parse_tolerances(tolerances_text, "--tolerances")
     options = TrainOptions(n_resonators=n_resonators, passive=passive, max_couplings=max_couplings, l1=l1,
                            coupling_kinds=("damper", "spring") if springs else ("damper",),
                            hardware_aware=hardware_aware, steps=steps, validation=validation, seed=seed,
+                           tolerances=tolerances_text, tolerance_draws=tolerance_draws,
                            band=parse_band(band_text) if band_text else None,
                            frequencies=parse_frequencies(freq_text) if freq_text else (),
                            readout_kind=readout_kind, readout=readout, segments=parse_segments(segments_text),
@@ -635,7 +645,7 @@ def train_cmd(data_path, out_path, n_resonators, band_text, freq_text, passive, 
 def tolerance_cmd(model_path, outdir, more_signals, signal_paths, tol_text, runs, distribution, seed, spot_checks,
                   workers, scheduler, rate, json_path) -> None:
     """Monte Carlo over part tolerances of the deck in OUTDIR (circuit-level MNA, ngspice spot checks)."""
-    from .verify.tolerance import parse_tolerances
+    from .circuit.tolerances import parse_tolerances
 
     _check_output_file(json_path, "--json")
     model = compiler.load_model(model_path)

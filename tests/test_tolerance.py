@@ -13,7 +13,7 @@ from r2nn_compiler.cli import main
 from r2nn_compiler.compiler import load_model, tolerance
 from r2nn_compiler.errors import CompileError, UsageError
 from r2nn_compiler.reference import default_grid, frequency_response
-from r2nn_compiler.verify.tolerance import parse_tolerances
+from r2nn_compiler.circuit.tolerances import parse_tolerances
 
 from .conftest import ROOT
 

@@ -47,6 +47,7 @@ from . import layer
 from . import logistic
 from . import segments as seg
 from . import trainer as tr
+from .boards import worst
 from .data import Dataset
 
 
@@ -189,6 +190,7 @@ class _LinearRun:
         self.train_spec = problem.spectra.subset(problem.train_idx)
         self.val_spec = problem.spectra.subset(problem.val_idx)
         self.y_train, self.y_val = dataset.labels[problem.train_idx], dataset.labels[problem.val_idx]
+        self.boards = tr.run_boards(problem.layout, options)
         self.rejected = 0
 
     def evaluate(self, theta: np.ndarray, rho: np.ndarray, factors: np.ndarray | None = None) -> layer.LayerEvaluation:
@@ -201,8 +203,7 @@ class _LinearRun:
         adam = tr.Adam(theta.size + rho.size)
         for step in range(steps):
             lr = opt.lr * (tr.LR_FLOOR + (1 - tr.LR_FLOOR) * 0.5 * (1 + math.cos(math.pi * step / max(steps, 1))))
-            factors = 1 + opt.hardware_aware * self.rng.standard_normal(theta.size) if opt.hardware_aware else None
-            ev = self.evaluate(theta, rho, factors)
+            ev = worst(lambda f: self.evaluate(theta, rho, f), self.boards.factors(self.rng))
             self._record(ev, rho)
             delta = adam.step(np.concatenate([ev.grad_net, ev.grad_layer]), lr)
             theta, rho = self._guarded_step(theta, rho, delta, adam)

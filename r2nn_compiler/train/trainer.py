@@ -46,10 +46,12 @@ import scipy.optimize
 from tqdm import tqdm
 
 from .. import reference
+from ..circuit.tolerances import parse_tolerances
 from ..errors import Location, SignalError, UsageError
 from ..model import Coupling, Input, Model, Output, Readout, Resonator, validate_model
 from ..model.ir import LINEAR, READOUT_KINDS
 from . import freqdomain as fd
+from .boards import Boards, boards, worst
 from .data import Dataset
 
 #: Halvings of a step that would make the network too slowly decaying, before rejecting it.
@@ -83,6 +85,9 @@ class TrainOptions:
     - l1: weight of Σ |θ_coupling| in the loss (sparsity).
     - hardware_aware: std of the multiplicative Gaussian noise put on every physical value at
       every step (0.02 = 2 %; 0 = off), so part tolerances and quantisation hurt less.
+    - tolerances: part tolerances (``"R=1%,C=5%,L=10%"``) to train against instead: each step
+      draws ``tolerance_draws`` boards within them and trains on the worst (:mod:`.boards`);
+      None: the Gaussian law of ``hardware_aware``.
     - steps, lr: Adam steps and peak learning rate (θ units per step, cosine-decayed).
     - temperature: softmax sharpness on ln r (logits = temperature · ln r_j).
     - seed: initialisation, split and noise.
@@ -116,6 +121,8 @@ class TrainOptions:
     max_couplings: int | None = None
     l1: float = 1e-3
     hardware_aware: float = 0.0
+    tolerances: str | None = None
+    tolerance_draws: int = 3
     steps: int = 300
     fine_tune_steps: int = 100
     lr: float = 0.03
@@ -232,13 +239,22 @@ def train(dataset: Dataset, options: TrainOptions = TrainOptions(), progress: bo
     return TrainResult(model, history, metrics)
 
 
+def run_boards(layout: fd.Layout, options: TrainOptions) -> Boards:
+    """The boards each step of a run on ``layout`` trains on (:mod:`.boards`)."""
+    tolerances = parse_tolerances(options.tolerances, "tolerances") if options.tolerances else None
+    return boards(layout, tolerances, options.tolerance_draws, options.hardware_aware)
+
+
 def _check_options(options: TrainOptions) -> None:
     """Raise UsageError naming the first option outside its range."""
+    if options.tolerances:
+        parse_tolerances(options.tolerances, "tolerances")
     checks = [
         ("n_resonators", options.n_resonators >= 1, "an integer >= 1"),
         ("max_couplings", options.max_couplings is None or options.max_couplings >= 0, "None or >= 0"),
         ("l1", options.l1 >= 0, ">= 0"),
         ("hardware_aware", 0 <= options.hardware_aware < 1, "in [0, 1)"),
+        ("tolerance_draws", options.tolerance_draws >= 1, "an integer >= 1"),
         ("steps", options.steps >= 0 and options.fine_tune_steps >= 0, ">= 0 (and fine_tune_steps)"),
         ("lr", options.lr > 0, "> 0"),
         ("temperature", options.temperature > 0, "> 0"),
@@ -448,6 +464,7 @@ class _Run:
         self.layout, self.train_spec, self.val_spec = layout, train_spec, val_spec
         self.y_train, self.y_val, self.options, self.min_decay = y_train, y_val, options, min_decay
         self.rng, self.history, self.bar = rng, history, bar
+        self.boards = run_boards(layout, options)
         self.rejected = 0
 
     def optimise(self, theta: np.ndarray, steps: int) -> np.ndarray:
@@ -455,9 +472,9 @@ class _Run:
         adam = Adam(theta.size)
         for step in range(steps):
             lr = opt.lr * (LR_FLOOR + (1 - LR_FLOOR) * 0.5 * (1 + math.cos(math.pi * step / max(steps, 1))))
-            factors = 1 + opt.hardware_aware * self.rng.standard_normal(theta.size) if opt.hardware_aware else None
-            ev = fd.objective(theta, self.layout, self.train_spec, self.y_train, opt.temperature, opt.l1,
-                              (self.min_decay, PENALTY_START * self.min_decay), factors)
+            ev = worst(lambda f: fd.objective(theta, self.layout, self.train_spec, self.y_train, opt.temperature,
+                                              opt.l1, (self.min_decay, PENALTY_START * self.min_decay), f),
+                       self.boards.factors(self.rng))
             self._record(ev)
             theta = self._guarded_step(theta, adam.step(ev.grad, lr), adam)
         return theta

@@ -30,24 +30,6 @@ from .manifest import CompiledDeck, check_matches
 from .run import transient, within_readout
 
 
-def parse_tolerances(text: str) -> dict[str, float]:
-    """``"R=1%,C=5%,L=10%"`` → {"R": 0.01, "C": 0.05, "L": 0.1}. Raises UsageError."""
-    out: dict[str, float] = {}
-    for item in filter(None, (p.strip() for p in text.split(","))):
-        kind, sep, value = item.partition("=")
-        kind = kind.strip().upper()
-        if not sep or kind not in KINDS:
-            raise UsageError(f"--tol: expected KIND=PERCENT with KIND in R, L, C, got {item!r}")
-        try:
-            number = float(value.strip().rstrip("%")) / (100.0 if value.strip().endswith("%") else 1.0)
-        except ValueError:
-            raise UsageError(f"--tol: expected a percentage like 5%, got {value!r}") from None
-        if not 0 <= number < 1:
-            raise UsageError(f"--tol: tolerance of {kind} must be between 0% and 100%, got {value!r}")
-        out[kind] = number
-    return out
-
-
 def check_inputs(model: Model, compiled: CompiledDeck, signals: list[Signal], tolerances: dict[str, float], *,
                  distribution: str = "uniform") -> None:
     """Check everything the analysis reads before any draw or simulation: the distribution is
