@@ -39,7 +39,7 @@ The port's driver then changes by 1/g_j:
 * an ideal readout element (the VCVS ``E`` or CCVS ``H`` of ``--readout none``): its value,
   exactly;
 * a parts-level buffer (``--readout analog``): its last stage's Rf and Rg are chosen again
-  (:func:`readout_analog.retrim_buffer`, within :data:`TRIM_TARGET`), and g_j measured again,
+  (:func:`common.buffers.retrim_buffer`, within :data:`TRIM_TARGET`), and g_j measured again,
   up to :data:`ITERATIONS` times (the op-amp's shortfall depends on the stage gain);
 * a buffer whose last stage is a follower, or one that would need a gain below 1: left alone
   and listed (``uncalibrated``).
@@ -83,8 +83,8 @@ from ..model import Model
 from ..reference import default_grid
 from ..numerics.window_energy import segment_energies
 from .base import CompileContext, Pass, PassResult, register
-from .check_reference import circuit_response, in_model_units, reference_response
-from .readout_analog import retrim_buffer
+from .common.buffers import retrim_buffer
+from .common.response import circuit_response, in_model_units, reference_response
 
 #: Relative gain error the recalibrated buffer's last stage aims for.
 TRIM_TARGET = 1e-5
@@ -123,7 +123,7 @@ def calibration_grid(model: Model) -> np.ndarray:
 
 def response(ctx: CompileContext, freqs_hz: np.ndarray) -> np.ndarray:
     """H(jω) of the graph in model units (outputs × inputs × freqs), like
-    :func:`check_reference.circuit_response`, through the circuit's state space (the algebraic
+    :func:`common.response.circuit_response`, through the circuit's state space (the algebraic
     unknowns eliminated once, then one small dense solve per frequency) when it has at most
     :data:`STATE_SPACE_UNKNOWNS` unknowns and :data:`STATE_SPACE_STATES` states: tactile's GIC
     deck with its analog readout (347 unknowns, 85 states, 1144 frequencies) takes 1.0 s instead

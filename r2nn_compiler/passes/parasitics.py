@@ -17,7 +17,7 @@ Negative L or C are not parts (an active circuit will realise them) and get no l
 ESR or an infinite Q_L adds nothing.
 
 Compensation. A resonator's own elements form the quadratic a·s² + b·s + c of
-:class:`~.scale.Tank` (losses included): ω0² = c/a, Q = √(a·c)/b. Each resonator's ideal f0
+:class:`~.common.tanks.Tank` (losses included): ω0² = c/a, Q = √(a·c)/b. Each resonator's ideal f0
 and Q are restored exactly (at the pole, not in a band fit), which is possible because:
 
 * series loop (force-voltage): a = LC and c = 1 do not see the losses, so f0 stays and the
@@ -46,10 +46,10 @@ from numpy.polynomial import polynomial as P
 from ..circuit import GROUND, CircuitGraph, Component
 from ..reference import default_grid
 from ..units import format_si
-from ..circuit.annotations import Role
+from ..circuit.annotations import NOT_PARTS, Role
 from .base import ELEMENT, ROLE, CompileContext, Pass, PassResult, register
-from .check_reference import circuit_response, reference_response, relative_error
-from .scale import IN_SERIES_WITH, NOT_PARTS, Tank, model_band_hz, relative_change, resonator_tanks
+from .common.response import circuit_response, reference_response, relative_error
+from .common.tanks import IN_SERIES_WITH, Tank, model_band_hz, relative_change, resonator_tanks
 
 PARASITIC = Role.PARASITIC
 

@@ -77,9 +77,10 @@ from ..errors import CompileError, Location
 from ..eseries import Pair
 from ..model import Model
 from ..reference import default_grid
-from ..circuit.annotations import IDEAL_VALUE, SERIES, TOLERANCE
+from ..circuit.annotations import SERIES
 from .base import ELEMENT, ROLE, CompileContext, Pass, PassResult, register
-from .check_reference import circuit_response, reference_response, relative_error
+from .common.realise import connection_of, realise
+from .common.response import circuit_response, reference_response, relative_error
 
 STRATEGIES = ("nearest", "pair", "retune")
 PASSIVE = ("R", "L", "C")
@@ -96,11 +97,6 @@ RETUNE_PAIR_TARGET = 1e-3
 
 #: Frequencies of the H(jω) comparison over the model's band.
 RESPONSE_POINTS = 100
-
-#: Attrs this pass sets on paired parts (besides SERIES, TOLERANCE, IDEAL_VALUE).
-PAIR = "pair"
-PAIR_PARTS = "pair_parts"
-
 
 @dataclass(frozen=True)
 class ResonatorParts:
@@ -361,36 +357,6 @@ def _model_q(model: Model, element: str) -> float:
 def _single(value: float, series: str) -> Pair:
     q = eseries.nearest(value, series)
     return Pair("single", (q,), q, abs(q / value - 1))
-
-
-def realise(graph: CircuitGraph, comp: Component, pair: Pair, series: str, tolerance: float) -> list[Component]:
-    """Replace ``comp`` by the part or parts of ``pair`` (values in its unit), with the attrs
-    the BOM reads (see :func:`connection_of` for how a pair is wired). Returns the new
-    components."""
-    attrs = {**comp.attrs, SERIES: series, TOLERANCE: tolerance, IDEAL_VALUE: float(comp.value)}
-    if pair.kind == "single":
-        return graph.replace(comp.name, dataclasses.replace(comp, value=pair.values[0], attrs=attrs))
-    connection = connection_of(comp.kind, pair)
-    second = graph.next_designator(comp.kind)
-    attrs.update({PAIR: connection, PAIR_PARTS: [comp.name, second]})
-    nodes = (comp.nodes, comp.nodes)
-    if connection == "series":
-        mid = f"{comp.name}_mid"
-        while mid in graph.graph:
-            mid += "_"
-        nodes = ((comp.nodes[0], mid), (mid, comp.nodes[1]))
-    first_value, second_value = pair.values
-    return graph.replace(comp.name,
-                         dataclasses.replace(comp, nodes=nodes[0], value=first_value, attrs=attrs),
-                         Component(second, comp.kind, nodes[1], second_value, origin=comp.origin, attrs=dict(attrs)))
-
-
-def connection_of(kind: str, pair: Pair) -> str:
-    """How ``pair``'s parts are wired for a part of ``kind``: ``"single"``, ``"series"`` or
-    ``"parallel"`` (capacitances add in parallel, so a capacitor's connection is swapped)."""
-    if kind == "C" and pair.kind != "single":
-        return {"series": "parallel", "parallel": "series"}[pair.kind]
-    return pair.kind
 
 
 def _shift(res: ResonatorParts, ideal: Callable[[Component], float], realised: Callable[[Component], float]) -> dict:

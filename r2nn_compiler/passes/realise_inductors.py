@@ -92,15 +92,16 @@ import numpy as np
 from .. import eseries
 from ..circuit import GROUND, CircuitGraph, Component, Port, SubcircuitDef, mna_matrices
 from ..circuit.opamp import OpampModel, from_options, subcircuit
+from ..circuit.annotations import IDEAL_VALUE
 from ..circuit.annotations import opamps as graph_opamps
 from ..errors import CompileError, Location
 from ..eseries import Pair
 from ..reference import default_grid, state_space
 from .base import ELEMENT, ROLE, CompileContext, Pass, PassResult, register
-from .check_reference import circuit_response, reference_response, relative_error
-from .quantise import IDEAL_VALUE, PAIR, realise
-from .realise_negative import NEUTRAL_POLE, _fresh, _pole_text, _slowest_pole, _swap_model
-from .scale import IN_SERIES_WITH
+from .common.poles import fresh_designators, pole_text, slowest, slowest_pole, swap_model
+from .common.realise import PAIR, realise
+from .common.response import circuit_response, reference_response, relative_error
+from .common.tanks import IN_SERIES_WITH
 
 #: Inductor realisations ``CompileOptions.inductors`` may name.
 INDUCTOR_KINDS = ("passive", "gic")
@@ -273,14 +274,14 @@ class RealiseInductors(Pass):
                    for element, (net, group) in groups.items()]
         inputs = [p.net for p in ctx.inputs]
         if opamp.kind != proof.kind:
-            _require_decaying(_slowest_pole(graph, inputs), proof)
-            graph = _swap_model(graph, proof, opamp)
+            _require_decaying(slowest_pole(graph, inputs), proof)
+            graph = swap_model(graph, proof, opamp)
         loads = _output_loads(graph, records)
         nets = sorted({n for comps in loads.values() for c in comps for n in c.nodes} - {GROUND})
         # One reduction to a state space serves the proof, H(jω) and the peaks: on circuits with
         # op-amps it is an order of magnitude faster than solving the full MNA per frequency.
         system = mna_matrices(graph, inputs).state_space([p.net for p in ctx.outputs] + nets)
-        pole = _slowest(system.poles())
+        pole = slowest(system.poles())
         _require_decaying(pole, opamp)
         graph.meta["opamps"] = [op.as_dict() for op in graph_opamps(graph)]
         graph.meta["opamp_model"] = opamp.as_dict()
@@ -329,9 +330,9 @@ class RealiseInductors(Pass):
                             peak_v)
         q_model = next((r.q for r in ctx.model.resonators if r.name == element), math.inf)
 
-        xs = _fresh(graph, "X", 2)
-        rs = _fresh(graph, "R", 4)
-        (cs,) = _fresh(graph, "C", 1)
+        xs = fresh_designators(graph, "X", 2)
+        rs = fresh_designators(graph, "R", 4)
+        (cs,) = fresh_designators(graph, "C", 1)
         nets = tuple(f"{xs[0].lower()}_{suffix}" for suffix in ("a", "b", "c", "d"))
         attrs = {ROLE: "active", ELEMENT: element, "realises": "stiffness"}
         origin = f"GIC for resonator {element} stiffness"
@@ -344,7 +345,7 @@ class RealiseInductors(Pass):
         compensation = None
         z0 = 2 * math.pi * f0 * l_target
         if design.loss_s < 0 and (not math.isfinite(q_model) or abs(q_model * design.loss_s * z0) > COMPENSATE_ABOVE):
-            (compensation,) = _fresh(graph, "R", 5)[4:]
+            (compensation,) = fresh_designators(graph, "R", 5)[4:]
             parts.append(Component(compensation, "R", (net, GROUND), -1.0 / design.loss_s,
                                    origin=f"{origin}: loss compensation", attrs=dict(attrs)))
             plan[compensation] = _trimmed(-1.0 / design.loss_s, r_series)
@@ -532,16 +533,10 @@ def _output_peaks(records: list[dict], loads: dict[str, list[Component]], volts:
         record["headroom"] = swing_v / max(peaks_v) if max(peaks_v) > 0 else math.inf
 
 
-def _slowest(poles: np.ndarray) -> complex:
-    """The pole of largest real part, leaving out the neutral ones at 0 (see realise_negative)."""
-    moving = poles[np.abs(poles) > NEUTRAL_POLE * np.max(np.abs(poles))]
-    return complex(moving[0])
-
-
 def _require_decaying(pole: complex, opamp: OpampModel) -> None:
     if pole.real >= 0:
         raise CompileError(f"realise_inductors: with the GICs and the {opamp.describe()} the circuit has a growing "
-                           f"pole {_pole_text(pole)}")
+                           f"pole {pole_text(pole)}")
 
 
 def _signed(x: float | None) -> str:

@@ -94,13 +94,14 @@ import math
 
 import numpy as np
 
-from ..circuit import GROUND, CircuitGraph, Component, mna_matrices
+from ..circuit import GROUND, CircuitGraph, Component
 from ..circuit.opamp import OpampModel, from_options, subcircuit
 from ..circuit.annotations import opamps as graph_opamps
 from ..errors import CompileError
 from ..reference import default_grid
 from .base import ELEMENT, ROLE, CompileContext, Pass, PassResult, register
-from .check_reference import circuit_response, reference_response, relative_error
+from .common.poles import fresh_designators, pole_text, slowest_pole, swap_model
+from .common.response import circuit_response, reference_response, relative_error
 
 SCS = "short-circuit-stable"
 OCS = "open-circuit-stable"
@@ -111,10 +112,6 @@ DIVIDER_OHM = 10e3
 
 #: Difference-amplifier resistor Ra as a multiple of the coupling's impedance (see module doc).
 RA_RATIO = 10.0
-
-#: Poles smaller than this fraction of the largest one are the neutral modes of lossless
-#: inductor loops (exactly 0 up to rounding, ~1e-16 relative), not growth or decay.
-NEUTRAL_POLE = 1e-9
 
 #: Frequencies (on the model's grid) at which the pass reports the H(jω) error.
 ERROR_GRID_POINTS = 100
@@ -146,10 +143,10 @@ class RealiseNegative(Pass):
         opamp = from_options(ctx.options)
         proof = opamp if opamp.kind == "macro" else dataclasses.replace(opamp, kind="macro")
         inputs = [p.net for p in ctx.inputs]
-        before = _slowest_pole(graph, inputs)
+        before = slowest_pole(graph, inputs)
         if before.real >= 0:
             raise CompileError(f"realise_negative: the graph is unstable before any realisation (pole "
-                               f"{_pole_text(before)}): an earlier pass changed the network")
+                               f"{pole_text(before)}): an earlier pass changed the network")
         grounded_nets = list(dict.fromkeys(_resonator_net(c) for c in negative if c.kind == "R" and GROUND in c.nodes))
         # Every element in its preferred form first, proven once; element by element (each step
         # proven, OCS where SCS grows, the culprit named) only if that circuit is not stable.
@@ -161,7 +158,7 @@ class RealiseNegative(Pass):
             records += [realiser.floating(comp) for comp in negative if GROUND not in comp.nodes]
             if prove_each:
                 break
-            pole = _slowest_pole(realiser.graph, inputs)
+            pole = slowest_pole(realiser.graph, inputs)
             if pole.real < 0:
                 proven = pole
                 for record in records:
@@ -170,11 +167,11 @@ class RealiseNegative(Pass):
                 break
         graph = realiser.graph
         if opamp.kind != proof.kind:
-            graph, proven = _swap_model(graph, proof, opamp), None
-        after = proven if proven is not None else _slowest_pole(graph, inputs)
+            graph, proven = swap_model(graph, proof, opamp), None
+        after = proven if proven is not None else slowest_pole(graph, inputs)
         if after.real >= 0:
             raise CompileError(f"realise_negative: with the {opamp.describe()} the circuit has a growing pole "
-                               f"{_pole_text(after)}")
+                               f"{pole_text(after)}")
 
         opamps = [op.as_dict() for op in graph_opamps(graph)]
         graph.meta["opamps"] = opamps
@@ -244,7 +241,7 @@ class _Realiser:
             parts = nic_parts(trial, net, r_ohm, orientation, self.proof.subckt_name, element,
                               _clip(DIVIDER_OHM, self.r_range))
             trial.replace(group[0].name, *parts)
-            pole = _slowest_pole(trial, self.inputs) if self.prove_each else complex(-math.inf)
+            pole = slowest_pole(trial, self.inputs) if self.prove_each else complex(-math.inf)
             tried.append((orientation, pole))
             if pole.real < 0:
                 self.graph = trial
@@ -254,7 +251,7 @@ class _Realiser:
         raise CompileError(
             f"realise_negative: resonator {element}'s net damping {-r_ohm:.4g} ohm (net {net}) cannot be realised "
             f"stably with the {self.proof.describe()}: " +
-            "; ".join(f"{o} port: growing pole {_pole_text(p)}" for o, p in tried))
+            "; ".join(f"{o} port: growing pole {pole_text(p)}" for o, p in tried))
 
     def floating(self, comp: Component) -> dict:
         """Realise a negative floating R or L with a difference amplifier at each end."""
@@ -264,12 +261,12 @@ class _Realiser:
         trial = self.graph.copy()
         parts = pair_parts(trial, comp, r_a, self.proof.subckt_name, element)
         trial.replace(comp.name, *parts)
-        pole = _slowest_pole(trial, self.inputs) if self.prove_each else complex(-math.inf)
+        pole = slowest_pole(trial, self.inputs) if self.prove_each else complex(-math.inf)
         role = comp.attrs.get(ROLE, "")
         if pole.real >= 0:
             raise CompileError(f"realise_negative: {comp.origin or element} ({comp.name} = {comp.value:.4g} "
                                f"{comp.unit}) cannot be realised stably with the {self.proof.describe()}: "
-                               f"growing pole {_pole_text(pole)}")
+                               f"growing pole {pole_text(pole)}")
         self.graph = trial
         return {"element": element, "realises": role, "action": "floating pair", "value": comp.value,
                 "unit": comp.unit, "ra_ohm": r_a, "opamps": [c.name for c in parts if c.kind == "X"],
@@ -280,8 +277,8 @@ def nic_parts(graph: CircuitGraph, net: str, r_ohm: float, orientation: str, sub
               divider_ohm: float) -> list[Component]:
     """The NIC presenting −``r_ohm`` from ``net`` to ground (not yet in ``graph``; designators
     and nets are fresh in it): op-amp, R1 = r_ohm (output → net), R2 = R3 = ``divider_ohm``."""
-    (x,) = _fresh(graph, "X", 1)
-    r1, r2, r3 = _fresh(graph, "R", 3)
+    (x,) = fresh_designators(graph, "X", 1)
+    r1, r2, r3 = fresh_designators(graph, "R", 3)
     out, div = f"{x.lower()}_out", f"{x.lower()}_div"
     pins = (net, div, out) if orientation == SCS else (div, net, out)
     origin = f"NIC ({orientation}) for resonator {element} damping"
@@ -298,9 +295,9 @@ def pair_parts(graph: CircuitGraph, comp: Component, r_a: float, subckt: str, el
     nets with input resistors ``r_a`` (not yet in ``graph``; fresh designators and nets)."""
     role = comp.attrs.get(ROLE, "")
     attrs = {ROLE: "active", ELEMENT: element, "realises": role}
-    xs = _fresh(graph, "X", 2)
-    rs = iter(_fresh(graph, "R", 6))
-    ls = iter(_fresh(graph, "L", 2))
+    xs = fresh_designators(graph, "X", 2)
+    rs = iter(fresh_designators(graph, "R", 6))
+    ls = iter(fresh_designators(graph, "L", 2))
     parts: list[Component] = []
     a, b = comp.nodes
     for x, (near, far) in zip(xs, ((a, b), (b, a))):
@@ -320,34 +317,8 @@ def pair_parts(graph: CircuitGraph, comp: Component, r_a: float, subckt: str, el
     return parts
 
 
-def _swap_model(graph: CircuitGraph, proof: OpampModel, emitted: OpampModel) -> CircuitGraph:
-    """A copy of ``graph`` whose op-amp instances use ``emitted`` instead of ``proof``."""
-    swapped = graph.copy()
-    del swapped.subcircuits[proof.subckt_name]
-    swapped.define_subcircuit(subcircuit(emitted))
-    for comp in swapped.components_of("X"):
-        if comp.subckt == proof.subckt_name:
-            swapped.replace(comp.name, dataclasses.replace(comp, subckt=emitted.subckt_name, attrs=dict(comp.attrs)))
-    return swapped
-
-
 def _resonator_net(comp: Component) -> str:
     return comp.nodes[0] if comp.nodes[1] == GROUND else comp.nodes[1]
-
-
-def _slowest_pole(graph: CircuitGraph, inputs: list[str]) -> complex:
-    """The pole with the largest real part (rad/s) of the whole graph, subcircuits flattened,
-    leaving out the neutral poles at 0 (|p| ≤ :data:`NEUTRAL_POLE` × the largest |p|): the
-    circulating current of a lossless inductor loop (two grounded inductors and a spring
-    coupling), which neither grows nor decays until ``break_dc_loops`` damps it."""
-    poles = mna_matrices(graph, inputs).poles()
-    moving = poles[np.abs(poles) > NEUTRAL_POLE * np.max(np.abs(poles))]
-    return complex(moving[0])
-
-
-def _pole_text(pole: complex) -> str:
-    return (f"{pole.real:.4g}{pole.imag:+.4g}j rad/s (real part {pole.real:.4g} 1/s, "
-            f"{abs(pole.imag) / (2 * math.pi):.4g} Hz)")
 
 
 def _band_centre_hz(ctx: CompileContext) -> float:
@@ -359,12 +330,6 @@ def _band_centre_hz(ctx: CompileContext) -> float:
 def _clip(value: float, bounds: tuple[float, float]) -> float:
     lo, hi = bounds
     return min(max(value, lo), hi)
-
-
-def _fresh(graph: CircuitGraph, letter: str, count: int) -> list[str]:
-    """``count`` consecutive unused designators for ``letter`` (reserved only once added)."""
-    first = int(graph.next_designator(letter)[1:])
-    return [f"{letter}{first + k}" for k in range(count)]
 
 
 def _values(parts: list[Component]) -> dict[str, tuple[str, float]]:
