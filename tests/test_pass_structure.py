@@ -41,3 +41,28 @@ def test_no_pass_module_imports_another():
 def test_common_imports_no_pass_module():
     offenders = {p.name: imported_pass_modules(p, 1) for p in (PASSES / "common").glob("*.py")}
     assert {name: found for name, found in offenders.items() if found} == {}
+
+
+def test_the_shipped_flows_keep_every_pass_order():
+    from r2nn_compiler.passes import EXACT_FLOW, HARDWARE_FLOW, check_order
+
+    check_order(EXACT_FLOW)
+    check_order(HARDWARE_FLOW)
+
+
+def test_a_misordered_flow_is_refused_before_it_runs():
+    import pytest
+
+    from r2nn_compiler.compiler import load_model
+    from r2nn_compiler.errors import CompileError
+    from r2nn_compiler.passes import CompileContext, CompileOptions, run_flow
+
+    from .conftest import TOY
+
+    ctx = CompileContext(load_model(TOY), CompileOptions())
+    with pytest.raises(CompileError, match="^flow: pass 'quantise' must run after 'scale'") as err:
+        run_flow(ctx, ["map_force_current", "quantise", "scale"])
+    assert "\n" not in str(err.value) and ctx.log == []
+    with pytest.raises(CompileError, match="^flow: pass 'check_reference' must run after 'readout_analog': "
+                                           "put 'readout_analog' before it$"):
+        run_flow(ctx, ["map_force_current", "check_reference", "readout_analog"])

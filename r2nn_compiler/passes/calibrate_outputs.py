@@ -82,7 +82,7 @@ from ..numerics.statespace import StateSpace
 from ..model import Model
 from ..reference import default_grid
 from ..numerics.window_energy import segment_energies
-from .base import CompileContext, Pass, PassResult, register
+from .base import MAPPING, CompileContext, Pass, PassResult, register
 from .common.buffers import retrim_buffer
 from .common.response import circuit_response, in_model_units, reference_response
 
@@ -219,6 +219,8 @@ class FeatureGains:
 @register
 class CalibrateOutputs(Pass):
     name = "calibrate_outputs"
+    after = MAPPING + ("scale", "realise_negative", "parasitics", "quantise", "realise_inductors",
+                       "break_dc_loops", "readout_analog")
 
     def match(self, ctx: CompileContext) -> bool:
         return (ctx.graph is not None and not ctx.options.exact and ctx.options.calibrate

@@ -18,13 +18,15 @@ from __future__ import annotations
 
 from ..errors import CompileError
 from ..reference import default_grid
-from .base import CompileContext, Pass, PassResult, register
+from .base import MAPPING, CompileContext, Pass, PassResult, register
 from .common.response import circuit_response, reference_response, relative_error
 
 
 @register
 class CheckReference(Pass):
     name = "check_reference"
+    after = MAPPING + ("scale", "realise_negative", "parasitics", "quantise", "realise_inductors",
+                       "break_dc_loops", "readout_analog", "calibrate_outputs")
 
     def match(self, ctx: CompileContext) -> bool:
         return ctx.graph is not None

@@ -47,7 +47,7 @@ from ..circuit import GROUND, CircuitGraph, Component
 from ..reference import default_grid
 from ..units import format_si
 from ..circuit.annotations import NOT_PARTS, Role
-from .base import ELEMENT, ROLE, CompileContext, Pass, PassResult, register
+from .base import ELEMENT, MAPPING, ROLE, CompileContext, Pass, PassResult, register
 from .common.response import circuit_response, reference_response, relative_error
 from .common.tanks import IN_SERIES_WITH, Tank, model_band_hz, relative_change, resonator_tanks
 
@@ -98,6 +98,7 @@ def restoring_values(tank: Tank, f0_hz: float, q: float, time_scale: float) -> t
 @register
 class Parasitics(Pass):
     name = "parasitics"
+    after = MAPPING + ("scale", "realise_negative")
 
     def match(self, ctx: CompileContext) -> bool:
         return (ctx.options.parasitics and ctx.graph is not None

@@ -78,7 +78,7 @@ from ..eseries import Pair
 from ..model import Model
 from ..reference import default_grid
 from ..circuit.annotations import SERIES
-from .base import ELEMENT, ROLE, CompileContext, Pass, PassResult, register
+from .base import ELEMENT, MAPPING, ROLE, CompileContext, Pass, PassResult, register
 from .common.realise import connection_of, realise
 from .common.response import circuit_response, reference_response, relative_error
 
@@ -123,6 +123,7 @@ class ResonatorParts:
 @register
 class Quantise(Pass):
     name = "quantise"
+    after = MAPPING + ("scale", "realise_negative", "parasitics")
 
     def match(self, ctx: CompileContext) -> bool:
         return (ctx.graph is not None and not ctx.options.exact

@@ -125,7 +125,7 @@ from ..circuit.annotations import opamps as graph_opamps
 from ..errors import CompileError, Location
 from ..model.ir import RMS_CONTINUOUS
 from ..reference import default_grid, frequency_response
-from .base import ELEMENT, ROLE, CompileContext, Pass, PassResult, register
+from .base import ELEMENT, MAPPING, ROLE, CompileContext, Pass, PassResult, register
 from .common import readout_linear
 from .common.buffers import feedback_network, gain_pair
 from .common.readout import (BEHAVIOURAL_HIGH_V, C_BEHAVIOURAL, DECISION_LOAD_OHM, EDGE_S, attach_readout,
@@ -187,6 +187,7 @@ CLAMP_DROP_V = 0.65
 @register
 class ReadoutAnalog(Pass):
     name = "readout_analog"
+    after = MAPPING + ("scale", "realise_negative", "parasitics", "quantise", "realise_inductors")
 
     def match(self, ctx: CompileContext) -> bool:
         return ctx.graph is not None and ctx.options.readout != "none"

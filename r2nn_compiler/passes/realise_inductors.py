@@ -97,7 +97,7 @@ from ..circuit.annotations import opamps as graph_opamps
 from ..errors import CompileError, Location
 from ..eseries import Pair
 from ..reference import default_grid, state_space
-from .base import ELEMENT, ROLE, CompileContext, Pass, PassResult, register
+from .base import ELEMENT, MAPPING, ROLE, CompileContext, Pass, PassResult, register
 from .common.poles import fresh_designators, pole_text, slowest, slowest_pole, swap_model
 from .common.realise import PAIR, realise
 from .common.response import circuit_response, reference_response, relative_error
@@ -243,6 +243,7 @@ def design_gic(l_h: float, f0_hz: float, opamp: SubcircuitDef, r_series: str = "
 @register
 class RealiseInductors(Pass):
     name = "realise_inductors"
+    after = MAPPING + ("scale", "realise_negative", "parasitics", "quantise")
 
     def match(self, ctx: CompileContext) -> bool:
         return ctx.graph is not None and ctx.options.inductors != "passive"

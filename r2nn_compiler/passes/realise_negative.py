@@ -99,7 +99,7 @@ from ..circuit.opamp import OpampModel, from_options, subcircuit
 from ..circuit.annotations import opamps as graph_opamps
 from ..errors import CompileError
 from ..reference import default_grid
-from .base import ELEMENT, ROLE, CompileContext, Pass, PassResult, register
+from .base import ELEMENT, MAPPING, ROLE, CompileContext, Pass, PassResult, register
 from .common.poles import fresh_designators, pole_text, slowest_pole, swap_model
 from .common.response import circuit_response, reference_response, relative_error
 
@@ -120,6 +120,7 @@ ERROR_GRID_POINTS = 100
 @register
 class RealiseNegative(Pass):
     name = "realise_negative"
+    after = MAPPING + ("scale",)
 
     def match(self, ctx: CompileContext) -> bool:
         return ctx.graph is not None

@@ -50,7 +50,7 @@ from ..reference import default_grid
 from ..reference.statespace import ringing_frequencies_hz
 from ..units import format_si
 from ..circuit.annotations import NOT_PARTS
-from .base import ROLE, CompileContext, Pass, PassResult, register
+from .base import MAPPING, ROLE, CompileContext, Pass, PassResult, register
 from .common.response import circuit_response, reference_response, relative_error
 from .common.tanks import model_band_hz, relative_change, resonator_tanks
 
@@ -193,6 +193,7 @@ def signal_peaks(ctx: CompileContext) -> tuple[float, float]:
 @register
 class Scale(Pass):
     name = "scale"
+    after = MAPPING
 
     def match(self, ctx: CompileContext) -> bool:
         return ctx.graph is not None
