@@ -1,113 +1,13 @@
 """Pass ``readout_analog``: on-circuit readout: output buffers, detectors, window integrators, WTA.
 
-Preconditions: a mapped graph (after scaling and quantisation, when the flow has them), before
-``check_reference``, which then proves the network *with the buffers loading it*. Applies when
-``options.readout`` is ``"analog"`` (readout from real parts) or ``"behavioural"`` (B-sources,
-for fast checks); ``"none"`` (the default) leaves the graph alone.
-
-**The feature.** The model classifies by argmax_j w_j·RMS_j over the readout window [t0, t1].
-With w_j > 0 (the validator's rule) that is argmax_j w_j²·MS_j, MS the mean square, and the
-mean square is what the detectors compute — at both levels — so the decision is the model's own
-and the trainer needs no change (it already trains on MS through Parseval; see
-:mod:`r2nn_compiler.train.freqdomain`). Full-wave rectification would give mean |v| instead,
-a different feature with no frequency-domain form to train on.
-
-**Linear part (in the graph, proven in numpy).** Output j's ideal readout element (the VCVS
-``E`` of force-current, or the CCVS ``H`` of force-voltage, which stays and drives a new net
-``sense<j>``) gives way to a non-inverting amplifier onto port ``out<j>`` whose gain makes the
-port gain c·w_j times the old one (the VCVS's own gain, which ``scale`` sets, moves into the
-amplifier): the weights are realised as gains, so out_j carries c·w_j·g_j·v_j and the detectors
-need no weights. c is the largest common factor that keeps every buffer within
-:data:`FULL_SCALE_V` peak (:data:`FULL_SCALE_FRACTION` of the op-amp's swing if that is lower)
-for a unit-amplitude sine on every input in phase at the worst frequency of the band (raised so
-that the smallest amplifier gain is 1 if the weights are spread wider). Hardware flows build it
-from the op-amp model of ``options.opamp``: stages of gain at most :data:`STAGE_GAIN_MAX` (the
-first loads the resonator net with the op-amp's input resistance :data:`INPUT_RESISTANCE_OHM`,
-TL072 r_i = 1e12 ohm typ — the load ``check_reference`` sees), E96 resistors (Rf two in series
-where one misses the stage gain by more than :data:`GAIN_TARGET`), the last stage driving the
-port through :data:`ISOLATION_OHM` inside its loop; every buffer op-amp joins
-``graph.meta["opamps"]`` for the headroom check. Exact flows use an ideal VCVS of the gain. The
-port gain in ``ctx.outputs`` becomes the realised one, so the manifest contract (port volts per
-unit velocity) holds.
-
-**Non-linear part (outside the linear components).** Graph components are linear (the MNA
-proof needs them so); the readout is one subcircuit instance ``Xreadout`` with nodes
-(out_1..out_N, dec_1..dec_N, det_1..det_N) held in ``graph.readout``, its definitions (typed
-components: D, Q, S with device models, B-sources, timing sources; see
-:func:`readout_description`) in ``graph.subcircuits``, and its figures (detectors, window,
-part counts) in ``graph.meta["readout"]``; the netlister writes it from the graph.
-Decision ports ``dec<j>`` (role ``decision``) follow the outputs and come before any supply port; each has a load :data:`DECISION_LOAD_OHM` to ground in the graph (the
-input of whatever reads it), which also keeps the port net defined for the MNA. ``det<j>`` is
-a net of the model subcircuit carrying detector j's output (saved by the verifier).
-
-A model with a linear readout layer (taps, no outputs) gets its own behavioural readout,
-:mod:`.readout_linear`; its parts level is not built yet (a one-line CompileError).
-
-Either level integrates the continuous waveform: the feature it computes is the model's when
-the model's readout is ``rms_continuous``; an ``rms`` model (mean of the window's samples)
-differs from it by window-edge terms of order 1/(samples in the window), which ``verify``
-reports as ``window_error`` (train with ``--readout-kind rms_continuous`` to remove them).
-
-Level ``behavioural``: ``B 0 det I = v(tw)·v(b)²·C/T`` into C: det_j = mean of out_j² over the
-window (V²→V, :data:`volts_per_mean_square` 1); the gate ``tw`` is a PWL timing source high on
-[t0, t1], so the integrator starts at zero (no input before t0) and holds after t1;
-``dec_j = high·u(det_j − max_k≠j det_k)`` (0 or :data:`BEHAVIOURAL_HIGH_V`; a tie gives no
-port high).
-
-Level ``analog`` (parts), per class (7 op-amps, TL072 macromodel with its output clamped at the
-swing; 1N4148 diodes; 2N3904 transistors, a matched NPN array in hardware; resistors E96)::
-
-    precision full-wave rectifier  z = |out|       A1 half-wave (two diodes: the op-amp always
-                                                   has feedback), A2 summing amp (20k, 10k, 20k)
-    log amp     v(ea) = −Vbe(z / R_LOG)            A3, Q1 (collector at the virtual ground),
-                                                   R_E and C_C for stability at high currents
-    ×2 − ref    v(s) = 2·v(ea) − v(era)            A4, equal resistors (gain exactly 2)
-    antilog     i(Q3) = I_z² / I_REF               Q3 base at ground, emitter at s: Vbe3 =
-                                                   2·Vbe(I_z) − Vbe(I_REF); V_T and I_s cancel
-    integrator  det = (1/C)∫ i(Q3) dt              A5; gate switch in Q3's collector (open
-                                                   outside [t0, t1]: hold), reset switch on C
-    max + WTA   mx = max_k det_k                   A6 follower + diode per class into the
-                                                   shared node mx (100 k to ground), sensing mx
-                                                   through 10 k; A7 comparator v(f_j) > v(mx):
-                                                   the winner's follower sits at mx + V_d, a
-                                                   loser's at det_j − V_d (a second diode from
-                                                   its inverting input closes its loop there)
-    output      dec = A7 through 16.9 k            with the 10 k load: high ≈ swing·10/26.9 V
-
-shared: the reference log amp (2.5 V reference, 49.9 k: I_REF ≈ 50 µA) and the timing sources
-(PWL voltage sources driving the switch controls; a controller in hardware). det_j = T·MS_j /
-(R_LOG²·I_REF·C_INT) (``volts_per_mean_square``), C_INT sized so that det reaches
-:data:`INTEGRATOR_FULL_SCALE_V` for a sine :data:`INTEGRATOR_HEADROOM_DB` below the buffer full
-scale, quantised to ``options.series['C']``. Measured in ngspice on sines
-(``bench/bench_detector.py``, 0.05 s window): mean-square error −0.86 % at 20 mV peak, −0.24 %
-at 0.1 V, −0.12 % at 0.4 V, −0.067 % at 1 V at 300 Hz (100 Hz to 1 kHz alike above 0.1 V);
-at 4 kHz −2.3 %, −0.42 %, −0.15 %, −0.08 % (the log amp's bandwidth at sub-µA currents with
-the TL072's 3 MHz). The level dependence, about 3.5e-4 per factor e of amplitude above 0.1 V,
-comes mostly from the 2N3904 model's high-injection knee (IKF: the log and antilog
-transistors carry different currents; with an ideal rectifier, removing IKF makes it 3.7×
-flatter), then the 1N4148 model's 2.5 nA leakage offsetting the rectifier and the TL072's
-finite DC gain. Errors common
-to all classes do not move a decision; frequency- and level-dependent ones can, when the
-winning margin is below them: the verifier reports the smallest margin against the measured
-detector error. Not modelled: op-amp input offsets (a TL072's 3 mV matters when det is in
-millivolts), resistor and transistor mismatch (the ×2 in the log domain needs a 0.01 % pair),
-temperature.
-
-**The WTA's resolution.** A max follower left without feedback when it loses would sit at the
-negative rail; a detector that overtakes the winner by ΔV late in the window then needs
-≈ 15 V / (2π·GBW·ΔV) to bring its follower back (2.2 ms at 0.37 mV with the TL072's 3 MHz),
-and until then the old winner keeps its port: in ngspice, tactile held-out clip 58 (detectors
-0.37 mV apart after a late overtake) decided the runner-up. A loser's follower therefore keeps
-its loop through ``Dlose`` (inverting input → output) and ``Rmx`` (mx → inverting input), at
-det_j − V_d; a change of winner moves a follower by about 1 V, not 15 V, so a late overtake is
-resolved the sooner the larger it is (measured in ngspice on the WTA alone, detectors at
-1.6 V, TL072: 0.4 mV within 1 ms; 50 µV not within 1 ms, within 5 ms; 25 µV not within 5 ms).
-Decisions are valid ``valid_after_s`` after the window's end: :func:`settling_s`, for parts
-:data:`SETTLE_FRACTION` of the window within :data:`SETTLE_S` (1 to 5 ms; the integrators hold,
-so a longer wait only resolves smaller differences and costs latency, not energy). At 1 ms,
-tactile clip 58's passive deck (detectors 50 µV apart once the outputs are calibrated) left
-both ports high; at 5 ms the rough port alone. Safe with either analogy; the readout
-changes no network element, only the output readout elements.
+Matches: ``options.readout`` is ``analog`` (parts) or ``behavioural`` (B-sources). Precondition:
+a mapped graph after every pass that changes the linear network, before ``check_reference``.
+Each output's readout element becomes a buffer of gain c·w_j (weights as gains; op-amp stages
+of E96 resistors, or an ideal VCVS in exact flows), port gains follow; decision ports
+``dec<j>`` with their loads follow the outputs; the non-linear readout (mean-square detectors,
+window integrators, winner-take-all) is one subcircuit instance in ``graph.readout``, its
+figures in ``graph.meta["readout"]``. A linear readout layer goes to
+:mod:`.common.readout_linear`. Circuits and measurements: docs/passes.md.
 """
 
 from __future__ import annotations
@@ -151,7 +51,7 @@ DECISION_SERIES_OHM = 16.9e3
 #: Integrator output (V) for a sine INTEGRATOR_HEADROOM_DB below the buffer full scale.
 INTEGRATOR_FULL_SCALE_V = 10.0
 INTEGRATOR_HEADROOM_DB = 20.0
-# Detector parts (ohm, F, V): see the module docstring. All resistors are E96 values.
+# Detector parts (ohm, F, V): see docs/passes.md (readout_analog). All resistors are E96 values.
 R_RECT = 10.0e3
 R_SUM_X = 20.0e3
 R_SUM_Y = 10.0e3
@@ -201,96 +101,138 @@ class ReadoutAnalog(Pass):
         if ctx.model.readout.is_linear:
             return readout_linear.realise(ctx, level)
         opamp_model = from_options(ctx.options)  # the deck's op-amp (its data sizes the readout in exact flows too)
-        swing = opamp_model.swing_v
-        if level == "parts" and swing < MIN_SWING_V:
-            raise CompileError(f"the parts-level readout needs op-amps that swing ±{MIN_SWING_V:g} V or more "
-                               f"(its buffers reach ±{FULL_SCALE_V:g} V, its integrators "
-                               f"±{INTEGRATOR_FULL_SCALE_V:g} V, its reference is {V_REF:g} V); this op-amp swings "
-                               f"±{swing:g} V: use --readout behavioural, or op-amps on ±15 V for the readout",
-                               Location(parameter="opamp_params.swing_v"))
-        graph = ctx.graph
-        model = ctx.model
-        n = len(model.outputs)
-        if len(ctx.outputs) != n:
-            raise CompileError("readout_analog: the output port maps do not match the model's outputs")
-        taken = [net for j in range(n) for net in (f"dec{j + 1}", f"det{j + 1}") if net in graph.graph]
-        if taken:
-            raise CompileError(f"readout_analog: net {taken[0]} already exists: the readout was added before")
+        _require_room(ctx, level, opamp_model.swing_v)
+        gains = _BufferGains.of(ctx, opamp_model.swing_v)
+        opamp = None if ctx.options.exact else opamp_model
+        if opamp is not None:
+            ctx.graph.define_subcircuit(subcircuit(opamp))
+        buffers = [_buffer(ctx.graph, ctx, j, port.net, float(gains.gains[j]), opamp)
+                   for j, port in enumerate(ctx.outputs)]
+        realised = np.array([b["gain"] for b in buffers]) / gains.element_gain
+        for j, port in enumerate(ctx.outputs):
+            ctx.outputs[j] = dataclasses.replace(port, gain=port.gain * realised[j])
+        _add_decision_ports(ctx)
+        description, settle = _attach(ctx, level, opamp_model, gains, buffers)
+        if opamp is not None:
+            ctx.graph.meta["opamps"] = [op.as_dict() for op in graph_opamps(ctx.graph)]
+            ctx.graph.meta.setdefault("opamp_model", opamp.as_dict())
+        gain_error = max(abs(b["gain"] / b["ideal_gain"] - 1) for b in buffers)
+        parts = description["parts"]
+        return PassResult(True, _summary(ctx, level, description, gains, buffers, gain_error, settle),
+                          {"level": level, "common_gain": gains.common, "gains": realised.tolist(),
+                           "worst_gain_error": gain_error, "buffer_peak_v": gains.common * gains.worst,
+                           "parts": parts, "decisions": ctx.graph.meta["decisions"]})
 
-        weights = np.array([o.weight for o in model.outputs])
+
+def _require_room(ctx: CompileContext, level: str, swing: float) -> None:
+    """CompileError unless the op-amp swings enough for the parts level, the port maps match the
+    model's outputs and the readout's nets are still free."""
+    if level == "parts" and swing < MIN_SWING_V:
+        raise CompileError(f"the parts-level readout needs op-amps that swing ±{MIN_SWING_V:g} V or more "
+                           f"(its buffers reach ±{FULL_SCALE_V:g} V, its integrators "
+                           f"±{INTEGRATOR_FULL_SCALE_V:g} V, its reference is {V_REF:g} V); this op-amp swings "
+                           f"±{swing:g} V: use --readout behavioural, or op-amps on ±15 V for the readout",
+                           Location(parameter="opamp_params.swing_v"))
+    n = len(ctx.model.outputs)
+    if len(ctx.outputs) != n:
+        raise CompileError("readout_analog: the output port maps do not match the model's outputs")
+    taken = [net for j in range(n) for net in (f"dec{j + 1}", f"det{j + 1}") if net in ctx.graph.graph]
+    if taken:
+        raise CompileError(f"readout_analog: net {taken[0]} already exists: the readout was added before")
+
+
+@dataclasses.dataclass(frozen=True)
+class _BufferGains:
+    """The buffers' gains (V/V, from each readout element's input): ``gains`` = common ·
+    weights · ``element_gain``; ``worst`` the loudest port's unit-sine peak before ``common``
+    (V); ``raised``: ``common`` was raised so the smallest gain is 1 (weights spread wider than
+    the full scale ``full_scale`` V allows)."""
+
+    port_gain: np.ndarray
+    element_gain: np.ndarray
+    worst: float
+    full_scale: float
+    common: float
+    raised: bool
+    gains: np.ndarray
+
+    @staticmethod
+    def of(ctx: CompileContext, swing: float) -> "_BufferGains":
+        weights = np.array([o.weight for o in ctx.model.outputs])
         port_gain = np.array([p.gain for p in ctx.outputs])
         # The amplifier reads the readout element's input: its gain is the port's times that
         # element's own (a scaled VCVS readout has gain ≠ 1; a CCVS stays and drives it).
-        elements = [_readout_element(graph, p.net) for p in ctx.outputs]
+        elements = [_readout_element(ctx.graph, p.net) for p in ctx.outputs]
         element_gain = np.array([e.value if e.kind == "E" else 1.0 for e in elements])
-        peak = unit_sine_peak(model)
-        worst = float(np.max(weights * port_gain * peak))
+        worst = float(np.max(weights * port_gain * unit_sine_peak(ctx.model)))
         full_scale = buffer_full_scale(swing)
         common = full_scale / worst if worst > 0 else 1.0
         # A non-inverting amplifier's gain is at least 1; the exact flow's ideal VCVS has no floor.
         raised = not ctx.options.exact and common * float(np.min(weights * element_gain)) < 1.0
         if raised:
             common = 1.0 / float(np.min(weights * element_gain))
-        gains = common * weights * element_gain
+        return _BufferGains(port_gain, element_gain, worst, full_scale, common, raised,
+                            common * weights * element_gain)
 
-        opamp = None if ctx.options.exact else opamp_model
-        if opamp is not None:
-            graph.define_subcircuit(subcircuit(opamp))
-        buffers = []
-        for j, port in enumerate(ctx.outputs):
-            buffers.append(_buffer(graph, ctx, j, port.net, float(gains[j]), opamp))
-        realised = np.array([b["gain"] for b in buffers]) / element_gain
-        for j, port in enumerate(ctx.outputs):
-            ctx.outputs[j] = dataclasses.replace(port, gain=port.gain * realised[j])
 
-        for j, out in enumerate(model.outputs):
-            graph.add_port(Port(f"dec{j + 1}", "decision", out.cls))
-            graph.add(Component(graph.next_designator("R"), "R", (f"dec{j + 1}", GROUND), DECISION_LOAD_OHM,
-                                origin=f"output {out.cls} decision port load",
-                                attrs={ROLE: "readout", ELEMENT: out.node, "series": "E96",
-                                       "tolerance": ctx.options.tolerance.get("R")}))
-        graph = decisions_before_supplies(graph)
-        ctx.graph = graph
+def _add_decision_ports(ctx: CompileContext) -> None:
+    """A decision port ``dec<j>`` per class with its load to ground, ordered before any supply
+    port (``ctx.graph`` may become a reordered copy)."""
+    graph = ctx.graph
+    for j, out in enumerate(ctx.model.outputs):
+        graph.add_port(Port(f"dec{j + 1}", "decision", out.cls))
+        graph.add(Component(graph.next_designator("R"), "R", (f"dec{j + 1}", GROUND), DECISION_LOAD_OHM,
+                            origin=f"output {out.cls} decision port load",
+                            attrs={ROLE: "readout", ELEMENT: out.node, "series": "E96",
+                                   "tolerance": ctx.options.tolerance.get("R")}))
+    ctx.graph = decisions_before_supplies(graph)
 
-        t0, t1 = model.readout.start * ctx.time_scale, model.readout.stop * ctx.time_scale
-        series_c = ctx.options.series.get("C", "E24")
-        description = readout_description(level, n, t0, t1, opamp_model, series_c,
-                                          common * worst)
-        attach_readout(graph, description, [p.net for p in ctx.outputs] + [f"dec{j + 1}" for j in range(n)] +
-                       [f"det{j + 1}" for j in range(n)], ctx.options.tolerance)
-        # Nominal detector law: det_j = vpms · MS(out_j), out_j = c·w_j·g_j·v_j, feature F_j = w_j·RMS(v_j).
-        vpms = description["volts_per_mean_square"]
-        description["detectors"] = [{"class": o.cls, "net": f"det{j + 1}",
-                                     "volts_per_feature_squared": vpms * (common * port_gain[j]) ** 2}
-                                    for j, o in enumerate(model.outputs)]
-        description["buffers"] = buffers
-        graph.meta["readout"] = description
-        settle = settling_s(level, t1 - t0)
-        graph.meta["decision_settling_s"] = settle  # read by r2nn_compiler.energy
-        graph.meta["decisions"] = [{"class": o.cls, "port": f"dec{j + 1}", "high_volts": description["high_volts"],
-                                    "valid_after_s": t1 + settle} for j, o in enumerate(model.outputs)]
-        if opamp is not None:
-            graph.meta["opamps"] = [op.as_dict() for op in graph_opamps(graph)]
-            graph.meta.setdefault("opamp_model", opamp.as_dict())
 
-        gain_error = max(abs(b["gain"] / b["ideal_gain"] - 1) for b in buffers)
-        realised_text = ", ".join(f"{b['gain']:.4g}" for b in buffers)
-        parts = description["parts"]
-        summary = (f"{level} readout of {n} classes ({description['detector']}): buffers of gain "
-                   f"{realised_text} (output gains × weights × {common:.4g}, worst gain error "
-                   f"{gain_error:.2e}); readout parts: " + ", ".join(f"{v} {k}" for k, v in parts.items() if v) +
-                   f"; decisions valid {settle:g} s after the window")
-        if model.readout.kind != RMS_CONTINUOUS:
-            summary += (f"; the detectors integrate the continuous waveform while this model's readout "
-                        f"({model.readout.kind}) averages samples: they differ by edge terms of order "
-                        f"1/(samples in the window), which verify reports as window_error (train with "
-                        f"--readout-kind rms_continuous for the hardware's feature)")
-        if raised:
-            summary += (f"; weights spread wider than the buffer full scale allows: a unit sine reaches "
-                        f"{common * worst:.3g} V peak (full scale {full_scale:g} V)")
-        return PassResult(True, summary, {"level": level, "common_gain": common, "gains": realised.tolist(),
-                                          "worst_gain_error": gain_error, "buffer_peak_v": common * worst,
-                                          "parts": parts, "decisions": graph.meta["decisions"]})
+def _attach(ctx: CompileContext, level: str, opamp_model: OpampModel, gains: _BufferGains,
+            buffers: list[dict]) -> tuple[dict, float]:
+    """Put the readout subcircuit into the graph and record it (``meta["readout"]``,
+    ``meta["decisions"]``, ``meta["decision_settling_s"]``); returns its description and the
+    decisions' settling time (circuit seconds)."""
+    graph, model = ctx.graph, ctx.model
+    n = len(model.outputs)
+    t0, t1 = model.readout.start * ctx.time_scale, model.readout.stop * ctx.time_scale
+    series_c = ctx.options.series.get("C", "E24")
+    description = readout_description(level, n, t0, t1, opamp_model, series_c, gains.common * gains.worst)
+    attach_readout(graph, description, [p.net for p in ctx.outputs] + [f"dec{j + 1}" for j in range(n)] +
+                   [f"det{j + 1}" for j in range(n)], ctx.options.tolerance)
+    # Nominal detector law: det_j = vpms · MS(out_j), out_j = c·w_j·g_j·v_j, feature F_j = w_j·RMS(v_j).
+    vpms = description["volts_per_mean_square"]
+    description["detectors"] = [{"class": o.cls, "net": f"det{j + 1}",
+                                 "volts_per_feature_squared": vpms * (gains.common * gains.port_gain[j]) ** 2}
+                                for j, o in enumerate(model.outputs)]
+    description["buffers"] = buffers
+    graph.meta["readout"] = description
+    settle = settling_s(level, t1 - t0)
+    graph.meta["decision_settling_s"] = settle  # read by r2nn_compiler.energy
+    graph.meta["decisions"] = [{"class": o.cls, "port": f"dec{j + 1}", "high_volts": description["high_volts"],
+                                "valid_after_s": t1 + settle} for j, o in enumerate(model.outputs)]
+    return description, settle
+
+
+def _summary(ctx: CompileContext, level: str, description: dict, gains: _BufferGains, buffers: list[dict],
+             gain_error: float, settle: float) -> str:
+    """The log line: buffers' gains, readout parts, settling, and any caveat."""
+    model = ctx.model
+    realised_text = ", ".join(f"{b['gain']:.4g}" for b in buffers)
+    parts = description["parts"]
+    summary = (f"{level} readout of {len(model.outputs)} classes ({description['detector']}): buffers of gain "
+               f"{realised_text} (output gains × weights × {gains.common:.4g}, worst gain error "
+               f"{gain_error:.2e}); readout parts: " + ", ".join(f"{v} {k}" for k, v in parts.items() if v) +
+               f"; decisions valid {settle:g} s after the window")
+    if model.readout.kind != RMS_CONTINUOUS:
+        summary += (f"; the detectors integrate the continuous waveform while this model's readout "
+                    f"({model.readout.kind}) averages samples: they differ by edge terms of order "
+                    f"1/(samples in the window), which verify reports as window_error (train with "
+                    f"--readout-kind rms_continuous for the hardware's feature)")
+    if gains.raised:
+        summary += (f"; weights spread wider than the buffer full scale allows: a unit sine reaches "
+                    f"{gains.common * gains.worst:.3g} V peak (full scale {gains.full_scale:g} V)")
+    return summary
 
 
 def buffer_full_scale(swing_v: float) -> float:

@@ -1,90 +1,13 @@
 """Pass ``realise_negative``: replace negative resistors and inductors by op-amp circuits.
 
-Preconditions: a force-current graph after mapping (and scaling, when the flow has it), before
-``break_dc_loops`` (a negative spring inductor must still join its two resonator nets) and
-before quantisation (values keep full precision). Negative elements are the ideal negative R
-(and negative spring L) the mapping leaves. In a force-voltage graph a negative damping or
-damper coupling is a *series* resistor in a mesh, which would need a floating series NIC whose
-stability depends on the whole mesh; that is not done: the pass raises CompileError naming the
-element and suggesting force_current. No negative elements: nothing changes.
-
-Op-amps are instances of the :mod:`~r2nn_compiler.circuit.opamp` model named by
-``options.opamp`` / ``options.opamp_params``, ports (inp, inn, out).
-
-**Grounded negative damping** (resonator net n). All grounded resistors at n with role
-``damping`` (and any negative grounded one) merge into the net conductance g = Σ 1/R. g > 0:
-one resistor 1/g stays; g = 0: none; g < 0: a negative-impedance converter (NIC) realises
-R = 1/g < 0::
-
-    short-circuit-stable port (node at +):     open-circuit-stable port (node at −):
-      X: inp = n, inn = d, out = o                X: inp = d, inn = n, out = o
-      R1: o → n     R2: o → d     R3: d → 0       R1: o → n     R2: o → d     R3: d → 0
-
-Derivation (ideal op-amp, v(inp) = v(inn)): v(d) = v(n), and d divides o, so
-o = v(n)·(1 + R2/R3); the current R1 pushes into n is (o − v(n))/R1 = v(n)·R2/(R1·R3), so the
-port's resistance is R_in = v/i_out = −R3·R1/R2. The pass uses R2 = R3 = :data:`DIVIDER_OHM`
-and R1 = |R|: gain 2 (the smallest for a NIC: its finite-gain error (1+R2/R3)²/(A·R2/R3) is
-least there, and the output swings only 2·v(n)).
-
-Which port: the op-amp sees positive feedback through R1 against the port impedance Z (the
-rest of the network seen from n) and negative feedback through the divider, so the
-short-circuit-stable (SCS) connection is stable while |Z| < |R| and the open-circuit-stable
-(OCS) one while |Z| > |R|, wherever the loop gain is high — above all at DC, where it is the
-op-amp's full A0. A resonator net is shunted by its inductor (a short at DC) and its capacitor
-(a short at high frequency), and more generally a network that is stable with the ideal −|R|
-has Y(0) ≥ 1/|R| at every such port, the rest being stable on its own (otherwise Y(s) − 1/|R|,
-negative at s = 0 and growing with s through the capacitors, has a positive real zero: a
-growing pole). So Z(0) ≤ |R|: the
-SCS port is the one to use and the OCS port would latch at DC. But the proof is the circuit:
-the poles of the *whole* graph with the op-amp macromodel (``mna_matrices(graph).poles()``, the
-op-amp loops' own poles included) must all have negative real part. The pass realises every
-element in its first form (SCS NICs) and proves the result once; only when that circuit has a
-growing pole does it start again element by element, proving after each, trying SCS then OCS,
-and if both ports grow, CompileError names the resonator and each port's growing pole (one
-eigendecomposition instead of one per element in the common case). With a single-pole op-amp
-of gain A = ω_t/s the SCS NIC presents
-−g·(ω_t − 2s)/(ω_t + 2s), i.e. the ideal −g in parallel with a passive series RC
-(1/(2g) ohm, 4g/ω_t farad): finite gain–bandwidth adds damping and a little capacitance, so it
-does not destabilise a network of resonators by itself (no case was found among over 1000
-random stable 2–3 resonator models with negative dampings, dampers and springs, GBW from 10 Hz
-to 1 MHz); an op-amp with little gain and a high output resistance can (A0 = 10, r_out =
-10 kΩ against a negative spring: see the tests). An ideal VCVS has no dynamics and hides a latching
-loop, so with ``opamp="ideal"`` the proof runs on the macromodel of the same part and the
-ideal instances are swapped in afterwards (and proven again).
-
-**Floating negative coupling** between nets i and j (a damper 1/R or a spring 1/(sL) with
-R, L < 0). One NIC cannot make a floating negative admittance, so a difference amplifier sits
-at each end::
-
-    at end i: X: inp = i, inn = m, out = w;  Ra: j → m;  Ra: w → m;  Y: w → i
-    at end j: the mirror image (i ↔ j)
-
-Derivation (ideal op-amp): v(m) = v(i), the equal Ra make w = 2·v(i) − v(j), so Y pushes
-(w − v(i))·Y = (v(i) − v(j))·Y into i, while the Ra from j draws (v(j) − v(i))/Ra out of j.
-With the mirror circuit, the current leaving i towards j is (v(i) − v(j))·(1/Ra − Y) and the
-pair is exactly a floating admittance y = 1/Ra − Y. For a damper y = −|c| (c = 1/R):
-Y = 1/Ra + |c|, one resistor 1/(1/Ra + |c|). For a spring y = −1/(s|L|): Y = 1/Ra + 1/(s|L|),
-a resistor Ra in parallel with the inductor |L| (an inductor alone would leave the residual
-conductance 1/Ra). Ra = :data:`RA_RATIO` × |R| (damper) or × |2πf·L| at the band centre
-(spring), clipped to ``options.ranges['R']``: the finite-gain error of the injected current
-scales with 1 + 1/RA_RATIO (Y and 1/Ra cancel to y), while Ra stays far below the megohms at
-which an op-amp's few picofarads of input capacitance would add a pole in the audio band. The
-same pole proof applies; there is no second orientation, so an unstable pair is a
-CompileError naming the coupling.
-
-Bookkeeping: every op-amp instance and every part around it gets attrs role ``active`` and
-element = the model element realised (resonator name, or "a--b"); ``graph.meta["opamps"]``
-lists ``{designator, element, realises, output_net}`` per op-amp (the output net is a net of
-this graph, so a testbench that instantiates the graph as ``X1`` sees ``v(x1.<net>)``) and
-``graph.meta["opamp_model"]`` the :class:`~r2nn_compiler.circuit.opamp.OpampModel` as a dict.
-The log records, per element, what was built, the part values and the slowest pole after it;
-and, for the whole pass, the relative H(jω) error against the reference model over
-``default_grid(model, 100)``. With an ideal op-amp that error is below 1e-4 (gain 1e6: 3e-7 to
-5e-5 measured). With the TL072 macromodel it is small and nonzero, set by the finite
-gain–bandwidth (2e-5 to 2.5e-3 on audio-band random models at kilohm impedances), and it
-grows as the network's impedances fall towards r_out / |A(jω)| (up to 0.2 on the same models
-left at ohms): run the pass on a scaled graph; the log names resistors outside
-``options.ranges['R']``.
+Matches: any graph; changes nothing without negative elements. Precondition: force-current
+graph, before ``quantise`` and ``break_dc_loops``. Grounded negative dampings at a net merge
+and become a negative-impedance converter (one op-amp, three resistors); negative floating
+dampers and springs become a difference-amplifier pair. Op-amps are instances of
+``options.opamp``; every new part has role ``active``, ``element`` and ``realises``. The whole
+graph's poles (macromodel) must lie in the left half-plane, else CompileError naming the
+element. Force-voltage graphs with negative elements: CompileError. Circuits, derivations and
+measured errors: docs/passes.md.
 """
 
 from __future__ import annotations
@@ -110,7 +33,7 @@ OCS = "open-circuit-stable"
 #: with R1, above the 2 kΩ the TL072's gain is specified into, and far above its output resistance.
 DIVIDER_OHM = 10e3
 
-#: Difference-amplifier resistor Ra as a multiple of the coupling's impedance (see module doc).
+#: Difference-amplifier resistor Ra as a multiple of the coupling's impedance (see docs/passes.md).
 RA_RATIO = 10.0
 
 #: Frequencies (on the model's grid) at which the pass reports the H(jω) error.

@@ -1,39 +1,11 @@
 """Pass ``scale``: frequency and impedance scaling, so ideal values become buyable parts.
 
-Preconditions: a mapped graph of ideal elements (either analogy). Safe before ``parasitics``,
-``realise_negative`` and quantisation, never after: it rescales every R, L, C and controlled
-source by formula, so it raises CompileError when the graph already holds subcircuit instances
-(their insides would not scale), parasitic losses (a fixed ESR must not scale) or values
-committed to a part series. Scaling after ``break_dc_loops`` is exact too (its resistors follow
-the units like any other).
-
-Frequency. The model band (``model.band``, else the ends of ``reference.default_grid``), as
-the graph now has it (divided by ``ctx.time_scale``), is mapped onto ``options.band_hz`` by
-their geometric centres: α = √(f_lo,c·f_hi,c / f_lo·f_hi) (α = 1 without ``band_hz``; a
-circuit band of another width only moves the centre). Every L and C is divided by α and
-``ctx.time_scale`` is multiplied by 1/α, so the circuit at α·f behaves as it did at f. Scaling
-a scaled graph again changes nothing (α = 1, z = 1, unit signal factors).
-
-Impedance. A level z multiplies every impedance: R·z, L·z, C/z, and the controlled sources by
-their units, G (S) /z, H (ohm) ·z, E (V/V) unchanged. Then every branch current divides by z
-and every node and port voltage is unchanged, whatever z: z only moves component values. It
-is chosen to minimise Σ (decades outside ``options.ranges``)² over the R, L and C that are parts
-(not ``wiring``/``parasitic``); when all fit, the centre of the admissible interval of log z.
-
-Signal level (gains). Separately, the drives (role ``drive``: G in force-current, E in
-force-voltage) are multiplied by ``drive = SIGNAL_PEAK_V / peak`` where peak is the largest
-node voltage on any internal net for unit inputs over the band (|H| summed over inputs, on the
-band grid plus every damped natural frequency in it; above 128 resonators each resonator's own,
-see :func:`reference.statespace.ringing_frequencies_hz`); every node voltage scales by ``drive``.
-Then the output readouts (role ``buffer`` E, ``readout`` H) are multiplied by ``readout`` so
-the loudest output port also peaks at SIGNAL_PEAK_V (one factor for all outputs, so class
-outputs stay comparable in volts). Input gains (volts per unit) are unchanged; each output's
-``volts_per_unit_velocity`` is multiplied by ``drive·readout``, so the manifest contract
-holds: inputs driven by ``volts_per_unit·u(t_c/time_scale)`` give outputs
-``volts_per_unit_velocity·v(t_c/time_scale)``, and ``check_reference`` sees the model.
-
-The log names every part still out of range with the reason, lists each resonator's f0 (model
-Hz) and Q before and after (unchanged up to rounding) and the H(jω) error against the reference.
+Matches: any graph. Precondition: ideal values (CompileError once subcircuit instances,
+parasitic losses or E-series parts are present). Divides every L and C by the frequency factor
+α (``ctx.time_scale`` /= α), multiplies impedances by the level z that keeps parts within
+``options.ranges``, and scales drives and output readouts so the loudest net and port peak at
+:data:`SIGNAL_PEAK_V` for unit inputs (output port gains follow). Idempotent. Formulas and
+the choice of z: docs/passes.md.
 """
 
 from __future__ import annotations
