@@ -19,7 +19,7 @@ from .backend.manifest import Manifest
 from .errors import CompileError, Location, ModelError, SignalError
 from .fileutil import write_directory_atomic, write_text_atomic
 from .passes import EXACT_FLOW, HARDWARE_FLOW, CompileContext, CompileOptions, run_flow
-from .passes.readout_linear import refuse_parts_level
+from .passes.common.readout_linear import refuse_parts_level
 from .model import Model, model_from_json_text, model_from_npz, model_to_json, model_to_text, parse_model_text
 from .signals import Signal, check_fits, load_signal
 

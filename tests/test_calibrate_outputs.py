@@ -9,7 +9,8 @@ from r2nn_compiler import reference
 from r2nn_compiler.cli import main
 from r2nn_compiler.compiler import compile_model, load_model
 from r2nn_compiler.passes import CompileOptions, calibrate_outputs, readout_analog
-from r2nn_compiler.passes.check_reference import reference_response
+from r2nn_compiler.passes.common import buffers
+from r2nn_compiler.passes.common.response import reference_response
 from r2nn_compiler.signals import Signal
 from r2nn_compiler.verify import read_compiled
 from r2nn_compiler.verify.circuit import CircuitUnderTest
@@ -117,13 +118,13 @@ def test_retrim_changes_the_last_stage_by_the_factor():
     record = readout_analog._buffer(graph, Ctx, 0, "out1", 137.3, from_options(Ctx.options))
     before = record["gain"]
     parts = len(graph.components)
-    assert readout_analog.retrim_buffer(graph, record, 1 + 3e-4, 1e-5)
+    assert buffers.retrim_buffer(graph, record, 1 + 3e-4, 1e-5)
     assert record["gain"] / before == pytest.approx(1 + 3e-4, abs=2e-5)
     last = record["stages"][-1]
     values = [graph.component(n).value for n in last["rf"]]
     assert 1 + sum(values) / graph.component(last["rg"]).value == pytest.approx(last["gain"], rel=1e-12)
     assert abs(len(graph.components) - parts) <= 1  # one Rf part more or fewer at most
-    assert not readout_analog.retrim_buffer(graph, {"port": "out1", "stages": []}, 1.1, 1e-5)
+    assert not buffers.retrim_buffer(graph, {"port": "out1", "stages": []}, 1.1, 1e-5)
 
 
 def test_exact_flows_and_no_calibrate_skip_the_pass(tmp_path):

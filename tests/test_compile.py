@@ -11,7 +11,7 @@ from r2nn_compiler.cli import main
 from r2nn_compiler.compiler import compile_model, load_model
 from r2nn_compiler.errors import CompileError
 from r2nn_compiler.passes import REGISTRY, CompileContext, CompileOptions, run_flow
-from r2nn_compiler.passes.check_reference import circuit_response, relative_error
+from r2nn_compiler.passes.common.response import circuit_response, relative_error
 from r2nn_compiler.reference import default_grid, frequency_response, simulate
 
 from .strategies import random_stable_model

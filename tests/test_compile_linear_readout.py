@@ -16,7 +16,8 @@ from r2nn_compiler.cli import main
 from r2nn_compiler.compiler import compile_model, load_model, load_signals, save_model, verify
 from r2nn_compiler.errors import CompileError, VerificationError
 from r2nn_compiler.model.ir import LINEAR, ClassScore, Feature, Readout
-from r2nn_compiler.passes import CompileOptions, readout_linear
+from r2nn_compiler.passes import CompileOptions
+from r2nn_compiler.passes.common import readout_linear
 from r2nn_compiler.verify.tolerance import analyse
 from r2nn_compiler.verify import read_compiled, verify_deck
 from r2nn_compiler.verify import decisions as readout
@@ -159,7 +160,7 @@ def test_deck_verifies_in_ngspice_on_the_layers_scores(decks, model, name):
 def test_calibration_trims_each_taps_band_power(decks, model):
     """Uncalibrated, the E96 taps are ~1e-4 off the model's band power; calibrated, to rounding."""
     from r2nn_compiler.passes.calibrate_outputs import calibration_grid
-    from r2nn_compiler.passes.check_reference import reference_response
+    from r2nn_compiler.passes.common.response import reference_response
     from scipy.integrate import trapezoid
 
     freqs = calibration_grid(model)
@@ -311,7 +312,7 @@ def wide_toy():
 
 
 def test_a_class_of_many_weights_is_summed_in_parts_and_decides_like_the_reference(tmp_path):
-    from r2nn_compiler.passes.readout_linear import TERMS_PER_SOURCE
+    from r2nn_compiler.passes.common.readout_linear import TERMS_PER_SOURCE
 
     model = wide_toy()
     assert len(model.readout.features) > TERMS_PER_SOURCE

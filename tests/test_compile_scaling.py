@@ -22,7 +22,7 @@ from r2nn_compiler.errors import CompileError
 from r2nn_compiler.model import Coupling, model_to_text, parse_model_text
 from r2nn_compiler.model.parser import _FastReader, _parser
 from r2nn_compiler.passes import CompileContext, CompileOptions, run_flow
-from r2nn_compiler.passes.check_reference import circuit_response, reference_response, relative_error
+from r2nn_compiler.passes.common.response import circuit_response, reference_response, relative_error
 from r2nn_compiler.reference import default_grid, frequency_response, response, statespace
 from r2nn_compiler.units import format_spice, parse_quantity
 

@@ -9,7 +9,7 @@ import pytest
 from r2nn_compiler.errors import CompileError
 from r2nn_compiler.model import Coupling, Input, Model, Output, Readout, Resonator, parse_model_text
 from r2nn_compiler.passes import CompileContext, CompileOptions, run_flow
-from r2nn_compiler.passes.check_reference import circuit_response, relative_error
+from r2nn_compiler.passes.common.response import circuit_response, relative_error
 from r2nn_compiler.passes.map_force_voltage import mechanical_graph
 from r2nn_compiler.reference import default_grid
 

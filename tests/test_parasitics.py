@@ -9,7 +9,7 @@ from r2nn_compiler.compiler import load_model
 from r2nn_compiler.model import Coupling, Input, Model, Output, Readout, Resonator
 from r2nn_compiler.passes import CompileContext, CompileOptions, run_flow
 from r2nn_compiler.passes.parasitics import band_centre_rad_s
-from r2nn_compiler.passes.scale import IN_SERIES_WITH, resonator_tanks
+from r2nn_compiler.passes.common.tanks import IN_SERIES_WITH, resonator_tanks
 
 from .conftest import TOY
 from .strategies import random_stable_model

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from r2nn_compiler import eseries
 from r2nn_compiler.errors import CompileError
 from r2nn_compiler.passes import CompileContext, CompileOptions, run_flow
-from r2nn_compiler.passes.check_reference import circuit_response
+from r2nn_compiler.passes.common.response import circuit_response
 from r2nn_compiler.reference import default_grid
 
 from .strategies import random_stable_model

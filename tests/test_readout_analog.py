@@ -14,6 +14,7 @@ from r2nn_compiler.compiler import compile_model, load_model
 from r2nn_compiler.errors import CompileError
 from r2nn_compiler.passes import CompileOptions
 from r2nn_compiler.passes import readout_analog
+from r2nn_compiler.passes.common import buffers as buffer_parts, readout as readout_parts
 from r2nn_compiler.signals import Signal, load_signal
 from r2nn_compiler.sim.rawfile import RawPlot
 from r2nn_compiler.verify import read_compiled, verify_deck
@@ -178,7 +179,7 @@ def test_decision_ports_come_before_supplies():
         graph.add_port(port)
     graph.add(Component("R1", "R", ("dec1", "0"), 1e4))
     graph.add(Component("R2", "R", ("vcc", "0"), 1e4))
-    ordered = readout_analog._decisions_before_supplies(graph)
+    ordered = readout_parts.decisions_before_supplies(graph)
     assert [p.name for p in ordered.ports] == ["in1", "out1", "dec1", "vcc"]
     assert [c.name for c in ordered.components] == ["R1", "R2"]
 
@@ -201,11 +202,11 @@ def test_numpy_proof_sees_the_buffers_loading(tmp_path, monkeypatch):
 
 def test_buffer_gains_realise_the_weights():
     for gain in (1.5, 20.0, 24.0, 137.3, 29.9):
-        rf, rg, achieved = readout_analog.gain_pair(gain)
-        assert abs(achieved / gain - 1) <= readout_analog.GAIN_TARGET
+        rf, rg, achieved = buffer_parts.gain_pair(gain)
+        assert abs(achieved / gain - 1) <= buffer_parts.GAIN_TARGET
         assert achieved == pytest.approx(1 + sum(rf) / rg)
     with pytest.raises(CompileError):
-        readout_analog.gain_pair(1.0)
+        buffer_parts.gain_pair(1.0)
 
 
 def test_multi_stage_buffers_realise_the_whole_weight(tmp_path):
@@ -220,7 +221,7 @@ def test_multi_stage_buffers_realise_the_whole_weight(tmp_path):
     assert max(len(b["stages"]) for b in buffers) == 3
     for b in buffers:
         assert b["gain"] == pytest.approx(np.prod([s["gain"] for s in b["stages"]]), rel=1e-12)
-        assert abs(b["gain"] / b["ideal_gain"] - 1) <= readout_analog.GAIN_TARGET, b
+        assert abs(b["gain"] / b["ideal_gain"] - 1) <= buffer_parts.GAIN_TARGET, b
 
 
 def test_unknown_readout_is_a_one_line_error(tmp_path):
@@ -299,11 +300,11 @@ WTA_PREFIXES = ("Rmax", "Xmax", "Dmax", "Rmx", "Dlose", "Xcmp", "Rdec", "Dclamp"
 
 
 def test_settling_is_a_hundredth_of_the_window_within_bounds():
-    assert readout_analog.settling_s("parts", 0.02) == 1e-3  # the toy: the shortest
-    assert readout_analog.settling_s("parts", 0.3) == pytest.approx(3e-3)
-    assert readout_analog.settling_s("parts", 0.5) == 5e-3  # the demos
-    assert readout_analog.settling_s("parts", 10.0) == 5e-3
-    assert readout_analog.settling_s("behavioural", 0.5) == 1e-5
+    assert readout_parts.settling_s("parts", 0.02) == 1e-3  # the toy: the shortest
+    assert readout_parts.settling_s("parts", 0.3) == pytest.approx(3e-3)
+    assert readout_parts.settling_s("parts", 0.5) == 5e-3  # the demos
+    assert readout_parts.settling_s("parts", 10.0) == 5e-3
+    assert readout_parts.settling_s("behavioural", 0.5) == 1e-5
 
 
 def wta_ends(tmp_path, overtake: bool, gap: float, settle: float) -> tuple[list[float], float]:

@@ -13,7 +13,7 @@ from r2nn_compiler.compiler import compile_model
 from r2nn_compiler.errors import CompileError, VerificationError
 from r2nn_compiler.model import Coupling, Input, Model, Output, Readout, Resonator
 from r2nn_compiler.passes import CompileContext, CompileOptions, run_flow
-from r2nn_compiler.passes.check_reference import circuit_response, relative_error
+from r2nn_compiler.passes.common.response import circuit_response, relative_error
 from r2nn_compiler.reference import default_grid, frequency_response, simulate, stability_margin
 from r2nn_compiler.sim import NgspiceBatch
 from r2nn_compiler.verify import read_compiled, verify_deck

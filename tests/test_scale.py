@@ -12,9 +12,9 @@ from r2nn_compiler.circuit import Component
 from r2nn_compiler.compiler import load_model
 from r2nn_compiler.errors import CompileError
 from r2nn_compiler.passes import CompileContext, CompileOptions, run_flow
-from r2nn_compiler.passes.check_reference import circuit_response, relative_error
-from r2nn_compiler.passes.scale import (SIGNAL_PEAK_V, frequency_factor, impedance_level, resonator_tanks,
-                                        signal_peaks)
+from r2nn_compiler.passes.common.response import circuit_response, relative_error
+from r2nn_compiler.passes.common.tanks import resonator_tanks
+from r2nn_compiler.passes.scale import SIGNAL_PEAK_V, frequency_factor, impedance_level, signal_peaks
 from r2nn_compiler.reference import default_grid, frequency_response
 
 from .conftest import TOY

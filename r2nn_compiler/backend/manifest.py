@@ -140,7 +140,7 @@ class ReadoutCircuit:
     net of the model subcircuit and its nominal volts per feature² (det_j = value · F_j²,
     F_j = w_j·RMS(v_j) over the window; a linear layer's: the class's score net ``sc<j>`` and
     its ``volts_per_unit_score``, with ``volts_per_mean_square`` null and no buffers, see
-    ``passes.readout_linear``) and the swing they clip at (null: none), the readout's
+    ``passes.common.readout_linear``) and the swing they clip at (null: none), the readout's
     subcircuits and instance (outside the linear circuit), its window (s) and part counts (its
     parts are also BOM rows, ``Xreadout.<element>``)."""
 

@@ -180,10 +180,19 @@ class LogEntry:
     seconds: float
 
 
+#: The mapping passes: every other pass works on the graph one of them builds.
+MAPPING = ("map_force_current", "map_force_voltage")
+
+
 class Pass:
-    """Base class. Subclasses set ``name`` and implement ``match`` and ``transform``."""
+    """Base class. Subclasses set ``name`` and implement ``match`` and ``transform``.
+
+    ``after``: passes that must run earlier in a flow that holds both (some occurrence before
+    each occurrence of this one); :func:`check_order` enforces it before a flow runs.
+    """
 
     name: ClassVar[str] = ""
+    after: ClassVar[tuple[str, ...]] = ()
 
     def match(self, ctx: CompileContext) -> bool:
         return True
@@ -203,15 +212,25 @@ def register(cls: type[Pass]) -> type[Pass]:
     return cls
 
 
+def check_order(flow: list[str]) -> None:
+    """CompileError (one line, naming the pass and its predecessor) unless every pass of ``flow``
+    comes after each pass of its ``after`` that ``flow`` holds. Names must be registered."""
+    for i, name in enumerate(flow):
+        for before in REGISTRY[name].after:
+            if before in flow and before not in flow[:i]:
+                raise CompileError(f"flow: pass {name!r} must run after {before!r}: put {before!r} before it")
+
+
 def run_flow(ctx: CompileContext, flow: list[str]) -> CompileContext:
     """Apply each named pass whose ``match`` holds, in order, logging what it did.
 
-    Raises CompileError for an unknown pass name (listing the known ones) and lets the passes'
-    own CompileErrors through.
+    Raises CompileError for an unknown pass name (listing the known ones) or a flow that breaks
+    a pass's order (:func:`check_order`), and lets the passes' own CompileErrors through.
     """
     unknown = [n for n in flow if n not in REGISTRY]
     if unknown:
         raise CompileError(f"unknown pass {unknown[0]!r}; known passes: {', '.join(sorted(REGISTRY))}")
+    check_order(flow)
     for name in flow:
         p = REGISTRY[name]()
         if not p.match(ctx):

@@ -24,7 +24,7 @@ import math
 
 from ..circuit import Component
 from ..reference import default_grid
-from .base import ROLE, CompileContext, Pass, PassResult, register
+from .base import MAPPING, ROLE, CompileContext, Pass, PassResult, register
 
 DC_BREAK_RATIO = 1e-10
 
@@ -54,6 +54,7 @@ class _UnionFind:
 @register
 class BreakDcLoops(Pass):
     name = "break_dc_loops"
+    after = MAPPING + ("realise_negative", "quantise", "realise_inductors")
 
     def match(self, ctx: CompileContext) -> bool:
         return ctx.graph is not None

@@ -1,73 +1,12 @@
 """Pass ``calibrate_outputs``: trim each output's gain so the realised circuit reads the model's level.
 
-Preconditions: a hardware graph whose parts are final (after quantisation, inductor
-realisation and ``readout_analog``), before ``check_reference``. Matches hardware flows with
-``options.calibrate`` (the default) and runs once (``graph.meta["calibrated_outputs"]``); exact
-flows need none (their circuit is the model).
-
-**Why.** E-series parts leave every resonator's impedance level √(L/C) a few 1e-5 off (the
-inductor's trim residual, see ``quantise``), and a parts-level buffer's op-amps fall short of
-their resistor ratio by stage gain / open-loop gain (1.2e-4 per TL072 stage of gain 24). Either
-scales an output's waveform by a nearly constant factor, a different one per output: measured
-on the tactile demo (E96, 60 held-out clips), per-output offsets up to 3.9e-4 with the analog
-readout, against winning margins down to 4.9e-4; on bearing, whose signals carry power above
-the band where the buffers' bandwidth costs gain, up to 2.6e-3. A constant per-output factor is what a
-gain trim removes, and the compiler knows the realised circuit exactly (its MNA), so it trims
-here instead of leaving it to the bench.
-
-**What.** For output j, g_j is the realised circuit's gain against the model's, measured one of
-two ways:
-
-* with ``options.calibration_signals`` (``r2nn compile --calibrate-signals``: signals like the
-  ones the circuit will classify, e.g. the training clips), on the features themselves:
-  g_j² = Σ_s F^circuit_js² / Σ_s F^model_js², F^circuit the model's readout of the realised
-  circuit's exact response (its MNA state space, the input linear between samples, exact for
-  either readout kind), F^model the reference's; at most :data:`MAX_SIGNALS` signals (evenly
-  spaced among those given). This weighs every frequency as the signals do, out-of-band content
-  and the buffers' bandwidth included;
-* without, by band power: g_j² = ∫ Σ_k |H^circuit_jk(f)|² df / ∫ Σ_k |H^model_jk(f)|² df over
-  the model's band (the mean square of the output for white inputs of equal power on every
-  input; trapezoid over :func:`calibration_grid`, linear in frequency with every resonance's
-  3 dB band sampled too), H^circuit in model units through the port's nominal gain. Signals
-  that are not white over the band, or carry much power outside it, weigh the error otherwise:
-  on the bearing demo's passive deck the band-power trim moves one output's feature offset from
-  +3.7e-4 to −5e-4, where the training clips' trim leaves 1.5e-4 (``bench/bench_calibration.py``
-  compares none, band power and training clips on every demo's held-out clips).
-
-The port's driver then changes by 1/g_j:
-
-* an ideal readout element (the VCVS ``E`` or CCVS ``H`` of ``--readout none``): its value,
-  exactly;
-* a parts-level buffer (``--readout analog``): its last stage's Rf and Rg are chosen again
-  (:func:`readout_analog.retrim_buffer`, within :data:`TRIM_TARGET`), and g_j measured again,
-  up to :data:`ITERATIONS` times (the op-amp's shortfall depends on the stage gain);
-* a buffer whose last stage is a follower, or one that would need a gain below 1: left alone
-  and listed (``uncalibrated``).
-
-**Taps.** A model with a linear readout layer exposes taps (the resonators it reads) instead of
-outputs; each tap is calibrated the same way, and its port gain means the same. By band power
-nothing changes (H^model_j is the read node's velocity); on calibration signals the layer's
-scores are no per-tap level (one per class, of any sign), so tap j is measured by its energy
-over the segments its features read: g_j² = Σ_s E^circuit_js / Σ_s E^model_js, E = ∫ v_j² dt
-over those segments, exact for both (:func:`window_energy.segment_energies`). A feature is
-ln(E/length + ε), so a tap's gain error g moves each of its features by at most 2·ln g.
-
-The nominal port gain (manifest ``volts_per_unit_velocity``) is what the calibrated port
-delivers per unit of model velocity, in the calibration's sense: the buffer's design gain, not
-its resistor ratio. The detectors' nominal law (``readout_circuit.detectors``) already assumes it.
-
-**What it cannot remove.** Frequency-dependent error (an output's error that differs between
-its resonances, GIC op-amp poles, buffer bandwidth) as it varies from one signal to the next:
-the clip-to-clip spread of the per-output error, 0.2–0.7e-4 on tactile with passive inductors
-and up to 1.8e-4 with GICs. The trim assumes nominal parts;
-real parts' tolerances (``r2nn tolerance``) and op-amps' spread of open-loop gain are outside
-it, as a bench trim would be.
-
-Cost, per measurement (one, plus up to :data:`ITERATIONS` with parts-level buffers): by band
-power, one solve per frequency of :func:`calibration_grid` (see :func:`response`); on signals,
-the exact simulation of the circuit's state space on each. Compiling tactile (E96, least of
-two runs on a busy 2-core machine): passive, no readout 0.61 s without the pass, 1.08 s by band
-power, 0.72 s on its 64 training clips; GICs and the analog readout 2.8 s, 5.7 s and 4.9 s.
+Matches: hardware flows with ``options.calibrate``, once (``graph.meta["calibrated_outputs"]``).
+Precondition: parts final (after ``quantise``, ``realise_inductors`` and ``readout_analog``),
+before ``check_reference``. Measures each output's (or tap's) gain g_j of the realised circuit
+against the model, by band power or on ``options.calibration_signals``, and divides it out: an
+ideal readout element's value exactly, a parts-level buffer's last stage by new Rf/Rg
+(:func:`.common.buffers.retrim_buffer`, iterated); followers are listed as uncalibrated.
+Port gains stay the design gains. Method, limits and costs: docs/passes.md.
 """
 
 from __future__ import annotations
@@ -82,9 +21,9 @@ from ..numerics.statespace import StateSpace
 from ..model import Model
 from ..reference import default_grid
 from ..numerics.window_energy import segment_energies
-from .base import CompileContext, Pass, PassResult, register
-from .check_reference import circuit_response, in_model_units, reference_response
-from .readout_analog import retrim_buffer
+from .base import MAPPING, CompileContext, Pass, PassResult, register
+from .common.buffers import retrim_buffer
+from .common.response import circuit_response, in_model_units, reference_response
 
 #: Relative gain error the recalibrated buffer's last stage aims for.
 TRIM_TARGET = 1e-5
@@ -123,7 +62,7 @@ def calibration_grid(model: Model) -> np.ndarray:
 
 def response(ctx: CompileContext, freqs_hz: np.ndarray) -> np.ndarray:
     """H(jω) of the graph in model units (outputs × inputs × freqs), like
-    :func:`check_reference.circuit_response`, through the circuit's state space (the algebraic
+    :func:`common.response.circuit_response`, through the circuit's state space (the algebraic
     unknowns eliminated once, then one small dense solve per frequency) when it has at most
     :data:`STATE_SPACE_UNKNOWNS` unknowns and :data:`STATE_SPACE_STATES` states: tactile's GIC
     deck with its analog readout (347 unknowns, 85 states, 1144 frequencies) takes 1.0 s instead
@@ -143,14 +82,14 @@ def response(ctx: CompileContext, freqs_hz: np.ndarray) -> np.ndarray:
 
 
 def band_gains(ctx: CompileContext, freqs_hz: np.ndarray, h_model_power: np.ndarray) -> np.ndarray:
-    """g_j per output (see the module docstring) of the graph as it is now."""
+    """g_j per output (see docs/passes.md) of the graph as it is now."""
     h = response(ctx, freqs_hz)
     power = trapezoid(np.sum(np.abs(h) ** 2, axis=1), freqs_hz, axis=-1)
     return np.sqrt(power / h_model_power)
 
 
 class FeatureGains:
-    """g_j measured on calibration signals (see the module docstring): the model's features are
+    """g_j measured on calibration signals (see docs/passes.md): the model's features are
     computed once, the circuit's for each state of the graph."""
 
     def __init__(self, ctx: CompileContext, signals: list) -> None:
@@ -219,6 +158,8 @@ class FeatureGains:
 @register
 class CalibrateOutputs(Pass):
     name = "calibrate_outputs"
+    after = MAPPING + ("scale", "realise_negative", "parasitics", "quantise", "realise_inductors",
+                       "break_dc_loops", "readout_analog")
 
     def match(self, ctx: CompileContext) -> bool:
         return (ctx.graph is not None and not ctx.options.exact and ctx.options.calibrate

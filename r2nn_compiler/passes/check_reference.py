@@ -16,47 +16,17 @@ capacitor 2 % off).
 
 from __future__ import annotations
 
-import numpy as np
-
-from ..circuit import mna_matrices
 from ..errors import CompileError
-from ..model import Model
-from ..reference import default_grid, frequency_response
-from .base import CompileContext, Pass, PassResult, register
-
-def circuit_response(ctx: CompileContext, freqs_hz: np.ndarray) -> np.ndarray:
-    """H(jω) of the compiled graph in model units: (outputs × inputs × freqs), at model frequencies."""
-    graph = ctx.require_graph("check_reference")
-    system = mna_matrices(graph, [p.net for p in ctx.inputs])
-    return in_model_units(ctx, system.ac(np.asarray(freqs_hz) / ctx.time_scale, [p.net for p in ctx.outputs]))
-
-
-def in_model_units(ctx: CompileContext, h: np.ndarray) -> np.ndarray:
-    """A circuit's H(jω) (volts per volt, outputs × inputs × freqs) through the port gains: model
-    velocity per unit input."""
-    out_gain = np.array([p.gain for p in ctx.outputs])[:, None, None]
-    in_gain = np.array([p.gain for p in ctx.inputs])[None, :, None]
-    return h * in_gain / out_gain
-
-
-def reference_response(model: Model, freqs_hz: np.ndarray) -> np.ndarray:
-    """The reference model's H(jω) (observed nodes × inputs × freqs, (m/s) per unit input) at
-    ``freqs_hz`` (model Hz): :func:`reference.frequency_response` (sparse above
-    ``reference.response.DENSE_RESONATORS`` resonators), whose rows are ``model.read_nodes``: a
-    linear layer's taps are compared with its read nodes' velocities."""
-    return frequency_response(model, np.atleast_1d(np.asarray(freqs_hz, dtype=float)))
-
-
-def relative_error(h_circuit: np.ndarray, h_model: np.ndarray) -> float:
-    """Worst |ΔH| relative to each output/input pair's peak |H| over the grid."""
-    scale = np.max(np.abs(h_model), axis=-1, keepdims=True)
-    scale = np.where(scale > 0, scale, 1.0)
-    return float(np.max(np.abs(h_circuit - h_model) / scale))
+from ..reference import default_grid
+from .base import MAPPING, CompileContext, Pass, PassResult, register
+from .common.response import circuit_response, reference_response, relative_error
 
 
 @register
 class CheckReference(Pass):
     name = "check_reference"
+    after = MAPPING + ("scale", "realise_negative", "parasitics", "quantise", "realise_inductors",
+                       "break_dc_loops", "readout_analog", "calibrate_outputs")
 
     def match(self, ctx: CompileContext) -> bool:
         return ctx.graph is not None

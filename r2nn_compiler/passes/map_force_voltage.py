@@ -1,38 +1,11 @@
 """Pass ``map_force_voltage``: lower the model by the force–voltage (impedance) analogy.
 
-Preconditions: no circuit graph yet; the model's analogy is force_voltage; the model is valid.
-Realisable only when the *mechanical graph* is planar: ground plus one node per resonator, an
-edge from each resonator to ground (its mass, spring, damper and drives) and one edge per
-coupled pair (a damper and a spring between the same pair share it). Otherwise CompileError,
-naming the Kuratowski subgraph (K5 or K3,3 subdivision) that prevents it.
-
-In the force–current picture that graph is a circuit whose node voltages are the velocities
-(see ``map_force_current``). Its planar dual swaps nodes and meshes, so here:
-
-* every face of a planar embedding is a net (one of them ground ``"0"``, the others ``f<k>``);
-* every mechanical edge becomes a branch between the two faces beside it, its elements in
-  series through intermediate nets (``r<i>_<k>`` for resonator i, ``k<e>_<k>`` for the e-th
-  coupled pair): mass → L = m (H), spring → C = 1/k (F), damper → R = c (ohm, omitted when
-  c = 0, negative kept: ideal elements), so each series impedance equals the admittance it
-  replaces;
-* the branch current equals the difference of the velocities at the edge's two ends (A/(m/s)),
-  so resonator i's tie branch carries exactly v_i, and its mesh is resonator i;
-* the force b·u a drive applies to resonator i becomes a VCVS ``E`` of gain b (V/V) from input
-  port ``in<k>`` in resonator i's tie branch, so KVL round mesh i is the force balance;
-* a 0 V source ``V`` in the tie branch senses v_i; output j is a CCVS ``H`` of 1 ohm reading
-  it onto port ``out<j>``, so the port voltage in volts is the velocity in m/s (gain 1); a linear
-  readout layer's taps ``tap<j>`` likewise (:func:`base.observed_nodes`).
-
-Orientation (why the signs are right): a branch for the directed edge a → b runs from the face
-on the right of half-edge (a, b) to the face on the right of (b, a). With the current
-``v_a − v_b`` flowing that way in every branch, KCL holds at every face (the right-hand edges of
-a face form a closed walk, so the velocity differences cancel), and the sum of the voltage drops
-along the branches leaving node a telescopes round a to the face-potential differences, i.e. is
-zero: that is KVL round mesh a, which the elements make Newton's law at a. The E sources rise in
-the current's direction and V's ``n_plus`` faces the start face, so i(V) = +v_i.
-
-Net and designator names are derived from positions, never from user text; user names appear
-only in each component's ``origin`` and in the non-planarity message.
+Matches: no graph yet and ``model.analogy == "force_voltage"``. Builds the planar dual of the
+mechanical graph: one net per face, each mechanical edge a series branch (mass L = m in H,
+spring C = 1/k in F, damper R = c in ohm), drives as VCVS ``E`` (V/V), outputs (or a linear
+layer's taps) as 1-ohm CCVS ``H`` reading a 0 V sense source, so port volts = velocity in m/s.
+CompileError, naming the Kuratowski subgraph, when the mechanical graph is not planar. Names
+come from positions, never from user text. Derivation and orientation: docs/passes.md.
 """
 
 from __future__ import annotations

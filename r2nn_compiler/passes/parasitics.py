@@ -1,40 +1,11 @@
 """Pass ``parasitics``: add real inductors' and capacitors' losses, restore each resonator's f0 and Q.
 
-Applies when ``options.parasitics`` is true and the graph has no losses yet. Safe after
-``scale`` (values must be in circuit units: a fixed ESR in ohm means nothing before the
-impedance level is set) and before ``realise_negative`` and quantisation (compensation may turn
-a damping resistor negative, and it adjusts values that quantisation then rounds).
-
-Losses (each a resistor of role ``parasitic``, BOM series ``parasitic``: modelled, not bought;
-``attrs[IN_SERIES_WITH]`` names the element it belongs to):
-
-* every inductor part (positive L, not wiring) gets R_s = ω_c·L/Q_L in series, Q_L =
-  ``options.inductor_q`` at the band's geometric centre ω_c = 2π·√(f_lo·f_hi)/time_scale
-  (circuit rad/s): a wound inductor's copper loss, exact at ω_c;
-* every capacitor part (positive C) gets ``options.cap_esr_ohm`` in series.
-
-Negative L or C are not parts (an active circuit will realise them) and get no loss; a zero
-ESR or an infinite Q_L adds nothing.
-
-Compensation. A resonator's own elements form the quadratic a·s² + b·s + c of
-:class:`~.scale.Tank` (losses included): ω0² = c/a, Q = √(a·c)/b. Each resonator's ideal f0
-and Q are restored exactly (at the pole, not in a band fit), which is possible because:
-
-* series loop (force-voltage): a = LC and c = 1 do not see the losses, so f0 stays and the
-  damping resistor becomes R = 1/(ω0·Q·C) − r_L − r_C;
-* parallel tank (force-current): both losses lower Q, and R_s raises f0 by about
-  1/(2·Q·Q_L(f0)), Q_L(f0) = Q_L·f0/f_c being the inductor's own Q there.
-  With conductance G = 1/R and P1 = 1 + G·r_L, P2 = 1 + G·r_C, demanding a = c/ω0² gives the
-  mass capacitor C = P1/(ω0²·L·P2), and then b = c/(ω0·Q) is the quadratic
-  P1·(r_L + r_C)/(ω0²L) + G·L·P2 + G·r_C·r_L·P1/(ω0²L) − P1·P2/(ω0·Q) = 0 in G; the root
-  nearest the old G (with C > 0) is taken.
-
-A resonator without a damping resistor gets one (across the tank, or in series in the loop).
-A negative conductance (the losses exceed the tank's own damping) becomes a negative resistor,
-left for ``realise_negative``. What cannot be compensated, and what the H(jω) error against the
-reference (before and after compensation) measures: losses in coupling elements, and R_s's
-equivalent parallel conductance R_s/(ωL)² varying across the band, which hurts most where an
-inductor's own Q (Q_L·f/f_c) is far below its resonator's Q (high-Q resonators low in the band).
+Matches: ``options.parasitics`` and no losses yet. Precondition: values in circuit units
+(after ``scale``). Adds a resistor of role ``parasitic`` (``attrs[IN_SERIES_WITH]`` = its
+element) in series with every inductor part (ω_c·L/``options.inductor_q``, ohm) and capacitor
+part (``options.cap_esr_ohm``), then restores each resonator's f0 and Q exactly by moving its
+damping resistor and mass capacitor (a negative damping is left for ``realise_negative``).
+Derivation: docs/passes.md.
 """
 
 from __future__ import annotations
@@ -46,10 +17,10 @@ from numpy.polynomial import polynomial as P
 from ..circuit import GROUND, CircuitGraph, Component
 from ..reference import default_grid
 from ..units import format_si
-from ..circuit.annotations import Role
-from .base import ELEMENT, ROLE, CompileContext, Pass, PassResult, register
-from .check_reference import circuit_response, reference_response, relative_error
-from .scale import IN_SERIES_WITH, NOT_PARTS, Tank, model_band_hz, relative_change, resonator_tanks
+from ..circuit.annotations import NOT_PARTS, Role
+from .base import ELEMENT, MAPPING, ROLE, CompileContext, Pass, PassResult, register
+from .common.response import circuit_response, reference_response, relative_error
+from .common.tanks import IN_SERIES_WITH, Tank, model_band_hz, relative_change, resonator_tanks
 
 PARASITIC = Role.PARASITIC
 
@@ -98,6 +69,7 @@ def restoring_values(tank: Tank, f0_hz: float, q: float, time_scale: float) -> t
 @register
 class Parasitics(Pass):
     name = "parasitics"
+    after = MAPPING + ("scale", "realise_negative")
 
     def match(self, ctx: CompileContext) -> bool:
         return (ctx.options.parasitics and ctx.graph is not None

@@ -1,65 +1,11 @@
 """Pass ``quantise``: give every passive part a value a distributor sells (IEC 60063 E-series).
 
-Preconditions: a circuit graph exists and the flow is not exact; run it after mapping, scaling
-and the realisation of negative resistance, since values keep full precision until here and
-rounding earlier would let later passes spread the error. Not run twice: once any component
-carries a ``series`` attribute the pass no longer matches.
-
-What is quantised: every R, L and C with a positive value (ohm, henry, farad) whose ``role`` is
-not ``"wiring"`` or ``"parasitic"``. Left alone and listed in the log as unquantised: those, every other kind
-(sources, controlled sources, subcircuit instances and the parts inside subcircuit
-definitions), and negative values, which no part has: they are still ideal elements and mean
-the flow lacks the pass that realises them actively.
-
-Series: ``options.series[kind]``, or ``options.series_overrides[designator]``. Every quantised
-part gets attrs ``series`` (e.g. ``"E96"``), ``tolerance`` (``options.tolerance[kind]``, a
-fraction) and ``ideal_value`` (the value it replaces, in its unit). A two-part realisation
-replaces the component by two in series (through a new net ``<designator>_mid``) or in
-parallel, keeping the designator for the first part and taking ``next_designator`` for the
-second; both carry ``pair`` (the connection) and ``pair_parts`` (both designators), and
-``ideal_value`` is the value of the pair as a whole.
-
-Inductors are paired only in series and only by ``retune`` with ``options.pair_inductors``
-(the default): a resonator's L fixes its impedance level √(L/C) once f0 is restored, so an
-E12 inductor up to ±10 % off the ideal value changes the resonator's mass and damping by that
-much and every coupling's share with it (measured on a trained 24-resonator speech model: class
-agreement with the model 87.5 % with single E12 inductors, 100 % with series-trimmed ones, on
-72 held-out clips). The trim part is small (the pair's larger part is at least 40 % of the
-whole, see :func:`eseries.best_pair`). The net between the two inductors is touched by nothing
-else; circuit analysis merges such chains (:func:`circuit.merge_series_inductors`). Parallel
-inductor pairs are never made (a loop of inductors holds a circulating current at DC).
-
-Strategies (``options.strategy``):
-
-``nearest``
-    each value to the series value nearest on a log scale (within half a series step).
-``pair``
-    the nearest value if within ``options.pair_target`` (relative), else the series or
-    parallel pair of least error if that meets the target, else the nearest value.
-``retune``
-    per resonator (its parts grouped by ``attrs['element']`` over the roles mass, stiffness
-    and damping; one C, one L, at most one damping R, connected all in parallel or all in
-    series, which is read from the nets, not from the analogy): C and L each range over the
-    two series values either side of their ideal values, and the pair chosen minimises the
-    first-order relative error of the resonator's admittance (parallel) or impedance (series)
-    across its 3 dB band, ``2·|Q|·|δf0| + |δZ0|`` (δ: log shifts of f0 = 1/(2π√(LC)) and
-    Z0 = √(L/C); Q: the model resonator's quality factor; ties and undamped resonators: least
-    |δf0|, then least |δZ0|). With the inductor so fixed, the capacitor is then re-chosen as
-    the single value or series/parallel pair nearest the C that restores L·C, and hence f0,
-    exactly (within :data:`RETUNE_PAIR_TARGET`, or the best pair within 3× or 10× that), when
-    that beats the first choice. The damping
-    R is then the single value or pair nearest R_ideal · Z0_new / Z0_ideal (like the
-    capacitor), which restores Q = R/Z0 (parallel) or Q = Z0/R (series).
-    With ``pair_inductors``, the inductor is first trimmed like the capacitor (a single part or
-    a series pair, see :func:`trimmed`), so L, C and R all land near their ideal values.
-    Couplings are restored like the capacitor (a single part or pair, see :func:`trimmed`;
-    spring couplings in series only, and only with ``pair_inductors``); every other part goes
-    to its nearest value.
-
-The log reports the worst relative value error and its designator, each resonator's f0 and Q
-before and after (from its own C, L and R; Q only when the damping R is a passive part of the
-resonator) and the relative H(jω) error against the reference model before and after, over
-``default_grid(model, 100)``.
+Matches: a hardware flow whose parts carry no ``series`` yet (runs once). Gives every positive
+R, L, C that is a part (not ``wiring``/``parasitic``) a value of ``options.series`` (or a
+series/parallel pair), by ``options.strategy`` (``nearest``, ``pair``, ``retune``: restore each
+resonator's f0 and Q); parts get ``series``, ``tolerance`` and ``ideal_value`` attrs, pairs
+``pair``/``pair_parts`` (:mod:`.common.realise`). Negative values are left (logged). The
+strategies in detail: docs/passes.md.
 """
 
 from __future__ import annotations
@@ -77,9 +23,10 @@ from ..errors import CompileError, Location
 from ..eseries import Pair
 from ..model import Model
 from ..reference import default_grid
-from ..circuit.annotations import IDEAL_VALUE, SERIES, TOLERANCE
-from .base import ELEMENT, ROLE, CompileContext, Pass, PassResult, register
-from .check_reference import circuit_response, reference_response, relative_error
+from ..circuit.annotations import SERIES
+from .base import ELEMENT, MAPPING, ROLE, CompileContext, Pass, PassResult, register
+from .common.realise import connection_of, realise
+from .common.response import circuit_response, reference_response, relative_error
 
 STRATEGIES = ("nearest", "pair", "retune")
 PASSIVE = ("R", "L", "C")
@@ -96,11 +43,6 @@ RETUNE_PAIR_TARGET = 1e-3
 
 #: Frequencies of the H(jω) comparison over the model's band.
 RESPONSE_POINTS = 100
-
-#: Attrs this pass sets on paired parts (besides SERIES, TOLERANCE, IDEAL_VALUE).
-PAIR = "pair"
-PAIR_PARTS = "pair_parts"
-
 
 @dataclass(frozen=True)
 class ResonatorParts:
@@ -127,6 +69,7 @@ class ResonatorParts:
 @register
 class Quantise(Pass):
     name = "quantise"
+    after = MAPPING + ("scale", "realise_negative", "parasitics")
 
     def match(self, ctx: CompileContext) -> bool:
         return (ctx.graph is not None and not ctx.options.exact
@@ -152,7 +95,7 @@ class Quantise(Pass):
         for comp in parts:
             if comp.name in plan:
                 continue
-            if comp.kind == "L":  # in series only, and only when retuning: see the module docstring
+            if comp.kind == "L":  # in series only, and only when retuning: see docs/passes.md
                 plan[comp.name] = (trimmed(comp.value, series_of[comp.name], ("series",))
                                    if strategy == "retune" and options.pair_inductors
                                    and comp.attrs.get(ROLE) in COUPLING_ROLES
@@ -297,7 +240,7 @@ def series_chain(graph: CircuitGraph, start: Component) -> set[str]:
 def retune(res: ResonatorParts, series_of: dict[str, str], q: float, pair_inductors: bool = False
            ) -> dict[str, Pair]:
     """Series values for ``res``'s quantisable parts (those in ``series_of``) restoring f0,
-    then Q (see the module docstring); ``q`` is the quality factor weighting the f0 error;
+    then Q (see docs/passes.md); ``q`` is the quality factor weighting the f0 error;
     ``pair_inductors``: trim the inductor with a series pair first."""
     c0, l0 = res.cap.value, res.ind.value
 
@@ -361,36 +304,6 @@ def _model_q(model: Model, element: str) -> float:
 def _single(value: float, series: str) -> Pair:
     q = eseries.nearest(value, series)
     return Pair("single", (q,), q, abs(q / value - 1))
-
-
-def realise(graph: CircuitGraph, comp: Component, pair: Pair, series: str, tolerance: float) -> list[Component]:
-    """Replace ``comp`` by the part or parts of ``pair`` (values in its unit), with the attrs
-    the BOM reads (see :func:`connection_of` for how a pair is wired). Returns the new
-    components."""
-    attrs = {**comp.attrs, SERIES: series, TOLERANCE: tolerance, IDEAL_VALUE: float(comp.value)}
-    if pair.kind == "single":
-        return graph.replace(comp.name, dataclasses.replace(comp, value=pair.values[0], attrs=attrs))
-    connection = connection_of(comp.kind, pair)
-    second = graph.next_designator(comp.kind)
-    attrs.update({PAIR: connection, PAIR_PARTS: [comp.name, second]})
-    nodes = (comp.nodes, comp.nodes)
-    if connection == "series":
-        mid = f"{comp.name}_mid"
-        while mid in graph.graph:
-            mid += "_"
-        nodes = ((comp.nodes[0], mid), (mid, comp.nodes[1]))
-    first_value, second_value = pair.values
-    return graph.replace(comp.name,
-                         dataclasses.replace(comp, nodes=nodes[0], value=first_value, attrs=attrs),
-                         Component(second, comp.kind, nodes[1], second_value, origin=comp.origin, attrs=dict(attrs)))
-
-
-def connection_of(kind: str, pair: Pair) -> str:
-    """How ``pair``'s parts are wired for a part of ``kind``: ``"single"``, ``"series"`` or
-    ``"parallel"`` (capacitances add in parallel, so a capacitor's connection is swapped)."""
-    if kind == "C" and pair.kind != "single":
-        return {"series": "parallel", "parallel": "series"}[pair.kind]
-    return pair.kind
 
 
 def _shift(res: ResonatorParts, ideal: Callable[[Component], float], realised: Callable[[Component], float]) -> dict:

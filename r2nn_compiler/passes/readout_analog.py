@@ -1,113 +1,13 @@
 """Pass ``readout_analog``: on-circuit readout: output buffers, detectors, window integrators, WTA.
 
-Preconditions: a mapped graph (after scaling and quantisation, when the flow has them), before
-``check_reference``, which then proves the network *with the buffers loading it*. Applies when
-``options.readout`` is ``"analog"`` (readout from real parts) or ``"behavioural"`` (B-sources,
-for fast checks); ``"none"`` (the default) leaves the graph alone.
-
-**The feature.** The model classifies by argmax_j w_j·RMS_j over the readout window [t0, t1].
-With w_j > 0 (the validator's rule) that is argmax_j w_j²·MS_j, MS the mean square, and the
-mean square is what the detectors compute — at both levels — so the decision is the model's own
-and the trainer needs no change (it already trains on MS through Parseval; see
-:mod:`r2nn_compiler.train.freqdomain`). Full-wave rectification would give mean |v| instead,
-a different feature with no frequency-domain form to train on.
-
-**Linear part (in the graph, proven in numpy).** Output j's ideal readout element (the VCVS
-``E`` of force-current, or the CCVS ``H`` of force-voltage, which stays and drives a new net
-``sense<j>``) gives way to a non-inverting amplifier onto port ``out<j>`` whose gain makes the
-port gain c·w_j times the old one (the VCVS's own gain, which ``scale`` sets, moves into the
-amplifier): the weights are realised as gains, so out_j carries c·w_j·g_j·v_j and the detectors
-need no weights. c is the largest common factor that keeps every buffer within
-:data:`FULL_SCALE_V` peak (:data:`FULL_SCALE_FRACTION` of the op-amp's swing if that is lower)
-for a unit-amplitude sine on every input in phase at the worst frequency of the band (raised so
-that the smallest amplifier gain is 1 if the weights are spread wider). Hardware flows build it
-from the op-amp model of ``options.opamp``: stages of gain at most :data:`STAGE_GAIN_MAX` (the
-first loads the resonator net with the op-amp's input resistance :data:`INPUT_RESISTANCE_OHM`,
-TL072 r_i = 1e12 ohm typ — the load ``check_reference`` sees), E96 resistors (Rf two in series
-where one misses the stage gain by more than :data:`GAIN_TARGET`), the last stage driving the
-port through :data:`ISOLATION_OHM` inside its loop; every buffer op-amp joins
-``graph.meta["opamps"]`` for the headroom check. Exact flows use an ideal VCVS of the gain. The
-port gain in ``ctx.outputs`` becomes the realised one, so the manifest contract (port volts per
-unit velocity) holds.
-
-**Non-linear part (outside the linear components).** Graph components are linear (the MNA
-proof needs them so); the readout is one subcircuit instance ``Xreadout`` with nodes
-(out_1..out_N, dec_1..dec_N, det_1..det_N) held in ``graph.readout``, its definitions (typed
-components: D, Q, S with device models, B-sources, timing sources; see
-:func:`readout_description`) in ``graph.subcircuits``, and its figures (detectors, window,
-part counts) in ``graph.meta["readout"]``; the netlister writes it from the graph.
-Decision ports ``dec<j>`` (role ``decision``) follow the outputs and come before any supply port; each has a load :data:`DECISION_LOAD_OHM` to ground in the graph (the
-input of whatever reads it), which also keeps the port net defined for the MNA. ``det<j>`` is
-a net of the model subcircuit carrying detector j's output (saved by the verifier).
-
-A model with a linear readout layer (taps, no outputs) gets its own behavioural readout,
-:mod:`.readout_linear`; its parts level is not built yet (a one-line CompileError).
-
-Either level integrates the continuous waveform: the feature it computes is the model's when
-the model's readout is ``rms_continuous``; an ``rms`` model (mean of the window's samples)
-differs from it by window-edge terms of order 1/(samples in the window), which ``verify``
-reports as ``window_error`` (train with ``--readout-kind rms_continuous`` to remove them).
-
-Level ``behavioural``: ``B 0 det I = v(tw)·v(b)²·C/T`` into C: det_j = mean of out_j² over the
-window (V²→V, :data:`volts_per_mean_square` 1); the gate ``tw`` is a PWL timing source high on
-[t0, t1], so the integrator starts at zero (no input before t0) and holds after t1;
-``dec_j = high·u(det_j − max_k≠j det_k)`` (0 or :data:`BEHAVIOURAL_HIGH_V`; a tie gives no
-port high).
-
-Level ``analog`` (parts), per class (7 op-amps, TL072 macromodel with its output clamped at the
-swing; 1N4148 diodes; 2N3904 transistors, a matched NPN array in hardware; resistors E96)::
-
-    precision full-wave rectifier  z = |out|       A1 half-wave (two diodes: the op-amp always
-                                                   has feedback), A2 summing amp (20k, 10k, 20k)
-    log amp     v(ea) = −Vbe(z / R_LOG)            A3, Q1 (collector at the virtual ground),
-                                                   R_E and C_C for stability at high currents
-    ×2 − ref    v(s) = 2·v(ea) − v(era)            A4, equal resistors (gain exactly 2)
-    antilog     i(Q3) = I_z² / I_REF               Q3 base at ground, emitter at s: Vbe3 =
-                                                   2·Vbe(I_z) − Vbe(I_REF); V_T and I_s cancel
-    integrator  det = (1/C)∫ i(Q3) dt              A5; gate switch in Q3's collector (open
-                                                   outside [t0, t1]: hold), reset switch on C
-    max + WTA   mx = max_k det_k                   A6 follower + diode per class into the
-                                                   shared node mx (100 k to ground), sensing mx
-                                                   through 10 k; A7 comparator v(f_j) > v(mx):
-                                                   the winner's follower sits at mx + V_d, a
-                                                   loser's at det_j − V_d (a second diode from
-                                                   its inverting input closes its loop there)
-    output      dec = A7 through 16.9 k            with the 10 k load: high ≈ swing·10/26.9 V
-
-shared: the reference log amp (2.5 V reference, 49.9 k: I_REF ≈ 50 µA) and the timing sources
-(PWL voltage sources driving the switch controls; a controller in hardware). det_j = T·MS_j /
-(R_LOG²·I_REF·C_INT) (``volts_per_mean_square``), C_INT sized so that det reaches
-:data:`INTEGRATOR_FULL_SCALE_V` for a sine :data:`INTEGRATOR_HEADROOM_DB` below the buffer full
-scale, quantised to ``options.series['C']``. Measured in ngspice on sines
-(``bench/bench_detector.py``, 0.05 s window): mean-square error −0.86 % at 20 mV peak, −0.24 %
-at 0.1 V, −0.12 % at 0.4 V, −0.067 % at 1 V at 300 Hz (100 Hz to 1 kHz alike above 0.1 V);
-at 4 kHz −2.3 %, −0.42 %, −0.15 %, −0.08 % (the log amp's bandwidth at sub-µA currents with
-the TL072's 3 MHz). The level dependence, about 3.5e-4 per factor e of amplitude above 0.1 V,
-comes mostly from the 2N3904 model's high-injection knee (IKF: the log and antilog
-transistors carry different currents; with an ideal rectifier, removing IKF makes it 3.7×
-flatter), then the 1N4148 model's 2.5 nA leakage offsetting the rectifier and the TL072's
-finite DC gain. Errors common
-to all classes do not move a decision; frequency- and level-dependent ones can, when the
-winning margin is below them: the verifier reports the smallest margin against the measured
-detector error. Not modelled: op-amp input offsets (a TL072's 3 mV matters when det is in
-millivolts), resistor and transistor mismatch (the ×2 in the log domain needs a 0.01 % pair),
-temperature.
-
-**The WTA's resolution.** A max follower left without feedback when it loses would sit at the
-negative rail; a detector that overtakes the winner by ΔV late in the window then needs
-≈ 15 V / (2π·GBW·ΔV) to bring its follower back (2.2 ms at 0.37 mV with the TL072's 3 MHz),
-and until then the old winner keeps its port: in ngspice, tactile held-out clip 58 (detectors
-0.37 mV apart after a late overtake) decided the runner-up. A loser's follower therefore keeps
-its loop through ``Dlose`` (inverting input → output) and ``Rmx`` (mx → inverting input), at
-det_j − V_d; a change of winner moves a follower by about 1 V, not 15 V, so a late overtake is
-resolved the sooner the larger it is (measured in ngspice on the WTA alone, detectors at
-1.6 V, TL072: 0.4 mV within 1 ms; 50 µV not within 1 ms, within 5 ms; 25 µV not within 5 ms).
-Decisions are valid ``valid_after_s`` after the window's end: :func:`settling_s`, for parts
-:data:`SETTLE_FRACTION` of the window within :data:`SETTLE_S` (1 to 5 ms; the integrators hold,
-so a longer wait only resolves smaller differences and costs latency, not energy). At 1 ms,
-tactile clip 58's passive deck (detectors 50 µV apart once the outputs are calibrated) left
-both ports high; at 5 ms the rough port alone. Safe with either analogy; the readout
-changes no network element, only the output readout elements.
+Matches: ``options.readout`` is ``analog`` (parts) or ``behavioural`` (B-sources). Precondition:
+a mapped graph after every pass that changes the linear network, before ``check_reference``.
+Each output's readout element becomes a buffer of gain c·w_j (weights as gains; op-amp stages
+of E96 resistors, or an ideal VCVS in exact flows), port gains follow; decision ports
+``dec<j>`` with their loads follow the outputs; the non-linear readout (mean-square detectors,
+window integrators, winner-take-all) is one subcircuit instance in ``graph.readout``, its
+figures in ``graph.meta["readout"]``. A linear readout layer goes to
+:mod:`.common.readout_linear`. Circuits and measurements: docs/passes.md.
 """
 
 from __future__ import annotations
@@ -119,14 +19,18 @@ import numpy as np
 
 from .. import eseries
 from ..circuit import GROUND, CircuitGraph, Component, Port, SubcircuitDef
-from ..circuit.devices import Behaviour, DeviceModel, Waveform
-from ..circuit.opamp import OpampModel, from_options, subcircuit
+from ..circuit.devices import DeviceModel
+from ..circuit.opamp import MACRO_GM_S, OpampModel, from_options, subcircuit
 from ..circuit.annotations import opamps as graph_opamps
 from ..errors import CompileError, Location
 from ..model.ir import RMS_CONTINUOUS
 from ..reference import default_grid, frequency_response
-from ..units import format_spice
-from .base import ELEMENT, ROLE, CompileContext, Pass, PassResult, register
+from .base import ELEMENT, MAPPING, ROLE, CompileContext, Pass, PassResult, register
+from .common import readout_linear
+from .common.buffers import feedback_network, gain_pair
+from .common.readout import (BEHAVIOURAL_HIGH_V, C_BEHAVIOURAL, DECISION_LOAD_OHM, EDGE_S, attach_readout,
+                             behavioural_integrator, behavioural_wta, decisions_before_supplies, device, instance,
+                             part, part_counts, pwl, settling_s)
 
 LEVELS = {"analog": "parts", "behavioural": "behavioural"}
 
@@ -140,27 +44,14 @@ INPUT_RESISTANCE_OHM = 1e12
 MIN_SWING_V = 12.0
 #: Largest gain of one buffer stage: a TL072 loop then keeps 100 kHz of bandwidth.
 STAGE_GAIN_MAX = 30.0
-#: Relative gain (weight) error the buffer's Rf/Rg aims for.
-GAIN_TARGET = 1e-4
 #: Isolation resistor (ohm, E96) between a buffer op-amp and its port, inside the feedback loop.
 ISOLATION_OHM = 49.9
-#: Load on each decision port (ohm, E96): the input it drives.
-DECISION_LOAD_OHM = 10.0e3
 #: Series resistor from the comparator to the decision port (ohm, E96): high ≈ swing·10/26.9.
 DECISION_SERIES_OHM = 16.9e3
-#: Decision level of the behavioural WTA (V).
-BEHAVIOURAL_HIGH_V = 5.0
 #: Integrator output (V) for a sine INTEGRATOR_HEADROOM_DB below the buffer full scale.
 INTEGRATOR_FULL_SCALE_V = 10.0
 INTEGRATOR_HEADROOM_DB = 20.0
-#: Time after the window's end (s) from which the decision ports hold the decision: per level
-#: (shortest, longest); parts take SETTLE_FRACTION of the window within these (see settling_s).
-SETTLE_S = {"parts": (1e-3, 5e-3), "behavioural": (1e-5, 1e-5)}
-SETTLE_FRACTION = 0.01
-#: Rise/fall time of the timing sources (s, capped at a thousandth of the window).
-EDGE_S = 1e-6
-
-# Detector parts (ohm, F, V): see the module docstring. All resistors are E96 values.
+# Detector parts (ohm, F, V): see docs/passes.md (readout_analog). All resistors are E96 values.
 R_RECT = 10.0e3
 R_SUM_X = 20.0e3
 R_SUM_Y = 10.0e3
@@ -173,9 +64,6 @@ R_REF = 49.9e3
 R_MAX = 100e3
 #: Between mx and each max follower's inverting input: the loser's diode closes its loop there.
 R_MAX_SENSE = 10.0e3
-#: Behavioural integrator capacitor (F): any value; its charging current scales with it.
-C_BEHAVIOURAL = 1e-6
-
 #: Standard models with their public parameters (SPICE names, SI units).
 MODELS = {
     # 1N4148 (onsemi/Fairchild model as shipped with LTspice; BV from the datasheet, 100 V at 100 µA)
@@ -199,6 +87,7 @@ CLAMP_DROP_V = 0.65
 @register
 class ReadoutAnalog(Pass):
     name = "readout_analog"
+    after = MAPPING + ("scale", "realise_negative", "parasitics", "quantise", "realise_inductors")
 
     def match(self, ctx: CompileContext) -> bool:
         return ctx.graph is not None and ctx.options.readout != "none"
@@ -210,129 +99,140 @@ class ReadoutAnalog(Pass):
                                Location(parameter="readout"))
         level = LEVELS[readout]
         if ctx.model.readout.is_linear:
-            from . import readout_linear  # it builds on this module's behavioural readout
-
             return readout_linear.realise(ctx, level)
         opamp_model = from_options(ctx.options)  # the deck's op-amp (its data sizes the readout in exact flows too)
-        swing = opamp_model.swing_v
-        if level == "parts" and swing < MIN_SWING_V:
-            raise CompileError(f"the parts-level readout needs op-amps that swing ±{MIN_SWING_V:g} V or more "
-                               f"(its buffers reach ±{FULL_SCALE_V:g} V, its integrators "
-                               f"±{INTEGRATOR_FULL_SCALE_V:g} V, its reference is {V_REF:g} V); this op-amp swings "
-                               f"±{swing:g} V: use --readout behavioural, or op-amps on ±15 V for the readout",
-                               Location(parameter="opamp_params.swing_v"))
-        graph = ctx.graph
-        model = ctx.model
-        n = len(model.outputs)
-        if len(ctx.outputs) != n:
-            raise CompileError("readout_analog: the output port maps do not match the model's outputs")
-        taken = [net for j in range(n) for net in (f"dec{j + 1}", f"det{j + 1}") if net in graph.graph]
-        if taken:
-            raise CompileError(f"readout_analog: net {taken[0]} already exists: the readout was added before")
+        _require_room(ctx, level, opamp_model.swing_v)
+        gains = _BufferGains.of(ctx, opamp_model.swing_v)
+        opamp = None if ctx.options.exact else opamp_model
+        if opamp is not None:
+            ctx.graph.define_subcircuit(subcircuit(opamp))
+        buffers = [_buffer(ctx.graph, ctx, j, port.net, float(gains.gains[j]), opamp)
+                   for j, port in enumerate(ctx.outputs)]
+        realised = np.array([b["gain"] for b in buffers]) / gains.element_gain
+        for j, port in enumerate(ctx.outputs):
+            ctx.outputs[j] = dataclasses.replace(port, gain=port.gain * realised[j])
+        _add_decision_ports(ctx)
+        description, settle = _attach(ctx, level, opamp_model, gains, buffers)
+        if opamp is not None:
+            ctx.graph.meta["opamps"] = [op.as_dict() for op in graph_opamps(ctx.graph)]
+            ctx.graph.meta.setdefault("opamp_model", opamp.as_dict())
+        gain_error = max(abs(b["gain"] / b["ideal_gain"] - 1) for b in buffers)
+        parts = description["parts"]
+        return PassResult(True, _summary(ctx, level, description, gains, buffers, gain_error, settle),
+                          {"level": level, "common_gain": gains.common, "gains": realised.tolist(),
+                           "worst_gain_error": gain_error, "buffer_peak_v": gains.common * gains.worst,
+                           "parts": parts, "decisions": ctx.graph.meta["decisions"]})
 
-        weights = np.array([o.weight for o in model.outputs])
+
+def _require_room(ctx: CompileContext, level: str, swing: float) -> None:
+    """CompileError unless the op-amp swings enough for the parts level, the port maps match the
+    model's outputs and the readout's nets are still free."""
+    if level == "parts" and swing < MIN_SWING_V:
+        raise CompileError(f"the parts-level readout needs op-amps that swing ±{MIN_SWING_V:g} V or more "
+                           f"(its buffers reach ±{FULL_SCALE_V:g} V, its integrators "
+                           f"±{INTEGRATOR_FULL_SCALE_V:g} V, its reference is {V_REF:g} V); this op-amp swings "
+                           f"±{swing:g} V: use --readout behavioural, or op-amps on ±15 V for the readout",
+                           Location(parameter="opamp_params.swing_v"))
+    n = len(ctx.model.outputs)
+    if len(ctx.outputs) != n:
+        raise CompileError("readout_analog: the output port maps do not match the model's outputs")
+    taken = [net for j in range(n) for net in (f"dec{j + 1}", f"det{j + 1}") if net in ctx.graph.graph]
+    if taken:
+        raise CompileError(f"readout_analog: net {taken[0]} already exists: the readout was added before")
+
+
+@dataclasses.dataclass(frozen=True)
+class _BufferGains:
+    """The buffers' gains (V/V, from each readout element's input): ``gains`` = common ·
+    weights · ``element_gain``; ``worst`` the loudest port's unit-sine peak before ``common``
+    (V); ``raised``: ``common`` was raised so the smallest gain is 1 (weights spread wider than
+    the full scale ``full_scale`` V allows)."""
+
+    port_gain: np.ndarray
+    element_gain: np.ndarray
+    worst: float
+    full_scale: float
+    common: float
+    raised: bool
+    gains: np.ndarray
+
+    @staticmethod
+    def of(ctx: CompileContext, swing: float) -> "_BufferGains":
+        weights = np.array([o.weight for o in ctx.model.outputs])
         port_gain = np.array([p.gain for p in ctx.outputs])
         # The amplifier reads the readout element's input: its gain is the port's times that
         # element's own (a scaled VCVS readout has gain ≠ 1; a CCVS stays and drives it).
-        elements = [_readout_element(graph, p.net) for p in ctx.outputs]
+        elements = [_readout_element(ctx.graph, p.net) for p in ctx.outputs]
         element_gain = np.array([e.value if e.kind == "E" else 1.0 for e in elements])
-        peak = unit_sine_peak(model)
-        worst = float(np.max(weights * port_gain * peak))
+        worst = float(np.max(weights * port_gain * unit_sine_peak(ctx.model)))
         full_scale = buffer_full_scale(swing)
         common = full_scale / worst if worst > 0 else 1.0
         # A non-inverting amplifier's gain is at least 1; the exact flow's ideal VCVS has no floor.
         raised = not ctx.options.exact and common * float(np.min(weights * element_gain)) < 1.0
         if raised:
             common = 1.0 / float(np.min(weights * element_gain))
-        gains = common * weights * element_gain
-
-        opamp = None if ctx.options.exact else opamp_model
-        if opamp is not None:
-            graph.define_subcircuit(subcircuit(opamp))
-        buffers = []
-        for j, port in enumerate(ctx.outputs):
-            buffers.append(_buffer(graph, ctx, j, port.net, float(gains[j]), opamp))
-        realised = np.array([b["gain"] for b in buffers]) / element_gain
-        for j, port in enumerate(ctx.outputs):
-            ctx.outputs[j] = dataclasses.replace(port, gain=port.gain * realised[j])
-
-        for j, out in enumerate(model.outputs):
-            graph.add_port(Port(f"dec{j + 1}", "decision", out.cls))
-            graph.add(Component(graph.next_designator("R"), "R", (f"dec{j + 1}", GROUND), DECISION_LOAD_OHM,
-                                origin=f"output {out.cls} decision port load",
-                                attrs={ROLE: "readout", ELEMENT: out.node, "series": "E96",
-                                       "tolerance": ctx.options.tolerance.get("R")}))
-        graph = _decisions_before_supplies(graph)
-        ctx.graph = graph
-
-        t0, t1 = model.readout.start * ctx.time_scale, model.readout.stop * ctx.time_scale
-        series_c = ctx.options.series.get("C", "E24")
-        description = readout_description(level, n, t0, t1, opamp_model, series_c,
-                                          common * worst)
-        attach_readout(graph, description, [p.net for p in ctx.outputs] + [f"dec{j + 1}" for j in range(n)] +
-                       [f"det{j + 1}" for j in range(n)], ctx.options.tolerance)
-        # Nominal detector law: det_j = vpms · MS(out_j), out_j = c·w_j·g_j·v_j, feature F_j = w_j·RMS(v_j).
-        vpms = description["volts_per_mean_square"]
-        description["detectors"] = [{"class": o.cls, "net": f"det{j + 1}",
-                                     "volts_per_feature_squared": vpms * (common * port_gain[j]) ** 2}
-                                    for j, o in enumerate(model.outputs)]
-        description["buffers"] = buffers
-        graph.meta["readout"] = description
-        settle = settling_s(level, t1 - t0)
-        graph.meta["decision_settling_s"] = settle  # read by r2nn_compiler.energy
-        graph.meta["decisions"] = [{"class": o.cls, "port": f"dec{j + 1}", "high_volts": description["high_volts"],
-                                    "valid_after_s": t1 + settle} for j, o in enumerate(model.outputs)]
-        if opamp is not None:
-            graph.meta["opamps"] = [op.as_dict() for op in graph_opamps(graph)]
-            graph.meta.setdefault("opamp_model", opamp.as_dict())
-
-        gain_error = max(abs(b["gain"] / b["ideal_gain"] - 1) for b in buffers)
-        realised_text = ", ".join(f"{b['gain']:.4g}" for b in buffers)
-        parts = description["parts"]
-        summary = (f"{level} readout of {n} classes ({description['detector']}): buffers of gain "
-                   f"{realised_text} (output gains × weights × {common:.4g}, worst gain error "
-                   f"{gain_error:.2e}); readout parts: " + ", ".join(f"{v} {k}" for k, v in parts.items() if v) +
-                   f"; decisions valid {settle:g} s after the window")
-        if model.readout.kind != RMS_CONTINUOUS:
-            summary += (f"; the detectors integrate the continuous waveform while this model's readout "
-                        f"({model.readout.kind}) averages samples: they differ by edge terms of order "
-                        f"1/(samples in the window), which verify reports as window_error (train with "
-                        f"--readout-kind rms_continuous for the hardware's feature)")
-        if raised:
-            summary += (f"; weights spread wider than the buffer full scale allows: a unit sine reaches "
-                        f"{common * worst:.3g} V peak (full scale {full_scale:g} V)")
-        return PassResult(True, summary, {"level": level, "common_gain": common, "gains": realised.tolist(),
-                                          "worst_gain_error": gain_error, "buffer_peak_v": common * worst,
-                                          "parts": parts, "decisions": graph.meta["decisions"]})
+        return _BufferGains(port_gain, element_gain, worst, full_scale, common, raised,
+                            common * weights * element_gain)
 
 
-#: The readout instance's designator, and the comment the netlist gives it.
-READOUT_INSTANCE = "Xreadout"
-READOUT_ORIGIN = ("on-circuit readout: detectors, window integrators, winner-take-all "
-                  "(non-linear, outside the numpy proof)")
+def _add_decision_ports(ctx: CompileContext) -> None:
+    """A decision port ``dec<j>`` per class with its load to ground, ordered before any supply
+    port (``ctx.graph`` may become a reordered copy)."""
+    graph = ctx.graph
+    for j, out in enumerate(ctx.model.outputs):
+        graph.add_port(Port(f"dec{j + 1}", "decision", out.cls))
+        graph.add(Component(graph.next_designator("R"), "R", (f"dec{j + 1}", GROUND), DECISION_LOAD_OHM,
+                            origin=f"output {out.cls} decision port load",
+                            attrs={ROLE: "readout", ELEMENT: out.node, "series": "E96",
+                                   "tolerance": ctx.options.tolerance.get("R")}))
+    ctx.graph = decisions_before_supplies(graph)
 
 
-def attach_readout(graph: CircuitGraph, description: dict, nodes: list[str], tolerance: dict[str, float]) -> None:
-    """Put the readout of ``description`` into ``graph``: its subcircuit definitions (in order)
-    into ``graph.subcircuits``, its instance :data:`READOUT_INSTANCE` on ``nodes`` into
-    ``graph.readout``; ``description['subcircuits']`` becomes their names and
-    ``description['instance']`` the instance's designator. R and C parts of a bought series
-    get ``tolerance`` (fraction per kind) in ``attrs['tolerance']``, for the BOM."""
-    for defn in description["subcircuits"]:
-        for comp in defn.components:
-            if comp.attrs.get("series") not in (None, "ideal"):
-                comp.attrs["tolerance"] = tolerance.get(comp.kind)
-        graph.define_subcircuit(defn)
-    graph.readout = Component(READOUT_INSTANCE, "X", nodes, subckt=description["subckt"], origin=READOUT_ORIGIN)
-    description["subcircuits"] = [defn.name for defn in description["subcircuits"]]
-    description["instance"] = READOUT_INSTANCE
+def _attach(ctx: CompileContext, level: str, opamp_model: OpampModel, gains: _BufferGains,
+            buffers: list[dict]) -> tuple[dict, float]:
+    """Put the readout subcircuit into the graph and record it (``meta["readout"]``,
+    ``meta["decisions"]``, ``meta["decision_settling_s"]``); returns its description and the
+    decisions' settling time (circuit seconds)."""
+    graph, model = ctx.graph, ctx.model
+    n = len(model.outputs)
+    t0, t1 = model.readout.start * ctx.time_scale, model.readout.stop * ctx.time_scale
+    series_c = ctx.options.series.get("C", "E24")
+    description = readout_description(level, n, t0, t1, opamp_model, series_c, gains.common * gains.worst)
+    attach_readout(graph, description, [p.net for p in ctx.outputs] + [f"dec{j + 1}" for j in range(n)] +
+                   [f"det{j + 1}" for j in range(n)], ctx.options.tolerance)
+    # Nominal detector law: det_j = vpms · MS(out_j), out_j = c·w_j·g_j·v_j, feature F_j = w_j·RMS(v_j).
+    vpms = description["volts_per_mean_square"]
+    description["detectors"] = [{"class": o.cls, "net": f"det{j + 1}",
+                                 "volts_per_feature_squared": vpms * (gains.common * gains.port_gain[j]) ** 2}
+                                for j, o in enumerate(model.outputs)]
+    description["buffers"] = buffers
+    graph.meta["readout"] = description
+    settle = settling_s(level, t1 - t0)
+    graph.meta["decision_settling_s"] = settle  # read by r2nn_compiler.energy
+    graph.meta["decisions"] = [{"class": o.cls, "port": f"dec{j + 1}", "high_volts": description["high_volts"],
+                                "valid_after_s": t1 + settle} for j, o in enumerate(model.outputs)]
+    return description, settle
 
 
-def settling_s(level: str, window_s: float) -> float:
-    """Seconds (circuit time) the winner-take-all is given after a window of ``window_s``:
-    :data:`SETTLE_FRACTION` of it, within the level's :data:`SETTLE_S` bounds."""
-    shortest, longest = SETTLE_S[level]
-    return float(min(max(SETTLE_FRACTION * window_s, shortest), longest))
+def _summary(ctx: CompileContext, level: str, description: dict, gains: _BufferGains, buffers: list[dict],
+             gain_error: float, settle: float) -> str:
+    """The log line: buffers' gains, readout parts, settling, and any caveat."""
+    model = ctx.model
+    realised_text = ", ".join(f"{b['gain']:.4g}" for b in buffers)
+    parts = description["parts"]
+    summary = (f"{level} readout of {len(model.outputs)} classes ({description['detector']}): buffers of gain "
+               f"{realised_text} (output gains × weights × {gains.common:.4g}, worst gain error "
+               f"{gain_error:.2e}); readout parts: " + ", ".join(f"{v} {k}" for k, v in parts.items() if v) +
+               f"; decisions valid {settle:g} s after the window")
+    if model.readout.kind != RMS_CONTINUOUS:
+        summary += (f"; the detectors integrate the continuous waveform while this model's readout "
+                    f"({model.readout.kind}) averages samples: they differ by edge terms of order "
+                    f"1/(samples in the window), which verify reports as window_error (train with "
+                    f"--readout-kind rms_continuous for the hardware's feature)")
+    if gains.raised:
+        summary += (f"; weights spread wider than the buffer full scale allows: a unit sine reaches "
+                    f"{gains.common * gains.worst:.3g} V peak (full scale {gains.full_scale:g} V)")
+    return summary
 
 
 def buffer_full_scale(swing_v: float) -> float:
@@ -349,30 +249,6 @@ def unit_sine_peak(model) -> np.ndarray:
     extra = [r.f0_hz for r in model.resonators if grid[0] <= r.f0_hz <= grid[-1]]
     freqs = np.unique(np.concatenate([grid, extra]))
     return np.max(np.sum(np.abs(frequency_response(model, freqs)), axis=1), axis=-1)
-
-
-def gain_pair(gain: float, series: str = "E96", target: float = GAIN_TARGET
-              ) -> tuple[tuple[float, ...], float, float]:
-    """(Rf parts, Rg, achieved gain) of a non-inverting amplifier 1 + Rf/Rg closest to ``gain``
-    (> 1): Rg in 1 k..10 k of ``series``, Rf one part or, where that misses by more than
-    ``target`` (relative; :data:`GAIN_TARGET` by default), two in series (ratios of single E96
-    parts sit on the series' own 1.2 % grid: a single pair can miss by 0.2 %). Raises
-    CompileError for gain ≤ 1."""
-    if not gain > 1:
-        raise CompileError(f"readout_analog: a non-inverting gain must exceed 1, got {gain:g}")
-    rgs = eseries.decade_values(series, 1e3, 9.99e3)
-
-    def error(choice: tuple[tuple[float, ...], float]) -> float:
-        rf, rg = choice
-        return abs((1 + sum(rf) / rg) / gain - 1)
-
-    best = min((((rf,), rg) for rg in rgs for rf in eseries.neighbours((gain - 1) * rg, series)), key=error)
-    if error(best) > target:
-        pairs = [(eseries.best_pair((gain - 1) * rg, series, target, connections=("series",)).values, rg)
-                 for rg in rgs]
-        best = min(pairs + [best], key=error)
-    rf, rg = best
-    return rf, rg, 1 + sum(rf) / rg
 
 
 def _buffer(graph: CircuitGraph, ctx: CompileContext, j: int, port: str, gain: float,
@@ -404,7 +280,7 @@ def _buffer(graph: CircuitGraph, ctx: CompileContext, j: int, port: str, gain: f
                          attrs=role_attrs)
 
     attrs = {ROLE: "buffer", ELEMENT: element}
-    part = {**attrs, "series": "E96", "tolerance": ctx.options.tolerance.get("R")}
+    part_attrs = {**attrs, "series": "E96", "tolerance": ctx.options.tolerance.get("R")}
     new.append(resistor((source, GROUND), INPUT_RESISTANCE_OHM, "op-amp input resistance",
                         {ROLE: "parasitic", ELEMENT: element}))
     # Stages of at most STAGE_GAIN_MAX keep each loop's bandwidth (GBW / gain) far above the band.
@@ -426,7 +302,7 @@ def _buffer(graph: CircuitGraph, ctx: CompileContext, j: int, port: str, gain: f
             new.append(Component(x_name, "X", (stage_in, feedback, amp_out), subckt=opamp.subckt_name,
                                  origin=f"output {cls} buffer: op-amp, stage {k + 1}", attrs=dict(attrs)))
             names = [f"R{next(numbers)}" for _ in range(len(rf) + 1)]
-            new += _feedback_network(names, sense, feedback, rf, rg, f"output {cls} buffer", part)
+            new += feedback_network(names, sense, feedback, rf, rg, f"output {cls} buffer", part_attrs)
             record.setdefault("stages", []).append({"rf_ohm": list(rf), "rg_ohm": rg, "gain": got,
                                                     "rf": names[:-1], "rg": names[-1],
                                                     "sense_net": sense, "feedback_net": feedback})
@@ -437,7 +313,7 @@ def _buffer(graph: CircuitGraph, ctx: CompileContext, j: int, port: str, gain: f
         achieved *= got
         opamps.append({"designator": x_name, "output_net": amp_out})
         stage_in = amp_out
-    new.append(resistor((f"bo{j + 1}", port), ISOLATION_OHM, "isolation resistor", dict(part)))
+    new.append(resistor((f"bo{j + 1}", port), ISOLATION_OHM, "isolation resistor", dict(part_attrs)))
     if driver.kind == "E":
         graph.replace(driver.name, *new)
     else:
@@ -445,43 +321,6 @@ def _buffer(graph: CircuitGraph, ctx: CompileContext, j: int, port: str, gain: f
         for comp in new[1:]:
             graph.add(comp)
     return {**record, "gain": achieved, "opamps": opamps}
-
-
-def _feedback_network(names: list[str], sense: str, feedback: str, rf: tuple[float, ...], rg: float,
-                      what: str, attrs: dict) -> list[Component]:
-    """A non-inverting stage's feedback divider: Rf (one part, or several in series through nets
-    ``<feedback>_1``...) from ``sense`` to ``feedback`` and Rg from ``feedback`` to ground,
-    designated ``names`` (Rf parts, then Rg)."""
-    chain = [sense] + [f"{feedback}_{i}" for i in range(1, len(rf))] + [feedback]
-    parts = [Component(name, "R", (a, b), value, origin=f"{what}: Rf", attrs=dict(attrs))
-             for name, value, a, b in zip(names, rf, chain, chain[1:])]
-    return parts + [Component(names[len(rf)], "R", (feedback, GROUND), rg, origin=f"{what}: Rg", attrs=dict(attrs))]
-
-
-def retrim_buffer(graph: CircuitGraph, record: dict, factor: float, target: float) -> bool:
-    """Multiply a parts-level buffer's gain by ``factor`` (a calibration, close to 1) by
-    choosing its last stage's Rf and Rg again (:func:`gain_pair` within ``target``, relative),
-    in place; ``record`` (from the pass's ``buffers``) is updated with the new parts and gain.
-    False, changing nothing, when the last stage is a follower or would need a gain ≤ 1."""
-    stages = record.get("stages") or []
-    stage = stages[-1] if stages else None
-    if stage is None or stage.get("sense_net") != record["port"] or stage["gain"] * factor <= 1:
-        return False
-    rf, rg, got = gain_pair(stage["gain"] * factor, target=target)
-    old = [graph.component(name) for name in stage["rf"] + [stage["rg"]]]
-    names = stage["rf"][:len(rf)]
-    if len(rf) > len(names):  # one Rf part became two
-        names.append(graph.next_designator("R"))
-    names.append(stage["rg"])
-    what = old[0].origin.rsplit(":", 1)[0]
-    for comp in old[1:]:
-        graph.remove(comp.name)
-    # In the first old part's place, so the netlist keeps each stage's parts together.
-    graph.replace(old[0].name, *_feedback_network(names, stage["sense_net"], stage["feedback_net"], rf, rg, what,
-                                                    dict(old[0].attrs)))
-    record["gain"] *= got / stage["gain"]
-    stage.update(rf_ohm=list(rf), rg_ohm=rg, gain=got, rf=names[:-1])
-    return True
 
 
 def _readout_element(graph: CircuitGraph, port: str) -> Component:
@@ -492,44 +331,7 @@ def _readout_element(graph: CircuitGraph, port: str) -> Component:
     return drivers[0]
 
 
-def _decisions_before_supplies(graph: CircuitGraph) -> CircuitGraph:
-    """``graph`` with its ports ordered inputs, outputs, decisions, supplies (a copy when a
-    supply port was declared before the decision ports, else ``graph`` itself)."""
-    ports = graph.ports
-    ordered = sorted(ports, key=lambda p: {"decision": 1, "supply": 2}.get(p.role, 0))
-    if [p.name for p in ordered] == [p.name for p in ports]:
-        return graph
-    rebuilt = CircuitGraph(graph.title)
-    rebuilt.meta = graph.meta
-    for port in ordered:
-        rebuilt.add_port(port)
-    for defn in graph.subcircuits.values():
-        rebuilt.define_subcircuit(defn)
-    for comp in graph.components:
-        rebuilt.add(comp)
-    return rebuilt
-
-
 # -- the readout subcircuit, as data ---------------------------------------------------------
-
-def behavioural_integrator(names: tuple[str, str, str], index: int, gate: str, tap: str, out: str,
-                           scale: float) -> list[Component]:
-    """An ideal mean-square integrator: a B-source current ``v(gate)·v(tap)²·scale`` into a
-    :data:`C_BEHAVIOURAL` capacitor on ``out``, with a leak far below its charging current (a DC
-    path). ``names``: the designator prefixes of the source, capacitor and leak."""
-    source, capacitor, leak = (f"{name}{index}" for name in names)
-    return [_law(source, [GROUND, out], "I", f"v({gate})*v({tap})*v({tap})*{_number(scale)}"),
-            _part(capacitor, [out, GROUND], C_BEHAVIOURAL, series="ideal"),
-            _part(leak, [out, GROUND], 1e15)]
-
-
-def behavioural_wta(j: int, net: str, n: int) -> Component:
-    """Decision port ``dec<j>``: :data:`BEHAVIOURAL_HIGH_V` while ``v(<net><j>)`` exceeds every
-    other class's ``v(<net><k>)`` (a tie gives no port high)."""
-    others = [f"v({net}{i})" for i in range(1, n + 1) if i != j]
-    return _law(f"Bwta{j}", [f"dec{j}", GROUND], "V",
-                f"{_number(BEHAVIOURAL_HIGH_V)}*u(v({net}{j})-{_max(others)})")
-
 
 def readout_description(level: str, n: int, t0: float, t1: float, opamp: OpampModel, series_c: str,
                         full_scale_v: float = FULL_SCALE_V) -> dict:
@@ -557,7 +359,7 @@ def readout_description(level: str, n: int, t0: float, t1: float, opamp: OpampMo
 
 def _behavioural_description(n: int, t0: float, t1: float, gate: list, ports: list[str]) -> dict:
     """:func:`readout_description` at level ``behavioural``: B-source squarers, integrators, WTA."""
-    elements = [_pwl("Vgate", ["tw", GROUND], gate)]
+    elements = [pwl("Vgate", ["tw", GROUND], gate)]
     k = C_BEHAVIOURAL / (t1 - t0)
     for j in range(1, n + 1):
         elements += behavioural_integrator(("Bsq", "Cint", "Rleak"), j, "tw", f"b{j}", f"det{j}", k)
@@ -581,15 +383,15 @@ def _parts_description(level: str, n: int, t0: float, t1: float, opamp: OpampMod
     op = clamp.name
     reset = [[0.0, 0.0], [t1, 0.0]] if t0 <= 0 else [[0.0, 1.0], [t0, 1.0], [t0 + edge, 0.0]]
     elements = [
-        _pwl("Vgate", ["tw", GROUND], gate),
-        _pwl("Vreset", ["tr", GROUND], reset),
-        _part("Vref", ["vr", GROUND], V_REF),
-        _part("Rref", ["vr", "ar"], R_REF),
-        _device("Qref", ["ar", GROUND, "era"], "q2n3904"),
-        _part("Rrefe", ["er", "era"], R_EMITTER),
-        _op("Xref", [GROUND, "ar", "er"], op),
-        _part("Cref", ["ar", "er"], C_COMP),
-        _part("Rmax", ["mx", GROUND], R_MAX),
+        pwl("Vgate", ["tw", GROUND], gate),
+        pwl("Vreset", ["tr", GROUND], reset),
+        part("Vref", ["vr", GROUND], V_REF),
+        part("Rref", ["vr", "ar"], R_REF),
+        device("Qref", ["ar", GROUND, "era"], "q2n3904"),
+        part("Rrefe", ["er", "era"], R_EMITTER),
+        instance("Xref", [GROUND, "ar", "er"], op),
+        part("Cref", ["ar", "er"], C_COMP),
+        part("Rmax", ["mx", GROUND], R_MAX),
     ]
     high = opamp.swing_v * DECISION_LOAD_OHM / (DECISION_SERIES_OHM + DECISION_LOAD_OHM)
     for j in range(1, n + 1):
@@ -613,123 +415,58 @@ def _class_parts(j: int, op: str, c_int: float) -> list[Component]:
     summer, log, doubler, antilog, gated integrator, max bus diode and comparator."""
     b, p = f"b{j}", f"c{j}_"
     return [
-        _part(f"Rin{j}", [b, p + "n1"], R_RECT),
-        _part(f"Rhw{j}", [p + "y", p + "n1"], R_RECT),
-        _device(f"Dpos{j}", [p + "o1", p + "n1"], "d1n4148"),
-        _device(f"Dneg{j}", [p + "y", p + "o1"], "d1n4148"),
-        _op(f"Xhw{j}", [GROUND, p + "n1", p + "o1"], op),
-        _part(f"Rsx{j}", [b, p + "n2"], R_SUM_X),
-        _part(f"Rsy{j}", [p + "y", p + "n2"], R_SUM_Y),
-        _part(f"Rsf{j}", [p + "z", p + "n2"], R_SUM_X),
-        _op(f"Xsum{j}", [GROUND, p + "n2", p + "z"], op),
-        _part(f"Rlog{j}", [p + "z", p + "a"], R_LOG),
-        _device(f"Qlog{j}", [p + "a", GROUND, p + "ea"], "q2n3904"),
-        _part(f"Rloge{j}", [p + "e", p + "ea"], R_EMITTER),
-        _op(f"Xlog{j}", [GROUND, p + "a", p + "e"], op),
-        _part(f"Clog{j}", [p + "a", p + "e"], C_COMP),
-        _part(f"Rdr{j}", ["era", p + "ns"], R_DOUBLE),
-        _part(f"Rdf{j}", [p + "s", p + "ns"], R_DOUBLE),
-        _op(f"Xdbl{j}", [p + "ea", p + "ns", p + "s"], op),
-        _device(f"Qexp{j}", [p + "g", GROUND, p + "s"], "q2n3904"),
-        _device(f"Sgate{j}", [p + "g", p + "si", "tw", GROUND], "swa"),
-        _op(f"Xint{j}", [GROUND, p + "si", f"det{j}"], op),
-        _part(f"Cint{j}", [p + "si", f"det{j}"], c_int),
-        _device(f"Sreset{j}", [p + "si", f"det{j}", "tr", GROUND], "swa"),
-        _op(f"Xmax{j}", [f"det{j}", p + "m", p + "f"], op),
-        _device(f"Dmax{j}", [p + "f", "mx"], "d1n4148"),
-        _part(f"Rmx{j}", ["mx", p + "m"], R_MAX_SENSE),
-        _device(f"Dlose{j}", [p + "m", p + "f"], "d1n4148"),
-        _op(f"Xcmp{j}", [p + "f", "mx", p + "k"], op),
-        _part(f"Rdec{j}", [p + "k", f"dec{j}"], DECISION_SERIES_OHM),
-        _device(f"Dclamp{j}", [GROUND, f"dec{j}"], "d1n4148"),
+        part(f"Rin{j}", [b, p + "n1"], R_RECT),
+        part(f"Rhw{j}", [p + "y", p + "n1"], R_RECT),
+        device(f"Dpos{j}", [p + "o1", p + "n1"], "d1n4148"),
+        device(f"Dneg{j}", [p + "y", p + "o1"], "d1n4148"),
+        instance(f"Xhw{j}", [GROUND, p + "n1", p + "o1"], op),
+        part(f"Rsx{j}", [b, p + "n2"], R_SUM_X),
+        part(f"Rsy{j}", [p + "y", p + "n2"], R_SUM_Y),
+        part(f"Rsf{j}", [p + "z", p + "n2"], R_SUM_X),
+        instance(f"Xsum{j}", [GROUND, p + "n2", p + "z"], op),
+        part(f"Rlog{j}", [p + "z", p + "a"], R_LOG),
+        device(f"Qlog{j}", [p + "a", GROUND, p + "ea"], "q2n3904"),
+        part(f"Rloge{j}", [p + "e", p + "ea"], R_EMITTER),
+        instance(f"Xlog{j}", [GROUND, p + "a", p + "e"], op),
+        part(f"Clog{j}", [p + "a", p + "e"], C_COMP),
+        part(f"Rdr{j}", ["era", p + "ns"], R_DOUBLE),
+        part(f"Rdf{j}", [p + "s", p + "ns"], R_DOUBLE),
+        instance(f"Xdbl{j}", [p + "ea", p + "ns", p + "s"], op),
+        device(f"Qexp{j}", [p + "g", GROUND, p + "s"], "q2n3904"),
+        device(f"Sgate{j}", [p + "g", p + "si", "tw", GROUND], "swa"),
+        instance(f"Xint{j}", [GROUND, p + "si", f"det{j}"], op),
+        part(f"Cint{j}", [p + "si", f"det{j}"], c_int),
+        device(f"Sreset{j}", [p + "si", f"det{j}", "tr", GROUND], "swa"),
+        instance(f"Xmax{j}", [f"det{j}", p + "m", p + "f"], op),
+        device(f"Dmax{j}", [p + "f", "mx"], "d1n4148"),
+        part(f"Rmx{j}", ["mx", p + "m"], R_MAX_SENSE),
+        device(f"Dlose{j}", [p + "m", p + "f"], "d1n4148"),
+        instance(f"Xcmp{j}", [p + "f", "mx", p + "k"], op),
+        part(f"Rdec{j}", [p + "k", f"dec{j}"], DECISION_SERIES_OHM),
+        device(f"Dclamp{j}", [GROUND, f"dec{j}"], "d1n4148"),
     ]
-
-
-#: What the readout's element letters are, for the parts count (V sources: see part_counts).
-_PART_NAMES = {"X": "op-amps", "D": "diodes", "Q": "transistors", "S": "switches", "R": "resistors",
-               "C": "capacitors", "B": "B-sources"}
-
-
-def part_counts(elements: list[Component]) -> dict[str, int]:
-    """How many of each part the readout subcircuit holds: op-amps, diodes, ..., voltage
-    references (DC V sources) and timing sources (PWL V sources, the controller's outputs).
-    The behavioural leak resistors model nothing bought and are left out."""
-    counts: dict[str, int] = {}
-    for e in elements:
-        letter = e.kind
-        if letter == "V":
-            name = "timing sources" if e.waveform is not None and e.waveform.pwl else "voltage references"
-        elif e.name.startswith("Rleak"):
-            continue
-        else:
-            name = _PART_NAMES[letter]
-        counts[name] = counts.get(name, 0) + 1
-    return counts
 
 
 def _clamped_opamp(opamp: OpampModel) -> SubcircuitDef:
     """The single-pole macromodel of ``opamp`` (see :mod:`~r2nn_compiler.circuit.opamp`) with
     its gain node clamped by two diodes at ±(swing − :data:`CLAMP_DROP_V`), so comparators and
     open-loop moments saturate at about the datasheet swing instead of running away."""
-    from ..circuit.opamp import MACRO_GM_S
-
     r_gain = opamp.a0 / MACRO_GM_S
     c_gain = 1.0 / (2 * math.pi * opamp.dominant_pole_hz * r_gain)
     level = opamp.swing_v - CLAMP_DROP_V
     elements = [
-        _part("G1", [GROUND, "p", "inp", "inn"], MACRO_GM_S),
-        _part("R1", ["p", GROUND], r_gain),
-        _part("C1", ["p", GROUND], c_gain),
-        _device("D1", ["p", "cp"], "dclamp"),
-        _device("D2", ["cn", "p"], "dclamp"),
-        _part("V1", ["cp", GROUND], level),
-        _part("V2", ["cn", GROUND], -level),
-        _part("E1", ["o", GROUND, "p", GROUND], 1.0),
-        _part("R2", ["o", "out"], opamp.r_out_ohm),
+        part("G1", [GROUND, "p", "inp", "inn"], MACRO_GM_S),
+        part("R1", ["p", GROUND], r_gain),
+        part("C1", ["p", GROUND], c_gain),
+        device("D1", ["p", "cp"], "dclamp"),
+        device("D2", ["cn", "p"], "dclamp"),
+        part("V1", ["cp", GROUND], level),
+        part("V2", ["cn", GROUND], -level),
+        part("E1", ["o", GROUND, "p", GROUND], 1.0),
+        part("R2", ["o", "out"], opamp.r_out_ohm),
     ]
     return SubcircuitDef("opamp_clamp", ("inp", "inn", "out"), elements,
                          f"{opamp.part}-like macromodel, output clamped at about +-{opamp.swing_v:g} V",
                          (DeviceModel("dclamp", "D", (("is", 1e-14),)),))
 
 
-def _part(name: str, nodes: list[str], value: float, series: str | None = None) -> Component:
-    """An R, C, E or G of ``value`` (SI), or a DC V source written ``dc <value>``; ``series``
-    (the BOM's) in ``attrs['series']`` when given."""
-    kind = name[0].upper()
-    return Component(name, kind, nodes, value, attrs={"series": series} if series else {},
-                     waveform=Waveform() if kind == "V" else None)
-
-
-def _device(name: str, nodes: list[str], model: str) -> Component:
-    """A D, Q or S (kind from the designator) of device ``model``."""
-    return Component(name, name[0].upper(), nodes, model=model)
-
-
-def _op(name: str, nodes: list[str], subckt: str) -> Component:
-    """An instance of subcircuit ``subckt`` (an op-amp)."""
-    return Component(name, "X", nodes, subckt=subckt)
-
-
-def _pwl(name: str, nodes: list[str], points: list[list[float]]) -> Component:
-    """A timing source: a V of piecewise-linear ``points`` [[t (s), v (V)], ...]."""
-    return Component(name, "V", nodes, waveform=Waveform(tuple((float(t), float(v)) for t, v in points)))
-
-
-def _law(name: str, nodes: list[str], quantity: str, expr: str) -> Component:
-    """A B-source setting ``quantity`` (V or I) to ``expr``."""
-    return Component(name, "B", nodes, behaviour=Behaviour(quantity, expr))
-
-
-def _number(value: float) -> str:
-    """A constant in a B-source expression, in exponent notation like every netlist value."""
-    return format_spice(value)
-
-
-def _max(terms: list[str]) -> str:
-    """``max`` over ngspice B-source terms, nested pairwise (``0`` for none)."""
-    if not terms:
-        return "0"
-    expr = terms[0]
-    for term in terms[1:]:
-        expr = f"max({expr},{term})"
-    return expr

@@ -1,84 +1,13 @@
 """Pass ``realise_inductors``: every resonator's spring inductor becomes an Antoniou GIC.
 
-Applies when ``options.inductors == "gic"`` (``r2nn compile --inductors gic``); with the
-default ``"passive"`` the wound inductors stay. Preconditions: a force-current graph after
-scaling, ``realise_negative`` and ``quantise`` and before ``break_dc_loops``: the GIC's parts
-are chosen here from the E-series and its tuning resistor trims each inductance to the
-quantised capacitor, so quantisation must not run again (it no longer matches once parts carry
-a series, and its ``retune`` would not know the GIC) and scaling must not run at all (it
-refuses subcircuit instances). The GIC parts carry role ``active``, which ``parasitics`` (run
-earlier in the flow anyway) leaves alone.
-
-**Topology** (Antoniou's generalised impedance converter, grounded port at the resonator net
-n; node numbers of the standard arrangement in brackets)::
-
-    n [1] ──R1── a [2] ──R2── b [3] ──R3── c [4] ──C── d [5] ──R5── 0
-    A1: inp = d, inn = b, out = a          A2: inp = n, inn = b, out = c
-
-Derivation (ideal op-amps, no input current): A1 and A2 hold v(d) = v(b) = v(n) = V. R5
-carries V/R5 to ground, which reaches d through C from c: v(c) = V + V/(sC·R5). R3 then
-carries (v(c) − V)/R3 = V/(sC·R3·R5) into b, which leaves b through R2 towards a, so
-v(a) = V − V·R2/(sC·R3·R5). R1 carries the port current I = (V − v(a))/R1 from n:
-
-    Z(s) = V/I = s·C·R1·R3·R5/R2,   a grounded inductor L = C·R1·R3·R5/R2 (henry).
-
-Of the four op-amp polarities only this one keeps the poles in the left half-plane with a
-resonator at the port (the others put a real or complex pole near +1e7 1/s with the TL072
-model), and it is the one whose finite gain–bandwidth error goes into L rather than into
-the inductor's Q (Antoniou 1969): TL072 model, 500 Hz, R1 = Z0 = 3.1 kΩ: L +7e-4 and
-1/Q_L 1e-5, against 1/Q_L ±7e-4 (a negative loss, undamping the resonator) for the pairing
-of each op-amp's inputs the other way round.
-
-**Values.** With I_L = V/(sL) the inductor current, v(a) = V − R1·I_L and
-v(c) = V + (R1·R3/R2)·I_L: the op-amp outputs carry the port voltage plus the inductor current
-times R1. R2 = R3 = :data:`GIC_R_OHM`, so both outputs swing alike, and C is the series value
-that puts R5 = L·R2/(C·R1·R3) near GIC_R_OHM (the error hardly depends on R2 or C). R1 is the
-free choice: with R1 = Z0 = ω0·L (the resonator's characteristic impedance) ω0·C·R5 = 1,
-Antoniou's optimum, and at resonance |R1·I_L| = |V|, so the outputs peak near √2 times the
-resonator's own voltage. That optimum assumes the op-amps drive R1 with a negligible output
-impedance; at tens of ohms the TL072's 150 Ω open-loop output resistance (divided by a loop
-gain that falls with frequency) makes the GIC lossy or, worse, Q-enhancing (Z0 = 12 Ω at
-2.4 kHz: 1/Q_L −9.5e-3). So R1 is chosen among series values from Z0/3 to 30·Z0
-(:data:`R1_RATIOS`) to minimise |δL| + |1/Q_L| at f0 with the op-amp model (the GBW error left
-once a part-to-part spread of GBW moves it: f0 and Q alike), among the values that keep
-|V| + R1·|I_L| for a unit-amplitude sine on every input (computed on the graph before the
-GIC, over the band and every resonance) within :data:`HEADROOM_FRACTION` of the op-amp
-swing (the least loud value if none does). Measured: 12 Ω at 2.4 kHz → R1 ≈ 3·Z0,
-1/Q_L −2.9e-3.
-
-R1, R2, R3 and C are single parts of ``options.series``; R5 is a single part or a series
-pair (:data:`TRIM_TARGETS`) hitting the R5 that makes the GIC's inductance at
-ω0, *with the op-amp model the deck uses*, equal the target: the GBW error of L at f0 is
-trimmed away and what is left is the pair's rounding. A GIC whose remaining loss is negative
-(Re Y(jω0) < 0) by more than :data:`COMPENSATE_ABOVE` of its resonator's Q gets a resistor
-1/|Re Y| (a single part or series pair like R5) from the resonator net to ground, which
-restores the Q at f0; a positive loss is reported, not compensated (it only damps). Slow
-op-amps lean on this: a 90 kHz-GBW micropower model leaves Q_L ≈ −26 at 550 Hz, which the
-resistor restores at f0 but a spread of GBW from part to part would move again.
-
-Target inductance: L_target = L_ideal · C_ideal / C_achieved, the ideal values being the ones
-``quantise`` replaced (its ``ideal_value``; without quantisation the present values): each
-resonator's L·C, hence its f0, is what the ideal graph had, whatever the capacitor's rounding.
-
-Not realised (CompileError, one line naming the element): floating inductors — spring
-couplings and the injection inductors ``realise_negative`` builds for negative springs — and
-the series-loop inductors of a force-voltage graph (a grounded GIC cannot float; compile with
-``--inductors passive`` or train damper couplings only); and a stiffness inductor carrying a
-modelled winding loss (``--parasitics``): a GIC has no winding (``--inductor-q inf`` keeps the
-capacitor ESR alone).
-
-Proof and bookkeeping as in ``realise_negative``: op-amps are instances of the model
-``options.opamp`` names; the whole graph's poles, with the macromodel (an ideal VCVS has no
-dynamics and could hide a latching loop, so the ideal variant is proven as the macromodel,
-swapped in and proven again), must lie in the left half-plane. Every part gets role
-``active``, element = the resonator, ``realises`` = ``"stiffness"`` and the quantise attrs
-(``series``, ``tolerance``, ``ideal_value``); ``graph.meta["opamps"]`` lists every op-amp for
-the verifier's headroom check. The log records per resonator the parts, the target L, f0 and
-Q, the GIC's inductance error at f0 before and after the trim, its own quality factor Q_L at f0
-and the resulting shift of the resonator's Q (−Q/Q_L to first order, after any compensation),
-and each op-amp's peak output voltage and current for a unit-amplitude sine on every input with
-the headroom factor swing/peak; for the whole pass the H(jω) error against the reference before
-and after.
+Matches: ``options.inductors == "gic"``. Precondition: force-current graph after ``scale``,
+``realise_negative`` and ``quantise``, before ``break_dc_loops``. Replaces each resonator's
+grounded spring inductor (one part or a quantised series pair) by an Antoniou GIC of E-series
+parts (two op-amps, R1, R2, R3, C, R5 trimmed so L·C restores the ideal f0 with the deck's
+op-amp model), plus a loss-compensating resistor where the GIC undamps its resonator. Parts get
+role ``active`` and the quantise attrs. CompileError for floating inductors, force-voltage
+graphs and inductors with a modelled winding loss; the whole graph's poles must decay.
+Topology, derivation and value choices: docs/passes.md.
 """
 
 from __future__ import annotations
@@ -92,15 +21,16 @@ import numpy as np
 from .. import eseries
 from ..circuit import GROUND, CircuitGraph, Component, Port, SubcircuitDef, mna_matrices
 from ..circuit.opamp import OpampModel, from_options, subcircuit
+from ..circuit.annotations import IDEAL_VALUE
 from ..circuit.annotations import opamps as graph_opamps
 from ..errors import CompileError, Location
 from ..eseries import Pair
 from ..reference import default_grid, state_space
-from .base import ELEMENT, ROLE, CompileContext, Pass, PassResult, register
-from .check_reference import circuit_response, reference_response, relative_error
-from .quantise import IDEAL_VALUE, PAIR, realise
-from .realise_negative import NEUTRAL_POLE, _fresh, _pole_text, _slowest_pole, _swap_model
-from .scale import IN_SERIES_WITH
+from .base import ELEMENT, MAPPING, ROLE, CompileContext, Pass, PassResult, register
+from .common.poles import fresh_designators, pole_text, slowest, slowest_pole, swap_model
+from .common.realise import PAIR, realise
+from .common.response import circuit_response, reference_response, relative_error
+from .common.tanks import IN_SERIES_WITH
 
 #: Inductor realisations ``CompileOptions.inductors`` may name.
 INDUCTOR_KINDS = ("passive", "gic")
@@ -153,7 +83,7 @@ class GicValues:
 
 def gic_graph(values: GicValues, opamp: SubcircuitDef) -> CircuitGraph:
     """One GIC on its own: port net ``p`` (an input port), op-amp instances of ``opamp``
-    (ports inp, inn, out); nets a, b, c, d as in the module docstring."""
+    (ports inp, inn, out); nets a, b, c, d as in docs/passes.md."""
     graph = CircuitGraph("Antoniou GIC")
     graph.add_port(Port("p", "input"))
     graph.define_subcircuit(opamp)
@@ -242,6 +172,7 @@ def design_gic(l_h: float, f0_hz: float, opamp: SubcircuitDef, r_series: str = "
 @register
 class RealiseInductors(Pass):
     name = "realise_inductors"
+    after = MAPPING + ("scale", "realise_negative", "parasitics", "quantise")
 
     def match(self, ctx: CompileContext) -> bool:
         return ctx.graph is not None and ctx.options.inductors != "passive"
@@ -273,14 +204,14 @@ class RealiseInductors(Pass):
                    for element, (net, group) in groups.items()]
         inputs = [p.net for p in ctx.inputs]
         if opamp.kind != proof.kind:
-            _require_decaying(_slowest_pole(graph, inputs), proof)
-            graph = _swap_model(graph, proof, opamp)
+            _require_decaying(slowest_pole(graph, inputs), proof)
+            graph = swap_model(graph, proof, opamp)
         loads = _output_loads(graph, records)
         nets = sorted({n for comps in loads.values() for c in comps for n in c.nodes} - {GROUND})
         # One reduction to a state space serves the proof, H(jω) and the peaks: on circuits with
         # op-amps it is an order of magnitude faster than solving the full MNA per frequency.
         system = mna_matrices(graph, inputs).state_space([p.net for p in ctx.outputs] + nets)
-        pole = _slowest(system.poles())
+        pole = slowest(system.poles())
         _require_decaying(pole, opamp)
         graph.meta["opamps"] = [op.as_dict() for op in graph_opamps(graph)]
         graph.meta["opamp_model"] = opamp.as_dict()
@@ -329,9 +260,9 @@ class RealiseInductors(Pass):
                             peak_v)
         q_model = next((r.q for r in ctx.model.resonators if r.name == element), math.inf)
 
-        xs = _fresh(graph, "X", 2)
-        rs = _fresh(graph, "R", 4)
-        (cs,) = _fresh(graph, "C", 1)
+        xs = fresh_designators(graph, "X", 2)
+        rs = fresh_designators(graph, "R", 4)
+        (cs,) = fresh_designators(graph, "C", 1)
         nets = tuple(f"{xs[0].lower()}_{suffix}" for suffix in ("a", "b", "c", "d"))
         attrs = {ROLE: "active", ELEMENT: element, "realises": "stiffness"}
         origin = f"GIC for resonator {element} stiffness"
@@ -344,7 +275,7 @@ class RealiseInductors(Pass):
         compensation = None
         z0 = 2 * math.pi * f0 * l_target
         if design.loss_s < 0 and (not math.isfinite(q_model) or abs(q_model * design.loss_s * z0) > COMPENSATE_ABOVE):
-            (compensation,) = _fresh(graph, "R", 5)[4:]
+            (compensation,) = fresh_designators(graph, "R", 5)[4:]
             parts.append(Component(compensation, "R", (net, GROUND), -1.0 / design.loss_s,
                                    origin=f"{origin}: loss compensation", attrs=dict(attrs)))
             plan[compensation] = _trimmed(-1.0 / design.loss_s, r_series)
@@ -372,7 +303,7 @@ class RealiseInductors(Pass):
 
 def _parts(net: str, values: GicValues, subckt: str, xs, rs, cs: str, nets, attrs: dict | None = None,
            origin: str = "GIC") -> list[Component]:
-    """The GIC's components at port ``net`` (see the module docstring), with designators
+    """The GIC's components at port ``net`` (see docs/passes.md), with designators
     ``xs`` (A1, A2), ``rs`` (R1, R2, R3, R5), ``cs`` and internal nets ``nets`` (a, b, c, d)."""
     a, b, c, d = nets
     attrs = attrs or {}
@@ -532,16 +463,10 @@ def _output_peaks(records: list[dict], loads: dict[str, list[Component]], volts:
         record["headroom"] = swing_v / max(peaks_v) if max(peaks_v) > 0 else math.inf
 
 
-def _slowest(poles: np.ndarray) -> complex:
-    """The pole of largest real part, leaving out the neutral ones at 0 (see realise_negative)."""
-    moving = poles[np.abs(poles) > NEUTRAL_POLE * np.max(np.abs(poles))]
-    return complex(moving[0])
-
-
 def _require_decaying(pole: complex, opamp: OpampModel) -> None:
     if pole.real >= 0:
         raise CompileError(f"realise_inductors: with the GICs and the {opamp.describe()} the circuit has a growing "
-                           f"pole {_pole_text(pole)}")
+                           f"pole {pole_text(pole)}")
 
 
 def _signed(x: float | None) -> str:

@@ -1,90 +1,13 @@
 """Pass ``realise_negative``: replace negative resistors and inductors by op-amp circuits.
 
-Preconditions: a force-current graph after mapping (and scaling, when the flow has it), before
-``break_dc_loops`` (a negative spring inductor must still join its two resonator nets) and
-before quantisation (values keep full precision). Negative elements are the ideal negative R
-(and negative spring L) the mapping leaves. In a force-voltage graph a negative damping or
-damper coupling is a *series* resistor in a mesh, which would need a floating series NIC whose
-stability depends on the whole mesh; that is not done: the pass raises CompileError naming the
-element and suggesting force_current. No negative elements: nothing changes.
-
-Op-amps are instances of the :mod:`~r2nn_compiler.circuit.opamp` model named by
-``options.opamp`` / ``options.opamp_params``, ports (inp, inn, out).
-
-**Grounded negative damping** (resonator net n). All grounded resistors at n with role
-``damping`` (and any negative grounded one) merge into the net conductance g = Σ 1/R. g > 0:
-one resistor 1/g stays; g = 0: none; g < 0: a negative-impedance converter (NIC) realises
-R = 1/g < 0::
-
-    short-circuit-stable port (node at +):     open-circuit-stable port (node at −):
-      X: inp = n, inn = d, out = o                X: inp = d, inn = n, out = o
-      R1: o → n     R2: o → d     R3: d → 0       R1: o → n     R2: o → d     R3: d → 0
-
-Derivation (ideal op-amp, v(inp) = v(inn)): v(d) = v(n), and d divides o, so
-o = v(n)·(1 + R2/R3); the current R1 pushes into n is (o − v(n))/R1 = v(n)·R2/(R1·R3), so the
-port's resistance is R_in = v/i_out = −R3·R1/R2. The pass uses R2 = R3 = :data:`DIVIDER_OHM`
-and R1 = |R|: gain 2 (the smallest for a NIC: its finite-gain error (1+R2/R3)²/(A·R2/R3) is
-least there, and the output swings only 2·v(n)).
-
-Which port: the op-amp sees positive feedback through R1 against the port impedance Z (the
-rest of the network seen from n) and negative feedback through the divider, so the
-short-circuit-stable (SCS) connection is stable while |Z| < |R| and the open-circuit-stable
-(OCS) one while |Z| > |R|, wherever the loop gain is high — above all at DC, where it is the
-op-amp's full A0. A resonator net is shunted by its inductor (a short at DC) and its capacitor
-(a short at high frequency), and more generally a network that is stable with the ideal −|R|
-has Y(0) ≥ 1/|R| at every such port, the rest being stable on its own (otherwise Y(s) − 1/|R|,
-negative at s = 0 and growing with s through the capacitors, has a positive real zero: a
-growing pole). So Z(0) ≤ |R|: the
-SCS port is the one to use and the OCS port would latch at DC. But the proof is the circuit:
-the poles of the *whole* graph with the op-amp macromodel (``mna_matrices(graph).poles()``, the
-op-amp loops' own poles included) must all have negative real part. The pass realises every
-element in its first form (SCS NICs) and proves the result once; only when that circuit has a
-growing pole does it start again element by element, proving after each, trying SCS then OCS,
-and if both ports grow, CompileError names the resonator and each port's growing pole (one
-eigendecomposition instead of one per element in the common case). With a single-pole op-amp
-of gain A = ω_t/s the SCS NIC presents
-−g·(ω_t − 2s)/(ω_t + 2s), i.e. the ideal −g in parallel with a passive series RC
-(1/(2g) ohm, 4g/ω_t farad): finite gain–bandwidth adds damping and a little capacitance, so it
-does not destabilise a network of resonators by itself (no case was found among over 1000
-random stable 2–3 resonator models with negative dampings, dampers and springs, GBW from 10 Hz
-to 1 MHz); an op-amp with little gain and a high output resistance can (A0 = 10, r_out =
-10 kΩ against a negative spring: see the tests). An ideal VCVS has no dynamics and hides a latching
-loop, so with ``opamp="ideal"`` the proof runs on the macromodel of the same part and the
-ideal instances are swapped in afterwards (and proven again).
-
-**Floating negative coupling** between nets i and j (a damper 1/R or a spring 1/(sL) with
-R, L < 0). One NIC cannot make a floating negative admittance, so a difference amplifier sits
-at each end::
-
-    at end i: X: inp = i, inn = m, out = w;  Ra: j → m;  Ra: w → m;  Y: w → i
-    at end j: the mirror image (i ↔ j)
-
-Derivation (ideal op-amp): v(m) = v(i), the equal Ra make w = 2·v(i) − v(j), so Y pushes
-(w − v(i))·Y = (v(i) − v(j))·Y into i, while the Ra from j draws (v(j) − v(i))/Ra out of j.
-With the mirror circuit, the current leaving i towards j is (v(i) − v(j))·(1/Ra − Y) and the
-pair is exactly a floating admittance y = 1/Ra − Y. For a damper y = −|c| (c = 1/R):
-Y = 1/Ra + |c|, one resistor 1/(1/Ra + |c|). For a spring y = −1/(s|L|): Y = 1/Ra + 1/(s|L|),
-a resistor Ra in parallel with the inductor |L| (an inductor alone would leave the residual
-conductance 1/Ra). Ra = :data:`RA_RATIO` × |R| (damper) or × |2πf·L| at the band centre
-(spring), clipped to ``options.ranges['R']``: the finite-gain error of the injected current
-scales with 1 + 1/RA_RATIO (Y and 1/Ra cancel to y), while Ra stays far below the megohms at
-which an op-amp's few picofarads of input capacitance would add a pole in the audio band. The
-same pole proof applies; there is no second orientation, so an unstable pair is a
-CompileError naming the coupling.
-
-Bookkeeping: every op-amp instance and every part around it gets attrs role ``active`` and
-element = the model element realised (resonator name, or "a--b"); ``graph.meta["opamps"]``
-lists ``{designator, element, realises, output_net}`` per op-amp (the output net is a net of
-this graph, so a testbench that instantiates the graph as ``X1`` sees ``v(x1.<net>)``) and
-``graph.meta["opamp_model"]`` the :class:`~r2nn_compiler.circuit.opamp.OpampModel` as a dict.
-The log records, per element, what was built, the part values and the slowest pole after it;
-and, for the whole pass, the relative H(jω) error against the reference model over
-``default_grid(model, 100)``. With an ideal op-amp that error is below 1e-4 (gain 1e6: 3e-7 to
-5e-5 measured). With the TL072 macromodel it is small and nonzero, set by the finite
-gain–bandwidth (2e-5 to 2.5e-3 on audio-band random models at kilohm impedances), and it
-grows as the network's impedances fall towards r_out / |A(jω)| (up to 0.2 on the same models
-left at ohms): run the pass on a scaled graph; the log names resistors outside
-``options.ranges['R']``.
+Matches: any graph; changes nothing without negative elements. Precondition: force-current
+graph, before ``quantise`` and ``break_dc_loops``. Grounded negative dampings at a net merge
+and become a negative-impedance converter (one op-amp, three resistors); negative floating
+dampers and springs become a difference-amplifier pair. Op-amps are instances of
+``options.opamp``; every new part has role ``active``, ``element`` and ``realises``. The whole
+graph's poles (macromodel) must lie in the left half-plane, else CompileError naming the
+element. Force-voltage graphs with negative elements: CompileError. Circuits, derivations and
+measured errors: docs/passes.md.
 """
 
 from __future__ import annotations
@@ -94,13 +17,14 @@ import math
 
 import numpy as np
 
-from ..circuit import GROUND, CircuitGraph, Component, mna_matrices
+from ..circuit import GROUND, CircuitGraph, Component
 from ..circuit.opamp import OpampModel, from_options, subcircuit
 from ..circuit.annotations import opamps as graph_opamps
 from ..errors import CompileError
 from ..reference import default_grid
-from .base import ELEMENT, ROLE, CompileContext, Pass, PassResult, register
-from .check_reference import circuit_response, reference_response, relative_error
+from .base import ELEMENT, MAPPING, ROLE, CompileContext, Pass, PassResult, register
+from .common.poles import fresh_designators, pole_text, slowest_pole, swap_model
+from .common.response import circuit_response, reference_response, relative_error
 
 SCS = "short-circuit-stable"
 OCS = "open-circuit-stable"
@@ -109,12 +33,8 @@ OCS = "open-circuit-stable"
 #: with R1, above the 2 kΩ the TL072's gain is specified into, and far above its output resistance.
 DIVIDER_OHM = 10e3
 
-#: Difference-amplifier resistor Ra as a multiple of the coupling's impedance (see module doc).
+#: Difference-amplifier resistor Ra as a multiple of the coupling's impedance (see docs/passes.md).
 RA_RATIO = 10.0
-
-#: Poles smaller than this fraction of the largest one are the neutral modes of lossless
-#: inductor loops (exactly 0 up to rounding, ~1e-16 relative), not growth or decay.
-NEUTRAL_POLE = 1e-9
 
 #: Frequencies (on the model's grid) at which the pass reports the H(jω) error.
 ERROR_GRID_POINTS = 100
@@ -123,6 +43,7 @@ ERROR_GRID_POINTS = 100
 @register
 class RealiseNegative(Pass):
     name = "realise_negative"
+    after = MAPPING + ("scale",)
 
     def match(self, ctx: CompileContext) -> bool:
         return ctx.graph is not None
@@ -146,10 +67,10 @@ class RealiseNegative(Pass):
         opamp = from_options(ctx.options)
         proof = opamp if opamp.kind == "macro" else dataclasses.replace(opamp, kind="macro")
         inputs = [p.net for p in ctx.inputs]
-        before = _slowest_pole(graph, inputs)
+        before = slowest_pole(graph, inputs)
         if before.real >= 0:
             raise CompileError(f"realise_negative: the graph is unstable before any realisation (pole "
-                               f"{_pole_text(before)}): an earlier pass changed the network")
+                               f"{pole_text(before)}): an earlier pass changed the network")
         grounded_nets = list(dict.fromkeys(_resonator_net(c) for c in negative if c.kind == "R" and GROUND in c.nodes))
         # Every element in its preferred form first, proven once; element by element (each step
         # proven, OCS where SCS grows, the culprit named) only if that circuit is not stable.
@@ -161,7 +82,7 @@ class RealiseNegative(Pass):
             records += [realiser.floating(comp) for comp in negative if GROUND not in comp.nodes]
             if prove_each:
                 break
-            pole = _slowest_pole(realiser.graph, inputs)
+            pole = slowest_pole(realiser.graph, inputs)
             if pole.real < 0:
                 proven = pole
                 for record in records:
@@ -170,11 +91,11 @@ class RealiseNegative(Pass):
                 break
         graph = realiser.graph
         if opamp.kind != proof.kind:
-            graph, proven = _swap_model(graph, proof, opamp), None
-        after = proven if proven is not None else _slowest_pole(graph, inputs)
+            graph, proven = swap_model(graph, proof, opamp), None
+        after = proven if proven is not None else slowest_pole(graph, inputs)
         if after.real >= 0:
             raise CompileError(f"realise_negative: with the {opamp.describe()} the circuit has a growing pole "
-                               f"{_pole_text(after)}")
+                               f"{pole_text(after)}")
 
         opamps = [op.as_dict() for op in graph_opamps(graph)]
         graph.meta["opamps"] = opamps
@@ -244,7 +165,7 @@ class _Realiser:
             parts = nic_parts(trial, net, r_ohm, orientation, self.proof.subckt_name, element,
                               _clip(DIVIDER_OHM, self.r_range))
             trial.replace(group[0].name, *parts)
-            pole = _slowest_pole(trial, self.inputs) if self.prove_each else complex(-math.inf)
+            pole = slowest_pole(trial, self.inputs) if self.prove_each else complex(-math.inf)
             tried.append((orientation, pole))
             if pole.real < 0:
                 self.graph = trial
@@ -254,7 +175,7 @@ class _Realiser:
         raise CompileError(
             f"realise_negative: resonator {element}'s net damping {-r_ohm:.4g} ohm (net {net}) cannot be realised "
             f"stably with the {self.proof.describe()}: " +
-            "; ".join(f"{o} port: growing pole {_pole_text(p)}" for o, p in tried))
+            "; ".join(f"{o} port: growing pole {pole_text(p)}" for o, p in tried))
 
     def floating(self, comp: Component) -> dict:
         """Realise a negative floating R or L with a difference amplifier at each end."""
@@ -264,12 +185,12 @@ class _Realiser:
         trial = self.graph.copy()
         parts = pair_parts(trial, comp, r_a, self.proof.subckt_name, element)
         trial.replace(comp.name, *parts)
-        pole = _slowest_pole(trial, self.inputs) if self.prove_each else complex(-math.inf)
+        pole = slowest_pole(trial, self.inputs) if self.prove_each else complex(-math.inf)
         role = comp.attrs.get(ROLE, "")
         if pole.real >= 0:
             raise CompileError(f"realise_negative: {comp.origin or element} ({comp.name} = {comp.value:.4g} "
                                f"{comp.unit}) cannot be realised stably with the {self.proof.describe()}: "
-                               f"growing pole {_pole_text(pole)}")
+                               f"growing pole {pole_text(pole)}")
         self.graph = trial
         return {"element": element, "realises": role, "action": "floating pair", "value": comp.value,
                 "unit": comp.unit, "ra_ohm": r_a, "opamps": [c.name for c in parts if c.kind == "X"],
@@ -280,8 +201,8 @@ def nic_parts(graph: CircuitGraph, net: str, r_ohm: float, orientation: str, sub
               divider_ohm: float) -> list[Component]:
     """The NIC presenting −``r_ohm`` from ``net`` to ground (not yet in ``graph``; designators
     and nets are fresh in it): op-amp, R1 = r_ohm (output → net), R2 = R3 = ``divider_ohm``."""
-    (x,) = _fresh(graph, "X", 1)
-    r1, r2, r3 = _fresh(graph, "R", 3)
+    (x,) = fresh_designators(graph, "X", 1)
+    r1, r2, r3 = fresh_designators(graph, "R", 3)
     out, div = f"{x.lower()}_out", f"{x.lower()}_div"
     pins = (net, div, out) if orientation == SCS else (div, net, out)
     origin = f"NIC ({orientation}) for resonator {element} damping"
@@ -298,9 +219,9 @@ def pair_parts(graph: CircuitGraph, comp: Component, r_a: float, subckt: str, el
     nets with input resistors ``r_a`` (not yet in ``graph``; fresh designators and nets)."""
     role = comp.attrs.get(ROLE, "")
     attrs = {ROLE: "active", ELEMENT: element, "realises": role}
-    xs = _fresh(graph, "X", 2)
-    rs = iter(_fresh(graph, "R", 6))
-    ls = iter(_fresh(graph, "L", 2))
+    xs = fresh_designators(graph, "X", 2)
+    rs = iter(fresh_designators(graph, "R", 6))
+    ls = iter(fresh_designators(graph, "L", 2))
     parts: list[Component] = []
     a, b = comp.nodes
     for x, (near, far) in zip(xs, ((a, b), (b, a))):
@@ -320,34 +241,8 @@ def pair_parts(graph: CircuitGraph, comp: Component, r_a: float, subckt: str, el
     return parts
 
 
-def _swap_model(graph: CircuitGraph, proof: OpampModel, emitted: OpampModel) -> CircuitGraph:
-    """A copy of ``graph`` whose op-amp instances use ``emitted`` instead of ``proof``."""
-    swapped = graph.copy()
-    del swapped.subcircuits[proof.subckt_name]
-    swapped.define_subcircuit(subcircuit(emitted))
-    for comp in swapped.components_of("X"):
-        if comp.subckt == proof.subckt_name:
-            swapped.replace(comp.name, dataclasses.replace(comp, subckt=emitted.subckt_name, attrs=dict(comp.attrs)))
-    return swapped
-
-
 def _resonator_net(comp: Component) -> str:
     return comp.nodes[0] if comp.nodes[1] == GROUND else comp.nodes[1]
-
-
-def _slowest_pole(graph: CircuitGraph, inputs: list[str]) -> complex:
-    """The pole with the largest real part (rad/s) of the whole graph, subcircuits flattened,
-    leaving out the neutral poles at 0 (|p| ≤ :data:`NEUTRAL_POLE` × the largest |p|): the
-    circulating current of a lossless inductor loop (two grounded inductors and a spring
-    coupling), which neither grows nor decays until ``break_dc_loops`` damps it."""
-    poles = mna_matrices(graph, inputs).poles()
-    moving = poles[np.abs(poles) > NEUTRAL_POLE * np.max(np.abs(poles))]
-    return complex(moving[0])
-
-
-def _pole_text(pole: complex) -> str:
-    return (f"{pole.real:.4g}{pole.imag:+.4g}j rad/s (real part {pole.real:.4g} 1/s, "
-            f"{abs(pole.imag) / (2 * math.pi):.4g} Hz)")
 
 
 def _band_centre_hz(ctx: CompileContext) -> float:
@@ -359,12 +254,6 @@ def _band_centre_hz(ctx: CompileContext) -> float:
 def _clip(value: float, bounds: tuple[float, float]) -> float:
     lo, hi = bounds
     return min(max(value, lo), hi)
-
-
-def _fresh(graph: CircuitGraph, letter: str, count: int) -> list[str]:
-    """``count`` consecutive unused designators for ``letter`` (reserved only once added)."""
-    first = int(graph.next_designator(letter)[1:])
-    return [f"{letter}{first + k}" for k in range(count)]
 
 
 def _values(parts: list[Component]) -> dict[str, tuple[str, float]]:

@@ -1,59 +1,30 @@
 """Pass ``scale``: frequency and impedance scaling, so ideal values become buyable parts.
 
-Preconditions: a mapped graph of ideal elements (either analogy). Safe before ``parasitics``,
-``realise_negative`` and quantisation, never after: it rescales every R, L, C and controlled
-source by formula, so it raises CompileError when the graph already holds subcircuit instances
-(their insides would not scale), parasitic losses (a fixed ESR must not scale) or values
-committed to a part series. Scaling after ``break_dc_loops`` is exact too (its resistors follow
-the units like any other).
-
-Frequency. The model band (``model.band``, else the ends of ``reference.default_grid``), as
-the graph now has it (divided by ``ctx.time_scale``), is mapped onto ``options.band_hz`` by
-their geometric centres: α = √(f_lo,c·f_hi,c / f_lo·f_hi) (α = 1 without ``band_hz``; a
-circuit band of another width only moves the centre). Every L and C is divided by α and
-``ctx.time_scale`` is multiplied by 1/α, so the circuit at α·f behaves as it did at f. Scaling
-a scaled graph again changes nothing (α = 1, z = 1, unit signal factors).
-
-Impedance. A level z multiplies every impedance: R·z, L·z, C/z, and the controlled sources by
-their units, G (S) /z, H (ohm) ·z, E (V/V) unchanged. Then every branch current divides by z
-and every node and port voltage is unchanged, whatever z: z only moves component values. It
-is chosen to minimise Σ (decades outside ``options.ranges``)² over the R, L and C that are parts
-(not ``wiring``/``parasitic``); when all fit, the centre of the admissible interval of log z.
-
-Signal level (gains). Separately, the drives (role ``drive``: G in force-current, E in
-force-voltage) are multiplied by ``drive = SIGNAL_PEAK_V / peak`` where peak is the largest
-node voltage on any internal net for unit inputs over the band (|H| summed over inputs, on the
-band grid plus every damped natural frequency in it; above 128 resonators each resonator's own,
-see :func:`reference.statespace.ringing_frequencies_hz`); every node voltage scales by ``drive``.
-Then the output readouts (role ``buffer`` E, ``readout`` H) are multiplied by ``readout`` so
-the loudest output port also peaks at SIGNAL_PEAK_V (one factor for all outputs, so class
-outputs stay comparable in volts). Input gains (volts per unit) are unchanged; each output's
-``volts_per_unit_velocity`` is multiplied by ``drive·readout``, so the manifest contract
-holds: inputs driven by ``volts_per_unit·u(t_c/time_scale)`` give outputs
-``volts_per_unit_velocity·v(t_c/time_scale)``, and ``check_reference`` sees the model.
-
-The log names every part still out of range with the reason, lists each resonator's f0 (model
-Hz) and Q before and after (unchanged up to rounding) and the H(jω) error against the reference.
+Matches: any graph. Precondition: ideal values (CompileError once subcircuit instances,
+parasitic losses or E-series parts are present). Divides every L and C by the frequency factor
+α (``ctx.time_scale`` /= α), multiplies impedances by the level z that keeps parts within
+``options.ranges``, and scales drives and output readouts so the loudest net and port peak at
+:data:`SIGNAL_PEAK_V` for unit inputs (output port gains follow). Idempotent. Formulas and
+the choice of z: docs/passes.md.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import brentq
 
 from ..circuit import CircuitGraph, Component, mna_matrices
 from ..errors import CompileError
-from ..model import Model
 from ..reference import default_grid
 from ..reference.statespace import ringing_frequencies_hz
 from ..units import format_si
 from ..circuit.annotations import NOT_PARTS
-from .base import ELEMENT, ROLE, CompileContext, Pass, PassResult, register
-from .check_reference import circuit_response, reference_response, relative_error
+from .base import MAPPING, ROLE, CompileContext, Pass, PassResult, register
+from .common.response import circuit_response, reference_response, relative_error
+from .common.tanks import model_band_hz, relative_change, resonator_tanks
 
 #: Peak node voltage (V) a unit-amplitude sine at the worst frequency produces on the loudest
 #: net: far above audio op-amps' offsets and noise (µV–mV) and well inside ±5 V rails, leaving
@@ -62,10 +33,6 @@ SIGNAL_PEAK_V = 0.5
 
 #: Scale factors within this of 1 (in log) count as 1: the graph is already scaled.
 UNCHANGED = 1e-9
-
-#: ``attrs`` key of a resistor modelling the loss of the L or C it is in series with (the
-#: designator of that element); set by ``parasitics``, read by :func:`resonator_tanks`.
-IN_SERIES_WITH = "in_series_with"
 
 #: Exponent of z in each kind's value under impedance scaling.
 _Z_POWER = {"R": 1, "L": 1, "C": -1, "G": -1, "H": 1}
@@ -84,12 +51,6 @@ _WHY = {
 }
 
 
-def model_band_hz(model: Model) -> tuple[float, float]:
-    """The model's band (low, high) in model Hz: ``model.band`` or the default grid's ends."""
-    grid = default_grid(model, 2)
-    return float(grid[0]), float(grid[-1])
-
-
 def frequency_factor(band: tuple[float, float], band_hz: tuple[float, float] | None) -> float:
     """α mapping the geometric centre of ``band`` onto that of ``band_hz`` (1 without it).
 
@@ -101,73 +62,6 @@ def frequency_factor(band: tuple[float, float], band_hz: tuple[float, float] | N
     if not (0 < lo < hi < math.inf):
         raise CompileError(f"band_hz must be 0 < low < high Hz, got {band_hz}")
     return math.sqrt(lo * hi / (band[0] * band[1]))
-
-
-@dataclass
-class Tank:
-    """A resonator's own elements, as the quadratic ``a·s² + b·s + c`` whose roots are its
-    natural frequencies (circuit rad/s): ω0 = √(c/a), Q = √(a·c)/b.
-
-    ``parallel`` (force-current: C = mass, L = stiffness, damping G = 1/R across them) or
-    series (force-voltage: L = mass, C = stiffness, damping R in the loop); r_L and r_C are the
-    resistances in series with L and with C (losses, see ``parasitics``):
-
-    * parallel, from Y(s)·(r_L + sL)(1 + sC·r_C):
-      a = LC(1 + G·r_C), b = C(r_L + r_C) + G(L + C·r_C·r_L), c = 1 + G·r_L;
-    * series, from Z(s)·sC: a = LC, b = C(r_L + r_C + R), c = 1.
-    """
-
-    name: str
-    parallel: bool
-    inductor: Component
-    capacitor: Component
-    damping: Component | None
-    inductor_loss_ohm: float = 0.0
-    capacitor_loss_ohm: float = 0.0
-
-    def damping_parameter(self) -> float:
-        """G = 1/R in S (parallel) or R in ohm (series); 0 without a damping resistor."""
-        if self.damping is None:
-            return 0.0
-        return 1.0 / self.damping.value if self.parallel else self.damping.value
-
-    def coefficients(self) -> tuple[float, float, float]:
-        """(a, b, c) of the present values."""
-        L, C, d = self.inductor.value, self.capacitor.value, self.damping_parameter()
-        rl, rc = self.inductor_loss_ohm, self.capacitor_loss_ohm
-        if self.parallel:
-            return L * C * (1 + d * rc), C * (rl + rc) + d * (L + C * rc * rl), 1 + d * rl
-        return L * C, C * (rl + rc + d), 1.0
-
-    def f0_q(self, time_scale: float) -> tuple[float, float]:
-        """(f0 in model Hz, Q): ``time_scale`` (circuit s per model s) converts the frequency."""
-        a, b, c = self.coefficients()
-        q = math.sqrt(a * c) / b if b != 0 else math.inf
-        return math.sqrt(c / a) / (2 * math.pi) * time_scale, q
-
-
-def resonator_tanks(model: Model, graph: CircuitGraph) -> list[Tank]:
-    """Every resonator's :class:`Tank`, in model order, found by ``role``/``element`` attrs
-    (losses by :data:`IN_SERIES_WITH`). Raises CompileError when a resonator lacks its mass
-    or stiffness element (the graph was not made by a mapping pass)."""
-    own: dict[str, dict[str, Component]] = {}
-    losses: dict[str, float] = {}
-    for comp in graph.components:
-        if comp.attrs.get(ROLE) in ("mass", "stiffness", "damping"):
-            own.setdefault(comp.attrs.get(ELEMENT), {})[comp.attrs[ROLE]] = comp
-        if IN_SERIES_WITH in comp.attrs:
-            losses[comp.attrs[IN_SERIES_WITH]] = losses.get(comp.attrs[IN_SERIES_WITH], 0.0) + comp.value
-    tanks = []
-    for r in model.resonators:
-        parts = own.get(r.name, {})
-        if "mass" not in parts or "stiffness" not in parts:
-            raise CompileError(f"resonator {r.name}: no mass/stiffness element in the circuit graph")
-        parallel = parts["mass"].kind == "C"
-        inductor, capacitor = ((parts["stiffness"], parts["mass"]) if parallel
-                               else (parts["mass"], parts["stiffness"]))
-        tanks.append(Tank(r.name, parallel, inductor, capacitor, parts.get("damping"),
-                          losses.get(inductor.name, 0.0), losses.get(capacitor.name, 0.0)))
-    return tanks
 
 
 def impedance_level(parts: list[Component], ranges: dict[str, tuple[float, float]]) -> float:
@@ -271,6 +165,7 @@ def signal_peaks(ctx: CompileContext) -> tuple[float, float]:
 @register
 class Scale(Pass):
     name = "scale"
+    after = MAPPING
 
     def match(self, ctx: CompileContext) -> bool:
         return ctx.graph is not None
@@ -334,13 +229,6 @@ class Scale(Pass):
             "circuit_band_hz": list(circuit_band), "signal_peak_v": SIGNAL_PEAK_V, "time_scale": ctx.time_scale,
             "resonators": resonators, "tuning_drift": drift, "h_relative_error": err, "h_relative_change": change,
             "value_spans_before": spans_before, "value_spans_after": value_spans(graph), "out_of_range": outside})
-
-
-def relative_change(value: float, reference: float) -> float:
-    """|value/reference − 1|, 0 when both are infinite (an undamped resonator's Q)."""
-    if math.isinf(value) and math.isinf(reference):
-        return 0.0
-    return abs(value / reference - 1)
 
 
 def _require_unscaled(graph: CircuitGraph) -> None:

@@ -47,7 +47,7 @@ reads, per testbench copy:
   swing (the signal is louder than the readout's full scale).
 
 A deck of a **linear readout layer** (manifest ``taps``) realises the layer's scores s_j
-(:mod:`r2nn_compiler.passes.readout_linear`): its detector nets carry s_j (``volts_per_unit_score``)
+(:mod:`r2nn_compiler.passes.common.readout_linear`): its detector nets carry s_j (``volts_per_unit_score``)
 and :func:`evaluate` integrates each tap's v² over each segment of the layer (``tap_energy``,
 V²·s). Scores are not ratios, so every figure is then an **absolute** difference in score units
 (:func:`winning_margin` s_1 − s_2, the errors max_j |Δs_j|); the caller supplies the scores an

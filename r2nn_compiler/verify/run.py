@@ -27,7 +27,7 @@ from ..model import Model
 from ..model.ir import LINEAR, RMS_CONTINUOUS
 from ..numerics.statespace import StateSpace
 from ..passes.base import observed_nodes
-from ..passes.check_reference import reference_response
+from ..passes.common.response import reference_response
 from ..signals import Signal, check_fits
 from ..sim import NgspiceBatch, NgspiceShared
 from ..sim.stepsize import choose_substeps

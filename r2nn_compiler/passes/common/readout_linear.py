@@ -4,7 +4,7 @@ A model with a linear readout scores class j as s_j = β_j + Σ_f A_jf φ_f with
 MS_f the continuous-time mean square of resonator i_f over segment k_f of the window
 [s_0, s_K], and decides argmax_j s_j (:mod:`r2nn_compiler.reference.readout`). Its deck exposes
 one tap per resonator the layer reads (port ``tap<i>``, ``g_i`` volts per unit velocity,
-:func:`base.observed_nodes`); this module realises the layer on those taps, level
+:func:`..base.observed_nodes`); this module realises the layer on those taps, level
 ``behavioural`` (B-sources, for fast checks), in one subcircuit instance ``Xreadout`` outside the
 linear components (``graph.readout``), the way ``readout_analog`` builds its readout:
 
@@ -15,14 +15,14 @@ linear components (``graph.readout``), the way ``readout_analog`` builds its rea
   (1 V per unit);
 * per class j the score ``B sc<j> V = β_j + Σ_f A_jf·v(phi<f>)`` (1 V per unit score) and the
   winner-take-all ``B dec<j> V = high·u(v(sc<j>) − max_{k≠j} v(sc<k>))``, as the rms readouts'
-  behavioural WTA (0 or :data:`readout_analog.BEHAVIOURAL_HIGH_V`; a tie gives no port high).
+  behavioural WTA (0 or :data:`.readout.BEHAVIOURAL_HIGH_V`; a tie gives no port high).
 
 The taps are not buffered or weighted (the weights act in the log domain, on the B-sources):
 the tap ports stay the linear circuit's ideal readout elements, which ``calibrate_outputs``
 trims without changing their nominal gain g_i, the gain the detectors divide by. Every element
 is ideal: the manifest's ``readout_circuit.parts`` counts the B-sources, timing sources and
 integrating capacitors, and the BOM lists them as ``ideal``. Decisions are valid
-:func:`readout_analog.settling_s` after s_K. The parts-level realisation (``--readout analog``)
+:func:`.readout.settling_s` after s_K. The parts-level realisation (``--readout analog``)
 is not built yet: it is a one-line CompileError.
 """
 
@@ -30,12 +30,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..circuit import GROUND, Component, Port, SubcircuitDef
-from ..circuit.devices import Behaviour
-from ..errors import CompileError, Location
-from ..model import Model
-from ..reference import feature_taps
-from .base import ELEMENT, ROLE, CompileContext, PassResult
+from ...circuit import GROUND, Component, Port, SubcircuitDef
+from ...errors import CompileError, Location
+from ...model import Model
+from ...reference import feature_taps
+from ..base import ELEMENT, ROLE, CompileContext, PassResult
+from .readout import (BEHAVIOURAL_HIGH_V, C_BEHAVIOURAL, DECISION_LOAD_OHM, EDGE_S, attach_readout,
+                      behavioural_integrator, behavioural_wta, decisions_before_supplies, law, number, part_counts,
+                      pwl, settling_s)
 
 #: Net name prefix of the class scores: ports of the readout subcircuit, and through its instance
 #: nets of the model's subcircuit (the manifest's detector nets, which the verifier saves).
@@ -59,11 +61,6 @@ def segment_gates(boundaries: list[float], edge: float) -> list[list[list[float]
     return gates
 
 
-def _law(name: str, nodes: list[str], quantity: str, expr: str) -> Component:
-    """A B-source setting ``quantity`` (V or I) to ``expr``."""
-    return Component(name, "B", nodes, behaviour=Behaviour(quantity, expr))
-
-
 #: Weighted terms one B-source sums: a class with more is summed in parts (a B-source expression
 #: stays far below the netlister's length limit, and ngspice parses short expressions faster).
 TERMS_PER_SOURCE = 32
@@ -84,15 +81,15 @@ def score_elements(j: int, bias: float, weights: list[float], number) -> list[Co
     sum of up to that many terms) and one summing the bias and the parts."""
     live = [f for f, w in enumerate(weights) if w != 0]
     if len(live) <= TERMS_PER_SOURCE:
-        return [_law(f"Bsc{j}", [f"{SCORE_NET}{j}", GROUND], "V", score_expression(bias, weights, number))]
+        return [law(f"Bsc{j}", [f"{SCORE_NET}{j}", GROUND], "V", score_expression(bias, weights, number))]
     parts = [live[i:i + TERMS_PER_SOURCE] for i in range(0, len(live), TERMS_PER_SOURCE)]
     elements = []
     for p, part in enumerate(parts, start=1):
         only = [w if f in part else 0.0 for f, w in enumerate(weights)]
-        elements.append(_law(f"Bsc{j}_{p}", [f"{SCORE_NET}{j}_{p}", GROUND], "V",
+        elements.append(law(f"Bsc{j}_{p}", [f"{SCORE_NET}{j}_{p}", GROUND], "V",
                              score_expression(0.0, only, number)))
     total = number(bias) + "".join(f"+v({SCORE_NET}{j}_{p})" for p in range(1, len(parts) + 1))
-    return elements + [_law(f"Bsc{j}", [f"{SCORE_NET}{j}", GROUND], "V", total)]
+    return elements + [law(f"Bsc{j}", [f"{SCORE_NET}{j}", GROUND], "V", total)]
 
 
 def layer_description(model: Model, tap_gains: np.ndarray, time_scale: float) -> dict:
@@ -103,23 +100,20 @@ def layer_description(model: Model, tap_gains: np.ndarray, time_scale: float) ->
     ``features`` ({name, tap, segment, net}, segment from 0). ``tap_gains``: volts per unit
     velocity of each tap (``model.read_nodes`` order). Ports of the readout subcircuit: b1..bN
     (the taps), dec1..decM, sc1..scM (the scores)."""
-    from .readout_analog import (BEHAVIOURAL_HIGH_V, C_BEHAVIOURAL, EDGE_S, _number, _pwl, behavioural_integrator,
-                                 behavioural_wta, part_counts)
-
     ro = model.readout
     bounds = [b * time_scale for b in ro.boundaries]
     edge = min(EDGE_S, float(np.min(np.diff(bounds))) / 1000)
     node, segment = (a.tolist() for a in feature_taps(model))
     _, biases, matrix = ro.feature_matrix()
     n_taps, n_classes = len(model.read_nodes), len(biases)
-    elements: list[Component] = [_pwl(f"Vseg{k}", [f"tw{k}", GROUND], gate)
+    elements: list[Component] = [pwl(f"Vseg{k}", [f"tw{k}", GROUND], gate)
                                  for k, gate in enumerate(segment_gates(bounds, edge), start=1)]
     for f, (i, k) in enumerate(zip(node, segment), start=1):
         scale = C_BEHAVIOURAL / ((bounds[k + 1] - bounds[k]) * float(tap_gains[i]) ** 2)
         elements += behavioural_integrator(("Bms", "Cms", "Rleak"), f, f"tw{k + 1}", f"b{i + 1}", f"ms{f}", scale)
-        elements.append(_law(f"Bphi{f}", [f"phi{f}", GROUND], "V", f"ln(max(v(ms{f}),0)+{_number(ro.floor)})"))
+        elements.append(law(f"Bphi{f}", [f"phi{f}", GROUND], "V", f"ln(max(v(ms{f}),0)+{number(ro.floor)})"))
     for j in range(1, n_classes + 1):
-        elements += score_elements(j, biases[j - 1], matrix[j - 1], _number)
+        elements += score_elements(j, biases[j - 1], matrix[j - 1], number)
         elements.append(behavioural_wta(j, SCORE_NET, n_classes))
     ports = [f"b{i}" for i in range(1, n_taps + 1)] + [f"dec{j}" for j in range(1, n_classes + 1)] + \
         [f"{SCORE_NET}{j}" for j in range(1, n_classes + 1)]
@@ -138,8 +132,6 @@ def realise(ctx: CompileContext, level: str) -> PassResult:
     the taps, the behavioural layer (:func:`layer_description`) in ``graph.meta["readout"]``,
     ``graph.meta["decisions"]``. Raises CompileError for the parts level (not built yet) or when
     the readout's nets are already taken."""
-    from .readout_analog import DECISION_LOAD_OHM, _decisions_before_supplies, attach_readout, settling_s
-
     if level != "behavioural":
         raise refuse_parts_level()
     graph, model = ctx.require_graph("readout_analog"), ctx.model
@@ -155,7 +147,7 @@ def realise(ctx: CompileContext, level: str) -> PassResult:
                             origin=f"class {cls} decision port load",
                             attrs={ROLE: "readout", ELEMENT: cls, "series": "E96",
                                    "tolerance": ctx.options.tolerance.get("R")}))
-    graph = _decisions_before_supplies(graph)
+    graph = decisions_before_supplies(graph)
     ctx.graph = graph
     description = layer_description(model, np.array([p.gain for p in ctx.outputs]), ctx.time_scale)
     n = len(classes)
