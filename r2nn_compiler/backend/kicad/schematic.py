@@ -33,8 +33,12 @@ class Uuids:
     def __init__(self, project: str) -> None:
         self.project = project
 
-    def __call__(self, key: str) -> Node:
-        return node("uuid", str(uuid.uuid5(_NAMESPACE, f"{self.project}/{key}")))
+    def __call__(self, key: str, rank: int | None = None) -> Node:
+        """The UUID of ``key``; with a ``rank``, its first 32 bits are the rank, so items sort by
+        rank (KiCad's SPICE export writes symbols in UUID order, and the deck's order keeps
+        ngspice's matrix ordering, hence its time steps, the same as the deck's)."""
+        text = str(uuid.uuid5(_NAMESPACE, f"{self.project}/{key}"))
+        return node("uuid", text if rank is None else f"{rank:08x}{text[8:]}")
 
     def text(self, key: str) -> str:
         return self(key).items[0]
@@ -51,20 +55,21 @@ def _property(key: str, value: str, x: float, y: float, justify: str | None = No
 
 
 def _instance(lib_id: str, x: float, y: float, angle: int, reference: str, uid: Uuids, key: str,
-              properties: list[Node], pins: tuple[Pin, ...], flags: tuple[bool, bool, bool]) -> Node:
+              properties: list[Node], pins: tuple[Pin, ...], flags: tuple[bool, bool, bool],
+              rank: int | None = None) -> Node:
     """A placed symbol (``flags``: in BOM, on board, excluded from simulation)."""
     in_bom, on_board, no_sim = flags
     return node("symbol", node("lib_id", lib_id), node("at", x, y, angle), node("unit", 1),
                 node("exclude_from_sim", yes_no(no_sim)), node("in_bom", yes_no(in_bom)),
-                node("on_board", yes_no(on_board)), node("dnp", yes_no(False)), uid(key), *properties,
+                node("on_board", yes_no(on_board)), node("dnp", yes_no(False)), uid(key, rank), *properties,
                 *(node("pin", p.number, uid(f"{key}/pin{p.number}")) for p in pins),
                 node("instances", node("project", uid.project,
                                        node("path", "/" + uid.text("root"), node("reference", reference),
                                             node("unit", 1)))))
 
 
-def part_node(part: Part, x: float, y: float, uid: Uuids) -> Node:
-    """The symbol instance of ``part`` centred at (x, y)."""
+def part_node(part: Part, x: float, y: float, uid: Uuids, rank: int) -> Node:
+    """The symbol instance of ``part`` centred at (x, y), ``rank`` its place in the deck."""
     two_pin = len(part.symbol.pins) == 2
     half = max(abs(p.y) for p in part.symbol.pins) + 2 * GRID
     ref_at, value_at, just = ((x + 2 * GRID, y - GRID), (x + 2 * GRID, y + GRID), "left") if two_pin else \
@@ -75,7 +80,7 @@ def part_node(part: Part, x: float, y: float, uid: Uuids) -> Node:
              _property("Description", part.symbol.description, x, y)]
     props += [_property(k, v, x, y) for k, v in part.fields]
     return _instance(part.symbol.lib_id, x, y, 0, part.reference, uid, f"part/{part.reference}", props,
-                     part.symbol.pins, (part.in_bom, part.on_board, not part.simulated))
+                     part.symbol.pins, (part.in_bom, part.on_board, not part.simulated), rank)
 
 
 def _ground(x: float, y: float, angle: int, number: int, uid: Uuids, symbol: SymbolDef = GROUND) -> Node:
@@ -128,7 +133,7 @@ def schematic(parts: list[Part], project: str, title: str, comments: list[str], 
     for spot in layout.placed:
         part = parts[spot.index]
         used.setdefault(part.symbol.lib_id, part.symbol)
-        body.append(part_node(part, spot.x, spot.y, uid))
+        body.append(part_node(part, spot.x, spot.y, uid, spot.index + 1))
         body += pin_items(part, spot.x, spot.y, uid, grounds, ports)
     flag_at = (MARGIN / 2, MARGIN)
     body += [_ground(*flag_at, 0, next(grounds), uid), _ground(*flag_at, 0, 1, uid, POWER_FLAG)]
