@@ -180,14 +180,28 @@ def kicad_testbench(outdir: Path, manifest: dict, spice_text: str, order: list[s
     return path
 
 
-def worst_relative_difference(deck_cir: Path, kicad_cir: Path, ports: list[str]) -> float:
+_TRAN = re.compile(r"^(\.tran\s+\S+\s+)(\S+)", re.M)
+
+
+def _shortened(deck: Path, fraction: float) -> Path:
+    """A copy of testbench ``deck`` whose ``.tran`` stops at ``fraction`` of its stop time,
+    without its ``.meas`` lines (their windows may end later); ``deck`` itself if 1."""
+    if fraction >= 1:
+        return deck
+    text = _TRAN.sub(lambda m: m.group(1) + f"{float(m.group(2)) * fraction:.6e}", deck.read_text())
+    copy = deck.with_name(deck.stem + "_short.cir")
+    copy.write_text("".join(ln for ln in text.splitlines(True) if not ln.lower().startswith(".meas")))
+    return copy
+
+
+def worst_relative_difference(deck_cir: Path, kicad_cir: Path, ports: list[str], fraction: float = 1.0) -> float:
     """The largest difference between the two testbenches' transient outputs on ``ports``,
     relative to each port's peak in the deck's run (KiCad's run interpolated onto the deck's
-    time points)."""
+    time points); both run over the first ``fraction`` of the testbench's time."""
     from ...sim import NgspiceBatch
 
-    a = NgspiceBatch().run(deck_cir).plot("tran")
-    b = NgspiceBatch().run(kicad_cir).plot("tran")
+    a = NgspiceBatch().run(_shortened(deck_cir, fraction)).plot("tran")
+    b = NgspiceBatch().run(_shortened(kicad_cir, fraction)).plot("tran")
     ta, tb = a.get("time").real, b.get("time").real
     worst = 0.0
     for port in ports:
@@ -218,9 +232,10 @@ class KicadReport:
     spice_difference: float
 
 
-def check_compiled(outdir: Path) -> KicadReport:
-    """Run every check on the compiled output in ``outdir`` (written with ``--kicad``). The
-    KiCad exports and the derived testbench are written into ``outdir`` (``*_kicad.*``)."""
+def check_compiled(outdir: Path, fraction: float = 1.0) -> KicadReport:
+    """Run every check on the compiled output in ``outdir`` (written with ``--kicad``), the
+    SPICE comparison over the first ``fraction`` of the testbench's time. The KiCad exports
+    and the derived testbenches are written into ``outdir`` (``*_kicad.*``, ``*_short.cir``)."""
     manifest = json.loads((outdir / "manifest.json").read_text())
     name = Path(manifest["library"]).stem
     schematic = outdir / f"{name}.kicad_sch"
@@ -230,4 +245,4 @@ def check_compiled(outdir: Path) -> KicadReport:
     bench = kicad_testbench(outdir, manifest, export(schematic, "spice", outdir / f"{name}_kicad.spice"), list(deck))
     observed = [p["port"] for p in manifest["outputs"] + manifest.get("taps", [])]
     return KicadReport(erc_errors(schematic), graph,
-                       worst_relative_difference(outdir / manifest["testbench"], bench, observed))
+                       worst_relative_difference(outdir / manifest["testbench"], bench, observed, fraction))
