@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from .parts import Part
 from .placement import GRID, MARGIN, Layout, paper, place
 from .sexpr import Atom, Node, node, yes_no
-from .symbols import FONT, GROUND, HIDDEN, POWER_FLAG, Pin, SymbolDef
+from .symbols import GROUND, POWER_FLAG, Pin, SymbolDef
 
 #: KiCad 9.0's schematic file version.
 VERSION = 20250114
