@@ -6,11 +6,22 @@ APT_PACKAGES := ngspice libngspice0 libngspice0-dev espeak-ng flite
 
 .PHONY: setup system-deps demo test bench clean
 
+BACKPORTS := deb http://deb.debian.org/debian bookworm-backports main
+
+# KiCad 9 (kicad-cli checks the --kicad schematics in tests/test_kicad.py): from bookworm-backports
+# on Debian bookworm (the source line is added if absent), from the distribution elsewhere.
 system-deps:
 	@{ command -v ngspice && command -v espeak-ng && command -v flite && ldconfig -p | grep -q 'libngspice.so '; } \
 	  >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(APT_PACKAGES); }
+	@command -v kicad-cli >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); TARGET=; \
+	  if grep -q bookworm /etc/os-release 2>/dev/null; then TARGET="-t bookworm-backports"; \
+	    grep -rqs bookworm-backports /etc/apt/sources.list /etc/apt/sources.list.d/ || \
+	      echo "$(BACKPORTS)" | $$SUDO tee /etc/apt/sources.list.d/backports.list >/dev/null; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$TARGET \
+	    --no-install-recommends kicad; }
 
 $(BIN)/r2nn: setup.cfg pyproject.toml $(shell find r2nn_compiler -name "*.py" -o -name "*.lark")
 	$(PYTHON) -m venv $(VENV)

@@ -18,7 +18,7 @@ import numpy as np
 from . import __version__, compiler, reference
 from .errors import R2nnError, UsageError
 from .model.ir import READOUT_KINDS
-from .options import (CompileArgs, compile_options, parse_band, parse_flow, parse_frequencies,
+from .options import (CompileArgs, compile_options, kicad_footprints, parse_band, parse_flow, parse_frequencies,
                       parse_segments, usage)
 from .units import format_si
 
@@ -386,25 +386,32 @@ def _response_rows(model) -> list[tuple[str | None, str]]:
 @click.option("--rate", type=float, default=None, help="Sample rate in Hz of .csv/.npy calibration signals.")
 @click.option("--flow", "flow_text", default=None,
               help="Comma-separated pass names to run instead of the default flow (see --list-passes).")
+@click.option("--kicad", is_flag=True,
+              help="Also write a KiCad 9 schematic of the whole circuit (<name>.kicad_sch, with footprints and "
+                   "Sim.* fields), the subcircuit as a block symbol (<name>.kicad_sym) and a KiCad project.")
+@click.option("--footprints", "footprints_path", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Footprint overrides for --kicad (implies it): lines 'KEY Library:Footprint', KEY a part class "
+                   "(R, C, L, opamp, nettie) or a designator.")
 @click.option("--list-passes", is_flag=True, is_eager=True, expose_value=False, callback=_list_passes,
               help="List the registered passes and exit.")
 @handles_errors
 def compile_cmd(model_path: str, outdir: str, exact: bool, band_text, series_text, strategy, pair_target, opamp,
                 gbw_hz, opamp_param_text, single_inductors, parasitics, inductor_q, inductors, flow_text: str | None,
                 readout: str = "none", no_calibrate: bool = False, calibration_paths: tuple[str, ...] = (),
-                rate: float | None = None) -> None:
+                rate: float | None = None, kicad: bool = False, footprints_path: str | None = None) -> None:
     """Compile MODEL into an ngspice deck, manifest.json and bom.csv in OUTDIR."""
     model = compiler.load_model(model_path)
     _warn_if_nearly_unstable(model)
     flow = parse_flow(flow_text)
-    options = compile_options(CompileArgs(
+    args = CompileArgs(
         exact=exact, band_text=band_text, series_text=series_text, strategy=strategy, pair_target=pair_target,
         opamp=opamp, gbw_hz=gbw_hz, opamp_param_text=tuple(opamp_param_text), single_inductors=single_inductors,
         parasitics=parasitics, inductor_q=inductor_q, inductors=inductors, readout=readout,
-        no_calibrate=no_calibrate, calibrating=bool(calibration_paths)))
+        no_calibrate=no_calibrate, calibrating=bool(calibration_paths), kicad=kicad, footprints_path=footprints_path)
+    options, footprints = compile_options(args), kicad_footprints(args)
     if calibration_paths:
         options.calibration_signals = compiler.load_signals(model, list(calibration_paths), rate)
-    result = compiler.compile_model(model, outdir, flow=flow, options=options)
+    result = compiler.compile_model(model, outdir, flow=flow, options=options, kicad=footprints)
     rows = [[entry.name, entry.summary] for entry in result.log]
     if result.spec.energy is not None:
         rows.append(["energy", result.spec.energy.summary()])

@@ -15,6 +15,7 @@ import numpy as np
 
 from . import reference
 from .backend.deck import deck_files
+from .backend.kicad import Footprints
 from .backend.manifest import Manifest
 from .errors import CompileError, Location, ModelError, SignalError
 from .fileutil import write_directory_atomic, write_text_atomic
@@ -172,9 +173,11 @@ def _run_passes(model: Model, options: CompileOptions, flow: list[str]) -> Compi
 
 
 def compile_model(model: Model, outdir: str | Path, *, exact: bool = False, flow: list[str] | None = None,
-                  options: CompileOptions | None = None) -> CompileResult:
+                  options: CompileOptions | None = None, kicad: Footprints | None = None) -> CompileResult:
     """Lower ``model`` through ``flow`` and write ``<name>.lib``, ``<name>.cir``, the testbench's
-    input file, ``manifest.json`` and ``bom.csv`` into ``outdir`` (atomically).
+    input file, ``manifest.json`` and ``bom.csv`` into ``outdir`` (atomically); with ``kicad``
+    (footprints: ``Footprints()`` for the defaults) also the KiCad schematic, symbol library
+    and project (``r2nn compile --kicad``, docs/kicad.md), in the same atomic write.
 
     Raises CompileError (an unknown pass, an unrealisable element, a failed numpy proof) and,
     before any pass runs, CompileError for an ``outdir`` that is a file or ``--readout analog`` on
@@ -186,7 +189,7 @@ def compile_model(model: Model, outdir: str | Path, *, exact: bool = False, flow
     flow = list(flow) if flow is not None else default_flow(options.exact)
     ctx = _run_passes(model, options, flow)
     ctx.require_graph("backend").check()
-    deck = deck_files(ctx, flow)
+    deck = deck_files(ctx, flow, kicad)
     write_directory_atomic(outdir, {k: v.encode("utf-8") for k, v in deck.files.items()})
     return CompileResult(ctx, Path(outdir), deck.files, deck.manifest)
 

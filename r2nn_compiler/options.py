@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .backend.kicad import Footprints, load_footprints
 from .errors import Location, UsageError
 from .passes import CompileOptions
 from .units import parse_quantity
@@ -85,6 +86,8 @@ class CompileArgs:
     readout: str = "none"
     no_calibrate: bool = False
     calibrating: bool = False  # --calibrate-signals given (they are loaded once the model is)
+    kicad: bool = False
+    footprints_path: str | None = None
 
 
 def compile_options(args: CompileArgs) -> CompileOptions:
@@ -108,6 +111,14 @@ def compile_options(args: CompileArgs) -> CompileOptions:
     if args.calibrating and args.no_calibrate:
         raise usage("--calibrate-signals", "contradicts --no-calibrate")
     return options
+
+
+def kicad_footprints(args: CompileArgs) -> Footprints | None:
+    """The footprints of ``--kicad`` (``--footprints FILE`` over the defaults; the file implies
+    ``--kicad``), or None without either. Raises UsageError for an unreadable or bad file."""
+    if not args.kicad and args.footprints_path is None:
+        return None
+    return load_footprints(args.footprints_path)
 
 
 def parse_segments(text: str) -> int | tuple[float, ...] | None:

@@ -17,6 +17,7 @@ from ..circuit.opamp import from_options as opamp_from_options
 from ..model import Model
 from ..passes.base import OBSERVED_PREFIX, CompileContext, CompileOptions
 from .bom import bom_csv
+from .kicad import Footprints, kicad_files
 from .manifest import Manifest
 from .netlister import format_spice, safe_identifier
 from .ngspice import NgspiceNetlister, Testbench, f_max_hz, max_step
@@ -92,9 +93,10 @@ def opamp_model_of(graph, options: CompileOptions) -> OpampModel:
     return OpampModel(**recorded) if recorded else opamp_from_options(options)
 
 
-def deck_files(ctx: CompileContext, flow: list[str]) -> DeckOutput:
+def deck_files(ctx: CompileContext, flow: list[str], kicad: Footprints | None = None) -> DeckOutput:
     """Every file of the compiled output of ``ctx`` (a context the passes of ``flow`` ran on,
-    with a checked graph), as texts by file name, and its manifest."""
+    with a checked graph), as texts by file name, and its manifest; with ``kicad`` (the
+    footprints to use) the KiCad schematic, symbol library and project too (docs/kicad.md)."""
     model, graph, ts = ctx.model, ctx.graph, ctx.time_scale
     names = DeckNames.of(model)
     header = [f"r2nn-compiler {__version__}: model {model.name}, analogy {model.analogy}",
@@ -121,4 +123,6 @@ def deck_files(ctx: CompileContext, flow: list[str]) -> DeckOutput:
         energy=energy.estimate(graph, model, ts, opamp_model_of(graph, ctx.options)).as_dict())
     files = {names.library: library, names.testbench: testbench, names.input_file: input_file_text(t_c, u * gains),
              "manifest.json": manifest.text(), "bom.csv": bom_csv(graph)}
+    if kicad is not None:
+        files.update(kicad_files(graph, names.name, names.subckt, f"r2nn {model.name}", header, kicad))
     return DeckOutput(files, manifest)

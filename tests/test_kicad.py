@@ -1,0 +1,106 @@
+"""``r2nn compile --kicad``: the schematic, checked by KiCad itself (``kicad-cli``, KiCad 9).
+
+ERC has no errors; the board netlist KiCad exports has the deck's elements, values and nets
+(the ideal and wiring elements kept off the board excepted and listed); the SPICE netlist
+KiCad exports reproduces the shipped testbench's outputs to 1e-6 relative in ngspice. On the
+toy model and the tactile demo. ``make system-deps`` / ``.ci/run`` install KiCad; the tests
+are skipped (with the reason shown by ``-ra``) on a machine without ``kicad-cli``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from r2nn_compiler.backend.kicad import Footprints, parse_footprints
+from r2nn_compiler.backend.kicad.check import check_compiled, kicad_cli
+from r2nn_compiler.backend.kicad.parts import si_value
+from r2nn_compiler.backend.kicad.sexpr import Atom, dumps, loads, node
+from r2nn_compiler.cli import main
+from r2nn_compiler.compiler import compile_model, load_model
+from r2nn_compiler.errors import UsageError
+
+from .conftest import ROOT, TOY
+from .test_verify import same_but_rounding
+
+needs_kicad = pytest.mark.skipif(kicad_cli() is None, reason="kicad-cli (KiCad 9) not installed: make system-deps")
+GOLDEN = ROOT / "netlists" / "toy_kicad"
+
+
+def test_sexpr_writes_and_reads_back():
+    tree = node("a", Atom("b"), 1.5, 'x"y\\z', node("c", 1, 2), node("d", node("e", "f")))
+    text = dumps(tree)
+    assert text == '(a b 1.5 "x\\"y\\\\z"\n\t(c 1 2)\n\t(d\n\t\t(e "f")\n\t)\n)\n'
+    back = loads(text)
+    assert back.items[2] == 'x"y\\z' and back.items[4].items[0].items == ("f",)
+
+
+def test_si_values_keep_every_digit():
+    assert si_value(1.13e6) == "1.13M" and si_value(9.1e-5, "F") == "91uF" and si_value(2.2, "H") == "2.2H"
+    assert si_value(3.5185837720205684e-08) == "35.185837720205684n" and si_value(-5e3) == "-5k"
+
+
+def test_footprint_file_overrides_classes_and_designators():
+    fp = parse_footprints("# mine\nR Resistor_SMD:R_0805_2012Metric\nX1 = Package_SO:SOIC-8_3.9x4.9mm_P1.27mm\n")
+    assert fp.of("R7", "R") == "Resistor_SMD:R_0805_2012Metric" and fp.of("C1", "C") == Footprints().of("C1", "C")
+    assert fp.of("X1", "opamp").startswith("Package_SO:")
+    with pytest.raises(UsageError, match="line 1"):
+        parse_footprints("R not-a-footprint")
+
+
+def test_compile_kicad_matches_golden_files(tmp_path):
+    compile_model(load_model(TOY), tmp_path / "o", kicad=Footprints())
+    for path in GOLDEN.iterdir():
+        fresh = (tmp_path / "o" / path.name).read_text()
+        assert same_but_rounding(fresh, path.read_text()), \
+            f"{path} is stale: recompile with 'r2nn compile examples/toy/toy.r2nn --kicad -o netlists/toy_kicad'"
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == sorted(p.name for p in GOLDEN.iterdir())
+
+
+def test_cli_kicad_flag_and_footprints_file(tmp_path):
+    (tmp_path / "fp.txt").write_text("C Capacitor_SMD:C_1206_3216Metric\n")
+    runner = CliRunner()
+    result = runner.invoke(main, ["compile", str(TOY), "-o", str(tmp_path / "o"), "--footprints", str(tmp_path / "fp.txt")])
+    assert result.exit_code == 0, result.output
+    assert "toy.kicad_sch" in result.output and "C_1206_3216Metric" in (tmp_path / "o" / "toy.kicad_sch").read_text()
+    plain = runner.invoke(main, ["compile", str(TOY), "-o", str(tmp_path / "p")])
+    assert plain.exit_code == 0 and not list((tmp_path / "p").glob("*.kicad_*"))
+    (tmp_path / "bad.txt").write_text("R\n")
+    bad = runner.invoke(main, ["compile", str(TOY), "-o", str(tmp_path / "b"), "--footprints", str(tmp_path / "bad.txt")])
+    assert bad.exit_code == 2 and "--footprints" in bad.output and not (tmp_path / "b").exists()
+
+
+def _checked(outdir: Path, fraction: float = 1.0):
+    report = check_compiled(outdir, fraction)
+    assert report.erc == []
+    assert report.graph.equal, report.graph
+    assert report.graph.board_only == ["J1"]
+    assert report.spice_difference <= 1e-6
+    return report
+
+
+@needs_kicad
+def test_toy_schematic_is_checked_by_kicad(tmp_path):
+    compile_model(load_model(TOY), tmp_path / "toy", kicad=Footprints())
+    report = _checked(tmp_path / "toy")
+    # off the board: the ideal drives and buffers, and the DC paths of the floating mid nets
+    assert report.graph.simulation_only == ["E1", "E2", "E3", "G1", "G2", "R17", "R18", "R19"]
+
+
+@needs_kicad
+def test_golden_toy_schematic_is_checked_by_kicad(tmp_path):
+    import shutil
+
+    shutil.copytree(GOLDEN, tmp_path / "toy")
+    _checked(tmp_path / "toy")
+
+
+@needs_kicad
+def test_tactile_schematic_is_checked_by_kicad(tmp_path):
+    """The tactile demo compiled with defaults (319 parts); ngspice over a quarter of the
+    testbench's time (the whole takes a minute per run)."""
+    compile_model(load_model(ROOT / "examples" / "tactile" / "model.r2nn"), tmp_path / "t", kicad=Footprints())
+    report = _checked(tmp_path / "t", fraction=0.25)
+    assert len(report.graph.simulation_only) == 41  # 16 drives, 16 tap buffers, 9 DC paths
