@@ -16,7 +16,14 @@ accuracy) is than each row. Target: ≥ 10× the naive Ts/20 deck at equal or be
 
 ``--ways`` adds an ablation on the first size, one change at a time from the naive Ts/20 deck.
 
+``--targets`` measures issue #21's two rows instead, with ratios against the naive Ts/20 deck in
+the same run: 16 all-coupled, 4 clips of 0.5 s at 16 kHz; 32 all-coupled, 64 clips of 1 s (the
+naive deck's total is its per-clip time, measured on ``--naive-clips`` clips, times 64). Ours:
+``verify_deck`` with ``--method auto`` (the CLI's default), ``superposition`` and (4 clips only)
+``direct``, without the AC sweep (the naive deck has none); figures in docs/verify.md.
+
 Usage: python bench/bench_verify.py            # quick: 8 all-coupled, 4 clips of 0.25 s (~2 min)
+       python bench/bench_verify.py --targets  # issue #21's rows (~10 min on 2 cores)
        python bench/bench_verify.py --full     # the issue's case: 8 and 32 all-coupled, 1 s clips
        python bench/bench_verify.py --sizes 128 --coupling chain --signals 2 --seconds 1
 
@@ -138,9 +145,10 @@ def naive_row(label, model, out, manifest, signals, steps, **options) -> Row:
                lambda ys: max(float(np.max(nrmse(y, r))) for y, r in zip(ys, refs)))
 
 
-def ours_row(label, model, compiled, signals, accuracy, workers=None, per_run=8, engine="batch") -> Row:
+def ours_row(label, model, compiled, signals, accuracy, workers=None, per_run=8, engine="batch",
+             method="direct") -> Row:
     row = Row(label, lambda: verify_deck(model, compiled, signals, run_ac=False, accuracy=accuracy, per_run=per_run,
-                                         engine=engine, executor=LocalExecutor(workers),
+                                         engine=engine, executor=LocalExecutor(workers), method=method,
                                          refine_close=False),  # the same steps as the naive deck's
               lambda report: report.worst_nrmse)
     steps = sorted({round(1 / (s.rate_hz * r.step_s)) for s, r in zip(signals, row.result.signals)})
@@ -155,8 +163,50 @@ def print_rows(size: int, rows: list[Row], total_s: float, ours: Row) -> None:
               f"{r.wall_s / ours.wall_s:>7.2f}x {r.cpu_s / ours.cpu_s if ours.cpu_s else 0:>7.2f}x", flush=True)
 
 
+def target_rows(size: int, clips: int, seconds: float, rate: float, naive_clips: int, direct: bool) -> None:
+    """Issue #21's row for ``size`` all-coupled resonators and ``clips`` white-noise clips:
+    the naive Ts/20 deck per clip (measured on ``naive_clips``, scaled to all), ours by method."""
+    rng = np.random.default_rng(0)
+    n = int(seconds * rate) + 1
+    signals = [Signal(rng.standard_normal((1, n)), rate, f"s{i}") for i in range(clips)]
+    model = coupled_model(size, "all", seconds)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "deck"
+        compile_model(model, out, exact=True)
+        compiled = read_compiled(out)
+        careful = naive_row("naive: PWL, step Ts/20, 1 process/clip", model, out, compiled.manifest,
+                            signals[:naive_clips], 20)
+        scale = clips / naive_clips
+        careful.wall_s, careful.cpu_s = careful.wall_s * scale, careful.cpu_s * scale
+        careful.label += f" (x{scale:g} of {naive_clips})" if scale != 1 else ""
+        rows = [careful]
+        for method in ("superposition", "auto") + (("direct",) if direct else ()):
+            row = Row(f"ours: r2nn verify --method {method} (no AC)", lambda m=method: verify_deck(
+                model, compiled, signals, run_ac=False, method=m), lambda report: report.worst_nrmse)
+            used = row.result.method
+            row.label += f" [{used.used}" + (f", kernel {used.kernels[0].kernel_s:.3g} s"
+                                             + (" cached" if used.kernels[0].cached else "") + ", spot diff "
+                                             f"{used.spot[0].difference:.1e}" if used.spot else "") + "]"
+            rows.append(row)
+        total = clips * seconds
+        print(f"{size} all-coupled, {clips} clips of {seconds:g} s at {rate:g} Hz")
+        for r in rows:
+            print(f"{size:>4} {r.label:<88}{r.wall_s:>8.1f} s {total / r.wall_s:>8.3f} {r.error:>10.2e} "
+                  f"naive/this {careful.wall_s / r.wall_s:>7.1f}x (cpu {careful.cpu_s / max(r.cpu_s, 1e-9):.1f}x)",
+                  flush=True)
+
+
+def targets(args) -> None:
+    print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start; columns: wall s, "
+          f"signal-s per wall-s, worst NRMSE, naive deck's time / this one's")
+    target_rows(16, 4, 0.5, args.rate, 4, direct=True)
+    target_rows(32, 64, 1.0, args.rate, args.naive_clips, direct=False)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--targets", action="store_true", help="issue #21's rows (16 and 32 all-coupled)")
+    ap.add_argument("--naive-clips", type=int, default=2, help="--targets: clips the naive deck runs at 64 clips")
     ap.add_argument("--full", action="store_true", help="the issue's case: sizes 8,32, 1 s clips")
     ap.add_argument("--signals", type=int, default=4)
     ap.add_argument("--seconds", type=float, default=None, help="clip length (default 0.25 s, --full 1 s)")
@@ -167,6 +217,8 @@ def main() -> None:
                     help="ours' target NRMSE (default: the naive Ts/20 deck's measured worst NRMSE)")
     ap.add_argument("--ways", action="store_true", help="ablation of each way in, on the first size")
     args = ap.parse_args()
+    if args.targets:
+        return targets(args)
     seconds = args.seconds or (1.0 if args.full else 0.25)
     sizes = [int(s) for s in (args.sizes or ("8,32" if args.full else "8")).split(",")]
     rng = np.random.default_rng(0)
@@ -189,7 +241,9 @@ def main() -> None:
             accuracy = args.accuracy or careful.error
             ours = ours_row(f"ours: r2nn verify --accuracy {accuracy:.2g}", model, compiled, signals, accuracy)
             tight = ours_row("ours: r2nn verify (default accuracy 1e-3)", model, compiled, signals, 1e-3)
-            rows = [careful, default, ours, tight]
+            superposed = ours_row("ours: --method superposition, accuracy 1e-3", model, compiled, signals, 1e-3,
+                                  method="superposition")
+            rows = [careful, default, ours, tight, superposed]
             if args.ways and index == 0:
                 rows += [
                     naive_row("ways: filesource, step Ts/20", model, out, m, signals, 20, source="file"),

@@ -450,13 +450,19 @@ def compile_cmd(model_path: str, outdir: str, exact: bool, band_text, series_tex
 @click.option("--no-refine", is_flag=True,
               help="Hardware decks: do not simulate again, at finer accuracies (down to 1e-4), the signals whose "
                    "winning margin is within four times ngspice's own error in the features.")
+@click.option("--method", type=click.Choice(["auto", "direct", "superposition"]), default="auto", show_default=True,
+              help="Transients: one ngspice run per clip set (direct), or one run of unit hats whose responses "
+                   "are convolved with every clip (superposition: linear decks; auto takes it where it is cheaper).")
+@click.option("--spot-checks", type=click.IntRange(0, None), default=2, show_default=True,
+              help="Superposition: clips (smallest margins first) also run directly; it falls back to direct runs "
+                   "when their traces differ by more than a tenth of --nrmse.")
 @click.option("--workers", type=click.IntRange(1, 1024), default=None,
               help="Local worker processes running ngspice (default: all cores).")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="Run the simulations on the Dask cluster whose scheduler is at ADDRESS (e.g. tcp://host:8786).")
 @handles_errors
 def verify(model_path, outdir, more_signals, signal_paths, rate, json_path, plot_dir, nrmse_tol, min_agreement,
-           engine, no_ac, timeout_s, trust_deck, accuracy, no_refine, workers, scheduler) -> None:
+           engine, no_ac, timeout_s, trust_deck, accuracy, no_refine, method, spot_checks, workers, scheduler) -> None:
     """Simulate the compiled deck in OUTDIR with ngspice and compare it with the reference model.
 
     Exit 0 only if every output's NRMSE, every class decision and the AC response are within
@@ -471,7 +477,7 @@ def verify(model_path, outdir, more_signals, signal_paths, rate, json_path, plot
     report = compiler.verify(model, outdir, paths, rate_hz=rate, engine=engine, run_ac=not no_ac,
                              tolerances=Tolerances(nrmse=nrmse_tol, min_agreement=min_agreement), timeout_s=timeout_s, progress=True,
                              trust_deck=trust_deck, accuracy=accuracy, workers=workers, scheduler=scheduler,
-                             refine=not no_refine)
+                             refine=not no_refine, method=method, spot_checks=spot_checks)
     if json_path:
         from .fileutil import write_text_atomic
 
@@ -505,6 +511,7 @@ def _print_report(report) -> None:
         click.echo(f"{len(refined)} signal(s) simulated again at a finer accuracy (down to "
                    f"{min(s.accuracy for s in refined):.3g}): their margin was within ngspice's own error")
     _print_decisions(report.decisions)
+    _print_method(report.method)
     for f in report.failures():
         click.echo(f"FAIL {f}", err=True)
     verdict = "PASS" if report.passed else "FAIL"
@@ -515,6 +522,21 @@ def _print_report(report) -> None:
                   f"(limit {report.tolerances.nrmse:g}), vs the model {report.worst_nrmse:.3e}")
     click.echo(f"{verdict}: {len(report.signals)} signals, class agreement {100 * report.class_agreement:.1f} %, "
                f"{figure}, {report.elapsed_s:.1f} s with ngspice ({report.engine})")
+
+
+def _print_method(method) -> None:
+    """How the transients were simulated: superposition's kernels and spot checks, or why not."""
+    if method is None or not method.used:
+        return
+    if method.used == "direct":
+        click.echo("transients: direct runs" + (f" ({method.reason})" if method.reason else ""))
+        return
+    for k in method.kernels:
+        click.echo(f"transients: superposition, kernel {k.kernel_s:.4g} s ({k.samples} samples at {k.rate_hz:g} Hz, "
+                   f"step Ts/{k.substeps}{', cached' if k.cached else ''})")
+    for spot in method.spot:
+        click.echo(f"spot checks ({len(spot.paths)} clips run directly): superposed traces within {spot.difference:.3g} "
+                   f"(NRMSE) of them, limit {spot.limit:.3g}")
 
 
 #: ``r2nn verify``'s table shows at most this many characters of a signal's path (its end).

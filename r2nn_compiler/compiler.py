@@ -197,7 +197,8 @@ def compile_model(model: Model, outdir: str | Path, *, exact: bool = False, flow
 def verify(model: Model, outdir: str | Path, signals: list[str | Path], *, rate_hz: float | None = None,
            engine: str = "batch", run_ac: bool = True, tolerances=None, timeout_s: float = 600.0,
            per_run: int = 8, progress: bool = False, trust_deck: bool = False, accuracy: float | None = None,
-           workers: int | None = None, scheduler: str | None = None, refine: bool = True):
+           workers: int | None = None, scheduler: str | None = None, refine: bool = True, method: str = "auto",
+           spot_checks: int = 2):
     """Simulate the deck compiled in ``outdir`` on every signal (files or directories) with
     ngspice and compare with the reference model. Returns a ``verify.VerifyReport``.
 
@@ -205,6 +206,7 @@ def verify(model: Model, outdir: str | Path, signals: list[str | Path], *, rate_
     tolerance); the runs go to ``workers`` local processes, or to the Dask cluster whose
     scheduler is at ``scheduler``. ``refine``: simulate again, at finer accuracies, the signals
     whose winning margin is within ngspice's own error (hardware decks; ``verify.run.refine``).
+    ``method`` (auto, direct, superposition) and ``spot_checks``: ``verify.run.verify_deck``.
 
     Raises SignalError / VerificationError / SimulationError / ExecutorError (one line each);
     every input (the compiled output, the signals, the settings) is checked before ngspice
@@ -218,7 +220,7 @@ def verify(model: Model, outdir: str | Path, signals: list[str | Path], *, rate_
     loaded = load_signals(model, signals, rate_hz) if signals else []
     tolerances = tolerances or Tolerances()
     check_inputs(model, compiled, loaded, engine=engine, tolerances=tolerances, accuracy=accuracy,
-                 timeout_s=timeout_s)
+                 timeout_s=timeout_s, method=method, spot_checks=spot_checks)
     bar = None
     if progress and loaded:
         from tqdm import tqdm
@@ -235,7 +237,8 @@ def verify(model: Model, outdir: str | Path, signals: list[str | Path], *, rate_
         with make_executor(workers, scheduler) as executor:
             return verify_deck(model, compiled, loaded, engine=engine, tolerances=tolerances, timeout_s=timeout_s,
                                per_run=per_run, run_ac=run_ac, progress=advance if bar else None,
-                               accuracy=accuracy, executor=executor, refine_close=refine)
+                               accuracy=accuracy, executor=executor, refine_close=refine, method=method,
+                               spot_checks=spot_checks)
     finally:
         if bar is not None:
             bar.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import shutil
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field, replace
@@ -32,10 +33,12 @@ from ..signals import Signal, check_fits
 from ..sim import NgspiceBatch, NgspiceShared
 from ..sim.stepsize import choose_substeps
 from . import decisions as readout
+from . import superposition
 from .circuit import CircuitUnderTest, signal_groups
 from .headroom import headroom, opamp_vectors
 from .manifest import CompiledDeck, check_matches
 from .metrics import nrmse, response_errors
+from .superposition import Method, SuperpositionUnavailable
 
 ENGINES = ("batch", "shared")
 
@@ -230,6 +233,8 @@ class TransientRun:
     swing_v: float = 0.0
     # On-circuit readout: the manifest's decisions, readout_circuit, outputs, taps and readout.
     readout: dict | None = None
+    substeps: int = 0  # steps per sample period when forced (superposition), else chosen
+    keep_grid: bool = False  # send back the op-amp outputs on ngspice's own time grid
 
     @classmethod
     def settings(cls, model: Model, compiled: CompiledDeck, system: StateSpace, accuracy: float, engine: str,
@@ -262,19 +267,48 @@ class RunTraces:
     step_s: float
     predicted_nrmse: float
     decisions: list[dict] | None = None  # per copy, decisions.evaluate
+    grid_s: np.ndarray | None = None  # with keep_grid: ngspice's time points (s) ...
+    grid_opamps: np.ndarray | None = None  # ... and the op-amp outputs there (copies × op-amps × points)
+
+
+def run_step(run: TransientRun) -> tuple[int, float]:
+    """Steps per sample period and their predicted NRMSE: forced (``run.substeps``; predicted
+    0, not computed) or chosen for ``run.accuracy`` (:func:`sim.stepsize.choose_substeps`)."""
+    if run.substeps:
+        return run.substeps, 0.0
+    try:
+        return choose_substeps(run.system, run.inputs, run.sample_period_s, PREDICTION_MARGIN * run.accuracy,
+                               run.f_max_hz)
+    except ValueError as exc:
+        raise VerificationError(f"cannot choose an ngspice step: {exc}") from None
 
 
 def simulate_run(run: TransientRun) -> RunTraces:
     """Choose the step, write the deck and its input files in a scratch directory, run
     ngspice, resample. Module-level, so executors can send it to other processes."""
-    try:
-        substeps, predicted = choose_substeps(run.system, run.inputs, run.sample_period_s,
-                                              PREDICTION_MARGIN * run.accuracy, run.f_max_hz)
-    except ValueError as exc:
-        raise VerificationError(f"cannot choose an ngspice step: {exc}") from None
+    substeps, predicted = run_step(run)
     step = run.sample_period_s / substeps
-    copies, n_in, n_t = run.inputs.shape
+    copies, _, n_t = run.inputs.shape
     t_c = np.arange(n_t) * run.sample_period_s
+    plot = _simulate_plot(run, t_c, step)
+    time_c = np.real(plot.get("time"))
+    outputs = np.stack([[np.interp(t_c, time_c, np.real(plot.get(f"v({testbench_net('out', b, j, copies)})")))
+                         for j in range(run.n_outputs)] for b in range(copies)])
+    rows = [headroom(plot, run.opamps, run.swing_v, instance=f"X{b + 1}") if run.opamps else []
+            for b in range(copies)]
+    decided = [readout.evaluate(plot, run.readout, b, copies) for b in range(copies)] if run.readout else None
+    traces = RunTraces(outputs, rows, step, predicted, decided)
+    if run.keep_grid:
+        traces.grid_s = time_c
+        traces.grid_opamps = np.array([[np.real(plot.get(v)) for v in opamp_vectors(run.opamps, f"X{b + 1}")]
+                                       for b in range(copies)]).reshape(copies, len(run.opamps), time_c.size)
+    return traces
+
+
+def _simulate_plot(run: TransientRun, t_c: np.ndarray, step: float):
+    """The transient plot of ``run`` at fixed steps of ``step`` (s; step control on for a
+    readout deck), from a scratch directory holding the deck and its input files."""
+    copies, n_in, _ = run.inputs.shape
     with tempfile.TemporaryDirectory(prefix="r2nn-verify-") as tmp:
         work = Path(tmp)
         library = run.library_path
@@ -291,54 +325,183 @@ def simulate_run(run: TransientRun) -> RunTraces:
             decisions=readout.decision_ports(run.readout) if run.readout else None,
             extra_saves=[v for b in range(copies) for v in opamp_vectors(run.opamps, instance=f"X{b + 1}")
                          + (readout.detector_vectors(run.readout, b) if run.readout else [])]))
-        plot = _run(make_engine(run.engine, run.timeout_s), deck, work).plot("tran")
-    time_c = np.real(plot.get("time"))
-    outputs = np.stack([[np.interp(t_c, time_c, np.real(plot.get(f"v({testbench_net('out', b, j, copies)})")))
-                         for j in range(run.n_outputs)] for b in range(copies)])
-    rows = [headroom(plot, run.opamps, run.swing_v, instance=f"X{b + 1}") if run.opamps else []
-            for b in range(copies)]
-    decided = [readout.evaluate(plot, run.readout, b, copies) for b in range(copies)] if run.readout else None
-    return RunTraces(outputs, rows, step, predicted, decided)
+        return _run(make_engine(run.engine, run.timeout_s), deck, work).plot("tran")
 
 
 def transient(model: Model, compiled: CompiledDeck, signals: list[Signal], *, engine: str = "batch",
               timeout_s: float = 600.0, accuracy: float = ACCURACY_FRACTION * Tolerances.nrmse, executor=None,
-              per_run: int = 8, progress=None,
-              circuit: CircuitUnderTest | None = None) -> list[SignalResult]:
+              per_run: int = 8, progress=None, circuit: CircuitUnderTest | None = None,
+              method: Method | None = None) -> list[SignalResult]:
     """Simulate every signal; return one SignalResult per signal, in order. With ``circuit``
     (hardware decks) each result also holds the NRMSE of ngspice against that circuit's MNA,
     and the step is chosen against that MNA (the gated comparison), else against the model.
 
     ``accuracy``: the largest predicted NRMSE of ngspice's integration on any signal and
     output. Runs of up to ``per_run`` signals go to ``executor`` (default: local processes),
-    so that every worker gets a run; ``progress(n)`` hears of finished signals.
+    so that every worker gets a run; ``progress(n)`` hears of finished signals. ``method``
+    (default: direct runs) may superpose a kernel instead (:func:`_superposed`; it records
+    what it did, and falls back to direct runs, saying so on stderr, when its spot checks fail).
 
     Only the part of each signal up to the end of the readout window is simulated: nothing
     after it can change a feature (the system is causal), and ngspice time is the cost here."""
     signals = [within_readout(model, s) for s in signals]
     system = circuit.state_space() if circuit is not None else model_in_circuit_units(model, compiled)
     executor = executor if executor is not None else LocalExecutor()
-    shared = TransientRun.settings(model, compiled, system, accuracy, engine, timeout_s)
-    scaling = PortScaling.of(compiled)
+    ctx = _Context(model, compiled, signals, system, PortScaling.of(compiled), circuit, accuracy, progress,
+                   TransientRun.settings(model, compiled, system, accuracy, engine, timeout_s))
+    if method is not None and _choose_method(ctx, method) == "superposition":
+        try:
+            return _superposed(ctx, method, executor)
+        except SuperpositionUnavailable as exc:
+            method.used, method.reason, method.fallback = "direct", str(exc), True
+            print(f"superposition not used, direct runs instead: {exc}", file=sys.stderr)
     jobs = plan_runs(signals, per_run, executor.workers, one_per_run=bool(compiled.spec.decisions))
-    runs = [shared.with_inputs(np.stack([signals[i].data for i in batch]) * scaling.in_gain[None, :, None],
-                               scaling.time_scale / rate) for rate, batch in jobs]
+    runs = [ctx.shared.with_inputs(np.stack([signals[i].data for i in batch]) * ctx.scaling.in_gain[None, :, None],
+                                   ctx.scaling.time_scale / rate) for rate, batch in jobs]
     results: list[SignalResult | None] = [None] * len(signals)
     for (rate, batch), traces in zip(jobs, executor.map(simulate_run, runs)):
-        ref = reference.simulate(model, np.stack([signals[i].data for i in batch]), rate)
-        mna = circuit.outputs_for({}, [signals[i] for i in batch]) if circuit is not None else None
-        for b, i in enumerate(batch):
-            circ = traces.outputs[b] / scaling.out_gain[:, None]
-            result = results[i] = _score(model, signals[i], circ, ref[b], rate)
-            result.step_s, result.predicted_nrmse = traces.step_s, traces.predicted_nrmse
-            result.headroom, result.accuracy = traces.headroom[b], accuracy
-            if mna is not None:
-                _compare_with_circuit(result, model, system, scaling, signals[i], circ, mna[b])
-            if traces.decisions is not None:
-                _add_decision(result, model, compiled, dict(traces.decisions[b]), scaling)
-        if progress is not None:
-            progress(len(batch))
+        _score_batch(ctx, results, batch, traces, rate)
     return results
+
+
+@dataclass
+class _Context:
+    """What scoring a transient needs (see :func:`transient`)."""
+
+    model: Model
+    compiled: CompiledDeck
+    signals: list[Signal]
+    system: StateSpace
+    scaling: PortScaling
+    circuit: CircuitUnderTest | None
+    accuracy: float
+    progress: object
+    shared: TransientRun
+
+
+def _score_batch(ctx: _Context, results: list, batch: list[int], traces: RunTraces, rate: float) -> None:
+    """Score the signals ``batch`` (indices into ``ctx.signals``) of one set of traces."""
+    model, signals, scaling = ctx.model, ctx.signals, ctx.scaling
+    ref = reference.simulate(model, np.stack([signals[i].data for i in batch]), rate)
+    mna = ctx.circuit.outputs_for({}, [signals[i] for i in batch]) if ctx.circuit is not None else None
+    for b, i in enumerate(batch):
+        circ = traces.outputs[b] / scaling.out_gain[:, None]
+        result = results[i] = _score(model, signals[i], circ, ref[b], rate)
+        result.step_s, result.predicted_nrmse = traces.step_s, traces.predicted_nrmse
+        result.headroom, result.accuracy = traces.headroom[b], ctx.accuracy
+        if mna is not None:
+            _compare_with_circuit(result, model, ctx.system, scaling, signals[i], circ, mna[b])
+        if traces.decisions is not None:
+            _add_decision(result, model, ctx.compiled, dict(traces.decisions[b]), scaling)
+    if ctx.progress is not None:
+        ctx.progress(len(batch))
+
+
+def _choose_method(ctx: _Context, method: Method) -> str:
+    """``direct`` or ``superposition`` for this transient. Superposition needs a linear deck
+    (no on-circuit readout: asking for it there raises VerificationError); ``auto`` takes it
+    only when its ngspice work (the kernel's hats and the spot checks) is below the direct runs'."""
+    if method.requested == "direct":
+        return "direct"
+    if ctx.compiled.spec.decisions:
+        if method.requested == "superposition":
+            raise VerificationError("the deck has an on-circuit readout (not linear): superposition does not "
+                                    "apply; use --method auto or direct", Location(parameter="method"))
+        method.used, method.reason = method.used or "direct", method.reason or "on-circuit readout: not linear"
+        return "direct"
+    if method.requested == "auto":
+        direct, superposed = _work(ctx, method.spot_checks)
+        if superposed >= direct:
+            method.used = method.used or "direct"
+            method.reason = method.reason or (f"direct runs are cheaper here ({direct} clip-samples against "
+                                              f"{superposed} for the kernel and spot checks)")
+            return "direct"
+    return "superposition"
+
+
+def _work(ctx: _Context, spot_checks: int) -> tuple[int, int]:
+    """ngspice's work (copies × samples) for direct runs and for superposition (per sample
+    rate: one hat per input and leading sample over the kernel's length, and the spot checks)."""
+    direct = sum(s.data.shape[1] for s in ctx.signals)
+    superposed = spot_checks * max((s.data.shape[1] for s in ctx.signals), default=0)
+    n_in = ctx.system.B.shape[1]
+    for rate, members in _rate_groups(ctx.signals).items():
+        longest = max(ctx.signals[i].data.shape[1] for i in members)
+        samples = superposition.kernel_samples(ctx.system.A, ctx.scaling.time_scale / rate, ctx.accuracy, longest)
+        superposed += n_in * (superposition.prefix_for(2) + 1) * (samples + 2)
+    return direct, superposed
+
+
+def _rate_groups(signals: list[Signal]) -> dict[float, list[int]]:
+    groups: dict[float, list[int]] = {}
+    for i, s in enumerate(signals):
+        groups.setdefault(s.rate_hz, []).append(i)
+    return groups
+
+
+def _superposed(ctx: _Context, method: Method, executor) -> list[SignalResult]:
+    """Every signal from one kernel per sample rate (cached beside the deck), scored like
+    direct runs; then the spot checks. Raises SuperpositionUnavailable when they fail."""
+    method.used = method.used or "superposition"
+    results: list[SignalResult | None] = [None] * len(ctx.signals)
+    runs = {}
+    for rate, members in _rate_groups(ctx.signals).items():
+        base, kernel = _kernel_for(ctx, method, executor, rate, members)
+        runs[rate] = (base, kernel)
+        for (_, _), batch in signal_groups([ctx.signals[i] for i in members]).items():
+            batch = [members[b] for b in batch]
+            u = np.stack([ctx.signals[i].data for i in batch]) * ctx.scaling.in_gain[None, :, None]
+            rows = [[] for _ in batch]
+            if base.opamps:
+                peaks = superposition.opamp_peaks(kernel, u)
+                rows = [superposition.headroom_rows(base.opamps, base.swing_v, p) for p in peaks]
+            traces = RunTraces(superposition.superpose_outputs(kernel, u), rows, base.sample_period_s / kernel.substeps,
+                               method.kernels[-1].predicted_nrmse)
+            _score_batch(ctx, results, batch, traces, rate)
+    _spot_check(ctx, method, executor, results, runs)
+    return results
+
+
+def _kernel_for(ctx: _Context, method: Method, executor, rate: float, members: list[int]):
+    """(the run settings at ``rate`` with the step forced, its kernel): the step chosen for
+    every signal of ``members`` by the direct runs' rule, a few dozen at a time."""
+    period = ctx.scaling.time_scale / rate
+    predicted, substeps = 0.0, 1
+    for start in range(0, len(members), 64):
+        u = np.stack([ctx.signals[i].data for i in members[start : start + 64]]) * ctx.scaling.in_gain[None, :, None]
+        k, p = run_step(ctx.shared.with_inputs(u, period))
+        substeps, predicted = max(substeps, k), max(predicted, p)
+    longest = max(ctx.signals[i].data.shape[1] for i in members)
+    samples = superposition.kernel_samples(ctx.system.A, period, ctx.accuracy, longest)
+    base = replace(ctx.shared.with_inputs(np.empty((0, ctx.system.B.shape[1], 0)), period), substeps=substeps)
+    kernel, cached = superposition.cached_kernel(base, substeps, samples, executor, method.cache)
+    method.kernels.append(superposition.KernelRecord(rate, period / substeps, substeps, samples, samples * period,
+                                                     cached, predicted))
+    return base, kernel
+
+
+def _spot_check(ctx: _Context, method: Method, executor, results: list[SignalResult], runs: dict) -> None:
+    """Run the ``method.spot_checks`` signals of smallest winning margin directly at their
+    kernel's step and compare; raises SuperpositionUnavailable above ``method.spot_limit``."""
+    order = sorted(range(len(results)), key=lambda i: readout.winning_margin(results[i].features_circuit,
+                                                                             results[i].scores))
+    chosen = order[: method.spot_checks]
+    if not chosen:
+        return
+    spot_runs = [replace(runs[ctx.signals[i].rate_hz][0], inputs=ctx.signals[i].data[None]
+                         * ctx.scaling.in_gain[None, :, None]) for i in chosen]
+    difference, peaks = 0.0, []
+    for i, traced in zip(chosen, executor.map(simulate_run, spot_runs)):
+        direct = traced.outputs[0] / ctx.scaling.out_gain[:, None]
+        difference = max(difference, superposition.trace_difference(direct, results[i].circuit_outputs))
+        peaks += [abs(a["peak_v"] - b["peak_v"]) / max(abs(a["peak_v"]), 1e-300)
+                  for a, b in zip(traced.headroom[0], results[i].headroom)]
+    check = superposition.SpotCheck([ctx.signals[i].path for i in chosen], difference, method.spot_limit,
+                                    max(peaks) if peaks else None)
+    method.spot.append(check)
+    if not check.passed:
+        raise SuperpositionUnavailable(f"spot checks: superposed traces differ from direct runs by {difference:.3g} "
+                                       f"(NRMSE) > {method.spot_limit:.3g}")
 
 
 def plan_runs(signals: list[Signal], per_run: int, workers: int, one_per_run: bool) -> list[tuple[float, list[int]]]:
@@ -539,6 +702,7 @@ class VerifyReport:
     elapsed_s: float
     ac_data: tuple | None = field(default=None, repr=False)
     accuracy: float = 0.0  # the simulation's accuracy target (predicted integration NRMSE)
+    method: Method | None = None  # how the transients were simulated (superposition.Method)
 
     @property
     def class_agreement(self) -> float:
@@ -614,6 +778,7 @@ class VerifyReport:
                         "finest_accuracy": min((s.accuracy for s in self.signals), default=self.accuracy),
                         **({"decisions": self.decisions} if self.decisions else {})},
             "failures": self.failures(),
+            **({"method": self.method.to_json()} if self.method is not None else {}),
             "signals": [s.to_json() for s in self.signals],
             "ac": [a.to_json() for a in self.ac],
         }
@@ -621,11 +786,12 @@ class VerifyReport:
 
 def check_inputs(model: Model, compiled: CompiledDeck, signals: list[Signal], *, engine: str = "batch",
                  tolerances: Tolerances | None = None, accuracy: float | None = None,
-                 timeout_s: float = 600.0) -> float:
+                 timeout_s: float = 600.0, method: str = "direct", spot_checks: int = 2) -> float:
     """Check everything a verification reads before any of it is simulated: the deck is
-    ``model``'s (:func:`manifest.check_matches`), the engine is known, the NRMSE tolerance, the
-    accuracy and the timeout are positive (the accuracy below 1), and every signal can drive the
-    model (:func:`signals.check_fits`: channels, rate, long enough for the readout window).
+    ``model``'s (:func:`manifest.check_matches`), the engine and ``method`` are known, the
+    NRMSE tolerance, the accuracy and the timeout are positive (the accuracy below 1), the spot
+    checks a whole number ≥ 0, and every signal can drive the model (:func:`signals.check_fits`:
+    channels, rate, long enough for the readout window).
 
     Returns the accuracy to aim for (default: ACCURACY_FRACTION of the NRMSE tolerance).
     Raises VerificationError (naming the parameter) or SignalError (naming the signal's file)."""
@@ -644,6 +810,12 @@ def check_inputs(model: Model, compiled: CompiledDeck, signals: list[Signal], *,
     if not (math.isfinite(timeout_s) and timeout_s > 0):
         raise VerificationError(f"must be a positive number of seconds, got {timeout_s:g}",
                                 Location(parameter="timeout"))
+    for name, call in (("method", lambda: superposition.check_method(method, 2)),
+                       ("spot-checks", lambda: superposition.check_method("auto", spot_checks))):
+        try:
+            call()
+        except ValueError as exc:
+            raise VerificationError(str(exc), Location(parameter=name)) from None
     for signal in signals:
         check_fits(model, signal)
     return accuracy
@@ -652,7 +824,7 @@ def check_inputs(model: Model, compiled: CompiledDeck, signals: list[Signal], *,
 def verify_deck(model: Model, compiled: CompiledDeck, signals: list[Signal], *, engine: str = "batch",
                 tolerances: Tolerances | None = None, timeout_s: float = 600.0, per_run: int = 8,
                 run_ac: bool = True, progress=None, accuracy: float | None = None, executor=None,
-                refine_close: bool = True) -> VerifyReport:
+                refine_close: bool = True, method: str | Method = "direct", spot_checks: int = 2) -> VerifyReport:
     """Run the transient and AC comparisons; scratch directories are always removed.
 
     ``accuracy``: the simulation's target, the largest predicted NRMSE of ngspice's time
@@ -660,23 +832,29 @@ def verify_deck(model: Model, compiled: CompiledDeck, signals: list[Signal], *, 
     transient runs (default: local processes on every core; see :mod:`r2nn_compiler.executor`).
     ``refine_close``: simulate again, at finer accuracies, the signals whose winning margin is
     within ngspice's own error (:func:`refine`; hardware decks). ``progress(n, more=0)`` hears
-    of n finished signals, and of ``more`` signals refinement adds to the run.
-    Raises, before anything is simulated, what :func:`check_inputs` raises."""
+    of n finished signals, and of ``more`` signals refinement adds to the run. ``method``
+    (``auto``, ``direct``, ``superposition`` or a :class:`superposition.Method`) and
+    ``spot_checks``: how the transients are simulated (docs/verify.md, "Superposition"); the
+    report records it. Raises, before anything is simulated, what :func:`check_inputs` raises."""
     tolerances = tolerances or Tolerances()
+    if not isinstance(method, Method):
+        method = Method(method, spot_checks, compiled.outdir)
     accuracy = check_inputs(model, compiled, signals, engine=engine, tolerances=tolerances, accuracy=accuracy,
-                            timeout_s=timeout_s)
+                            timeout_s=timeout_s, method=method.requested, spot_checks=method.spot_checks)
+    method.spot_limit = method.spot_limit or superposition.SPOT_SHARE * tolerances.nrmse
     runner = make_engine(engine, timeout_s)
     start = time.perf_counter()
     circuit = None if compiled.spec.exact else (
         readout.linear_circuit(compiled) if readout.decision_ports(compiled.manifest)
         else CircuitUnderTest.from_compiled(compiled))
     sig_results = transient(model, compiled, signals, engine=engine, timeout_s=timeout_s, accuracy=accuracy,
-                            executor=executor, per_run=per_run, progress=progress, circuit=circuit) if signals else []
+                            executor=executor, per_run=per_run, progress=progress, circuit=circuit,
+                            method=method) if signals else []
     if refine_close and sig_results:
         sig_results = refine(model, compiled, signals, sig_results, accuracy, engine=engine, timeout_s=timeout_s,
-                             executor=executor, per_run=per_run, circuit=circuit, progress=progress)
+                             executor=executor, per_run=per_run, circuit=circuit, progress=progress, method=method)
     with tempfile.TemporaryDirectory(prefix="r2nn-verify-") as tmp:
         ac_data = ac(model, compiled, runner, Path(tmp), circuit=circuit) if run_ac else None
     return VerifyReport(model.name, str(compiled.outdir), engine, tolerances, sig_results,
                         ac_data[3] if ac_data else [], time.perf_counter() - start,
-                        ac_data[:3] if ac_data else None, accuracy)
+                        ac_data[:3] if ac_data else None, accuracy, method)

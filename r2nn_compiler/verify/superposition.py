@@ -1,0 +1,255 @@
+"""Verification by superposition: one ngspice run of unit hats, every clip by FFT convolution.
+
+At a fixed step ``h = Ts/k`` the trapezoidal rule applied to a linear deck is a linear
+time-invariant discrete system once ngspice's first, shorter steps are behind it; an input
+linear between samples is a sum of hats, one per sample. So ngspice's traces of any clip are
+the superposition of its responses to one hat per input: the hats of the first ``prefix``
+samples (they overlap the first steps) each their own, every later one the response to hat
+``prefix`` shifted (:class:`kernel_cache.Kernel`). Outputs are superposed at the sample times
+and op-amp outputs on ngspice's own time grid (for their peaks: ``verify.headroom``), by FFT
+convolution, a chunk of clips at a time. Why it is exact, the kernel's length and what falls
+back to direct runs: docs/verify.md, "Superposition".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import scipy.fft
+
+from . import kernel_cache
+from .kernel_cache import Kernel, KernelKey
+
+METHODS = ("auto", "direct", "superposition")
+
+#: ngspice's first steps (h/100 doubling up to h) end within this many steps of t = 0.
+STARTUP_STEPS = 3
+#: The kernel is cut where the slowest pole has decayed to this fraction of the accuracy target.
+TAIL_FRACTION = 1e-2
+#: Spot checks fail when direct and superposed traces differ by more than this share of the
+#: NRMSE limit (their NRMSE, one against the other).
+SPOT_SHARE = 0.1
+#: Clips convolved at a time (bounds the work arrays).
+CHUNK = 16
+
+
+class SuperpositionUnavailable(Exception):
+    """Superposition cannot or should not be used; the message says why (then: direct runs)."""
+
+
+@dataclass
+class KernelRecord:
+    """One kernel as the report states it (times in circuit s, rates in model Hz)."""
+
+    rate_hz: float
+    step_s: float
+    substeps: int
+    samples: int
+    kernel_s: float
+    cached: bool
+    predicted_nrmse: float = 0.0
+
+    def to_json(self) -> dict:
+        return {"rate_hz": self.rate_hz, "step_s": self.step_s, "substeps": self.substeps,
+                "kernel_samples": self.samples, "kernel_s": self.kernel_s, "cached": self.cached,
+                "predicted_nrmse": self.predicted_nrmse}
+
+
+@dataclass
+class SpotCheck:
+    """Clips run directly next to their superposed traces: ``difference`` the largest NRMSE of
+    the superposed traces against the direct ones (any clip, any port), ``limit`` what it may
+    be; ``peak_difference`` the largest relative difference of an op-amp peak (or None)."""
+
+    paths: list[str]
+    difference: float
+    limit: float
+    peak_difference: float | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.difference <= self.limit
+
+    def to_json(self) -> dict:
+        return {"clips": self.paths, "difference": self.difference, "limit": self.limit,
+                "difference_vs_nrmse_limit": self.difference / self.limit * SPOT_SHARE if self.limit else None,
+                "opamp_peak_difference": self.peak_difference, "passed": self.passed}
+
+
+@dataclass
+class Method:
+    """How transients are simulated: ``requested`` one of METHODS; after the run ``used`` is
+    ``direct`` or ``superposition``, ``reason`` why (auto, fallback), ``kernels`` and ``spot``
+    the proof. ``cache`` the deck directory whose kernels are cached beside it (None: none)."""
+
+    requested: str = "auto"
+    spot_checks: int = 2
+    cache: Path | None = None
+    spot_limit: float = 0.0  # 0: SPOT_SHARE of the NRMSE limit (verify_deck sets it)
+    used: str = ""
+    reason: str | None = None
+    fallback: bool = False
+    kernels: list[KernelRecord] = field(default_factory=list)
+    spot: list[SpotCheck] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"requested": self.requested, "used": self.used or self.requested, "reason": self.reason,
+                "fallback": self.fallback, "spot_checks": self.spot_checks,
+                "kernels": [k.to_json() for k in self.kernels], "spot": [s.to_json() for s in self.spot]}
+
+
+def check_method(method: str, spot_checks: int) -> None:
+    """Raises ValueError for an unknown method or a negative number of spot checks."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}: expected one of {', '.join(METHODS)}")
+    if not (isinstance(spot_checks, int) and spot_checks >= 0):
+        raise ValueError(f"must be a whole number ≥ 0, got {spot_checks!r}")
+
+
+def prefix_for(substeps: int) -> int:
+    """Leading samples whose hats overlap ngspice's first steps: each gets its own response."""
+    return 1 + math.ceil(STARTUP_STEPS / substeps)
+
+
+def kernel_samples(A: np.ndarray, sample_period_s: float, accuracy: float, longest: int) -> int:
+    """Samples of the kernel: until the slowest pole of ``A`` (1/s) decays to TAIL_FRACTION of
+    ``accuracy``, at most ``longest`` (the longest clip: then nothing is cut at all)."""
+    decay = float(np.min(-np.linalg.eigvals(A).real)) if A.size else math.inf
+    if not decay > 0:
+        return longest
+    needed = math.ceil(math.log(1 / (TAIL_FRACTION * accuracy)) / (decay * sample_period_s)) + 1
+    return max(1, min(longest, needed))
+
+
+def hat_inputs(n_inputs: int, prefix: int, samples: int) -> np.ndarray:
+    """Copies × inputs × samples: copy ``i·(prefix+1) + j`` a unit hat at sample j of input i."""
+    u = np.zeros((n_inputs * (prefix + 1), n_inputs, samples))
+    for i in range(n_inputs):
+        for j in range(prefix + 1):
+            u[i * (prefix + 1) + j, i, j] = 1.0
+    return u
+
+
+def build_kernel(run, substeps: int, samples: int, executor) -> Kernel:
+    """ngspice's hat responses for ``run``'s settings (a ``verify.run.TransientRun`` with its
+    sample period set) at ``substeps`` steps per sample: the hats split over the executor's
+    workers, two samples run past ``samples`` (the last step is cut to end on the stop time).
+    Raises SuperpositionUnavailable when ngspice's grid is not regular after its first steps."""
+    from .run import simulate_run
+
+    n_in, prefix = run.system.B.shape[1], prefix_for(substeps)
+    hats = hat_inputs(n_in, prefix, samples + 2)
+    parts = np.array_split(np.arange(hats.shape[0]), min(hats.shape[0], max(1, executor.workers)))
+    runs = [replace(run, inputs=hats[p], substeps=substeps, keep_grid=bool(run.opamps)) for p in parts]
+    traced = list(executor.map(simulate_run, runs))
+    outputs = np.concatenate([t.outputs for t in traced])[:, :, :samples]
+    shape = (n_in, prefix + 1)
+    if not run.opamps:
+        return Kernel(outputs.reshape(*shape, *outputs.shape[1:]), np.zeros((*shape, 0, 0)), np.zeros(0), 0,
+                      prefix, substeps, run.sample_period_s)
+    grid = traced[0].grid_s
+    if any(t.grid_s.shape != grid.shape or not np.array_equal(t.grid_s, grid) for t in traced):
+        raise SuperpositionUnavailable("ngspice's time points differ between the kernel's runs")
+    h = run.sample_period_s / substeps
+    regular = regular_from(grid, h)
+    if grid[regular] > (prefix - 1) * run.sample_period_s:
+        raise SuperpositionUnavailable(f"ngspice's steps are not regular before sample {prefix - 1}")
+    keep = grid_points(grid, regular, h, samples, run.sample_period_s)
+    opamps = np.concatenate([t.grid_opamps for t in traced])[:, :, :keep]
+    return Kernel(outputs.reshape(*shape, *outputs.shape[1:]), opamps.reshape(*shape, *opamps.shape[1:]),
+                  grid[:keep], regular, prefix, substeps, run.sample_period_s)
+
+
+def regular_from(grid: np.ndarray, h: float) -> int:
+    """First index of ``grid`` from which every step is ``h`` (to 1e-6 of a step) up to the
+    last two points (the last step is cut to the stop time)."""
+    off = np.nonzero(np.abs(np.diff(grid[:-2]) - h) > 1e-6 * h)[0]
+    return int(off[-1] + 1) if off.size else 0
+
+
+def grid_points(grid: np.ndarray, regular: int, h: float, samples: int, sample_period_s: float) -> int:
+    """How many of ngspice's time points (that grid continued regularly) a run of ``samples``
+    samples has up to its last sample (the point on the stop time after a cut step aside)."""
+    return regular + int(math.floor(((samples - 1) * sample_period_s - grid[regular]) / h + 1e-6)) + 1
+
+
+def superpose_outputs(kernel: Kernel, u: np.ndarray) -> np.ndarray:
+    """ngspice's observed ports at the sample times (clips × ports × samples, volts) for
+    inputs ``u`` (clips × inputs × samples, volts), a chunk of CHUNK clips at a time."""
+    clips, _, n = u.shape
+    g, p, length = kernel.outputs, kernel.prefix, kernel.samples
+    y = np.zeros((clips, g.shape[2], n))
+    nfft = scipy.fft.next_fast_len(max(1, n - p) + length)
+    spectrum = scipy.fft.rfft(g[:, p], nfft, axis=-1)  # inputs × ports × freqs
+    for start in range(0, clips, CHUNK):
+        part = u[start : start + CHUNK]
+        lead = min(n, length)
+        for j in range(min(p, n)):
+            y[start : start + CHUNK, :, :lead] += np.einsum("ci,iot->cot", part[:, :, j], g[:, j, :, :lead])
+        if n > p:
+            v = scipy.fft.rfft(part[:, :, p:], nfft, axis=-1)
+            y[start : start + CHUNK] += scipy.fft.irfft(np.einsum("cif,iof->cof", v, spectrum), nfft)[..., :n]
+    return y
+
+
+def opamp_peaks(kernel: Kernel, u: np.ndarray, chunk: int = 4) -> np.ndarray:
+    """The largest |V| of every op-amp output over ngspice's time points of each clip (clips ×
+    op-amps, volts), as ``verify.headroom`` reads it from a direct run."""
+    clips, _, n = u.shape
+    G, p, k = kernel.opamps, kernel.prefix, kernel.substeps
+    h = kernel.sample_period_s / k
+    points = grid_points(kernel.grid_s, kernel.regular_from, h, n, kernel.sample_period_s)
+    length = G.shape[-1]
+    nfft = scipy.fft.next_fast_len(max(1, n - p) * k + length)
+    peaks = np.zeros((clips, G.shape[2]))
+    for first in range(0, G.shape[2], chunk):
+        ops = slice(first, first + chunk)
+        spectrum = scipy.fft.rfft(G[:, p, ops], nfft, axis=-1)  # inputs × op-amps × freqs
+        for c in range(clips):
+            y = np.zeros((spectrum.shape[1], points))
+            lead = min(points, length)
+            for j in range(min(p, n)):
+                y[:, :lead] += np.einsum("i,iot->ot", u[c, :, j], G[:, j, ops, :lead])
+            if n > p:
+                stuffed = np.zeros((u.shape[1], (n - p) * k))
+                stuffed[:, ::k] = u[c, :, p:]
+                v = scipy.fft.rfft(stuffed, nfft, axis=-1)
+                y += scipy.fft.irfft(np.einsum("if,iof->of", v, spectrum), nfft)[:, :points]
+            peaks[c, ops] = np.max(np.abs(y), axis=-1)
+    return peaks
+
+
+def headroom_rows(opamps: list[dict], swing_v: float, peaks: np.ndarray, instance: str = "X1") -> list[dict]:
+    """Rows in ``verify.headroom.headroom``'s form from superposed peaks (volts, per op-amp)."""
+    from .headroom import opamp_vectors
+
+    return [{"designator": op["designator"], "element": op["element"], "vector": vector, "peak_v": float(peak),
+             "swing_v": swing_v, "headroom_v": swing_v - float(peak), "ok": bool(peak <= swing_v)}
+            for op, vector, peak in zip(opamps, opamp_vectors(opamps, instance), peaks)]
+
+
+def cached_kernel(run, substeps: int, samples: int, executor, cache: Path | None) -> tuple[Kernel, bool]:
+    """The kernel of ``run``'s settings from the cache beside the deck, else built and stored.
+    Returns (kernel, True when it came from the cache)."""
+    from .headroom import opamp_vectors
+
+    key = KernelKey(kernel_cache.library_digest(run.library_text), float(run.sample_period_s), int(substeps),
+                    int(samples), tuple(opamp_vectors(run.opamps)))
+    if cache is not None:
+        found = kernel_cache.load(cache, key)
+        if found is not None:
+            return found, True
+    kernel = build_kernel(run, substeps, samples, executor)
+    if cache is not None:
+        kernel_cache.store(cache, key, kernel)
+    return kernel, False
+
+
+def trace_difference(direct: np.ndarray, superposed: np.ndarray) -> float:
+    """Largest NRMSE of ``superposed`` against ``direct`` over ports (ports × samples each)."""
+    err = np.sqrt(np.mean((superposed - direct) ** 2, axis=-1))
+    scale = np.sqrt(np.mean(direct**2, axis=-1))
+    return float(np.max(np.where(scale > 0, err / np.where(scale > 0, scale, 1.0), err), initial=0.0))

@@ -1,0 +1,180 @@
+"""Verification by superposition (verify.superposition): superposed traces are ngspice's direct
+ones, the spot checks fall back when they are not, the kernel cache, the CLI flags."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from r2nn_compiler.cli import main
+from r2nn_compiler.compiler import compile_model, load_model
+from r2nn_compiler.errors import VerificationError
+from r2nn_compiler.executor import LocalExecutor
+from r2nn_compiler.passes import CompileOptions
+from r2nn_compiler.signals import Signal
+from r2nn_compiler.verify import kernel_cache, read_compiled, superposition, verify_deck
+from r2nn_compiler.verify.superposition import Method
+
+from .conftest import ROOT
+from .strategies import random_stable_model
+
+TOY = ROOT / "examples" / "toy" / "toy.r2nn"
+TOY_SIGNALS = ROOT / "examples" / "toy" / "signals"
+
+
+def noise(model, n: int, samples: int = 401, seed: int = 0) -> list[Signal]:
+    rng = np.random.default_rng(seed)
+    return [Signal(rng.standard_normal((len(model.inputs), samples)), 16_000.0, f"n{i}") for i in range(n)]
+
+
+def relative(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.max(np.sqrt(np.mean((a - b) ** 2, -1)) / np.sqrt(np.mean(a**2, -1))))
+
+
+def both(model, compiled, signals, accuracy=None):
+    """Direct runs (all clips in one run: one step, the largest any clip needs, as superposition
+    takes) and superposition."""
+    kwargs = dict(run_ac=False, refine_close=False, accuracy=accuracy)
+    return (verify_deck(model, compiled, signals, method="direct", executor=LocalExecutor(1), **kwargs),
+            verify_deck(model, compiled, signals, method="superposition", **kwargs))
+
+
+@pytest.mark.parametrize("seed, exact", [(0, True), (2, True), (5, False), (3, False)])
+def test_superposed_traces_are_ngspice_direct_ones(tmp_path, seed, exact):
+    """Within 1e-6 (NRMSE of one against the other; hardware decks: of the largest port) when
+    the kernel spans the clips, but for the last sample: ngspice cuts its last step to end on
+    the stop time (docs/verify.md)."""
+    model = random_stable_model(seed)
+    compile_model(model, tmp_path / "o", exact=exact)
+    compiled = read_compiled(tmp_path / "o")
+    signals = noise(model, 3, seed=seed)
+    direct, superposed = both(model, compiled, signals, accuracy=1e-4)  # a kernel as long as the clips
+    assert superposed.method.used == "superposition" and not superposed.method.fallback
+    assert superposed.method.kernels[0].samples == superposed.signals[0].circuit_outputs.shape[-1]  # the whole clip
+    for a, b in zip(direct.signals, superposed.signals, strict=True):
+        assert a.step_s == b.step_s  # one clip per rate here, so the same step rule gives one step
+        head_a, head_b = a.circuit_outputs[:, :-1], b.circuit_outputs[:, :-1]
+        if exact:
+            assert relative(head_a, head_b) <= 1e-6
+        else:  # ngspice's own rounding with high-gain op-amps: ~1e-9 V on every port (docs/verify.md)
+            rms = np.sqrt(np.mean(head_a**2, -1))
+            assert np.max(np.sqrt(np.mean((head_a - head_b) ** 2, -1))) <= 1e-6 * np.max(rms)
+        assert relative(a.circuit_outputs, b.circuit_outputs) <= 1e-4
+        largest = max((x["peak_v"] for x in a.headroom), default=0.0)
+        for x, y in zip(a.headroom, b.headroom, strict=True):  # on ngspice's grid; absolute rounding as above
+            assert abs(x["peak_v"] - y["peak_v"]) <= 1e-5 * largest and x["ok"] == y["ok"]
+        assert a.reference_class == b.reference_class and a.circuit_class == b.circuit_class
+    spot = superposed.method.spot[0]
+    assert len(spot.paths) == 2 and spot.difference <= 1e-4 and spot.passed
+    assert superposed.passed == direct.passed
+
+
+def test_hardware_deck_has_its_opamps_peaks_and_figures(tmp_path):
+    model = random_stable_model(5)
+    compile_model(model, tmp_path / "o")
+    compiled = read_compiled(tmp_path / "o")
+    assert compiled.manifest["opamps"]
+    direct, superposed = both(model, compiled, noise(model, 3))
+    for a, b in zip(direct.signals, superposed.signals, strict=True):
+        assert [r["designator"] for r in a.headroom] == [r["designator"] for r in b.headroom]
+        assert b.nrmse_vs_circuit is not None and b.network_error is not None
+        assert max(b.nrmse_vs_circuit.values()) <= 0.005
+
+
+def test_failed_spot_checks_fall_back_to_direct_runs(tmp_path, capsys):
+    model = random_stable_model(0)
+    compile_model(model, tmp_path / "o", exact=True)
+    compiled = read_compiled(tmp_path / "o")
+    method = Method("superposition", spot_checks=1, cache=None, spot_limit=1e-300)
+    report = verify_deck(model, compiled, noise(model, 3), run_ac=False, method=method)
+    assert method.used == "direct" and method.fallback and "spot checks" in method.reason
+    assert "superposition not used" in capsys.readouterr().err
+    assert report.to_json()["method"]["fallback"] is True
+    assert report.passed
+
+
+def test_auto_takes_direct_runs_where_they_are_cheaper_and_superposition_where_not(tmp_path):
+    model = random_stable_model(0)
+    compile_model(model, tmp_path / "o", exact=True)
+    compiled = read_compiled(tmp_path / "o")
+    few = verify_deck(model, compiled, noise(model, 2), run_ac=False, method="auto")
+    assert few.method.used == "direct" and "cheaper" in few.method.reason
+    many = verify_deck(model, compiled, noise(model, 12), run_ac=False, method="auto", accuracy=1e-2)
+    assert many.method.used == "superposition", many.method.reason
+
+
+def test_kernel_is_cached_beside_the_deck_and_invalidated_by_a_new_library(tmp_path):
+    model = random_stable_model(2)
+    compile_model(model, tmp_path / "o", exact=True)
+    compiled = read_compiled(tmp_path / "o")
+    signals = noise(model, 2)
+    files = sorted(p.name for p in (tmp_path / "o").iterdir())
+    first = verify_deck(model, compiled, signals, run_ac=False, method="superposition")
+    again = verify_deck(model, compiled, signals, run_ac=False, method="superposition")
+    assert not first.method.kernels[0].cached and again.method.kernels[0].cached
+    folder = kernel_cache.cache_dir(tmp_path / "o")
+    assert folder == tmp_path / ".o.kernels" and len(list(folder.glob("*.npz"))) == 1
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == files  # the deck's directory untouched
+    for a, b in zip(first.signals, again.signals, strict=True):
+        np.testing.assert_array_equal(a.circuit_outputs, b.circuit_outputs)
+    library = compiled.library_path
+    library.write_text(library.read_text() + "* edited\n")
+    edited = verify_deck(model, read_compiled(tmp_path / "o"), signals, run_ac=False, method="superposition")
+    assert not edited.method.kernels[0].cached
+    assert len(list(folder.glob("*.npz"))) == 1  # the old library's kernel removed
+
+
+def test_unwritable_cache_is_skipped(tmp_path, monkeypatch):
+    model = random_stable_model(0)
+    compile_model(model, tmp_path / "o", exact=True)
+    monkeypatch.setattr(kernel_cache, "cache_dir", lambda outdir: tmp_path / "missing" / "deeper")
+    report = verify_deck(model, read_compiled(tmp_path / "o"), noise(model, 2), run_ac=False,
+                         method="superposition")
+    assert report.method.used == "superposition" and not (tmp_path / "missing").exists()
+
+
+def test_superposition_refused_for_a_deck_with_an_on_circuit_readout(tmp_path):
+    model = load_model(TOY)
+    compile_model(model, tmp_path / "o", options=CompileOptions(readout="behavioural"))
+    compiled = read_compiled(tmp_path / "o")
+    signals = [Signal(s.data, s.rate_hz, s.path) for s in noise(model, 1, samples=4001)]
+    with pytest.raises(VerificationError, match="on-circuit readout"):
+        verify_deck(model, compiled, signals, run_ac=False, method="superposition")
+    report = verify_deck(model, compiled, signals, run_ac=False, method="auto", refine_close=False)
+    assert report.method.used == "direct" and "readout" in report.method.reason
+
+
+@pytest.mark.parametrize("method, spot_checks, match", [("bogus", 2, "unknown method"), ("auto", -1, "whole number")])
+def test_bad_method_settings_are_refused_before_ngspice(tmp_path, method, spot_checks, match):
+    model = random_stable_model(0)
+    compile_model(model, tmp_path / "o", exact=True)
+    with pytest.raises(VerificationError, match=match):
+        verify_deck(model, read_compiled(tmp_path / "o"), noise(model, 1), method=method, spot_checks=spot_checks)
+
+
+def test_kernel_length_follows_the_slowest_pole_and_the_accuracy():
+    A = np.diag([-10.0, -1000.0])
+    short = superposition.kernel_samples(A, 1e-3, 1e-2, 10**6)
+    long = superposition.kernel_samples(A, 1e-3, 1e-4, 10**6)
+    assert short == int(np.ceil(np.log(1 / (superposition.TAIL_FRACTION * 1e-2)) / (10 * 1e-3))) + 1
+    assert long > short
+    assert superposition.kernel_samples(A, 1e-3, 1e-4, 50) == 50  # never past the longest clip
+    assert superposition.kernel_samples(np.diag([0.0]), 1e-3, 1e-2, 77) == 77
+
+
+def test_cli_method_flags_json_and_bad_values(tmp_path):
+    shutil.copytree(ROOT / "netlists" / "toy", tmp_path / "toy")
+    runner = CliRunner()
+    args = ["verify", str(TOY), str(tmp_path / "toy"), str(TOY_SIGNALS), "--no-ac"]
+    result = runner.invoke(main, args + ["--method", "superposition", "--spot-checks", "1",
+                                         "--json", str(tmp_path / "r.json")])
+    assert result.exit_code == 0, result.output
+    assert "transients: superposition" in result.output and "spot checks (1 clips" in result.output
+    method = json.loads((tmp_path / "r.json").read_text())["method"]
+    assert method["used"] == "superposition" and len(method["spot"][0]["clips"]) == 1
+    assert method["kernels"][0]["kernel_samples"] > 0 and method["kernels"][0]["kernel_s"] > 0
+    for flag, value in (("--method", "bogus"), ("--spot-checks", "-1"), ("--spot-checks", "x")):
+        bad = runner.invoke(main, args + [flag, value])
+        assert bad.exit_code == 2 and f"Invalid value for '{flag}'" in bad.output
