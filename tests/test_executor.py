@@ -69,7 +69,7 @@ def test_verification_on_dask_matches_local_processes(cluster, tmp_path):
 
 
 def test_a_run_carries_its_library_so_workers_need_no_file_of_the_client(cluster, tmp_path):
-    from r2nn_compiler.verify.run import TransientRun, model_in_circuit_units, simulate_run
+    from r2nn_compiler.verify.transient_run import TransientRun, model_in_circuit_units, simulate_run
 
     model = load_model(TOY)
     compile_model(model, tmp_path / "o", exact=True)

@@ -8,7 +8,8 @@ the argmax of one output resonator per class (:mod:`.trainer`, :mod:`.freqdomain
 """
 
 from .data import Dataset, dataset_from_arrays, load_dataset
-from .trainer import History, TrainOptions, TrainResult, plot_history, train
+from .api import train
+from .trainer import History, TrainOptions, TrainResult, plot_history
 
 __all__ = ["Dataset", "History", "TrainOptions", "TrainResult", "dataset_from_arrays", "load_dataset",
            "plot_history", "train"]

@@ -185,16 +185,10 @@ class Adam:
         return lr * m_hat / (np.sqrt(v_hat) + self.eps)
 
 
-def train(dataset: Dataset, options: TrainOptions = TrainOptions(), progress: bool = True) -> TrainResult:
-    """Train on ``dataset``; the returned model passes ``validate_model`` and ``check_stable``.
-
-    Raises UsageError for options that cannot work with the dataset (naming the option).
-    """
-    check_problem(dataset, options)  # the options and the dataset, before any work on them
-    if options.readout == "linear":
-        from .linear import train_linear  # linear.py builds on this module's stages
-
-        return train_linear(dataset, options, progress)
+def train_argmax(dataset: Dataset, options: TrainOptions, progress: bool = True) -> TrainResult:
+    """Train a network with one output resonator per class (``options.readout == "argmax"``) on
+    ``dataset``; the model passes ``validate_model`` and ``check_stable``. Precondition: the
+    problem passed :func:`check_problem` (:func:`r2nn_compiler.train.train` checks it)."""
     started = time.perf_counter()
     rng = np.random.default_rng(options.seed)
     problem = prepare(dataset, options, rng)

@@ -21,6 +21,7 @@ import numpy as np
 import scipy.fft
 
 from . import kernel_cache
+from .transient_run import simulate_run
 from .kernel_cache import Kernel, KernelKey
 
 METHODS = ("auto", "direct", "superposition")
@@ -138,7 +139,6 @@ def build_kernel(run, substeps: int, samples: int, executor) -> Kernel:
     sample period set) at ``substeps`` steps per sample: the hats split over the executor's
     workers, two samples run past ``samples`` (the last step is cut to end on the stop time).
     Raises SuperpositionUnavailable when ngspice's grid is not regular after its first steps."""
-    from .run import simulate_run
 
     n_in, prefix = run.system.B.shape[1], prefix_for(substeps)
     hats = hat_inputs(n_in, prefix, samples + 2)
