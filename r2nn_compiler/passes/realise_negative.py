@@ -98,7 +98,6 @@ class RealiseNegative(Pass):
                                f"{pole_text(after)}")
 
         opamps = [op.as_dict() for op in graph_opamps(graph)]
-        graph.meta["opamps"] = opamps
         graph.meta["opamp_model"] = opamp.as_dict()
         ctx.graph = graph
 
