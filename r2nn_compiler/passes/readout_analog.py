@@ -22,7 +22,6 @@ from ..circuit import GROUND, CircuitGraph, Component, Port, SubcircuitDef
 from ..circuit.devices import DeviceModel
 from ..circuit.opamp import MACRO_GM_S, OpampModel, from_options, subcircuit
 from ..circuit.annotations import PartInfo
-from ..circuit.annotations import opamps as graph_opamps
 from ..errors import CompileError, Location
 from ..model.ir import RMS_CONTINUOUS
 from ..reference import default_grid, frequency_response

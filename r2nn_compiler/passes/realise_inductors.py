@@ -223,28 +223,7 @@ class RealiseInductors(Pass):
                  / np.array([p.gain for p in ctx.outputs])[:, None, None])
         h_after = relative_error(h[:n_out, :, :freqs.size] * gains, h_model)
         _output_peaks(records, loads, dict(zip(nets, h[n_out:, :, freqs.size:])), peak_freqs, opamp.swing_v)
-        lo, hi = options.ranges.get("R", (0.0, math.inf))
-        outside = sorted(name for r in records for name, (kind, value) in r["parts"].items()
-                         if kind == "R" and not lo <= value <= hi)
-        worst = {key: max(records, key=lambda r: abs(r[key] or 0.0)) for key in
-                 ("l_error", "l_error_uncompensated", "resonator_q_shift")}
-        l_worst, gbw_worst, q_worst = (worst["l_error"], worst["l_error_uncompensated"], worst["resonator_q_shift"])
-        least_headroom = min(records, key=lambda r: r["headroom"])
-        summary = (f"{len(records)} spring inductor(s) → Antoniou GICs with {2 * len(records)} op-amps "
-                   f"({opamp.describe()}): L error at f0 {_signed(l_worst['l_error'])} ({l_worst['element']}; "
-                   f"the GBW error {_signed(gbw_worst['l_error_uncompensated'])} trimmed by R5), resonator Q shift "
-                   f"{_signed(q_worst['resonator_q_shift'])} ({q_worst['element']}); op-amp outputs peak "
-                   f"{least_headroom['peak_v_per_unit_input']:.3g} V per unit input ({least_headroom['element']}, "
-                   f"×{least_headroom['headroom']:.3g} headroom to ±{opamp.swing_v:g} V); "
-                   f"slowest pole {pole.real:.4g} 1/s; H(jω) error {h_after:.2e} (was {h_before:.2e})")
-        if outside:
-            summary += f"; {len(outside)} resistor(s) outside {lo:g}..{hi:g} ohm ({', '.join(outside)})"
-        return PassResult(True, summary, {
-            "realised": records, "opamps": [op.as_dict() for op in graph_opamps(graph)], "opamp_model": opamp.as_dict(),
-            "slowest_pole": [pole.real, pole.imag], "h_relative_error_before": h_before,
-            "h_relative_error": h_after, "resistors_out_of_range": outside,
-            "worst_l_error": l_worst["l_error"], "worst_resonator_q_shift": q_worst["resonator_q_shift"],
-            "least_headroom": least_headroom["headroom"]})
+        return _result(ctx, records, opamp, pole, h_before, h_after)
 
     def _realise(self, ctx: CompileContext, graph: CircuitGraph, element: str, net: str, group: list[Component],
                  subckt: str, emitted: SubcircuitDef, peak_v) -> dict:
@@ -319,6 +298,35 @@ def _parts(net: str, values: GicValues, subckt: str, xs, rs, cs: str, nets, attr
         part(cs, "C", (c, d), values.c, "C A2 output to R5"),
         part(rs[3], "R", (d, GROUND), values.r5, "R5 to ground, trims L"),
     ]
+
+
+def _result(ctx: CompileContext, records: list[dict], opamp: OpampModel, pole: complex, h_before: float,
+            h_after: float) -> PassResult:
+    """The pass's log entry: the worst GIC (L error, GBW error, Q shift, headroom), the slowest
+    pole, the H(jω) error before and after, and the resistors outside ``options.ranges['R']``."""
+    graph = ctx.graph
+    lo, hi = ctx.options.ranges.get("R", (0.0, math.inf))
+    outside = sorted(name for r in records for name, (kind, value) in r["parts"].items()
+                     if kind == "R" and not lo <= value <= hi)
+    worst = {key: max(records, key=lambda r: abs(r[key] or 0.0)) for key in
+             ("l_error", "l_error_uncompensated", "resonator_q_shift")}
+    l_worst, gbw_worst, q_worst = (worst["l_error"], worst["l_error_uncompensated"], worst["resonator_q_shift"])
+    least_headroom = min(records, key=lambda r: r["headroom"])
+    summary = (f"{len(records)} spring inductor(s) → Antoniou GICs with {2 * len(records)} op-amps "
+               f"({opamp.describe()}): L error at f0 {_signed(l_worst['l_error'])} ({l_worst['element']}; "
+               f"the GBW error {_signed(gbw_worst['l_error_uncompensated'])} trimmed by R5), resonator Q shift "
+               f"{_signed(q_worst['resonator_q_shift'])} ({q_worst['element']}); op-amp outputs peak "
+               f"{least_headroom['peak_v_per_unit_input']:.3g} V per unit input ({least_headroom['element']}, "
+               f"×{least_headroom['headroom']:.3g} headroom to ±{opamp.swing_v:g} V); "
+               f"slowest pole {pole.real:.4g} 1/s; H(jω) error {h_after:.2e} (was {h_before:.2e})")
+    if outside:
+        summary += f"; {len(outside)} resistor(s) outside {lo:g}..{hi:g} ohm ({', '.join(outside)})"
+    return PassResult(True, summary, {
+        "realised": records, "opamps": [op.as_dict() for op in graph_opamps(graph)], "opamp_model": opamp.as_dict(),
+        "slowest_pole": [pole.real, pole.imag], "h_relative_error_before": h_before,
+        "h_relative_error": h_after, "resistors_out_of_range": outside,
+        "worst_l_error": l_worst["l_error"], "worst_resonator_q_shift": q_worst["resonator_q_shift"],
+        "least_headroom": least_headroom["headroom"]})
 
 
 @dataclass(frozen=True)
