@@ -181,11 +181,12 @@ def test_bom_leaves_out_wiring_and_parasitics_which_the_manifest_counts(tmp_path
 def test_bom_shows_the_series_and_tolerance_of_quantised_parts():
     from r2nn_compiler.backend import bom_rows
     from r2nn_compiler.circuit import CircuitGraph, Component
+    from r2nn_compiler.circuit.annotations import PartInfo
 
     graph = CircuitGraph()
-    graph.add(Component("R1", "R", ("a", "0"), 1.02e3, attrs={"series": "E96", "tolerance": 0.01}))
-    graph.add(Component("R2", "R", ("b", "0"), 1.02e3, attrs={"series": "E96", "tolerance": 0.01}))
-    graph.add(Component("C1", "C", ("a", "0"), 4.7e-9, attrs={"series": "E24", "tolerance": 0.05}))
+    graph.add(Component("R1", "R", ("a", "0"), 1.02e3, part=PartInfo("E96", 0.01)))
+    graph.add(Component("R2", "R", ("b", "0"), 1.02e3, part=PartInfo("E96", 0.01)))
+    graph.add(Component("C1", "C", ("a", "0"), 4.7e-9, part=PartInfo("E24", 0.05)))
     graph.add(Component("L1", "L", ("b", "0"), 1.234e-3))
     rows = bom_rows(graph)
     assert [(r["designator"], r["series"], r["tolerance"], r["quantity"]) for r in rows] == [
@@ -223,10 +224,22 @@ def test_manifest_adds_build_information_and_keeps_the_contract(tmp_path, toy_pa
 def test_manifest_copies_the_opamps_the_graph_records(tmp_path, toy_path):
     from r2nn_compiler.backend import build_manifest
 
+    from r2nn_compiler.circuit import Component
+
     ctx = run_flow(CompileContext(load_model(toy_path), CompileOptions(exact=True)), ["map_force_current"])
-    ctx.graph.meta.update(opamps=[{"designator": "X1", "element": "a"}], opamp_model={"kind": "macro"})
-    m = build_manifest(model=ctx.model, graph=ctx.graph, subckt="s", library="l", testbench="t", input_file="i",
-                       inputs=ctx.inputs, outputs=ctx.outputs, time_scale=1.0, sense="", flow=[], log=ctx.log,
-                       exact=True, sample_rate_hz=1.0, tstop_s=1.0, tmax_s=1.0, version="0")
-    assert m["opamps"] == [{"designator": "X1", "element": "a"}] and m["opamp_model"] == {"kind": "macro"}
+
+    def manifest() -> dict:
+        return build_manifest(model=ctx.model, graph=ctx.graph, subckt="s", library="l", testbench="t",
+                              input_file="i", inputs=ctx.inputs, outputs=ctx.outputs, time_scale=1.0, sense="",
+                              flow=[], log=ctx.log, exact=True, sample_rate_hz=1.0, tstop_s=1.0, tmax_s=1.0,
+                              version="0")
+
+    m = manifest()
     assert m["out_of_range"] == [] and m["parts"] == 11  # 4 R, 4 L, 3 C: R5 < 0, the G and E are ideal
+    # The op-amps are the graph's: an X of role active (what a realisation pass places).
+    ctx.graph.add(Component("X1", "X", ("n1", "x1_div", "x1_out"), subckt="opamp_macro",
+                            attrs={"role": "active", "element": "a", "realises": "damping"}))
+    ctx.graph.meta.update(opamp_model={"kind": "macro"})
+    m = manifest()
+    assert m["opamps"] == [{"designator": "X1", "element": "a", "realises": "damping", "output_net": "x1_out"}]
+    assert m["opamp_model"] == {"kind": "macro"}

@@ -45,7 +45,7 @@ def test_every_inductor_gets_its_series_resistance_and_every_capacitor_its_esr()
     assert set(by_element) == {c.name for c in inductors + capacitors}
     for ind in inductors:
         assert by_element[ind.name].value == pytest.approx(w_c * ind.value / 40.0, rel=1e-12)
-        assert by_element[ind.name].attrs["series"] == "parasitic"
+        assert by_element[ind.name].part.series == "parasitic"
     for cap in capacitors:
         assert by_element[cap.name].value == 0.1
     # In series: the loss shares one net with its element and nothing else.

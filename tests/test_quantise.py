@@ -36,10 +36,10 @@ def assert_every_positive_part_in_its_series(ctx: CompileContext, options: Compi
     for comp in ctx.graph.components:
         if comp.kind in "RLC" and comp.value > 0:
             name = options.series_overrides.get(comp.name, options.series[comp.kind])
-            assert comp.attrs["series"] == name, comp
+            assert comp.part.series == name, comp
             assert eseries.is_in_series(comp.value, name), comp
-            assert comp.attrs["tolerance"] == options.tolerance[comp.kind]
-            assert comp.attrs["ideal_value"] > 0
+            assert comp.part.tolerance == options.tolerance[comp.kind]
+            assert comp.part.ideal_value > 0
 
 
 @settings(max_examples=8, deadline=None)
@@ -57,7 +57,7 @@ def test_negative_coupling_resistors_stay_ideal_and_are_listed():
     ctx = quantised(model)
     for name in negative:
         comp = ctx.graph.component(name)
-        assert comp.value == before[name].value and "series" not in comp.attrs
+        assert comp.value == before[name].value and comp.part is None
     listed = {u["designator"]: u["reason"] for u in report(ctx)["unquantised"]}
     assert all("negative" in listed[name] for name in negative)
     assert all(listed[c.name] for c in ctx.graph.components if c.kind in "GE")
@@ -66,9 +66,9 @@ def test_negative_coupling_resistors_stay_ideal_and_are_listed():
 def test_nearest_parts_are_within_half_a_step_of_their_ideal_values():
     ctx = quantised(random_stable_model(2), strategy="nearest")
     for comp in ctx.graph.components:
-        if "series" in comp.attrs:
-            ratio = comp.value / comp.attrs["ideal_value"]
-            assert abs(np.log(ratio)) <= np.log(eseries.step(comp.attrs["series"])) / 2 + 1e-12
+        if comp.part is not None:
+            ratio = comp.value / comp.part.ideal_value
+            assert abs(np.log(ratio)) <= np.log(eseries.step(comp.part.series)) / 2 + 1e-12
 
 
 def test_the_log_reports_value_f0_q_and_h_errors():
@@ -124,10 +124,10 @@ def test_pair_strategy_meets_the_target_for_every_part_it_pairs(target):
     for name, p in parts.items():
         assert p["relative_error"] <= target or p["connection"] == "single"
     for name, p in paired.items():
-        first, second = (ctx.graph.component(d) for d in ctx.graph.component(name).attrs["pair_parts"])
-        assert first.attrs["pair"] == second.attrs["pair"] == p["connection"]
+        first, second = (ctx.graph.component(d) for d in ctx.graph.component(name).part.pair_parts)
+        assert first.part.pair == second.part.pair == p["connection"]
         assert [first.value, second.value] == p["parts"]
-        assert first.attrs["ideal_value"] == second.attrs["ideal_value"] == p["ideal"]
+        assert first.part.ideal_value == second.part.ideal_value == p["ideal"]
 
 
 def test_pairs_are_wired_to_realise_their_combined_value():
@@ -176,7 +176,7 @@ def test_an_undamped_resonator_reports_f0_only():
 
 def test_a_designator_override_picks_its_own_series():
     ctx = quantised(random_stable_model(9), series_overrides={"C1": "E6"})
-    assert ctx.graph.component("C1").attrs["series"] == "E6"
+    assert ctx.graph.component("C1").part.series == "E6"
     assert eseries.is_in_series(ctx.graph.component("C1").value, "E6")
 
 
@@ -218,7 +218,7 @@ def test_retune_trims_inductors_with_a_series_pair_and_restores_each_spring(seed
     groups = _inductors_by_element(ctx)
     for element, target in ideal_l.items():
         parts = [c for c in groups[element] if c.attrs.get("role") == "stiffness"]
-        assert all(c.attrs.get("pair", "single") in ("single", "series") for c in parts)  # never parallel
+        assert all((c.part.pair or "single") in ("single", "series") for c in parts)  # never parallel
         total = sum(c.value for c in parts)
         assert abs(total / target - 1) <= 0.01, (element, [c.value for c in parts], target)
         assert all(eseries.is_in_series(c.value, "E12") for c in parts)
@@ -233,8 +233,8 @@ def test_single_inductors_when_pairing_is_off_and_pairing_is_closer_to_the_model
     model = random_stable_model(5)
     paired = quantised(model)
     single = quantised(model, pair_inductors=False)
-    assert all(c.attrs.get("pair", "single") == "single" for c in single.graph.components_of("L"))
-    assert any(c.attrs.get("pair") == "series" for c in paired.graph.components_of("L"))
+    assert all((c.part.pair or "single") == "single" for c in single.graph.components_of("L"))
+    assert any(c.part.pair == "series" for c in paired.graph.components_of("L"))
     assert report(paired)["h_relative_error_after"] < report(single)["h_relative_error_after"]
 
 

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from r2nn_compiler.circuit import CircuitGraph, Component, Port
+from r2nn_compiler.circuit.annotations import opamps as graph_opamps
 from r2nn_compiler.cli import main
 from r2nn_compiler.compiler import compile_model, load_model
 from r2nn_compiler.errors import CompileError
@@ -148,7 +149,7 @@ def test_bom_lists_the_readout_parts(tmp_path):
     assert by_value[("X", "opamp_clamp")]["series"] == "op-amp"
     assert by_value[("V", "timing source")]["series"] == "ideal"
     # Buffer op-amps count as op-amps; every readout resistor is an E96 value.
-    buffers = [op["designator"] for op in result.context.graph.meta["opamps"] if op["realises"] == "output buffer"]
+    buffers = [op.designator for op in graph_opamps(result.context.graph) if op.realises == "output buffer"]
     assert buffers and all(any(b in r["designator"].split() and r["series"] == "op-amp" for r in rows)
                            for b in buffers)
     from r2nn_compiler import eseries

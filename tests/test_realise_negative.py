@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from r2nn_compiler.circuit import CircuitGraph, Component, Port, mna_matrices
+from r2nn_compiler.circuit.annotations import opamps as graph_opamps
 from r2nn_compiler.circuit.opamp import IDEAL_GAIN, OpampModel, subcircuit
 from r2nn_compiler.compiler import compile_model
 from r2nn_compiler.errors import CompileError, VerificationError
@@ -183,12 +184,12 @@ def test_grounded_dampers_at_a_net_merge_before_realising():
         grounded = [c for c in ctx.graph.components_at("n1") if c.kind == "R" and "0" in c.nodes]
         net = damping + extra_conductance
         if expect_nic:
-            assert grounded == [] and "a" in {op["element"] for op in ctx.graph.meta["opamps"]}
+            assert grounded == [] and "a" in {op.element for op in graph_opamps(ctx.graph)}
             (r1,) = [c for c in ctx.graph.components if c.origin.endswith("R1 output to node")]
             assert r1.value == pytest.approx(-1.0 / net)
         else:
             assert [c.value for c in grounded] == [pytest.approx(1.0 / net)]
-            assert "a" not in {op["element"] for op in ctx.graph.meta["opamps"]}
+            assert "a" not in {op.element for op in graph_opamps(ctx.graph)}
 
 
 def test_negative_damper_coupling_becomes_two_difference_amplifiers():
@@ -218,7 +219,7 @@ def test_negative_spring_coupling_becomes_inductor_and_cancelling_resistor():
 
 def test_meta_lists_every_opamp_with_its_output_net():
     ctx = realise(mixed_model())
-    opamps = ctx.graph.meta["opamps"]
+    opamps = [op.as_dict() for op in graph_opamps(ctx.graph)]
     assert [op["designator"] for op in opamps] == [c.name for c in ctx.graph.components_of("X")]
     assert [op["element"] for op in opamps] == ["a", "b--c", "b--c", "a--c", "a--c"]
     assert all(op["output_net"] == f"{op['designator'].lower()}_out" for op in opamps)
@@ -279,7 +280,7 @@ def test_headroom_reads_every_opamp_output_from_ngspice(tmp_path):
 
     model = mixed_model()
     result = compile_model(model, tmp_path / "o", flow=ACTIVE_FLOW, options=CompileOptions())
-    opamps = result.context.graph.meta["opamps"]
+    opamps = [op.as_dict() for op in graph_opamps(result.context.graph)]
     swing = result.context.graph.meta["opamp_model"]["swing_v"]
     rate = 20_000.0
     u = np.random.default_rng(0).standard_normal((1, 401))

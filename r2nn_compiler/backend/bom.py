@@ -3,8 +3,8 @@
 Columns: designator (space-separated list), kind, value (exponent notation), unit, series,
 tolerance, quantity. What each row means:
 
-* quantised parts show their E-series (``attrs['series']``, e.g. ``E96``) and tolerance
-  (``attrs['tolerance']``, a fraction, printed as ``1%``); positive R, L, C not yet quantised
+* quantised parts show their E-series (``part.series``, e.g. ``E96``) and tolerance
+  (``part.tolerance``, a fraction, printed as ``1%``); positive R, L, C not yet quantised
   show series ``exact``;
 * ideal elements (controlled sources, voltage sources, negative values) are listed with series
   ``ideal`` so a hardware designer sees at once what still needs an active realisation;
@@ -31,14 +31,14 @@ import io
 from collections import Counter, defaultdict
 
 from ..circuit import CircuitGraph, Component
-from ..circuit.annotations import NOT_PARTS, ROLE, SERIES, TOLERANCE, Role, Series, opamps
+from ..circuit.annotations import NOT_PARTS, ROLE, Role, Series, opamps, series_of, tolerance_of
 from .netlister import spice_number
 
 HEADER = ["designator", "kind", "value", "unit", "series", "tolerance", "quantity"]
 
 def not_a_part(comp: Component) -> str | None:
     """``'wiring'`` or ``'parasitic'`` for a component that is not a part, else None."""
-    for tag in (comp.attrs.get(ROLE), comp.attrs.get(SERIES)):
+    for tag in (comp.attrs.get(ROLE), series_of(comp)):
         if tag in NOT_PARTS:
             return Role(tag)
     return None
@@ -67,13 +67,13 @@ def bom_rows(graph: CircuitGraph) -> list[dict[str, str]]:
     for comp in graph.components:
         if not_a_part(comp):
             continue
-        tol = format_tolerance(comp.attrs.get(TOLERANCE))
+        tol = format_tolerance(tolerance_of(comp))
         if comp.kind == "X" and comp.name in amplifiers:
             key = ("X", comp.subckt, "", Series.OPAMP, "")
         elif comp.kind == "X":
-            key = ("X", comp.subckt, "", comp.attrs.get(SERIES, Series.SUBCIRCUIT), tol)
+            key = ("X", comp.subckt, "", series_of(comp) or Series.SUBCIRCUIT, tol)
         else:
-            series = comp.attrs.get(SERIES, Series.IDEAL if is_ideal(comp) else Series.EXACT)
+            series = series_of(comp) or (Series.IDEAL if is_ideal(comp) else Series.EXACT)
             key = (comp.kind, spice_number(comp.value), comp.unit, series, tol)
         groups[key].append(comp.name)
     for key, name in readout_parts(graph):
@@ -111,8 +111,8 @@ def _readout_key(e: Component, graph: CircuitGraph) -> tuple:
         return (e.kind, "behavioural source" if e.kind == "B" else "timing source", "", Series.IDEAL, "")
     if e.kind == "V":
         return ("V", spice_number(e.value), "V", Series.REFERENCE, "")
-    series = e.attrs.get(SERIES, Series.EXACT)
-    tol = format_tolerance(e.attrs.get(TOLERANCE)) if e.attrs.get(SERIES) not in (None, Series.IDEAL) else ""
+    series = series_of(e) or Series.EXACT
+    tol = format_tolerance(tolerance_of(e)) if series_of(e) not in (None, Series.IDEAL) else ""
     return (e.kind, spice_number(e.value), e.unit, series, tol)
 
 

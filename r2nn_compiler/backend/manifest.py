@@ -35,6 +35,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..circuit.annotations import opamps
 from ..energy import EnergyEstimate
 from .bom import part_count, unlisted_counts
 
@@ -290,7 +291,7 @@ def _build_information(graph, log) -> dict[str, Any]:
     """The manifest's counts and the op-amps, their model and out-of-range parts the passes recorded."""
     return {"component_counts": {k: v for k, v in graph.counts().items() if v},
             "total_components": len(graph.components), "parts": part_count(graph),
-            "not_in_bom": unlisted_counts(graph), "opamps": list(graph.meta.get("opamps", [])),
+            "not_in_bom": unlisted_counts(graph), "opamps": [op.as_dict() for op in opamps(graph)],
             "opamp_model": graph.meta.get("opamp_model"),
             "out_of_range": next((list(e.details.get("out_of_range", [])) for e in reversed(log)
                                   if e.name == "scale"), [])}

@@ -1,9 +1,10 @@
-"""What the compiler passes record on components: roles, part series, op-amp records.
+"""What the compiler passes record on components: roles, part information, op-amp records.
 
-Components carry these in ``Component.attrs`` under the keys below; the values are typed
-(:class:`Role`, :class:`Series` are ``str`` enums, so they compare equal to, and serialise as,
-their text). :func:`opamps` derives the op-amp list from the graph itself, so it does not
-depend on which pass ran last.
+A component's role in the model carries in ``Component.attrs`` under the keys below; what it is
+as a part to buy (series, tolerance, ideal value, pairing) in its typed ``Component.part``
+(:class:`PartInfo`). :class:`Role` and :class:`Series` are ``str`` enums, so they compare equal
+to, and serialise as, their text. :func:`opamps` derives the op-amp list from the graph itself,
+so it does not depend on which pass ran last.
 """
 
 from __future__ import annotations
@@ -16,11 +17,6 @@ from enum import Enum
 ROLE = "role"
 ELEMENT = "element"
 REALISES = "realises"
-#: ``attrs`` keys of a bought part: its E-series (or a :class:`Series` tag), tolerance (a
-#: fraction) and the ideal value it was quantised from (SI).
-SERIES = "series"
-TOLERANCE = "tolerance"
-IDEAL_VALUE = "ideal_value"
 
 
 class Role(str, Enum):
@@ -61,6 +57,41 @@ class Series(str, Enum):
 
 #: Roles (and series) of components that are modelled, not bought.
 NOT_PARTS = (Role.WIRING, Role.PARASITIC)
+
+
+@dataclass(frozen=True)
+class PartInfo:
+    """A component as a part (``Component.part``; None: nothing recorded, which the BOM shows
+    as ``exact`` or ``ideal``).
+
+    ``series``: an E-series name (``E96``...) or a :class:`Series` tag (``parasitic``, ``ideal``);
+    ``tolerance``: a fraction (0.01 for 1 %), None when not known; ``ideal_value``: the value
+    (SI, the component's unit) it was quantised from, None when not quantised; ``pair``: for one
+    of a quantised pair, how the two are wired (``"series"`` or ``"parallel"``), with
+    ``pair_parts`` both designators (first the one that kept the original's name).
+    """
+
+    series: str
+    tolerance: float | None = None
+    ideal_value: float | None = None
+    pair: str | None = None
+    pair_parts: tuple[str, ...] = ()
+
+
+def series_of(comp) -> str | None:
+    """``comp.part.series``, None when ``comp`` records no part."""
+    return comp.part.series if comp.part is not None else None
+
+
+def tolerance_of(comp) -> float | None:
+    """``comp.part.tolerance``, None when ``comp`` records no part."""
+    return comp.part.tolerance if comp.part is not None else None
+
+
+def ideal_value_of(comp, default: float) -> float:
+    """``comp.part.ideal_value`` (the value it was quantised from), else ``default``."""
+    part = comp.part
+    return part.ideal_value if part is not None and part.ideal_value is not None else default
 
 
 @dataclass(frozen=True)

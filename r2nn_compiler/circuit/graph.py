@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from ..errors import CircuitError
+from .annotations import PartInfo
 from .devices import DEVICE_NODE_COUNTS, MODEL_KINDS, QUANTITIES, Behaviour, DeviceModel, Waveform
 
 GROUND = "0"
@@ -71,8 +72,9 @@ class Component:
     :class:`DeviceModel` in ``model``; a B has its law in ``behaviour``; a V with a
     ``waveform`` is written with its keyword (``dc`` or ``pwl``).
 
-    ``origin`` says which model element this realises; ``attrs`` is free (part series,
-    tolerance, ...) apart from ``'control'`` on an H. Change a component that is in a graph
+    ``origin`` says which model element this realises; ``attrs`` is free (the role and model
+    element, see :mod:`.annotations`) apart from ``'control'`` on an H; ``part`` is what it is
+    as a part to buy (:class:`~.annotations.PartInfo`), None when nothing is recorded. Change a component that is in a graph
     with :meth:`CircuitGraph.replace`, never by assigning ``name`` or ``nodes`` in place (the
     graph indexes both).
     """
@@ -88,6 +90,7 @@ class Component:
     model: str | None = None
     behaviour: Behaviour | None = None
     waveform: Waveform | None = None
+    part: PartInfo | None = None
 
     def __post_init__(self) -> None:
         self.nodes = tuple(self.nodes)

@@ -10,6 +10,7 @@ import json
 import math
 import re
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +110,9 @@ def model_from_json_text(text: str, filename: str = "<json>") -> Model:
 
 
 def model_from_json_dict(doc: Any, filename: str = "<json>") -> Model:
+    """Validate a parsed "r2nn-model/1" document into a :class:`Model`. Raises ModelError
+    naming the JSON path of the first offending value (the keys are read in document order:
+    format, name, analogy, band, resonators, couplings, inputs, outputs, readout)."""
     rd = _Reader(filename)
     if not isinstance(doc, dict):
         raise ModelError("expected a JSON object with \"format\": \"r2nn-model/1\"", Location(filename))
@@ -125,7 +129,17 @@ def model_from_json_dict(doc: Any, filename: str = "<json>") -> Model:
         if len(band_list) != 2:
             raise rd.fail("band", "expected [low_hz, high_hz]")
         band = tuple(rd.typed(v, f"band[{i}]", float) for i, v in enumerate(band_list))
+    resonators, couplings, inputs = _read_resonators(rd, doc), _read_couplings(rd, doc), _read_inputs(rd, doc)
+    ro_doc = doc.get("readout")
+    outputs = _read_outputs(rd, doc, linear=isinstance(ro_doc, dict) and ro_doc.get("kind") == LINEAR)
+    readout = _read_readout(rd, doc) if "readout" in doc else None
+    model = Model(name, resonators, couplings, inputs, outputs, readout,
+                  analogy=_ANALOGY_IN[analogy_text], band=band, loc=Location(filename), source=filename)
+    return validate_model(model)
 
+
+def _read_resonators(rd: _Reader, doc: dict) -> tuple[Resonator, ...]:
+    """``resonators``: name, mass, stiffness and damping (default 0) of each."""
     resonators = []
     for i, r in enumerate(rd.get(doc, "resonators", "", list)):
         p = f"resonators[{i}]"
@@ -134,7 +148,11 @@ def model_from_json_dict(doc: Any, filename: str = "<json>") -> Model:
         resonators.append(Resonator(
             rd.get(r, "name", p, str), rd.get(r, "mass", p, float), rd.get(r, "stiffness", p, float),
             rd.get(r, "damping", p, float, required=False, default=0.0), loc=rd.at(p), field_locs=locs))
+    return tuple(resonators)
 
+
+def _read_couplings(rd: _Reader, doc: dict) -> tuple[Coupling, ...]:
+    """``couplings`` (optional): the two resonators ``between``, ``kind`` and ``value`` of each."""
     couplings = []
     for i, c in enumerate(rd.get(doc, "couplings", "", list, required=False, default=[])):
         p = f"couplings[{i}]"
@@ -147,7 +165,11 @@ def model_from_json_dict(doc: Any, filename: str = "<json>") -> Model:
                 "value": rd.at(f"{p}.value")}
         couplings.append(Coupling(a, b, rd.get(c, "kind", p, str), rd.get(c, "value", p, float),
                                   loc=rd.at(p), field_locs=locs))
+    return tuple(couplings)
 
+
+def _read_inputs(rd: _Reader, doc: dict) -> tuple[Input, ...]:
+    """``inputs``: the name and the ``drives`` (resonator → gain) of each."""
     inputs = []
     for i, inp in enumerate(rd.get(doc, "inputs", "", list)):
         p = f"inputs[{i}]"
@@ -156,9 +178,11 @@ def model_from_json_dict(doc: Any, filename: str = "<json>") -> Model:
         pairs = tuple((node, rd.typed(w, f"{p}.drives.{node}", float)) for node, w in drives.items())
         locs = {f"{key}{j}": rd.at(f"{p}.drives.{n}") for j, (n, _) in enumerate(pairs) for key in ("drive", "weight")}
         inputs.append(Input(rd.get(inp, "name", p, str), pairs, loc=rd.at(p), field_locs=locs))
+    return tuple(inputs)
 
-    ro_doc = doc.get("readout")
-    linear = isinstance(ro_doc, dict) and ro_doc.get("kind") == LINEAR
+
+def _read_outputs(rd: _Reader, doc: dict, linear: bool) -> tuple[Output, ...]:
+    """``outputs`` (optional with a ``linear`` readout layer): class, node and weight (default 1)."""
     outputs = []
     for i, o in enumerate(rd.get(doc, "outputs", "", list, required=not linear, default=[])):
         p = f"outputs[{i}]"
@@ -167,25 +191,24 @@ def model_from_json_dict(doc: Any, filename: str = "<json>") -> Model:
         outputs.append(Output(rd.get(o, "class", p, str), rd.get(o, "node", p, str),
                               rd.get(o, "weight", p, float, required=False, default=1.0),
                               loc=rd.at(p), field_locs=locs))
+    return tuple(outputs)
 
-    readout = None
-    if "readout" in doc:
-        ro = rd.get(doc, "readout", "", dict)
-        locs = {k: rd.at(f"readout.{k}") for k in ("kind", "start", "stop", *_LAYER_KEYS)}
-        kind = rd.get(ro, "kind", "readout", str, required=False, default="rms")
-        start, stop = rd.get(ro, "start", "readout", float), rd.get(ro, "stop", "readout", float)
-        layer = {}
-        if kind == LINEAR:
-            layer = _read_layer(rd, ro, start, stop, locs)
-        elif kind in READOUT_KINDS:
-            for key in _LAYER_KEYS:
-                if key in ro:
-                    raise rd.fail(f"readout.{key}", layer_field_message(key, kind))
-        readout = Readout(kind, start, stop, **layer, loc=rd.at("readout"), field_locs=locs)
 
-    model = Model(name, tuple(resonators), tuple(couplings), tuple(inputs), tuple(outputs), readout,
-                  analogy=_ANALOGY_IN[analogy_text], band=band, loc=Location(filename), source=filename)
-    return validate_model(model)
+def _read_readout(rd: _Reader, doc: dict) -> Readout:
+    """``readout``: kind (default ``rms``), start and stop (s), and a linear layer's fields
+    (which other kinds must not have)."""
+    ro = rd.get(doc, "readout", "", dict)
+    locs = {k: rd.at(f"readout.{k}") for k in ("kind", "start", "stop", *_LAYER_KEYS)}
+    kind = rd.get(ro, "kind", "readout", str, required=False, default="rms")
+    start, stop = rd.get(ro, "start", "readout", float), rd.get(ro, "stop", "readout", float)
+    layer = {}
+    if kind == LINEAR:
+        layer = _read_layer(rd, ro, start, stop, locs)
+    elif kind in READOUT_KINDS:
+        for key in _LAYER_KEYS:
+            if key in ro:
+                raise rd.fail(f"readout.{key}", layer_field_message(key, kind))
+    return Readout(kind, start, stop, **layer, loc=rd.at("readout"), field_locs=locs)
 
 
 _LAYER_KEYS = ("segments", "floor", "features", "classes")
@@ -246,61 +269,87 @@ def model_from_npz(path: str, name: str | None = None) -> Model:
         # np.load raises all of these for truncated, empty or non-archive files
         detail = " ".join(str(exc).split()) or type(exc).__name__
         raise ModelError(f"cannot read NumPy archive (expected an .npz of arrays): {detail}", Location(path)) from None
-
-    def need(key: str, ndim: int) -> np.ndarray:
-        if key not in arrays:
-            raise rd.fail(key, f"missing array {key!r} (expected mass, stiffness, damping, coupling, drive, outputs, window)")
-        arr = arrays[key]
-        if arr.ndim != ndim or not np.issubdtype(arr.dtype, np.number):
-            raise rd.fail(key, f"expected a numeric {ndim}-D array, got shape {arr.shape} of {arr.dtype}")
-        if not np.all(np.isfinite(arr)):
-            raise rd.fail(key, "contains NaN or infinite values")
-        return arr.astype(float)
-
-    mass, stiffness, damping = need("mass", 1), need("stiffness", 1), need("damping", 1)
-    n = mass.size
-    for key, arr in (("stiffness", stiffness), ("damping", damping)):
-        if arr.size != n:
-            raise rd.fail(key, f"expected {n} values (one per resonator), got {arr.size}")
-    coupling = need("coupling", 2)
-    if coupling.shape != (n, n):
-        raise rd.fail("coupling", f"expected shape ({n}, {n}), got {coupling.shape}")
-    if not np.allclose(coupling, coupling.T, rtol=1e-12, atol=0):
-        raise rd.fail("coupling", "must be symmetric")
-    drive = need("drive", 2)
-    if drive.shape[1] != n:
-        raise rd.fail("drive", f"expected shape (inputs, {n}), got {drive.shape}")
-    out_idx = need("outputs", 1)
-    if np.any(out_idx != np.round(out_idx)) or np.any(out_idx < 0) or np.any(out_idx >= n):
-        raise rd.fail("outputs", f"expected resonator indices in 0..{n - 1}")
-    window = need("window", 1)
-    if window.size != 2:
-        raise rd.fail("window", "expected [start_s, stop_s]")
-    weights = need("weights", 1) if "weights" in arrays else np.ones(out_idx.size)
-    if weights.size != out_idx.size:
-        raise rd.fail("weights", f"expected {out_idx.size} values (one per output)")
-    band = tuple(need("band", 1)) if "band" in arrays else None
-
+    m = _NpzArrays.check(rd, arrays)
+    n = m.mass.size
     names = [f"r{i}" for i in range(n)]
-    resonators = tuple(Resonator(names[i], mass[i], stiffness[i], damping[i], loc=rd.at(f"mass[{i}]"))
+    resonators = tuple(Resonator(names[i], m.mass[i], m.stiffness[i], m.damping[i], loc=rd.at(f"mass[{i}]"))
                        for i in range(n))
-    couplings = tuple(Coupling(names[i], names[j], "damper", coupling[i, j], loc=rd.at(f"coupling[{i}, {j}]"))
-                      for i in range(n) for j in range(i + 1, n) if coupling[i, j] != 0)
-    inputs = tuple(Input(f"u{k}", tuple((names[i], drive[k, i]) for i in range(n) if drive[k, i] != 0),
-                         loc=rd.at(f"drive[{k}]")) for k in range(drive.shape[0]))
-    outputs = tuple(Output(f"c{j}", names[int(i)], float(weights[j]), loc=rd.at(f"outputs[{j}]"))
-                    for j, i in enumerate(out_idx))
-    kind = "rms"
-    if "readout_kind" in arrays:
-        kind_arr = arrays["readout_kind"]
-        if kind_arr.ndim != 0 or not np.issubdtype(kind_arr.dtype, np.str_):
-            raise rd.fail("readout_kind", f"expected a string, one of {', '.join(READOUT_KINDS)}")
-        kind = str(kind_arr)
-    readout = Readout(kind, float(window[0]), float(window[1]), loc=rd.at("window"),
+    couplings = tuple(Coupling(names[i], names[j], "damper", m.coupling[i, j], loc=rd.at(f"coupling[{i}, {j}]"))
+                      for i in range(n) for j in range(i + 1, n) if m.coupling[i, j] != 0)
+    inputs = tuple(Input(f"u{k}", tuple((names[i], m.drive[k, i]) for i in range(n) if m.drive[k, i] != 0),
+                         loc=rd.at(f"drive[{k}]")) for k in range(m.drive.shape[0]))
+    outputs = tuple(Output(f"c{j}", names[int(i)], float(m.weights[j]), loc=rd.at(f"outputs[{j}]"))
+                    for j, i in enumerate(m.outputs))
+    readout = Readout(_npz_readout_kind(rd, arrays), float(m.window[0]), float(m.window[1]), loc=rd.at("window"),
                       field_locs={"kind": rd.at("readout_kind")})
     stem = name or _stem(path)
-    return validate_model(Model(stem, resonators, couplings, inputs, outputs, readout, band=band,
+    return validate_model(Model(stem, resonators, couplings, inputs, outputs, readout, band=m.band,
                                 loc=Location(path), source=path))
+
+
+@dataclass(frozen=True)
+class _NpzArrays:
+    """The numeric arrays of an ``.npz`` model, shapes checked against each other (float)."""
+
+    mass: np.ndarray
+    stiffness: np.ndarray
+    damping: np.ndarray
+    coupling: np.ndarray
+    drive: np.ndarray
+    outputs: np.ndarray
+    window: np.ndarray
+    weights: np.ndarray
+    band: tuple[float, ...] | None
+
+    @classmethod
+    def check(cls, rd: _Reader, arrays: dict[str, np.ndarray]) -> _NpzArrays:
+        """Read and check ``arrays``; ModelError naming the first array that is missing, not
+        numeric and finite, or of the wrong shape."""
+
+        def need(key: str, ndim: int) -> np.ndarray:
+            if key not in arrays:
+                raise rd.fail(key, f"missing array {key!r} (expected mass, stiffness, damping, coupling, drive, outputs, window)")
+            arr = arrays[key]
+            if arr.ndim != ndim or not np.issubdtype(arr.dtype, np.number):
+                raise rd.fail(key, f"expected a numeric {ndim}-D array, got shape {arr.shape} of {arr.dtype}")
+            if not np.all(np.isfinite(arr)):
+                raise rd.fail(key, "contains NaN or infinite values")
+            return arr.astype(float)
+
+        mass, stiffness, damping = need("mass", 1), need("stiffness", 1), need("damping", 1)
+        n = mass.size
+        for key, arr in (("stiffness", stiffness), ("damping", damping)):
+            if arr.size != n:
+                raise rd.fail(key, f"expected {n} values (one per resonator), got {arr.size}")
+        coupling = need("coupling", 2)
+        if coupling.shape != (n, n):
+            raise rd.fail("coupling", f"expected shape ({n}, {n}), got {coupling.shape}")
+        if not np.allclose(coupling, coupling.T, rtol=1e-12, atol=0):
+            raise rd.fail("coupling", "must be symmetric")
+        drive = need("drive", 2)
+        if drive.shape[1] != n:
+            raise rd.fail("drive", f"expected shape (inputs, {n}), got {drive.shape}")
+        out_idx = need("outputs", 1)
+        if np.any(out_idx != np.round(out_idx)) or np.any(out_idx < 0) or np.any(out_idx >= n):
+            raise rd.fail("outputs", f"expected resonator indices in 0..{n - 1}")
+        window = need("window", 1)
+        if window.size != 2:
+            raise rd.fail("window", "expected [start_s, stop_s]")
+        weights = need("weights", 1) if "weights" in arrays else np.ones(out_idx.size)
+        if weights.size != out_idx.size:
+            raise rd.fail("weights", f"expected {out_idx.size} values (one per output)")
+        band = tuple(need("band", 1)) if "band" in arrays else None
+        return cls(mass, stiffness, damping, coupling, drive, out_idx, window, weights, band)
+
+
+def _npz_readout_kind(rd: _Reader, arrays: dict[str, np.ndarray]) -> str:
+    """The optional ``readout_kind`` string array (default ``rms``)."""
+    if "readout_kind" not in arrays:
+        return "rms"
+    kind_arr = arrays["readout_kind"]
+    if kind_arr.ndim != 0 or not np.issubdtype(kind_arr.dtype, np.str_):
+        raise rd.fail("readout_kind", f"expected a string, one of {', '.join(READOUT_KINDS)}")
+    return str(kind_arr)
 
 
 def _stem(path: str) -> str:

@@ -68,7 +68,7 @@ class BreakDcLoops(Pass):
             mid = f"{comp.name.lower()}_dc"
             graph.replace(comp.name,
                           Component(comp.name, "L", (comp.nodes[0], mid), comp.value, origin=comp.origin,
-                                    attrs=dict(comp.attrs)),
+                                    attrs=dict(comp.attrs), part=comp.part),
                           Component(graph.next_designator("R"), "R", (mid, comp.nodes[1]),
                                     DC_BREAK_RATIO * w_lo * abs(comp.value),
                                     origin=f"DC loop break for {comp.name}", attrs={ROLE: "wiring"}))

@@ -11,6 +11,8 @@ Port gains stay the design gains. Method, limits and costs: docs/passes.md.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy.integrate import trapezoid
 
@@ -167,22 +169,7 @@ class CalibrateOutputs(Pass):
 
     def transform(self, ctx: CompileContext) -> PassResult:
         graph = ctx.require_graph(self.name)
-        if ctx.options.calibration_signals:
-            measure = FeatureGains(ctx, list(ctx.options.calibration_signals))
-            live = measure.model_power > 0
-            basis = (f"the model's tap energies over the layer's segments on {measure.count} signal(s)"
-                     if ctx.model.readout.is_linear else f"the model's features on {measure.count} signal(s)")
-        else:
-            freqs = calibration_grid(ctx.model)
-            h_model = reference_response(ctx.model, freqs)
-            model_power = trapezoid(np.sum(np.abs(h_model) ** 2, axis=1), freqs, axis=-1)
-            live = model_power > 0  # an output the inputs cannot reach has no level to calibrate
-            model_power = np.where(live, model_power, 1.0)
-
-            def measure() -> np.ndarray:
-                return band_gains(ctx, freqs, model_power)
-
-            basis = f"the model's band power over {freqs.size} frequencies"
+        measure, live, basis = _measurement(ctx)
         before = measure()
         buffers = {b["port"]: b for b in (graph.meta.get("readout") or {}).get("buffers", [])}
         uncalibrated, trimmed = [], []
@@ -213,22 +200,50 @@ class CalibrateOutputs(Pass):
                     trimmed.remove(j)
         after = measure()
         graph.meta[META] = True
-        names = [p.name for p in ctx.outputs]
-        worst_before = int(np.argmax(np.abs(before - 1) * live))
-        worst_after = int(np.argmax(np.abs(after - 1) * live))
-        role = "tap" if ctx.model.readout.is_linear else "output"
-        residual = abs(after[worst_after] - 1)
-        # A residual at rounding level names no output: which one is largest is the CPU's libm.
-        after_text = (f"below {ROUNDING_LEVEL:.0e}" if residual < ROUNDING_LEVEL
-                      else f"{after[worst_after] - 1:+.2e} ({names[worst_after]})")
-        summary = (f"{int(live.sum())} {role} gains calibrated to {basis}: worst error "
-                   f"{before[worst_before] - 1:+.2e} ({names[worst_before]}) → {after_text}")
-        if uncalibrated:
-            summary += f"; left alone (follower or gain below 1): {', '.join(dict.fromkeys(uncalibrated))}"
-        return PassResult(True, summary, {
-            "band_gain_before": dict(zip(names, before.tolist())),
-            "band_gain_after": dict(zip(names, after.tolist())),
-            "uncalibrated": list(dict.fromkeys(uncalibrated)), "basis": basis})
+        return _result(ctx, before, after, live, basis, uncalibrated)
+
+
+def _measurement(ctx: CompileContext) -> tuple[Callable[[], np.ndarray], np.ndarray, str]:
+    """(measure, live, basis): ``measure()`` gives each output's realised gain against the
+    model's (on ``options.calibration_signals``, else by band power), ``live`` marks the outputs
+    the inputs reach (the others have no level to calibrate), ``basis`` says which in the log."""
+    if ctx.options.calibration_signals:
+        measure = FeatureGains(ctx, list(ctx.options.calibration_signals))
+        basis = (f"the model's tap energies over the layer's segments on {measure.count} signal(s)"
+                 if ctx.model.readout.is_linear else f"the model's features on {measure.count} signal(s)")
+        return measure, measure.model_power > 0, basis
+    freqs = calibration_grid(ctx.model)
+    h_model = reference_response(ctx.model, freqs)
+    model_power = trapezoid(np.sum(np.abs(h_model) ** 2, axis=1), freqs, axis=-1)
+    live = model_power > 0  # an output the inputs cannot reach has no level to calibrate
+    model_power = np.where(live, model_power, 1.0)
+
+    def measure() -> np.ndarray:
+        return band_gains(ctx, freqs, model_power)
+
+    return measure, live, f"the model's band power over {freqs.size} frequencies"
+
+
+def _result(ctx: CompileContext, before: np.ndarray, after: np.ndarray, live: np.ndarray, basis: str,
+            uncalibrated: list[str]) -> PassResult:
+    """The pass's log entry: the worst gain error before and after, per-output gains, and the
+    outputs left alone."""
+    names = [p.name for p in ctx.outputs]
+    worst_before = int(np.argmax(np.abs(before - 1) * live))
+    worst_after = int(np.argmax(np.abs(after - 1) * live))
+    role = "tap" if ctx.model.readout.is_linear else "output"
+    residual = abs(after[worst_after] - 1)
+    # A residual at rounding level names no output: which one is largest is the CPU's libm.
+    after_text = (f"below {ROUNDING_LEVEL:.0e}" if residual < ROUNDING_LEVEL
+                  else f"{after[worst_after] - 1:+.2e} ({names[worst_after]})")
+    summary = (f"{int(live.sum())} {role} gains calibrated to {basis}: worst error "
+               f"{before[worst_before] - 1:+.2e} ({names[worst_before]}) → {after_text}")
+    if uncalibrated:
+        summary += f"; left alone (follower or gain below 1): {', '.join(dict.fromkeys(uncalibrated))}"
+    return PassResult(True, summary, {
+        "band_gain_before": dict(zip(names, before.tolist())),
+        "band_gain_after": dict(zip(names, after.tolist())),
+        "uncalibrated": list(dict.fromkeys(uncalibrated)), "basis": basis})
 
 
 def _driver(graph, port: str):

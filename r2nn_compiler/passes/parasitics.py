@@ -17,7 +17,7 @@ from numpy.polynomial import polynomial as P
 from ..circuit import GROUND, CircuitGraph, Component
 from ..reference import default_grid
 from ..units import format_si
-from ..circuit.annotations import NOT_PARTS, Role
+from ..circuit.annotations import NOT_PARTS, PartInfo, Role, Series
 from .base import ELEMENT, MAPPING, ROLE, CompileContext, Pass, PassResult, register
 from .common.response import circuit_response, reference_response, relative_error
 from .common.tanks import IN_SERIES_WITH, Tank, model_band_hz, relative_change, resonator_tanks
@@ -31,14 +31,16 @@ def band_centre_rad_s(ctx: CompileContext) -> float:
     return 2 * math.pi * math.sqrt(lo * hi) / ctx.time_scale
 
 
-def add_series_resistor(graph: CircuitGraph, comp: Component, ohms: float, origin: str, attrs: dict) -> Component:
+def add_series_resistor(graph: CircuitGraph, comp: Component, ohms: float, origin: str, attrs: dict,
+                        part: PartInfo | None = None) -> Component:
     """Split ``comp``'s second terminal off through a fresh net and put a resistor of ``ohms``
-    there, so the two are in series between ``comp``'s nets. Returns the resistor."""
+    (with ``attrs`` and ``part``) there, so the two are in series between ``comp``'s nets.
+    Returns the resistor."""
     designator = graph.next_designator("R")
     mid = _fresh_net(graph, f"{comp.name}_{designator}".lower())
     graph.replace(comp.name, Component(comp.name, comp.kind, (comp.nodes[0], mid), comp.value, comp.unit,
-                                       comp.origin, comp.subckt, dict(comp.attrs)))
-    return graph.add(Component(designator, "R", (mid, comp.nodes[1]), ohms, origin=origin, attrs=attrs))
+                                       comp.origin, comp.subckt, dict(comp.attrs), part=comp.part))
+    return graph.add(Component(designator, "R", (mid, comp.nodes[1]), ohms, origin=origin, attrs=attrs, part=part))
 
 
 def restoring_values(tank: Tank, f0_hz: float, q: float, time_scale: float) -> tuple[float, float] | None:
@@ -92,8 +94,8 @@ class Parasitics(Pass):
                 continue
             what = "series resistance" if comp.kind == "L" else "ESR"
             add_series_resistor(graph, comp, ohms, f"{what} of {comp.name}",
-                                {ROLE: PARASITIC, "series": PARASITIC, IN_SERIES_WITH: comp.name,
-                                 ELEMENT: comp.attrs.get(ELEMENT, "")})
+                                {ROLE: PARASITIC, IN_SERIES_WITH: comp.name, ELEMENT: comp.attrs.get(ELEMENT, "")},
+                                PartInfo(Series.PARASITIC))
             added[comp.kind] += 1
         if not (added["L"] or added["C"]):
             return PassResult(False, "no inductor or capacitor parts get a loss (zero ESR and infinite Q_L, "

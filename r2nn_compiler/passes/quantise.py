@@ -3,8 +3,8 @@
 Matches: a hardware flow whose parts carry no ``series`` yet (runs once). Gives every positive
 R, L, C that is a part (not ``wiring``/``parasitic``) a value of ``options.series`` (or a
 series/parallel pair), by ``options.strategy`` (``nearest``, ``pair``, ``retune``: restore each
-resonator's f0 and Q); parts get ``series``, ``tolerance`` and ``ideal_value`` attrs, pairs
-``pair``/``pair_parts`` (:mod:`.common.realise`). Negative values are left (logged). The
+resonator's f0 and Q); parts get a ``PartInfo`` (series, tolerance, ideal value; pairs
+``pair``/``pair_parts``: :mod:`.common.realise`). Negative values are left (logged). The
 strategies in detail: docs/passes.md.
 """
 
@@ -23,7 +23,6 @@ from ..errors import CompileError, Location
 from ..eseries import Pair
 from ..model import Model
 from ..reference import default_grid
-from ..circuit.annotations import SERIES
 from .base import ELEMENT, MAPPING, ROLE, CompileContext, Pass, PassResult, register
 from .common.realise import connection_of, realise
 from .common.response import circuit_response, reference_response, relative_error
@@ -73,7 +72,7 @@ class Quantise(Pass):
 
     def match(self, ctx: CompileContext) -> bool:
         return (ctx.graph is not None and not ctx.options.exact
-                and not any(SERIES in c.attrs for c in ctx.graph.components))
+                and not any(c.part is not None for c in ctx.graph.components))
 
     def transform(self, ctx: CompileContext) -> PassResult:
         graph = ctx.require_graph(self.name)

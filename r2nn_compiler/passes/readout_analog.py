@@ -21,7 +21,7 @@ from .. import eseries
 from ..circuit import GROUND, CircuitGraph, Component, Port, SubcircuitDef
 from ..circuit.devices import DeviceModel
 from ..circuit.opamp import MACRO_GM_S, OpampModel, from_options, subcircuit
-from ..circuit.annotations import opamps as graph_opamps
+from ..circuit.annotations import PartInfo
 from ..errors import CompileError, Location
 from ..model.ir import RMS_CONTINUOUS
 from ..reference import default_grid, frequency_response
@@ -114,7 +114,6 @@ class ReadoutAnalog(Pass):
         _add_decision_ports(ctx)
         description, settle = _attach(ctx, level, opamp_model, gains, buffers)
         if opamp is not None:
-            ctx.graph.meta["opamps"] = [op.as_dict() for op in graph_opamps(ctx.graph)]
             ctx.graph.meta.setdefault("opamp_model", opamp.as_dict())
         gain_error = max(abs(b["gain"] / b["ideal_gain"] - 1) for b in buffers)
         parts = description["parts"]
@@ -183,8 +182,8 @@ def _add_decision_ports(ctx: CompileContext) -> None:
         graph.add_port(Port(f"dec{j + 1}", "decision", out.cls))
         graph.add(Component(graph.next_designator("R"), "R", (f"dec{j + 1}", GROUND), DECISION_LOAD_OHM,
                             origin=f"output {out.cls} decision port load",
-                            attrs={ROLE: "readout", ELEMENT: out.node, "series": "E96",
-                                   "tolerance": ctx.options.tolerance.get("R")}))
+                            attrs={ROLE: "readout", ELEMENT: out.node},
+                            part=PartInfo("E96", ctx.options.tolerance.get("R"))))
     ctx.graph = decisions_before_supplies(graph)
 
 
@@ -254,7 +253,8 @@ def unit_sine_peak(model) -> np.ndarray:
 def _buffer(graph: CircuitGraph, ctx: CompileContext, j: int, port: str, gain: float,
             opamp: OpampModel | None) -> dict:
     """Replace output j's readout element by a buffer of ``gain`` (V/V, from the element's
-    input) onto ``port``; return its record."""
+    input) onto ``port``: an ideal VCVS without ``opamp``, else op-amp stages
+    (:func:`_amplifier`); return its record."""
     driver = _readout_element(graph, port)
     element = driver.attrs.get(ELEMENT, ctx.outputs[j].node or "")
     cls = ctx.outputs[j].name
@@ -272,48 +272,9 @@ def _buffer(graph: CircuitGraph, ctx: CompileContext, j: int, port: str, gain: f
                              attrs={ROLE: "buffer", ELEMENT: element}))
         graph.replace(driver.name, *new)
         return {**record, "gain": gain, "opamps": []}
-    x_first = int(graph.next_designator("X")[1:])
-    numbers = iter(range(int(graph.next_designator("R")[1:]), 10**9))
-
-    def resistor(nodes: tuple[str, str], value: float, what: str, role_attrs: dict) -> Component:
-        return Component(f"R{next(numbers)}", "R", nodes, value, origin=f"output {cls} buffer: {what}",
-                         attrs=role_attrs)
-
-    attrs = {ROLE: "buffer", ELEMENT: element}
-    part_attrs = {**attrs, "series": "E96", "tolerance": ctx.options.tolerance.get("R")}
-    new.append(resistor((source, GROUND), INPUT_RESISTANCE_OHM, "op-amp input resistance",
-                        {ROLE: "parasitic", ELEMENT: element}))
-    # Stages of at most STAGE_GAIN_MAX keep each loop's bandwidth (GBW / gain) far above the band.
-    stages = max(1, math.ceil(math.log(gain) / math.log(STAGE_GAIN_MAX) - 1e-9)) if gain > 1 else 1
-    achieved, opamps, stage_in = 1.0, [], source
-    for k in range(stages):
-        last = k == stages - 1
-        # Each stage aims at the gain still missing, so the stages' E96 errors do not add up:
-        # the last one trims the product to GAIN_TARGET.
-        stage_gain = (gain / achieved) ** (1 / (stages - k))
-        x_name = f"X{x_first + k}"
-        # An op-amp's output is a net of the model (headroom checks read it); the last drives the
-        # port through an isolation resistor inside its loop, so the port stays exact.
-        amp_out = f"bo{j + 1}" if last else f"bo{j + 1}_{k + 1}"
-        sense = port if last else amp_out
-        if stage_gain > 1 + 1e-9:
-            rf, rg, got = gain_pair(stage_gain)
-            feedback = f"fb{j + 1}" + ("" if last else f"s{k + 1}")
-            new.append(Component(x_name, "X", (stage_in, feedback, amp_out), subckt=opamp.subckt_name,
-                                 origin=f"output {cls} buffer: op-amp, stage {k + 1}", attrs=dict(attrs)))
-            names = [f"R{next(numbers)}" for _ in range(len(rf) + 1)]
-            new += feedback_network(names, sense, feedback, rf, rg, f"output {cls} buffer", part_attrs)
-            record.setdefault("stages", []).append({"rf_ohm": list(rf), "rg_ohm": rg, "gain": got,
-                                                    "rf": names[:-1], "rg": names[-1],
-                                                    "sense_net": sense, "feedback_net": feedback})
-        else:
-            got = 1.0
-            new.append(Component(x_name, "X", (stage_in, sense, amp_out), subckt=opamp.subckt_name,
-                                 origin=f"output {cls} buffer: op-amp follower", attrs=dict(attrs)))
-        achieved *= got
-        opamps.append({"designator": x_name, "output_net": amp_out})
-        stage_in = amp_out
-    new.append(resistor((f"bo{j + 1}", port), ISOLATION_OHM, "isolation resistor", dict(part_attrs)))
+    amplifier = _Amplifier(graph, cls, element, j, port, ctx.options.tolerance.get("R"), opamp)
+    achieved, opamps = amplifier.build(source, gain, record)
+    new += amplifier.parts
     if driver.kind == "E":
         graph.replace(driver.name, *new)
     else:
@@ -321,6 +282,71 @@ def _buffer(graph: CircuitGraph, ctx: CompileContext, j: int, port: str, gain: f
         for comp in new[1:]:
             graph.add(comp)
     return {**record, "gain": achieved, "opamps": opamps}
+
+
+class _Amplifier:
+    """The op-amp stages of output j's parts-level buffer (class ``cls``, model ``element``),
+    collected in ``parts``: the input resistance load, stages of at most
+    :data:`STAGE_GAIN_MAX` (E96 feedback pairs of tolerance ``r_tolerance``, a fraction) and the
+    isolation resistor onto ``port``. Designators continue from ``graph``'s next free X and R."""
+
+    def __init__(self, graph: CircuitGraph, cls: str, element: str, j: int, port: str,
+                 r_tolerance: float | None, opamp: OpampModel) -> None:
+        self.cls, self.j, self.port, self.opamp = cls, j, port, opamp
+        self.attrs = {ROLE: "buffer", ELEMENT: element}
+        self.element = element
+        self.part = PartInfo("E96", r_tolerance)
+        self.x_first = int(graph.next_designator("X")[1:])
+        self.numbers = iter(range(int(graph.next_designator("R")[1:]), 10**9))
+        self.parts: list[Component] = []
+
+    def resistor(self, nodes: tuple[str, str], value: float, what: str, attrs: dict,
+                 part: PartInfo | None) -> Component:
+        return Component(f"R{next(self.numbers)}", "R", nodes, value, origin=f"output {self.cls} buffer: {what}",
+                         attrs=attrs, part=part)
+
+    def build(self, source: str, gain: float, record: dict) -> tuple[float, list[dict]]:
+        """Add the parts amplifying ``source`` by ``gain`` (V/V); each stage with feedback is
+        appended to ``record["stages"]``. Returns (achieved gain, the op-amps' records)."""
+        self.parts.append(self.resistor((source, GROUND), INPUT_RESISTANCE_OHM, "op-amp input resistance",
+                                        {ROLE: "parasitic", ELEMENT: self.element}, None))
+        # Stages of at most STAGE_GAIN_MAX keep each loop's bandwidth (GBW / gain) far above the band.
+        stages = max(1, math.ceil(math.log(gain) / math.log(STAGE_GAIN_MAX) - 1e-9)) if gain > 1 else 1
+        achieved, opamps, stage_in = 1.0, [], source
+        for k in range(stages):
+            # Each stage aims at the gain still missing, so the stages' E96 errors do not add up:
+            # the last one trims the product to GAIN_TARGET.
+            stage_gain = (gain / achieved) ** (1 / (stages - k))
+            amp_out, got = self._stage(k, k == stages - 1, stage_in, stage_gain, record)
+            achieved *= got
+            opamps.append({"designator": f"X{self.x_first + k}", "output_net": amp_out})
+            stage_in = amp_out
+        self.parts.append(self.resistor((f"bo{self.j + 1}", self.port), ISOLATION_OHM, "isolation resistor",
+                                        dict(self.attrs), self.part))
+        return achieved, opamps
+
+    def _stage(self, k: int, last: bool, stage_in: str, stage_gain: float, record: dict) -> tuple[str, float]:
+        """Stage ``k`` (0-based) from net ``stage_in``: a non-inverting amplifier of about
+        ``stage_gain``, or a follower when that is 1. Returns (its output net, its gain)."""
+        x_name, j, cls = f"X{self.x_first + k}", self.j, self.cls
+        # An op-amp's output is a net of the model (headroom checks read it); the last drives the
+        # port through an isolation resistor inside its loop, so the port stays exact.
+        amp_out = f"bo{j + 1}" if last else f"bo{j + 1}_{k + 1}"
+        sense = self.port if last else amp_out
+        if stage_gain <= 1 + 1e-9:
+            self.parts.append(Component(x_name, "X", (stage_in, sense, amp_out), subckt=self.opamp.subckt_name,
+                                        origin=f"output {cls} buffer: op-amp follower", attrs=dict(self.attrs)))
+            return amp_out, 1.0
+        rf, rg, got = gain_pair(stage_gain)
+        feedback = f"fb{j + 1}" + ("" if last else f"s{k + 1}")
+        self.parts.append(Component(x_name, "X", (stage_in, feedback, amp_out), subckt=self.opamp.subckt_name,
+                                    origin=f"output {cls} buffer: op-amp, stage {k + 1}", attrs=dict(self.attrs)))
+        names = [f"R{next(self.numbers)}" for _ in range(len(rf) + 1)]
+        self.parts += feedback_network(names, sense, feedback, rf, rg, f"output {cls} buffer", self.attrs, self.part)
+        record.setdefault("stages", []).append({"rf_ohm": list(rf), "rg_ohm": rg, "gain": got,
+                                                "rf": names[:-1], "rg": names[-1],
+                                                "sense_net": sense, "feedback_net": feedback})
+        return amp_out, got
 
 
 def _readout_element(graph: CircuitGraph, port: str) -> Component:
@@ -342,7 +368,7 @@ def readout_description(level: str, n: int, t0: float, t1: float, opamp: OpampMo
     elements R, C, E, G, X, D/Q/S with device models, B-sources and V sources with a DC or PWL
     :class:`Waveform`), ``volts_per_mean_square``, ``high_volts``, ``window_s``,
     ``detector_limit_v`` (the integrators' swing, None when unlimited) and ``parts`` (counts).
-    R and C parts carry their E-series in ``attrs['series']`` (``ideal`` for the behavioural
+    R and C parts carry their E-series in ``part.series`` (``ideal`` for the behavioural
     integrators' capacitors). Ports of the readout subcircuit: b1..bN (the buffered outputs),
     dec1..decN, det1..detN. ``full_scale_v``: the buffers' peak for the unit sine (V), which
     sizes the integrators.
@@ -398,7 +424,7 @@ def _parts_description(level: str, n: int, t0: float, t1: float, opamp: OpampMod
         elements += _class_parts(j, op, c_int)
     for e in elements:  # the BOM's series: resistors E96, C_COMP an E24 value, C_INT options' series
         if e.kind in "RC":
-            e.attrs["series"] = "E96" if e.kind == "R" else (series_c if e.name.startswith("Cint") else "E24")
+            e.part = PartInfo("E96" if e.kind == "R" else (series_c if e.name.startswith("Cint") else "E24"))
     readout = SubcircuitDef("r2nn_readout", ports, elements,
                             "r2nn readout from parts: rectifier, log-antilog squarer, window integrator, WTA",
                             tuple(DeviceModel(name, MODELS[name][0], tuple(MODELS[name][1].items()))

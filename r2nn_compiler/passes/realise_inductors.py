@@ -5,7 +5,7 @@ Matches: ``options.inductors == "gic"``. Precondition: force-current graph after
 grounded spring inductor (one part or a quantised series pair) by an Antoniou GIC of E-series
 parts (two op-amps, R1, R2, R3, C, R5 trimmed so L·C restores the ideal f0 with the deck's
 op-amp model), plus a loss-compensating resistor where the GIC undamps its resonator. Parts get
-role ``active`` and the quantise attrs. CompileError for floating inductors, force-voltage
+role ``active`` and the quantise ``PartInfo``. CompileError for floating inductors, force-voltage
 graphs and inductors with a modelled winding loss; the whole graph's poles must decay.
 Topology, derivation and value choices: docs/passes.md.
 """
@@ -21,14 +21,14 @@ import numpy as np
 from .. import eseries
 from ..circuit import GROUND, CircuitGraph, Component, Port, SubcircuitDef, mna_matrices
 from ..circuit.opamp import OpampModel, from_options, subcircuit
-from ..circuit.annotations import IDEAL_VALUE
+from ..circuit.annotations import ideal_value_of
 from ..circuit.annotations import opamps as graph_opamps
 from ..errors import CompileError, Location
 from ..eseries import Pair
 from ..reference import default_grid, state_space
 from .base import ELEMENT, MAPPING, ROLE, CompileContext, Pass, PassResult, register
 from .common.poles import fresh_designators, pole_text, slowest, slowest_pole, swap_model
-from .common.realise import PAIR, realise
+from .common.realise import realise
 from .common.response import circuit_response, reference_response, relative_error
 from .common.tanks import IN_SERIES_WITH
 
@@ -213,7 +213,6 @@ class RealiseInductors(Pass):
         system = mna_matrices(graph, inputs).state_space([p.net for p in ctx.outputs] + nets)
         pole = slowest(system.poles())
         _require_decaying(pole, opamp)
-        graph.meta["opamps"] = [op.as_dict() for op in graph_opamps(graph)]
         graph.meta["opamp_model"] = opamp.as_dict()
         ctx.graph = graph
 
@@ -224,28 +223,7 @@ class RealiseInductors(Pass):
                  / np.array([p.gain for p in ctx.outputs])[:, None, None])
         h_after = relative_error(h[:n_out, :, :freqs.size] * gains, h_model)
         _output_peaks(records, loads, dict(zip(nets, h[n_out:, :, freqs.size:])), peak_freqs, opamp.swing_v)
-        lo, hi = options.ranges.get("R", (0.0, math.inf))
-        outside = sorted(name for r in records for name, (kind, value) in r["parts"].items()
-                         if kind == "R" and not lo <= value <= hi)
-        worst = {key: max(records, key=lambda r: abs(r[key] or 0.0)) for key in
-                 ("l_error", "l_error_uncompensated", "resonator_q_shift")}
-        l_worst, gbw_worst, q_worst = (worst["l_error"], worst["l_error_uncompensated"], worst["resonator_q_shift"])
-        least_headroom = min(records, key=lambda r: r["headroom"])
-        summary = (f"{len(records)} spring inductor(s) → Antoniou GICs with {2 * len(records)} op-amps "
-                   f"({opamp.describe()}): L error at f0 {_signed(l_worst['l_error'])} ({l_worst['element']}; "
-                   f"the GBW error {_signed(gbw_worst['l_error_uncompensated'])} trimmed by R5), resonator Q shift "
-                   f"{_signed(q_worst['resonator_q_shift'])} ({q_worst['element']}); op-amp outputs peak "
-                   f"{least_headroom['peak_v_per_unit_input']:.3g} V per unit input ({least_headroom['element']}, "
-                   f"×{least_headroom['headroom']:.3g} headroom to ±{opamp.swing_v:g} V); "
-                   f"slowest pole {pole.real:.4g} 1/s; H(jω) error {h_after:.2e} (was {h_before:.2e})")
-        if outside:
-            summary += f"; {len(outside)} resistor(s) outside {lo:g}..{hi:g} ohm ({', '.join(outside)})"
-        return PassResult(True, summary, {
-            "realised": records, "opamps": graph.meta["opamps"], "opamp_model": opamp.as_dict(),
-            "slowest_pole": [pole.real, pole.imag], "h_relative_error_before": h_before,
-            "h_relative_error": h_after, "resistors_out_of_range": outside,
-            "worst_l_error": l_worst["l_error"], "worst_resonator_q_shift": q_worst["resonator_q_shift"],
-            "least_headroom": least_headroom["headroom"]})
+        return _result(ctx, records, opamp, pole, h_before, h_after)
 
     def _realise(self, ctx: CompileContext, graph: CircuitGraph, element: str, net: str, group: list[Component],
                  subckt: str, emitted: SubcircuitDef, peak_v) -> dict:
@@ -253,7 +231,7 @@ class RealiseInductors(Pass):
         GIC of E-series parts (and a loss-compensating resistor if needed); return its record."""
         options = ctx.options
         cap = _capacitance(graph, element)
-        l_target = group[0].attrs.get(IDEAL_VALUE, sum(c.value for c in group)) * cap.ideal / cap.achieved
+        l_target = ideal_value_of(group[0], sum(c.value for c in group)) * cap.ideal / cap.achieved
         f0 = 1.0 / (2 * math.pi * math.sqrt(l_target * cap.achieved))
         r_series, c_series = (_series(options, kind) for kind in ("R", "C"))
         design = design_gic(l_target, f0, emitted, r_series, c_series, options.ranges.get("C", (0.0, math.inf)),
@@ -322,6 +300,35 @@ def _parts(net: str, values: GicValues, subckt: str, xs, rs, cs: str, nets, attr
     ]
 
 
+def _result(ctx: CompileContext, records: list[dict], opamp: OpampModel, pole: complex, h_before: float,
+            h_after: float) -> PassResult:
+    """The pass's log entry: the worst GIC (L error, GBW error, Q shift, headroom), the slowest
+    pole, the H(jω) error before and after, and the resistors outside ``options.ranges['R']``."""
+    graph = ctx.graph
+    lo, hi = ctx.options.ranges.get("R", (0.0, math.inf))
+    outside = sorted(name for r in records for name, (kind, value) in r["parts"].items()
+                     if kind == "R" and not lo <= value <= hi)
+    worst = {key: max(records, key=lambda r: abs(r[key] or 0.0)) for key in
+             ("l_error", "l_error_uncompensated", "resonator_q_shift")}
+    l_worst, gbw_worst, q_worst = (worst["l_error"], worst["l_error_uncompensated"], worst["resonator_q_shift"])
+    least_headroom = min(records, key=lambda r: r["headroom"])
+    summary = (f"{len(records)} spring inductor(s) → Antoniou GICs with {2 * len(records)} op-amps "
+               f"({opamp.describe()}): L error at f0 {_signed(l_worst['l_error'])} ({l_worst['element']}; "
+               f"the GBW error {_signed(gbw_worst['l_error_uncompensated'])} trimmed by R5), resonator Q shift "
+               f"{_signed(q_worst['resonator_q_shift'])} ({q_worst['element']}); op-amp outputs peak "
+               f"{least_headroom['peak_v_per_unit_input']:.3g} V per unit input ({least_headroom['element']}, "
+               f"×{least_headroom['headroom']:.3g} headroom to ±{opamp.swing_v:g} V); "
+               f"slowest pole {pole.real:.4g} 1/s; H(jω) error {h_after:.2e} (was {h_before:.2e})")
+    if outside:
+        summary += f"; {len(outside)} resistor(s) outside {lo:g}..{hi:g} ohm ({', '.join(outside)})"
+    return PassResult(True, summary, {
+        "realised": records, "opamps": [op.as_dict() for op in graph_opamps(graph)], "opamp_model": opamp.as_dict(),
+        "slowest_pole": [pole.real, pole.imag], "h_relative_error_before": h_before,
+        "h_relative_error": h_after, "resistors_out_of_range": outside,
+        "worst_l_error": l_worst["l_error"], "worst_resonator_q_shift": q_worst["resonator_q_shift"],
+        "least_headroom": least_headroom["headroom"]})
+
+
 @dataclass(frozen=True)
 class _Capacitance:
     achieved: float
@@ -336,11 +343,11 @@ def _capacitance(graph: CircuitGraph, element: str) -> _Capacitance:
         raise CompileError(f"realise_inductors: resonator {element} has {len(caps)} mass capacitor(s); expected "
                            "one or a quantised pair")
     values = [c.value for c in caps]
-    if len(caps) == 1 or caps[0].attrs.get(PAIR) == "parallel":
+    if len(caps) == 1 or (caps[0].part is not None and caps[0].part.pair == "parallel"):
         achieved = sum(values)
     else:
         achieved = 1.0 / sum(1.0 / v for v in values)
-    return _Capacitance(achieved, caps[0].attrs.get(IDEAL_VALUE, achieved))
+    return _Capacitance(achieved, ideal_value_of(caps[0], achieved))
 
 
 def _spring_groups(ctx: CompileContext, graph: CircuitGraph, inductors: list[Component]

@@ -53,17 +53,7 @@ class RealiseNegative(Pass):
         negative = [c for c in graph.components if c.kind in ("R", "L", "C") and c.value < 0]
         if not negative:
             return PassResult(False, "no negative elements to realise")
-        if ctx.model.analogy == "force_voltage":
-            comp = negative[0]
-            raise CompileError(f"realise_negative: {comp.origin or comp.name} is a negative series {comp.kind} "
-                               f"({comp.name} = {comp.value:.4g} {comp.unit}) in a force-voltage mesh, which is not "
-                               "realised: compile with analogy force_current")
-        for comp in negative:
-            if comp.kind == "C" or (comp.kind == "L" and GROUND in comp.nodes):
-                raise CompileError(f"realise_negative: no active realisation for {comp.name} = {comp.value:.4g} "
-                                   f"{comp.unit} ({comp.origin or 'no origin'}): only negative grounded resistors "
-                                   "and negative floating resistors or inductors are realised")
-
+        _require_realisable(ctx, negative)
         opamp = from_options(ctx.options)
         proof = opamp if opamp.kind == "macro" else dataclasses.replace(opamp, kind="macro")
         inputs = [p.net for p in ctx.inputs]
@@ -71,52 +61,76 @@ class RealiseNegative(Pass):
         if before.real >= 0:
             raise CompileError(f"realise_negative: the graph is unstable before any realisation (pole "
                                f"{pole_text(before)}): an earlier pass changed the network")
-        grounded_nets = list(dict.fromkeys(_resonator_net(c) for c in negative if c.kind == "R" and GROUND in c.nodes))
-        # Every element in its preferred form first, proven once; element by element (each step
-        # proven, OCS where SCS grows, the culprit named) only if that circuit is not stable.
-        proven = None  # the slowest pole of the realised graph, when the batch proof found it
-        for prove_each in (False, True):
-            realiser = _Realiser(graph, proof, inputs, ctx.options.ranges.get("R", (0.0, math.inf)),
-                                 _band_centre_hz(ctx), prove_each)
-            records = [realiser.grounded(net) for net in grounded_nets]
-            records += [realiser.floating(comp) for comp in negative if GROUND not in comp.nodes]
-            if prove_each:
-                break
-            pole = slowest_pole(realiser.graph, inputs)
-            if pole.real < 0:
-                proven = pole
-                for record in records:
-                    if "opamps" in record:
-                        record["slowest_pole"] = [pole.real, pole.imag]
-                break
-        graph = realiser.graph
+        graph, records, proven = _realise_all(ctx, graph, negative, proof, inputs)
         if opamp.kind != proof.kind:
             graph, proven = swap_model(graph, proof, opamp), None
         after = proven if proven is not None else slowest_pole(graph, inputs)
         if after.real >= 0:
             raise CompileError(f"realise_negative: with the {opamp.describe()} the circuit has a growing pole "
                                f"{pole_text(after)}")
-
-        opamps = [op.as_dict() for op in graph_opamps(graph)]
-        graph.meta["opamps"] = opamps
         graph.meta["opamp_model"] = opamp.as_dict()
         ctx.graph = graph
+        return _result(ctx, records, opamp, before, after)
 
-        freqs = default_grid(ctx.model, ERROR_GRID_POINTS)
-        err = relative_error(circuit_response(ctx, freqs), reference_response(ctx.model, freqs))
-        lo, hi = ctx.options.ranges.get("R", (0.0, math.inf))
-        outside = sorted({name for r in records for name, (kind, value) in r.get("parts", {}).items()
-                          if kind == "R" and not lo <= value <= hi})
-        summary = (f"{sum(r['action'] != 'merged' for r in records)} negative element(s) realised with "
-                   f"{sum(len(r.get('opamps', [])) for r in records)} op-amp(s) ({opamp.describe()}): "
-                   f"slowest pole {after.real:.4g} 1/s "
-                   f"(ideal negative elements: {before.real:.4g} 1/s), H(jω) error {err:.2e}")
-        if outside:
-            summary += f"; {len(outside)} resistor(s) outside {lo:g}..{hi:g} ohm (scale the graph first)"
-        return PassResult(True, summary, {
-            "realised": records, "opamps": opamps, "opamp_model": opamp.as_dict(),
-            "slowest_pole_before": [before.real, before.imag], "slowest_pole_after": [after.real, after.imag],
-            "margin_1_per_s": -after.real, "h_relative_error": err, "resistors_out_of_range": outside})
+
+def _require_realisable(ctx: CompileContext, negative: list[Component]) -> None:
+    """CompileError unless every ``negative`` element has an active realisation here: a
+    force-current graph, no negative C, no negative grounded L."""
+    if ctx.model.analogy == "force_voltage":
+        comp = negative[0]
+        raise CompileError(f"realise_negative: {comp.origin or comp.name} is a negative series {comp.kind} "
+                           f"({comp.name} = {comp.value:.4g} {comp.unit}) in a force-voltage mesh, which is not "
+                           "realised: compile with analogy force_current")
+    for comp in negative:
+        if comp.kind == "C" or (comp.kind == "L" and GROUND in comp.nodes):
+            raise CompileError(f"realise_negative: no active realisation for {comp.name} = {comp.value:.4g} "
+                               f"{comp.unit} ({comp.origin or 'no origin'}): only negative grounded resistors "
+                               "and negative floating resistors or inductors are realised")
+
+
+def _realise_all(ctx: CompileContext, graph: CircuitGraph, negative: list[Component], proof: OpampModel,
+                 inputs: list[str]) -> tuple[CircuitGraph, list[dict], complex | None]:
+    """Realise every ``negative`` element with op-amps of model ``proof`` on a copy of ``graph``.
+    Every element in its preferred form first, proven once; element by element (each step
+    proven, OCS where SCS grows, the culprit named) only if that circuit is not stable.
+    Returns (the realised graph, the records, the slowest pole when the batch proof found it)."""
+    grounded_nets = list(dict.fromkeys(_resonator_net(c) for c in negative if c.kind == "R" and GROUND in c.nodes))
+    for prove_each in (False, True):
+        realiser = _Realiser(graph, proof, inputs, ctx.options.ranges.get("R", (0.0, math.inf)),
+                             _band_centre_hz(ctx), prove_each)
+        records = [realiser.grounded(net) for net in grounded_nets]
+        records += [realiser.floating(comp) for comp in negative if GROUND not in comp.nodes]
+        if prove_each:
+            break
+        pole = slowest_pole(realiser.graph, inputs)
+        if pole.real < 0:
+            for record in records:
+                if "opamps" in record:
+                    record["slowest_pole"] = [pole.real, pole.imag]
+            return realiser.graph, records, pole
+    return realiser.graph, records, None
+
+
+def _result(ctx: CompileContext, records: list[dict], opamp: OpampModel, before: complex,
+            after: complex) -> PassResult:
+    """The pass's log entry: what was realised, the poles before and after, the H(jω) error
+    and the resistors outside ``options.ranges['R']``."""
+    opamps = [op.as_dict() for op in graph_opamps(ctx.graph)]
+    freqs = default_grid(ctx.model, ERROR_GRID_POINTS)
+    err = relative_error(circuit_response(ctx, freqs), reference_response(ctx.model, freqs))
+    lo, hi = ctx.options.ranges.get("R", (0.0, math.inf))
+    outside = sorted({name for r in records for name, (kind, value) in r.get("parts", {}).items()
+                      if kind == "R" and not lo <= value <= hi})
+    summary = (f"{sum(r['action'] != 'merged' for r in records)} negative element(s) realised with "
+               f"{sum(len(r.get('opamps', [])) for r in records)} op-amp(s) ({opamp.describe()}): "
+               f"slowest pole {after.real:.4g} 1/s "
+               f"(ideal negative elements: {before.real:.4g} 1/s), H(jω) error {err:.2e}")
+    if outside:
+        summary += f"; {len(outside)} resistor(s) outside {lo:g}..{hi:g} ohm (scale the graph first)"
+    return PassResult(True, summary, {
+        "realised": records, "opamps": opamps, "opamp_model": opamp.as_dict(),
+        "slowest_pole_before": [before.real, before.imag], "slowest_pole_after": [after.real, after.imag],
+        "margin_1_per_s": -after.real, "h_relative_error": err, "resistors_out_of_range": outside})
 
 
 class _Realiser:

@@ -21,7 +21,7 @@ from ..errors import CompileError
 from ..reference import default_grid
 from ..reference.statespace import ringing_frequencies_hz
 from ..units import format_si
-from ..circuit.annotations import NOT_PARTS
+from ..circuit.annotations import NOT_PARTS, Series, series_of
 from .base import MAPPING, ROLE, CompileContext, Pass, PassResult, register
 from .common.response import circuit_response, reference_response, relative_error
 from .common.tanks import model_band_hz, relative_change, resonator_tanks
@@ -239,6 +239,6 @@ def _require_unscaled(graph: CircuitGraph) -> None:
                                "put it before realise_negative")
         if comp.attrs.get(ROLE) == "parasitic":
             raise CompileError(f"scale must run before parasitics ({comp.name} is a loss of fixed value)")
-        if comp.attrs.get("series") not in (None, "wiring"):
+        if series_of(comp) not in (None, Series.WIRING):
             raise CompileError(f"scale must run before quantisation ({comp.name} is already an "
-                               f"{comp.attrs['series']} part)")
+                               f"{comp.part.series} part)")

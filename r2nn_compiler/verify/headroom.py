@@ -1,9 +1,10 @@
 """Op-amp output headroom: the peak |V(out)| of every op-amp in a transient against its swing.
 
 The linear op-amp models cannot clip, so a simulation stays "correct" even where a real part
-would saturate; this check says where it would. The op-amps come from the compiled graph's
-``meta["opamps"]`` (written by ``realise_negative``), which the backend copies into
-``manifest["opamps"]``: a list of ``{"designator", "element", "realises", "output_net"}``.
+would saturate; this check says where it would. The op-amps are the compiled graph's
+(``circuit.annotations.opamps``: active realisations, then output buffers), which the backend
+writes into ``manifest["opamps"]``: a list of ``{"designator", "element", "realises",
+"output_net"}``.
 The swing is ``manifest``'s op-amp model ``swing_v`` (±13.5 V for the TL072 default).
 
 Vector names: an output net is a net *of the model subcircuit*, so in a testbench that

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from ... import eseries
 from ...circuit import GROUND, CircuitGraph, Component
+from ...circuit.annotations import PartInfo
 from ...errors import CompileError
 
 #: Relative gain (weight) error the buffer's Rf/Rg aims for.
@@ -37,14 +38,15 @@ def gain_pair(gain: float, series: str = "E96", target: float = GAIN_TARGET
 
 
 def feedback_network(names: list[str], sense: str, feedback: str, rf: tuple[float, ...], rg: float,
-                     what: str, attrs: dict) -> list[Component]:
+                     what: str, attrs: dict, part: PartInfo | None) -> list[Component]:
     """A non-inverting stage's feedback divider: Rf (one part, or several in series through nets
     ``<feedback>_1``...) from ``sense`` to ``feedback`` and Rg from ``feedback`` to ground,
-    designated ``names`` (Rf parts, then Rg)."""
+    designated ``names`` (Rf parts, then Rg), each with ``attrs`` and ``part``."""
     chain = [sense] + [f"{feedback}_{i}" for i in range(1, len(rf))] + [feedback]
-    parts = [Component(name, "R", (a, b), value, origin=f"{what}: Rf", attrs=dict(attrs))
+    parts = [Component(name, "R", (a, b), value, origin=f"{what}: Rf", attrs=dict(attrs), part=part)
              for name, value, a, b in zip(names, rf, chain, chain[1:])]
-    return parts + [Component(names[len(rf)], "R", (feedback, GROUND), rg, origin=f"{what}: Rg", attrs=dict(attrs))]
+    return parts + [Component(names[len(rf)], "R", (feedback, GROUND), rg, origin=f"{what}: Rg",
+                              attrs=dict(attrs), part=part)]
 
 
 def retrim_buffer(graph: CircuitGraph, record: dict, factor: float, target: float) -> bool:
@@ -67,7 +69,7 @@ def retrim_buffer(graph: CircuitGraph, record: dict, factor: float, target: floa
         graph.remove(comp.name)
     # In the first old part's place, so the netlist keeps each stage's parts together.
     graph.replace(old[0].name, *feedback_network(names, stage["sense_net"], stage["feedback_net"], rf, rg, what,
-                                                   dict(old[0].attrs)))
+                                                   dict(old[0].attrs), old[0].part))
     record["gain"] *= got / stage["gain"]
     stage.update(rf_ohm=list(rf), rg_ohm=rg, gain=got, rf=names[:-1])
     return True

@@ -5,7 +5,10 @@ Values SI, times in circuit seconds."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from ...circuit import GROUND, CircuitGraph, Component
+from ...circuit.annotations import PartInfo, Series, series_of
 from ...circuit.devices import Behaviour, Waveform
 from ...units import format_spice
 
@@ -34,11 +37,11 @@ def attach_readout(graph: CircuitGraph, description: dict, nodes: list[str], tol
     into ``graph.subcircuits``, its instance :data:`READOUT_INSTANCE` on ``nodes`` into
     ``graph.readout``; ``description['subcircuits']`` becomes their names and
     ``description['instance']`` the instance's designator. R and C parts of a bought series
-    get ``tolerance`` (fraction per kind) in ``attrs['tolerance']``, for the BOM."""
+    get ``tolerance`` (fraction per kind) in ``part.tolerance``, for the BOM."""
     for defn in description["subcircuits"]:
         for comp in defn.components:
-            if comp.attrs.get("series") not in (None, "ideal"):
-                comp.attrs["tolerance"] = tolerance.get(comp.kind)
+            if series_of(comp) not in (None, Series.IDEAL):
+                comp.part = dataclasses.replace(comp.part, tolerance=tolerance.get(comp.kind))
         graph.define_subcircuit(defn)
     graph.readout = Component(READOUT_INSTANCE, "X", nodes, subckt=description["subckt"], origin=READOUT_ORIGIN)
     description["subcircuits"] = [defn.name for defn in description["subcircuits"]]
@@ -113,9 +116,9 @@ def part_counts(elements: list[Component]) -> dict[str, int]:
 
 def part(name: str, nodes: list[str], value: float, series: str | None = None) -> Component:
     """An R, C, E or G of ``value`` (SI), or a DC V source written ``dc <value>``; ``series``
-    (the BOM's) in ``attrs['series']`` when given."""
+    (the BOM's) in ``part.series`` when given."""
     kind = name[0].upper()
-    return Component(name, kind, nodes, value, attrs={"series": series} if series else {},
+    return Component(name, kind, nodes, value, part=PartInfo(series) if series else None,
                      waveform=Waveform() if kind == "V" else None)
 
 

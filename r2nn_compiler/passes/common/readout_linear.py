@@ -31,6 +31,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...circuit import GROUND, Component, Port, SubcircuitDef
+from ...circuit.annotations import PartInfo
 from ...errors import CompileError, Location
 from ...model import Model
 from ...reference import feature_taps
@@ -145,8 +146,8 @@ def realise(ctx: CompileContext, level: str) -> PassResult:
         graph.add_port(Port(f"dec{j + 1}", "decision", cls))
         graph.add(Component(graph.next_designator("R"), "R", (f"dec{j + 1}", GROUND), DECISION_LOAD_OHM,
                             origin=f"class {cls} decision port load",
-                            attrs={ROLE: "readout", ELEMENT: cls, "series": "E96",
-                                   "tolerance": ctx.options.tolerance.get("R")}))
+                            attrs={ROLE: "readout", ELEMENT: cls},
+                            part=PartInfo("E96", ctx.options.tolerance.get("R"))))
     graph = decisions_before_supplies(graph)
     ctx.graph = graph
     description = layer_description(model, np.array([p.gain for p in ctx.outputs]), ctx.time_scale)
