@@ -110,15 +110,3 @@ def test_runs_once():
     count = len(losses(ctx))
     run_flow(ctx, ["parasitics"])
     assert len(losses(ctx)) == count and [e.name for e in ctx.log].count("parasitics") == 1
-
-
-def test_the_hardware_flow_with_parasitics_buys_quantised_parts(tmp_path):
-    """``--parasitics`` must not leave the inductors and capacitors at exact values: the loss
-    resistors it adds carry part data of their own, which once stopped ``quantise`` matching."""
-    from r2nn_compiler.backend.bom import bom_rows
-    from r2nn_compiler.compiler import compile_model
-
-    result = compile_model(load_model(TOY), tmp_path / "deck", options=CompileOptions(parasitics=True))
-    assert any(e.name == "quantise" and e.changed for e in result.log)
-    rows = [r for r in bom_rows(result.context.graph) if r["kind"] in "LC"]
-    assert rows and all(r["series"] not in ("exact", "ideal") for r in rows), rows

@@ -72,7 +72,7 @@ class Quantise(Pass):
 
     def match(self, ctx: CompileContext) -> bool:
         return (ctx.graph is not None and not ctx.options.exact
-                and any(c.part is None for c in _partition(ctx.graph)[0]))
+                and not any(c.part is not None for c in ctx.graph.components))
 
     def transform(self, ctx: CompileContext) -> PassResult:
         graph = ctx.require_graph(self.name)
