@@ -125,7 +125,7 @@ def main() -> int:
     print("|---|---:|---:|---|")
     for bank in banks(args.demo):
         acc = np.array(result[bank.name])
-        print(f"| {bank.name} | {bank.detectors} | {100 * acc.mean():.1f} ± {100 * acc.std():.1f} % | "
+        print(f"| {bank.name} | {bank.detectors} | {100 * acc.mean():.1f} ± {100 * acc.std(ddof=1 if acc.size > 1 else 0):.1f} % | "
               + ", ".join(f"{100 * a:.1f}" for a in acc) + " |")
     if recorded.is_file():
         trained = json.loads(recorded.read_text())

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import shlex
 import statistics
 import sys
 import time
@@ -124,6 +125,8 @@ def main() -> int:
         return 0
     if len(args.seeds) < 1 or len(set(args.seeds)) != len(args.seeds):
         ap.error("--seeds: distinct seeds, at least one")
+    if args.overrides and args.out is None:
+        ap.error("--set: give --out too (examples/<demo>/seeds.json records the demo's own settings)")
     args.per_class = args.per_class or PER_CLASS[args.demo]
     settings = with_overrides(SETTINGS[args.demo], args.overrides, ap)
     t0 = time.perf_counter()
@@ -134,7 +137,7 @@ def main() -> int:
               f"circuit MNA agreement {100 * runs[-1]['mna_agreement_all_held_out']:.1f} %", flush=True)
     recorded = {"demo": args.demo, "command": f"python examples/run_seeds.py {args.demo} --seeds "
                 + " ".join(map(str, args.seeds)) + f" --steps {args.steps} --per-class {args.per_class}"
-                + "".join(f" --set {o}" for o in args.overrides),
+                + "".join(f" --set {shlex.quote(o)}" for o in args.overrides),
                 "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()},
                 "reference_accuracy": summary([r["reference_accuracy"] for r in runs]),
                 "shifted_accuracy": summary([r["shifted"]["reference_accuracy"] for r in runs]),

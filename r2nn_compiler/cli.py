@@ -16,6 +16,7 @@ import click
 import numpy as np
 
 from . import __version__, compiler, reference
+from .circuit.tolerances import DEFAULT_TOLERANCES, parse_tolerances
 from .errors import R2nnError, UsageError
 from .model.ir import READOUT_KINDS
 from .options import (CompileArgs, compile_options, kicad_footprints, parse_band, parse_flow, parse_frequencies,
@@ -471,7 +472,7 @@ def verify(model_path, outdir, more_signals, signal_paths, rate, json_path, plot
 
     _check_output_file(json_path, "--json")
     if plot_dir is not None and Path(plot_dir).exists() and not Path(plot_dir).is_dir():
-            raise UsageError(f"--plot: {plot_dir} exists and is not a directory")
+        raise UsageError(f"--plot: {plot_dir} exists and is not a directory")
     model = compiler.load_model(model_path)
     paths = list(signal_paths) + list(more_signals)
     report = compiler.verify(model, outdir, paths, rate_hz=rate, engine=engine, run_ac=not no_ac,
@@ -630,9 +631,9 @@ def train_cmd(data_path, out_path, n_resonators, band_text, freq_text, passive, 
     compiler.check_model_path(out_path)
     _check_figure_file(plot_path, "--plot")
     if tolerances_text:
-        from .circuit.tolerances import parse_tolerances
-
         parse_tolerances(tolerances_text, "--tolerances")
+        if hardware_aware:
+            raise UsageError("--tolerances: choose them or --hardware-aware, not both")
     options = TrainOptions(n_resonators=n_resonators, passive=passive, max_couplings=max_couplings, l1=l1,
                            coupling_kinds=("damper", "spring") if springs else ("damper",),
                            hardware_aware=hardware_aware, steps=steps, validation=validation, seed=seed,
@@ -657,7 +658,7 @@ def train_cmd(data_path, out_path, n_resonators, band_text, freq_text, passive, 
 @click.argument("more_signals", nargs=-1, metavar="[SIGNAL...]", type=click.Path())
 @click.option("--signals", "signal_paths", multiple=True, type=click.Path(),
               help="Signal file or directory (repeatable). Folders named after a class label their signals.")
-@click.option("--tol", "tol_text", default="R=1%,C=5%,L=10%", show_default=True,
+@click.option("--tol", "tol_text", default=DEFAULT_TOLERANCES, show_default=True,
               help="Part tolerances per kind.")
 @click.option("--runs", type=click.IntRange(1, 1_000_000), default=500, show_default=True)
 @click.option("--distribution", type=click.Choice(["uniform", "normal"]), default="uniform", show_default=True,
@@ -674,7 +675,6 @@ def train_cmd(data_path, out_path, n_resonators, band_text, freq_text, passive, 
 def tolerance_cmd(model_path, outdir, more_signals, signal_paths, tol_text, runs, distribution, seed, spot_checks,
                   workers, scheduler, rate, json_path) -> None:
     """Monte Carlo over part tolerances of the deck in OUTDIR (circuit-level MNA, ngspice spot checks)."""
-    from .circuit.tolerances import parse_tolerances
 
     _check_output_file(json_path, "--json")
     model = compiler.load_model(model_path)

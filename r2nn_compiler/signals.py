@@ -142,13 +142,14 @@ def _read_csv(path: Path) -> np.ndarray:
 
 def signal_files(paths: list[str | Path]) -> list[Path]:
     """Expand directories into their signal files, then those of their immediate subfolders
-    (class folders: a folder named after a class labels its signals), each sorted; plain files
-    are kept as given."""
+    (class folders: a folder named after a class labels its signals; hidden folders skipped),
+    each sorted; plain files are kept as given."""
     files: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
             files += _signals_in(p)
-            files += [f for sub in sorted(d for d in p.iterdir() if d.is_dir()) for f in _signals_in(sub)]
+            files += [f for sub in sorted(d for d in p.iterdir() if d.is_dir() and not d.name.startswith("."))
+                      for f in _signals_in(sub)]
         else:
             files.append(p)
     return files

@@ -178,3 +178,25 @@ def test_cli_method_flags_json_and_bad_values(tmp_path):
     for flag, value in (("--method", "bogus"), ("--spot-checks", "-1"), ("--spot-checks", "x")):
         bad = runner.invoke(main, args + [flag, value])
         assert bad.exit_code == 2 and f"Invalid value for '{flag}'" in bad.output
+
+
+def test_an_unreadable_cache_file_is_no_kernel_and_does_not_stop_a_store(tmp_path):
+    """A truncated or empty kernel file (an interrupted writer, a full disk) counts as absent,
+    and storing beside it still works; no temporary file is left behind."""
+    import numpy as np
+
+    from r2nn_compiler.verify import kernel_cache as kc
+
+    deck = tmp_path / "deck"
+    deck.mkdir()
+    key = kc.KernelKey("ab" * 32, 1e-4, 4, 8, ())
+    kernel = kc.Kernel(np.ones((1, 2, 1, 8)), np.zeros((1, 2, 0, 0)), np.zeros(0), 0, 1, 4, 1e-4)
+    folder = kc.cache_dir(deck)
+    folder.mkdir()
+    (folder / f"{key.digest()}.npz").write_bytes(b"PK\x03\x04 truncated")
+    (folder / "other.npz").write_bytes(b"")
+    assert kc.load(deck, key) is None
+    assert kc.store(deck, key, kernel)
+    loaded = kc.load(deck, key)
+    assert loaded is not None and np.array_equal(loaded.outputs, kernel.outputs)
+    assert sorted(p.name for p in folder.iterdir()) == sorted([f"{key.digest()}.npz", "other.npz"])

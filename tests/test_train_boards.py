@@ -80,3 +80,9 @@ def test_bad_tolerances_are_refused_before_training():
     with pytest.raises(UsageError, match="tolerance_draws"):
         train(tones_dataset(per_class=2), TrainOptions(n_resonators=6, tolerances="R=1%", tolerance_draws=0),
               progress=False)
+
+
+def test_tolerances_and_gaussian_noise_together_are_refused():
+    with pytest.raises(UsageError, match="not both"):
+        train(tones_dataset(per_class=2), TrainOptions(n_resonators=6, tolerances="R=1%", hardware_aware=0.02),
+              progress=False)

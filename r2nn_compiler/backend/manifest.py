@@ -14,8 +14,8 @@ Ports: inputs, then outputs (or taps), then decisions, then supplies.
 Keys are only ever added, never changed in meaning. Build information: ``parts`` (how many
 parts the BOM asks a builder to buy: positive R, L, C and subcircuit instances, not ideal
 elements), ``not_in_bom`` (components the BOM leaves out, per reason: ``wiring``,
-``parasitic``), ``opamps`` and ``opamp_model`` (as the realisation passes recorded them in the
-graph's meta; [] and null without them) and ``out_of_range`` (the ``scale`` pass's list of
+``parasitic``), ``opamps`` (derived from the graph, ``circuit.annotations.opamps``) and ``opamp_model``
+(as the realisation passes recorded it in the graph's meta; [] and null without them) and ``out_of_range`` (the ``scale`` pass's list of
 parts still outside the practical value ranges, each with its reason; [] without that pass).
 ``energy`` (null when not given): op-amp count, ±supply volts, quiescent amperes per op-amp,
 static power (W), readout window (s), energy per decision (J), decision settling and latency

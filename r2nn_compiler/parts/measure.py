@@ -250,7 +250,7 @@ def measure_bjt_hfe(p: BjtPart) -> float:
     sign = 1 if p.polarity == "NPN" else -1
     top = 4 * p.check_ic_a / 50
     body = [
-        f"Vc c 0 {sign * p.check_vce_v}", f"Ib 0 b 0", f"Q1 c b 0 {p.name}",
+        f"Vc c 0 {sign * p.check_vce_v}", "Ib 0 b 0", f"Q1 c b 0 {p.name}",
         f".dc Ib 0 {sign * top} {sign * top / 400}",
     ]
     res = _run(f"bjt bench {p.name}", render(p), body)

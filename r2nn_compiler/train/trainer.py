@@ -243,6 +243,9 @@ def _check_options(options: TrainOptions) -> None:
     """Raise UsageError naming the first option outside its range."""
     if options.tolerances:
         parse_tolerances(options.tolerances, "tolerances")
+        if options.hardware_aware:
+            raise UsageError("tolerances: choose them or hardware_aware's Gaussian noise, not both",
+                             Location(parameter="tolerances"))
     checks = [
         ("n_resonators", options.n_resonators >= 1, "an integer >= 1"),
         ("max_couplings", options.max_couplings is None or options.max_couplings >= 0, "None or >= 0"),

@@ -21,9 +21,6 @@ from ..numerics.statespace import StateSpace
 from ..signals import Signal
 from .manifest import CompiledDeck, observed_ports
 
-#: The kinds of purchasable passive parts.
-KINDS = ("R", "L", "C")
-
 #: Held while a graph's part values are changed for one analysis and put back.
 _GRAPH_LOCK = threading.Lock()
 

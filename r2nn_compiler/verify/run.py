@@ -10,7 +10,6 @@ never changed here. Design and speed notes: docs/verify.md.
 from __future__ import annotations
 
 import math
-import shutil
 import sys
 import tempfile
 import time
@@ -20,8 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import reference
-from ..backend import NgspiceNetlister, Testbench, f_max_hz, testbench_net
-from ..backend.ngspice import SAFE_ABSOLUTE_PATH
+from ..backend import NgspiceNetlister, Testbench, testbench_net
 from ..errors import Location, SimulationError, VerificationError
 from ..executor import LocalExecutor
 from ..model import Model
@@ -30,8 +28,6 @@ from ..numerics.statespace import StateSpace
 from ..passes.base import observed_nodes
 from ..passes.common.response import reference_response
 from ..signals import Signal, check_fits
-from ..sim import NgspiceBatch, NgspiceShared
-from ..sim.stepsize import choose_substeps
 from . import decisions as readout
 from . import superposition
 from .circuit import CircuitUnderTest, signal_groups
@@ -611,7 +607,8 @@ def check_inputs(model: Model, compiled: CompiledDeck, signals: list[Signal], *,
     """Check everything a verification reads before any of it is simulated: the deck is
     ``model``'s (:func:`manifest.check_matches`), the engine and ``method`` are known, the
     NRMSE tolerance, the accuracy and the timeout are positive (the accuracy below 1), the spot
-    checks a whole number ≥ 0, and every signal can drive the model (:func:`signals.check_fits`:
+    checks a whole number ≥ 0, superposition not asked of a deck with an on-circuit readout, and
+    every signal can drive the model (:func:`signals.check_fits`:
     channels, rate, long enough for the readout window).
 
     Returns the accuracy to aim for (default: ACCURACY_FRACTION of the NRMSE tolerance).
@@ -637,6 +634,9 @@ def check_inputs(model: Model, compiled: CompiledDeck, signals: list[Signal], *,
             call()
         except ValueError as exc:
             raise VerificationError(str(exc), Location(parameter=name)) from None
+    if method == "superposition" and compiled.spec.decisions:
+        raise VerificationError("the deck has an on-circuit readout (not linear): superposition does not "
+                                "apply; use --method auto or direct", Location(parameter="method"))
     for signal in signals:
         check_fits(model, signal)
     return accuracy

@@ -20,11 +20,12 @@ import numpy as np
 
 from .. import reference
 from ..backend import NgspiceNetlister
+from ..circuit.tolerances import KINDS
 from ..errors import Location, SignalError, UsageError
 from ..executor import make_executor
 from ..model import Model
 from ..signals import Signal, check_fits
-from .circuit import KINDS, CircuitUnderTest
+from .circuit import CircuitUnderTest
 from .decisions import decision_ports, linear_circuit
 from .manifest import CompiledDeck, check_matches
 from .run import transient, within_readout
