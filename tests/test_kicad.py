@@ -21,6 +21,7 @@ from r2nn_compiler.backend.kicad.sexpr import Atom, dumps, loads, node
 from r2nn_compiler.cli import main
 from r2nn_compiler.compiler import compile_model, load_model
 from r2nn_compiler.errors import UsageError
+from r2nn_compiler.passes import CompileOptions
 
 from .conftest import ROOT, TOY
 from .test_verify import same_but_rounding
@@ -87,6 +88,29 @@ def test_toy_schematic_is_checked_by_kicad(tmp_path):
     report = _checked(tmp_path / "toy")
     # off the board: the ideal drives and buffers, and the DC paths of the floating mid nets
     assert report.graph.simulation_only == ["E1", "E2", "E3", "G1", "G2", "R17", "R18", "R19"]
+
+
+@needs_kicad
+def test_toy_analog_readout_is_drawn_part_by_part_and_checked_by_kicad(tmp_path):
+    """``--readout analog``: every op-amp, diode, transistor, switch, reference, R and C of the
+    readout is a symbol (flattened, internal nets ``ro_*``); the decisions reproduce too.
+    ngspice over half the testbench's time."""
+    compile_model(load_model(TOY), tmp_path / "a", options=CompileOptions(readout="analog"), kicad=Footprints())
+    report = _checked(tmp_path / "a", fraction=0.5)
+    assert {"Vgate", "Vreset"} <= set(report.graph.simulation_only)  # the controller's timing
+    sheet = (tmp_path / "a" / "toy.kicad_sch").read_text()
+    for ref, footprint in [("Dpos1", "D_SOD-323"), ("Qlog1", "SOT-23"), ("Sgate1", "SOT-23-6"), ("Xhw1", "SOIC-8"),
+                           ("Vref", "SOT-23")]:
+        assert f'"Reference" "{ref}"' in sheet and footprint in sheet
+    assert 'lib=\\"toy_models.lib\\"' in sheet and ".model d1n4148 D(" in (tmp_path / "a" / "toy_models.lib").read_text()
+    assert '"readout class 1 (low)"' in sheet
+
+
+@needs_kicad
+def test_toy_behavioural_readout_is_simulation_only(tmp_path):
+    compile_model(load_model(TOY), tmp_path / "b", options=CompileOptions(readout="behavioural"), kicad=Footprints())
+    report = _checked(tmp_path / "b", fraction=0.5)
+    assert {"Bsq1", "Bwta1", "Vgate"} <= set(report.graph.simulation_only)
 
 
 @needs_kicad

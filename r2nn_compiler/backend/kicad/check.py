@@ -20,11 +20,12 @@ import numpy as np
 from ...backend.spice_reader import read_library
 from ...circuit import CircuitGraph
 from ...errors import SimulationError
+from .readout import flatten, is_readout, spice_tail
 from .sexpr import Node, children, loads
 
 #: Net name prefix KiCad gives local labels of the root sheet.
 _SHEET = "/"
-_BRACED = re.compile(r'model="\{([^}]*)\}"')
+_MODEL = re.compile(r'model="\{?([^"}]*)\}?"')
 
 
 def kicad_cli() -> str | None:
@@ -113,19 +114,23 @@ def kicad_elements(netlist_text: str) -> tuple[dict[str, Element], list[str]]:
             unsimulated.append(ref)
             continue
         order = [pair.split("=") for pair in fields["Sim.Pins"].split()]
-        braced = _BRACED.search(fields.get("Sim.Params", ""))
-        model = f"{ref[0]} {braced.group(1)}" if braced else fields.get("Sim.Name", "?")
+        raw = _MODEL.search(fields.get("Sim.Params", ""))
+        model = f"{ref[0]} {raw.group(1).replace('v(/', 'v(')}" if raw else fields.get("Sim.Name", "?")
         elements[ref] = Element(model, tuple(pin_nets[ref][pin] for pin, _ in order))
     return elements, unsimulated
 
 
 def deck_elements(graph: CircuitGraph) -> dict[str, Element]:
-    """The deck's elements (its components, then the readout instance) in the same terms."""
-    from ..netlister import spice_number
-
+    """The deck's elements (its components, the readout instance's flattened as the schematic
+    draws them: :func:`.readout.flatten`) in the same terms: a subcircuit instance by its
+    subcircuit, anything else by its letter and what follows its nodes on the deck's line."""
     comps = graph.components + ([graph.readout] if graph.readout is not None else [])
-    return {c.name: Element(c.subckt if c.kind == "X" else f"{c.kind} {spice_number(c.value)}", tuple(c.nodes))
-            for c in comps}
+    flat = []
+    for c in comps:
+        defn = graph.subcircuits.get(c.subckt) if c.kind == "X" else None
+        flat += flatten(c, defn) if defn is not None and is_readout(defn) else [c]
+    return {c.name: Element(c.subckt if c.kind == "X" else f"{c.kind} {spice_tail(c)}".replace('"', "'"), tuple(c.nodes))
+            for c in flat}
 
 
 def compare_graphs(deck: dict[str, Element], kicad: dict[str, Element], unsimulated: list[str],
@@ -243,6 +248,6 @@ def check_compiled(outdir: Path, fraction: float = 1.0) -> KicadReport:
     kicad, unsimulated = kicad_elements(export(schematic, "kicadsexpr", outdir / f"{name}_kicad.net"))
     graph = compare_graphs(deck, kicad, unsimulated, off_board(schematic.read_text()))
     bench = kicad_testbench(outdir, manifest, export(schematic, "spice", outdir / f"{name}_kicad.spice"), list(deck))
-    observed = [p["port"] for p in manifest["outputs"] + manifest.get("taps", [])]
+    observed = [p["port"] for p in manifest["outputs"] + manifest.get("taps", []) + manifest.get("decisions", [])]
     return KicadReport(erc_errors(schematic), graph,
                        worst_relative_difference(outdir / manifest["testbench"], bench, observed, fraction))
