@@ -93,17 +93,19 @@ def test_toy_schematic_is_checked_by_kicad(tmp_path):
 @needs_kicad
 def test_toy_analog_readout_is_drawn_part_by_part_and_checked_by_kicad(tmp_path):
     """``--readout analog``: every op-amp, diode, transistor, switch, reference, R and C of the
-    readout is a symbol (flattened, internal nets ``ro_*``); the decisions reproduce too.
-    ngspice over half the testbench's time."""
+    readout is a symbol, each class's detector on its own hierarchical sheet; the decisions
+    reproduce too. ngspice over half the testbench's time."""
     compile_model(load_model(TOY), tmp_path / "a", options=CompileOptions(readout="analog"), kicad=Footprints())
     report = _checked(tmp_path / "a", fraction=0.5)
     assert {"Vgate", "Vreset"} <= set(report.graph.simulation_only)  # the controller's timing
-    sheet = (tmp_path / "a" / "toy.kicad_sch").read_text()
-    for ref, footprint in [("Dpos1", "D_SOD-323"), ("Qlog1", "SOT-23"), ("Sgate1", "SOT-23-6"), ("Xhw1", "SOIC-8"),
-                           ("Vref", "SOT-23")]:
-        assert f'"Reference" "{ref}"' in sheet and footprint in sheet
-    assert 'lib=\\"toy_models.lib\\"' in sheet and ".model d1n4148 D(" in (tmp_path / "a" / "toy_models.lib").read_text()
-    assert '"readout class 1 (low)"' in sheet
+    sheets = {p.name: p.read_text() for p in (tmp_path / "a").glob("*.kicad_sch")}
+    assert sorted(sheets) == ["toy.kicad_sch"] + [f"toy_readout_class_{k}.kicad_sch" for k in (1, 2, 3)]
+    root, class1 = sheets["toy.kicad_sch"], sheets["toy_readout_class_1.kicad_sch"]
+    assert '(sheet\n' in root and '"Sheetfile" "toy_readout_class_1.kicad_sch"' in root and '"Reference" "Vref"' in root
+    for ref, footprint in [("Dpos1", "D_SOD-323"), ("Qlog1", "SOT-23"), ("Sgate1", "SOT-23-6"), ("Xhw1", "SOIC-8")]:
+        assert f'"Reference" "{ref}"' in class1 and footprint in class1
+    assert '(hierarchical_label "ro_tw"' in class1 and '"readout class 1 (low)"' in class1
+    assert 'lib=\\"toy_models.lib\\"' in class1 and ".model d1n4148 D(" in (tmp_path / "a" / "toy_models.lib").read_text()
 
 
 @needs_kicad

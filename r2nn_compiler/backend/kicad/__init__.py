@@ -10,7 +10,7 @@ from ...circuit import CircuitGraph
 from .footprints import Footprints, load_footprints, parse_footprints
 from .parts import parts_of
 from .readout import models_text
-from .schematic import schematic
+from .schematic import schematic_files
 from .library import library_text, project_text, subcircuit_symbol, sym_lib_table
 from .sexpr import dumps
 from .symbols import GROUND, POWER_FLAG
@@ -34,7 +34,8 @@ def kicad_files(graph: CircuitGraph, name: str, subckt: str, title: str, comment
     symbols = {s.name: s for s in [GROUND, POWER_FLAG] + [p.symbol for p in parts]}
     block = subcircuit_symbol(graph, subckt, library, f"{title}: the compiled network as one block")
     symbols[block.name] = block
-    return {f"{name}.kicad_sch": dumps(schematic(parts, name, title, comments, ports)),
+    sheets = {file: dumps(tree) for file, tree in schematic_files(parts, name, title, comments, ports).items()}
+    return {**sheets,
             f"{name}.kicad_sym": dumps(library_text(list(symbols.values()))),
             f"{name}.kicad_pro": project_text(name), "sym-lib-table": dumps(sym_lib_table(f"{name}.kicad_sym")),
             **({models: cards} if cards else {})}

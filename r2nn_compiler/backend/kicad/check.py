@@ -23,8 +23,9 @@ from ...errors import SimulationError
 from .readout import flatten, is_readout, spice_tail
 from .sexpr import Node, children, loads
 
-#: Net name prefix KiCad gives local labels of the root sheet.
-_SHEET = "/"
+#: Net name prefix KiCad gives local labels of the root sheet and of a readout class's sheet.
+_SHEET_PATH = re.compile(r"^/(?:readout_class_\d+/)?")
+_LAW_PATH = re.compile(r"v\(/(?:readout_class_\d+/)?")
 _MODEL = re.compile(r'model="\{?([^"}]*)\}?"')
 
 
@@ -93,7 +94,8 @@ def _fields(comp: Node) -> dict[str, str]:
 
 
 def _net(name: str) -> str:
-    return name[len(_SHEET):] if name.startswith(_SHEET) else name
+    """A KiCad net name as the deck's: the root's ``/`` or a readout sheet's ``/readout_class_k/`` dropped."""
+    return _SHEET_PATH.sub("", name)
 
 
 def kicad_elements(netlist_text: str) -> tuple[dict[str, Element], list[str]]:
@@ -115,7 +117,7 @@ def kicad_elements(netlist_text: str) -> tuple[dict[str, Element], list[str]]:
             continue
         order = [pair.split("=") for pair in fields["Sim.Pins"].split()]
         raw = _MODEL.search(fields.get("Sim.Params", ""))
-        model = f"{ref[0]} {raw.group(1).replace('v(/', 'v(')}" if raw else fields.get("Sim.Name", "?")
+        model = f"{ref[0]} {_LAW_PATH.sub('v(', raw.group(1))}" if raw else fields.get("Sim.Name", "?")
         elements[ref] = Element(model, tuple(pin_nets[ref][pin] for pin, _ in order))
     return elements, unsimulated
 
@@ -246,7 +248,8 @@ def check_compiled(outdir: Path, fraction: float = 1.0) -> KicadReport:
     schematic = outdir / f"{name}.kicad_sch"
     deck = deck_elements(read_deck(outdir, manifest))
     kicad, unsimulated = kicad_elements(export(schematic, "kicadsexpr", outdir / f"{name}_kicad.net"))
-    graph = compare_graphs(deck, kicad, unsimulated, off_board(schematic.read_text()))
+    sheets = [schematic, *sorted(outdir.glob(f"{name}_readout_class_*.kicad_sch"))]
+    graph = compare_graphs(deck, kicad, unsimulated, set().union(*(off_board(s.read_text()) for s in sheets)))
     bench = kicad_testbench(outdir, manifest, export(schematic, "spice", outdir / f"{name}_kicad.spice"), list(deck))
     observed = [p["port"] for p in manifest["outputs"] + manifest.get("taps", []) + manifest.get("decisions", [])]
     return KicadReport(erc_errors(schematic), graph,

@@ -19,7 +19,7 @@ the readout) by ``Sim.Library`` = the deck's ``.lib``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
 from decimal import Decimal
 
 from ...circuit import CircuitGraph, Component
@@ -28,7 +28,9 @@ from ..bom import bom_rows, is_ideal, not_a_part
 from ..netlister import spice_number
 from . import symbols
 from .footprints import Footprints
-from .readout import class_group, device_symbol, flatten, sheet_nets, spice_tail
+from .hierarchy import localise_laws, sense_points
+from .part import Part
+from .readout import class_group, class_sheet, device_symbol, flatten, spice_tail
 from .symbols import SymbolDef
 
 #: Wiring resistors up to this value (ohm) are shorts on the board (net ties); larger ones are
@@ -39,22 +41,6 @@ TIE_OHMS = 1.0
 SUPPLY_NETS = {"7": "VCC", "4": "VEE"}
 
 _SI = [(9, "G"), (6, "M"), (3, "k"), (0, ""), (-3, "m"), (-6, "u"), (-9, "n"), (-12, "p"), (-15, "f")]
-
-
-@dataclass(frozen=True)
-class Part:
-    """One symbol instance to place: ``nets`` maps pin numbers to net names (``"0"`` ground)."""
-
-    reference: str
-    symbol: SymbolDef
-    value: str
-    nets: dict[str, str]
-    group: str
-    footprint: str = ""
-    on_board: bool = True
-    in_bom: bool = True
-    fields: tuple[tuple[str, str], ...] = field(default_factory=tuple)
-    simulated: bool = True
 
 
 def si_value(value: float, unit: str = "") -> str:
@@ -131,16 +117,15 @@ def _instance(comp: Component, graph: CircuitGraph, library: str, footprints: Fo
                 fields=(("Origin", comp.origin), *sim))
 
 
-def _device(comp: Component, row: dict[str, str] | None, models: str, footprints: Footprints, group: str,
-            ports: set[str]) -> Part:
+def _device(comp: Component, row: dict[str, str] | None, models: str, footprints: Footprints, group: str) -> Part:
     """A readout D, Q, S, B or V: KiCad's raw-SPICE model with the deck line's tail (model
-    name, law or waveform; a law's local nets as KiCad names them, :func:`.readout.sheet_nets`);
-    device models from ``models`` (``<name>_models.lib``)."""
+    name, law or waveform; a law's nets are renamed as KiCad names them once the sheets are
+    known: :func:`.hierarchy.localise_laws`); device models from ``models`` (``<name>_models.lib``)."""
     symbol, part_class, pads, kind = device_symbol(comp)
     nets = {pad: comp.nodes[int(node) - 1] for pad, node in pads.items()}
     on_board = kind == "part"
     lib = models if comp.model is not None else ""
-    tail = sheet_nets(spice_tail(comp), ports).replace('"', "'")
+    tail = spice_tail(comp).replace('"', "'")
     sim = (("Sim.Device", "SPICE"), ("Sim.Pins", " ".join(f"{p}={n}" for p, n in pads.items())),
            ("Sim.Params", f'type="{comp.kind}" model="{tail}" lib="{lib}"'))
     value = row["value"] if row else tail
@@ -165,21 +150,9 @@ def readout_parts(graph: CircuitGraph, library: str, models: str, rows: dict[str
             bought = row is not None and row["series"] != "ideal"
             parts.append(_primitive(comp, row, footprints, group, bought))
         else:
-            parts.append(_device(comp, row, models, footprints, group, {p.name for p in graph.ports}))
+            parts.append(_device(comp, row, models, footprints, group))
+        parts[-1] = dataclasses.replace(parts[-1], sheet=class_sheet(comp))
     return parts
-
-
-def sense_points(parts: list[Part], ports: set[str]) -> list[Part]:
-    """A sense point (``#SN<k>``) on every net, other than ground and ports, that one pin
-    alone touches: a net a B-source's law reads (``v(tw)``) but no pin of it joins. Without
-    it ERC reports the pin's label as connected to nothing."""
-    touches: dict[str, list[Part]] = {}
-    for part in parts:
-        for net in part.nets.values():
-            touches.setdefault(net, []).append(part)
-    lone = [(net, on[0]) for net, on in touches.items() if len(on) == 1 and net != "0" and net not in ports]
-    return [Part(f"#SN{k}", symbols.SENSE, "sense", {"1": net}, part.group, on_board=False, in_bom=False,
-                 simulated=False) for k, (net, part) in enumerate(lone, 1)]
 
 
 def connector(graph: CircuitGraph, footprints: Footprints) -> Part:
@@ -212,4 +185,5 @@ def parts_of(graph: CircuitGraph, library: str, footprints: Footprints, models: 
             parts.append(_primitive(comp, rows.get(comp.name), footprints))
     if graph.readout is not None:
         parts += readout_parts(graph, library, models, rows, footprints)
-    return parts + sense_points(parts, {p.name for p in graph.ports})
+    ports = {p.name for p in graph.ports}
+    return localise_laws(parts + sense_points(parts, ports), ports)

@@ -6,8 +6,9 @@ elements flattened into the sheet: each element keeps its name as its reference 
 prefixed with :data:`NET_PREFIX` (``c1_n1`` → ``ro_c1_n1``) so they cannot meet the network's
 nets. :func:`flatten` does that renaming; the schematic and KiCad's checks both use it.
 
-Parts are grouped per class (a trailing class number in the name: ``Rin1`` is class 1's) and
-the shared reference and timing sources. Diodes, transistors and switches are simulated by
+Each class's detector (the elements whose name ends in the class number: ``Rin1`` is class
+1's) is drawn on its own hierarchical sheet ``readout_class_<k>``; the shared reference and
+timing sources stay on the root sheet (:mod:`.hierarchy` connects the sheets). Diodes, transistors and switches are simulated by
 KiCad's raw-SPICE model naming the deck's ``.model`` card, which ``<name>_models.lib`` holds at
 top level (in the deck the cards are local to the readout's ``.subckt``).
 """
@@ -24,8 +25,11 @@ from .symbols import BEHAVIOURAL, DIODE, NPN, REFERENCE, SWITCH, TIMING_SOURCE, 
 
 #: Prefix of the readout's internal nets in the flattened schematic.
 NET_PREFIX = "ro_"
-_VOLTAGE = re.compile(r"v\(([^(),]+)\)")
+#: A B-source law's ``v(net)`` term.
+VOLTAGE = re.compile(r"v\(([^(),]+)\)")
 _CLASS = re.compile(r"[A-Za-z]+?(\d+)$")
+#: Name of the hierarchical sheet of class k's detector.
+SHEET = "readout_class_{}"
 #: Group of the readout's shared parts (reference, timing, the comparators' common bus).
 SHARED = "readout: reference and timing"
 
@@ -48,7 +52,7 @@ def flatten(instance: Component, defn: SubcircuitDef) -> list[Component]:
     for e in defn.components:
         behaviour = e.behaviour
         if behaviour is not None:
-            expr = _VOLTAGE.sub(lambda m: f"v({net(m.group(1))})", behaviour.expr)
+            expr = VOLTAGE.sub(lambda m: f"v({net(m.group(1))})", behaviour.expr)
             behaviour = dataclasses.replace(behaviour, expr=expr)
         flat.append(dataclasses.replace(e, nodes=tuple(net(n) for n in e.nodes), behaviour=behaviour,
                                         attrs=dict(e.attrs)))
@@ -60,20 +64,26 @@ def spice_tail(comp: Component) -> str:
     return Netlister().element(comp).split(None, 1 + len(comp.nodes))[-1]
 
 
-def sheet_nets(tail: str, ports: set[str]) -> str:
-    """A B-source law as KiCad's SPICE export must say it: ``v(net)`` of a net named by a local
-    label becomes ``v(/net)`` (KiCad prefixes those nets with the root sheet's path ``/``);
-    ports (global labels) and ground keep their names."""
-    return _VOLTAGE.sub(lambda m: m.group(0) if m.group(1) in ports or m.group(1) == "0"
-                        else f"v(/{m.group(1)})", tail)
+def class_number(comp: Component) -> int | None:
+    """The class an element of the readout belongs to (the number its name ends in), None for
+    the shared reference, timing and comparator-bus parts."""
+    match = _CLASS.fullmatch(comp.name)
+    if comp.kind == "X" and comp.name[1:].lower().startswith("ref") or not match:
+        return None
+    return int(match.group(1))
+
+
+def class_sheet(comp: Component) -> str:
+    """The hierarchical sheet of a readout element: ``readout_class_<k>``, "" (root) if shared."""
+    k = class_number(comp)
+    return "" if k is None else SHEET.format(k)
 
 
 def class_group(comp: Component, labels: dict[int, str]) -> str:
     """``readout class k (label)`` for an element named with class number k, else :data:`SHARED`."""
-    match = _CLASS.fullmatch(comp.name)
-    if comp.kind == "X" and comp.name[1:].lower().startswith("ref") or not match:
+    k = class_number(comp)
+    if k is None:
         return SHARED
-    k = int(match.group(1))
     return f"readout class {k}" + (f" ({labels[k]})" if labels.get(k) else "")
 
 
