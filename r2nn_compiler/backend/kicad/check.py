@@ -23,9 +23,9 @@ from ...errors import SimulationError
 from .readout import flatten, is_readout, spice_tail
 from .sexpr import Node, children, loads
 
-#: Net name prefix KiCad gives local labels of the root sheet and of a readout class's sheet.
-_SHEET_PATH = re.compile(r"^/(?:readout_class_\d+/)?")
-_LAW_PATH = re.compile(r"v\(/(?:readout_class_\d+/)?")
+#: Net name prefix KiCad gives local labels of the root sheet and of a hierarchical sheet.
+_SHEET_PATH = re.compile(r"^/(?:[^/]+/)?")
+_LAW_PATH = re.compile(r"v\(/(?:[^/()]+/)?")
 _MODEL = re.compile(r'model="\{?([^"}]*)\}?"')
 
 
@@ -94,7 +94,7 @@ def _fields(comp: Node) -> dict[str, str]:
 
 
 def _net(name: str) -> str:
-    """A KiCad net name as the deck's: the root's ``/`` or a readout sheet's ``/readout_class_k/`` dropped."""
+    """A KiCad net name as the deck's: the root's ``/`` or a sheet's ``/<sheet>/`` dropped."""
     return _SHEET_PATH.sub("", name)
 
 
@@ -104,8 +104,13 @@ def kicad_elements(netlist_text: str) -> tuple[dict[str, Element], list[str]]:
     simulate (the netlist is the board's: symbols kept off the board are not in it)."""
     root = loads(netlist_text)
     pin_nets: dict[str, dict[str, str]] = {}
+    seen: set[str] = set()
     for net in children(children(root, "nets")[0], "net"):
-        name = _net(str(children(net, "name")[0].items[0]))
+        raw = str(children(net, "name")[0].items[0])
+        name = _net(raw)
+        if name in seen:  # two KiCad nets, one deck name: a connection the sheets lost
+            name = f"{name} (split: {raw})"
+        seen.add(name)
         for n in children(net, "node"):
             pin_nets.setdefault(str(children(n, "ref")[0].items[0]), {})[str(children(n, "pin")[0].items[0])] = name
     elements, unsimulated = {}, []
@@ -248,7 +253,7 @@ def check_compiled(outdir: Path, fraction: float = 1.0) -> KicadReport:
     schematic = outdir / f"{name}.kicad_sch"
     deck = deck_elements(read_deck(outdir, manifest))
     kicad, unsimulated = kicad_elements(export(schematic, "kicadsexpr", outdir / f"{name}_kicad.net"))
-    sheets = [schematic, *sorted(outdir.glob(f"{name}_readout_class_*.kicad_sch"))]
+    sheets = [schematic, *sorted(outdir.glob(f"{name}_*.kicad_sch"))]
     graph = compare_graphs(deck, kicad, unsimulated, set().union(*(off_board(s.read_text()) for s in sheets)))
     bench = kicad_testbench(outdir, manifest, export(schematic, "spice", outdir / f"{name}_kicad.spice"), list(deck))
     observed = [p["port"] for p in manifest["outputs"] + manifest.get("taps", []) + manifest.get("decisions", [])]

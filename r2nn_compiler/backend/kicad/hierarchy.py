@@ -1,7 +1,7 @@
 """Which net lives on which sheet, and what KiCad calls it.
 
-A part is drawn on the root sheet or on a hierarchical sheet (``Part.sheet``: one per readout
-class). A net is *internal* to a sheet when every pin it joins is on that sheet (ports and
+A part is drawn on the root sheet or on a hierarchical sheet (``Part.sheet``: one per op-amp
+stage, :func:`stage_sheets`, and one per readout class). A net is *internal* to a sheet when every pin it joins is on that sheet (ports and
 ground aside: ports are global labels, ground the power symbol ``0``, both seen on every
 sheet); any other net is a root net, and each sheet that touches it gets a hierarchical label
 and a sheet pin of that name. KiCad names a root net ``/<net>`` and a sheet's internal net
@@ -11,10 +11,33 @@ and a sheet pin of that name. KiCad names a root net ``/<net>`` and a sheet's in
 from __future__ import annotations
 
 import dataclasses
+import re
+from collections.abc import Sequence
 
 from . import symbols
+from ...circuit import Component
 from .part import Part
 from .readout import VOLTAGE
+
+#: Smallest op-amp stage drawn on a sheet of its own (an op-amp and the parts around it).
+STAGE_PARTS = 3
+
+
+def stage_sheets(components: Sequence[Component]) -> dict[str, str]:
+    """Sheet per element of the op-amp stages: the elements whose origin note has the same
+    stage (the text before ``:``, e.g. ``GIC for resonator r0 stiffness``, ``damper coupling
+    b -- t, end n2``) when they are at least :data:`STAGE_PARTS` and include an op-amp. The
+    sheet is named after the stage (``GIC_for_resonator_r0_stiffness``)."""
+    stages: dict[str, list[Component]] = {}
+    for comp in components:
+        if ":" in comp.origin:
+            stages.setdefault(comp.origin.split(":", 1)[0].strip(), []).append(comp)
+    sheets = {}
+    for stage, members in stages.items():
+        if len(members) >= STAGE_PARTS and any(c.kind == "X" for c in members):
+            name = re.sub(r"[^A-Za-z0-9]+", "_", stage).strip("_")
+            sheets.update((c.name, name) for c in members)
+    return sheets
 
 
 def net_sheets(parts: list[Part]) -> dict[str, str]:

@@ -28,7 +28,7 @@ from ..bom import bom_rows, is_ideal, not_a_part
 from ..netlister import spice_number
 from . import symbols
 from .footprints import Footprints
-from .hierarchy import localise_laws, sense_points
+from .hierarchy import localise_laws, sense_points, stage_sheets
 from .part import Part
 from .readout import class_group, class_sheet, device_symbol, flatten, spice_tail
 from .symbols import SymbolDef
@@ -173,16 +173,19 @@ def connector(graph: CircuitGraph, footprints: Footprints) -> Part:
 
 def parts_of(graph: CircuitGraph, library: str, footprints: Footprints, models: str = "") -> list[Part]:
     """The connector, then every element of ``graph`` (its components, then the readout's
-    elements) as a part, in the deck's order. ``library`` is the deck's ``.lib`` file name (the
+    elements) as a part, in the deck's order; op-amp stages (GICs, NICs) and the readout's
+    class detectors on hierarchical sheets. ``library`` is the deck's ``.lib`` file name (the
     subcircuits' models), ``models`` the readout's ``.model`` cards' file.
     Raises CompileError for an element kind the schematic cannot draw (H, V at top level)."""
     rows = {name: row for row in bom_rows(graph) for name in row["designator"].split()}
     parts = [connector(graph, footprints)]
+    sheets = stage_sheets(graph.components)
     for comp in graph.components:
         if comp.kind == "X":
-            parts.append(_instance(comp, graph, library, footprints, group_of(comp.origin)))
+            part = _instance(comp, graph, library, footprints, group_of(comp.origin))
         else:
-            parts.append(_primitive(comp, rows.get(comp.name), footprints))
+            part = _primitive(comp, rows.get(comp.name), footprints)
+        parts.append(dataclasses.replace(part, sheet=sheets[comp.name]) if comp.name in sheets else part)
     if graph.readout is not None:
         parts += readout_parts(graph, library, models, rows, footprints)
     ports = {p.name for p in graph.ports}

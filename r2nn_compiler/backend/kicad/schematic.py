@@ -135,7 +135,7 @@ def _title(text: str, x: float, y: float, uid: Uuids) -> Node:
 def _body(parts: list[Part], members: list[int], ctx: "Sheet", boxes: list[SheetBox] = ()) -> tuple[list[Node], Layout]:
     """The items of one sheet: parts ``members`` (indices into ``parts``, which rank them in
     the deck's order) and, on the root, the hierarchical sheets' ``boxes``, placed by group."""
-    tall = [len(parts[i].symbol.pins) > 8 for i in members] + [True] * len(boxes)
+    tall = [len(parts[i].symbol.pins) > 8 for i in members] + [len(b.pins) > 8 for b in boxes]
     layout = place([parts[i].group for i in members] + [b.group for b in boxes], tall)
     body: list[Node] = []
     for spot in layout.placed:
@@ -183,7 +183,9 @@ def schematic_files(parts: list[Part], project: str, title: str, comments: list[
     ctx = Sheet(uid, iter(range(1, 1_000_000)), ports, {GROUND.lib_id: GROUND, POWER_FLAG.lib_id: POWER_FLAG})
     crossing = crossing_nets(parts, set(ports))
     names = list(dict.fromkeys(p.sheet for p in parts if p.sheet))
-    boxes = [SheetBox(n, f"{project}_{n}.kicad_sch", tuple(crossing.get(n, ())), page, "readout: class detectors")
+    group = {p.sheet: "readout: class detectors" if p.sheet.startswith("readout_class_") else p.group
+             for p in reversed(parts) if p.sheet}
+    boxes = [SheetBox(n, f"{project}_{n}.kicad_sch", tuple(crossing.get(n, ())), page, group[n])
              for page, n in enumerate(names, 2)]
     body, layout = _body(parts, [i for i, p in enumerate(parts) if not p.sheet], ctx, boxes)
     flag_at = (MARGIN / 2, MARGIN)
