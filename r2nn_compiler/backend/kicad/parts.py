@@ -31,7 +31,6 @@ from .footprints import Footprints
 from .hierarchy import localise_laws, sense_points, stage_sheets
 from .part import Part
 from .readout import class_group, class_sheet, device_symbol, flatten, spice_tail
-from .symbols import SymbolDef
 
 #: Wiring resistors up to this value (ohm) are shorts on the board (net ties); larger ones are
 #: DC paths that only the simulator needs.

@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from ...circuit import CircuitGraph, Component
+from ...circuit import Component
 from ...circuit.graph import SubcircuitDef
 from ..netlister import Netlister
 from .symbols import BEHAVIOURAL, DIODE, NPN, REFERENCE, SWITCH, TIMING_SOURCE, SymbolDef
