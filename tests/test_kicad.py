@@ -21,6 +21,7 @@ from r2nn_compiler.backend.kicad.sexpr import Atom, dumps, loads, node
 from r2nn_compiler.cli import main
 from r2nn_compiler.compiler import compile_model, load_model
 from r2nn_compiler.errors import UsageError
+from r2nn_compiler.passes import CompileOptions
 
 from .conftest import ROOT, TOY
 from .test_verify import same_but_rounding
@@ -90,6 +91,31 @@ def test_toy_schematic_is_checked_by_kicad(tmp_path):
 
 
 @needs_kicad
+def test_toy_analog_readout_is_drawn_part_by_part_and_checked_by_kicad(tmp_path):
+    """``--readout analog``: every op-amp, diode, transistor, switch, reference, R and C of the
+    readout is a symbol, each class's detector on its own hierarchical sheet; the decisions
+    reproduce too. ngspice over half the testbench's time."""
+    compile_model(load_model(TOY), tmp_path / "a", options=CompileOptions(readout="analog"), kicad=Footprints())
+    report = _checked(tmp_path / "a", fraction=0.5)
+    assert {"Vgate", "Vreset"} <= set(report.graph.simulation_only)  # the controller's timing
+    sheets = {p.name: p.read_text() for p in (tmp_path / "a").glob("*.kicad_sch")}
+    assert {f"toy_readout_class_{k}.kicad_sch" for k in (1, 2, 3)} <= set(sheets)
+    root, class1 = sheets["toy.kicad_sch"], sheets["toy_readout_class_1.kicad_sch"]
+    assert '(sheet\n' in root and '"Sheetfile" "toy_readout_class_1.kicad_sch"' in root and '"Reference" "Vref"' in root
+    for ref, footprint in [("Dpos1", "D_SOD-323"), ("Qlog1", "SOT-23"), ("Sgate1", "SOT-23-6"), ("Xhw1", "SOIC-8")]:
+        assert f'"Reference" "{ref}"' in class1 and footprint in class1
+    assert '(hierarchical_label "ro_tw"' in class1 and '"readout class 1 (low)"' in class1
+    assert 'lib=\\"toy_models.lib\\"' in class1 and ".model d1n4148 D(" in (tmp_path / "a" / "toy_models.lib").read_text()
+
+
+@needs_kicad
+def test_toy_behavioural_readout_is_simulation_only(tmp_path):
+    compile_model(load_model(TOY), tmp_path / "b", options=CompileOptions(readout="behavioural"), kicad=Footprints())
+    report = _checked(tmp_path / "b", fraction=0.5)
+    assert {"Bsq1", "Bwta1", "Vgate"} <= set(report.graph.simulation_only)
+
+
+@needs_kicad
 def test_golden_toy_schematic_is_checked_by_kicad(tmp_path):
     import shutil
 
@@ -104,3 +130,24 @@ def test_tactile_schematic_is_checked_by_kicad(tmp_path):
     compile_model(load_model(ROOT / "examples" / "tactile" / "model.r2nn"), tmp_path / "t", kicad=Footprints())
     report = _checked(tmp_path / "t", fraction=0.25)
     assert len(report.graph.simulation_only) == 41  # 16 drives, 16 tap buffers, 9 DC paths
+
+
+def test_op_amp_stages_get_their_own_sheets(tmp_path):
+    """The toy's two NIC couplings (an op-amp and its three resistors each) are hierarchical
+    sheets; the root sheet has a sheet symbol for each, with a pin per net it shares."""
+    compile_model(load_model(TOY), tmp_path / "o", kicad=Footprints())
+    stage = (tmp_path / "o" / "toy_damper_coupling_b_t_end_n2.kicad_sch").read_text()
+    assert all(f'"Reference" "{ref}"' in stage for ref in ("X1", "R6", "R7", "R8"))
+    assert '(hierarchical_label "n3"' in stage and '(hierarchical_label "x1_inn"' not in stage
+    root = (tmp_path / "o" / "toy.kicad_sch").read_text()
+    assert '"Sheetfile" "toy_damper_coupling_b_t_end_n2.kicad_sch"' in root and '"Reference" "X1"' not in root
+    assert '(paper "A3")' in root
+
+
+@needs_kicad
+def test_tactile_gic_stages_are_sheets_checked_by_kicad(tmp_path):
+    """``--inductors gic``: each of the 16 GICs (two op-amps and their R, C) on its own sheet."""
+    compile_model(load_model(ROOT / "examples" / "tactile" / "model_argmax.r2nn"), tmp_path / "g",
+                  options=CompileOptions(inductors="gic"), kicad=Footprints())
+    assert len(list((tmp_path / "g").glob("tactile_GIC_for_resonator_*.kicad_sch"))) == 16
+    _checked(tmp_path / "g", fraction=0.25)

@@ -20,11 +20,13 @@ import numpy as np
 from ...backend.spice_reader import read_library
 from ...circuit import CircuitGraph
 from ...errors import SimulationError
+from .readout import flatten, is_readout, spice_tail
 from .sexpr import Node, children, loads
 
-#: Net name prefix KiCad gives local labels of the root sheet.
-_SHEET = "/"
-_BRACED = re.compile(r'model="\{([^}]*)\}"')
+#: Net name prefix KiCad gives local labels of the root sheet and of a hierarchical sheet.
+_SHEET_PATH = re.compile(r"^/(?:[^/]+/)?")
+_LAW_PATH = re.compile(r"v\(/(?:[^/()]+/)?")
+_MODEL = re.compile(r'model="\{?([^"}]*)\}?"')
 
 
 def kicad_cli() -> str | None:
@@ -92,7 +94,8 @@ def _fields(comp: Node) -> dict[str, str]:
 
 
 def _net(name: str) -> str:
-    return name[len(_SHEET):] if name.startswith(_SHEET) else name
+    """A KiCad net name as the deck's: the root's ``/`` or a sheet's ``/<sheet>/`` dropped."""
+    return _SHEET_PATH.sub("", name)
 
 
 def kicad_elements(netlist_text: str) -> tuple[dict[str, Element], list[str]]:
@@ -101,8 +104,13 @@ def kicad_elements(netlist_text: str) -> tuple[dict[str, Element], list[str]]:
     simulate (the netlist is the board's: symbols kept off the board are not in it)."""
     root = loads(netlist_text)
     pin_nets: dict[str, dict[str, str]] = {}
+    seen: set[str] = set()
     for net in children(children(root, "nets")[0], "net"):
-        name = _net(str(children(net, "name")[0].items[0]))
+        raw = str(children(net, "name")[0].items[0])
+        name = _net(raw)
+        if name in seen:  # two KiCad nets, one deck name: a connection the sheets lost
+            name = f"{name} (split: {raw})"
+        seen.add(name)
         for n in children(net, "node"):
             pin_nets.setdefault(str(children(n, "ref")[0].items[0]), {})[str(children(n, "pin")[0].items[0])] = name
     elements, unsimulated = {}, []
@@ -113,19 +121,23 @@ def kicad_elements(netlist_text: str) -> tuple[dict[str, Element], list[str]]:
             unsimulated.append(ref)
             continue
         order = [pair.split("=") for pair in fields["Sim.Pins"].split()]
-        braced = _BRACED.search(fields.get("Sim.Params", ""))
-        model = f"{ref[0]} {braced.group(1)}" if braced else fields.get("Sim.Name", "?")
+        raw = _MODEL.search(fields.get("Sim.Params", ""))
+        model = f"{ref[0]} {_LAW_PATH.sub('v(', raw.group(1))}" if raw else fields.get("Sim.Name", "?")
         elements[ref] = Element(model, tuple(pin_nets[ref][pin] for pin, _ in order))
     return elements, unsimulated
 
 
 def deck_elements(graph: CircuitGraph) -> dict[str, Element]:
-    """The deck's elements (its components, then the readout instance) in the same terms."""
-    from ..netlister import spice_number
-
+    """The deck's elements (its components, the readout instance's flattened as the schematic
+    draws them: :func:`.readout.flatten`) in the same terms: a subcircuit instance by its
+    subcircuit, anything else by its letter and what follows its nodes on the deck's line."""
     comps = graph.components + ([graph.readout] if graph.readout is not None else [])
-    return {c.name: Element(c.subckt if c.kind == "X" else f"{c.kind} {spice_number(c.value)}", tuple(c.nodes))
-            for c in comps}
+    flat = []
+    for c in comps:
+        defn = graph.subcircuits.get(c.subckt) if c.kind == "X" else None
+        flat += flatten(c, defn) if defn is not None and is_readout(defn) else [c]
+    return {c.name: Element(c.subckt if c.kind == "X" else f"{c.kind} {spice_tail(c)}".replace('"', "'"), tuple(c.nodes))
+            for c in flat}
 
 
 def compare_graphs(deck: dict[str, Element], kicad: dict[str, Element], unsimulated: list[str],
@@ -241,8 +253,9 @@ def check_compiled(outdir: Path, fraction: float = 1.0) -> KicadReport:
     schematic = outdir / f"{name}.kicad_sch"
     deck = deck_elements(read_deck(outdir, manifest))
     kicad, unsimulated = kicad_elements(export(schematic, "kicadsexpr", outdir / f"{name}_kicad.net"))
-    graph = compare_graphs(deck, kicad, unsimulated, off_board(schematic.read_text()))
+    sheets = [schematic, *sorted(outdir.glob(f"{name}_*.kicad_sch"))]
+    graph = compare_graphs(deck, kicad, unsimulated, set().union(*(off_board(s.read_text()) for s in sheets)))
     bench = kicad_testbench(outdir, manifest, export(schematic, "spice", outdir / f"{name}_kicad.spice"), list(deck))
-    observed = [p["port"] for p in manifest["outputs"] + manifest.get("taps", [])]
+    observed = [p["port"] for p in manifest["outputs"] + manifest.get("taps", []) + manifest.get("decisions", [])]
     return KicadReport(erc_errors(schematic), graph,
                        worst_relative_difference(outdir / manifest["testbench"], bench, observed, fraction))

@@ -1,7 +1,8 @@
 """Footprints of the schematic's symbols: a default per part class and ``--footprints FILE``.
 
 The file has one ``KEY FOOTPRINT`` per line (``#`` starts a comment, blank lines are skipped):
-``KEY`` is a part class (:data:`DEFAULTS`' keys: ``R``, ``C``, ``L``, ``opamp``, ``nettie``) or a
+``KEY`` is a part class (:data:`DEFAULTS`' keys: ``R``, ``C``, ``L``, ``opamp``, ``nettie``,
+``diode``, ``bjt``, ``switch``, ``reference``) or a
 designator (``R12``, ``X1``), ``FOOTPRINT`` a KiCad ``Library:Footprint`` name. A designator's
 line wins over its class's. Simulation-only elements (ideal sources, DC paths, modelled
 losses) are not on the board and get no footprint.
@@ -22,6 +23,10 @@ DEFAULTS = {
     "L": "Inductor_SMD:L_Bourns_SRR1260",  # a shielded SMD power inductor class
     "opamp": "Package_SO:SOIC-8_3.9x4.9mm_P1.27mm",  # single op-amp, pads as symbols.OPAMP
     "nettie": "NetTie:NetTie-2_SMD_Pad0.5mm",
+    "diode": "Diode_SMD:D_SOD-323",  # 1N4148WS; Diode_SMD:D_MiniMELF for the LL4148
+    "bjt": "Package_TO_SOT_SMD:SOT-23",  # MMBT3904, pads as symbols.NPN
+    "switch": "Package_TO_SOT_SMD:SOT-23-6",  # single SPST analog switch, pads as symbols.SWITCH
+    "reference": "Package_TO_SOT_SMD:SOT-23",  # shunt reference (LM4040 class), pads as symbols.REFERENCE
 }
 
 _FOOTPRINT = re.compile(r"[A-Za-z0-9_.+\-]+:[A-Za-z0-9_.+\-]+")

@@ -19,7 +19,7 @@ the readout) by ``Sim.Library`` = the deck's ``.lib``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
 from decimal import Decimal
 
 from ...circuit import CircuitGraph, Component
@@ -28,7 +28,9 @@ from ..bom import bom_rows, is_ideal, not_a_part
 from ..netlister import spice_number
 from . import symbols
 from .footprints import Footprints
-from .symbols import SymbolDef
+from .hierarchy import localise_laws, sense_points, stage_sheets
+from .part import Part
+from .readout import class_group, class_sheet, device_symbol, flatten, spice_tail
 
 #: Wiring resistors up to this value (ohm) are shorts on the board (net ties); larger ones are
 #: DC paths that only the simulator needs.
@@ -38,22 +40,6 @@ TIE_OHMS = 1.0
 SUPPLY_NETS = {"7": "VCC", "4": "VEE"}
 
 _SI = [(9, "G"), (6, "M"), (3, "k"), (0, ""), (-3, "m"), (-6, "u"), (-9, "n"), (-12, "p"), (-15, "f")]
-
-
-@dataclass(frozen=True)
-class Part:
-    """One symbol instance to place: ``nets`` maps pin numbers to net names (``"0"`` ground)."""
-
-    reference: str
-    symbol: SymbolDef
-    value: str
-    nets: dict[str, str]
-    group: str
-    footprint: str = ""
-    on_board: bool = True
-    in_bom: bool = True
-    fields: tuple[tuple[str, str], ...] = field(default_factory=tuple)
-    simulated: bool = True
 
 
 def si_value(value: float, unit: str = "") -> str:
@@ -94,20 +80,22 @@ def _sim_fields(comp: Component) -> tuple[tuple[str, str], ...]:
     return (("Sim.Device", "SPICE"), ("Sim.Pins", pins), ("Sim.Params", params))
 
 
-def _primitive(comp: Component, row: dict[str, str] | None, footprints: Footprints) -> Part:
-    """An R, L, C, G or E of the network."""
+def _primitive(comp: Component, row: dict[str, str] | None, footprints: Footprints, group: str | None = None,
+               bought: bool | None = None) -> Part:
+    """An R, L, C, G or E of the network (``group`` and ``bought``: a readout element's, else
+    from its origin and :mod:`..bom`)."""
     reason = not_a_part(comp)
     tie = reason == "wiring" and comp.kind == "R" and abs(comp.value) <= TIE_OHMS
     ideal = is_ideal(comp)
     symbol = (symbols.NET_TIE if tie else {"R": symbols.RESISTOR, "L": symbols.INDUCTOR, "C": symbols.CAPACITOR}
               .get(comp.kind) or symbols.controlled_source(comp.kind, f"ideal {comp.kind} source"))
-    on_board = tie or not (reason or ideal)
+    on_board = (tie or not (reason or ideal)) if bought is None else bought
     part_class = "nettie" if tie else comp.kind
     fields = [("Series", row["series"] if row else (reason or "")), ("Tolerance", row["tolerance"] if row else "")]
     fields += [("Origin", comp.origin), *_sim_fields(comp)]
     unit = {"R": "", "L": "H", "C": "F"}.get(comp.kind, "")
     return Part(comp.name, symbol, si_value(comp.value, unit), dict(zip(("1", "2", "3", "4"), comp.nodes)),
-                group_of(comp.origin), footprints.of(comp.name, part_class) if on_board else "", on_board,
+                group or group_of(comp.origin), footprints.of(comp.name, part_class) if on_board else "", on_board,
                 row is not None, tuple(fields))
 
 
@@ -128,11 +116,49 @@ def _instance(comp: Component, graph: CircuitGraph, library: str, footprints: Fo
                 fields=(("Origin", comp.origin), *sim))
 
 
+def _device(comp: Component, row: dict[str, str] | None, models: str, footprints: Footprints, group: str) -> Part:
+    """A readout D, Q, S, B or V: KiCad's raw-SPICE model with the deck line's tail (model
+    name, law or waveform; a law's nets are renamed as KiCad names them once the sheets are
+    known: :func:`.hierarchy.localise_laws`); device models from ``models`` (``<name>_models.lib``)."""
+    symbol, part_class, pads, kind = device_symbol(comp)
+    nets = {pad: comp.nodes[int(node) - 1] for pad, node in pads.items()}
+    on_board = kind == "part"
+    lib = models if comp.model is not None else ""
+    tail = spice_tail(comp).replace('"', "'")
+    sim = (("Sim.Device", "SPICE"), ("Sim.Pins", " ".join(f"{p}={n}" for p, n in pads.items())),
+           ("Sim.Params", f'type="{comp.kind}" model="{tail}" lib="{lib}"'))
+    value = row["value"] if row else tail
+    fields = (("Series", row["series"] if row else ""), ("Origin", comp.origin), *sim)
+    return Part(comp.name, symbol, value, nets, group, footprints.of(comp.name, part_class) if on_board else "",
+                on_board, row is not None, fields)
+
+
+def readout_parts(graph: CircuitGraph, library: str, models: str, rows: dict[str, dict[str, str]],
+                  footprints: Footprints) -> list[Part]:
+    """The on-circuit readout's elements, flattened (:func:`.readout.flatten`), as parts in the
+    deck's order, grouped per class; bought as the BOM lists them (its rows are ``rows``,
+    keyed by ``<instance>.<element>``)."""
+    instance = graph.readout
+    labels = {i + 1: p.label for i, p in enumerate(p for p in graph.ports if p.role == "decision")}
+    parts = []
+    for comp in flatten(instance, graph.subcircuits[instance.subckt]):
+        row, group = rows.get(f"{instance.name}.{comp.name}"), class_group(comp, labels)
+        if comp.kind == "X":
+            parts.append(_instance(comp, graph, library, footprints, group))
+        elif comp.kind in "RLC":
+            bought = row is not None and row["series"] != "ideal"
+            parts.append(_primitive(comp, row, footprints, group, bought))
+        else:
+            parts.append(_device(comp, row, models, footprints, group))
+        parts[-1] = dataclasses.replace(parts[-1], sheet=class_sheet(comp))
+    return parts
+
+
 def connector(graph: CircuitGraph, footprints: Footprints) -> Part:
     """``J1``, a pin header carrying the circuit's ports (in port order), the op-amp supplies
     (when there are op-amps) and ground: where the board meets the world. Not simulated."""
     nets = [p.name for p in graph.ports]
-    if any(c.kind == "X" for c in graph.components):
+    if any(c.kind == "X" for c in graph.components) or graph.readout is not None:
         nets += [SUPPLY_NETS["7"], SUPPLY_NETS["4"]]
     nets.append("0")
     name = f"Conn_01x{len(nets):02d}"
@@ -144,17 +170,22 @@ def connector(graph: CircuitGraph, footprints: Footprints) -> Part:
                 name, {str(i + 1): n for i, n in enumerate(nets)}, "connector", footprint, simulated=False)
 
 
-def parts_of(graph: CircuitGraph, library: str, footprints: Footprints) -> list[Part]:
-    """The connector, then every element of ``graph`` (its components, then the readout
-    instance) as a part, in the deck's order. ``library`` is the deck's ``.lib`` file name (the subcircuits' models).
+def parts_of(graph: CircuitGraph, library: str, footprints: Footprints, models: str = "") -> list[Part]:
+    """The connector, then every element of ``graph`` (its components, then the readout's
+    elements) as a part, in the deck's order; op-amp stages (GICs, NICs) and the readout's
+    class detectors on hierarchical sheets. ``library`` is the deck's ``.lib`` file name (the
+    subcircuits' models), ``models`` the readout's ``.model`` cards' file.
     Raises CompileError for an element kind the schematic cannot draw (H, V at top level)."""
     rows = {name: row for row in bom_rows(graph) for name in row["designator"].split()}
     parts = [connector(graph, footprints)]
+    sheets = stage_sheets(graph.components)
     for comp in graph.components:
         if comp.kind == "X":
-            parts.append(_instance(comp, graph, library, footprints, group_of(comp.origin)))
+            part = _instance(comp, graph, library, footprints, group_of(comp.origin))
         else:
-            parts.append(_primitive(comp, rows.get(comp.name), footprints))
+            part = _primitive(comp, rows.get(comp.name), footprints)
+        parts.append(dataclasses.replace(part, sheet=sheets[comp.name]) if comp.name in sheets else part)
     if graph.readout is not None:
-        parts.append(_instance(graph.readout, graph, library, footprints, "readout"))
-    return parts
+        parts += readout_parts(graph, library, models, rows, footprints)
+    ports = {p.name for p in graph.ports}
+    return localise_laws(parts + sense_points(parts, ports), ports)

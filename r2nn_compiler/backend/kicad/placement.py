@@ -1,5 +1,5 @@
 """Where each part goes: groups (a resonator, the couplings from one resonator, inputs,
-outputs, wiring, the readout) one under another, each group's parts in rows on a fixed grid.
+outputs, wiring, the readout) flowing in rows of cells on a fixed grid, each under its title.
 
 All coordinates are schematic mm (y down) on KiCad's 1.27 mm connection grid, so every pin
 end lands on the grid (ERC checks it). A cell is wide and tall enough for a part and the net
@@ -53,24 +53,37 @@ def snap(value: float) -> float:
 
 def place(groups: Sequence[str], tall: Sequence[bool], columns: int = COLUMNS) -> Layout:
     """A layout for parts whose groups are ``groups`` (in part order; a group's parts need not
-    be adjacent) and of which those flagged ``tall`` (blocks with many pins) take extra rows."""
+    be adjacent) and of which those flagged ``tall`` (blocks with many pins) take extra rows.
+
+    Groups flow left to right in rows of ``columns`` cells, a group's title above its first
+    cell; a group that does not fit in what is left of a row starts the next one, and a group
+    longer than a row wraps."""
     order: dict[str, list[int]] = {}
     for index, group in enumerate(groups):
         order.setdefault(group, []).append(index)
-    placed, titles = [], []
-    y = MARGIN
-    widest = 0
+    cells: list[tuple[int, int, int]] = []  # (index, row, column)
+    heads: list[tuple[str, int, int]] = []  # (group, row, column)
+    row = column = 0
     for group, members in order.items():
-        titles.append(Title(group, MARGIN, y))
-        y += TITLE_Y
-        for start in range(0, len(members), columns):
-            row = members[start:start + columns]
-            extra = max(BLOCK_ROWS if tall[i] else 0 for i in row)
-            for column, index in enumerate(row):
-                placed.append(Placed(index, snap(MARGIN + CELL_X * (column + 0.5)), snap(y + CELL_Y * (0.5 + extra / 2))))
-            widest = max(widest, len(row))
-            y += CELL_Y * (1 + extra)
-    return Layout(placed, titles, 2 * MARGIN + CELL_X * widest, y + MARGIN)
+        if column and column + len(members) > columns:
+            row, column = row + 1, 0
+        heads.append((group, row, column))
+        for index in members:
+            if column == columns:
+                row, column = row + 1, 0
+            cells.append((index, row, column))
+            column += 1
+    extra = [0] * (row + 1)
+    for index, r, _ in cells:
+        extra[r] = max(extra[r], BLOCK_ROWS if tall[index] else 0)
+    tops = [MARGIN]
+    for r in range(row + 1):
+        tops.append(tops[-1] + TITLE_Y + CELL_Y * (1 + extra[r]))
+    placed = [Placed(index, snap(MARGIN + CELL_X * (c + 0.5)), snap(tops[r] + TITLE_Y + CELL_Y * (0.5 + extra[r] / 2)))
+              for index, r, c in cells]
+    titles = [Title(group, MARGIN + CELL_X * c, tops[r]) for group, r, c in heads]
+    widest = max((c + 1 for _, _, c in cells), default=0)
+    return Layout(placed, titles, 2 * MARGIN + CELL_X * widest, tops[-1] + MARGIN)
 
 
 #: ISO paper sizes (landscape, mm) a schematic may use, smallest first.

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 
-from .parts import Part
+from .hierarchy import crossing_nets
+from .part import Part
 from .placement import GRID, MARGIN, Layout, paper, place
+from .sheets import SheetBox, sheet_items
 from .sexpr import Atom, Node, node, yes_no
 from .symbols import GROUND, POWER_FLAG, Pin, SymbolDef
 
@@ -56,19 +59,20 @@ def _property(key: str, value: str, x: float, y: float, justify: str | None = No
 
 def _instance(lib_id: str, x: float, y: float, angle: int, reference: str, uid: Uuids, key: str,
               properties: list[Node], pins: tuple[Pin, ...], flags: tuple[bool, bool, bool],
-              rank: int | None = None) -> Node:
-    """A placed symbol (``flags``: in BOM, on board, excluded from simulation)."""
+              rank: int | None = None, path: str | None = None) -> Node:
+    """A placed symbol (``flags``: in BOM, on board, excluded from simulation) on the sheet
+    whose instance path is ``path`` (default: the root sheet's)."""
     in_bom, on_board, no_sim = flags
     return node("symbol", node("lib_id", lib_id), node("at", x, y, angle), node("unit", 1),
                 node("exclude_from_sim", yes_no(no_sim)), node("in_bom", yes_no(in_bom)),
                 node("on_board", yes_no(on_board)), node("dnp", yes_no(False)), uid(key, rank), *properties,
                 *(node("pin", p.number, uid(f"{key}/pin{p.number}")) for p in pins),
                 node("instances", node("project", uid.project,
-                                       node("path", "/" + uid.text("root"), node("reference", reference),
+                                       node("path", path or "/" + uid.text("root"), node("reference", reference),
                                             node("unit", 1)))))
 
 
-def part_node(part: Part, x: float, y: float, uid: Uuids, rank: int) -> Node:
+def part_node(part: Part, x: float, y: float, uid: Uuids, rank: int, path: str | None = None) -> Node:
     """The symbol instance of ``part`` centred at (x, y), ``rank`` its place in the deck."""
     two_pin = len(part.symbol.pins) == 2
     half = max(abs(p.y) for p in part.symbol.pins) + 2 * GRID
@@ -80,27 +84,30 @@ def part_node(part: Part, x: float, y: float, uid: Uuids, rank: int) -> Node:
              _property("Description", part.symbol.description, x, y)]
     props += [_property(k, v, x, y) for k, v in part.fields]
     return _instance(part.symbol.lib_id, x, y, 0, part.reference, uid, f"part/{part.reference}", props,
-                     part.symbol.pins, (part.in_bom, part.on_board, not part.simulated), rank)
+                     part.symbol.pins, (part.in_bom, part.on_board, not part.simulated), rank, path)
 
 
-def _ground(x: float, y: float, angle: int, number: int, uid: Uuids, symbol: SymbolDef = GROUND) -> Node:
+def _ground(x: float, y: float, angle: int, number: int, uid: Uuids, symbol: SymbolDef = GROUND,
+            path: str | None = None) -> Node:
     reference = f"{symbol.prefix}{number:04d}"
     props = [_property("Reference", reference, x, y), _property("Value", symbol.name, x, y),
              _property("Footprint", "", x, y), _property("Datasheet", "", x, y),
              _property("Description", symbol.description, x, y)]
     return _instance(symbol.lib_id, x, y, angle, reference, uid, f"power/{reference}", props, symbol.pins,
-                     (False, False, False))
+                     (False, False, False), path=path)
 
 
-def pin_items(part: Part, x: float, y: float, uid: Uuids, grounds: Iterator[int], ports: dict[str, str]) -> list[Node]:
+def pin_items(part: Part, x: float, y: float, uid: Uuids, grounds: Iterator[int], ports: dict[str, str],
+              hierarchical: frozenset[str] = frozenset(), path: str | None = None) -> list[Node]:
     """A net label at the end of every pin of ``part`` placed at (x, y): a ground symbol on net
-    ``0``, a global label (shape ``ports[net]``) on a port's net, else a local label."""
+    ``0``, a global label (shape ``ports[net]``) on a port's net, a hierarchical label on a net
+    of ``hierarchical`` (a sheet's pins), else a local label."""
     items = []
     for pin in part.symbol.pins:
         net = part.nets[pin.number]
         px, py = x + pin.x, y - pin.y  # library y is up, schematic y is down
         if net == "0":
-            items.append(_ground(px, py, _GROUND_ANGLE[pin.outward], next(grounds), uid))
+            items.append(_ground(px, py, _GROUND_ANGLE[pin.outward], next(grounds), uid, path=path))
             continue
         angle, justify = _LABEL[pin.outward]
         if net in ports:
@@ -109,6 +116,10 @@ def pin_items(part: Part, x: float, y: float, uid: Uuids, grounds: Iterator[int]
                               uid(f"label/{part.reference}/{pin.number}"),
                               node("property", "Intersheetrefs", "${INTERSHEET_REFS}", node("at", px, py, 0),
                                    _effects(justify, True))))
+            continue
+        if net in hierarchical:
+            items.append(node("hierarchical_label", net, node("shape", Atom("passive")), node("at", px, py, angle),
+                              _effects(justify), uid(f"label/{part.reference}/{pin.number}")))
             continue
         items.append(node("label", net, node("at", px, py, angle), node("fields_autoplaced", Atom("yes")),
                           _effects(justify + " bottom"), uid(f"label/{part.reference}/{pin.number}")))
@@ -121,28 +132,71 @@ def _title(text: str, x: float, y: float, uid: Uuids) -> Node:
                      node("justify", Atom("left"), Atom("bottom"))), uid(f"title/{text}"))
 
 
-def schematic(parts: list[Part], project: str, title: str, comments: list[str], ports: dict[str, str]) -> Node:
-    """The ``(kicad_sch ...)`` of ``parts`` for project ``project`` (the file's stem); ``ports``
-    maps the circuit's port nets to their global label shapes (``input``, ``output``, ...)."""
-    uid = Uuids(project)
-    layout: Layout = place([p.group for p in parts], [len(p.symbol.pins) > 8 for p in parts])
-    name, width, height = paper(layout.width, layout.height)
-    grounds = iter(range(1, 1_000_000))
-    used: dict[str, SymbolDef] = {GROUND.lib_id: GROUND, POWER_FLAG.lib_id: POWER_FLAG}
+def _body(parts: list[Part], members: list[int], ctx: "Sheet", boxes: list[SheetBox] = ()) -> tuple[list[Node], Layout]:
+    """The items of one sheet: parts ``members`` (indices into ``parts``, which rank them in
+    the deck's order) and, on the root, the hierarchical sheets' ``boxes``, placed by group."""
+    tall = [len(parts[i].symbol.pins) > 8 for i in members] + [len(b.pins) > 8 for b in boxes]
+    layout = place([parts[i].group for i in members] + [b.group for b in boxes], tall)
     body: list[Node] = []
     for spot in layout.placed:
-        part = parts[spot.index]
-        used.setdefault(part.symbol.lib_id, part.symbol)
-        body.append(part_node(part, spot.x, spot.y, uid, spot.index + 1))
-        body += pin_items(part, spot.x, spot.y, uid, grounds, ports)
-    flag_at = (MARGIN / 2, MARGIN)
-    body += [_ground(*flag_at, 0, next(grounds), uid), _ground(*flag_at, 0, 1, uid, POWER_FLAG)]
-    body += [_title(t.text, t.x, t.y, uid) for t in layout.titles]
+        if spot.index >= len(members):
+            body += sheet_items(boxes[spot.index - len(members)], spot.x, spot.y, ctx.uid, ctx.ports)
+            continue
+        part = parts[members[spot.index]]
+        ctx.used.setdefault(part.symbol.lib_id, part.symbol)
+        body.append(part_node(part, spot.x, spot.y, ctx.uid, members[spot.index] + 1, ctx.path))
+        body += pin_items(part, spot.x, spot.y, ctx.uid, ctx.grounds, ctx.ports, ctx.hierarchical, ctx.path)
+    return body, layout
+
+
+@dataclass
+class Sheet:
+    """What drawing one sheet needs: the UUIDs, the ground symbols' numbering (shared by all
+    sheets), the port label shapes, the sheet's instance ``path`` (None: root), the nets it
+    labels as hierarchical and the library symbols used so far (shared)."""
+
+    uid: Uuids
+    grounds: Iterator[int]
+    ports: dict[str, str]
+    used: dict[str, SymbolDef]
+    path: str | None = None
+    hierarchical: frozenset[str] = frozenset()
+
+
+def _file(uid: Uuids, key: str, layout: Layout, head: list[Node | None], body: list[Node],
+          used: dict[str, SymbolDef], tail: list[Node]) -> Node:
+    name, width, height = paper(layout.width, layout.height)
     paper_node = node("paper", name) if name != "User" else node("paper", "User", width, height)
     return node("kicad_sch", node("version", VERSION), node("generator", "r2nn_compiler"),
-                node("generator_version", "9.0"), uid("root"), paper_node,
-                node("title_block", node("title", title),
-                     *(node("comment", i + 1, c) for i, c in enumerate(comments[:9]))),
+                node("generator_version", "9.0"), uid(key), paper_node, *head,
                 node("lib_symbols", *(s.to_node() for s in sorted(used.values(), key=lambda s: s.name))),
-                *body, node("sheet_instances", node("path", "/", node("page", "1"))),
-                node("embedded_fonts", Atom("no")))
+                *body, *tail, node("embedded_fonts", Atom("no")))
+
+
+def schematic_files(parts: list[Part], project: str, title: str, comments: list[str],
+                    ports: dict[str, str]) -> dict[str, Node]:
+    """The ``(kicad_sch ...)`` of each file by name: ``<project>.kicad_sch`` (the root sheet,
+    with the parts whose ``sheet`` is "") and ``<project>_<sheet>.kicad_sch`` per hierarchical
+    sheet. ``ports`` maps the circuit's port nets to their global label shapes."""
+    uid = Uuids(project)
+    root = "/" + uid.text("root")
+    ctx = Sheet(uid, iter(range(1, 1_000_000)), ports, {GROUND.lib_id: GROUND, POWER_FLAG.lib_id: POWER_FLAG})
+    crossing = crossing_nets(parts, set(ports))
+    names = list(dict.fromkeys(p.sheet for p in parts if p.sheet))
+    group = {p.sheet: "readout: class detectors" if p.sheet.startswith("readout_class_") else p.group
+             for p in reversed(parts) if p.sheet}
+    boxes = [SheetBox(n, f"{project}_{n}.kicad_sch", tuple(crossing.get(n, ())), page, group[n])
+             for page, n in enumerate(names, 2)]
+    body, layout = _body(parts, [i for i, p in enumerate(parts) if not p.sheet], ctx, boxes)
+    flag_at = (MARGIN / 2, MARGIN)
+    body += [_ground(*flag_at, 0, next(ctx.grounds), uid), _ground(*flag_at, 0, 1, uid, POWER_FLAG)]
+    body += [_title(t.text, t.x, t.y, uid) for t in layout.titles]
+    files = {}
+    for box in boxes:
+        child = Sheet(uid, ctx.grounds, ports, {GROUND.lib_id: GROUND}, f"{root}/{uid.text('sheet/' + box.name)}", frozenset(box.pins))
+        child_body, child_layout = _body(parts, [i for i, p in enumerate(parts) if p.sheet == box.name], child)
+        child_body += [_title(t.text, t.x, t.y, uid) for t in child_layout.titles]
+        files[box.file] = _file(uid, f"file/{box.name}", child_layout, [], child_body, child.used, [])
+    head = [node("title_block", node("title", title), *(node("comment", i + 1, c) for i, c in enumerate(comments[:9])))]
+    instances = [node("sheet_instances", node("path", "/", node("page", "1")))]
+    return {f"{project}.kicad_sch": _file(uid, "root", layout, head, body, ctx.used, instances), **files}

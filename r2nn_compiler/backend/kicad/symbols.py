@@ -162,3 +162,54 @@ def block(name: str, ports: tuple[str, ...], inputs: int, description: str,
     pins += [Pin(str(len(left) + i + 1), p, 10.16, top - 2.54 * i, 180) for i, p in enumerate(right)]
     body = (rectangle(-7.62, top + 2.54, 7.62, top - 2.54 * rows, "background"),)
     return SymbolDef(name, "X", tuple(pins), body, description, show_pin_names=True, properties=properties)
+
+
+#: A diode, anode (pad 2) on top, cathode (pad 1) below: SOD-323 / MiniMELF pads (1 K, 2 A).
+DIODE = SymbolDef(
+    "D", "D", (Pin("2", "A", 0, 3.81, 270, 2.54), Pin("1", "K", 0, -3.81, 90, 2.54)),
+    (polyline((-1.27, 1.27), (1.27, 1.27), (0, -1.27), (-1.27, 1.27), filled="background"),
+     polyline((-1.27, -1.27), (1.27, -1.27))),
+    "Diode (SOD-323 pads: 1 K, 2 A)")
+
+#: An NPN transistor: base (pad 1) left, emitter (pad 2) below, collector (pad 3) above, as
+#: the SOT-23 MMBT3904's pads.
+NPN = SymbolDef(
+    "NPN", "Q", (Pin("1", "B", -5.08, 0, 0, 3.81), Pin("2", "E", 2.54, -5.08, 90, 2.54),
+                 Pin("3", "C", 2.54, 5.08, 270, 2.54)),
+    (polyline((-0.635, 1.905), (-0.635, -1.905), width=0.508), polyline((-1.27, 0), (-0.635, 0)),
+     polyline((-0.635, 0.635), (2.54, 2.54)), polyline((-0.635, -0.635), (2.54, -2.54)),
+     polyline((1.27, -2.286), (2.032, -1.524), (2.286, -2.54), (1.27, -2.286), filled="outline")),
+    "NPN transistor (SOT-23 pads: 1 B, 2 E, 3 C)")
+
+#: A voltage-controlled analog switch: switch terminals 1, 2 on the right, control 3 (+),
+#: 4 (−) on the left, in SPICE's S node order (pads nominal: a footprint override must keep them).
+SWITCH = SymbolDef(
+    "AnalogSwitch", "S", (Pin("1", "S", 5.08, 2.54, 180), Pin("2", "D", 5.08, -2.54, 180),
+                          Pin("3", "IN", -5.08, 2.54, 0), Pin("4", "GND", -5.08, -2.54, 0)),
+    (rectangle(-2.54, -3.81, 2.54, 3.81, "background"), polyline((3.81, 2.54), (1.27, 2.54), (1.27, 1.27)),
+     polyline((1.27, -1.27), (2.286, 1.016)), polyline((1.27, -1.27), (1.27, -2.54), (3.81, -2.54))),
+    "Analog switch, SPST (DG4xx class)", show_pin_names=True)
+
+
+def source(name: str, prefix: str, description: str) -> SymbolDef:
+    """A two-terminal source drawn as a circle: pin 1 (+) on top, pin 2 (−) below."""
+    body = (node("circle", node("center", 0.0, 0.0), node("radius", 2.032), stroke(), fill("background")),
+            polyline((0, 1.524), (0, 0.508)), polyline((-0.508, 1.016), (0.508, 1.016)),
+            polyline((-0.508, -1.016), (0.508, -1.016)))
+    pins = (Pin("1", "+", 0, 3.81, 270, 1.778), Pin("2", "-", 0, -3.81, 90, 1.778))
+    return SymbolDef(name, prefix, pins, body, description)
+
+
+#: The readout's voltage reference (a shunt reference, SOT-23 pads: 1 +, 2 −).
+REFERENCE = source("VoltageReference", "V", "Voltage reference (SOT-23 pads: 1 +, 2 −)")
+#: Sources the simulator needs and the board does not have (timing from a controller,
+#: behavioural stand-ins).
+TIMING_SOURCE = source("TimingSource", "V", "Timing source (a controller's output; simulation only)")
+BEHAVIOURAL = source("BehaviouralSource", "B", "Behavioural source (simulation only)")
+
+#: A sense point: where a behavioural law reads a net that no other pin touches (ERC wants a
+#: label on two pins); neither simulated nor on the board.
+SENSE = SymbolDef(
+    "Sense", "#SN", (Pin("1", "~", 0, 0, 90, 0),),
+    (node("circle", node("center", 0.0, 1.016), node("radius", 1.016), stroke(), fill()),),
+    "Sense point of a behavioural law (simulation only)")
