@@ -2,8 +2,7 @@
 SPICE netlist KiCad exports against the shipped testbench in ngspice.
 
 Everything here runs KiCad's own ``kicad-cli`` (KiCad 9); :func:`kicad_cli` finds it.
-Used by ``tests/test_kicad.py`` and ``bench/bench_kicad.py``; docs/kicad.md says what each
-check proves.
+Used by ``tests/test_kicad.py``; docs/kicad.md says what each check proves.
 """
 
 from __future__ import annotations

@@ -39,8 +39,11 @@ def yes_no(flag: bool) -> Atom:
 
 
 def quote(text: str) -> str:
-    """A KiCad string: double-quoted, with backslash, quote and newline escaped."""
-    escaped = str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    """A KiCad string: double-quoted, with backslash, quote, newline, carriage return and tab
+    escaped, any other control character dropped."""
+    escaped = (str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+               .replace("\r", "\\r").replace("\t", "\\t"))
+    escaped = "".join(ch for ch in escaped if ch >= " ")
     return f'"{escaped}"'
 
 
