@@ -29,6 +29,7 @@ class Condensed:
     def __init__(self, E, A, B: np.ndarray, samples: np.ndarray) -> None:
         self.E, self.A, self.B = E, A, B
         self.absE, self.absA = abs(E), abs(A)
+        self._diagonal: tuple[np.ndarray, np.ndarray] | None = None
         n = E.shape[0]
         gone = eliminable(E, A, B, samples)
         keep = np.setdiff1d(np.arange(n), gone)
@@ -58,8 +59,14 @@ class Condensed:
         self.e_gq, self.a_gq = self.Egk[g, q], self.Agk[g, q]
 
     def diagonal(self, s: np.ndarray) -> np.ndarray:
-        """M_gg at every frequency (gone × frequencies)."""
-        return self.egg[:, None] * s - self.agg[:, None]
+        """M_gg at every frequency (gone × frequencies). The last result is kept: a GMRES cycle
+        applies S at the same frequencies tens of times."""
+        last = self._diagonal
+        if last is not None and last[0].shape == s.shape and np.array_equal(last[0], s):
+            return last[1]
+        d = self.egg[:, None] * s - self.agg[:, None]
+        self._diagonal = (s.copy(), d)
+        return d
 
     def apply(self, x: np.ndarray, s: np.ndarray) -> np.ndarray:
         """S(s_f)·x_f for x (kept × frequencies)."""

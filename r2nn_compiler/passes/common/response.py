@@ -32,8 +32,20 @@ def reference_response(model: Model, freqs_hz: np.ndarray) -> np.ndarray:
     """The reference model's H(jω) (observed nodes × inputs × freqs, (m/s) per unit input) at
     ``freqs_hz`` (model Hz): :func:`reference.frequency_response` (sparse above
     ``reference.response.DENSE_RESONATORS`` resonators), whose rows are ``model.read_nodes``: a
-    linear layer's taps are compared with its read nodes' velocities."""
-    return frequency_response(model, np.atleast_1d(np.asarray(freqs_hz, dtype=float)))
+    linear layer's taps are compared with its read nodes' velocities. The last model's
+    responses are kept (a flow asks for the same grid in several passes); a copy is returned."""
+    freqs = np.atleast_1d(np.asarray(freqs_hz, dtype=float))
+    if _REFERENCE_CACHE.get("model") is not model:
+        _REFERENCE_CACHE.clear()
+        _REFERENCE_CACHE["model"] = model
+    key = freqs.tobytes()
+    if key not in _REFERENCE_CACHE:
+        _REFERENCE_CACHE[key] = frequency_response(model, freqs)
+    return _REFERENCE_CACHE[key].copy()
+
+
+#: The reference responses of one model (the last one asked for), keyed by the grid's bytes.
+_REFERENCE_CACHE: dict = {}
 
 
 def relative_error(h_circuit: np.ndarray, h_model: np.ndarray) -> float:
