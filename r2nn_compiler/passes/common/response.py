@@ -5,6 +5,8 @@ Shared by ``check_reference`` (the proof) and by every pass that reports its H(j
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
 from ...circuit import mna_matrices
@@ -17,7 +19,33 @@ def circuit_response(ctx: CompileContext, freqs_hz: np.ndarray) -> np.ndarray:
     """H(jω) of the compiled graph in model units: (outputs × inputs × freqs), at model frequencies."""
     graph = ctx.require_graph("check_reference")
     system = mna_matrices(graph, [p.net for p in ctx.inputs])
-    return in_model_units(ctx, system.ac(np.asarray(freqs_hz) / ctx.time_scale, [p.net for p in ctx.outputs]))
+    freqs = np.asarray(freqs_hz) / ctx.time_scale
+    outputs = [p.net for p in ctx.outputs]
+    key = _system_key(system, freqs, outputs)
+    if key not in _CIRCUIT_CACHE:
+        if len(_CIRCUIT_CACHE) >= CIRCUIT_CACHE_SIZE:
+            del _CIRCUIT_CACHE[next(iter(_CIRCUIT_CACHE))]
+        _CIRCUIT_CACHE[key] = system.ac(freqs, outputs)
+    return in_model_units(ctx, _CIRCUIT_CACHE[key])
+
+
+#: Circuit responses kept, keyed by the MNA system's bytes: a pass that reports its H(jω)
+#: error before changing the graph asks for what the previous pass computed after it.
+CIRCUIT_CACHE_SIZE = 4
+_CIRCUIT_CACHE: dict[str, np.ndarray] = {}
+
+
+def _system_key(system, freqs: np.ndarray, outputs: list[str]) -> str:
+    """A digest of everything ``system.ac(freqs, outputs)`` depends on (same digest, same bits)."""
+    digest = hashlib.sha256()
+    for stamps in (system.stamps_E, system.stamps_A):
+        for array in (stamps.row, stamps.col, stamps.data):
+            digest.update(np.ascontiguousarray(array).tobytes())
+        digest.update(b"|")
+    for array in (system.B, freqs):
+        digest.update(np.ascontiguousarray(array, dtype=float).tobytes())
+    digest.update("\0".join(system.unknowns + ["|"] + system.inputs + ["|"] + outputs).encode())
+    return digest.hexdigest()
 
 
 def in_model_units(ctx: CompileContext, h: np.ndarray) -> np.ndarray:
