@@ -34,8 +34,8 @@ ITERATIONS = 3
 #: Points of the linear grid over the band, and per resonance across its 3 dB band.
 BAND_POINTS = 1000
 RESONANCE_POINTS = 9
-#: Above this many resonators a resonance whose band the earlier ones' points already sample
-#: finely enough adds no points of its own (smaller models keep every resonance's points, as
+#: Above this many resonators a resonance whose band the grid already samples finely enough
+#: adds no points of its own (smaller models keep every resonance's points, as
 #: their decks were calibrated).
 SHARED_RESONANCE_POINTS_ABOVE = 64
 
@@ -55,21 +55,23 @@ def calibration_grid(model: Model) -> np.ndarray:
     """Model frequencies (Hz) for the band-power integral: :data:`BAND_POINTS` linear over the
     model's band (or :func:`reference.default_grid`'s span) and :data:`RESONANCE_POINTS` across
     each in-band resonance's f0·(1 ± 1/Q), so narrow peaks are sampled whatever their Q. Above
-    :data:`SHARED_RESONANCE_POINTS_ABOVE` resonators, a resonance whose band the earlier
-    resonances' points already sample at least as densely (no gap wider than its own points'
-    spacing) adds none, so hundreds of overlapping resonances do not grow the grid (and the
-    solves) by 9 points per resonator."""
+    :data:`SHARED_RESONANCE_POINTS_ABOVE` resonators, a resonance whose band the grid so far
+    (the linear points and the earlier resonances' points) already samples at least as densely
+    (no gap wider than its own points' spacing) adds none, so hundreds of overlapping
+    resonances do not grow the grid (and the solves) by 9 points per resonator."""
     span = default_grid(model, 2)
     lo, hi = float(span[0]), float(span[-1])
-    added = np.empty(0)
+    linear = np.linspace(lo, hi, BAND_POINTS)
     shared = len(model.resonators) > SHARED_RESONANCE_POINTS_ABOVE
+    added = linear if shared else np.empty(0)
     for r in model.resonators:
         q = abs(r.q)
         if lo <= r.f0_hz <= hi and np.isfinite(q) and q > 0.5:
             points = r.f0_hz * (1 + np.linspace(-1, 1, RESONANCE_POINTS) / q)
-            if not shared or not _sampled(added, points[0], points[-1], (points[-1] - points[0]) / (RESONANCE_POINTS - 1)):
+            spacing = (points[-1] - points[0]) / (RESONANCE_POINTS - 1)
+            if not shared or not _sampled(added, points[0], points[-1], spacing):
                 added = np.sort(np.concatenate([added, points]))
-    grid = np.unique(np.concatenate([np.linspace(lo, hi, BAND_POINTS), added]))
+    grid = np.unique(np.concatenate([linear, added]))
     return grid[(grid >= lo) & (grid <= hi)]
 
 
