@@ -8,7 +8,9 @@ checks and the stability proof), every pass of the flow (as the compile log time
 (BLAS threads included: on a busy machine wall time can be twice the CPU time), and under
 each size the growth exponent of every phase since the previous size (log t ratio / log
 element ratio, elements = resonators + couplings; 1.0 = linear). ``--repeat N`` keeps the
-fastest of N runs per size. Target: exact flow < 5 s at 1024 resonators / 10k couplings.
+fastest of N runs per size. Targets at 1024 resonators / 10k couplings: exact flow < 5 s;
+hardware flow < 5 s with a growth exponent ≤ 1.1 per pass (issue #21; not met yet, see the
+README's Performance section).
 
 Usage: python bench/bench_compile.py [--sizes 8:28,64:500,256:2500,1024:10000] [--flow exact|hardware|both]
                                      [--repeat N]

@@ -29,6 +29,7 @@ class Condensed:
     def __init__(self, E, A, B: np.ndarray, samples: np.ndarray) -> None:
         self.E, self.A, self.B = E, A, B
         self.absE, self.absA = abs(E), abs(A)
+        self._diagonal: tuple[np.ndarray, np.ndarray] | None = None
         n = E.shape[0]
         gone = eliminable(E, A, B, samples)
         keep = np.setdiff1d(np.arange(n), gone)
@@ -58,15 +59,21 @@ class Condensed:
         self.e_gq, self.a_gq = self.Egk[g, q], self.Agk[g, q]
 
     def diagonal(self, s: np.ndarray) -> np.ndarray:
-        """M_gg at every frequency (gone × frequencies)."""
-        return self.egg[:, None] * s - self.agg[:, None]
+        """M_gg at every frequency (gone × frequencies). The last result is kept: a GMRES cycle
+        applies S at the same frequencies tens of times."""
+        last = self._diagonal
+        if last is not None and last[0].shape == s.shape and np.array_equal(last[0], s):
+            return last[1]
+        d = self.egg[:, None] * s - self.agg[:, None]
+        self._diagonal = (s.copy(), d)
+        return d
 
     def apply(self, x: np.ndarray, s: np.ndarray) -> np.ndarray:
         """S(s_f)·x_f for x (kept × frequencies)."""
-        y = (self.Ekk @ x) * s - self.Akk @ x
+        y = times(self.Ekk, x) * s - times(self.Akk, x)
         if self.gone.size:
-            t = ((self.Egk @ x) * s - self.Agk @ x) / self.diagonal(s)
-            y -= (self.Ekg @ t) * s - self.Akg @ t
+            t = (times(self.Egk, x) * s - times(self.Agk, x)) / self.diagonal(s)
+            y -= times(self.Ekg, t) * s - times(self.Akg, t)
         return y
 
     def expand(self, x: np.ndarray, s: np.ndarray) -> np.ndarray:
@@ -74,7 +81,7 @@ class Condensed:
         full = np.empty((self.n, x.shape[1]), dtype=complex)
         full[self.keep] = x
         if self.gone.size:
-            full[self.gone] = -((self.Egk @ x) * s - self.Agk @ x) / self.diagonal(s)
+            full[self.gone] = -(times(self.Egk, x) * s - times(self.Agk, x)) / self.diagonal(s)
         return full
 
     def size(self, x: np.ndarray, b: np.ndarray, s: np.ndarray) -> np.ndarray:
@@ -113,6 +120,15 @@ class Condensed:
                          * (self.e_gq[inside, None] * s - self.a_gq[inside, None]) / self.diagonal(s)[g])
                 np.add.at(m, (block_of[p], slot[p], slot[q]), -value)
         return m
+
+
+def times(M, x: np.ndarray) -> np.ndarray:
+    """``M @ x`` for a real sparse ``M`` and a complex dense ``x`` (rows × columns), through x's
+    real view: one real product instead of upcasting M, the same sums in the same order."""
+    if not np.iscomplexobj(x) or x.ndim != 2:
+        return M @ x
+    real = np.ascontiguousarray(x).view(float)
+    return (M @ real).view(complex)
 
 
 def eliminable(E, A, B: np.ndarray, samples: np.ndarray) -> np.ndarray:

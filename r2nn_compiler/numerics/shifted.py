@@ -10,7 +10,7 @@ import scipy.sparse
 import scipy.sparse.linalg
 
 from .block_jacobi import BlockJacobi, preconditioner_blocks
-from .condensed import Condensed
+from .condensed import Condensed, times
 from .gmres import gmres_cycle
 
 #: Componentwise backward error an iterative solution must reach, max_i |b − M x|_i / ((|M||x| +
@@ -66,7 +66,7 @@ def _backward_error(system: Condensed, b: np.ndarray, x: np.ndarray, s: np.ndarr
     """The componentwise backward error of full solutions x per frequency (see
     SOLVE_BACKWARD_ERROR), with |M| bounded by |s||E| + |A|."""
     E, A = system.E, system.A
-    r = b[:, None] - (E @ x) * s[None, :] + A @ x
+    r = b[:, None] - times(E, x) * s[None, :] + times(A, x)
     ax = np.abs(x)
     size = (system.absE @ ax) * np.abs(s)[None, :] + system.absA @ ax + np.abs(b)[:, None]
     size += SOLVE_FLOOR * size.max(axis=0)

@@ -34,13 +34,20 @@ ITERATIONS = 3
 #: Points of the linear grid over the band, and per resonance across its 3 dB band.
 BAND_POINTS = 1000
 RESONANCE_POINTS = 9
+#: Above this many resonators a resonance whose band the grid already samples finely enough
+#: adds no points of its own (smaller models keep every resonance's points, as
+#: their decks were calibrated).
+SHARED_RESONANCE_POINTS_ABOVE = 64
 
 #: Calibration signals used at most (evenly spaced among those given).
 MAX_SIGNALS = 64
 
-#: Largest circuit (MNA unknowns, then states) whose response goes through its state space.
+#: Largest circuit (MNA unknowns, then states) whose response goes through its state space:
+#: a dense solve per frequency costs O(states³), so above ~150 states the sparse MNA is faster
+#: (every example deck has at most 130; bench_compile's 64 resonators, 165+, took 15 s a
+#: measurement dense against 0.5 s sparse).
 STATE_SPACE_UNKNOWNS = 2000
-STATE_SPACE_STATES = 400
+STATE_SPACE_STATES = 150
 
 #: A gain error below this is rounding (the summary then names no output).
 ROUNDING_LEVEL = 1e-12
@@ -50,16 +57,31 @@ META = "calibrated_outputs"
 def calibration_grid(model: Model) -> np.ndarray:
     """Model frequencies (Hz) for the band-power integral: :data:`BAND_POINTS` linear over the
     model's band (or :func:`reference.default_grid`'s span) and :data:`RESONANCE_POINTS` across
-    each in-band resonance's f0·(1 ± 1/Q), so narrow peaks are sampled whatever their Q."""
+    each in-band resonance's f0·(1 ± 1/Q), so narrow peaks are sampled whatever their Q. Above
+    :data:`SHARED_RESONANCE_POINTS_ABOVE` resonators, a resonance whose band the grid so far
+    (the linear points and the earlier resonances' points) already samples at least as densely
+    (no gap wider than its own points' spacing) adds none, so hundreds of overlapping
+    resonances do not grow the grid (and the solves) by 9 points per resonator."""
     span = default_grid(model, 2)
     lo, hi = float(span[0]), float(span[-1])
-    points = [np.linspace(lo, hi, BAND_POINTS)]
+    linear = np.linspace(lo, hi, BAND_POINTS)
+    shared = len(model.resonators) > SHARED_RESONANCE_POINTS_ABOVE
+    added = linear if shared else np.empty(0)
     for r in model.resonators:
         q = abs(r.q)
         if lo <= r.f0_hz <= hi and np.isfinite(q) and q > 0.5:
-            points.append(r.f0_hz * (1 + np.linspace(-1, 1, RESONANCE_POINTS) / q))
-    grid = np.unique(np.concatenate(points))
+            points = r.f0_hz * (1 + np.linspace(-1, 1, RESONANCE_POINTS) / q)
+            spacing = (points[-1] - points[0]) / (RESONANCE_POINTS - 1)
+            if not shared or not _sampled(added, points[0], points[-1], spacing):
+                added = np.sort(np.concatenate([added, points]))
+    grid = np.unique(np.concatenate([linear, added]))
     return grid[(grid >= lo) & (grid <= hi)]
+
+
+def _sampled(points: np.ndarray, a: float, b: float, spacing: float) -> bool:
+    """True when sorted ``points`` cover [a, b] with no gap wider than ``spacing`` (ends included)."""
+    inside = points[np.searchsorted(points, a) : np.searchsorted(points, b, side="right")]
+    return bool(np.diff(np.concatenate([[a], inside, [b]])).max() <= spacing)
 
 
 def response(ctx: CompileContext, freqs_hz: np.ndarray) -> np.ndarray:
@@ -72,7 +94,7 @@ def response(ctx: CompileContext, freqs_hz: np.ndarray) -> np.ndarray:
     state space, go through the MNA itself."""
     graph = ctx.require_graph(CalibrateOutputs.name)
     system = mna_matrices(graph, [p.net for p in ctx.inputs])
-    if system.n_unknowns > STATE_SPACE_UNKNOWNS:
+    if system.n_unknowns > STATE_SPACE_UNKNOWNS or _surely_dynamic(system) > STATE_SPACE_STATES:
         return circuit_response(ctx, freqs_hz)
     try:
         states = system.state_space([p.net for p in ctx.outputs])
@@ -81,6 +103,16 @@ def response(ctx: CompileContext, freqs_hz: np.ndarray) -> np.ndarray:
     if states.n_states > STATE_SPACE_STATES:
         return circuit_response(ctx, freqs_hz)
     return in_model_units(ctx, states.frequency_response(np.asarray(freqs_hz) / ctx.time_scale))
+
+
+def _surely_dynamic(system) -> int:
+    """A lower bound on the states of ``system.state_space``, from the sparse E alone: every
+    unknown with a nonzero diagonal E entry that is no floating cluster's reference stays a
+    state (the cluster change of variables leaves those diagonal entries as they are). Lets
+    :func:`response` skip a dense state-space reduction whose result it would discard."""
+    diagonal = system.E_sparse.diagonal() != 0
+    diagonal[[cluster[0] for cluster in system.floating_clusters]] = False
+    return int(np.count_nonzero(diagonal))
 
 
 def band_gains(ctx: CompileContext, freqs_hz: np.ndarray, h_model_power: np.ndarray) -> np.ndarray:
