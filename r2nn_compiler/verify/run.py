@@ -671,9 +671,11 @@ def verify_deck(model: Model, compiled: CompiledDeck, signals: list[Signal], *, 
     sig_results = transient(model, compiled, signals, engine=engine, timeout_s=timeout_s, accuracy=accuracy,
                             executor=executor, per_run=per_run, progress=progress, circuit=circuit,
                             method=method) if signals else []
-    if refine_close and sig_results:
+    if refine_close and sig_results:  # a few near ties at a finer step: direct runs (a kernel at a new
+        # step costs more than they do), so the report's method stays the first pass's
         sig_results = refine(model, compiled, signals, sig_results, accuracy, engine=engine, timeout_s=timeout_s,
-                             executor=executor, per_run=per_run, circuit=circuit, progress=progress, method=method)
+                             executor=executor, per_run=per_run, circuit=circuit, progress=progress,
+                             method=Method("direct"))
     with tempfile.TemporaryDirectory(prefix="r2nn-verify-") as tmp:
         ac_data = ac(model, compiled, runner, Path(tmp), circuit=circuit) if run_ac else None
     return VerifyReport(model.name, str(compiled.outdir), engine, tolerances, sig_results,
