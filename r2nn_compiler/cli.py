@@ -530,7 +530,7 @@ def _print_method(method) -> None:
     if method is None or not method.used:
         return
     if method.used == "direct":
-        click.echo("transients: direct runs" + (f" ({method.reason})" if method.reason else ""))
+        click.echo("transients: direct runs" + (f"; {method.reason}" if method.reason else ""))
         return
     for k in method.kernels:
         click.echo(f"transients: superposition, kernel {k.kernel_s:.4g} s ({k.samples} samples at {k.rate_hz:g} Hz, "

@@ -230,8 +230,8 @@ def _choose_method(ctx: _Context, method: Method) -> str:
         direct, superposed = _work(ctx, method.spot_checks)
         if superposed >= direct:
             method.used = method.used or "direct"
-            method.reason = method.reason or (f"direct runs are cheaper here ({direct} clip-samples against "
-                                              f"{superposed} for the kernel and spot checks)")
+            method.reason = method.reason or (f"cheaper here: {direct} clip-samples against {superposed} for the "
+                                              "kernel and spot checks")
             return "direct"
     return "superposition"
 
