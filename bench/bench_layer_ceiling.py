@@ -56,11 +56,12 @@ def banks(demo: str) -> list[Bank]:
     """The rows for ``demo``: the demo network's own layout as fixed banks, denser and sharper
     banks, and (bearing) an envelope bank."""
     lo, hi = (60.0, 400.0) if demo == "bearing" else (50.0, 1800.0)
+    sharp_hi, top = (500.0, 5500.0) if demo == "bearing" else (hi, 1900.0)
+    dense = ((96, 50.0, top, 20.0),)
     rows = [Bank("fixed, the demo's low group (16, Q 5)", ((16, lo, hi, 5.0),)),
-            Bank("fixed, 64 sharp (Q 30)", ((64, 50.0, 500.0, 30.0),) if demo == "bearing" else ((64, lo, hi, 30.0),)),
-            Bank("fixed, 96 over the band (Q 20)", ((96, 50.0, 5500.0 if demo == "bearing" else 1900.0, 20.0),)),
-            Bank("fixed, 96 over the band (Q 20), 4 segments", ((96, 50.0, 5500.0 if demo == "bearing" else 1900.0, 20.0),),
-                 segments=4)]
+            Bank("fixed, 64 sharp (Q 30)", ((64, 50.0 if demo == "bearing" else lo, sharp_hi, 30.0),)),
+            Bank("fixed, 96 over the band (Q 20)", dense),
+            Bank("fixed, 96 over the band (Q 20), 4 segments", dense, segments=4)]
     if demo == "bearing":
         rows.insert(1, Bank("fixed, the demo's layout (16 Q 5 + 8 over 1–5 kHz Q 3)",
                             ((16, lo, hi, 5.0), (8, 1000.0, 5000.0, 3.0))))

@@ -134,10 +134,7 @@ def main() -> int:
     shutil.rmtree(clips, ignore_errors=True)  # clips of an earlier split must not be verified
     picks = np.concatenate([np.flatnonzero(test.labels == c)[: max(1, args.verify_clips // len(data.classes))]
                             for c in range(len(data.classes))])
-    for i in picks:
-        cls = data.classes[test.labels[i]]
-        (clips / cls).mkdir(parents=True, exist_ok=True)
-        wavfile.write(clips / cls / f"clip{i:04d}.wav", int(test.sample_rate_hz), test.signals[i, 0].astype(np.float32))
+    write_clips(test, picks, clips)
     t0 = time.perf_counter()
     report = verify(model, build / "circuit", [clips / c for c in data.classes if (clips / c).is_dir()],
                     progress=True)
@@ -183,6 +180,16 @@ def table_row(results: dict) -> str:
             f"{100 * r['circuit_accuracy']:.1f} % ({r['ngspice_clips']} clips) | {100 * r['class_agreement']:.1f} % | "
             f"{100 * r['mna_agreement_all_held_out']:.1f} % ({r['held_out']} clips) | {readout} | {r['parts']} | "
             f"{r['opamps']} | {train} | {r['compile_s']:.1f} | {r['verify_s']:.1f} |")
+
+
+def write_clips(clips: Dataset, picks, folder: Path) -> None:
+    """Clips ``picks`` of ``clips`` as ``folder/<class>/clip<i>.wav`` (float32 at the dataset's
+    rate): class folders, as ``r2nn verify --signals`` labels them."""
+    for i in picks:
+        cls = clips.classes[clips.labels[i]]
+        (folder / cls).mkdir(parents=True, exist_ok=True)
+        wavfile.write(folder / cls / f"clip{i:04d}.wav", int(clips.sample_rate_hz),
+                      clips.signals[i, 0].astype(np.float32))
 
 
 def train_demo(demo: str, training: Dataset, steps: int, seed: int, build: Path, settings: dict | None = None):

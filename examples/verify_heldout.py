@@ -16,27 +16,22 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-from scipy.io import wavfile
-
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 from demo_data import demo_dataset  # noqa: E402
-from run_demo import PER_CLASS, SEED, TEST_FRACTION, compile_demo, run_script, subset  # noqa: E402
+from run_demo import PER_CLASS, SEED, TEST_FRACTION, compile_demo, run_script, subset, write_clips  # noqa: E402
 
 from r2nn_compiler import compiler  # noqa: E402
 
 
 def write_heldout(demo: str, folder: Path):
-    """The draw, its training subset, and the held-out clips written as ``folder/<class>/<k>.wav``."""
+    """The draw, its training and held-out indices; the held-out clips written to ``folder``
+    (class folders, :func:`run_demo.write_clips`)."""
     data, _ = demo_dataset(demo, SEED, PER_CLASS[demo])
     train_idx, test_idx = data.split(TEST_FRACTION, SEED + 1)
-    for k, i in enumerate(test_idx):
-        where = folder / data.classes[data.labels[i]]
-        where.mkdir(parents=True, exist_ok=True)
-        wavfile.write(where / f"{k:03d}.wav", int(data.sample_rate_hz), data.signals[i][0].astype(np.float32))
+    write_clips(subset(data, test_idx), range(len(test_idx)), folder)
     return data, train_idx, test_idx
 
 
