@@ -7,9 +7,10 @@ import numpy as np
 
 from .block_jacobi import BlockJacobi
 from .condensed import Condensed
+from .explicit import ExplicitBatch, ExplicitBlockJacobi
 
 
-def gmres_cycle(system: Condensed, b: np.ndarray, x0: np.ndarray, s: np.ndarray, sub: BlockJacobi,
+def gmres_cycle(system: Condensed | ExplicitBatch, b: np.ndarray, x0: np.ndarray, s: np.ndarray, sub: BlockJacobi | ExplicitBlockJacobi,
                 weights: np.ndarray, basis: int, backward_error: float) -> np.ndarray:
     """One GMRES(``basis``) cycle on W·S(s_f)·x = W·b from x0 (kept unknowns × frequencies),
     every frequency on its own but all in step, right-preconditioned by P⁻¹·W⁻¹ (``sub``: P
@@ -26,13 +27,13 @@ def gmres_cycle(system: Condensed, b: np.ndarray, x0: np.ndarray, s: np.ndarray,
     r = weights * (b[:, None] - system.apply(x0, s))
     target = 0.1 * backward_error * np.max(np.abs(weights * b[:, None]) + np.abs(r), axis=0)
     beta = np.linalg.norm(r, axis=0)
-    V = np.zeros((m + 1, n, F), dtype=complex)
+    V = []  # the basis, grown step by step (a cycle rarely uses all ``basis`` vectors)
     H = np.zeros((F, m + 1, m), dtype=complex)
     cs = np.zeros((m, F), dtype=complex)
     sn = np.zeros((m, F), dtype=complex)
     g = np.zeros((m + 1, F), dtype=complex)
     g[0] = beta
-    V[0] = r / np.where(beta > 0, beta, 1.0)
+    V.append(r / np.where(beta > 0, beta, 1.0))
     steps = m
     for j in range(m):
         w = op(V[j])
@@ -42,7 +43,7 @@ def gmres_cycle(system: Condensed, b: np.ndarray, x0: np.ndarray, s: np.ndarray,
             H[:, i, j] = h
         hn = np.linalg.norm(w, axis=0)
         H[:, j + 1, j] = hn
-        V[j + 1] = w / np.where(hn > 0, hn, 1.0)
+        V.append(w / np.where(hn > 0, hn, 1.0))
         for i in range(j):  # earlier rotations on the new column
             hi, hi1 = H[:, i, j].copy(), H[:, i + 1, j].copy()
             H[:, i, j] = cs[i].conj() * hi + sn[i].conj() * hi1
@@ -63,4 +64,4 @@ def gmres_cycle(system: Condensed, b: np.ndarray, x0: np.ndarray, s: np.ndarray,
     diag = np.einsum("fjj->fj", R)
     diag[diag == 0] = 1.0  # a column that broke down early: its later g entries are 0
     y = np.linalg.solve(R, np.moveaxis(g[:steps], 0, 1)[:, :, None])[:, :, 0]
-    return sub.apply(np.einsum("jnf,fj->nf", V[:steps], y) / weights)
+    return sub.apply(np.einsum("jnf,fj->nf", np.stack(V[:steps]), y) / weights)

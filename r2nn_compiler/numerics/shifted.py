@@ -5,12 +5,15 @@ frequencies, by preconditioned GMRES on all of them at once, sparse LU where tha
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import scipy.sparse
 import scipy.sparse.linalg
 
 from .block_jacobi import BlockJacobi, preconditioner_blocks
 from .condensed import Condensed, times
+from .explicit import ExplicitBatch, ExplicitBlockJacobi, ExplicitPattern
 from .gmres import gmres_cycle
 
 #: Componentwise backward error an iterative solution must reach, max_i |b − M x|_i / ((|M||x| +
@@ -28,12 +31,38 @@ GMRES_CYCLES = 3
 #: Bytes of GMRES basis held at once; frequencies are processed in chunks that fit.
 SOLVE_MEMORY_BYTES = 128e6
 
+#: From this many unknowns left after the elimination, S(s) is formed entry by entry for each
+#: chunk of frequencies (:mod:`.explicit`): the same solve (same preconditioner, same
+#: acceptance test), its products several times cheaper. Below, the original path, whose
+#: results every example deck was compiled with (the largest keeps 92 unknowns).
+EXPLICIT_FROM = 200
 
-def solve_shifted(E, A, B, s, C=None) -> np.ndarray:
+
+class WarmStart:
+    """Solutions of one :func:`solve_shifted` call kept as the starting guess of the next on
+    the same frequencies, unknowns and inputs (a measurement repeated after a small change of
+    the circuit, such as an output gain's trim): the guess only saves iterations, the result
+    passes the same backward-error test. Holds the kept unknowns' solutions (kept × inputs ×
+    frequencies), written by each call."""
+
+    def __init__(self) -> None:
+        self.s: np.ndarray | None = None
+        self.keep: np.ndarray | None = None
+        self.x: np.ndarray | None = None
+
+    def guess(self, s: np.ndarray, keep: np.ndarray, k: int) -> np.ndarray | None:
+        """The stored solutions when they are for these frequencies, kept unknowns and inputs."""
+        if self.x is None or self.x.shape[1] != k or not (np.array_equal(self.s, s) and np.array_equal(self.keep, keep)):
+            return None
+        return self.x
+
+
+def solve_shifted(E, A, B, s, C=None, warm: WarmStart | None = None) -> np.ndarray:
     """``C·X`` with ``(s_f·E − A)·X_f = B`` at every complex frequency ``s_f`` (rad/s, nonzero).
 
     ``E``, ``A``: square scipy.sparse matrices (n × n); ``B``: dense (n × k); ``C``: dense or
-    sparse (p × n), None for the identity. Returns a complex array (p × k × frequencies).
+    sparse (p × n), None for the identity; ``warm``: starting guesses from a previous call,
+    updated with this one's solutions. Returns a complex array (p × k × frequencies).
     Intended for large sparse systems (see ``docs/numerics.md``); small ones are faster dense.
 
     Raises numpy.linalg.LinAlgError when a direct fallback solve finds the matrix singular.
@@ -52,14 +81,40 @@ def solve_shifted(E, A, B, s, C=None) -> np.ndarray:
     rows = scipy.sparse.diags_array(1.0 / np.where(row_max > 0, row_max, 1.0))
     samples = s[np.argsort(np.abs(s))[[0, s.size // 2, -1]]]
     system = Condensed((rows @ E).tocsr(), (rows @ A).tocsr(), rows @ B, samples)
-    blocks = preconditioner_blocks([system.explicit(sv) for sv in samples])
-    chunk = max(1, int(SOLVE_MEMORY_BYTES // (16 * n * (GMRES_BASIS + 4))))
-    for start in range(0, s.size, chunk):
-        sc = s[start : start + chunk]
-        for col in range(k):
-            x = _solve_chunk(system, col, sc, blocks)
-            out[:, col, start : start + chunk] = x if C is None else C @ x
+    guess = None if warm is None else warm.guess(s, system.keep, k)
+
+    def store(col: int, cols: slice, x: np.ndarray) -> None:
+        out[:, col, cols] = x if C is None else C @ x
+
+    solutions = _solve_all(system, s, samples, guess, store)
+    if warm is not None:
+        warm.s, warm.keep, warm.x = s.copy(), system.keep, solutions
     return out
+
+
+def _solve_all(system: Condensed, s: np.ndarray, samples: np.ndarray, guess: np.ndarray | None,
+               store: Callable[[int, slice, np.ndarray], None]) -> np.ndarray:
+    """Solve every input column at every frequency chunk by chunk, handing each chunk's full
+    solutions to ``store(col, chunk slice, x)``; returns the kept unknowns' solutions (kept ×
+    inputs × frequencies). ``samples``: the frequencies the preconditioner's blocks are chosen
+    at; ``guess``: starting kept solutions of the same shape, or None."""
+    n, k = system.n, system.B.shape[1]
+    blocks = preconditioner_blocks([system.explicit(sv) for sv in samples])
+    pattern = ExplicitPattern(system) if system.keep.size >= EXPLICIT_FROM else None
+    if pattern is None:
+        chunk = max(1, int(SOLVE_MEMORY_BYTES // (16 * n * (GMRES_BASIS + 4))))
+    else:  # the basis lives on the kept unknowns; S's entries, the full x and residuals beside it
+        chunk = max(1, int(SOLVE_MEMORY_BYTES // (16 * (system.keep.size * (GMRES_BASIS + 4)
+                                                         + pattern.keys.size + 4 * n))))
+    kept = np.empty((system.keep.size, k, s.size), dtype=complex)
+    for start in range(0, s.size, chunk):
+        cols = slice(start, start + chunk)
+        batch = None if pattern is None else ExplicitBatch(pattern, pattern.values(s[cols]))
+        for col in range(k):
+            x = _solve_chunk(system, col, s[cols], blocks, batch, None if guess is None else guess[:, col, cols])
+            kept[:, col, cols] = x[system.keep]
+            store(col, cols, x)
+    return kept
 
 
 def _backward_error(system: Condensed, b: np.ndarray, x: np.ndarray, s: np.ndarray) -> np.ndarray:
@@ -75,29 +130,34 @@ def _backward_error(system: Condensed, b: np.ndarray, x: np.ndarray, s: np.ndarr
     return eta.max(axis=0)
 
 
-def _solve_chunk(system: Condensed, col: int, s: np.ndarray, blocks: list[np.ndarray]) -> np.ndarray:
+def _solve_chunk(system: Condensed, col: int, s: np.ndarray, blocks: list[np.ndarray],
+                 batch: ExplicitBatch | None = None, guess: np.ndarray | None = None) -> np.ndarray:
     """Full solutions x_f of (s_f E − A) x_f = B[:, col] for one chunk of frequencies (unknowns ×
-    frequencies): right-preconditioned GMRES on all of them together, direct LU for the rest."""
+    frequencies): right-preconditioned GMRES on all of them together (on ``batch``, S formed
+    at these frequencies, when given; from the kept solutions ``guess`` when given, else from
+    the preconditioner's), direct LU for the rest."""
     b = system.B[:, col]
     bk = system.Bk[:, col]
     F = s.size
     try:
-        P = BlockJacobi(system, s, blocks)
+        P = BlockJacobi(system, s, blocks) if batch is None else ExplicitBlockJacobi(batch, blocks)
     except np.linalg.LinAlgError:  # a singular block: nothing to iterate with
         P = None
     x = np.zeros((system.n, F), dtype=complex)
     todo = np.arange(F)
     if P is not None and not np.any(system.diagonal(s) == 0):
-        xk = P.apply(np.repeat(bk[:, None].astype(complex), F, axis=1))
+        xk = P.apply(np.repeat(bk[:, None].astype(complex), F, axis=1)) if guess is None else guess.copy()
         for cycle in range(GMRES_CYCLES + 1):
             x[:, todo] = system.expand(xk[:, todo], s[todo])
             todo = todo[_backward_error(system, b, x[:, todo], s[todo]) > SOLVE_BACKWARD_ERROR]
             if todo.size == 0 or cycle == GMRES_CYCLES:
                 break
-            # The first cycle weighs rows alike; later ones each by its size in the current x.
-            size = system.size(xk[:, todo], bk, s[todo]) if cycle else np.ones((bk.size, todo.size))
+            # The first cycle weighs rows alike (unless x is a guess); later ones each by its size in x.
+            weighed = cycle or guess is not None
+            size = system.size(xk[:, todo], bk, s[todo]) if weighed else np.ones((bk.size, todo.size))
             weights = 1.0 / (size + SOLVE_FLOOR * size.max(axis=0))
-            xk[:, todo] += gmres_cycle(system, bk, xk[:, todo], s[todo], P.columns(todo), weights,
+            operator = system if batch is None else batch.columns(todo)
+            xk[:, todo] += gmres_cycle(operator, bk, xk[:, todo], s[todo], P.columns(todo), weights,
                                        GMRES_BASIS, SOLVE_BACKWARD_ERROR)
     for f in todo:
         try:
