@@ -40,6 +40,7 @@ def test_explicit_path_equals_dense_solves_on_a_random_descriptor_system(monkeyp
     C = rng.standard_normal((3, n))
     s = 2j * np.pi * np.geomspace(0.1, 10, 40)
     monkeypatch.setattr(shifted, "EXPLICIT_FROM", 0)
+    monkeypatch.setattr(shifted, "EXPLICIT_GONE_RATIO", 0.0)
     np.testing.assert_allclose(shifted.solve_shifted(E, A, B, s, C), _dense_response(E, A, B, C, s), rtol=1e-10,
                                atol=1e-12)
 
@@ -52,6 +53,7 @@ def test_explicit_path_falls_back_to_lu_when_gmres_cannot_converge(monkeypatch):
     B = rng.standard_normal((n, 1))
     s = 2j * np.pi * np.geomspace(0.1, 10, 7)
     monkeypatch.setattr(shifted, "EXPLICIT_FROM", 0)
+    monkeypatch.setattr(shifted, "EXPLICIT_GONE_RATIO", 0.0)
     monkeypatch.setattr(shifted, "GMRES_BASIS", 1)
     monkeypatch.setattr(shifted, "GMRES_CYCLES", 1)
     np.testing.assert_allclose(shifted.solve_shifted(E, A, B, s), _dense_response(E, A, B, np.eye(n), s), rtol=1e-10)
@@ -91,6 +93,29 @@ def test_explicit_ac_equals_dense_and_the_original_path(monkeypatch, negative):
     monkeypatch.setattr(shifted, "EXPLICIT_FROM", 10**9)
     original = circuit_response(ctx, freqs * (1 + 1e-15))  # another grid: not the cached result
     monkeypatch.setattr(shifted, "EXPLICIT_FROM", 0)
+    monkeypatch.setattr(shifted, "EXPLICIT_GONE_RATIO", 0.0)
     explicit = circuit_response(ctx, freqs)
     assert relative_error(explicit, dense) < 1e-10
     assert relative_error(explicit, original) < 1e-10
+
+
+@pytest.mark.parametrize("explicit", [False, True])
+def test_warm_start_gives_the_cold_solution_of_the_changed_system(monkeypatch, explicit):
+    _, ctx = _quantised_system(24, 50)
+    system = mna_matrices(ctx.graph, [p.net for p in ctx.inputs])
+    E, A, B = system.E_sparse, system.A_sparse, system.B
+    s = 2j * np.pi * default_grid(ctx.model, 30) / ctx.time_scale
+    if explicit:
+        monkeypatch.setattr(shifted, "EXPLICIT_FROM", 0)
+        monkeypatch.setattr(shifted, "EXPLICIT_GONE_RATIO", 0.0)
+    warm = shifted.WarmStart()
+    shifted.solve_shifted(E, A, B, s, warm=warm)
+    assert warm.x is not None and warm.x.shape[2] == s.size
+    changed = A.tolil()
+    row, col = changed.nonzero()
+    changed[row[0], col[0]] *= 1.01  # a small change of one entry, like an output gain's trim
+    changed = changed.tocsr()
+    cold = shifted.solve_shifted(E, changed, B, s)
+    np.testing.assert_allclose(shifted.solve_shifted(E, changed, B, s, warm=warm), cold, rtol=1e-9,
+                               atol=1e-12 * np.abs(cold).max())
+    assert warm.guess(s[:-1], warm.keep, B.shape[1]) is None  # other frequencies: no guess

@@ -131,11 +131,12 @@ class MnaSystem:
         except KeyError:
             raise CircuitError(f"no net named {net} in the circuit") from None
 
-    def ac(self, freqs_hz, outputs: list[str]) -> np.ndarray:
+    def ac(self, freqs_hz, outputs: list[str], warm: numerics.WarmStart | None = None) -> np.ndarray:
         """Small-signal response V(output)/u(input) at ``freqs_hz`` (Hz), as a complex array
         (outputs × inputs × freqs), solving ``(j2πf E − A) x = B``: dense up to DENSE_LIMIT
         unknowns, else iteratively on the sparse matrices (backward error below
-        ``numerics.shifted.SOLVE_BACKWARD_ERROR``, sparse LU where the iteration does not get there).
+        ``numerics.shifted.SOLVE_BACKWARD_ERROR``, sparse LU where the iteration does not get there;
+        ``warm``: starting guesses from a previous iterative solve, updated).
 
         Raises CircuitError for an unknown output net or a circuit singular at some frequency.
         """
@@ -149,7 +150,7 @@ class MnaSystem:
         if self.n_unknowns > DENSE_LIMIT:
             try:
                 return numerics.solve_shifted(self.E_sparse, self.A_sparse, self.B, 2j * np.pi * freqs,
-                                         self._sparse_selector(outputs))
+                                              self._sparse_selector(outputs), warm)
             except np.linalg.LinAlgError as exc:
                 raise CircuitError(f"MNA matrix is singular in the band (floating net or source loop): {exc}") from None
         # Dense LAPACK solves, batched over frequencies: accurate on scaled circuits (kΩ next to

@@ -7,7 +7,7 @@ The core names are re-exported here; the window energies live in their own modul
 """
 
 from .foh import FohDiscretisation, impulse_responses, modal_ok, simulate_foh
-from .shifted import solve_shifted
+from .shifted import WarmStart, solve_shifted
 from .statespace import StateSpace
 
-__all__ = ["FohDiscretisation", "StateSpace", "impulse_responses", "modal_ok", "simulate_foh", "solve_shifted"]
+__all__ = ["FohDiscretisation", "StateSpace", "impulse_responses", "modal_ok", "simulate_foh", "solve_shifted", "WarmStart"]

@@ -19,6 +19,7 @@ from scipy.integrate import trapezoid
 from .. import reference
 from ..circuit import GROUND, mna_matrices
 from ..errors import CircuitError, CompileError, Location, SignalError
+from ..numerics import WarmStart
 from ..numerics.statespace import StateSpace
 from ..model import Model
 from ..reference import default_grid
@@ -84,18 +85,18 @@ def _sampled(points: np.ndarray, a: float, b: float, spacing: float) -> bool:
     return bool(np.diff(np.concatenate([[a], inside, [b]])).max() <= spacing)
 
 
-def response(ctx: CompileContext, freqs_hz: np.ndarray) -> np.ndarray:
+def response(ctx: CompileContext, freqs_hz: np.ndarray, warm: WarmStart | None = None) -> np.ndarray:
     """H(jω) of the graph in model units (outputs × inputs × freqs), like
     :func:`common.response.circuit_response`, through the circuit's state space (the algebraic
     unknowns eliminated once, then one small dense solve per frequency) when it has at most
     :data:`STATE_SPACE_UNKNOWNS` unknowns and :data:`STATE_SPACE_STATES` states: tactile's GIC
     deck with its analog readout (347 unknowns, 85 states, 1144 frequencies) takes 1.0 s instead
     of the MNA's 6.7 s, the two agreeing to 2e-12. Larger circuits, and any without an index-1
-    state space, go through the MNA itself."""
+    state space, go through the MNA itself (from ``warm``'s guesses: ``numerics.WarmStart``)."""
     graph = ctx.require_graph(CalibrateOutputs.name)
     system = mna_matrices(graph, [p.net for p in ctx.inputs])
     if system.n_unknowns > STATE_SPACE_UNKNOWNS or _surely_dynamic(system) > STATE_SPACE_STATES:
-        return circuit_response(ctx, freqs_hz)
+        return circuit_response(ctx, freqs_hz, warm)
     try:
         states = system.state_space([p.net for p in ctx.outputs])
     except CircuitError:
@@ -115,9 +116,10 @@ def _surely_dynamic(system) -> int:
     return int(np.count_nonzero(diagonal))
 
 
-def band_gains(ctx: CompileContext, freqs_hz: np.ndarray, h_model_power: np.ndarray) -> np.ndarray:
-    """g_j per output (see docs/passes.md) of the graph as it is now."""
-    h = response(ctx, freqs_hz)
+def band_gains(ctx: CompileContext, freqs_hz: np.ndarray, h_model_power: np.ndarray,
+               warm: WarmStart | None = None) -> np.ndarray:
+    """g_j per output (see docs/passes.md) of the graph as it is now (``warm``: see :func:`response`)."""
+    h = response(ctx, freqs_hz, warm)
     power = trapezoid(np.sum(np.abs(h) ** 2, axis=1), freqs_hz, axis=-1)
     return np.sqrt(power / h_model_power)
 
@@ -249,9 +251,10 @@ def _measurement(ctx: CompileContext) -> tuple[Callable[[], np.ndarray], np.ndar
     model_power = trapezoid(np.sum(np.abs(h_model) ** 2, axis=1), freqs, axis=-1)
     live = model_power > 0  # an output the inputs cannot reach has no level to calibrate
     model_power = np.where(live, model_power, 1.0)
+    warm = WarmStart()  # a re-measurement after a trim starts from the previous one's solutions
 
     def measure() -> np.ndarray:
-        return band_gains(ctx, freqs, model_power)
+        return band_gains(ctx, freqs, model_power, warm)
 
     return measure, live, f"the model's band power over {freqs.size} frequencies"
 

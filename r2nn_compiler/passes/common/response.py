@@ -11,12 +11,15 @@ import numpy as np
 
 from ...circuit import mna_matrices
 from ...model import Model
+from ...numerics import WarmStart
 from ...reference import frequency_response
 from ..base import CompileContext
 
 
-def circuit_response(ctx: CompileContext, freqs_hz: np.ndarray) -> np.ndarray:
-    """H(jω) of the compiled graph in model units: (outputs × inputs × freqs), at model frequencies."""
+def circuit_response(ctx: CompileContext, freqs_hz: np.ndarray, warm: WarmStart | None = None) -> np.ndarray:
+    """H(jω) of the compiled graph in model units: (outputs × inputs × freqs), at model frequencies.
+    ``warm``: starting guesses for a large circuit's iterative solve (see ``numerics.WarmStart``),
+    updated unless the response was kept from an earlier call."""
     graph = ctx.require_graph("check_reference")
     system = mna_matrices(graph, [p.net for p in ctx.inputs])
     freqs = np.asarray(freqs_hz) / ctx.time_scale
@@ -25,7 +28,7 @@ def circuit_response(ctx: CompileContext, freqs_hz: np.ndarray) -> np.ndarray:
     if key not in _CIRCUIT_CACHE:
         if len(_CIRCUIT_CACHE) >= CIRCUIT_CACHE_SIZE:
             del _CIRCUIT_CACHE[next(iter(_CIRCUIT_CACHE))]
-        _CIRCUIT_CACHE[key] = system.ac(freqs, outputs)
+        _CIRCUIT_CACHE[key] = system.ac(freqs, outputs, warm)
     return in_model_units(ctx, _CIRCUIT_CACHE[key])
 
 
