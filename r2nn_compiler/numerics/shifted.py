@@ -32,15 +32,14 @@ GMRES_CYCLES = 3
 SOLVE_MEMORY_BYTES = 128e6
 
 #: From this many unknowns left after the elimination, and when the eliminated ones outnumber
-#: them (EXPLICIT_GONE_RATIO), S(s) is formed entry by entry for each chunk of frequencies
-#: (:mod:`.explicit`): the same solve (same preconditioner, same acceptance test) without the products through the
-#: eliminated unknowns (1.3× less CPU on bench_compile's 1024-resonator E96 circuit, 6044 of
-#: 7076 unknowns eliminated; slower where few are: one complex product per entry and
-#: frequency is slower than the condensed form's real products over all frequencies at once).
-#: Below, the original path, whose results every example deck was compiled with (the largest
-#: keeps 92 unknowns).
+#: them EXPLICIT_GONE_RATIO times, S(s) is formed entry by entry for each chunk of frequencies
+#: (:mod:`.explicit`): the same solve (same preconditioner, same acceptance test) without the
+#: products through the eliminated unknowns. Where few are eliminated it would be slower (one
+#: complex product per entry and frequency against the condensed form's real products over
+#: all frequencies at once); measurements in docs/numerics.md. Below, the original path, whose
+#: results every example deck was compiled with (the largest keeps 92 unknowns).
 EXPLICIT_FROM = 200
-EXPLICIT_GONE_RATIO = 1.0
+EXPLICIT_GONE_RATIO = 2.0
 
 
 class WarmStart:
