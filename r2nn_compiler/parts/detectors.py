@@ -1,0 +1,133 @@
+"""Segment detector cells built from the micropower part library, and their ideal laws.
+
+A cell turns one tap voltage (volts about the tap's reference node ``ref``) into one reading
+held after its segment. Pins of every cell subcircuit: ``(tap ref gate reset out vdd vss)``;
+``gate`` high (above mid-supply) while the segment lasts, ``reset`` high before it (both are
+control ports: a timer's lines). Readings are ``V(out) − V(ref)`` in volts.
+
+Kinds (:class:`Kind`):
+
+- ``PASSIVE``: tap → gate switch → diode → C to ``ref``; a reset switch across C. No active
+  part runs in the window but the two switches (their Iq). For an ideal exponential diode
+  (saturation current Is, emission n, Vt at 27 °C) and x = v/(n Vt) the cap obeys
+  du/dt = k (eˣ − u), u = exp(v_C/(n Vt)), k = Is/(C n Vt): :func:`passive_law`.
+- ``VIRTUAL_GROUND``: tap → gate switch → diode into the inverting input of an op-amp
+  integrator (C in feedback, reset switch across C): the reading is −(Is/C)∫(e^{x'} − 1)dt,
+  x' = x − Vos/(n Vt) (the op-amp's offset shifts the diode's bias): :func:`virtual_ground_law`.
+
+Units SI. The tap must be driven by a low-impedance source: the diode draws Is(eˣ − 1).
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from r2nn_compiler.parts.catalogue import DiodePart, part
+
+#: Thermal voltage at ngspice's TNOM (27 °C), V.
+VT_27C = 8.617333262e-5 * 300.15
+
+
+class Kind(enum.Enum):
+    """Detector topology of a cell (see the module docstring)."""
+
+    PASSIVE = "passive"
+    VIRTUAL_GROUND = "virtual_ground"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One detector cell: its kind, diode (catalogue name), capacitor (F), and for
+    ``VIRTUAL_GROUND`` the op-amp (catalogue name); ``switch``: the gate/reset switch part."""
+
+    kind: Kind
+    diode: str
+    cap_f: float
+    opamp: str = "LPV802"
+    switch: str = "TS5A1066"
+
+    @property
+    def name(self) -> str:
+        """Subcircuit name, unique per cell parameters."""
+        return f"det_{self.kind.value}_{self.diode}_{self.cap_f:.3g}".replace(".", "p").replace("-", "m")
+
+    def diode_part(self) -> DiodePart:
+        entry = part(self.diode)
+        assert isinstance(entry, DiodePart), self.diode
+        return entry
+
+    def n_vt(self) -> float:
+        """n·Vt of the diode at 27 °C (V)."""
+        return dict(self.diode_part().params).get("N", 1.0) * VT_27C
+
+    def k_per_s(self) -> float:
+        """k = Is/(C n Vt) (1/s): the passive cell's exponential-averaging rate."""
+        return dict(self.diode_part().params)["IS"] / (self.cap_f * self.n_vt())
+
+
+def cell_subckt(cell: Cell) -> str:
+    """SPICE text of ``cell`` (pins ``tap ref gate reset out vdd vss``); needs the part
+    library (``parts.models.library``) in the same deck."""
+    head = [f".subckt {cell.name} tap ref gate reset out vdd vss",
+            f"* {cell.kind.value} segment detector: {cell.diode}, C = {cell.cap_f:.4g} F",
+            f"Xgate tap a gate vdd vss {cell.switch}",
+            f"D1 a k {cell.diode}"]
+    if cell.kind is Kind.PASSIVE:
+        body = [f"C1 k ref {cell.cap_f:.6g}", "Rout k out 1", f"Xrst k ref reset vdd vss {cell.switch}"]
+    else:
+        body = [f"Xop ref k o vdd vss {cell.opamp}", f"C1 k o {cell.cap_f:.6g}",
+                f"Xrst k o reset vdd vss {cell.switch}", "Rout o out 1"]
+    return "\n".join([*head, *body, f".ends {cell.name}"]) + "\n"
+
+
+def _upsample(v: np.ndarray, dt: float, factor: int) -> tuple[np.ndarray, float]:
+    """Linear interpolation of samples ``v`` (…, n) at ``factor`` points per interval."""
+    n = v.shape[-1]
+    t = np.arange((n - 1) * factor + 1) / factor
+    return np.apply_along_axis(lambda row: np.interp(t, np.arange(n), row), -1, v), dt / factor
+
+
+def passive_law(v: np.ndarray, dt: float, cell: Cell, factor: int = 8) -> np.ndarray:
+    """Ideal-diode reading v_C (V) of ``PASSIVE`` cells after integrating ``v`` (…, samples;
+    volts, linear between samples ``dt`` apart) from v_C = 0: u(T) − 1 =
+    k∫e^{−k(T−t)}(eˣ − 1)dt, evaluated on a ``factor``-times finer grid (trapezoid)."""
+    fine, h = _upsample(np.asarray(v, dtype=float), dt, factor) if factor > 1 else (np.asarray(v, dtype=float), dt)
+    k = cell.k_per_s()
+    age = (fine.shape[-1] - 1 - np.arange(fine.shape[-1])) * h
+    weight = np.exp(-k * age) * h
+    weight[..., [0, -1]] *= 0.5
+    u1 = k * np.sum(np.expm1(fine / cell.n_vt()) * weight, axis=-1)
+    return cell.n_vt() * np.log1p(np.maximum(u1, -1 + 1e-300))
+
+
+def virtual_ground_law(v: np.ndarray, dt: float, cell: Cell, offset_v: float = 0.0,
+                       factor: int = 8) -> np.ndarray:
+    """Ideal reading (V, negative) of ``VIRTUAL_GROUND`` cells: −(Is/C)∫(e^{(v−Vos)/nVt} − 1)dt
+    over ``v`` (…, samples; volts, linear between samples ``dt`` apart)."""
+    fine, h = _upsample(np.asarray(v, dtype=float), dt, factor) if factor > 1 else (np.asarray(v, dtype=float), dt)
+    current = np.expm1((fine - offset_v) / cell.n_vt())
+    charge = np.trapezoid(current, dx=h, axis=-1) * dict(cell.diode_part().params)["IS"]
+    return -charge / cell.cap_f
+
+
+def natural_reading(cell: Cell, reading: np.ndarray) -> np.ndarray:
+    """The reading in the law's log variable: ln(u − 1) for ``PASSIVE`` (= ln(k∫…(eˣ−1))),
+    ln(−reading) for ``VIRTUAL_GROUND``; NaN where the argument is not positive."""
+    reading = np.asarray(reading, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        if cell.kind is Kind.PASSIVE:
+            return np.log(np.expm1(reading / cell.n_vt()))
+        return np.log(-reading)
+
+
+def square_law_limit(cell: Cell, mean_square_v2: float, seconds: float) -> float:
+    """The reading predicted by the square-law (small-signal, kT ≪ 1) limit for a zero-mean tap
+    of mean square ``mean_square_v2`` (V²) over ``seconds``: mean(eˣ − 1) ≈ <x²>/2."""
+    half_x2 = mean_square_v2 / (2 * cell.n_vt() ** 2)
+    if cell.kind is Kind.PASSIVE:
+        return cell.n_vt() * math.log1p(cell.k_per_s() * seconds * half_x2)
+    return -dict(cell.diode_part().params)["IS"] * seconds * half_x2 / cell.cap_f
