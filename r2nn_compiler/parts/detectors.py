@@ -12,8 +12,9 @@ Kinds (:class:`Kind`):
   (saturation current Is, emission n, Vt at 27 °C) and x = v/(n Vt) the cap obeys
   du/dt = k (eˣ − u), u = exp(v_C/(n Vt)), k = Is/(C n Vt): :func:`passive_law`.
 - ``VIRTUAL_GROUND``: tap → gate switch → diode into the inverting input of an op-amp
-  integrator (C in feedback, reset switch across C): the reading is −(Is/C)∫(e^{x'} − 1)dt,
-  x' = x − Vos/(n Vt) (the op-amp's offset shifts the diode's bias): :func:`virtual_ground_law`.
+  integrator (C in feedback, reset switch across C): the reading is Vos − (Is/C)∫(e^{x'} − 1)dt,
+  x' = x − Vos/(n Vt) (the op-amp's offset Vos shifts the diode's bias and the reset level):
+  :func:`virtual_ground_law`.
 
 Units SI. The tap must be driven by a low-impedance source: the diode draws Is(eˣ − 1).
 """
@@ -106,12 +107,13 @@ def passive_law(v: np.ndarray, dt: float, cell: Cell, factor: int = 8) -> np.nda
 
 def virtual_ground_law(v: np.ndarray, dt: float, cell: Cell, offset_v: float = 0.0,
                        factor: int = 8) -> np.ndarray:
-    """Ideal reading (V, negative) of ``VIRTUAL_GROUND`` cells: −(Is/C)∫(e^{(v−Vos)/nVt} − 1)dt
-    over ``v`` (…, samples; volts, linear between samples ``dt`` apart)."""
+    """Ideal reading (V) of ``VIRTUAL_GROUND`` cells: Vos − (Is/C)∫(e^{(v−Vos)/nVt} − 1)dt over
+    ``v`` (…, samples; volts, linear between samples ``dt`` apart). The op-amp's offset Vos
+    (``offset_v``) both biases the diode and is the output's level after the reset."""
     fine, h = _upsample(np.asarray(v, dtype=float), dt, factor) if factor > 1 else (np.asarray(v, dtype=float), dt)
     current = np.expm1((fine - offset_v) / cell.n_vt())
     charge = np.trapezoid(current, dx=h, axis=-1) * dict(cell.diode_part().params)["IS"]
-    return -charge / cell.cap_f
+    return offset_v - charge / cell.cap_f
 
 
 def natural_reading(cell: Cell, reading: np.ndarray) -> np.ndarray:
@@ -131,3 +133,57 @@ def square_law_limit(cell: Cell, mean_square_v2: float, seconds: float) -> float
     if cell.kind is Kind.PASSIVE:
         return cell.n_vt() * math.log1p(cell.k_per_s() * seconds * half_x2)
     return -dict(cell.diode_part().params)["IS"] * seconds * half_x2 / cell.cap_f
+
+
+#: The sine testbench's reset pulse ends at 1 ms; the segment starts at SINE_T0.
+SINE_T0 = 2e-3
+
+
+@dataclass(frozen=True)
+class SineMeasurement:
+    """One cell on a sine in ngspice: the reading after the segment (V about ref) and the mean
+    current at the vdd pin over the segment (A)."""
+
+    reading_v: float
+    supply_a: float
+
+
+def sine_testbench(cell: Cell, peak_v: float, freq_hz: float, seconds: float) -> str:
+    """Deck text: ``cell`` on a 3.3 V supply, its tap a sine of ``peak_v`` about ref = 1.65 V,
+    reset high 0…1 ms, gate high for ``seconds`` from SINE_T0 (the sine starts there at phase 0),
+    the run ending 1 ms after the segment."""
+    from r2nn_compiler.parts.models import library
+
+    on, off, edge = SINE_T0, SINE_T0 + seconds, 1e-6
+    step = min(1 / (200 * freq_hz), seconds / 2000)
+    lines = [f"* {cell.name} on a {peak_v:g} V, {freq_hz:g} Hz sine", library(), cell_subckt(cell),
+             "Vdd vdd 0 3.3", "Vref ref 0 1.65", f"Vrst rst 0 PWL(0 3.3 1m 3.3 {1e-3 + edge:g} 0)",
+             f"Vg g 0 PWL(0 0 {on - edge:.7g} 0 {on:.7g} 3.3 {off:.7g} 3.3 {off + edge:.7g} 0)",
+             f"Vt t ref SIN(0 {peak_v:.6g} {freq_hz:.6g} {on:.7g})",
+             "X1 t ref g rst out vdd 0 " + cell.name,
+             f".tran {step:.4g} {off + 1e-3:.7g} 0 {step:.4g}", ".end"]
+    return "\n".join(lines) + "\n"
+
+
+def measure_sine(cell: Cell, peak_v: float, freq_hz: float, seconds: float) -> SineMeasurement:
+    """Run :func:`sine_testbench` in ngspice; the reading is taken 0.5 ms after the segment.
+    Raises SimulationError when ngspice fails."""
+    import tempfile
+
+    from r2nn_compiler.sim import NgspiceBatch
+
+    with tempfile.TemporaryDirectory(prefix="r2nn-detector-") as tmp:
+        plot = NgspiceBatch(timeout_s=300).run_text(sine_testbench(cell, peak_v, freq_hz, seconds),
+                                                    tmp).plot("tran")
+    t = np.real(plot.get("time"))
+    reading = float(np.interp(SINE_T0 + seconds + 0.5e-3, t, np.real(plot.get("v(out)")))) - 1.65
+    inside = (t >= SINE_T0) & (t <= SINE_T0 + seconds)
+    current = -np.real(plot.get("i(vdd)"))[inside]
+    return SineMeasurement(reading, float(np.trapezoid(current, t[inside]) / (t[inside][-1] - t[inside][0])))
+
+
+def sine_samples(peak_v: float, freq_hz: float, seconds: float, per_period: int = 400) -> tuple[np.ndarray, float]:
+    """The sine of :func:`sine_testbench` sampled for the ideal laws: (samples, step)."""
+    n = int(round(seconds * freq_hz * per_period))
+    dt = seconds / n
+    return peak_v * np.sin(2 * np.pi * freq_hz * np.arange(n + 1) * dt), dt
