@@ -395,6 +395,8 @@ def candidates() -> dict[str, Candidate]:
         "p4n7-log": Candidate("passive 1N4148, 4.7 nF, log stage after", c4n7, 10.0, "shipped"),
         "p15n-log": Candidate("passive 1N4148, 15 nF, log stage after", c15n, 10.0, "shipped"),
         "p4n7-law": Candidate("passive 1N4148, 4.7 nF, law-trained readout", c4n7, 30.0, "law"),
+        "p4n7-law-q": Candidate("passive 1N4148, 4.7 nF, law-trained readout, quad switches",
+                                replace(c4n7, switch="TS12A44515"), 30.0, "law"),
         "p15n-law": Candidate("passive 1N4148, 15 nF, law-trained readout", c15n, 30.0, "law"),
         "sms10u-law": Candidate("passive SMS7630, 10 uF, law-trained readout",
                                 Cell(Kind.PASSIVE, "SMS7630", 10e-6), 30.0, "law"),
@@ -449,7 +451,7 @@ def print_parts_table(rows: dict[str, PartsRow], stages: list[StageRow], window_
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clips", type=int, default=2, help="held-out clips per candidate in ngspice (default 2; 60 = all)")
-    ap.add_argument("--parts", default="p4n7-law,vg100n-log", help="candidates run in ngspice (keys; 'none' for none)")
+    ap.add_argument("--parts", default="p4n7-law-q,p4n7-law,vg100n-log", help="candidates run in ngspice (keys; 'none' for none)")
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
     t_start = time.perf_counter()

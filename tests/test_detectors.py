@@ -78,3 +78,13 @@ def test_virtual_ground_cell_carries_its_opamps_offset():
     signal = m.reading_v - vos  # the integrated part alone: the diode's bias moved it by e^(−Vos/nVt)
     assert abs(signal / det.virtual_ground_law(v, dt, VG, 0.0, factor=1) - 1) > 0.25
     assert m.supply_a == pytest.approx(part("LPV802").iq_a + 2 * part("TS5A1066").iq_a, rel=0.03)
+
+
+@needs_ngspice
+def test_passive_cell_on_quad_switches_follows_its_law():
+    cell = det.Cell(det.Kind.PASSIVE, "D1N4148", 4.7e-9, switch="TS12A44515")
+    peak = 20 * cell.n_vt()
+    m = det.measure_sine(cell, peak, 1000.0, 0.1)
+    v, dt = det.sine_samples(peak, 1000.0, 0.1)
+    assert m.reading_v == pytest.approx(det.passive_law(v, dt, cell, factor=1), rel=0.03)
+    assert m.supply_a == pytest.approx(2 * part("TS12A44515").iq_a, rel=0.03)

@@ -54,7 +54,8 @@ class Cell:
     @property
     def name(self) -> str:
         """Subcircuit name, unique per cell parameters."""
-        return f"det_{self.kind.value}_{self.diode}_{self.cap_f:.3g}".replace(".", "p").replace("-", "m")
+        text = f"det_{self.kind.value}_{self.diode}_{self.cap_f:.3g}_{self.switch}"
+        return text.replace(".", "p").replace("-", "m")
 
     def diode_part(self) -> DiodePart:
         entry = part(self.diode)
