@@ -117,6 +117,17 @@ def virtual_ground_law(v: np.ndarray, dt: float, cell: Cell, offset_v: float = 0
     return offset_v - charge / cell.cap_f
 
 
+def hold_droop(cell: Cell, reading: np.ndarray, hold_s: float) -> np.ndarray:
+    """A ``PASSIVE`` reading after ``hold_s`` seconds held on C with the gate open: it decays
+    through two off resistances in parallel, τ = Roff·C/2: the reset switch's to ref, and the
+    gate switch's to the tap (whose mean is ref) through the diode, whose reverse saturation
+    current exceeds what Roff passes. Other kinds are returned unchanged (the op-amp holds C)."""
+    if cell.kind is not Kind.PASSIVE:
+        return np.asarray(reading, dtype=float)
+    roff = part(cell.switch).roff_ohm
+    return np.asarray(reading, dtype=float) * math.exp(-hold_s / (roff / 2 * cell.cap_f))
+
+
 def natural_reading(cell: Cell, reading: np.ndarray) -> np.ndarray:
     """The reading in the law's log variable: ln(u − 1) for ``PASSIVE`` (= ln(k∫…(eˣ−1))),
     ln(−reading) for ``VIRTUAL_GROUND``; NaN where the argument is not positive."""
@@ -149,10 +160,10 @@ class SineMeasurement:
     supply_a: float
 
 
-def sine_testbench(cell: Cell, peak_v: float, freq_hz: float, seconds: float) -> str:
-    """Deck text: ``cell`` on a 3.3 V supply, its tap a sine of ``peak_v`` about ref = 1.65 V,
-    reset high 0…1 ms, gate high for ``seconds`` from SINE_T0 (the sine starts there at phase 0),
-    the run ending 1 ms after the segment."""
+def sine_testbench(cell: Cell, peak_v: float, freq_hz: float, seconds: float, read_after_s: float = 0.5e-3) -> str:
+    """Deck text: ``cell`` on a 3.3 V supply, its tap a sine of ``peak_v`` about ref = 1.65 V
+    (starting at SINE_T0 at phase 0 and running on), reset high 0…1 ms, gate high for
+    ``seconds`` from SINE_T0, the run ending ``read_after_s`` + 0.5 ms after the segment."""
     from r2nn_compiler.parts.models import library
 
     on, off, edge = SINE_T0, SINE_T0 + seconds, 1e-6
@@ -162,22 +173,23 @@ def sine_testbench(cell: Cell, peak_v: float, freq_hz: float, seconds: float) ->
              f"Vg g 0 PWL(0 0 {on - edge:.7g} 0 {on:.7g} 3.3 {off:.7g} 3.3 {off + edge:.7g} 0)",
              f"Vt t ref SIN(0 {peak_v:.6g} {freq_hz:.6g} {on:.7g})",
              "X1 t ref g rst out vdd 0 " + cell.name,
-             f".tran {step:.4g} {off + 1e-3:.7g} 0 {step:.4g}", ".end"]
+             f".tran {step:.4g} {off + read_after_s + 0.5e-3:.7g} 0 {step:.4g}", ".end"]
     return "\n".join(lines) + "\n"
 
 
-def measure_sine(cell: Cell, peak_v: float, freq_hz: float, seconds: float) -> SineMeasurement:
-    """Run :func:`sine_testbench` in ngspice; the reading is taken 0.5 ms after the segment.
-    Raises SimulationError when ngspice fails."""
+def measure_sine(cell: Cell, peak_v: float, freq_hz: float, seconds: float,
+                 read_after_s: float = 0.5e-3) -> SineMeasurement:
+    """Run :func:`sine_testbench` in ngspice; the reading is taken ``read_after_s`` after the
+    segment. Raises SimulationError when ngspice fails."""
     import tempfile
 
     from r2nn_compiler.sim import NgspiceBatch
 
     with tempfile.TemporaryDirectory(prefix="r2nn-detector-") as tmp:
-        plot = NgspiceBatch(timeout_s=300).run_text(sine_testbench(cell, peak_v, freq_hz, seconds),
-                                                    tmp).plot("tran")
+        deck = sine_testbench(cell, peak_v, freq_hz, seconds, read_after_s)
+        plot = NgspiceBatch(timeout_s=300).run_text(deck, tmp).plot("tran")
     t = np.real(plot.get("time"))
-    reading = float(np.interp(SINE_T0 + seconds + 0.5e-3, t, np.real(plot.get("v(out)")))) - 1.65
+    reading = float(np.interp(SINE_T0 + seconds + read_after_s, t, np.real(plot.get("v(out)")))) - 1.65
     inside = (t >= SINE_T0) & (t <= SINE_T0 + seconds)
     current = -np.real(plot.get("i(vdd)"))[inside]
     return SineMeasurement(reading, float(np.trapezoid(current, t[inside]) / (t[inside][-1] - t[inside][0])))
