@@ -108,3 +108,17 @@ def test_a_held_passive_reading_droops_as_stated():
     law = det.passive_law(v, dt, cell, factor=1)
     assert m.reading_v == pytest.approx(det.hold_droop(cell, law, hold), rel=0.015)
     assert m.reading_v < 0.9 * law
+
+
+def test_passive_law_gradient_matches_finite_differences():
+    """The law is trainable with exact gradients: ∂v_C/∂v(t) against central differences."""
+    v, dt = det.sine_samples(6 * PASSIVE.n_vt(), 300.0, 0.01, per_period=40)
+    reading, grad = det.passive_law_gradient(v, dt, PASSIVE)
+    assert reading == pytest.approx(det.passive_law(v, dt, PASSIVE, factor=1), rel=1e-12)
+    h = 1e-6
+    for j in (0, 7, len(v) // 2, len(v) - 1):
+        up, down = v.copy(), v.copy()
+        up[j] += h
+        down[j] -= h
+        numeric = (det.passive_law(up, dt, PASSIVE, factor=1) - det.passive_law(down, dt, PASSIVE, factor=1)) / (2 * h)
+        assert grad[j] == pytest.approx(numeric, rel=1e-5, abs=1e-12)

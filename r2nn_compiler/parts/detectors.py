@@ -106,6 +106,22 @@ def passive_law(v: np.ndarray, dt: float, cell: Cell, factor: int = 8) -> np.nda
     return cell.n_vt() * np.log1p(np.maximum(u1, -1 + 1e-300))
 
 
+def passive_law_gradient(v: np.ndarray, dt: float, cell: Cell) -> tuple[np.ndarray, np.ndarray]:
+    """The ``PASSIVE`` law on samples ``v`` (…, samples; V, trapezoid at step ``dt``, no
+    upsampling) and its exact gradient ∂v_C/∂v_j (…, samples; V/V) =
+    k·w_j·e^{x_j}/u(T), w_j the trapezoid weight times e^{−k(T−t_j)}. A trainer that takes the
+    law as its feature sends this pointwise weight back through the network's response (for
+    the frequency-domain trainer: one adjoint FFT per tap and clip)."""
+    v = np.asarray(v, dtype=float)
+    k, nvt = cell.k_per_s(), cell.n_vt()
+    age = (v.shape[-1] - 1 - np.arange(v.shape[-1])) * dt
+    weight = np.exp(-k * age) * dt
+    weight[..., [0, -1]] *= 0.5
+    ex = np.exp(v / nvt)
+    u = 1 + k * np.sum((ex - 1) * weight, axis=-1)
+    return nvt * np.log(u), k * weight * ex / u[..., None]
+
+
 def virtual_ground_law(v: np.ndarray, dt: float, cell: Cell, offset_v: float = 0.0,
                        factor: int = 8) -> np.ndarray:
     """Ideal reading (V) of ``VIRTUAL_GROUND`` cells: Vos − (Is/C)∫(e^{(v−Vos)/nVt} − 1)dt over
