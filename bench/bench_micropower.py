@@ -196,7 +196,8 @@ class LawRow:
     labels, φ error (``shipped`` only), the worst agreement over random ± post-stage offsets on
     each reading (0.2 mV: MAX4240-class typical, 3.5 mV: LPV802-class max) and over a part
     spread (passive: each diode's Is × 2^U(−1, 1); virtual ground: the op-amp's Vos = 3.5 mV),
-    and the held-out readings' range (V)."""
+    the worst over a common temperature change of ±10 and ±20 °C (n·Vt ∝ T, Is × 2 per 10 °C;
+    the maps stay those fitted at 27 °C), and the held-out readings' range (V)."""
 
     candidate: Candidate
     agreement: float
@@ -205,6 +206,7 @@ class LawRow:
     post_200u: float
     post_3m5: float
     spread: float
+    temperature: float
     reading_min: float
     reading_max: float
 
@@ -224,6 +226,11 @@ def _worst_spread(model, cand: Candidate, dec: Decider, volts: np.ndarray, dt: f
                           ref) for _ in range(3))
 
 
+def _worst_temperature(model, cand: Candidate, dec: Decider, volts: np.ndarray, dt: float, ref: np.ndarray) -> float:
+    return min(_agreement(dec.decide(model, law_readings(model, replace(cand.cell, temp_c=27.0 + d), volts, dt)), ref)
+               for d in (-20.0, -10.0, 10.0, 20.0))
+
+
 def law_row(model, taps: Taps, cand: Candidate) -> tuple[LawRow, Decider]:
     """:class:`LawRow` of ``cand`` and its decider (numpy, every held-out clip loaded)."""
     train_v = tap_volts(taps.train, taps, cand.cell, cand.level)
@@ -236,7 +243,8 @@ def law_row(model, taps: Taps, cand: Candidate) -> tuple[LawRow, Decider]:
                if cand.readout == "shipped" else float("nan"))
     row = LawRow(cand, _agreement(decided, ref), _agreement(decided, taps.test_labels), phi_rms,
                  _worst_offset(model, dec, readings, ref, 0.2e-3), _worst_offset(model, dec, readings, ref, 3.5e-3),
-                 _worst_spread(model, cand, dec, test_v, taps.dt, ref), float(np.min(np.abs(readings))),
+                 _worst_spread(model, cand, dec, test_v, taps.dt, ref),
+                 _worst_temperature(model, cand, dec, test_v, taps.dt, ref), float(np.min(np.abs(readings))),
                  float(np.max(np.abs(readings))))
     return row, dec
 
@@ -427,13 +435,14 @@ def print_law_table(rows: dict[str, LawRow], taps: Taps) -> None:
           f"median {np.median(taps.margins):.2f}; the same readout refitted on exact phi as the "
           f"law rows are: accuracy {refit_peer_accuracy(taps):.3f}\n")
     print("| key | candidate | kT | level (x_rms) | readout | agreement | accuracy | phi err rms | "
-          "post +-0.2 mV | post +-3.5 mV | part spread | readings min..max (V) |")
-    print("|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---|")
+          "post +-0.2 mV | post +-3.5 mV | part spread | +-20 degC | readings min..max (V) |")
+    print("|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|")
     for key, r in rows.items():
         c = r.candidate
         print(f"| {key} | {c.label} | {c.cell.k_per_s() * 0.25:.3g} | {c.level:g} | {c.readout} | "
               f"{100 * r.agreement:.1f} % | {100 * r.accuracy:.1f} % | {r.phi_rms:.3f} | "
               f"{100 * r.post_200u:.1f} % | {100 * r.post_3m5:.1f} % | {100 * r.spread:.1f} % | "
+              f"{100 * r.temperature:.1f} % | "
               f"{r.reading_min:.2g} .. {r.reading_max:.2g} |")
 
 

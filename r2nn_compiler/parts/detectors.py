@@ -50,6 +50,7 @@ class Cell:
     cap_f: float
     opamp: str = "LPV802"
     switch: str = "TS5A1066"
+    temp_c: float = 27.0  # for the laws only: n·Vt ∝ T, Is doubling every 10 °C (a rule of thumb)
 
     @property
     def name(self) -> str:
@@ -63,12 +64,16 @@ class Cell:
         return entry
 
     def n_vt(self) -> float:
-        """n·Vt of the diode at 27 °C (V)."""
-        return dict(self.diode_part().params).get("N", 1.0) * VT_27C
+        """n·Vt of the diode at ``temp_c`` (V)."""
+        return dict(self.diode_part().params).get("N", 1.0) * VT_27C * (273.15 + self.temp_c) / 300.15
+
+    def i_s(self) -> float:
+        """The diode's saturation current at ``temp_c`` (A): the card's at 27 °C, × 2 per 10 °C."""
+        return dict(self.diode_part().params)["IS"] * 2 ** ((self.temp_c - 27.0) / 10)
 
     def k_per_s(self) -> float:
         """k = Is/(C n Vt) (1/s): the passive cell's exponential-averaging rate."""
-        return dict(self.diode_part().params)["IS"] / (self.cap_f * self.n_vt())
+        return self.i_s() / (self.cap_f * self.n_vt())
 
 
 def cell_subckt(cell: Cell) -> str:
@@ -129,7 +134,7 @@ def virtual_ground_law(v: np.ndarray, dt: float, cell: Cell, offset_v: float = 0
     (``offset_v``) both biases the diode and is the output's level after the reset."""
     fine, h = _upsample(np.asarray(v, dtype=float), dt, factor) if factor > 1 else (np.asarray(v, dtype=float), dt)
     current = np.expm1((fine - offset_v) / cell.n_vt())
-    charge = np.trapezoid(current, dx=h, axis=-1) * dict(cell.diode_part().params)["IS"]
+    charge = np.trapezoid(current, dx=h, axis=-1) * cell.i_s()
     return offset_v - charge / cell.cap_f
 
 
@@ -160,7 +165,7 @@ def square_law_limit(cell: Cell, mean_square_v2: float, seconds: float) -> float
     half_x2 = mean_square_v2 / (2 * cell.n_vt() ** 2)
     if cell.kind is Kind.PASSIVE:
         return cell.n_vt() * math.log1p(cell.k_per_s() * seconds * half_x2)
-    return -dict(cell.diode_part().params)["IS"] * seconds * half_x2 / cell.cap_f
+    return -cell.i_s() * seconds * half_x2 / cell.cap_f
 
 
 #: The sine testbench's reset pulse ends at 1 ms; the segment starts at SINE_T0.
