@@ -71,6 +71,7 @@ class Taps:
     margins: np.ndarray
     train_labels: np.ndarray
     test_labels: np.ndarray
+    floor: float
 
 
 def load_taps(clips: int) -> tuple[object, Taps]:
@@ -91,7 +92,7 @@ def load_taps(clips: int) -> tuple[object, Taps]:
     return model, Taps(simulate(model, u_train, fs), simulate(model, u_test, fs), 1 / fs,
                        layer_features(model, u_train, fs), phi,
                        np.argmax(scores(model, phi), axis=1), s[:, -1] - s[:, -2],
-                       np.asarray(train.labels), np.asarray(test.labels)[pick])
+                       np.asarray(train.labels), np.asarray(test.labels)[pick], model.readout.floor)
 
 
 #: Tap swing about ``REF`` that a rail-to-rail tap buffer allows on 3.3 V (the taps clip there).
@@ -433,7 +434,13 @@ def print_law_table(rows: dict[str, LawRow], taps: Taps) -> None:
           f"{np.mean(taps.decided == taps.test_labels):.3f}; decision margins (score units) "
           f"min {taps.margins.min():.3f}, 5th pct {np.percentile(taps.margins, 5):.2f}, "
           f"median {np.median(taps.margins):.2f}; the same readout refitted on exact phi as the "
-          f"law rows are: accuracy {refit_peer_accuracy(taps):.3f}\n")
+          f"law rows are: accuracy {refit_peer_accuracy(taps):.3f}")
+    span = taps.phi_test.max(axis=0) - taps.phi_test.min(axis=0)
+    crest = np.abs(taps.test).max(axis=-1) / np.sqrt(np.mean(taps.test ** 2, axis=-1))
+    print(f"per feature, phi spans {span.min():.1f}..{span.max():.1f} nepers over the held-out clips "
+          f"(median {np.median(span):.1f}); smallest phi {taps.phi_test.min():.1f}, ln(eps) "
+          f"{np.log(taps.floor):.1f}; tap crest factors (5th, 50th, 95th pct) "
+          + ", ".join(f"{c:.2f}" for c in np.percentile(crest, [5, 50, 95])) + "\n")
     print("| key | candidate | kT | level (x_rms) | readout | agreement | accuracy | phi err rms | "
           "post +-0.2 mV | post +-3.5 mV | part spread | +-20 degC | readings min..max (V) |")
     print("|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|")
