@@ -201,6 +201,12 @@ _TS5A1066 = Source(
     "ti.com/product/TS5A1066", "retrieved copy, undated",
     "Ron typ 7.5 Ohm, supply current typ 0.05 uA, 1.65 V to 5.5 V single supply",
 )
+_TS12A44515 = Source(
+    "TI TS12A44515 product page 'Product details' (quad SPST analog switch)",
+    "ti.com/product/TS12A44515", "retrieved copy, undated",
+    "4 channels; supply current typ 0.03 uA (per package); Ron max 50 Ohm with a 3.3 V supply; "
+    "OFF leakage 1 nA max at 25 degC; 1.8 V to 12 V single supply",
+)
 _LT1389 = Source(
     "Linear Technology LT1389 Nanopower Precision Shunt Voltage Reference data sheet",
     "LT1389", "revision not checked",
@@ -280,6 +286,13 @@ SWITCHES: tuple[SwitchPart, ...] = (
         name="TS5A1066", part_class="TS5A1066-class", iq_a=50e-9, supply_min_v=1.65,
         supply_max_v=5.5, ron_ohm=7.5, roff_ohm=10e9, source=_TS5A1066,
         unverified=("roff_ohm",),
+    ),
+    # One channel of the quad: the package's 30 nA split over its four channels; Ron the 3.3 V
+    # maximum (no typical at 3.3 V shown); Roff = 3.3 V / the 1 nA maximum OFF leakage.
+    SwitchPart(
+        name="TS12A44515", part_class="TS12A44515-class (one channel of a quad SPST)",
+        iq_a=30e-9 / 4, supply_min_v=1.8, supply_max_v=12.0, ron_ohm=50.0, roff_ohm=3.3e9,
+        source=_TS12A44515, unverified=("ron_ohm", "roff_ohm"),
     ),
 )
 
