@@ -238,14 +238,14 @@ def _choose_method(ctx: _Context, method: Method) -> str:
 
 def _work(ctx: _Context, spot_checks: int) -> tuple[int, int]:
     """ngspice's work (copies × samples) for direct runs and for superposition (per sample
-    rate: one hat per input and leading sample over the kernel's length, and the spot checks)."""
+    rate: the kernel's hat runs, and the spot checks)."""
     direct = sum(s.data.shape[1] for s in ctx.signals)
     superposed = spot_checks * max((s.data.shape[1] for s in ctx.signals), default=0)
     n_in = ctx.system.B.shape[1]
     for rate, members in _rate_groups(ctx.signals).items():
         longest = max(ctx.signals[i].data.shape[1] for i in members)
         samples = superposition.kernel_samples(ctx.system.A, ctx.scaling.time_scale / rate, ctx.accuracy, longest)
-        superposed += n_in * (superposition.prefix_for(2) + 1) * (samples + 2)
+        superposed += superposition.kernel_work(n_in, samples)
     return direct, superposed
 
 
