@@ -269,3 +269,20 @@ def test_sample_1s_own_response_over_a_window_then_the_shifted_regular_one(tmp_p
     assert calls == [403, 403, 102, 402]
     np.testing.assert_array_equal(again.outputs, whole.outputs)
     np.testing.assert_array_equal(again.opamps, whole.opamps)
+
+
+def test_clips_superposed_and_scored_a_chunk_at_a_time_give_the_same_report(tmp_path, monkeypatch):
+    """Work arrays hold SCORE_CHUNK clips at a time (memory for 10,000 clips: docs/verify.md);
+    chunks of 2 give the same traces and figures as one chunk."""
+    model = random_stable_model(0)
+    compile_model(model, tmp_path / "o", exact=True)
+    compiled = read_compiled(tmp_path / "o")
+    signals = noise(model, 5)
+    whole = verify_deck(model, compiled, signals, run_ac=False, method="superposition", spot_checks=0)
+    monkeypatch.setattr(superposition, "SCORE_CHUNK", 2)
+    chunked = verify_deck(model, compiled, signals, run_ac=False, method="superposition", spot_checks=0)
+    assert chunked.method.kernels[0].cached
+    for a, b in zip(whole.signals, chunked.signals, strict=True):
+        assert a.path == b.path
+        np.testing.assert_allclose(b.circuit_outputs, a.circuit_outputs, rtol=1e-12, atol=1e-15)
+        assert a.nrmse == pytest.approx(b.nrmse, rel=1e-9) and a.circuit_class == b.circuit_class

@@ -265,8 +265,7 @@ def _superposed(ctx: _Context, method: Method, executor) -> list[SignalResult]:
     for rate, members in _rate_groups(ctx.signals).items():
         base, kernel = _kernel_for(ctx, method, executor, rate, members)
         runs[rate] = (base, kernel)
-        for (_, _), batch in signal_groups([ctx.signals[i] for i in members]).items():
-            batch = [members[b] for b in batch]
+        for batch in _batches(ctx.signals, members, superposition.SCORE_CHUNK):  # bounded work arrays
             u = np.stack([ctx.signals[i].data for i in batch]) * ctx.scaling.in_gain[None, :, None]
             rows = [[] for _ in batch]
             if base.opamps:
@@ -277,6 +276,12 @@ def _superposed(ctx: _Context, method: Method, executor) -> list[SignalResult]:
             _score_batch(ctx, results, batch, traces, rate)
     _spot_check(ctx, method, executor, results, runs)
     return results
+
+
+def _batches(signals: list[Signal], members: list[int], size: int) -> list[list[int]]:
+    """``members`` (indices into ``signals``) in batches of one length, at most ``size`` each."""
+    groups = signal_groups([signals[i] for i in members]).values()
+    return [[members[b] for b in group[k : k + size]] for group in groups for k in range(0, len(group), size)]
 
 
 def _kernel_for(ctx: _Context, method: Method, executor, rate: float, members: list[int]):

@@ -35,6 +35,9 @@ TAIL_FRACTION = 1e-2
 SPOT_SHARE = 0.1
 #: Clips convolved at a time (bounds the work arrays).
 CHUNK = 16
+#: Clips superposed and scored at a time (bounds the arrays of all clips' traces, inputs and
+#: reference outputs that exist only while scoring; each result keeps its own traces).
+SCORE_CHUNK = 256
 #: Sample 1's own hat response runs over the whole kernel up to this many samples, else over
 #: HAT1_SHARE of it (at least this many), and is continued by the shifted regular response once
 #: the two differ by at most HAT1_TAIL of its peak at the window's end (build_kernel).
