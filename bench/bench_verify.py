@@ -26,6 +26,7 @@ Usage: python bench/bench_verify.py            # quick: 8 all-coupled, 4 clips o
        python bench/bench_verify.py --targets  # issue #21's rows (~10 min on 2 cores)
        python bench/bench_verify.py --full     # the issue's case: 8 and 32 all-coupled, 1 s clips
        python bench/bench_verify.py --sizes 128 --coupling chain --signals 2 --seconds 1
+       python bench/bench_verify.py --memory 10000  # peak RSS of superposition, 10,000 clips of 0.05 s
 
 Measured (ngspice 39 without KLU, 2 cores shared with other jobs, 4 clips of 1 s): ours at the
 Ts/20 deck's accuracy is 20.7× faster in wall time (16× in CPU) for 8 all-coupled resonators,
@@ -203,6 +204,24 @@ def targets(args) -> None:
     target_rows(32, 64, 1.0, args.rate, args.naive_clips, direct=False)
 
 
+def memory(clips: int, seconds: float, rate: float) -> None:
+    """Peak resident memory of ``verify_deck --method superposition`` (8 all-coupled, exact
+    deck, kernel built in this process) on ``clips`` white-noise clips of ``seconds``: run once
+    per process, so the peak is this verification's (plus Python, numpy and the clips)."""
+    n = int(seconds * rate) + 1
+    rng = np.random.default_rng(0)
+    signals = [Signal(rng.standard_normal((1, n)), rate, f"s{i}") for i in range(clips)]
+    model = coupled_model(8, "all", seconds)
+    with tempfile.TemporaryDirectory() as tmp:
+        compile_model(model, Path(tmp) / "deck", exact=True)
+        start = time.perf_counter()
+        report = verify_deck(model, read_compiled(Path(tmp) / "deck"), signals, run_ac=False, method="superposition")
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{clips} clips of {seconds:g} s at {rate:g} Hz: {time.perf_counter() - start:.1f} s wall, "
+          f"method {report.method.used}, kernel {report.method.kernels[0].samples} samples, passed {report.passed}, "
+          f"peak RSS {peak_mb:.0f} MB (load average {os.getloadavg()[0]:.1f})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--targets", action="store_true", help="issue #21's rows (16 and 32 all-coupled)")
@@ -216,9 +235,13 @@ def main() -> None:
     ap.add_argument("--accuracy", type=float, default=None,
                     help="ours' target NRMSE (default: the naive Ts/20 deck's measured worst NRMSE)")
     ap.add_argument("--ways", action="store_true", help="ablation of each way in, on the first size")
+    ap.add_argument("--memory", type=int, default=None, metavar="CLIPS",
+                    help="peak RSS of superposition on CLIPS clips of --seconds (default 0.05 s) and exit")
     args = ap.parse_args()
     if args.targets:
         return targets(args)
+    if args.memory:
+        return memory(args.memory, args.seconds or 0.05, args.rate)
     seconds = args.seconds or (1.0 if args.full else 0.25)
     sizes = [int(s) for s in (args.sizes or ("8,32" if args.full else "8")).split(",")]
     rng = np.random.default_rng(0)
