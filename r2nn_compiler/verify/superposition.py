@@ -43,7 +43,7 @@ SCORE_CHUNK = 256
 #: the two differ by at most HAT1_TAIL of its peak at the window's end (build_kernel).
 HAT1_WHOLE_BELOW = 1024
 HAT1_SHARE = 0.25
-HAT1_TAIL = 1e-9
+HAT1_TAIL = 1e-8
 
 
 class SuperpositionUnavailable(Exception):
