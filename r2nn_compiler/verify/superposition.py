@@ -21,7 +21,7 @@ import numpy as np
 import scipy.fft
 
 from . import kernel_cache
-from .transient_run import simulate_run
+from .transient_run import RunTraces, simulate_run
 from .kernel_cache import Kernel, KernelKey
 
 METHODS = ("auto", "direct", "superposition")
@@ -158,9 +158,9 @@ def hat_inputs(n_inputs: int, at: int, samples: int) -> np.ndarray:
 class _HatRuns:
     """ngspice's answers to the kernel's three hat runs (each: one copy per input)."""
 
-    own0: object  # sample 0's hat, over the kernel and ``at`` + 1 samples more
-    regular: object  # the regular hat at sample ``at``, as long
-    own1: object  # sample 1's hat, over its window and 2 samples more
+    own0: RunTraces  # sample 0's hat, over the kernel and ``at`` + 1 samples more
+    regular: RunTraces  # the regular hat at sample ``at``, as long
+    own1: RunTraces  # sample 1's hat, over its window and 2 samples more
     at: int
     window: int
 
