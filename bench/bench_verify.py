@@ -26,6 +26,8 @@ Usage: python bench/bench_verify.py            # quick: 8 all-coupled, 4 clips o
        python bench/bench_verify.py --targets  # issue #21's rows (~10 min on 2 cores)
        python bench/bench_verify.py --full     # the issue's case: 8 and 32 all-coupled, 1 s clips
        python bench/bench_verify.py --sizes 128 --coupling chain --signals 2 --seconds 1
+       python bench/bench_verify.py --memory 10000  # peak RSS of superposition, 10,000 clips of 0.05 s
+       python bench/bench_verify.py --hat1  # why the kernel runs sample 1's own hat over a window
 
 Measured (ngspice 39 without KLU, 2 cores shared with other jobs, 4 clips of 1 s): ours at the
 Ts/20 deck's accuracy is 20.7× faster in wall time (16× in CPU) for 8 all-coupled resonators,
@@ -203,6 +205,67 @@ def targets(args) -> None:
     target_rows(32, 64, 1.0, args.rate, args.naive_clips, direct=False)
 
 
+def memory(clips: int, seconds: float, rate: float) -> None:
+    """Peak resident memory of ``verify_deck --method superposition`` (8 all-coupled, exact
+    deck, kernel built in this process) on ``clips`` white-noise clips of ``seconds``: run once
+    per process, so the peak is this verification's (plus Python, numpy and the clips)."""
+    n = int(seconds * rate) + 1
+    rng = np.random.default_rng(0)
+    signals = [Signal(rng.standard_normal((1, n)), rate, f"s{i}") for i in range(clips)]
+    model = coupled_model(8, "all", seconds)
+    with tempfile.TemporaryDirectory() as tmp:
+        compile_model(model, Path(tmp) / "deck", exact=True)
+        start = time.perf_counter()
+        report = verify_deck(model, read_compiled(Path(tmp) / "deck"), signals, run_ac=False, method="superposition")
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{clips} clips of {seconds:g} s at {rate:g} Hz: {time.perf_counter() - start:.1f} s wall, "
+          f"method {report.method.used}, kernel {report.method.kernels[0].samples} samples, passed {report.passed}, "
+          f"peak RSS {peak_mb:.0f} MB (load average {os.getloadavg()[0]:.1f})")
+
+
+def hat1(seconds: float, rate: float) -> None:
+    """How far sample 1's own hat response (it shares ngspice's first steps) is from the regular
+    hat's, shifted: max |difference| / the regular response's peak over sample ranges, for the
+    16 all-coupled model (``seconds`` clips) and random decks of ``tests/strategies.py`` (400
+    samples, accuracy 1e-4). Why the kernel runs sample 1's own over a window: docs/verify.md."""
+    from dataclasses import replace
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from strategies import random_stable_model
+
+    from r2nn_compiler.verify import superposition
+    from r2nn_compiler.verify.circuit import CircuitUnderTest
+    from r2nn_compiler.verify.run import PortScaling, model_in_circuit_units
+    from r2nn_compiler.verify.transient_run import TransientRun, run_step
+
+    cases = [("16 all-coupled, exact", coupled_model(16, "all", seconds), True, int(seconds * rate), 1e-3)]
+    cases += [(f"random seed {s}, {'exact' if e else 'hardware'}", random_stable_model(s), e, 400, 1e-4)
+              for s, e in ((0, True), (2, True), (5, False))]
+    print("deck, steps per sample: max |own − shifted| / peak over samples 0–9, 10–99, 100–999, ≥ 1000")
+    for label, model, exact, samples, accuracy in cases:
+        with tempfile.TemporaryDirectory() as tmp:
+            compile_model(model, Path(tmp) / "o", exact=exact)
+            compiled = read_compiled(Path(tmp) / "o")
+            system = (model_in_circuit_units(model, compiled) if exact
+                      else CircuitUnderTest.from_compiled(compiled).state_space())
+            scaling = PortScaling.of(compiled)
+            base = TransientRun.settings(model, compiled, system, accuracy, "batch", 600.0)
+            u = np.random.default_rng(0).standard_normal((1, 1, samples + 1))
+            base = base.with_inputs(np.repeat(u, len(model.inputs), 1) * scaling.in_gain[None, :, None],
+                                    scaling.time_scale / rate)
+            k, _ = run_step(base)
+            old = superposition.HAT1_WHOLE_BELOW
+            superposition.HAT1_WHOLE_BELOW = samples  # sample 1's own over the whole kernel
+            kernel = superposition.build_kernel(replace(base, inputs=base.inputs[:0], substeps=k), k, samples,
+                                                LocalExecutor())
+            superposition.HAT1_WHOLE_BELOW = old
+        g = kernel.outputs
+        diff = np.max(np.abs(g[:, 1, :, :-1] - g[:, 2, :, 1:]), axis=(0, 1)) / np.max(np.abs(g[:, 2]))
+        parts = [f"{np.max(diff[a:b]):.1e}" if a < diff.size else "-" for a, b in ((0, 10), (10, 100), (100, 1000),
+                                                                                (1000, diff.size))]
+        print(f"{label}, Ts/{k}: {', '.join(parts)}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--targets", action="store_true", help="issue #21's rows (16 and 32 all-coupled)")
@@ -216,9 +279,16 @@ def main() -> None:
     ap.add_argument("--accuracy", type=float, default=None,
                     help="ours' target NRMSE (default: the naive Ts/20 deck's measured worst NRMSE)")
     ap.add_argument("--ways", action="store_true", help="ablation of each way in, on the first size")
+    ap.add_argument("--memory", type=int, default=None, metavar="CLIPS",
+                    help="peak RSS of superposition on CLIPS clips of --seconds (default 0.05 s) and exit")
+    ap.add_argument("--hat1", action="store_true", help="sample 1's own hat response vs the shifted regular one")
     args = ap.parse_args()
+    if args.hat1:
+        return hat1(args.seconds or 0.5, args.rate)
     if args.targets:
         return targets(args)
+    if args.memory:
+        return memory(args.memory, args.seconds or 0.05, args.rate)
     seconds = args.seconds or (1.0 if args.full else 0.25)
     sizes = [int(s) for s in (args.sizes or ("8,32" if args.full else "8")).split(",")]
     rng = np.random.default_rng(0)

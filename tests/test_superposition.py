@@ -16,6 +16,7 @@ from r2nn_compiler.passes import CompileOptions
 from r2nn_compiler.signals import Signal
 from r2nn_compiler.verify import kernel_cache, read_compiled, superposition, verify_deck
 from r2nn_compiler.verify.superposition import Method
+from r2nn_compiler.verify.transient_run import simulate_run
 
 from .conftest import ROOT
 from .strategies import random_stable_model
@@ -217,3 +218,71 @@ def test_a_kernel_shorter_than_the_clips_still_gives_ngspice_direct_traces(tmp_p
     assert superposed.method.kernels[0].samples < superposed.signals[0].circuit_outputs.shape[-1] / 2
     for a, b in zip(direct.signals, superposed.signals, strict=True):
         assert relative(a.circuit_outputs[:, :-1], b.circuit_outputs[:, :-1]) <= 1e-6
+
+
+def hat_run(tmp_path, seed: int, exact: bool):
+    """A kernel's run settings for a random deck at 16 kHz (the step as direct runs choose it)."""
+    from dataclasses import replace
+
+    from r2nn_compiler.verify.circuit import CircuitUnderTest
+    from r2nn_compiler.verify.run import PortScaling, model_in_circuit_units
+    from r2nn_compiler.verify.transient_run import TransientRun, run_step
+
+    model = random_stable_model(seed)
+    compile_model(model, tmp_path / "o", exact=exact)
+    compiled = read_compiled(tmp_path / "o")
+    system = model_in_circuit_units(model, compiled) if exact else CircuitUnderTest.from_compiled(compiled).state_space()
+    scaling = PortScaling.of(compiled)
+    base = TransientRun.settings(model, compiled, system, 1e-4, "batch", 600.0)
+    u = np.random.default_rng(seed).standard_normal((1, len(model.inputs), 401)) * scaling.in_gain[None, :, None]
+    period = scaling.time_scale / 16_000.0
+    substeps, _ = run_step(base.with_inputs(u, period))
+    return replace(base.with_inputs(u[:0], period), substeps=substeps), substeps
+
+
+@pytest.mark.parametrize("seed, exact", [(0, True), (5, False)])
+def test_sample_1s_own_response_over_a_window_then_the_shifted_regular_one(tmp_path, seed, exact, monkeypatch):
+    """Sample 1's hat shares ngspice's first steps: its own response runs over a window and the
+    shifted regular one continues it once they agree (three runs, at once); when they do not,
+    its own runs over the whole kernel (a fourth run) and the kernel is the whole-window one."""
+    run, substeps = hat_run(tmp_path, seed, exact)
+    calls = []
+    monkeypatch.setattr(superposition, "simulate_run", lambda r: calls.append(r.inputs.shape[-1])
+                        or simulate_run(r))
+    whole = superposition.build_kernel(run, substeps, 400, LocalExecutor(1))  # 400 ≤ HAT1_WHOLE_BELOW
+    assert len(calls) == 3 and calls[2] == 402 and whole.prefix == superposition.regular_hat(substeps) == 2
+    monkeypatch.setattr(superposition, "HAT1_WHOLE_BELOW", 40)
+    monkeypatch.setattr(superposition, "HAT1_TAIL", 1.0)  # accept the splice whatever the tail
+    calls.clear()
+    spliced = superposition.build_kernel(run, substeps, 400, LocalExecutor(1))
+    assert calls == [403, 403, 102]  # sample 0 and the regular hat over the kernel, sample 1 over 100 + 2
+    peak = np.max(np.abs(whole.outputs[:, 2]))
+    np.testing.assert_array_equal(spliced.outputs[:, [0, 2]], whole.outputs[:, [0, 2]])
+    np.testing.assert_array_equal(spliced.outputs[:, 1, :, :100], whole.outputs[:, 1, :, :100])
+    assert 0 < np.max(np.abs(spliced.outputs[:, 1] - whole.outputs[:, 1])) <= 1e-4 * peak  # the shifted tail
+    if not exact:
+        assert spliced.opamps.shape == whole.opamps.shape
+        np.testing.assert_array_equal(spliced.opamps[:, [0, 2]], whole.opamps[:, [0, 2]])
+    monkeypatch.setattr(superposition, "HAT1_TAIL", 0.0)  # never met: sample 1's own over the whole kernel
+    calls.clear()
+    again = superposition.build_kernel(run, substeps, 400, LocalExecutor(1))
+    assert calls == [403, 403, 102, 402]
+    np.testing.assert_array_equal(again.outputs, whole.outputs)
+    np.testing.assert_array_equal(again.opamps, whole.opamps)
+
+
+def test_clips_superposed_and_scored_a_chunk_at_a_time_give_the_same_report(tmp_path, monkeypatch):
+    """Work arrays hold SCORE_CHUNK clips at a time (memory for 10,000 clips: docs/verify.md);
+    chunks of 2 give the same traces and figures as one chunk."""
+    model = random_stable_model(0)
+    compile_model(model, tmp_path / "o", exact=True)
+    compiled = read_compiled(tmp_path / "o")
+    signals = noise(model, 5)
+    whole = verify_deck(model, compiled, signals, run_ac=False, method="superposition", spot_checks=0)
+    monkeypatch.setattr(superposition, "SCORE_CHUNK", 2)
+    chunked = verify_deck(model, compiled, signals, run_ac=False, method="superposition", spot_checks=0)
+    assert chunked.method.kernels[0].cached
+    for a, b in zip(whole.signals, chunked.signals, strict=True):
+        assert a.path == b.path
+        np.testing.assert_allclose(b.circuit_outputs, a.circuit_outputs, rtol=1e-12, atol=1e-15)
+        assert a.nrmse == pytest.approx(b.nrmse, rel=1e-9) and a.circuit_class == b.circuit_class

@@ -13,6 +13,7 @@ import numpy as np
 import scipy.fft
 import scipy.linalg
 
+from . import memo
 from .statespace import StateSpace
 
 #: Above this eigenvector condition number the modal simulator is not trusted to 1e-9 and the
@@ -104,6 +105,14 @@ def _simulate_recursion(system: StateSpace, u: np.ndarray, dt: float) -> np.ndar
 
 
 def impulse_responses(system: StateSpace, dt: float, n_t: int) -> tuple[np.ndarray, np.ndarray]:
+    """The FOH-discretised system as a convolution: ``(h, g)``, each (outputs × inputs × n_t),
+    read-only, computed once per system, ``dt`` and ``n_t`` (``memo``: verification asks for the
+    same ones for every clip). Method: :func:`_impulse_responses`."""
+    return memo.cached("impulse_responses", memo.system_key(system, float(dt), int(n_t)),
+                       lambda: _impulse_responses(system, dt, n_t))
+
+
+def _impulse_responses(system: StateSpace, dt: float, n_t: int) -> tuple[np.ndarray, np.ndarray]:
     """The FOH-discretised system as a convolution: ``(h, g)``, each (outputs × inputs × n_t).
 
     For zero state at t = 0 the sampled output is ``y = h ∗ u − u[0] · g`` (plus ``D u``): ``h``

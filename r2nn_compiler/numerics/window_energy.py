@@ -13,6 +13,7 @@ import math
 import numpy as np
 import scipy.linalg
 
+from . import memo
 from .foh import simulate_foh
 from .statespace import StateSpace
 from .window import boundary_positions, segment_bounds, window_intervals
@@ -27,6 +28,14 @@ VAN_LOAN_DECAY = 1.0
 
 
 def gramians(system: StateSpace, dt: float, lengths: list[float]) -> np.ndarray:
+    """W_j(a) for every output j and length a (lengths × outputs × d × d), d = states + 2·inputs;
+    read-only, computed once per system, ``dt`` and lengths (``memo``: verification asks for the
+    same ones for every clip). Method: :func:`_gramians`."""
+    return memo.cached("gramians", memo.system_key(system, float(dt), tuple(map(float, lengths))),
+                       lambda: _gramians(system, dt, lengths))
+
+
+def _gramians(system: StateSpace, dt: float, lengths: list[float]) -> np.ndarray:
     """W_j(a) for every output j and length a (lengths × outputs × d × d), d = states + 2·inputs.
 
     Van Loan's block [[−Mᵀ, ĉᵀĉ], [0, M]] grows like e^{σa} in its −Mᵀ corner (σ: the fastest

@@ -53,8 +53,8 @@ class Kernel:
     """ngspice's responses to unit hats (volts per volt).
 
     ``outputs``: inputs × (prefix + 1) hats × observed ports × ``samples``, at the sample times;
-    hat j < prefix is input sample j's own, hat ``prefix`` stands for every later sample,
-    shifted. ``opamps``: the same hats' op-amp outputs on ngspice's time grid (inputs × hats ×
+    hat j < prefix is input sample j's (``superposition.build_kernel``: sample 0's own, sample
+    1's own over a window), hat ``prefix`` stands for every later sample, shifted. ``opamps``: the same hats' op-amp outputs on ngspice's time grid (inputs × hats ×
     op-amps × grid points, ``grid_s`` the grid's times; empty without op-amps): regular, one
     step apart, from ``regular_from`` on."""
 

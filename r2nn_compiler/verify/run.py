@@ -238,14 +238,14 @@ def _choose_method(ctx: _Context, method: Method) -> str:
 
 def _work(ctx: _Context, spot_checks: int) -> tuple[int, int]:
     """ngspice's work (copies × samples) for direct runs and for superposition (per sample
-    rate: one hat per input and leading sample over the kernel's length, and the spot checks)."""
+    rate: the kernel's hat runs, and the spot checks)."""
     direct = sum(s.data.shape[1] for s in ctx.signals)
     superposed = spot_checks * max((s.data.shape[1] for s in ctx.signals), default=0)
     n_in = ctx.system.B.shape[1]
     for rate, members in _rate_groups(ctx.signals).items():
         longest = max(ctx.signals[i].data.shape[1] for i in members)
         samples = superposition.kernel_samples(ctx.system.A, ctx.scaling.time_scale / rate, ctx.accuracy, longest)
-        superposed += n_in * (superposition.prefix_for(2) + 1) * (samples + 2)
+        superposed += superposition.kernel_work(n_in, samples)
     return direct, superposed
 
 
@@ -265,8 +265,7 @@ def _superposed(ctx: _Context, method: Method, executor) -> list[SignalResult]:
     for rate, members in _rate_groups(ctx.signals).items():
         base, kernel = _kernel_for(ctx, method, executor, rate, members)
         runs[rate] = (base, kernel)
-        for (_, _), batch in signal_groups([ctx.signals[i] for i in members]).items():
-            batch = [members[b] for b in batch]
+        for batch in _batches(ctx.signals, members, superposition.SCORE_CHUNK):  # bounded work arrays
             u = np.stack([ctx.signals[i].data for i in batch]) * ctx.scaling.in_gain[None, :, None]
             rows = [[] for _ in batch]
             if base.opamps:
@@ -277,6 +276,12 @@ def _superposed(ctx: _Context, method: Method, executor) -> list[SignalResult]:
             _score_batch(ctx, results, batch, traces, rate)
     _spot_check(ctx, method, executor, results, runs)
     return results
+
+
+def _batches(signals: list[Signal], members: list[int], size: int) -> list[list[int]]:
+    """``members`` (indices into ``signals``) in batches of one length, at most ``size`` each."""
+    groups = signal_groups([signals[i] for i in members]).values()
+    return [[members[b] for b in group[k : k + size]] for group in groups for k in range(0, len(group), size)]
 
 
 def _kernel_for(ctx: _Context, method: Method, executor, rate: float, members: list[int]):

@@ -3,11 +3,11 @@
 At a fixed step ``h = Ts/k`` the trapezoidal rule applied to a linear deck is a linear
 time-invariant discrete system once ngspice's first, shorter steps are behind it; an input
 linear between samples is a sum of hats, one per sample. So ngspice's traces of any clip are
-the superposition of its responses to one hat per input: the hats of the first ``prefix``
-samples (they overlap the first steps) each their own, every later one the response to hat
-``prefix`` shifted (:class:`kernel_cache.Kernel`). Outputs are superposed at the sample times
-and op-amp outputs on ngspice's own time grid (for their peaks: ``verify.headroom``), by FFT
-convolution, a chunk of clips at a time. Why it is exact, the kernel's length and what falls
+the superposition of its responses to one hat per input: sample 0's its own (half a hat from
+the zero state), every later one the response to a hat after the first steps, shifted
+(:class:`kernel_cache.Kernel`; two copies per input in one ngspice run). Outputs are
+superposed at the sample times and op-amp outputs on ngspice's own time grid (for their peaks:
+``verify.headroom``), by FFT convolution, a chunk of clips at a time. Why it is exact, the kernel's length and what falls
 back to direct runs: docs/verify.md, "Superposition".
 """
 
@@ -21,7 +21,7 @@ import numpy as np
 import scipy.fft
 
 from . import kernel_cache
-from .transient_run import simulate_run
+from .transient_run import RunTraces, simulate_run
 from .kernel_cache import Kernel, KernelKey
 
 METHODS = ("auto", "direct", "superposition")
@@ -35,6 +35,15 @@ TAIL_FRACTION = 1e-2
 SPOT_SHARE = 0.1
 #: Clips convolved at a time (bounds the work arrays).
 CHUNK = 16
+#: Clips superposed and scored at a time (bounds the arrays of all clips' traces, inputs and
+#: reference outputs that exist only while scoring; each result keeps its own traces).
+SCORE_CHUNK = 256
+#: Sample 1's own hat response runs over the whole kernel up to this many samples, else over
+#: HAT1_SHARE of it (at least this many), and is continued by the shifted regular response once
+#: the two differ by at most HAT1_TAIL of its peak at the window's end (build_kernel).
+HAT1_WHOLE_BELOW = 1024
+HAT1_SHARE = 0.25
+HAT1_TAIL = 1e-8
 
 
 class SuperpositionUnavailable(Exception):
@@ -110,8 +119,10 @@ def check_method(method: str, spot_checks: int) -> None:
         raise ValueError(f"must be a whole number ≥ 0, got {spot_checks!r}")
 
 
-def prefix_for(substeps: int) -> int:
-    """Leading samples whose hats overlap ngspice's first steps: each gets its own response."""
+def regular_hat(substeps: int) -> int:
+    """The first sample whose hat rises after ngspice's first steps (2 for ``substeps`` ≥ 3):
+    its response, shifted, stands for every later sample's (and for sample 1's: see
+    :func:`build_kernel`)."""
     return 1 + math.ceil(STARTUP_STEPS / substeps)
 
 
@@ -125,42 +136,108 @@ def kernel_samples(A: np.ndarray, sample_period_s: float, accuracy: float, longe
     return max(1, min(longest, needed))
 
 
-def hat_inputs(n_inputs: int, prefix: int, samples: int) -> np.ndarray:
-    """Copies × inputs × samples: copy ``i·(prefix+1) + j`` a unit hat at sample j of input i."""
-    u = np.zeros((n_inputs * (prefix + 1), n_inputs, samples))
-    for i in range(n_inputs):
-        for j in range(prefix + 1):
-            u[i * (prefix + 1) + j, i, j] = 1.0
+def kernel_work(n_inputs: int, samples: int) -> int:
+    """ngspice's work (copies × samples) of a kernel of ``samples``: sample 0's and the regular
+    hat over the whole kernel, sample 1's over its window (:func:`hat1_window`), per input."""
+    return n_inputs * (2 * (samples + regular_hat(STARTUP_STEPS) + 1) + hat1_window(samples) + 2)
+
+
+def hat1_window(samples: int) -> int:
+    """Samples over which sample 1's own response is run (the whole kernel when it is short)."""
+    return samples if samples <= HAT1_WHOLE_BELOW else max(HAT1_WHOLE_BELOW, math.ceil(HAT1_SHARE * samples))
+
+
+def hat_inputs(n_inputs: int, at: int, samples: int) -> np.ndarray:
+    """Copies × inputs × samples: copy i a unit hat at sample ``at`` of input i."""
+    u = np.zeros((n_inputs, n_inputs, samples))
+    u[np.arange(n_inputs), np.arange(n_inputs), at] = 1.0
     return u
+
+
+@dataclass
+class _HatRuns:
+    """ngspice's answers to the kernel's three hat runs (each: one copy per input)."""
+
+    own0: RunTraces  # sample 0's hat, over the kernel and ``at`` + 1 samples more
+    regular: RunTraces  # the regular hat at sample ``at``, as long
+    own1: RunTraces  # sample 1's hat, over its window and 2 samples more
+    at: int
+    window: int
 
 
 def build_kernel(run, substeps: int, samples: int, executor) -> Kernel:
     """ngspice's hat responses for ``run``'s settings (a ``verify.run.TransientRun`` with its
-    sample period set) at ``substeps`` steps per sample: the hats split over the executor's
-    workers, two samples run past ``samples`` (the last step is cut to end on the stop time).
-    Raises SuperpositionUnavailable when ngspice's grid is not regular after its first steps."""
-
-    n_in, prefix = run.system.B.shape[1], prefix_for(substeps)
-    hats = hat_inputs(n_in, prefix, samples + 2)
-    parts = np.array_split(np.arange(hats.shape[0]), min(hats.shape[0], max(1, executor.workers)))
-    runs = [replace(run, inputs=hats[p], substeps=substeps, keep_grid=bool(run.opamps)) for p in parts]
-    traced = list(executor.map(simulate_run, runs))
-    outputs = np.concatenate([t.outputs for t in traced])[:, :, :samples]
-    shape = (n_in, prefix + 1)
+    sample period set) at ``substeps`` steps per sample, as a kernel of prefix ``at`` =
+    :func:`regular_hat` (2 for ``substeps`` ≥ 3): sample 0's own response (half a hat from the
+    zero state); the regular hat's (at sample ``at``, after ngspice's first steps), shifted, for
+    samples 2 … ``at`` and every later one; and for sample 1, whose rising edge shares the first
+    steps, its own response over a window (:func:`hat1_window`), the shifted regular one after
+    it once the two agree to HAT1_TAIL of its peak at the window's end, else its own over the
+    whole kernel (one more run). The three runs go to the executor's workers at once; each runs
+    past its last needed sample (the last step is cut to end on the stop time). Raises
+    SuperpositionUnavailable when ngspice's grid is not regular before the regular hat rises.
+    Measurements: docs/verify.md, "Superposition"."""
+    n_in, at, window = run.system.B.shape[1], regular_hat(substeps), hat1_window(samples)
+    hats = [hat_inputs(n_in, 0, samples + at + 1), hat_inputs(n_in, at, samples + at + 1),
+            hat_inputs(n_in, 1, window + 2)]
+    keep_grid = bool(run.opamps)
+    own0, regular, own1 = executor.map(simulate_run, [replace(run, inputs=u, substeps=substeps, keep_grid=keep_grid)
+                                                        for u in hats])
+    runs = _HatRuns(own0, regular, own1, at, window)
+    reg = runs.regular.outputs
+    hat1 = _splice(reg[..., at - 1 : at - 1 + samples], runs.own1.outputs[..., :window])
+    if hat1 is None:  # sample 1's own response has not met the shifted one by the window's end
+        runs.own1, runs.window = simulate_run(replace(run, inputs=hat_inputs(n_in, 1, samples + 2),
+                                                      substeps=substeps, keep_grid=keep_grid)), samples
+        hat1 = runs.own1.outputs[..., :samples]
+    outputs = np.stack([runs.own0.outputs[..., :samples], hat1]
+                       + [reg[..., at - j : at - j + samples] for j in range(2, at + 1)], axis=1)
     if not run.opamps:
-        return Kernel(outputs.reshape(*shape, *outputs.shape[1:]), np.zeros((*shape, 0, 0)), np.zeros(0), 0,
-                      prefix, substeps, run.sample_period_s)
-    grid = traced[0].grid_s
-    if any(t.grid_s.shape != grid.shape or not np.array_equal(t.grid_s, grid) for t in traced):
+        return Kernel(outputs, np.zeros((n_in, at + 1, 0, 0)), np.zeros(0), 0, at, substeps, run.sample_period_s)
+    return _with_opamps(run, outputs, runs, substeps, samples)
+
+
+def _splice(shifted: np.ndarray, own: np.ndarray) -> np.ndarray | None:
+    """``shifted`` (the regular response moved to sample 1) with its head replaced by ``own``
+    (sample 1's own, over a window); None when they still differ at the window's end by more
+    than HAT1_TAIL of the regular response's peak (its last tenth compared)."""
+    window = own.shape[-1]
+    if window < shifted.shape[-1]:
+        tail = own[..., window - max(1, window // 10):] - shifted[..., window - max(1, window // 10) : window]
+        if np.max(np.abs(tail)) > HAT1_TAIL * np.max(np.abs(shifted)):
+            return None
+    spliced = shifted.copy()
+    spliced[..., :window] = own
+    return spliced
+
+
+def _with_opamps(run, outputs: np.ndarray, runs: _HatRuns, substeps: int, samples: int) -> Kernel:
+    """The kernel with its op-amp outputs on ngspice's grid, spliced like the outputs."""
+    grid = runs.own0.grid_s
+    short = runs.own1.grid_s[:-2]
+    if not (np.array_equal(runs.regular.grid_s, grid) and np.array_equal(short, grid[: short.size])):
         raise SuperpositionUnavailable("ngspice's time points differ between the kernel's runs")
     h = run.sample_period_s / substeps
     regular = regular_from(grid, h)
-    if grid[regular] > (prefix - 1) * run.sample_period_s:
-        raise SuperpositionUnavailable(f"ngspice's steps are not regular before sample {prefix - 1}")
+    if grid[regular] > (runs.at - 1) * run.sample_period_s:
+        raise SuperpositionUnavailable(f"ngspice's steps are not regular before sample {runs.at - 1}")
     keep = grid_points(grid, regular, h, samples, run.sample_period_s)
-    opamps = np.concatenate([t.grid_opamps for t in traced])[:, :, :keep]
-    return Kernel(outputs.reshape(*shape, *outputs.shape[1:]), opamps.reshape(*shape, *opamps.shape[1:]),
-                  grid[:keep], regular, prefix, substeps, run.sample_period_s)
+    reg = runs.regular.grid_opamps
+    hats = [runs.own0.grid_opamps[..., :keep]] + [_shifted(reg, regular, keep, (runs.at - j) * substeps)
+                                                   for j in range(1, runs.at + 1)]
+    own = min(keep, grid_points(grid, regular, h, runs.window, run.sample_period_s))
+    hats[1][..., :own] = runs.own1.grid_opamps[..., :own]
+    return Kernel(outputs, np.stack(hats, axis=1), grid[:keep], regular, runs.at, substeps, run.sample_period_s)
+
+
+def _shifted(traces: np.ndarray, regular: int, keep: int, lag: int) -> np.ndarray:
+    """``traces`` on ngspice's grid moved ``lag`` points earlier, over ``keep`` points; zero
+    before ``regular`` (the first steps, before any hat after sample 0 has risen much)."""
+    if lag == 0:
+        return traces[..., :keep].copy()
+    moved = np.zeros(traces.shape[:-1] + (keep,))
+    moved[..., regular:] = traces[..., regular + lag : keep + lag]
+    return moved
 
 
 def regular_from(grid: np.ndarray, h: float) -> int:
