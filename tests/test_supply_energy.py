@@ -95,3 +95,18 @@ def test_bad_control_waveform_is_named(analog_toy, tmp_path):
     (bad / "manifest.json").write_text(json.dumps(m))
     with pytest.raises(VerificationError, match=r"controls\[1\]\.waveform"):
         read_compiled(bad)
+
+
+def test_cli_reports_the_measured_energy_in_text_and_json(analog_toy, tmp_path):
+    from click.testing import CliRunner
+
+    from r2nn_compiler.cli import main
+
+    report = tmp_path / "r.json"
+    result = CliRunner().invoke(main, ["verify", str(ROOT / "examples" / "toy" / "toy.r2nn"), str(analog_toy),
+                                       "--signals", str(TONE), "--no-ac", "--json", str(report)])
+    assert result.exit_code == 0, result.output
+    assert "supply energy per decision, measured in ngspice over 0..21 ms: mean" in result.output
+    energy = json.loads(report.read_text())["summary"]["energy"]
+    assert set(energy) == {"clips", "interval_s", "measured_mean_j", "measured_max_j", "estimate_j", "timer_j",
+                           "measured_over_estimate"}
