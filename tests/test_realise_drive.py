@@ -112,3 +112,33 @@ def test_force_voltage_refuses_drive_parts(tmp_path, toy_path):
     src.write_text(text)
     result = CliRunner().invoke(main, ["compile", str(src), "-o", str(tmp_path / "o"), "--exact", "--drive", "parts"])
     assert result.exit_code == 1 and "force-voltage drives" in result.output
+
+
+def test_hardware_drive_parts_deck_verifies_by_superposition_and_its_resistors_are_drawn(tmp_path, toy_path):
+    """The inverted input reaches every consumer: the kernels (one testbench copy per input,
+    the inverter inside), the spot checks, and the tolerance analysis, which perturbs the drive
+    resistors like any part."""
+    from r2nn_compiler.compiler import tolerance
+
+    model = load_model(toy_path)
+    compile_model(model, tmp_path / "o", options=CompileOptions(drive="parts"))
+    signals = [ROOT / "examples" / "toy" / "signals"]
+    report = verify(model, tmp_path / "o", signals, run_ac=False, method="superposition")
+    assert report.passed and report.method.used == "superposition"
+    lines = (tmp_path / "o" / "toy.lib").read_text().splitlines()
+    drives = {lines[i + 1].split()[0] for i, line in enumerate(lines) if line.endswith("(drive resistor)")}
+    assert len(drives) >= 2  # a and b (each one part or a pair)
+    result = tolerance(model, tmp_path / "o", signals, {"R": 0.01}, runs=8, spot_checks=0)
+    assert {s["designator"] for s in result.to_json()["sensitivity"]} & drives
+
+
+def test_inverted_port_must_be_a_port(tmp_path, toy_path):
+    from r2nn_compiler.errors import VerificationError
+    from r2nn_compiler.verify.manifest import read_compiled
+
+    compile_model(load_model(toy_path), tmp_path / "o", exact=True, options=CompileOptions(exact=True, drive="parts"))
+    m = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    m["inputs"][0]["inverted_port"] = "in9n"
+    (tmp_path / "o" / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(VerificationError, match=r"inputs\[0\]\.inverted_port"):
+        read_compiled(tmp_path / "o")
