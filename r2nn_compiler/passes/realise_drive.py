@@ -23,12 +23,11 @@ keep their series voltage sources (ideal) and say so. Why these choices: docs/pa
 from __future__ import annotations
 
 import dataclasses
-import math
 
+from .. import eseries
 from ..circuit import GROUND, INVERTED_INPUTS, CircuitGraph, Component, Port, ordered_ports
 from ..errors import CompileError, Location
 from .base import ELEMENT, MAPPING, ROLE, CompileContext, Pass, PassResult, register
-from .. import eseries
 from .common.realise import realise
 
 #: The share of a resonator's damping conductance the drives may take (the rest keeps a part,
