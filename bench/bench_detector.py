@@ -46,7 +46,9 @@ def deck(level: str, peak_v: float, freq_hz: float, window_s: float) -> tuple[st
     for sub in desc["subcircuits"]:
         lines += net.subcircuit(sub)
     lines += [f"Vb1 b1 0 sin(0 {peak_v:.6e} {freq_hz:.6e})", "Vb2 b2 0 dc 0",
-              f"Xr b1 b2 dec1 dec2 det1 det2 {desc['subckt']}", "Rl1 dec1 0 1e4", "Rl2 dec2 0 1e4",
+              f"Xr b1 b2 dec1 dec2 det1 det2 {' '.join(desc.get('supplies', {}))} {desc['subckt']}",
+              *(f"V{net} {net} 0 dc {volts:g}" for net, volts in desc.get("supplies", {}).items()),
+              "Rl1 dec1 0 1e4", "Rl2 dec2 0 1e4",
               f".tran {MAX_STEP_S:.3e} {window_s * 1.01:.6e} 0 {MAX_STEP_S:.3e}", OPTIONS, ".end"]
     return "\n".join(lines) + "\n", float(desc["volts_per_mean_square"])
 

@@ -378,6 +378,10 @@ def _response_rows(model) -> list[tuple[str | None, str]]:
                    "(op-amps, 1N4148, 2N3904, E96), behavioural: B-sources for fast checks. A linear readout "
                    "layer: its detectors per feature, logs, class scores and winner-take-all on the taps, "
                    "behavioural only for now.")
+@click.option("--drive", type=click.Choice(["parts", "ideal"]), default=None,
+              help="How the inputs drive the network: parts (each drive an E96 resistor from the input port into "
+                   "its resonator, its loading absorbed into the damping; negative weights from an inverted input "
+                   "port) or ideal (VCCS). Default: parts with --readout analog, else ideal.")
 @click.option("--no-calibrate", is_flag=True,
               help="Keep each output's gain as its parts give it, without trimming it to the model's level "
                    "(calibrate_outputs).")
@@ -398,7 +402,7 @@ def _response_rows(model) -> list[tuple[str | None, str]]:
 @handles_errors
 def compile_cmd(model_path: str, outdir: str, exact: bool, band_text, series_text, strategy, pair_target, opamp,
                 gbw_hz, opamp_param_text, single_inductors, parasitics, inductor_q, inductors, flow_text: str | None,
-                readout: str = "none", no_calibrate: bool = False, calibration_paths: tuple[str, ...] = (),
+                readout: str = "none", drive: str | None = None, no_calibrate: bool = False, calibration_paths: tuple[str, ...] = (),
                 rate: float | None = None, kicad: bool = False, footprints_path: str | None = None) -> None:
     """Compile MODEL into an ngspice deck, manifest.json and bom.csv in OUTDIR."""
     model = compiler.load_model(model_path)
@@ -408,7 +412,7 @@ def compile_cmd(model_path: str, outdir: str, exact: bool, band_text, series_tex
         exact=exact, band_text=band_text, series_text=series_text, strategy=strategy, pair_target=pair_target,
         opamp=opamp, gbw_hz=gbw_hz, opamp_param_text=tuple(opamp_param_text), single_inductors=single_inductors,
         parasitics=parasitics, inductor_q=inductor_q, inductors=inductors, readout=readout,
-        no_calibrate=no_calibrate, calibrating=bool(calibration_paths), kicad=kicad, footprints_path=footprints_path)
+        drive=drive, no_calibrate=no_calibrate, calibrating=bool(calibration_paths), kicad=kicad, footprints_path=footprints_path)
     options, footprints = compile_options(args), kicad_footprints(args)
     if calibration_paths:
         options.calibration_signals = compiler.load_signals(model, list(calibration_paths), rate)
@@ -512,6 +516,7 @@ def _print_report(report) -> None:
         click.echo(f"{len(refined)} signal(s) simulated again at a finer accuracy (down to "
                    f"{min(s.accuracy for s in refined):.3g}): their margin was within ngspice's own error")
     _print_decisions(report.decisions)
+    _print_energy(report.energy)
     _print_method(report.method)
     for f in report.failures():
         click.echo(f"FAIL {f}", err=True)
@@ -523,6 +528,19 @@ def _print_report(report) -> None:
                   f"(limit {report.tolerances.nrmse:g}), vs the model {report.worst_nrmse:.3e}")
     click.echo(f"{verdict}: {len(report.signals)} signals, class agreement {100 * report.class_agreement:.1f} %, "
                f"{figure}, {report.elapsed_s:.1f} s with ngspice ({report.engine})")
+
+
+def _print_energy(figures: dict) -> None:
+    """Measured supply energy per decision beside the manifest's estimate (decks with supplies)."""
+    if not figures:
+        return
+    estimate = figures["estimate_j"]
+    click.echo(f"supply energy per decision, measured in ngspice over 0..{format_si(figures['interval_s'], 's')}: "
+               f"mean {format_si(figures['measured_mean_j'], 'J')}, max {format_si(figures['measured_max_j'], 'J')} "
+               f"({figures['clips']} clips); estimate {format_si(estimate, 'J') if estimate is not None else 'n/a'}"
+               + (f" (measured/estimate {figures['measured_over_estimate']:.4g})"
+                  if figures['measured_over_estimate'] is not None else "")
+               + (f"; control timer {format_si(figures['timer_j'], 'J')} (not simulated)" if figures["timer_j"] else ""))
 
 
 def _print_method(method) -> None:

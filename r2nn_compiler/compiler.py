@@ -123,9 +123,11 @@ class CompileResult:
         return self.context.log
 
 
-def default_flow(exact: bool) -> list[str]:
-    """The pass list ``r2nn compile`` runs (users may pass their own list instead)."""
-    return list(EXACT_FLOW if exact else HARDWARE_FLOW)
+def default_flow(exact: bool, drive: str = "ideal") -> list[str]:
+    """The pass list ``r2nn compile`` runs (users may pass their own list instead);
+    ``realise_drive`` only when ``drive`` is "parts" (the flow is recorded in every deck)."""
+    flow = list(EXACT_FLOW if exact else HARDWARE_FLOW)
+    return flow if drive == "parts" else [p for p in flow if p != "realise_drive"]
 
 
 def load_signals(model: Model, paths: list[str | Path], rate_hz: float | None = None) -> list[Signal]:
@@ -186,7 +188,7 @@ def compile_model(model: Model, outdir: str | Path, *, exact: bool = False, flow
     """
     options = options or CompileOptions(exact=exact)
     check_compile_inputs(model, outdir, options)
-    flow = list(flow) if flow is not None else default_flow(options.exact)
+    flow = list(flow) if flow is not None else default_flow(options.exact, options.drive_kind())
     ctx = _run_passes(model, options, flow)
     ctx.require_graph("backend").check()
     deck = deck_files(ctx, flow, kicad)

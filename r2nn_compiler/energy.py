@@ -13,6 +13,10 @@ The figures the analog pitch rests on, estimated from the circuit graph and the 
 * **energy per decision** (J) = static power × the readout window, (stop − start) of the
   model's readout in model seconds times ``time_scale`` (circuit seconds per model second), so a
   frequency-scaled circuit decides in its own time;
+* **control ports** (a readout's gates, resets, strobes: the manifest's ``controls``): their
+  host is counted as a nanopower timer (``timer_part``, :data:`parts.catalogue.TIMERS`, its
+  quiescent current at :data:`TIMER_SUPPLY_V`): ``timer_watts`` and ``timer_energy_joules``
+  over the window, beside (not inside) ``energy_per_decision_joules``;
 * **decision latency** (s) = the end of the readout window (``stop · time_scale``: the features
   are complete only then, the network starting from rest at t = 0) plus the settling time of
   the decision stage, ``graph.meta["decision_settling_s"]`` when a readout stage records it
@@ -35,10 +39,14 @@ from dataclasses import dataclass
 from .circuit import CircuitGraph, SubcircuitDef
 from .circuit.opamp import KINDS, OpampModel
 from .model import Model
+from .parts.catalogue import TIMERS
 from .units import format_si
 
 #: Subcircuit names of the op-amp models (``opamp_macro``, ``opamp_ideal``).
 OPAMP_SUBCKTS = frozenset(f"opamp_{kind}" for kind in KINDS)
+
+#: The timer's supply (V): the micropower deck's single rail.
+TIMER_SUPPLY_V = 3.3
 
 #: ``graph.meta`` key under which a decision stage records its settling time (s, circuit time).
 DECISION_SETTLING = "decision_settling_s"
@@ -58,9 +66,18 @@ class EnergyEstimate:
     decision_settling_seconds: float
     latency_seconds: float
     ideal_sources: int = 0
+    timer_part: str | None = None
+    timer_watts: float = 0.0
+    timer_energy_joules: float = 0.0
 
     def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The fields; the timer's only when there is one (decks without controls keep the keys
+        they always had)."""
+        data = dataclasses.asdict(self)
+        if self.timer_part is None:
+            for key in ("timer_part", "timer_watts", "timer_energy_joules"):
+                del data[key]
+        return data
 
     def summary(self) -> str:
         """One line for the compile summary."""
@@ -70,6 +87,9 @@ class EnergyEstimate:
                 f"({format_si(self.window_seconds, 's')} readout window); decision latency "
                 f"{format_si(self.latency_seconds, 's')} (window end + "
                 f"{format_si(self.decision_settling_seconds, 's')} decision settling)")
+        if self.timer_part:
+            line += (f"; control ports from a {self.timer_part}: {format_si(self.timer_watts, 'W')}, "
+                     f"{format_si(self.timer_energy_joules, 'J')} per decision")
         if self.ideal_sources:
             line += f"; {self.ideal_sources} ideal controlled source(s) (drives, buffers) not counted"
         return line
@@ -104,8 +124,12 @@ def estimate(graph: CircuitGraph, model: Model, time_scale: float, opamp: OpampM
     power = n * opamp.static_power_w
     window = (model.readout.stop - model.readout.start) * time_scale
     settling = float(graph.meta.get(DECISION_SETTLING, 0.0))
+    timer = TIMERS[0] if graph.meta.get("controls") else None
+    timer_w = timer.iq_a * TIMER_SUPPLY_V if timer is not None else 0.0
     return EnergyEstimate(opamps=n, supply_volts=opamp.supply_v, quiescent_amps_per_opamp=opamp.quiescent_a,
                           static_power_watts=power, window_seconds=window,
                           energy_per_decision_joules=power * window, decision_settling_seconds=settling,
                           latency_seconds=model.readout.stop * time_scale + settling,
-                          ideal_sources=sum(1 for c in graph.components if c.kind in "GEH"))
+                          ideal_sources=sum(1 for c in graph.components if c.kind in "GEH"),
+                          timer_part=timer.part_class if timer is not None else None, timer_watts=timer_w,
+                          timer_energy_joules=timer_w * window)

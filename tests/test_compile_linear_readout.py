@@ -82,7 +82,9 @@ def test_manifest_lists_one_tap_per_read_resonator_after_the_outputs(decks, mode
     assert [t["port"] for t in manifest["taps"]] == ["tap1", "tap2", "tap3"]
     assert all(set(t) == {"node", "port", "volts_per_unit_velocity"} for t in manifest["taps"])
     decisions = [d["port"] for d in manifest["decisions"]]
-    assert manifest["ports"] == ["in1", "tap1", "tap2", "tap3"] + decisions + [s["port"] for s in manifest["supplies"]]
+    controls = [c["port"] for c in manifest.get("controls", [])]
+    assert manifest["ports"] == (["in1", "tap1", "tap2", "tap3"] + decisions + controls
+                                 + [s["port"] for s in manifest["supplies"]])
     assert manifest["readout"]["segments_s"] == pytest.approx([0.0, 0.01 * manifest["time_scale"],
                                                                0.02 * manifest["time_scale"]])
     library = (decks[name].outdir / manifest["library"]).read_text()
@@ -214,12 +216,13 @@ def test_behavioural_layer_decides_like_the_reference(decks, model, name):
 
 def test_behavioural_layer_is_declared_ideal(decks, model):
     """Per feature a detector (B) and its log (B), per class a score (B) and a WTA output (B),
-    per segment a timing source: all ideal in the manifest's counts and the BOM."""
+    all ideal in the manifest's counts and the BOM; per segment a gate, a control port the host drives."""
     manifest = decks["behavioural"].manifest
     circuit = manifest["readout_circuit"]
     n_features, n_classes = len(model.readout.features), len(model.classes)
-    assert circuit["parts"] == {"timing sources": 2, "B-sources": 2 * n_features + 2 * n_classes,
-                                "capacitors": n_features}
+    assert circuit["parts"] == {"B-sources": 2 * n_features + 2 * n_classes, "capacitors": n_features}
+    assert [(c["port"], c["role"]) for c in manifest["controls"]] == [("ctl1", "segment_gate_1"),
+                                                                     ("ctl2", "segment_gate_2")]
     assert [d["net"] for d in circuit["detectors"]] == ["sc1", "sc2", "sc3"]
     assert circuit["buffers"] == []
     assert [d["valid_after_s"] for d in manifest["decisions"]] == [pytest.approx(0.02 + 1e-5)] * 3

@@ -112,15 +112,19 @@ def test_random_model_readout_decides_like_the_reference(tmp_path, level):
 def test_manifest_lists_decision_ports_after_outputs(tmp_path):
     result = compile_model(load_model(TOY), tmp_path / "o", options=CompileOptions(readout="analog"))
     m = result.manifest
-    assert m["ports"] == ["in1", "out1", "out2", "out3", "dec1", "dec2", "dec3"]
+    # --readout analog drives with parts: toy's negative weight needs the inverted input in1n; the
+    # readout's gate and reset are control ports, its ±15 V rails supply ports
+    assert m["ports"] == ["in1", "in1n", "out1", "out2", "out3", "dec1", "dec2", "dec3", "ctl1", "ctl2", "vcc", "vee"]
+    assert [(c["port"], c["role"]) for c in m["controls"]] == [("ctl1", "window_gate"), ("ctl2", "reset")]
+    assert m["supplies"] == [{"port": "vcc", "volts": 15.0}, {"port": "vee", "volts": -15.0}]
     assert [set(d) for d in m["decisions"]] == [DECISION_KEYS] * 3
     assert [d["class"] for d in m["decisions"]] == ["low", "high", "rough"]
     assert all(d["valid_after_s"] > m["readout"]["stop_s"] for d in m["decisions"])
     library = (tmp_path / "o" / "toy.lib").read_text()
-    assert ".subckt r2nn_toy in1 out1 out2 out3 dec1 dec2 dec3\n" in library
-    assert "Xreadout out1 out2 out3 dec1 dec2 dec3 det1 det2 det3 r2nn_readout" in library
+    assert ".subckt r2nn_toy in1 in1n out1 out2 out3 dec1 dec2 dec3 ctl1 ctl2 vcc vee\n" in library
+    assert "Xreadout out1 out2 out3 dec1 dec2 dec3 det1 det2 det3 ctl1 ctl2 vcc vee r2nn_readout" in library
     testbench = (tmp_path / "o" / "toy.cir").read_text()
-    assert "X1 in1 out1 out2 out3 dec1 dec2 dec3 r2nn_toy" in testbench
+    assert "X1 in1 in1n out1 out2 out3 dec1 dec2 dec3 ctl1 ctl2 vcc vee r2nn_toy" in testbench
     assert ".meas tran dec1 FIND v(dec1) AT=" in testbench
     assert read_compiled(tmp_path / "o").decisions == m["decisions"]
     plain = compile_model(load_model(TOY), tmp_path / "p").manifest
@@ -143,11 +147,12 @@ def test_bom_lists_the_readout_parts(tmp_path):
     # Every readout element is a BOM line, under its instance's prefix.
     assert listed == {"X": counted["op-amps"], "D": counted["diodes"], "Q": counted["transistors"],
                       "S": counted["switches"], "R": counted["resistors"], "C": counted["capacitors"],
-                      "V": counted["timing sources"] + counted["voltage references"]}
+                      "V": counted["voltage references"]}
+    assert "timing sources" not in counted  # the gate and reset are control ports, driven from outside
     by_value = {(r["kind"], r["value"]): r for r in rows}
     assert by_value[("D", "1N4148")]["series"] == by_value[("Q", "2N3904")]["series"] == "part"
     assert by_value[("X", "opamp_clamp")]["series"] == "op-amp"
-    assert by_value[("V", "timing source")]["series"] == "ideal"
+    assert ("V", "timing source") not in by_value
     # Buffer op-amps count as op-amps; every readout resistor is an E96 value.
     buffers = [op.designator for op in graph_opamps(result.context.graph) if op.realises == "output buffer"]
     assert buffers and all(any(b in r["designator"].split() and r["series"] == "op-amp" for r in rows)
@@ -320,11 +325,11 @@ def wta_ends(tmp_path, overtake: bool, gap: float, settle: float) -> tuple[list[
     t1, top = 0.1, 1.6
     desc = readout_analog.readout_description("parts", 2, 0.0, t1, from_options(CompileOptions()), "E96")
     clamp, readout_sub = desc["subcircuits"][0], desc["subcircuits"][-1]
-    wta = dataclasses.replace(readout_sub, ports=("det1", "det2", "dec1", "dec2"),
+    wta = dataclasses.replace(readout_sub, ports=("det1", "det2", "dec1", "dec2", "vcc", "vee"),
                               components=[e for e in readout_sub.components if e.name.startswith(WTA_PREFIXES)])
     net = NgspiceNetlister()
     lines = ["* wta resolution"] + net.subcircuit(clamp) + net.subcircuit(wta)
-    lines.append(f"Xwta det1 det2 dec1 dec2 {wta.name}")
+    lines += [f"Xwta det1 det2 dec1 dec2 vcc vee {wta.name}", "Vcc vcc 0 dc 15", "Vee vee 0 dc -15"]
     end2 = top + gap if overtake else top - gap
     lines += [f"Vdet1 det1 0 pwl(0 0 {t1} {top})",
               f"Vdet2 det2 0 pwl(0 0 {0.98 * t1} {0.99 * 0.98 * top} {t1} {end2})",

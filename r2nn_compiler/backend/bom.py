@@ -91,12 +91,15 @@ _READOUT_DEVICES = {"d1n4148": ("1N4148", Series.PART), "q2n3904": ("2N3904", Se
 def readout_parts(graph: CircuitGraph) -> list[tuple[tuple, str]]:
     """(row key, designator) of every element of the on-circuit readout's subcircuit
     (``graph.readout`` and its definition in ``graph.subcircuits``); [] without one. The
-    behavioural integrators' leak resistors model nothing bought and are left out."""
+    behavioural integrators' leak resistors and ``Bqlin`` (the linear part's op-amps' quiescent
+    current, drawn from the readout's rails: those op-amps are rows of their own) model nothing
+    bought and are left out."""
     if graph.readout is None:
         return []
     prefix = graph.readout.name
     defn = graph.subcircuits[graph.readout.subckt]
-    return [(_readout_key(e, graph), f"{prefix}.{e.name}") for e in defn.components if not e.name.startswith("Rleak")]
+    return [(_readout_key(e, graph), f"{prefix}.{e.name}") for e in defn.components
+            if not e.name.startswith(("Rleak", "Bqlin"))]
 
 
 def _readout_key(e: Component, graph: CircuitGraph) -> tuple:

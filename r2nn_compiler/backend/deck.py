@@ -114,7 +114,9 @@ def deck_files(ctx: CompileContext, flow: list[str], kicad: Footprints | None = 
         extra_ports=[p.name for p in graph.ports if p.role == "supply"], data_file=names.input_file,
         tran=(tstop, tmax), ac=(float(grid[0]), float(grid[-1]), 50), save_outputs=True,
         rms_window=tuple(b * ts for b in model.readout.boundaries), decisions=graph.meta.get("decisions"),
-        observed=OBSERVED_PREFIX["tap" if model.readout.is_linear else "output"]))
+        observed=OBSERVED_PREFIX["tap" if model.readout.is_linear else "output"],
+        inverted=tuple(k for k, p in enumerate(ctx.inputs) if p.inverted), controls=graph.meta.get("controls"),
+        supply_volts=dict(graph.meta.get("supply_volts", {})) or None))
     manifest = Manifest.build(
         model=model, graph=graph, subckt=names.subckt, library=names.library, testbench=names.testbench,
         input_file=names.input_file, inputs=ctx.inputs, outputs=ctx.outputs, time_scale=ts, sense=ctx.sense,

@@ -1,15 +1,16 @@
 """``manifest.json`` ("r2nn-netlist/1"): the contract between a compiled deck and its users.
 
 Contract: when each input port is driven by an ideal voltage source with
-``volts_per_unit · u(t_c / time_scale)``, each output port's voltage is
-``volts_per_unit_velocity · v_node(t_c / time_scale)``.
+``volts_per_unit · u(t_c / time_scale)`` (and its ``inverted_port``, when it has one, with the
+negative of that), each output port's voltage is ``volts_per_unit_velocity · v_node(t_c / time_scale)``.
 
 A model with a linear readout layer has no outputs (``outputs`` is []): its deck exposes one
 **tap** per resonator the layer reads (``model.read_nodes`` order), listed after ``outputs`` as
 ``taps`` [{``node``, ``port``, ``volts_per_unit_velocity``}] under the same contract; the layer
 (features, scores, argmax) is computed from the taps' traces. ``taps`` is written for such a
 model only, and so is ``readout.segments_s`` (the layer's segment boundaries, circuit seconds).
-Ports: inputs, then outputs (or taps), then decisions, then supplies.
+Ports: inputs (an input's inverted copy after them), then outputs (or taps), then decisions,
+then controls, then supplies.
 
 Keys are only ever added, never changed in meaning. Build information: ``parts`` (how many
 parts the BOM asks a builder to buy: positive R, L, C and subcircuit instances, not ideal
@@ -24,8 +25,11 @@ static power (W), readout window (s), energy per decision (J), decision settling
 On-circuit readout (``r2nn compile --readout analog|behavioural``): ``decisions`` lists, in
 class order, ``{class, port, high_volts, valid_after_s}``: decision port ``port`` is high
 (above half of ``high_volts``) for the winning class from ``valid_after_s`` (circuit seconds)
-on; the decision ports follow the outputs and precede any supplies in ``ports``. [] without a
-readout. ``readout_circuit`` (null without one) describes the detectors (see
+on; the decision ports follow the outputs and precede any controls and supplies in ``ports``.
+[] without a readout. ``controls`` (written only when there are some): the readout's timing
+inputs, ``{port, role, waveform}``, ``waveform`` [[seconds, volts], ...] in circuit time, which
+the host drives (the testbench from this list); their energy is a nanopower timer's
+(``energy.timer_part``). ``readout_circuit`` (null without one) describes the detectors (see
 :func:`_readout_circuit`).
 """
 
@@ -44,14 +48,18 @@ FORMAT = "r2nn-netlist/1"
 
 @dataclass(frozen=True)
 class InputPort:
-    """Model input ``name`` on deck port ``port``: ``volts_per_unit`` V per model unit."""
+    """Model input ``name`` on deck port ``port``: ``volts_per_unit`` V per model unit;
+    ``inverted_port`` (None: none) carries −``volts_per_unit`` V per unit (``--drive parts``:
+    the input's negative drives; a differential sensor's second output)."""
 
     name: str | None
     port: str
     volts_per_unit: float
+    inverted_port: str | None = None
 
     def to_json(self) -> dict:
-        return {"name": self.name, "port": self.port, "volts_per_unit": self.volts_per_unit}
+        data = {"name": self.name, "port": self.port, "volts_per_unit": self.volts_per_unit}
+        return data if self.inverted_port is None else {**data, "inverted_port": self.inverted_port}
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,20 @@ class Decision:
     def to_json(self) -> dict:
         return {"class": self.cls, "port": self.port, "high_volts": self.high_volts,
                 "valid_after_s": self.valid_after_s}
+
+
+@dataclass(frozen=True)
+class Control:
+    """Control port ``port`` (a timing input of the on-circuit readout: ``role`` e.g.
+    ``window_gate``, ``reset``, ``segment_gate_<k>``), driven by the host with the piecewise-
+    linear ``waveform`` [[seconds, volts], ...] in circuit time (a nanopower timer's output)."""
+
+    port: str
+    role: str
+    waveform: list[list[float]]
+
+    def to_json(self) -> dict:
+        return {"port": self.port, "role": self.role, "waveform": [list(p) for p in self.waveform]}
 
 
 @dataclass(frozen=True)
@@ -193,6 +215,7 @@ class Manifest:
     input_file: str | None = None
     taps: list[ObservedPort] | None = None
     decisions: list[Decision] = field(default_factory=list)
+    controls: list[Control] = field(default_factory=list)
     supplies: list[Supply] = field(default_factory=list)
     exact: bool = False
     sense: str | None = None
@@ -237,11 +260,12 @@ class Manifest:
         return cls(
             format=FORMAT, generator=f"r2nn-compiler {version}", model=model.name, analogy=model.analogy,
             subckt=subckt, library=library, testbench=testbench, input_file=input_file,
-            ports=[p.name for p in graph.ports], inputs=[InputPort(p.name, p.net, p.gain) for p in inputs],
+            ports=[p.name for p in graph.ports], inputs=[InputPort(p.name, p.net, p.gain, p.inverted) for p in inputs],
             outputs=[ObservedPort(p.node, p.net, p.gain, p.name) for p in outputs if p.role == "output"],
             taps=[ObservedPort(p.node, p.net, p.gain) for p in outputs if p.role == "tap"] if ro.is_linear else None,
             decisions=[Decision(d["class"], d["port"], d["high_volts"], d["valid_after_s"])
                        for d in graph.meta.get("decisions", [])],
+            controls=[Control(c["port"], c["role"], c["waveform"]) for c in graph.meta.get("controls", [])],
             supplies=[Supply(p.name, graph.meta.get("supply_volts", {}).get(p.name))
                       for p in graph.ports if p.role == "supply"],
             time_scale=time_scale, exact=exact, sense=sense,
@@ -261,7 +285,8 @@ class Manifest:
         if self.taps is not None:
             data["taps"] = [p.to_json() for p in self.taps]
         return data | {
-            "decisions": [d.to_json() for d in self.decisions], "supplies": [s.to_json() for s in self.supplies],
+            "decisions": [d.to_json() for d in self.decisions], **self._controls_json(),
+            "supplies": [s.to_json() for s in self.supplies],
             "time_scale": self.time_scale, "exact": self.exact, "sense": self.sense,
             "readout": _json_or_none(self.readout), "testbench_signal": _json_or_none(self.testbench_signal),
             "flow": list(self.flow), "log": [e.to_json() for e in self.log],
@@ -270,6 +295,11 @@ class Manifest:
             "opamp_model": self.opamp_model, "out_of_range": self.out_of_range,
             "energy": self.energy.as_dict() if self.energy is not None else None,
             "readout_circuit": _json_or_none(self.readout_circuit)}
+
+    def _controls_json(self) -> dict:
+        """``{"controls": [...]}`` for a deck with control ports, else {} (decks without keep
+        the keys they always had)."""
+        return {"controls": [c.to_json() for c in self.controls]} if self.controls else {}
 
     def text(self) -> str:
         """``manifest.json``'s text (indent 1, a final newline)."""
@@ -306,11 +336,13 @@ def _from_json(cls: type[Manifest], d: dict) -> Manifest:
     return cls(
         format=d["format"], generator=d.get("generator"), model=d.get("model"), analogy=d.get("analogy"),
         subckt=d["subckt"], library=d["library"], testbench=d.get("testbench"), input_file=d.get("input_file"),
-        ports=list(d["ports"]), inputs=[InputPort(e.get("name"), e["port"], e["volts_per_unit"]) for e in d["inputs"]],
+        ports=list(d["ports"]), inputs=[InputPort(e.get("name"), e["port"], e["volts_per_unit"], e.get("inverted_port"))
+                           for e in d["inputs"]],
         outputs=[observed(e) for e in d["outputs"]],
         taps=[observed(e) for e in d["taps"]] if d.get("taps") is not None else None,
         decisions=[Decision(e["class"], e["port"], e["high_volts"], e["valid_after_s"])
                    for e in d.get("decisions") or []],
+        controls=[Control(e["port"], e.get("role", ""), e.get("waveform") or []) for e in d.get("controls") or []],
         supplies=[Supply(e["port"], e.get("volts")) for e in d.get("supplies") or []],
         time_scale=d["time_scale"], exact=bool(d.get("exact", False)), sense=d.get("sense"),
         readout=ReadoutWindow(ro.get("kind"), ro.get("start_s"), ro.get("stop_s"), ro.get("segments_s"))

@@ -76,9 +76,12 @@ class NgspiceNetlister(Netlister):
         return self.filesource("a_src", nets, "filesrc", data)
 
     def _instances(self, bench: "Testbench") -> list[str]:
-        """Per copy: a voltage source per input (AC 1 where :class:`Testbench` says) and the
-        subcircuit's instance on inputs, observed ports, decision ports and supplies."""
-        lines, copies = [], bench.instances
+        """Per copy: a voltage source per input (AC 1 where :class:`Testbench` says), a
+        unity inverter per inverted input, and the subcircuit's instance on inputs (their
+        inverted copies after them), observed ports, decision ports, controls and supplies
+        (each copy its own DC source per supply with volts, :func:`supply_net`); once for all
+        copies: the controls' PWL sources."""
+        lines, copies = self._shared_sources(bench), bench.instances
         for i in range(copies):
             ins = [testbench_net("in", i, k, copies) for k in range(bench.n_inputs)]
             outs = [testbench_net(bench.observed, i, j, copies) for j in range(bench.n_outputs)]
@@ -86,8 +89,24 @@ class NgspiceNetlister(Netlister):
                 stimulus = bench.ac is not None and k == (i if bench.ac_per_instance else 0)
                 low = testbench_net("src", i, k, copies) if bench.data_file is not None else "0"
                 lines.append(f"V_{ins[k]} {ins[k]} {low} dc 0" + (" ac 1" if stimulus else ""))
+            inverted = [f"{ins[k]}n" for k in bench.inverted]
+            lines += [f"E_{net} {net} 0 {ins[k]} 0 -1" for net, k in zip(inverted, bench.inverted)]
             decs = [testbench_net("dec", i, j, copies) for j in range(len(bench.decisions or []))]
-            lines.append(f"X{i + 1} {' '.join(ins + outs + decs + list(bench.extra_ports))} {self.name(bench.subckt)}")
+            controls = [self.name(c["port"]) for c in bench.controls or []]
+            supplies = [supply_net(p, i, copies) if p in (bench.supply_volts or {}) else p for p in bench.extra_ports]
+            lines += [f"V_{self.name(net)} {net} 0 dc {self.value(float(bench.supply_volts[p]))}"
+                      for net, p in zip(supplies, bench.extra_ports) if p in (bench.supply_volts or {})]
+            ports = ins + inverted + outs + decs + controls + supplies
+            lines.append(f"X{i + 1} {' '.join(ports)} {self.name(bench.subckt)}")
+        return lines
+
+    def _shared_sources(self, bench: "Testbench") -> list[str]:
+        """The controls' PWL sources (``V_<port>``), shared by every copy: the waveforms are
+        the manifest's, in circuit seconds."""
+        lines = []
+        for c in bench.controls or []:
+            points = " ".join(f"{self.value(float(t))} {self.value(float(v))}" for t, v in c["waveform"])
+            lines.append(f"V_{self.name(c['port'])} {self.name(c['port'])} 0 pwl({points})")
         return lines
 
     def _analyses(self, bench: "Testbench") -> list[str]:
@@ -138,7 +157,12 @@ class Testbench:
     (boundaries s_0 < … < s_K) adds ``.meas tran rms_<net>[_s<k>] RMS`` per segment.
     ``fixed_step`` makes every step ``tmax`` (``xtrtol``; linear circuits only).
     ``decisions`` (the manifest's entries, port order) adds ports ``dec<j>``, runs ``.tran``
-    at least to the latest ``valid_after_s`` and measures each port there. Why: docs/backend.md.
+    at least to the latest ``valid_after_s`` and measures each port there. ``inverted``: the
+    inputs (0-based) with an inverted copy (port ``in<k>n``, driven by −1 × ``in<k>``);
+    ``controls`` (the manifest's, {port, role, waveform}) are driven by PWL sources shared by
+    every copy, and the supplies in ``supply_volts`` {port: V} by DC sources ``V_<net>``, one
+    per copy (:func:`supply_net`; their currents saved with ``save_outputs``). Why:
+    docs/backend.md.
     """
 
     __test__ = False  # not a pytest class
@@ -160,6 +184,9 @@ class Testbench:
     fixed_step: bool = False
     decisions: list[dict] | None = None
     observed: str = "out"
+    inverted: tuple[int, ...] = ()
+    controls: list[dict] | None = None
+    supply_volts: dict[str, float] | None = None
 
 
 def _saved_vectors(bench: Testbench) -> list[str]:
@@ -169,6 +196,7 @@ def _saved_vectors(bench: Testbench) -> list[str]:
                for j in range(bench.n_outputs)]
     vectors += [f"v({testbench_net('dec', i, j, copies)})" for i in range(copies)
                 for j in range(len(bench.decisions or []))]
+    vectors += [f"i(V_{supply_net(port, i, copies)})" for i in range(copies) for port in bench.supply_volts or {}]
     for vector in bench.extra_saves or []:
         if not _SAVE_VECTOR.fullmatch(vector):
             raise ValueError(f"unsafe vector to save: {vector!r}")
@@ -177,6 +205,12 @@ def _saved_vectors(bench: Testbench) -> list[str]:
 
 
 _SAVE_VECTOR = re.compile(r"v\([a-z0-9_.]{1,200}\)")
+
+
+def supply_net(port: str, instance: int, instances: int) -> str:
+    """Testbench net of supply ``port`` for a copy: ``vcc`` for one copy, ``x3_vcc`` for copy 3
+    of several (each copy its own source ``V_<net>``, so its current is its own)."""
+    return port if instances == 1 else f"x{instance + 1}_{port}"
 
 
 def testbench_net(base: str, instance: int, index: int, instances: int) -> str:

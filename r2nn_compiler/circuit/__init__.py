@@ -2,6 +2,7 @@
 
 from .graph import (
     GROUND,
+    INVERTED_INPUTS,
     KINDS,
     NODE_COUNTS,
     PORT_ROLES,
@@ -11,12 +12,14 @@ from .graph import (
     Port,
     SubcircuitDef,
     flatten,
+    ordered_ports,
     validate_component,
 )
 from .mna import MnaSystem, mna_matrices
 
 __all__ = [
     "GROUND",
+    "INVERTED_INPUTS",
     "KINDS",
     "NODE_COUNTS",
     "PORT_ROLES",
@@ -28,5 +31,6 @@ __all__ = [
     "SubcircuitDef",
     "flatten",
     "mna_matrices",
+    "ordered_ports",
     "validate_component",
 ]

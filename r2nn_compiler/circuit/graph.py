@@ -42,7 +42,15 @@ CONTROL = "control"
 
 #: ``tap``: a resonator a linear readout layer reads, exposed like an output (see
 #: ``passes.base.observed_nodes``).
-PORT_ROLES = ("input", "output", "tap", "supply", "decision")
+PORT_ROLES = ("input", "output", "tap", "supply", "decision", "control")
+
+#: Port order of a compiled subcircuit, by role: inputs (an input's inverted copy among them),
+#: outputs or taps, decisions, controls, supplies (:func:`ordered_ports`).
+PORT_ORDER = {"input": 0, "output": 1, "tap": 1, "decision": 2, "control": 3, "supply": 4}
+
+#: ``CircuitGraph.meta`` key: {inverted input port: the input port whose negative it carries}
+#: (a differential sensor's second output; the MNA drives it with −u of that input).
+INVERTED_INPUTS = "inverted_inputs"
 
 _NAME = re.compile(r"\S+")
 
@@ -508,6 +516,25 @@ def _check_instance(comp: Component, subcircuits: dict[str, SubcircuitDef], stac
     for inner in defn.components:
         if inner.kind == "X":
             _check_instance(inner, subcircuits, stack + (defn.name,))
+
+
+def ordered_ports(graph: CircuitGraph) -> CircuitGraph:
+    """``graph`` with its ports in :data:`PORT_ORDER` (stable within a role): ``graph`` itself
+    when they already are, else a rebuilt copy (same components, subcircuits, readout, meta)."""
+    ports = graph.ports
+    ordered = sorted(ports, key=lambda p: PORT_ORDER.get(p.role, 0))
+    if [p.name for p in ordered] == [p.name for p in ports]:
+        return graph
+    rebuilt = CircuitGraph(graph.title)
+    rebuilt.meta = graph.meta
+    rebuilt.readout = graph.readout
+    for port in ordered:
+        rebuilt.add_port(port)
+    for defn in graph.subcircuits.values():
+        rebuilt.define_subcircuit(defn)
+    for comp in graph.components:
+        rebuilt.add(comp)
+    return rebuilt
 
 
 def flatten(graph: CircuitGraph) -> list[Component]:

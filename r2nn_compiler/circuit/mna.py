@@ -35,7 +35,7 @@ import scipy.sparse
 
 from .. import numerics
 from ..errors import CircuitError
-from .graph import GROUND, CircuitGraph, Component, flatten
+from .graph import GROUND, INVERTED_INPUTS, CircuitGraph, Component, flatten
 from .reduce import merge_series_inductors
 
 #: Kinds whose branch current is an unknown (their stamps impose a voltage, not a current).
@@ -285,33 +285,42 @@ def mna_matrices(graph: CircuitGraph, inputs: list[str] | None = None) -> MnaSys
     """Build the MNA descriptor system of ``graph``.
 
     ``inputs`` are the nets driven by the entries of ``u`` (in that order); by default the
-    ports with role ``'input'`` in declaration order. Any non-ground net may be driven.
+    ports with role ``'input'`` in declaration order, less the inverted copies. Any non-ground
+    net may be driven. An inverted input (``graph.meta[INVERTED_INPUTS]``: {net: input net})
+    whose input is driven gets −u of that input (its source current ``i(V:<net>)``).
 
     Raises CircuitError for an unknown, ground or repeated input net, for a subcircuit
     instance that cannot be expanded, or for an H whose controlling V source does not exist.
     """
+    inverted_of = graph.meta.get(INVERTED_INPUTS, {})
     if inputs is None:
-        inputs = [p.name for p in graph.ports if p.role == "input"]
+        inputs = [p.name for p in graph.ports if p.role == "input" and p.name not in inverted_of]
     prims, merged_away = merge_series_inductors(flatten(graph), [p.name for p in graph.ports] + list(inputs))
-    nets = sorted(({n for c in prims for n in c.nodes} | set(graph.nets())) - {GROUND} - merged_away)
+    # Control and supply ports only the (non-linear) readout instance touches are no nets of the linear part.
+    outside = {p.name for p in graph.ports if p.role in ("control", "supply")}
+    nets = sorted(({n for c in prims for n in c.nodes} | (set(graph.nets()) - outside)) - {GROUND} - merged_away)
     for net in inputs:
         if net == GROUND or net not in nets:
             raise CircuitError(f"input {net!r} is not a non-ground net of the circuit")
     if len(set(inputs)) != len(inputs):
         raise CircuitError(f"inputs repeat a net: {inputs}")
 
+    inverted = [(net, inputs.index(src)) for net, src in inverted_of.items()
+                if src in inputs and net not in inputs and net in nets]
+    driven = list(inputs) + [net for net, _ in inverted]
     branches = [c for c in prims if is_branch(c)]
-    unknowns = [f"v({n})" for n in nets] + [f"i({c.name})" for c in branches] + [f"i(V:{n})" for n in inputs]
+    unknowns = [f"v({n})" for n in nets] + [f"i({c.name})" for c in branches] + [f"i(V:{n})" for n in driven]
     node = {n: i for i, n in enumerate(nets)}
     size = len(unknowns)
     E, A = _stamp(prims, node, {c.name: len(nets) + k for k, c in enumerate(branches)})
     B = np.zeros((size, len(inputs)))
     sources = []
-    for k, net in enumerate(inputs):
+    for k, (net, column, sign) in enumerate([(n, i, 1.0) for i, n in enumerate(inputs)]
+                                            + [(n, i, -1.0) for n, i in inverted]):
         row = len(nets) + len(branches) + k
-        # Source current leaves `net` into the source; its row imposes v(net) = u_k.
+        # Source current leaves `net` into the source; its row imposes v(net) = ±u_column.
         sources += [(node[net], row, -1.0), (row, node[net], -1.0)]
-        B[row, k] = 1.0
+        B[row, column] = sign
     if sources:
         rows, cols, vals = zip(*sources)
         A = (np.r_[A[0], rows], np.r_[A[1], cols], np.r_[A[2], vals])

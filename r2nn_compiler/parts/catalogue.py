@@ -159,6 +159,26 @@ class ReferencePart:
     unverified: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class TimerPart:
+    """A nanopower system timer: the host that drives a deck's control ports (its gates,
+    resets and strobes, the manifest's ``controls``). Draws ``iq_a`` (at ``iq_at_v``) from its
+    own supply; intervals from ``interval_min_s`` to ``interval_max_s``. Not a SPICE model:
+    the testbench drives the controls with the manifest's waveforms, and the energy estimate
+    counts this part's current instead (``energy.timer_part``)."""
+
+    name: str
+    part_class: str
+    iq_a: float
+    iq_at_v: float
+    supply_min_v: float
+    supply_max_v: float
+    interval_min_s: float
+    interval_max_s: float
+    source: Source
+    unverified: tuple[str, ...] = ()
+
+
 _LPV80X = Source(
     "TI LPV801/LPV802 Nanopower Operational Amplifiers data sheet",
     "document number not shown in the consulted copy", "rev. B (2016)",
@@ -300,6 +320,22 @@ REFERENCES: tuple[ReferencePart, ...] = (
     ReferencePart(
         name="LT1389_1V25", part_class="LT1389-1.25-class", vref_v=1.25, iq_a=800e-9,
         supply_min_v=1.5, source=_LT1389, unverified=("supply_min_v",),
+    ),
+)
+
+_TPL5010 = Source(
+    "TI TPL5010 Nano-Power System Timer With Watchdog Function data sheet",
+    "SNAS651A", "January 2015, revised September 2018",
+    "1 Features (1.8 V to 5.5 V supply, 35 nA typical at 2.5 V, intervals 100 ms to 7200 s)",
+)
+
+#: Timers for the control ports (kept out of :data:`CATALOGUE`: no SPICE model to measure).
+TIMERS: tuple[TimerPart, ...] = (
+    TimerPart(
+        name="TPL5010", part_class="TPL5010-class nanopower timer", iq_a=35e-9, iq_at_v=2.5,
+        supply_min_v=1.8, supply_max_v=5.5, interval_min_s=0.1, interval_max_s=7200.0, source=_TPL5010,
+        # The figure is the typical at 2.5 V; the estimate uses it at 3.3 V unchanged.
+        unverified=("iq_a at 3.3 V",),
     ),
 )
 

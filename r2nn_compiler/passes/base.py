@@ -56,6 +56,11 @@ class CompileOptions:
         on-circuit readout (``readout_analog``): "none", "analog" (buffers, mean-square
         detectors, window integrators and a winner-take-all from real parts, one decision port
         per class) or "behavioural" (the same with B-sources, for fast checks).
+    drive
+        how inputs drive the network (``realise_drive``): "ideal" (the mapping's VCCS) or
+        "parts" (a resistor from the input port per drive, its loading absorbed into the damping;
+        negative weights from an inverted input port); None (default): "parts" with the
+        parts-level readout (``readout`` "analog"), else "ideal" (:meth:`drive_kind`).
     calibrate
         trim each output's gain (readout element or buffer) so the realised circuit's band
         power per output matches the model's (``calibrate_outputs``); hardware flows only.
@@ -86,6 +91,7 @@ class CompileOptions:
     mna_tolerance: float | None = None
     check_freqs: int = 200
     readout: str = "none"
+    drive: str | None = None
     calibrate: bool = True
     calibration_signals: list[Any] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
@@ -93,6 +99,12 @@ class CompileOptions:
     def __post_init__(self) -> None:
         if self.mna_tolerance is None and self.exact:
             self.mna_tolerance = 1e-6
+
+    def drive_kind(self) -> str:
+        """``drive``, its default resolved: "parts" with ``readout`` "analog", else "ideal"."""
+        if self.drive is not None:
+            return self.drive
+        return "parts" if self.readout == "analog" else "ideal"
 
 
 @dataclass
@@ -109,6 +121,8 @@ class PortMap:
     gain: float = 1.0
     node: str | None = None
     role: str = "output"
+    #: An input's inverted copy (a port carrying −gain·u), when its drives need one.
+    inverted: str | None = None
 
 
 #: Port name prefixes of the observed ports, by role: ``out1``…, ``tap1``….

@@ -28,9 +28,10 @@ from ..reference import default_grid, frequency_response
 from .base import ELEMENT, MAPPING, ROLE, CompileContext, Pass, PassResult, register
 from .common import readout_linear
 from .common.buffers import feedback_network, gain_pair
-from .common.readout import (BEHAVIOURAL_HIGH_V, C_BEHAVIOURAL, DECISION_LOAD_OHM, EDGE_S, attach_readout,
-                             behavioural_integrator, behavioural_wta, decisions_before_supplies, device, instance,
-                             part, part_counts, pwl, settling_s)
+from ..energy import count_opamps
+from .common.readout import (BEHAVIOURAL_HIGH_V, C_BEHAVIOURAL, DECISION_LOAD_OHM, EDGE_S, SUPPLY_NETS,
+                             attach_readout, behavioural_integrator, behavioural_wta, decisions_before_supplies,
+                             device, instance, law, number, part, part_counts, pwl, settling_s)
 
 LEVELS = {"analog": "parts", "behavioural": "behavioural"}
 
@@ -197,6 +198,8 @@ def _attach(ctx: CompileContext, level: str, opamp_model: OpampModel, gains: _Bu
     t0, t1 = model.readout.start * ctx.time_scale, model.readout.stop * ctx.time_scale
     series_c = ctx.options.series.get("C", "E24")
     description = readout_description(level, n, t0, t1, opamp_model, series_c, gains.common * gains.worst)
+    if "supplies" in description:
+        _linear_opamps_draw(graph, description, opamp_model)
     attach_readout(graph, description, [p.net for p in ctx.outputs] + [f"dec{j + 1}" for j in range(n)] +
                    [f"det{j + 1}" for j in range(n)], ctx.options.tolerance)
     # Nominal detector law: det_j = vpms · MS(out_j), out_j = c·w_j·g_j·v_j, feature F_j = w_j·RMS(v_j).
@@ -211,6 +214,17 @@ def _attach(ctx: CompileContext, level: str, opamp_model: OpampModel, gains: _Bu
     graph.meta["decisions"] = [{"class": o.cls, "port": f"dec{j + 1}", "high_volts": description["high_volts"],
                                 "valid_after_s": t1 + settle} for j, o in enumerate(model.outputs)]
     return description, settle
+
+
+def _linear_opamps_draw(graph: CircuitGraph, description: dict, opamp: OpampModel) -> None:
+    """The linear part's op-amps (buffers, NICs, GICs) are linear macromodels without supply
+    pins (the numpy proof reads them): their quiescent current is drawn from the readout's
+    rails by one source in the readout subcircuit (``Bqlin``), so the measured supply energy
+    holds every op-amp's (their load currents not: docs/verify.md, "Measured energy")."""
+    n = count_opamps(graph)
+    if n:
+        readout = next(d for d in description["subcircuits"] if d.name == description["subckt"])
+        readout.components.append(law("Bqlin", list(SUPPLY_NETS), "I", number(n * opamp.quiescent_a)))
 
 
 def _summary(ctx: CompileContext, level: str, description: dict, gains: _BufferGains, buffers: list[dict],
@@ -370,7 +384,9 @@ def readout_description(level: str, n: int, t0: float, t1: float, opamp: OpampMo
     ``detector_limit_v`` (the integrators' swing, None when unlimited) and ``parts`` (counts).
     R and C parts carry their E-series in ``part.series`` (``ideal`` for the behavioural
     integrators' capacitors). Ports of the readout subcircuit: b1..bN (the buffered outputs),
-    dec1..decN, det1..detN. ``full_scale_v``: the buffers' peak for the unit sine (V), which
+    dec1..decN, det1..detN, and at the parts level the op-amps' rails vcc, vee (``supplies``:
+    {net: volts}; its timing sources become ports before them once attached, see
+    ``common.readout.control_ports``). ``full_scale_v``: the buffers' peak for the unit sine (V), which
     sizes the integrators.
     """
     edge = min(EDGE_S, (t1 - t0) / 1000)
@@ -423,9 +439,11 @@ def _parts_description(level: str, n: int, t0: float, t1: float, opamp: OpampMod
     for j in range(1, n + 1):
         elements += _class_parts(j, op, c_int)
     for e in elements:  # the BOM's series: resistors E96, C_COMP an E24 value, C_INT options' series
+        if e.kind == "X" and e.subckt == op:
+            e.nodes = tuple(e.nodes) + SUPPLY_NETS
         if e.kind in "RC":
             e.part = PartInfo("E96" if e.kind == "R" else (series_c if e.name.startswith("Cint") else "E24"))
-    readout = SubcircuitDef("r2nn_readout", ports, elements,
+    readout = SubcircuitDef("r2nn_readout", list(ports) + list(SUPPLY_NETS), elements,
                             "r2nn readout from parts: rectifier, log-antilog squarer, window integrator, WTA",
                             tuple(DeviceModel(name, MODELS[name][0], tuple(MODELS[name][1].items()))
                                   for name in ("d1n4148", "q2n3904", "swa")))
@@ -433,7 +451,7 @@ def _parts_description(level: str, n: int, t0: float, t1: float, opamp: OpampMod
             "subckt": "r2nn_readout", "subcircuits": [clamp, readout], "volts_per_mean_square": vpms,
             "integrator_f": c_int, "reference_a": i_ref, "high_volts": high, "window_s": [t0, t1],
             "detector_limit_v": opamp.swing_v,
-            "parts": part_counts(elements)}
+            "parts": part_counts(elements), "supplies": dict(zip(SUPPLY_NETS, (opamp.supply_v, -opamp.supply_v)))}
 
 
 def _class_parts(j: int, op: str, c_int: float) -> list[Component]:
@@ -491,8 +509,15 @@ def _clamped_opamp(opamp: OpampModel) -> SubcircuitDef:
         part("E1", ["o", GROUND, "p", GROUND], 1.0),
         part("R2", ["o", "out"], opamp.r_out_ohm),
     ]
-    return SubcircuitDef("opamp_clamp", ("inp", "inn", "out"), elements,
-                         f"{opamp.part}-like macromodel, output clamped at about +-{opamp.swing_v:g} V",
+    # Supply pins: the quiescent current flows from vcc to vee, the output current from the rail
+    # it leaves by (sourced from vcc, sunk into vee), so ngspice measures what the part draws.
+    out_current = f"(v(o)-v(out))/{number(opamp.r_out_ohm)}"
+    elements += [law("Bq", [SUPPLY_NETS[0], SUPPLY_NETS[1]], "I", number(opamp.quiescent_a)),
+                 law("Bsrc", [SUPPLY_NETS[0], GROUND], "I", f"max({out_current},0)"),
+                 law("Bsnk", [GROUND, SUPPLY_NETS[1]], "I", f"max(-{out_current},0)")]
+    return SubcircuitDef("opamp_clamp", ("inp", "inn", "out") + SUPPLY_NETS, elements,
+                         f"{opamp.part}-like macromodel, output clamped at about +-{opamp.swing_v:g} V, "
+                         f"drawing {opamp.quiescent_a:g} A and its output current from its rails",
                          (DeviceModel("dclamp", "D", (("is", 1e-14),)),))
 
 

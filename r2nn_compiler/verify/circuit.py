@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import reference
 from ..backend.spice_reader import read_library
-from ..circuit import CircuitGraph, mna_matrices
+from ..circuit import INVERTED_INPUTS, CircuitGraph, mna_matrices
 from ..model.ir import Model
 from ..numerics.foh import simulate_foh
 from ..numerics.statespace import StateSpace
@@ -49,8 +49,12 @@ class CircuitUnderTest:
     def from_compiled(cls, compiled: CompiledDeck) -> "CircuitUnderTest":
         m = compiled.manifest
         roles = {p["port"]: "input" for p in m["inputs"]}
+        inverted = {p["inverted_port"]: p["port"] for p in m["inputs"] if p.get("inverted_port")}
+        roles.update({port: "input" for port in inverted})
+        roles.update({c["port"]: "control" for c in m.get("controls") or []})
         roles.update({s["port"]: "supply" for s in m.get("supplies", [])})
         graph = read_library(compiled.library_path, m["subckt"], roles)
+        graph.meta[INVERTED_INPUTS] = inverted
         observed = observed_ports(m)
         return cls(graph, [p["port"] for p in m["inputs"]], [p["port"] for p in observed],
                    np.array([p["volts_per_unit"] for p in m["inputs"]], dtype=float),

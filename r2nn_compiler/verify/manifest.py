@@ -131,7 +131,7 @@ def _check_ports(manifest: dict, path: Path) -> None:
     if not isinstance(ports, list) or not all(isinstance(p, str) and SAFE_NAME.fullmatch(p) for p in ports):
         fail("ports", "expected a list of port names (a letter, then letters, digits, _)")
     gains = {"inputs": "volts_per_unit", "outputs": "volts_per_unit_velocity", "taps": "volts_per_unit_velocity",
-             "supplies": None}
+             "controls": None, "supplies": None}
     for key, gain in gains.items():
         entries = manifest.get(key, [])
         if not isinstance(entries, list):
@@ -142,12 +142,24 @@ def _check_ports(manifest: dict, path: Path) -> None:
             value = entry.get(gain) if gain else 1.0
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value == 0:
                 fail(f"{key}[{i}].{gain}", f"expected a finite, non-zero number, got {value!r}")
+    for i, entry in enumerate(manifest.get("controls") or []):
+        waveform = entry.get("waveform")
+        if not isinstance(waveform, list) or not waveform or not all(
+                isinstance(p, list) and len(p) == 2 and all(_finite(x) for x in p) for p in waveform):
+            fail(f"controls[{i}].waveform", "expected a list of [seconds, volts] pairs of finite numbers")
+    for i, entry in enumerate(manifest["inputs"]):
+        if entry.get("inverted_port") is not None and entry["inverted_port"] not in ports:
+            fail(f"inputs[{i}].inverted_port", f"expected one of the deck's ports {ports}, got {entry['inverted_port']!r}")
     if not manifest["inputs"] or not (manifest["outputs"] or manifest.get("taps")):
         fail("inputs" if not manifest["inputs"] else "outputs",
              "expected at least one input and one output (or tap) port")
     scale = manifest["time_scale"]
     if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not (math.isfinite(scale) and scale > 0):
         fail("time_scale", f"expected a positive, finite number (circuit seconds per model second), got {scale!r}")
+
+
+def _finite(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
 def _check_decisions(manifest: dict, path: Path) -> None:

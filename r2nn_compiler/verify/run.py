@@ -29,6 +29,7 @@ from ..passes.base import observed_nodes
 from ..passes.common.response import reference_response
 from ..signals import Signal, check_fits
 from . import decisions as readout
+from . import energy as supply_energy
 from . import superposition
 from .circuit import CircuitUnderTest, signal_groups
 from .manifest import CompiledDeck, check_matches
@@ -482,7 +483,9 @@ def ac(model: Model, compiled: CompiledDeck, engine, workdir: Path, points_per_d
         extra_ports=[s.port for s in spec.supplies], data_file=None, tran=None,
         decisions=readout.decision_ports(compiled.manifest) or None,
         ac=(float(grid[0] / ts), float(grid[-1] / ts), points_per_decade), instances=n_in, ac_per_instance=True,
-        save_outputs=True))
+        save_outputs=True, inverted=tuple(k for k, p in enumerate(spec.inputs) if p.inverted_port),
+        controls=compiled.manifest.get("controls"),
+        supply_volts={s.port: float(s.volts) for s in spec.supplies if s.volts is not None} or None))
     plot = run_deck(engine, deck, workdir).plot("ac")
     freqs = sweep_frequencies(np.real(plot.get("frequency")), grid[0] / ts, grid[-1] / ts) * ts
     in_gain, out_gain = scaling.in_gain, scaling.out_gain
@@ -525,6 +528,7 @@ class VerifyReport:
     ac_data: tuple | None = field(default=None, repr=False)
     accuracy: float = 0.0  # the simulation's accuracy target (predicted integration NRMSE)
     method: Method | None = None  # how the transients were simulated (superposition.Method)
+    energy_estimate: dict | None = None  # the manifest's ``energy`` (a deck with supplies)
 
     @property
     def class_agreement(self) -> float:
@@ -555,6 +559,17 @@ class VerifyReport:
         """On-circuit readout figures (decisions.summarise); {} for decks without one."""
         return readout.summarise([(s.path, s.decision) for s in self.signals if s.decision is not None],
                                  absolute=any(s.scores for s in self.signals))
+
+    @property
+    def energy(self) -> dict:
+        """Measured supply energy per decision beside the estimate (verify/energy.py); {}
+        for decks without supplies."""
+        measured = [s.decision["supply_energy_j"] for s in self.signals
+                    if s.decision is not None and "supply_energy_j" in s.decision]
+        if not measured:
+            return {}
+        until = max(float(s.decision_traces["valid_after_s"]) for s in self.signals if s.decision_traces)
+        return supply_energy.summarise(measured, self.energy_estimate, until)
 
     def failures(self) -> list[str]:
         tol = self.tolerances
@@ -598,7 +613,8 @@ class VerifyReport:
                         # Signals simulated again at a finer accuracy (refine) and the finest used.
                         "refined": [s.path for s in self.refined],
                         "finest_accuracy": min((s.accuracy for s in self.signals), default=self.accuracy),
-                        **({"decisions": self.decisions} if self.decisions else {})},
+                        **({"decisions": self.decisions} if self.decisions else {}),
+                        **({"energy": self.energy} if self.energy else {})},
             "failures": self.failures(),
             **({"method": self.method.to_json()} if self.method is not None else {}),
             "signals": [s.to_json() for s in self.signals],
@@ -685,4 +701,5 @@ def verify_deck(model: Model, compiled: CompiledDeck, signals: list[Signal], *, 
         ac_data = ac(model, compiled, runner, Path(tmp), circuit=circuit) if run_ac else None
     return VerifyReport(model.name, str(compiled.outdir), engine, tolerances, sig_results,
                         ac_data[3] if ac_data else [], time.perf_counter() - start,
-                        ac_data[:3] if ac_data else None, accuracy, method)
+                        ac_data[:3] if ac_data else None, accuracy, method,
+                        compiled.manifest.get("energy") if compiled.spec.supplies else None)

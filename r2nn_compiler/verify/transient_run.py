@@ -22,6 +22,7 @@ from ..numerics.statespace import StateSpace
 from ..sim import NgspiceBatch, NgspiceShared
 from ..sim.stepsize import choose_substeps
 from . import decisions as readout
+from .energy import measured_joules
 from .headroom import headroom, opamp_vectors
 from .manifest import CompiledDeck
 
@@ -115,6 +116,9 @@ class TransientRun:
     readout: dict | None = None
     substeps: int = 0  # steps per sample period when forced (superposition), else chosen
     keep_grid: bool = False  # send back the op-amp outputs on ngspice's own time grid
+    inverted: tuple[int, ...] = ()  # inputs (0-based) with an inverted copy (--drive parts)
+    controls: list[dict] | None = None  # the manifest's control ports, driven by their waveforms
+    supply_volts: dict[str, float] | None = None  # supply port → volts (their currents are saved)
 
     @classmethod
     def settings(cls, model: Model, compiled: CompiledDeck, system: StateSpace, accuracy: float, engine: str,
@@ -129,7 +133,9 @@ class TransientRun:
             engine=engine, timeout_s=timeout_s, opamps=list(spec.opamps),
             swing_v=float((spec.opamp_model or {}).get("swing_v", 0.0)),
             readout={key: m.get(key) for key in ("decisions", "readout_circuit", "outputs", "taps", "readout")}
-            if spec.decisions else None)
+            if spec.decisions else None,
+            inverted=tuple(k for k, p in enumerate(spec.inputs) if p.inverted_port), controls=m.get("controls"),
+            supply_volts={s.port: float(s.volts) for s in spec.supplies if s.volts is not None} or None)
 
     def with_inputs(self, inputs: np.ndarray, sample_period_s: float) -> "TransientRun":
         """These settings for ``inputs`` (copies × inputs × samples, volts) sampled every
@@ -177,6 +183,10 @@ def simulate_run(run: TransientRun) -> RunTraces:
     rows = [headroom(plot, run.opamps, run.swing_v, instance=f"X{b + 1}") if run.opamps else []
             for b in range(copies)]
     decided = [readout.evaluate(plot, run.readout, b, copies) for b in range(copies)] if run.readout else None
+    if decided and run.supply_volts:  # the supplies' energy up to the decision (verify/energy.py)
+        until = readout.decision_time(run.readout)
+        for b, d in enumerate(decided):
+            d["supply_energy_j"] = measured_joules(plot, run.supply_volts, until, b, copies)
     traces = RunTraces(outputs, rows, step, predicted, decided)
     if run.keep_grid:
         traces.grid_s = time_c
@@ -203,6 +213,7 @@ def _simulate_plot(run: TransientRun, t_c: np.ndarray, step: float):
             extra_ports=run.supplies, data_file=files, tran=(float(t_c[-1]), step), ac=None, instances=copies,
             save_outputs=True, fixed_step=run.readout is None,  # the readout is not linear: step control on
             decisions=readout.decision_ports(run.readout) if run.readout else None,
+            inverted=run.inverted, controls=run.controls, supply_volts=run.supply_volts,
             extra_saves=[v for b in range(copies) for v in opamp_vectors(run.opamps, instance=f"X{b + 1}")
                          + (readout.detector_vectors(run.readout, b) if run.readout else [])]))
         return run_deck(make_engine(run.engine, run.timeout_s), deck, work).plot("tran")

@@ -16,7 +16,8 @@ from .sexpr import dumps
 from .symbols import GROUND, POWER_FLAG
 
 #: Global label shape of a port per role.
-PORT_SHAPES = {"input": "input", "output": "output", "tap": "output", "decision": "output", "supply": "passive"}
+PORT_SHAPES = {"input": "input", "output": "output", "tap": "output", "decision": "output", "control": "input",
+               "supply": "passive"}
 
 __all__ = ["Footprints", "kicad_files", "load_footprints", "parse_footprints"]
 

@@ -104,9 +104,11 @@ def _instance(comp: Component, graph: CircuitGraph, library: str, footprints: Fo
     else (the readout) as a block with the definition's ports."""
     defn = graph.subcircuits[comp.subckt]
     sim = [("Sim.Device", "SUBCKT"), ("Sim.Library", library), ("Sim.Name", comp.subckt)]
-    if defn.ports == ("inp", "inn", "out"):
-        nets = {"3": comp.nodes[0], "2": comp.nodes[1], "6": comp.nodes[2], **SUPPLY_NETS}
-        sim.append(("Sim.Pins", "3=inp 2=inn 6=out"))
+    if defn.ports in (("inp", "inn", "out"), ("inp", "inn", "out", "vcc", "vee")):
+        # a readout op-amp has supply pins (vcc, vee): they join the readout's rails
+        supplies = dict(zip(("7", "4"), comp.nodes[3:])) or SUPPLY_NETS
+        nets = {"3": comp.nodes[0], "2": comp.nodes[1], "6": comp.nodes[2], **supplies}
+        sim.append(("Sim.Pins", "3=inp 2=inn 6=out" + (" 7=vcc 4=vee" if len(comp.nodes) == 5 else "")))
         return Part(comp.name, symbols.OPAMP, comp.subckt, nets, group, footprints.of(comp.name, "opamp"),
                     fields=(("Series", "op-amp"), ("Origin", comp.origin), *sim))
     block = symbols.block(comp.subckt, defn.ports, 0, defn.doc or comp.subckt)

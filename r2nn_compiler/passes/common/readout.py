@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from ...circuit import GROUND, CircuitGraph, Component
+from ...circuit import GROUND, CircuitGraph, Component, Port, SubcircuitDef, ordered_ports
+from ...errors import CompileError
 from ...circuit.annotations import PartInfo, Series, series_of
 from ...circuit.devices import Behaviour, Waveform
 from ...units import format_spice
@@ -37,15 +38,60 @@ def attach_readout(graph: CircuitGraph, description: dict, nodes: list[str], tol
     into ``graph.subcircuits``, its instance :data:`READOUT_INSTANCE` on ``nodes`` into
     ``graph.readout``; ``description['subcircuits']`` becomes their names and
     ``description['instance']`` the instance's designator. R and C parts of a bought series
-    get ``tolerance`` (fraction per kind) in ``part.tolerance``, for the BOM."""
+    get ``tolerance`` (fraction per kind) in ``part.tolerance``, for the BOM. The readout's
+    timing sources become control ports of the model's subcircuit (:func:`control_ports`)."""
+    readout = control_ports(graph, description)
+    nodes = list(nodes) + [c["port"] for c in graph.meta["controls"]] + list(description.get("supplies") or {})
     for defn in description["subcircuits"]:
         for comp in defn.components:
             if series_of(comp) not in (None, Series.IDEAL):
                 comp.part = dataclasses.replace(comp.part, tolerance=tolerance.get(comp.kind))
-        graph.define_subcircuit(defn)
+        graph.define_subcircuit(readout if defn.name == readout.name else defn)
     graph.readout = Component(READOUT_INSTANCE, "X", nodes, subckt=description["subckt"], origin=READOUT_ORIGIN)
     description["subcircuits"] = [defn.name for defn in description["subcircuits"]]
     description["instance"] = READOUT_INSTANCE
+
+
+#: A timing source's role in the manifest's ``controls``, by its designator's prefix.
+CONTROL_ROLES = (("Vgate", "window_gate"), ("Vreset", "reset"), ("Vseg", "segment_gate"))
+#: Supply nets of a parts-level readout (positive, negative rail): ports of the readout
+#: subcircuit, its op-amps' supply pins, and supply ports of the model's subcircuit.
+SUPPLY_NETS = ("vcc", "vee")
+#: Control ports of the model's subcircuit: ``ctl1``, ``ctl2``, ...
+CONTROL_PREFIX = "ctl"
+
+
+def control_ports(graph: CircuitGraph, description: dict) -> SubcircuitDef:
+    """Take the readout subcircuit's timing sources (PWL V sources to ground) out of it: each
+    becomes a port of the readout subcircuit and a control port ``ctl<i>`` of ``graph``
+    (role ``control``), listed in ``graph.meta["controls"]`` as {``port``, ``role``,
+    ``waveform``: [[s, V], ...] in circuit time}; the host (a timer, or the testbench) drives
+    it. Returns the readout's definition without them; ``description['parts']`` counts them
+    no more (they are the controls). ``description['supplies']`` ({net: volts}, when given)
+    become supply ports of ``graph`` (``meta["supply_volts"]``) and the readout's last ports."""
+    defn = next(d for d in description["subcircuits"] if d.name == description["subckt"])
+    timing = [c for c in defn.components if c.kind == "V" and c.waveform is not None and c.waveform.pwl]
+    controls = []
+    for i, source in enumerate(timing, start=1):
+        if source.nodes[1] != GROUND:
+            raise CompileError(f"readout timing source {source.name} is not grounded")
+        port = f"{CONTROL_PREFIX}{i}"
+        role = next((r for prefix, r in CONTROL_ROLES if source.name.startswith(prefix)), "timing")
+        suffix = source.name[len("Vseg"):] if role == "segment_gate" else ""
+        graph.add_port(Port(port, "control", f"{role}{suffix}"))
+        controls.append({"port": port, "role": role + (f"_{suffix}" if suffix else ""),
+                         "waveform": [[float(t), float(v)] for t, v in source.waveform.pwl]})
+    graph.meta["controls"] = controls
+    description["parts"].pop("timing sources", None)
+    supplies = description.get("supplies") or {}
+    for net, volts in supplies.items():
+        graph.add_port(Port(net, "supply", f"{volts:+g} V rail of the readout"))
+    if supplies:
+        graph.meta["supply_volts"] = dict(supplies)
+    names = {c.name for c in timing}
+    signals = tuple(p for p in defn.ports if p not in supplies)
+    return SubcircuitDef(defn.name, signals + tuple(c.nodes[0] for c in timing) + tuple(supplies),
+                         [c for c in defn.components if c.name not in names], defn.doc, defn.models)
 
 
 def settling_s(level: str, window_s: float) -> float:
@@ -56,21 +102,9 @@ def settling_s(level: str, window_s: float) -> float:
 
 
 def decisions_before_supplies(graph: CircuitGraph) -> CircuitGraph:
-    """``graph`` with its ports ordered inputs, outputs, decisions, supplies (a copy when a
-    supply port was declared before the decision ports, else ``graph`` itself)."""
-    ports = graph.ports
-    ordered = sorted(ports, key=lambda p: {"decision": 1, "supply": 2}.get(p.role, 0))
-    if [p.name for p in ordered] == [p.name for p in ports]:
-        return graph
-    rebuilt = CircuitGraph(graph.title)
-    rebuilt.meta = graph.meta
-    for port in ordered:
-        rebuilt.add_port(port)
-    for defn in graph.subcircuits.values():
-        rebuilt.define_subcircuit(defn)
-    for comp in graph.components:
-        rebuilt.add(comp)
-    return rebuilt
+    """``graph`` with its ports ordered inputs, outputs (or taps), decisions, controls,
+    supplies (:func:`circuit.graph.ordered_ports`: a copy when they were not, else ``graph``)."""
+    return ordered_ports(graph)
 
 
 def behavioural_integrator(names: tuple[str, str, str], index: int, gate: str, tap: str, out: str,
