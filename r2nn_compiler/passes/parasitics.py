@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import math
 
-from numpy.polynomial import polynomial as P
-
 from ..circuit import GROUND, CircuitGraph, Component
 from ..reference import default_grid
 from ..units import format_si
 from ..circuit.annotations import NOT_PARTS, PartInfo, Role, Series
 from .base import ELEMENT, MAPPING, ROLE, CompileContext, Pass, PassResult, register
 from .common.response import circuit_response, reference_response, relative_error
-from .common.tanks import IN_SERIES_WITH, Tank, model_band_hz, relative_change, resonator_tanks
+from .common.tanks import IN_SERIES_WITH, Tank, model_band_hz, relative_change, resonator_tanks, restoring_values
 
 PARASITIC = Role.PARASITIC
 
@@ -41,31 +39,6 @@ def add_series_resistor(graph: CircuitGraph, comp: Component, ohms: float, origi
     graph.replace(comp.name, Component(comp.name, comp.kind, (comp.nodes[0], mid), comp.value, comp.unit,
                                        comp.origin, comp.subckt, dict(comp.attrs), part=comp.part))
     return graph.add(Component(designator, "R", (mid, comp.nodes[1]), ohms, origin=origin, attrs=attrs, part=part))
-
-
-def restoring_values(tank: Tank, f0_hz: float, q: float, time_scale: float) -> tuple[float, float] | None:
-    """(damping parameter d, capacitance in F) giving ``tank``, losses included, the natural
-    frequency ``f0_hz`` (model Hz) and quality factor ``q`` (infinite: undamped) exactly; the
-    capacitance is unchanged for a series loop. None when no real solution exists."""
-    w0 = 2 * math.pi * f0_hz / time_scale
-    L, C = tank.inductor.value, tank.capacitor.value
-    rl, rc = tank.inductor_loss_ohm, tank.capacitor_loss_ohm
-    if not tank.parallel:
-        return 1.0 / (w0 * q * C) - rl - rc, C
-    k = 1.0 / (w0 * w0 * L)
-    p1, p2 = [1.0, rl], [1.0, rc]  # ascending powers of G
-    bracket = P.polyadd(P.polyadd(P.polymul(p1, [(rl + rc) * k]), P.polymul([0.0, L], p2)),
-                        P.polymul([0.0, rc * rl * k], p1))
-    equation = P.polytrim(P.polysub(bracket, P.polymul(P.polymul(p1, p2), [1.0 / (w0 * q)])), 0.0)
-    real = [float(r.real) for r in P.polyroots(equation) if abs(r.imag) <= 1e-9 * abs(r)]
-    admissible = [g for g in real if P.polyval(g, p1) > 0 and P.polyval(g, p2) > 0]
-    if not admissible:
-        return None
-    g_now = tank.damping_parameter()
-    g = min(admissible, key=lambda x: abs(x - g_now))
-    # One Newton step polishes the companion-matrix root to full precision.
-    g -= P.polyval(g, equation) / P.polyval(g, P.polyder(equation))
-    return g, P.polyval(g, p1) * k / P.polyval(g, p2)
 
 
 @register
