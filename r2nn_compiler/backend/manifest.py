@@ -27,6 +27,11 @@ class order, ``{class, port, high_volts, valid_after_s}``: decision port ``port`
 on; the decision ports follow the outputs and precede any supplies in ``ports``. [] without a
 readout. ``readout_circuit`` (null without one) describes the detectors (see
 :func:`_readout_circuit`).
+
+``part_sensitivity`` (written when the ``part_sensitivity`` pass ran: a flow with bought parts):
+``metric``, ``grid_points`` and ``parts``, one entry per R, L, C bought, largest first:
+{designator, kind, value, series, tolerance, per_unit, across_tolerance, output, dominant}
+(meanings: :mod:`r2nn_compiler.passes.part_sensitivity`).
 """
 
 from __future__ import annotations
@@ -209,6 +214,7 @@ class Manifest:
     out_of_range: list[dict] = field(default_factory=list)
     energy: EnergyEstimate | None = None
     readout_circuit: ReadoutCircuit | None = None
+    part_sensitivity: dict | None = None
 
     @property
     def observed(self) -> list[ObservedPort]:
@@ -269,7 +275,8 @@ class Manifest:
             "parts": self.parts, "not_in_bom": self.not_in_bom, "opamps": self.opamps,
             "opamp_model": self.opamp_model, "out_of_range": self.out_of_range,
             "energy": self.energy.as_dict() if self.energy is not None else None,
-            "readout_circuit": _json_or_none(self.readout_circuit)}
+            "readout_circuit": _json_or_none(self.readout_circuit)} | (
+            {"part_sensitivity": self.part_sensitivity} if self.part_sensitivity is not None else {})
 
     def text(self) -> str:
         """``manifest.json``'s text (indent 1, a final newline)."""
@@ -294,7 +301,8 @@ def _build_information(graph, log) -> dict[str, Any]:
             "not_in_bom": unlisted_counts(graph), "opamps": [op.as_dict() for op in opamps(graph)],
             "opamp_model": graph.meta.get("opamp_model"),
             "out_of_range": next((list(e.details.get("out_of_range", [])) for e in reversed(log)
-                                  if e.name == "scale"), [])}
+                                  if e.name == "scale"), []),
+            "part_sensitivity": next((e.details for e in reversed(log) if e.name == "part_sensitivity"), None)}
 
 
 def _from_json(cls: type[Manifest], d: dict) -> Manifest:
@@ -325,7 +333,8 @@ def _from_json(cls: type[Manifest], d: dict) -> Manifest:
         opamp_model=d.get("opamp_model"), out_of_range=list(d.get("out_of_range") or []),
         energy=_energy(d.get("energy")),
         readout_circuit=ReadoutCircuit(**{k: rc.get(k) for k in ReadoutCircuit.__dataclass_fields__})
-        if isinstance(rc, dict) else None)
+        if isinstance(rc, dict) else None,
+        part_sensitivity=d.get("part_sensitivity") if isinstance(d.get("part_sensitivity"), dict) else None)
 
 
 def _energy(data) -> EnergyEstimate | None:
