@@ -84,6 +84,7 @@ class CompileArgs:
     inductor_q: float = 50.0
     inductors: str = "passive"
     readout: str = "none"
+    robust_parts: bool = True
     no_calibrate: bool = False
     calibrating: bool = False  # --calibrate-signals given (they are loaded once the model is)
     kicad: bool = False
@@ -97,7 +98,8 @@ def compile_options(args: CompileArgs) -> CompileOptions:
         raise UsageError("--inductors gic builds parts and op-amps: it needs the hardware flow, not --exact")
     options = CompileOptions(exact=args.exact, strategy=args.strategy, pair_target=args.pair_target,
                              opamp=args.opamp, parasitics=args.parasitics, inductor_q=args.inductor_q,
-                             inductors=args.inductors, readout=args.readout, calibrate=not args.no_calibrate)
+                             inductors=args.inductors, readout=args.readout, calibrate=not args.no_calibrate,
+                             robust_parts=args.robust_parts)
     if args.band_text is not None:
         options.band_hz = parse_band(args.band_text)
     if args.series_text is not None:

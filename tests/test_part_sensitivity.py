@@ -10,26 +10,25 @@ from r2nn_compiler.backend.manifest import Manifest
 from r2nn_compiler.circuit import mna_matrices
 from r2nn_compiler.compiler import compile_model, load_model
 from r2nn_compiler.passes import HARDWARE_FLOW, CompileContext, CompileOptions, run_flow
-from r2nn_compiler.passes.part_sensitivity import SENSITIVITY_POINTS, bought_parts, dominant_set, sensitivities
-from r2nn_compiler.reference import default_grid
+from r2nn_compiler.passes.common.sensitivity import bought_parts, dominant_set, sensitivities, sensitivity_grid
 
 from .conftest import TOY
 from .strategies import random_stable_model
 
 
-def band_rms(ctx, freqs) -> np.ndarray:
+def band_rms(ctx, freqs, weights) -> np.ndarray:
     h = mna_matrices(ctx.graph, [p.net for p in ctx.inputs]).ac(freqs, [p.net for p in ctx.outputs])
-    return np.sqrt(np.sum(np.abs(h) ** 2, axis=(1, 2)))
+    return np.sqrt(np.sum(np.abs(h) ** 2 * weights, axis=(1, 2)))
 
 
 def brute_force(ctx, name: str, relative: float) -> np.ndarray:
     """ln(band RMS) change of every output when part ``name`` alone is scaled by 1 + relative."""
-    freqs = default_grid(ctx.model, SENSITIVITY_POINTS) / ctx.time_scale
+    freqs, weights = sensitivity_grid(ctx)  # the nominal circuit's grid, as the pass uses
     comp = ctx.graph.component(name)
-    value, base = comp.value, band_rms(ctx, freqs)
+    value, base = comp.value, band_rms(ctx, freqs, weights)
     comp.value = value * (1 + relative)
     try:
-        return np.log(band_rms(ctx, freqs) / base)
+        return np.log(band_rms(ctx, freqs, weights) / base)
     finally:
         comp.value = value
 
@@ -37,7 +36,7 @@ def brute_force(ctx, name: str, relative: float) -> np.ndarray:
 @pytest.mark.parametrize("model", [load_model(TOY), random_stable_model(3, n=5)], ids=["toy", "random"])
 @pytest.mark.parametrize("parasitics", [False, True])
 def test_adjoint_matches_a_brute_force_perturbation_of_every_part(model, parasitics):
-    ctx = run_flow(CompileContext(model, CompileOptions(parasitics=parasitics)), HARDWARE_FLOW[:-1])
+    ctx = run_flow(CompileContext(model, CompileOptions(parasitics=parasitics)), HARDWARE_FLOW[:-2])
     rows = sensitivities(ctx)
     assert {r.designator for r in rows} == {c.name for c in bought_parts(ctx.graph)}
     step = 1e-6  # central differences in ln(value): a high-Q peak curves some responses sharply
@@ -49,7 +48,7 @@ def test_adjoint_matches_a_brute_force_perturbation_of_every_part(model, parasit
 
 @pytest.mark.parametrize("parasitics", [False, True])
 def test_the_edge_figure_is_the_exact_change_at_the_tolerance_edge(parasitics):
-    ctx = run_flow(CompileContext(load_model(TOY), CompileOptions(parasitics=parasitics)), HARDWARE_FLOW[:-1])
+    ctx = run_flow(CompileContext(load_model(TOY), CompileOptions(parasitics=parasitics)), HARDWARE_FLOW[:-2])
     for row in sensitivities(ctx):
         edges = np.abs([brute_force(ctx, row.designator, s * row.tolerance) for s in (-1, 1)])
         assert row.across_tolerance == pytest.approx(float(np.max(edges)), rel=1e-6, abs=1e-12), row

@@ -46,27 +46,39 @@ def part_responses(graph: CircuitGraph, inputs: list[str], outputs: list[str], f
     position = {unknown: i for i, unknown in enumerate(base.unknowns)}
     s = 2j * np.pi * np.asarray(freqs_hz, dtype=float)
     n, k, o, p = base.n_unknowns, base.B.shape[1], len(outputs), len(parts)
-    select = np.zeros((o, n))
-    for j, net in enumerate(outputs):
-        select[j, base.index(net)] = 1.0
+    observed = np.array([base.index(net) for net in outputs], dtype=np.intp)
+    select = np.zeros((n, o))
+    select[observed, np.arange(o)] = 1.0
     stamps = [_rank_one(graph.component(name), position) for name, _ in parts]
-    U = np.zeros((n, p))
+    # u of each part as two (index, sign) entries (sign 0 pads a one-entry u or a part without one):
+    # index arithmetic instead of products with a dense U, which a loaded BLAS makes slow.
+    index = np.zeros((p, 2), dtype=np.intp)
+    sign = np.zeros((p, 2))
     for col, stamp in enumerate(stamps):
         if stamp is not None:
-            U[stamp[0], col] = stamp[1]
+            index[col, : stamp[0].size], sign[col, : stamp[0].size] = stamp
+    touched = np.unique(index[sign != 0])
+    where = np.zeros(n, dtype=np.intp)
+    where[touched] = np.arange(touched.size)
+    unit = np.zeros((n, touched.size))
+    unit[touched, np.arange(touched.size)] = 1.0
     h = np.empty((o, k, s.size), dtype=complex)
     left = np.empty((p, o, s.size), dtype=complex)  # λᵀu
     right = np.empty((p, k, s.size), dtype=complex)  # uᵀx
-    gamma = np.empty((p, s.size), dtype=complex)  # uᵀM⁻¹u
+    gamma = np.zeros((p, s.size), dtype=complex)  # uᵀM⁻¹u
     x_all = np.empty((s.size, n, k), dtype=complex)
     lam_all = np.empty((s.size, n, o), dtype=complex)
     for i, sk in enumerate(s):  # one sparse LU per frequency: direct, adjoint and part solves
         lu = scipy.sparse.linalg.splu((sk * base.E_sparse - base.A_sparse).tocsc())
         x_all[i] = x = _solve(lu, base.B)
-        lam_all[i] = lam = _solve(lu, select.T, "T")
-        h[:, :, i] = select @ x
-        left[:, :, i], right[:, :, i] = U.T @ lam, U.T @ x
-        gamma[:, i] = np.sum(U * _solve(lu, U), axis=0)
+        lam_all[i] = lam = _solve(lu, select, "T")
+        inverse = _solve(lu, unit)  # the columns of M⁻¹ at the touched unknowns
+        h[:, :, i] = x[observed]
+        left[:, :, i] = np.einsum("pe,peo->po", sign, lam[index])
+        right[:, :, i] = np.einsum("pe,pek->pk", sign, x[index])
+        for a in range(2):
+            for b in range(2):
+                gamma[:, i] += sign[:, a] * sign[:, b] * inverse[index[:, a], where[index[:, b]]]
     slope = np.empty((p, o, k, s.size), dtype=complex)
     edges = np.empty((p, 2, o, k, s.size), dtype=complex)
     for col, ((name, tol), stamp) in enumerate(zip(parts, stamps)):
@@ -146,21 +158,48 @@ def _changed(moved, base) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return base.row[keep], base.col[keep], delta[keep]
 
 
-def band_power(h: np.ndarray) -> np.ndarray:
-    """Σ over inputs and frequencies of |H|², per output: the band RMS squared, up to a constant,
-    of a flat-spectrum input over the grid."""
-    return np.sum(np.abs(h) ** 2, axis=(-2, -1))
+def band_power(h: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Σ over inputs and frequencies of weight·|H|², per output: the band power (the RMS squared,
+    up to a constant) of an input whose spectrum the weights sample."""
+    return np.sum(np.abs(h) ** 2 * weights, axis=(-2, -1))
 
 
-def rms_log_slope(h: np.ndarray, slope: np.ndarray) -> np.ndarray:
-    """d ln(band RMS) / d ln(value), parts × outputs: Re Σ conj(H)·dH / Σ |H|²."""
-    power = band_power(h)
+def rms_log_slope(h: np.ndarray, slope: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """d ln(band RMS) / d ln(value), parts × outputs: Re Σ w·conj(H)·dH / Σ w·|H|²."""
+    power = band_power(h, weights)
     power = np.where(power > 0, power, 1.0)
-    return np.real(np.einsum("okf,pokf->po", np.conj(h), slope)) / power[None, :]
+    return np.real(np.einsum("okf,pokf,f->po", np.conj(h), slope, weights)) / power[None, :]
 
 
-def rms_log_edges(h: np.ndarray, edges: np.ndarray) -> np.ndarray:
+def rms_log_edges(h: np.ndarray, edges: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """ln(band RMS with the part at each edge / nominal), parts × 2 × outputs."""
-    power = band_power(h)
+    power = band_power(h, weights)
     power = np.where(power > 0, power, 1.0)
-    return 0.5 * np.log(band_power(h[None, None] + edges) / power[None, None, :])
+    return 0.5 * np.log(band_power(h[None, None] + edges, weights) / power[None, None, :])
+
+
+def resolving_grid(lo_hz: float, hi_hz: float, poles: np.ndarray, points: int, reach: float
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """(frequencies in Hz, trapezoid weights in ln f) over [lo_hz, hi_hz]: ``points`` log-spaced,
+    plus, around every pole whose frequency lies in the band, points every ζ/2 (relative; ζ =
+    its damping ratio) over ±max(4ζ, ``reach``), so a resonance is resolved where it is and
+    where a part's tolerance may move it. Weights: equal power per octave (a pink input)."""
+    grid = [np.geomspace(lo_hz, hi_hz, points)]
+    for pole in poles:
+        f0, zeta = abs(pole) / (2 * np.pi), -pole.real / max(abs(pole), 1e-300)
+        if pole.imag <= 0 or not lo_hz <= f0 <= hi_hz or zeta <= 0:
+            continue
+        step = max(zeta / 2, 1e-4)
+        span = max(4 * zeta, reach)
+        count = min(int(np.ceil(span / step)), 200)
+        grid.append(f0 * np.exp(np.linspace(-span, span, 2 * count + 1)))
+    freqs = np.unique(np.clip(np.concatenate(grid), lo_hz, hi_hz))
+    x = np.log(freqs)
+    weights = np.zeros(freqs.size)
+    if freqs.size > 1:
+        gaps = np.diff(x)
+        weights[:-1] += gaps / 2
+        weights[1:] += gaps / 2
+    else:
+        weights[:] = 1.0
+    return freqs, weights

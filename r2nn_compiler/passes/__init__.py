@@ -12,6 +12,7 @@ from . import (  # noqa: F401  (registration)
     readout_analog,
     realise_inductors,
     realise_negative,
+    robust_parts,
     scale,
 )
 from .base import (MAPPING, REGISTRY, CompileContext, CompileOptions, LogEntry, Observed, Pass, PassResult, PortMap,
@@ -25,7 +26,8 @@ EXACT_FLOW = ["map_force_current", "map_force_voltage", "break_dc_loops", "reado
 #: ``realise_negative`` runs again after ``parasitics`` for dampings the loss compensation made negative.
 HARDWARE_FLOW = ["map_force_current", "map_force_voltage", "scale", "realise_negative", "parasitics",
                  "realise_negative", "quantise", "realise_inductors", "break_dc_loops",
-                 "readout_analog", "calibrate_outputs", "check_reference", "part_sensitivity"]
+                 "readout_analog", "calibrate_outputs", "check_reference", "robust_parts",
+                 "part_sensitivity"]
 
 __all__ = ["EXACT_FLOW", "HARDWARE_FLOW", "MAPPING", "REGISTRY", "CompileContext", "CompileOptions", "LogEntry",
            "Observed", "Pass", "PassResult", "PortMap", "check_order", "observed_nodes", "register", "run_flow"]
