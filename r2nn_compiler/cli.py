@@ -367,7 +367,10 @@ def _response_rows(model) -> list[tuple[str | None, str]]:
                    "supply_v; e.g. --opamp-param quiescent_a=60u --opamp-param supply_v=1.65.")
 @click.option("--single-inductors", is_flag=True,
               help="One inductor per spring (no series trim inductor); f0 is then restored by the capacitor alone.")
-@click.option("--parasitics", is_flag=True, help="Model inductor loss (--inductor-q) and capacitor ESR, compensated.")
+@click.option("--parasitics", is_flag=True,
+              help="Model inductor loss (--inductor-q) and capacitor ESR, compensated (the default; kept for scripts).")
+@click.option("--ideal-parts", is_flag=True,
+              help="No parasitics: ideal inductors and capacitors (the decks of before parasitics became the default).")
 @click.option("--no-robust-parts", is_flag=True,
               help="Buy every part in its kind's default tolerance class (no tighter class for the few parts that "
                    "dominate the outputs' spread: robust_parts).")
@@ -401,7 +404,7 @@ def _response_rows(model) -> list[tuple[str | None, str]]:
 @handles_errors
 def compile_cmd(model_path: str, outdir: str, exact: bool, band_text, series_text, strategy, pair_target, opamp,
                 gbw_hz, opamp_param_text, single_inductors, parasitics, inductor_q, inductors, flow_text: str | None,
-                no_robust_parts: bool = False, readout: str = "none", no_calibrate: bool = False, calibration_paths: tuple[str, ...] = (),
+                no_robust_parts: bool = False, ideal_parts: bool = False, readout: str = "none", no_calibrate: bool = False, calibration_paths: tuple[str, ...] = (),
                 rate: float | None = None, kicad: bool = False, footprints_path: str | None = None) -> None:
     """Compile MODEL into an ngspice deck, manifest.json and bom.csv in OUTDIR."""
     model = compiler.load_model(model_path)
@@ -411,7 +414,7 @@ def compile_cmd(model_path: str, outdir: str, exact: bool, band_text, series_tex
         exact=exact, band_text=band_text, series_text=series_text, strategy=strategy, pair_target=pair_target,
         opamp=opamp, gbw_hz=gbw_hz, opamp_param_text=tuple(opamp_param_text), single_inductors=single_inductors,
         parasitics=parasitics, inductor_q=inductor_q, inductors=inductors, readout=readout,
-        robust_parts=not no_robust_parts, no_calibrate=no_calibrate, calibrating=bool(calibration_paths), kicad=kicad, footprints_path=footprints_path)
+        robust_parts=not no_robust_parts, ideal_parts=ideal_parts, no_calibrate=no_calibrate, calibrating=bool(calibration_paths), kicad=kicad, footprints_path=footprints_path)
     options, footprints = compile_options(args), kicad_footprints(args)
     if calibration_paths:
         options.calibration_signals = compiler.load_signals(model, list(calibration_paths), rate)

@@ -51,7 +51,8 @@ class CompileOptions:
         ``opamp_params``) or "ideal" (high-gain VCVS).
     parasitics
         add inductor series resistance (from ``inductor_q`` at the band centre) and capacitor
-        ESR (``cap_esr_ohm``), compensating the parallel damping where possible.
+        ESR (``cap_esr_ohm``), compensating the parallel damping where possible (default on;
+        ``r2nn compile --ideal-parts`` turns it off).
     readout
         on-circuit readout (``readout_analog``): "none", "analog" (buffers, mean-square
         detectors, window integrators and a winner-take-all from real parts, one decision port
@@ -85,7 +86,7 @@ class CompileOptions:
     inductors: str = "passive"
     opamp: str = "macro"
     opamp_params: dict[str, float] = field(default_factory=dict)
-    parasitics: bool = False
+    parasitics: bool = True
     inductor_q: float = 50.0
     cap_esr_ohm: float = 0.05
     mna_tolerance: float | None = None

@@ -22,6 +22,11 @@ from .common.tanks import IN_SERIES_WITH, Tank, model_band_hz, relative_change, 
 
 PARASITIC = Role.PARASITIC
 
+#: The largest inductance (H) a wound part class is assumed to reach with the modelled Q_L in
+#: the audio band (leaded and toroidal chokes; shielded SMD power inductors stop near 10 mH).
+#: An assumption, not a datasheet figure: above it the log names the part and the alternatives.
+WOUND_L_MAX_H = 1.0
+
 
 def band_centre_rad_s(ctx: CompileContext) -> float:
     """ω_c: the geometric centre of the model band in circuit rad/s."""
@@ -62,6 +67,8 @@ class Parasitics(Pass):
         for comp in graph.components:
             if comp.kind not in "LC" or comp.value <= 0 or comp.attrs.get(ROLE) in NOT_PARTS:
                 continue
+            if comp.kind == "L" and options.inductors == "gic" and comp.attrs.get(ROLE) == Role.STIFFNESS:
+                continue  # realise_inductors makes it a GIC: no winding
             ohms = w_c * comp.value / options.inductor_q if comp.kind == "L" else options.cap_esr_ohm
             if ohms == 0:
                 continue
@@ -101,6 +108,12 @@ class Parasitics(Pass):
                    f"{format_si(options.cap_esr_ohm, 'ohm')}; worst f0 shift {shifts['f0_hz_lossy']:.2%}, "
                    f"Q shift {shifts['q_lossy']:.2%}, after compensation {shifts['f0_hz_compensated']:.1e} and "
                    f"{shifts['q_compensated']:.1e}; H(jω) error {err_lossy:.2e} → {err:.2e}")
+        beyond = [c.name for c in graph.components if c.kind == "L" and c.value > WOUND_L_MAX_H
+                  and c.attrs.get(ROLE) not in NOT_PARTS]
+        if beyond:
+            summary += (f"; no wound-inductor class reaches {', '.join(beyond)} (> {WOUND_L_MAX_H:g} H with Q_L "
+                        f"{options.inductor_q:g}): map the band higher (--band-hz, a time-scaled sensor) or "
+                        f"build them as GICs (--inductors gic)")
         if negative:
             summary += f"; negative damping left for realise_negative: {', '.join(negative)}"
         if unrestorable:
@@ -108,7 +121,7 @@ class Parasitics(Pass):
         return PassResult(True, summary, {
             "band_centre_hz": w_c / (2 * math.pi), "inductor_losses": added["L"], "capacitor_losses": added["C"],
             "resonators": resonators, "h_relative_error_lossy": err_lossy, "h_relative_error": err,
-            "negative_damping": negative, "unrestorable": unrestorable})
+            "negative_damping": negative, "unrestorable": unrestorable, "beyond_part_classes": beyond})
 
 
 def _set_damping(graph: CircuitGraph, tank: Tank, d: float) -> None:
