@@ -62,23 +62,14 @@ def part_responses(graph: CircuitGraph, inputs: list[str], outputs: list[str], f
     where[touched] = np.arange(touched.size)
     unit = np.zeros((n, touched.size))
     unit[touched, np.arange(touched.size)] = 1.0
-    h = np.empty((o, k, s.size), dtype=complex)
-    left = np.empty((p, o, s.size), dtype=complex)  # λᵀu
-    right = np.empty((p, k, s.size), dtype=complex)  # uᵀx
+    x_all, lam_all, inverse = _solves(base, s, select, unit)  # each f × n × (k, o, touched)
+    h = np.transpose(x_all[:, observed, :], (1, 2, 0))
+    left = np.einsum("pe,fpeo->pof", sign, lam_all[:, index, :])  # λᵀu
+    right = np.einsum("pe,fpek->pkf", sign, x_all[:, index, :])  # uᵀx
     gamma = np.zeros((p, s.size), dtype=complex)  # uᵀM⁻¹u
-    x_all = np.empty((s.size, n, k), dtype=complex)
-    lam_all = np.empty((s.size, n, o), dtype=complex)
-    for i, sk in enumerate(s):  # one sparse LU per frequency: direct, adjoint and part solves
-        lu = scipy.sparse.linalg.splu((sk * base.E_sparse - base.A_sparse).tocsc())
-        x_all[i] = x = _solve(lu, base.B)
-        lam_all[i] = lam = _solve(lu, select, "T")
-        inverse = _solve(lu, unit)  # the columns of M⁻¹ at the touched unknowns
-        h[:, :, i] = x[observed]
-        left[:, :, i] = np.einsum("pe,peo->po", sign, lam[index])
-        right[:, :, i] = np.einsum("pe,pek->pk", sign, x[index])
-        for a in range(2):
-            for b in range(2):
-                gamma[:, i] += sign[:, a] * sign[:, b] * inverse[index[:, a], where[index[:, b]]]
+    for a in range(2):
+        for b in range(2):
+            gamma += (sign[:, a] * sign[:, b])[:, None] * inverse[:, index[:, a], where[index[:, b]]].T
     slope = np.empty((p, o, k, s.size), dtype=complex)
     edges = np.empty((p, 2, o, k, s.size), dtype=complex)
     for col, ((name, tol), stamp) in enumerate(zip(parts, stamps)):
@@ -93,6 +84,29 @@ def part_responses(graph: CircuitGraph, inputs: list[str], outputs: list[str], f
             alpha = _alpha(comp, s, t)
             edges[col, e] = -alpha * outer / (1.0 + alpha * gamma[col])
     return PartResponses(h, slope, edges)
+
+
+#: Up to this many unknowns the solves are dense and batched over the frequencies (LAPACK per
+#: small matrix, no per-frequency Python loop); above, one sparse LU per frequency.
+DENSE_UNKNOWNS = 100
+
+
+def _solves(base: MnaSystem, s: np.ndarray, select: np.ndarray, unit: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """M⁻¹B, M⁻ᵀ·select and M⁻¹·unit at every s (frequency first), M = sE − A."""
+    n = base.n_unknowns
+    if n <= DENSE_UNKNOWNS:
+        M = s[:, None, None] * base.E - base.A
+        stack = lambda a: np.broadcast_to(a.astype(complex), (s.size, *a.shape))  # noqa: E731
+        return (np.linalg.solve(M, stack(base.B)), np.linalg.solve(np.transpose(M, (0, 2, 1)), stack(select)),
+                np.linalg.solve(M, stack(unit)))
+    x = np.empty((s.size, n, base.B.shape[1]), dtype=complex)
+    lam = np.empty((s.size, n, select.shape[1]), dtype=complex)
+    inverse = np.empty((s.size, n, unit.shape[1]), dtype=complex)
+    for i, sk in enumerate(s):  # one sparse LU per frequency: direct, adjoint and part solves
+        lu = scipy.sparse.linalg.splu((sk * base.E_sparse - base.A_sparse).tocsc())
+        x[i], lam[i], inverse[i] = _solve(lu, base.B), _solve(lu, select, "T"), _solve(lu, unit)
+    return x, lam, inverse
 
 
 #: Right-hand sides per SuperLU call: measured 500× faster than one call with 318 columns
@@ -178,20 +192,24 @@ def rms_log_edges(h: np.ndarray, edges: np.ndarray, weights: np.ndarray) -> np.n
     return 0.5 * np.log(band_power(h[None, None] + edges, weights) / power[None, None, :])
 
 
-def resolving_grid(lo_hz: float, hi_hz: float, poles: np.ndarray, points: int, reach: float
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def resolving_grid(lo_hz: float, hi_hz: float, poles: np.ndarray, points: int, reach: float,
+                   most: int = 10_000) -> tuple[np.ndarray, np.ndarray]:
     """(frequencies in Hz, trapezoid weights in ln f) over [lo_hz, hi_hz]: ``points`` log-spaced,
     plus, around every pole whose frequency lies in the band, points every ζ/2 (relative; ζ =
-    its damping ratio) over ±max(4ζ, ``reach``), so a resonance is resolved where it is and
-    where a part's tolerance may move it. Weights: equal power per octave (a pink input)."""
+    its damping ratio; at most 24 a side, spread wider where that is too few) over
+    ±max(4ζ, ``reach``) (at most ±50 %), so a resonance is resolved where it is and where a
+    part's tolerance may move it, in the order given, while the total stays within ``most``.
+    Weights: equal power per octave (a pink input)."""
     grid = [np.geomspace(lo_hz, hi_hz, points)]
     for pole in poles:
         f0, zeta = abs(pole) / (2 * np.pi), -pole.real / max(abs(pole), 1e-300)
         if pole.imag <= 0 or not lo_hz <= f0 <= hi_hz or zeta <= 0:
             continue
         step = max(zeta / 2, 1e-4)
-        span = max(4 * zeta, reach)
-        count = min(int(np.ceil(span / step)), 200)
+        span = min(max(4 * zeta, reach), 0.5)
+        count = min(int(np.ceil(span / step)), 24)
+        if sum(g.size for g in grid) + 2 * count + 1 > most:
+            break
         grid.append(f0 * np.exp(np.linspace(-span, span, 2 * count + 1)))
     freqs = np.unique(np.clip(np.concatenate(grid), lo_hz, hi_hz))
     x = np.log(freqs)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from .base import MAPPING, CompileContext, Pass, PassResult, register
-from .common.sensitivity import POLE_REACH, SENSITIVITY_POINTS, bought_parts, sensitivities
+from .common.sensitivity import POLE_REACH, SENSITIVITY_POINTS, bought_parts, sensitivities, small_enough
 
 
 @register
@@ -30,7 +30,7 @@ class PartSensitivityPass(Pass):
                        "break_dc_loops", "readout_analog", "calibrate_outputs", "robust_parts")
 
     def match(self, ctx: CompileContext) -> bool:
-        return ctx.graph is not None and bool(ctx.outputs) and bool(bought_parts(ctx.graph))
+        return ctx.graph is not None and bool(ctx.outputs) and bool(bought_parts(ctx.graph)) and small_enough(ctx)
 
     def transform(self, ctx: CompileContext) -> PassResult:
         rows = sensitivities(ctx)

@@ -21,7 +21,7 @@ import dataclasses
 import numpy as np
 
 from .base import MAPPING, CompileContext, Pass, PassResult, register
-from .common.sensitivity import bought_parts, dominant_set, sensitivity_table
+from .common.sensitivity import bought_parts, dominant_set, sensitivity_table, small_enough
 
 #: Smallest change of a port's band RMS at the tolerance edge (fraction) that makes a dominant
 #: part worth a tighter class.
@@ -43,7 +43,7 @@ class RobustParts(Pass):
 
     def match(self, ctx: CompileContext) -> bool:
         return (ctx.options.robust_parts and ctx.graph is not None and bool(ctx.outputs)
-                and bool(bought_parts(ctx.graph))
+                and bool(bought_parts(ctx.graph)) and small_enough(ctx)
                 and not any(LOOSE_TOLERANCE in c.attrs for c in ctx.graph.components))
 
     def transform(self, ctx: CompileContext) -> PassResult:

@@ -16,6 +16,12 @@ from ..base import CompileContext
 #: Frequencies of the band the sensitivities are computed over (as ``quantise``'s H(jω) check).
 SENSITIVITY_POINTS = 100
 
+#: Largest circuit (MNA unknowns) the sensitivity passes analyse, and most frequencies they
+#: sum over (the sharpest resonances keep their resolved points first): a 1024-resonator
+#: graph would cost minutes; its log says it was left out.
+MAX_UNKNOWNS = 400
+MAX_FREQUENCIES = 600
+
 #: Relative reach (±) of the resolved points around each pole: a part ±10 % moves f0 ±5 %.
 POLE_REACH = 0.06
 
@@ -87,13 +93,19 @@ def sensitivity_table(ctx: CompileContext, tolerance=None) -> SensitivityTable:
                             np.max(np.abs(rms_log_edges(responses.h, responses.edges, weights)), axis=1))
 
 
+def small_enough(ctx: CompileContext) -> bool:
+    """Whether ``ctx.graph``'s MNA has at most MAX_UNKNOWNS unknowns."""
+    return mna_matrices(ctx.graph, [p.net for p in ctx.inputs]).n_unknowns <= MAX_UNKNOWNS
+
+
 def sensitivity_grid(ctx: CompileContext) -> tuple[np.ndarray, np.ndarray]:
     """(circuit Hz, weights) the band RMS is summed over: ``circuit.sensitivity.resolving_grid``
     over the model's band with SENSITIVITY_POINTS log-spaced points and the circuit's poles
     resolved within ±POLE_REACH (half the loosest inductor tolerance moves f0 that far)."""
     band = default_grid(ctx.model, 2) / ctx.time_scale
     poles = mna_matrices(ctx.graph, [p.net for p in ctx.inputs]).poles()
-    return resolving_grid(float(band[0]), float(band[-1]), poles, SENSITIVITY_POINTS, POLE_REACH)
+    poles = poles[np.argsort(poles.real / np.maximum(np.abs(poles), 1e-300))]  # sharpest first
+    return resolving_grid(float(band[0]), float(band[-1]), poles, SENSITIVITY_POINTS, POLE_REACH, MAX_FREQUENCIES)
 
 
 def sensitivities(ctx: CompileContext) -> list[PartSensitivity]:
