@@ -8,7 +8,8 @@ default compile, or with ``--ideal-parts`` / ``--no-robust-parts``), then runs t
 Markdown row: nominal agreement, agreement mean and 5 % band, accuracy mean and 5 % band against
 the reference's, the parts tightened, the spot checks, wall time.
 
-Usage: python examples/tolerance_heldout.py DEMO [--runs 200] [--ideal-parts] [--no-robust-parts] [--out DIR]
+Usage: python examples/tolerance_heldout.py DEMO [--runs 200] [--ideal-parts] [--no-robust-parts] [--nominal-only]
+[--out DIR]
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from run_demo import PER_CLASS, run_script, subset  # noqa: E402
+from run_demo import PER_CLASS, circuit_agreement, reference_decisions, run_script, subset  # noqa: E402
 from verify_heldout import write_heldout  # noqa: E402
 
 from r2nn_compiler import compiler  # noqa: E402
@@ -49,6 +50,18 @@ def row(demo: str, flags: str, clips: int, report, tightened: int, wall_s: float
             f"{100 * report.reference_accuracy:.1f} % | {tightened} | {spots} | {wall_s:.0f} |")
 
 
+def nominal(demo: str, flags: str, model, result, test, deck: Path, t0: float) -> int:
+    """Print the compile's parasitics, quantise, check_reference and robust_parts lines and the
+    nominal deck's class agreement with the reference on the held-out clips (exact, its MNA)."""
+    for entry in result.log:
+        if entry.name in ("parasitics", "quantise", "check_reference", "robust_parts"):
+            print(f"  {entry.name}: {entry.summary}")
+    agreement = circuit_agreement(deck, model, test, reference_decisions(model, test))
+    print(f"{demo} ({flags}): nominal agreement, circuit MNA, {len(test.labels)} held-out clips: "
+          f"{100 * agreement:.1f} % ({time.perf_counter() - t0:.0f} s)", flush=True)
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("demo", choices=sorted(PER_CLASS))
@@ -57,6 +70,8 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--ideal-parts", action="store_true", help="compile without the parts' parasitics")
     ap.add_argument("--no-robust-parts", action="store_true", help="every part in its kind's default class")
+    ap.add_argument("--nominal-only", action="store_true",
+                    help="no Monte Carlo: the compile's log lines and the nominal deck's agreement (its MNA)")
     ap.add_argument("--out", type=Path, default=None, help="where to keep the clips and the deck (default: a temporary folder)")
     args = ap.parse_args()
     flags = " ".join(f for f, on in (("--ideal-parts", args.ideal_parts), ("--no-robust-parts", args.no_robust_parts))
@@ -68,6 +83,8 @@ def main() -> int:
         t0 = time.perf_counter()
         result = compile_deck(model, subset(data, train_idx), out / "circuit", args.ideal_parts, not args.no_robust_parts)
         tightened = next((len(e.details["tightened"]) for e in result.log if e.name == "robust_parts"), 0)
+        if args.nominal_only:
+            return nominal(args.demo, flags, model, result, subset(data, test_idx), out / "circuit", t0)
         report = compiler.tolerance(model, out / "circuit", [out / "heldout"], {}, runs=args.runs,
                                     spot_checks=args.spot_checks, workers=args.workers,
                                     part_tolerances=bom_tolerances(out / "circuit"))
