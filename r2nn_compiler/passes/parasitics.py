@@ -63,20 +63,7 @@ class Parasitics(Pass):
         ideal = [(t.name, *t.f0_q(ctx.time_scale)) for t in resonator_tanks(ctx.model, graph)]
 
         w_c = band_centre_rad_s(ctx)
-        added = {"L": 0, "C": 0}
-        for comp in graph.components:
-            if comp.kind not in "LC" or comp.value <= 0 or comp.attrs.get(ROLE) in NOT_PARTS:
-                continue
-            if comp.kind == "L" and options.inductors == "gic" and comp.attrs.get(ROLE) == Role.STIFFNESS:
-                continue  # realise_inductors makes it a GIC: no winding
-            ohms = w_c * comp.value / options.inductor_q if comp.kind == "L" else options.cap_esr_ohm
-            if ohms == 0:
-                continue
-            what = "series resistance" if comp.kind == "L" else "ESR"
-            add_series_resistor(graph, comp, ohms, f"{what} of {comp.name}",
-                                {ROLE: PARASITIC, IN_SERIES_WITH: comp.name, ELEMENT: comp.attrs.get(ELEMENT, "")},
-                                PartInfo(Series.PARASITIC))
-            added[comp.kind] += 1
+        added = _add_losses(graph, options, w_c)
         if not (added["L"] or added["C"]):
             return PassResult(False, "no inductor or capacitor parts get a loss (zero ESR and infinite Q_L, "
                               "or no positive L and C)", {"inductor_losses": 0, "capacitor_losses": 0})
@@ -122,6 +109,26 @@ class Parasitics(Pass):
             "band_centre_hz": w_c / (2 * math.pi), "inductor_losses": added["L"], "capacitor_losses": added["C"],
             "resonators": resonators, "h_relative_error_lossy": err_lossy, "h_relative_error": err,
             "negative_damping": negative, "unrestorable": unrestorable, "beyond_part_classes": beyond})
+
+
+def _add_losses(graph: CircuitGraph, options, w_c: float) -> dict[str, int]:
+    """Put each inductor part's series resistance (ω_c·L/Q_L; none for one that becomes a GIC)
+    and each capacitor part's ESR in series with it; the count added per kind."""
+    added = {"L": 0, "C": 0}
+    for comp in list(graph.components):
+        if comp.kind not in "LC" or comp.value <= 0 or comp.attrs.get(ROLE) in NOT_PARTS:
+            continue
+        if comp.kind == "L" and options.inductors == "gic" and comp.attrs.get(ROLE) == Role.STIFFNESS:
+            continue  # realise_inductors makes it a GIC: no winding
+        ohms = w_c * comp.value / options.inductor_q if comp.kind == "L" else options.cap_esr_ohm
+        if ohms == 0:
+            continue
+        what = "series resistance" if comp.kind == "L" else "ESR"
+        add_series_resistor(graph, comp, ohms, f"{what} of {comp.name}",
+                            {ROLE: PARASITIC, IN_SERIES_WITH: comp.name, ELEMENT: comp.attrs.get(ELEMENT, "")},
+                            PartInfo(Series.PARASITIC))
+        added[comp.kind] += 1
+    return added
 
 
 def _set_damping(graph: CircuitGraph, tank: Tank, d: float) -> None:
