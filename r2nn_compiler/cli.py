@@ -368,9 +368,9 @@ def _response_rows(model) -> list[tuple[str | None, str]]:
 @click.option("--single-inductors", is_flag=True,
               help="One inductor per spring (no series trim inductor); f0 is then restored by the capacitor alone.")
 @click.option("--parasitics", is_flag=True,
-              help="Model inductor loss (--inductor-q) and capacitor ESR, compensated (the default; kept for scripts).")
+              help="Model inductor loss (--inductor-q) and capacitor ESR, compensated, and quantise with them.")
 @click.option("--ideal-parts", is_flag=True,
-              help="No parasitics: ideal inductors and capacitors (the decks of before parasitics became the default).")
+              help="No parasitics: ideal inductors and capacitors (the default for now; contradicts --parasitics).")
 @click.option("--no-robust-parts", is_flag=True,
               help="Buy every part in its kind's default tolerance class (no tighter class for the few parts that "
                    "dominate the outputs' spread: robust_parts).")

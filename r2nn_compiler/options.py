@@ -80,8 +80,8 @@ class CompileArgs:
     gbw_hz: float | None = None
     opamp_param_text: tuple[str, ...] = ()
     single_inductors: bool = False
-    parasitics: bool = False  # --parasitics: on, as by default
-    ideal_parts: bool = False  # --ideal-parts: no parasitics
+    parasitics: bool = False  # --parasitics: model the parts' losses
+    ideal_parts: bool = False  # --ideal-parts: no parasitics (the default for now, said explicitly)
     inductor_q: float = 50.0
     inductors: str = "passive"
     readout: str = "none"
@@ -100,7 +100,7 @@ def compile_options(args: CompileArgs) -> CompileOptions:
     if args.exact and args.inductors != "passive":
         raise UsageError("--inductors gic builds parts and op-amps: it needs the hardware flow, not --exact")
     options = CompileOptions(exact=args.exact, strategy=args.strategy, pair_target=args.pair_target,
-                             opamp=args.opamp, parasitics=not args.ideal_parts, inductor_q=args.inductor_q,
+                             opamp=args.opamp, parasitics=args.parasitics, inductor_q=args.inductor_q,
                              inductors=args.inductors, readout=args.readout, calibrate=not args.no_calibrate,
                              robust_parts=args.robust_parts)
     if args.band_text is not None:

@@ -51,8 +51,8 @@ class CompileOptions:
         ``opamp_params``) or "ideal" (high-gain VCVS).
     parasitics
         add inductor series resistance (from ``inductor_q`` at the band centre) and capacitor
-        ESR (``cap_esr_ohm``), compensating the parallel damping where possible (default on;
-        ``r2nn compile --ideal-parts`` turns it off).
+        ESR (``cap_esr_ohm``), compensating the parallel damping where possible (off by default:
+        not yet, see README "Boards as built"; ``--ideal-parts`` says off explicitly).
     readout
         on-circuit readout (``readout_analog``): "none", "analog" (buffers, mean-square
         detectors, window integrators and a winner-take-all from real parts, one decision port
@@ -86,7 +86,7 @@ class CompileOptions:
     inductors: str = "passive"
     opamp: str = "macro"
     opamp_params: dict[str, float] = field(default_factory=dict)
-    parasitics: bool = True
+    parasitics: bool = False
     inductor_q: float = 50.0
     cap_esr_ohm: float = 0.05
     mna_tolerance: float | None = None
