@@ -367,7 +367,13 @@ def _response_rows(model) -> list[tuple[str | None, str]]:
                    "supply_v; e.g. --opamp-param quiescent_a=60u --opamp-param supply_v=1.65.")
 @click.option("--single-inductors", is_flag=True,
               help="One inductor per spring (no series trim inductor); f0 is then restored by the capacitor alone.")
-@click.option("--parasitics", is_flag=True, help="Model inductor loss (--inductor-q) and capacitor ESR, compensated.")
+@click.option("--parasitics", is_flag=True,
+              help="Model inductor loss (--inductor-q) and capacitor ESR, compensated, and quantise with them.")
+@click.option("--ideal-parts", is_flag=True,
+              help="No parasitics: ideal inductors and capacitors (the default for now; contradicts --parasitics).")
+@click.option("--no-robust-parts", is_flag=True,
+              help="Buy every part in its kind's default tolerance class (no tighter class for the few parts that "
+                   "dominate the outputs' spread: robust_parts).")
 @click.option("--inductor-q", type=float, default=50.0, show_default=True)
 @click.option("--inductors", type=click.Choice(["passive", "gic"]), default="passive", show_default=True,
               help="Spring inductors as wound parts (passive) or as Antoniou GICs: two op-amps, four resistors "
@@ -402,7 +408,7 @@ def _response_rows(model) -> list[tuple[str | None, str]]:
 @handles_errors
 def compile_cmd(model_path: str, outdir: str, exact: bool, band_text, series_text, strategy, pair_target, opamp,
                 gbw_hz, opamp_param_text, single_inductors, parasitics, inductor_q, inductors, flow_text: str | None,
-                readout: str = "none", drive: str | None = None, no_calibrate: bool = False, calibration_paths: tuple[str, ...] = (),
+                no_robust_parts: bool = False, ideal_parts: bool = False, readout: str = "none", drive: str | None = None, no_calibrate: bool = False, calibration_paths: tuple[str, ...] = (),
                 rate: float | None = None, kicad: bool = False, footprints_path: str | None = None) -> None:
     """Compile MODEL into an ngspice deck, manifest.json and bom.csv in OUTDIR."""
     model = compiler.load_model(model_path)
@@ -412,7 +418,7 @@ def compile_cmd(model_path: str, outdir: str, exact: bool, band_text, series_tex
         exact=exact, band_text=band_text, series_text=series_text, strategy=strategy, pair_target=pair_target,
         opamp=opamp, gbw_hz=gbw_hz, opamp_param_text=tuple(opamp_param_text), single_inductors=single_inductors,
         parasitics=parasitics, inductor_q=inductor_q, inductors=inductors, readout=readout,
-        drive=drive, no_calibrate=no_calibrate, calibrating=bool(calibration_paths), kicad=kicad, footprints_path=footprints_path)
+        drive=drive, robust_parts=not no_robust_parts, ideal_parts=ideal_parts, no_calibrate=no_calibrate, calibrating=bool(calibration_paths), kicad=kicad, footprints_path=footprints_path)
     options, footprints = compile_options(args), kicad_footprints(args)
     if calibration_paths:
         options.calibration_signals = compiler.load_signals(model, list(calibration_paths), rate)
@@ -677,7 +683,8 @@ def train_cmd(data_path, out_path, n_resonators, band_text, freq_text, passive, 
 @click.option("--signals", "signal_paths", multiple=True, type=click.Path(),
               help="Signal file or directory (repeatable). Folders named after a class label their signals.")
 @click.option("--tol", "tol_text", default=DEFAULT_TOLERANCES, show_default=True,
-              help="Part tolerances per kind.")
+              help="Part tolerances per kind, or 'bom': each part's own from OUTDIR/bom.csv (parts it "
+                   "gives none stay exact).")
 @click.option("--runs", type=click.IntRange(1, 1_000_000), default=500, show_default=True)
 @click.option("--distribution", type=click.Choice(["uniform", "normal"]), default="uniform", show_default=True,
               help="uniform within ±tol, or normal with σ = tol/3.")
@@ -696,15 +703,23 @@ def tolerance_cmd(model_path, outdir, more_signals, signal_paths, tol_text, runs
 
     _check_output_file(json_path, "--json")
     model = compiler.load_model(model_path)
-    report = compiler.tolerance(model, outdir, list(signal_paths) + list(more_signals), parse_tolerances(tol_text),
+    own = None
+    if tol_text.strip().lower() == "bom":
+        from .verify.tolerance import bom_tolerances
+
+        own = bom_tolerances(outdir)
+    report = compiler.tolerance(model, outdir, list(signal_paths) + list(more_signals),
+                                {} if own is not None else parse_tolerances(tol_text),
                                 rate_hz=rate, runs=runs, seed=seed, distribution=distribution,
-                                spot_checks=spot_checks, workers=workers, progress=True, scheduler=scheduler)
+                                spot_checks=spot_checks, workers=workers, progress=True, scheduler=scheduler,
+                                part_tolerances=own)
     data = report.to_json()
     if json_path:
         from .fileutil import write_text_atomic
 
         write_text_atomic(json_path, json.dumps(data, indent=1) + "\n")
-    tols = ", ".join(f"{k} ±{100 * v:g}%" for k, v in report.tolerances.items())
+    tols = (", ".join(f"{k} ±{100 * v:g}%" for k, v in report.tolerances.items()) if own is None
+            else f"each part's own BOM tolerance, {len(own)} parts")
     a = data["agreement"]
     click.echo(f"{report.runs} draws ({report.distribution}, {tols}); nominal agreement "
                f"{100 * report.nominal_agreement:.1f} %")

@@ -249,20 +249,21 @@ def verify(model: Model, outdir: str | Path, signals: list[str | Path], *, rate_
 def tolerance(model: Model, outdir: str | Path, signals: list[str | Path], tolerances: dict[str, float], *,
               rate_hz: float | None = None, runs: int = 500, seed: int = 0, distribution: str = "uniform",
               spot_checks: int = 3, spot_signals: int = 4, workers: int | None = None, progress: bool = False,
-              scheduler: str | None = None):
+              scheduler: str | None = None, part_tolerances: dict[str, float] | None = None):
     """Monte Carlo tolerance analysis of the deck in ``outdir`` (see :mod:`r2nn_compiler.verify.tolerance`),
     on ``workers`` local processes or the Dask cluster whose scheduler is at ``scheduler``;
     ``spot_checks`` draws are simulated in ngspice on the first ``spot_signals`` signals.
 
     Every input (the compiled output, the signals, the settings) is checked before the Monte
-    Carlo starts (``tolerance.check_inputs``)."""
+    Carlo starts (``tolerance.check_inputs``). ``part_tolerances`` (designator → fraction, e.g.
+    ``tolerance.bom_tolerances(outdir)``) override ``tolerances`` part by part."""
     from .verify import tolerance as tol
     from .executor import make_executor
     from .verify import read_compiled
 
     compiled = read_compiled(outdir)
     loaded = load_signals(model, signals, rate_hz)
-    tol.check_inputs(model, compiled, loaded, tolerances, distribution=distribution)
+    tol.check_inputs(model, compiled, loaded, tolerances, distribution=distribution, part_tolerances=part_tolerances)
     bar = None
     if progress:
         from tqdm import tqdm
@@ -272,7 +273,8 @@ def tolerance(model: Model, outdir: str | Path, signals: list[str | Path], toler
         with make_executor(workers, scheduler) as executor:
             return tol.analyse(model, compiled, loaded, tolerances, runs=runs, seed=seed, distribution=distribution,
                                spot_checks=spot_checks, spot_signals=spot_signals, workers=workers,
-                               progress=bar.update if bar else None, executor=executor)
+                               progress=bar.update if bar else None, executor=executor,
+                               part_tolerances=part_tolerances)
     finally:
         if bar is not None:
             bar.close()

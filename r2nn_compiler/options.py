@@ -80,11 +80,13 @@ class CompileArgs:
     gbw_hz: float | None = None
     opamp_param_text: tuple[str, ...] = ()
     single_inductors: bool = False
-    parasitics: bool = False
+    parasitics: bool = False  # --parasitics: model the parts' losses
+    ideal_parts: bool = False  # --ideal-parts: no parasitics (the default for now, said explicitly)
     inductor_q: float = 50.0
     inductors: str = "passive"
     readout: str = "none"
     drive: str | None = None  # None: parts with --readout analog, else ideal
+    robust_parts: bool = True
     no_calibrate: bool = False
     calibrating: bool = False  # --calibrate-signals given (they are loaded once the model is)
     kicad: bool = False
@@ -94,12 +96,14 @@ class CompileArgs:
 def compile_options(args: CompileArgs) -> CompileOptions:
     """The :class:`CompileOptions` of ``args`` (calibration signals not loaded yet). Raises
     UsageError for the first bad or contradictory option."""
+    if args.ideal_parts and args.parasitics:
+        raise usage("--ideal-parts", "contradicts --parasitics")
     if args.exact and args.inductors != "passive":
         raise UsageError("--inductors gic builds parts and op-amps: it needs the hardware flow, not --exact")
     options = CompileOptions(exact=args.exact, strategy=args.strategy, pair_target=args.pair_target,
                              opamp=args.opamp, parasitics=args.parasitics, inductor_q=args.inductor_q,
                              inductors=args.inductors, readout=args.readout, calibrate=not args.no_calibrate,
-                             drive=args.drive)
+                             drive=args.drive, robust_parts=args.robust_parts)
     if args.band_text is not None:
         options.band_hz = parse_band(args.band_text)
     if args.series_text is not None:

@@ -31,6 +31,11 @@ inputs, ``{port, role, waveform}``, ``waveform`` [[seconds, volts], ...] in circ
 the host drives (the testbench from this list); their energy is a nanopower timer's
 (``energy.timer_part``). ``readout_circuit`` (null without one) describes the detectors (see
 :func:`_readout_circuit`).
+
+``part_sensitivity`` (written when the ``part_sensitivity`` pass ran: a flow with bought parts):
+``metric``, ``grid_points`` and ``parts``, one entry per R, L, C bought, largest first:
+{designator, kind, value, series, tolerance, per_unit, across_tolerance, output, dominant}
+(meanings: :mod:`r2nn_compiler.passes.part_sensitivity`).
 """
 
 from __future__ import annotations
@@ -232,6 +237,7 @@ class Manifest:
     out_of_range: list[dict] = field(default_factory=list)
     energy: EnergyEstimate | None = None
     readout_circuit: ReadoutCircuit | None = None
+    part_sensitivity: dict | None = None
 
     @property
     def observed(self) -> list[ObservedPort]:
@@ -294,7 +300,8 @@ class Manifest:
             "parts": self.parts, "not_in_bom": self.not_in_bom, "opamps": self.opamps,
             "opamp_model": self.opamp_model, "out_of_range": self.out_of_range,
             "energy": self.energy.as_dict() if self.energy is not None else None,
-            "readout_circuit": _json_or_none(self.readout_circuit)}
+            "readout_circuit": _json_or_none(self.readout_circuit)} | (
+            {"part_sensitivity": self.part_sensitivity} if self.part_sensitivity is not None else {})
 
     def _controls_json(self) -> dict:
         """``{"controls": [...]}`` for a deck with control ports, else {} (decks without keep
@@ -324,7 +331,8 @@ def _build_information(graph, log) -> dict[str, Any]:
             "not_in_bom": unlisted_counts(graph), "opamps": [op.as_dict() for op in opamps(graph)],
             "opamp_model": graph.meta.get("opamp_model"),
             "out_of_range": next((list(e.details.get("out_of_range", [])) for e in reversed(log)
-                                  if e.name == "scale"), [])}
+                                  if e.name == "scale"), []),
+            "part_sensitivity": next((e.details for e in reversed(log) if e.name == "part_sensitivity"), None)}
 
 
 def _from_json(cls: type[Manifest], d: dict) -> Manifest:
@@ -357,7 +365,8 @@ def _from_json(cls: type[Manifest], d: dict) -> Manifest:
         opamp_model=d.get("opamp_model"), out_of_range=list(d.get("out_of_range") or []),
         energy=_energy(d.get("energy")),
         readout_circuit=ReadoutCircuit(**{k: rc.get(k) for k in ReadoutCircuit.__dataclass_fields__})
-        if isinstance(rc, dict) else None)
+        if isinstance(rc, dict) else None,
+        part_sensitivity=d.get("part_sensitivity") if isinstance(d.get("part_sensitivity"), dict) else None)
 
 
 def _energy(data) -> EnergyEstimate | None:

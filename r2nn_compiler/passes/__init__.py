@@ -7,11 +7,13 @@ from . import (  # noqa: F401  (registration)
     map_force_current,
     map_force_voltage,
     parasitics,
+    part_sensitivity,
     quantise,
     readout_analog,
     realise_drive,
     realise_inductors,
     realise_negative,
+    robust_parts,
     scale,
 )
 from .base import (MAPPING, REGISTRY, CompileContext, CompileOptions, LogEntry, Observed, Pass, PassResult, PortMap,
@@ -27,7 +29,8 @@ EXACT_FLOW = ["map_force_current", "map_force_voltage", "realise_drive", "break_
 #: ``realise_negative`` runs again after ``parasitics`` for dampings the loss compensation made negative.
 HARDWARE_FLOW = ["map_force_current", "map_force_voltage", "scale", "realise_negative", "parasitics",
                  "realise_negative", "quantise", "realise_inductors", "realise_drive", "break_dc_loops",
-                 "readout_analog", "calibrate_outputs", "check_reference"]
+                 "readout_analog", "calibrate_outputs", "check_reference", "robust_parts",
+                 "part_sensitivity"]
 
 __all__ = ["EXACT_FLOW", "HARDWARE_FLOW", "MAPPING", "REGISTRY", "CompileContext", "CompileOptions", "LogEntry",
            "Observed", "Pass", "PassResult", "PortMap", "check_order", "observed_nodes", "register", "run_flow"]

@@ -51,7 +51,8 @@ class CompileOptions:
         ``opamp_params``) or "ideal" (high-gain VCVS).
     parasitics
         add inductor series resistance (from ``inductor_q`` at the band centre) and capacitor
-        ESR (``cap_esr_ohm``), compensating the parallel damping where possible.
+        ESR (``cap_esr_ohm``), compensating the parallel damping where possible (off by default:
+        not yet, see README "Boards as built"; ``--ideal-parts`` says off explicitly).
     readout
         on-circuit readout (``readout_analog``): "none", "analog" (buffers, mean-square
         detectors, window integrators and a winner-take-all from real parts, one decision port
@@ -67,6 +68,9 @@ class CompileOptions:
     calibration_signals
         signals (``r2nn_compiler.signals.Signal``) to calibrate on instead: each output's
         features of the realised circuit then match the model's on them.
+    robust_parts / tight_tolerance
+        buy the few parts that dominate the outputs' spread at ``tight_tolerance[kind]``
+        (fractions) instead of ``tolerance[kind]`` (``robust_parts``).
     mna_tolerance
         largest relative H(jω) error ``check_reference`` accepts (None: report only; the
         default is 1e-6 for exact flows and report-only otherwise).
@@ -79,6 +83,8 @@ class CompileOptions:
     series: dict[str, str] = field(default_factory=lambda: {"R": "E96", "C": "E24", "L": "E12"})
     series_overrides: dict[str, str] = field(default_factory=dict)
     tolerance: dict[str, float] = field(default_factory=lambda: {"R": 0.01, "C": 0.05, "L": 0.10})
+    robust_parts: bool = True
+    tight_tolerance: dict[str, float] = field(default_factory=lambda: {"R": 0.001, "C": 0.01, "L": 0.02})
     strategy: str = "retune"
     pair_target: float = 1e-3
     pair_inductors: bool = True

@@ -12,17 +12,20 @@ from __future__ import annotations
 
 import math
 
-from numpy.polynomial import polynomial as P
-
 from ..circuit import GROUND, CircuitGraph, Component
 from ..reference import default_grid
 from ..units import format_si
 from ..circuit.annotations import NOT_PARTS, PartInfo, Role, Series
 from .base import ELEMENT, MAPPING, ROLE, CompileContext, Pass, PassResult, register
 from .common.response import circuit_response, reference_response, relative_error
-from .common.tanks import IN_SERIES_WITH, Tank, model_band_hz, relative_change, resonator_tanks
+from .common.tanks import IN_SERIES_WITH, Tank, model_band_hz, relative_change, resonator_tanks, restoring_values
 
 PARASITIC = Role.PARASITIC
+
+#: The largest inductance (H) a wound part class is assumed to reach with the modelled Q_L in
+#: the audio band (leaded and toroidal chokes; shielded SMD power inductors stop near 10 mH).
+#: An assumption, not a datasheet figure: above it the log names the part and the alternatives.
+WOUND_L_MAX_H = 1.0
 
 
 def band_centre_rad_s(ctx: CompileContext) -> float:
@@ -43,31 +46,6 @@ def add_series_resistor(graph: CircuitGraph, comp: Component, ohms: float, origi
     return graph.add(Component(designator, "R", (mid, comp.nodes[1]), ohms, origin=origin, attrs=attrs, part=part))
 
 
-def restoring_values(tank: Tank, f0_hz: float, q: float, time_scale: float) -> tuple[float, float] | None:
-    """(damping parameter d, capacitance in F) giving ``tank``, losses included, the natural
-    frequency ``f0_hz`` (model Hz) and quality factor ``q`` (infinite: undamped) exactly; the
-    capacitance is unchanged for a series loop. None when no real solution exists."""
-    w0 = 2 * math.pi * f0_hz / time_scale
-    L, C = tank.inductor.value, tank.capacitor.value
-    rl, rc = tank.inductor_loss_ohm, tank.capacitor_loss_ohm
-    if not tank.parallel:
-        return 1.0 / (w0 * q * C) - rl - rc, C
-    k = 1.0 / (w0 * w0 * L)
-    p1, p2 = [1.0, rl], [1.0, rc]  # ascending powers of G
-    bracket = P.polyadd(P.polyadd(P.polymul(p1, [(rl + rc) * k]), P.polymul([0.0, L], p2)),
-                        P.polymul([0.0, rc * rl * k], p1))
-    equation = P.polytrim(P.polysub(bracket, P.polymul(P.polymul(p1, p2), [1.0 / (w0 * q)])), 0.0)
-    real = [float(r.real) for r in P.polyroots(equation) if abs(r.imag) <= 1e-9 * abs(r)]
-    admissible = [g for g in real if P.polyval(g, p1) > 0 and P.polyval(g, p2) > 0]
-    if not admissible:
-        return None
-    g_now = tank.damping_parameter()
-    g = min(admissible, key=lambda x: abs(x - g_now))
-    # One Newton step polishes the companion-matrix root to full precision.
-    g -= P.polyval(g, equation) / P.polyval(g, P.polyder(equation))
-    return g, P.polyval(g, p1) * k / P.polyval(g, p2)
-
-
 @register
 class Parasitics(Pass):
     name = "parasitics"
@@ -85,18 +63,7 @@ class Parasitics(Pass):
         ideal = [(t.name, *t.f0_q(ctx.time_scale)) for t in resonator_tanks(ctx.model, graph)]
 
         w_c = band_centre_rad_s(ctx)
-        added = {"L": 0, "C": 0}
-        for comp in graph.components:
-            if comp.kind not in "LC" or comp.value <= 0 or comp.attrs.get(ROLE) in NOT_PARTS:
-                continue
-            ohms = w_c * comp.value / options.inductor_q if comp.kind == "L" else options.cap_esr_ohm
-            if ohms == 0:
-                continue
-            what = "series resistance" if comp.kind == "L" else "ESR"
-            add_series_resistor(graph, comp, ohms, f"{what} of {comp.name}",
-                                {ROLE: PARASITIC, IN_SERIES_WITH: comp.name, ELEMENT: comp.attrs.get(ELEMENT, "")},
-                                PartInfo(Series.PARASITIC))
-            added[comp.kind] += 1
+        added = _add_losses(graph, options, w_c)
         if not (added["L"] or added["C"]):
             return PassResult(False, "no inductor or capacitor parts get a loss (zero ESR and infinite Q_L, "
                               "or no positive L and C)", {"inductor_losses": 0, "capacitor_losses": 0})
@@ -128,6 +95,12 @@ class Parasitics(Pass):
                    f"{format_si(options.cap_esr_ohm, 'ohm')}; worst f0 shift {shifts['f0_hz_lossy']:.2%}, "
                    f"Q shift {shifts['q_lossy']:.2%}, after compensation {shifts['f0_hz_compensated']:.1e} and "
                    f"{shifts['q_compensated']:.1e}; H(jω) error {err_lossy:.2e} → {err:.2e}")
+        beyond = [c.name for c in graph.components if c.kind == "L" and c.value > WOUND_L_MAX_H
+                  and c.attrs.get(ROLE) not in NOT_PARTS]
+        if beyond:
+            summary += (f"; no wound-inductor class reaches {', '.join(beyond)} (> {WOUND_L_MAX_H:g} H with Q_L "
+                        f"{options.inductor_q:g}): map the band higher (--band-hz, a time-scaled sensor) or "
+                        f"build them as GICs (--inductors gic)")
         if negative:
             summary += f"; negative damping left for realise_negative: {', '.join(negative)}"
         if unrestorable:
@@ -135,7 +108,27 @@ class Parasitics(Pass):
         return PassResult(True, summary, {
             "band_centre_hz": w_c / (2 * math.pi), "inductor_losses": added["L"], "capacitor_losses": added["C"],
             "resonators": resonators, "h_relative_error_lossy": err_lossy, "h_relative_error": err,
-            "negative_damping": negative, "unrestorable": unrestorable})
+            "negative_damping": negative, "unrestorable": unrestorable, "beyond_part_classes": beyond})
+
+
+def _add_losses(graph: CircuitGraph, options, w_c: float) -> dict[str, int]:
+    """Put each inductor part's series resistance (ω_c·L/Q_L; none for one that becomes a GIC)
+    and each capacitor part's ESR in series with it; the count added per kind."""
+    added = {"L": 0, "C": 0}
+    for comp in list(graph.components):
+        if comp.kind not in "LC" or comp.value <= 0 or comp.attrs.get(ROLE) in NOT_PARTS:
+            continue
+        if comp.kind == "L" and options.inductors == "gic" and comp.attrs.get(ROLE) == Role.STIFFNESS:
+            continue  # realise_inductors makes it a GIC: no winding
+        ohms = w_c * comp.value / options.inductor_q if comp.kind == "L" else options.cap_esr_ohm
+        if ohms == 0:
+            continue
+        what = "series resistance" if comp.kind == "L" else "ESR"
+        add_series_resistor(graph, comp, ohms, f"{what} of {comp.name}",
+                            {ROLE: PARASITIC, IN_SERIES_WITH: comp.name, ELEMENT: comp.attrs.get(ELEMENT, "")},
+                            PartInfo(Series.PARASITIC))
+        added[comp.kind] += 1
+    return added
 
 
 def _set_damping(graph: CircuitGraph, tank: Tank, d: float) -> None:

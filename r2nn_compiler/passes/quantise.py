@@ -19,6 +19,7 @@ from typing import Callable
 
 from .. import eseries
 from ..circuit import GROUND, CircuitGraph, Component
+from ..circuit.annotations import NOT_PARTS
 from ..errors import CompileError, Location
 from ..eseries import Pair
 from ..model import Model
@@ -26,6 +27,7 @@ from ..reference import default_grid
 from .base import ELEMENT, MAPPING, ROLE, CompileContext, Pass, PassResult, register
 from .common.realise import connection_of, realise
 from .common.response import circuit_response, reference_response, relative_error
+from .common.tanks import IN_SERIES_WITH, Tank, restoring_values
 
 STRATEGIES = ("nearest", "pair", "retune")
 PASSIVE = ("R", "L", "C")
@@ -53,16 +55,37 @@ class ResonatorParts:
     ind: Component
     res: Component | None
     topology: str
+    ind_loss: Component | None = None
+    cap_loss: Component | None = None
+
+    @property
+    def lossy(self) -> bool:
+        """Whether ``parasitics`` put a loss resistor in series with the L or the C."""
+        return self.ind_loss is not None or self.cap_loss is not None
 
     def f0_q(self, value: Callable[[Component], float]) -> tuple[float, float | None]:
-        """f0 (Hz, circuit time) and Q with part values ``value(component)``; Q is None without
-        a damping R."""
+        """f0 (Hz, circuit time) and Q with part values ``value(component)``, losses included
+        (:class:`~.common.tanks.Tank`); Q is None without a damping R."""
+        if self.lossy:
+            tank = self.tank(value)
+            f0, q = tank.f0_q(1.0)
+            return f0, (q if self.res is not None else None)
         c, l = value(self.cap), value(self.ind)
         f0 = 1.0 / (2 * math.pi * math.sqrt(l * c))
         if self.res is None:
             return f0, None
         z0, r = math.sqrt(l / c), value(self.res)
         return f0, (r / z0 if self.topology == "parallel" else z0 / r)
+
+    def tank(self, value: Callable[[Component], float]) -> Tank:
+        """The resonator as a :class:`Tank` (copies of its parts) with values ``value(component)``."""
+        def copy(comp: Component | None) -> Component | None:
+            return None if comp is None else dataclasses.replace(comp, value=value(comp))
+
+        def loss(comp: Component | None) -> float:
+            return 0.0 if comp is None else value(comp)
+        return Tank(self.element, self.topology == "parallel", copy(self.ind), copy(self.cap), copy(self.res),
+                    loss(self.ind_loss), loss(self.cap_loss))
 
 
 @register
@@ -72,7 +95,7 @@ class Quantise(Pass):
 
     def match(self, ctx: CompileContext) -> bool:
         return (ctx.graph is not None and not ctx.options.exact
-                and not any(c.part is not None for c in ctx.graph.components))
+                and not any(c.part is not None and c.part.series not in NOT_PARTS for c in ctx.graph.components))
 
     def transform(self, ctx: CompileContext) -> PassResult:
         graph = ctx.require_graph(self.name)
@@ -87,35 +110,22 @@ class Quantise(Pass):
         h_before = relative_error(circuit_response(ctx, freqs), h_model)
         resonators, not_analysed = find_resonators(graph)
 
-        plan: dict[str, Pair] = {}
-        if strategy == "retune":
-            for res in resonators:
-                plan.update(retune(res, series_of, _model_q(ctx.model, res.element), options.pair_inductors))
-        for comp in parts:
-            if comp.name in plan:
-                continue
-            if comp.kind == "L":  # in series only, and only when retuning: see docs/passes.md
-                plan[comp.name] = (trimmed(comp.value, series_of[comp.name], ("series",))
-                                   if strategy == "retune" and options.pair_inductors
-                                   and comp.attrs.get(ROLE) in COUPLING_ROLES
-                                   else _single(comp.value, series_of[comp.name]))
-            elif strategy == "pair":
-                plan[comp.name] = eseries.best_pair(comp.value, series_of[comp.name], options.pair_target)
-            elif strategy == "retune" and comp.attrs.get(ROLE) in COUPLING_ROLES:
-                plan[comp.name] = trimmed(comp.value, series_of[comp.name])
-            else:
-                plan[comp.name] = _single(comp.value, series_of[comp.name])
+        plan = _plan(ctx, strategy, parts, series_of, resonators)
 
         def ideal(comp: Component) -> float:
             return comp.value
 
+        losses = moved_losses(graph, plan)
+
         def realised(comp: Component) -> float:
-            return plan[comp.name].achieved if comp.name in plan else comp.value
+            return plan[comp.name].achieved if comp.name in plan else losses.get(comp.name, comp.value)
 
         shifts = {res.element: _shift(res, ideal, realised) for res in resonators}
         values = {comp.name: _value_report(comp, series_of[comp.name], plan[comp.name]) for comp in parts}
         for comp in parts:
             realise(graph, comp, plan[comp.name], series_of[comp.name], options.tolerance[comp.kind])
+        for name, ohms in losses.items():
+            graph.component(name).value = ohms
         h_after = relative_error(circuit_response(ctx, freqs), h_model) if parts else h_before
 
         details = {
@@ -133,6 +143,32 @@ class Quantise(Pass):
             "h_relative_error_after": h_after,
         }
         return PassResult(bool(parts), _summary(parts, series_of, details), details)
+
+
+def _plan(ctx: CompileContext, strategy: str, parts: list[Component], series_of: dict[str, str],
+          resonators: list[ResonatorParts]) -> dict[str, Pair]:
+    """Designator → the series value or pair each part of ``parts`` gets (``strategy``)."""
+    options = ctx.options
+    plan: dict[str, Pair] = {}
+    if strategy == "retune":
+        for res in resonators:
+            plan.update(retune_lossy(res, series_of, options.pair_inductors) if res.lossy else
+                        retune(res, series_of, _model_q(ctx.model, res.element), options.pair_inductors))
+    for comp in parts:
+        if comp.name in plan:
+            continue
+        if comp.kind == "L":  # in series only, and only when retuning: see docs/passes.md
+            plan[comp.name] = (trimmed(comp.value, series_of[comp.name], ("series",))
+                               if strategy == "retune" and options.pair_inductors
+                               and comp.attrs.get(ROLE) in COUPLING_ROLES
+                               else _single(comp.value, series_of[comp.name]))
+        elif strategy == "pair":
+            plan[comp.name] = eseries.best_pair(comp.value, series_of[comp.name], options.pair_target)
+        elif strategy == "retune" and comp.attrs.get(ROLE) in COUPLING_ROLES:
+            plan[comp.name] = trimmed(comp.value, series_of[comp.name])
+        else:
+            plan[comp.name] = _single(comp.value, series_of[comp.name])
+    return plan
 
 
 def _strategy(strategy: str, pair_target: float) -> str:
@@ -198,23 +234,37 @@ def find_resonators(graph: CircuitGraph) -> tuple[list[ResonatorParts], list[str
     for comp in graph.components:
         if comp.attrs.get(ROLE) in RESONATOR_ROLES:
             groups.setdefault(comp.attrs.get(ELEMENT), []).append(comp)
+    losses = loss_resistors(graph)
     found, skipped = [], []
     for element, members in groups.items():
         reactive = [c for c in members if c.attrs[ROLE] in ("mass", "stiffness")]
         caps = [c for c in reactive if c.kind == "C"]
         inds = [c for c in reactive if c.kind == "L"]
         dampers = [c for c in members if c.attrs[ROLE] == "damping" and c.kind == "R"]
-        topology = (_topology(graph, [*caps, *inds, *dampers])
+        topology = (_topology(graph, [*caps, *inds, *dampers], losses)
                     if len(caps) == 1 and len(inds) == 1 and len(dampers) <= 1 else None)
         if topology is None:
             skipped.append(element)
         else:
-            found.append(ResonatorParts(element, caps[0], inds[0], dampers[0] if dampers else None, topology))
+            found.append(ResonatorParts(element, caps[0], inds[0], dampers[0] if dampers else None, topology,
+                                        losses.get(inds[0].name), losses.get(caps[0].name)))
     return found, skipped
 
 
-def _topology(graph: CircuitGraph, parts: list[Component]) -> str | None:
-    if all(set(p.terminals) == set(parts[0].terminals) for p in parts):
+def loss_resistors(graph: CircuitGraph) -> dict[str, Component]:
+    """Designator of an L or C → the loss resistor ``parasitics`` put in series with it."""
+    return {c.attrs[IN_SERIES_WITH]: c for c in graph.components
+            if c.kind == "R" and c.attrs.get(ROLE) == "parasitic" and IN_SERIES_WITH in c.attrs}
+
+
+def _ends(comp: Component, losses: dict[str, Component]) -> set[str]:
+    """The nets at the ends of ``comp`` with its loss resistor, if it has one, in series."""
+    loss = losses.get(comp.name)
+    return set(comp.terminals) if loss is None else set(comp.terminals) ^ set(loss.terminals)
+
+
+def _topology(graph: CircuitGraph, parts: list[Component], losses: dict[str, Component]) -> str | None:
+    if all(_ends(p, losses) == _ends(parts[0], losses) for p in parts):
         return "parallel"
     chain = series_chain(graph, parts[0])
     return "series" if all(p.name in chain for p in parts) else None
@@ -277,6 +327,46 @@ def retune(res: ResonatorParts, series_of: dict[str, str], q: float, pair_induct
         target = r0 * math.sqrt((l / c) / (l0 / c0))
         pair = trimmed(target, series_of[res.res.name])
         plan[res.res.name] = dataclasses.replace(pair, rel_error=abs(pair.achieved / r0 - 1))
+    return plan
+
+
+def moved_losses(graph: CircuitGraph, plan: dict[str, Pair]) -> dict[str, float]:
+    """Loss resistor → its new value (ohm): an inductor's winding resistance moves with the
+    inductance its part achieves (``parasitics`` sets it from a fixed Q_L, so r_L ∝ L); a
+    capacitor's ESR stays."""
+    return {loss.name: loss.value * plan[name].achieved / graph.component(name).value
+            for name, loss in loss_resistors(graph).items()
+            if name in plan and graph.component(name).kind == "L"}
+
+
+def retune_lossy(res: ResonatorParts, series_of: dict[str, str], pair_inductors: bool) -> dict[str, Pair]:
+    """Series values for a resonator carrying ``parasitics`` losses: its f0 and Q as they stand
+    (the model's, once compensated) are restored with the losses of the parts bought. The
+    inductor goes first (a series pair with ``pair_inductors``, else the nearest value); its
+    winding resistance moves with it (:func:`moved_losses`); the C and damping that restore f0
+    and Q with those losses (``common.tanks.restoring_values``) are then trimmed like ``retune``'s.
+    Without a passive damping R only f0 is restored."""
+    f0, q = res.tank(lambda comp: comp.value).f0_q(1.0)
+    l0, c0 = res.ind.value, res.cap.value
+    plan: dict[str, Pair] = {}
+    if res.ind.name in series_of:
+        plan[res.ind.name] = (trimmed(l0, series_of[res.ind.name], ("series",)) if pair_inductors
+                              else _single(l0, series_of[res.ind.name]))
+    l = plan[res.ind.name].achieved if res.ind.name in plan else l0
+    moved = {res.ind.name: l, res.cap.name: c0 * l0 / l}  # L·C as before: a series loop's f0 (a = LC, c = 1)
+    if res.ind_loss is not None:
+        moved[res.ind_loss.name] = res.ind_loss.value * l / l0
+    restored = (restoring_values(res.tank(lambda comp: moved.get(comp.name, comp.value)), f0, q, 1.0)
+                if res.res is not None else None)
+    c_exact = restored[1] if restored is not None else c0 * l0 / l
+    if res.cap.name in series_of:
+        pair = trimmed(c_exact, series_of[res.cap.name])
+        plan[res.cap.name] = dataclasses.replace(pair, rel_error=abs(pair.achieved / c0 - 1))
+    if res.res is not None and res.res.name in series_of:
+        d = restored[0] if restored is not None else 0.0
+        ohms = (1.0 / d if res.topology == "parallel" else d) if d > 0 else res.res.value
+        pair = trimmed(ohms, series_of[res.res.name])
+        plan[res.res.name] = dataclasses.replace(pair, rel_error=abs(pair.achieved / res.res.value - 1))
     return plan
 
 

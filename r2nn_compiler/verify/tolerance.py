@@ -1,8 +1,10 @@
 """Tolerance analysis (``r2nn tolerance``): Monte Carlo over part tolerances on the circuit-level
 MNA of a compiled deck, a one-at-a-time sensitivity ranking and a few ngspice spot checks.
 
-Tolerances are fractions per part kind (R, L, C) in [0, 1); each top-level part is drawn
-uniformly within ±tolerance of its value (``distribution="normal"``: σ = tolerance/3). The
+Tolerances are fractions per part kind (R, L, C) in [0, 1), or per designator
+(``part_tolerances``, e.g. each part's own from the deck's BOM: :func:`bom_tolerances`), which
+take precedence; each top-level part is drawn uniformly within ±tolerance of its value
+(``distribution="normal"``: σ = tolerance/3). The
 report (:class:`ToleranceReport`, JSON format ``r2nn-tolerance/1``) gives per draw the fraction
 of signals whose decision agrees with the reference model's, and the accuracy where every
 signal's folder names a class. What is drawn for readout decks and linear layers, and why:
@@ -11,6 +13,7 @@ signal's folder names a class. What is drawn for readout decks and linear layers
 
 from __future__ import annotations
 
+import csv
 import json
 import tempfile
 from dataclasses import dataclass, field, replace
@@ -31,8 +34,32 @@ from .manifest import CompiledDeck, check_matches
 from .run import transient, within_readout
 
 
+def bom_tolerances(outdir: str | Path) -> dict[str, float]:
+    """Designator → tolerance (fraction) of every part ``bom.csv`` in ``outdir`` gives one (pairs
+    and groups: each designator of the row). Raises UsageError naming the file and line for a
+    missing BOM or a tolerance that is not a percentage."""
+    path = Path(outdir) / "bom.csv"
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as err:
+        raise UsageError(f"{path}: cannot read the BOM ({err.strerror or err})", Location(parameter="--tol")) from None
+    out: dict[str, float] = {}
+    for number, row in enumerate(csv.DictReader(lines), start=2):
+        text = (row.get("tolerance") or "").strip()
+        if not text:
+            continue
+        try:
+            value = float(text.rstrip("%")) / (100.0 if text.endswith("%") else 1.0)
+        except ValueError:
+            raise UsageError(f"{path}:{number}: tolerance {text!r} is not a percentage", Location(parameter="--tol")
+                             ) from None
+        for name in (row.get("designator") or "").split():
+            out[name] = value
+    return out
+
+
 def check_inputs(model: Model, compiled: CompiledDeck, signals: list[Signal], tolerances: dict[str, float], *,
-                 distribution: str = "uniform") -> None:
+                 distribution: str = "uniform", part_tolerances: dict[str, float] | None = None) -> None:
     """Check everything the analysis reads before any draw or simulation: the distribution is
     known, every tolerance is a part kind's fraction in [0, 1), the deck is ``model``'s
     (:func:`.manifest.check_matches`) and there is at least one signal, each able to drive
@@ -44,6 +71,10 @@ def check_inputs(model: Model, compiled: CompiledDeck, signals: list[Signal], to
         if kind not in KINDS or isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
             raise UsageError(f"expected a fraction in [0, 1) per part kind {', '.join(KINDS)}, got {kind}={value!r}",
                              Location(parameter="tolerances"))
+    for name, value in (part_tolerances or {}).items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+            raise UsageError(f"expected a fraction in [0, 1) for part {name}, got {value!r}",
+                             Location(parameter="part_tolerances"))
     check_matches(compiled, model)
     if not signals:
         raise SignalError("no signals to analyse", Location(parameter="signals"))
@@ -78,6 +109,7 @@ class ToleranceReport:
     reference_accuracy: float | None
     sensitivity: list[dict]
     spot_checks: list[dict] = field(default_factory=list)
+    part_tolerances: dict[str, float] | None = None  # designator → fraction, when given per part
 
     @staticmethod
     def band(x: np.ndarray) -> dict[str, float]:
@@ -89,7 +121,8 @@ class ToleranceReport:
                 "agreement": self.band(self.agreement),
                 "accuracy": self.band(self.accuracy) if self.accuracy is not None else None,
                 "reference_accuracy": self.reference_accuracy, "sensitivity": self.sensitivity,
-                "spot_checks": self.spot_checks}
+                "spot_checks": self.spot_checks} | (
+            {"part_tolerances": self.part_tolerances} if self.part_tolerances is not None else {})
 
 
 def labels_for(model: Model, signals: list[Signal]) -> np.ndarray | None:
@@ -101,20 +134,24 @@ def labels_for(model: Model, signals: list[Signal]) -> np.ndarray | None:
 
 def analyse(model: Model, compiled: CompiledDeck, signals: list[Signal], tolerances: dict[str, float], *,
             runs: int = 500, seed: int = 0, distribution: str = "uniform", spot_checks: int = 3,
-            spot_signals: int = 4, workers: int | None = None, progress=None, executor=None) -> ToleranceReport:
+            spot_signals: int = 4, workers: int | None = None, progress=None, executor=None,
+            part_tolerances: dict[str, float] | None = None) -> ToleranceReport:
     """Monte Carlo + sensitivity + ngspice spot checks. ``progress(n)`` is told of finished draws.
     The draws and the spot checks' ngspice runs go to ``executor`` (default: ``workers`` local
-    processes; see :mod:`r2nn_compiler.executor`). Raises what :func:`check_inputs` raises
+    processes; see :mod:`r2nn_compiler.executor`). ``part_tolerances`` (designator → fraction)
+    override ``tolerances`` (per kind) part by part. Raises what :func:`check_inputs` raises
     before any of it."""
-    check_inputs(model, compiled, signals, tolerances, distribution=distribution)
+    check_inputs(model, compiled, signals, tolerances, distribution=distribution, part_tolerances=part_tolerances)
     cut = linear_circuit(compiled) if decision_ports(compiled.manifest) else CircuitUnderTest.from_compiled(compiled)
     nominal = {c.name: c.value for c in cut.graph.components if c.kind in KINDS}
+    own = {name: (part_tolerances or {}).get(name, tolerances.get(cut.graph.component(name).kind, 0.0))
+           for name in nominal}
     rng = np.random.default_rng(seed)
 
     def draw() -> dict[str, float]:
         values = {}
         for name, value in nominal.items():
-            tol = tolerances.get(cut.graph.component(name).kind, 0.0)
+            tol = own[name]
             delta = rng.uniform(-tol, tol) if distribution == "uniform" else rng.normal(0.0, tol / 3)
             values[name] = value * (1.0 + delta)
         return values
@@ -136,23 +173,25 @@ def analyse(model: Model, compiled: CompiledDeck, signals: list[Signal], toleran
     agreement = np.mean(decisions[1:] == ref_class[None, :], axis=1)
     accuracy = np.mean(decisions[1:] == labels[None, :], axis=1) if labels is not None else None
 
-    sensitivity = _sensitivity(cut, model, signals, nominal, tolerances, feats[0], ref_class)
+    sensitivity = _sensitivity(cut, model, signals, nominal, own, feats[0], ref_class)
     checks = _spot_checks(cut, model, compiled, signals[:spot_signals], draws[:spot_checks],
                           [decisions[1 + k][:spot_signals] for k in range(min(spot_checks, runs))], executor)
     return ToleranceReport(runs, tolerances, distribution, agreement, accuracy,
                            float(np.mean(decisions[0] == ref_class)),
-                           float(np.mean(ref_class == labels)) if labels is not None else None, sensitivity, checks)
+                           float(np.mean(ref_class == labels)) if labels is not None else None, sensitivity, checks,
+                           part_tolerances)
 
 
-def _sensitivity(cut, model, signals, nominal, tolerances, base_feats, ref_class, top: int = 10) -> list[dict]:
+def _sensitivity(cut, model, signals, nominal, own, base_feats, ref_class, top: int = 10) -> list[dict]:
     """Rank parts by the largest relative feature change a ±tolerance shift of that part alone
-    causes (mean over signals), with the decisions it flips. A linear layer's decision values
-    are scores (of any sign, compared by difference): their change is absolute, in score units."""
+    (``own``: designator → its tolerance) causes (mean over signals), with the decisions it
+    flips. A linear layer's decision values are scores (of any sign, compared by difference):
+    their change is absolute, in score units."""
     scale = 1.0 if model.readout.is_linear else np.maximum(np.abs(base_feats), 1e-300)
     rows = []
     for name, value in nominal.items():
         comp = cut.graph.component(name)
-        tol = tolerances.get(comp.kind, 0.0)
+        tol = own[name]
         if tol == 0:
             continue
         worst, flips = 0.0, 0

@@ -1,10 +1,13 @@
 """A resonator's own elements as a quadratic (:class:`Tank`), found in a mapped graph by their
-annotations; the model's band. Shared by ``scale``, ``parasitics`` and ``realise_inductors``."""
+annotations; the values restoring its f0 and Q with losses; the model's band. Shared by
+``scale``, ``parasitics``, ``quantise`` and ``realise_inductors``."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+from numpy.polynomial import polynomial as P
 
 from ...circuit import CircuitGraph, Component
 from ...errors import CompileError
@@ -90,6 +93,31 @@ def resonator_tanks(model: Model, graph: CircuitGraph) -> list[Tank]:
         tanks.append(Tank(r.name, parallel, inductor, capacitor, parts.get("damping"),
                           losses.get(inductor.name, 0.0), losses.get(capacitor.name, 0.0)))
     return tanks
+
+
+def restoring_values(tank: Tank, f0_hz: float, q: float, time_scale: float) -> tuple[float, float] | None:
+    """(damping parameter d, capacitance in F) giving ``tank``, losses included, the natural
+    frequency ``f0_hz`` (model Hz) and quality factor ``q`` (infinite: undamped) exactly; the
+    capacitance is unchanged for a series loop. None when no real solution exists."""
+    w0 = 2 * math.pi * f0_hz / time_scale
+    L, C = tank.inductor.value, tank.capacitor.value
+    rl, rc = tank.inductor_loss_ohm, tank.capacitor_loss_ohm
+    if not tank.parallel:
+        return 1.0 / (w0 * q * C) - rl - rc, C
+    k = 1.0 / (w0 * w0 * L)
+    p1, p2 = [1.0, rl], [1.0, rc]  # ascending powers of G
+    bracket = P.polyadd(P.polyadd(P.polymul(p1, [(rl + rc) * k]), P.polymul([0.0, L], p2)),
+                        P.polymul([0.0, rc * rl * k], p1))
+    equation = P.polytrim(P.polysub(bracket, P.polymul(P.polymul(p1, p2), [1.0 / (w0 * q)])), 0.0)
+    real = [float(r.real) for r in P.polyroots(equation) if abs(r.imag) <= 1e-9 * abs(r)]
+    admissible = [g for g in real if P.polyval(g, p1) > 0 and P.polyval(g, p2) > 0]
+    if not admissible:
+        return None
+    g_now = tank.damping_parameter()
+    g = min(admissible, key=lambda x: abs(x - g_now))
+    # One Newton step polishes the companion-matrix root to full precision.
+    g -= P.polyval(g, equation) / P.polyval(g, P.polyder(equation))
+    return g, P.polyval(g, p1) * k / P.polyval(g, p2)
 
 
 def relative_change(value: float, reference: float) -> float:
