@@ -149,7 +149,7 @@ def load_signals(model: Model, paths: list[str | Path], rate_hz: float | None = 
 def check_compile_inputs(model: Model, outdir: str | Path, options: CompileOptions) -> None:
     """Raise CompileError before any pass runs: ``outdir`` is a file, a calibration signal cannot
     drive ``model`` (naming the signal's file), or ``--readout analog`` on a linear readout
-    layer (not built yet; the pass would say so too, after the slower ones)."""
+    layer (not built yet; the pass would say so too, after the slower ones), or an unknown ``drive``."""
     if Path(outdir).exists() and not Path(outdir).is_dir():
         raise CompileError(f"output {outdir} exists and is not a directory", str(outdir))
     for signal in options.calibration_signals:
@@ -159,6 +159,8 @@ def check_compile_inputs(model: Model, outdir: str | Path, options: CompileOptio
             raise CompileError(f"{err.message} (a calibration signal)", err.where) from None
     if model.readout.is_linear and options.readout == "analog":
         raise refuse_parts_level()
+    if options.drive not in (None, "parts", "ideal"):
+        raise CompileError(f"drive must be 'parts' or 'ideal', not {options.drive!r}", Location(parameter="drive"))
 
 
 def _run_passes(model: Model, options: CompileOptions, flow: list[str]) -> CompileContext:

@@ -141,3 +141,31 @@ def test_inverted_port_must_be_a_port(tmp_path, toy_path):
     (tmp_path / "o" / "manifest.json").write_text(json.dumps(m))
     with pytest.raises(VerificationError, match=r"inputs\[0\]\.inverted_port"):
         read_compiled(tmp_path / "o")
+
+
+def test_default_drive_falls_back_to_ideal_without_damping(tmp_path):
+    """The same model with --readout analog alone (drive left to its default): the drives stay
+    ideal and the pass says why, rather than refusing a flag the user never gave."""
+    src = tmp_path / "m.r2nn"
+    src.write_text("model m {\n resonator a (m = 1m, k = 394.8);\n resonator b (f0 = 1.2 kHz, q = 10, m = 1m);\n"
+                   " couple a -- b damper (c = 5m);\n input u -> a (1.0);\n output x = a;\n output y = b;\n"
+                   " readout rms from 0 s to 20 ms;\n}\n")
+    result = CliRunner().invoke(main, ["compile", str(src), "-o", str(tmp_path / "o"), "--readout", "analog"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    entry = next(e for e in manifest["log"] if e["pass"] == "realise_drive")
+    assert not entry["changed"] and "drives stay ideal" in entry["summary"]
+    assert manifest["component_counts"].get("G", 0) > 0
+
+
+def test_unknown_drive_is_refused_before_compiling(tmp_path, toy_path):
+    from r2nn_compiler.errors import CompileError
+    with pytest.raises(CompileError, match="drive must be 'parts' or 'ideal'"):
+        compile_model(load_model(toy_path), tmp_path / "o", options=CompileOptions(drive="part"))
+
+
+def test_realise_drive_must_run_before_the_readout_and_the_checks():
+    from r2nn_compiler.passes import REGISTRY
+    for name in ("break_dc_loops", "readout_analog", "calibrate_outputs", "check_reference", "robust_parts",
+                 "part_sensitivity"):
+        assert "realise_drive" in REGISTRY[name].after, name

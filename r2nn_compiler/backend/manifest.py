@@ -33,7 +33,7 @@ the host drives (the testbench from this list); their energy is a nanopower time
 :func:`_readout_circuit`).
 
 ``part_sensitivity`` (written when the ``part_sensitivity`` pass ran: a flow with bought parts):
-``metric``, ``grid_points`` and ``parts``, one entry per R, L, C bought, largest first:
+``metric``, ``grid`` and ``parts``, one entry per R, L, C bought, largest first:
 {designator, kind, value, series, tolerance, per_unit, across_tolerance, output, dominant}
 (meanings: :mod:`r2nn_compiler.passes.part_sensitivity`).
 """

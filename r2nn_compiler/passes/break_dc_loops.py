@@ -54,7 +54,7 @@ class _UnionFind:
 @register
 class BreakDcLoops(Pass):
     name = "break_dc_loops"
-    after = MAPPING + ("realise_negative", "quantise", "realise_inductors")
+    after = MAPPING + ("realise_negative", "quantise", "realise_inductors", "realise_drive")
 
     def match(self, ctx: CompileContext) -> bool:
         return ctx.graph is not None

@@ -194,7 +194,7 @@ class FeatureGains:
 @register
 class CalibrateOutputs(Pass):
     name = "calibrate_outputs"
-    after = MAPPING + ("scale", "realise_negative", "parasitics", "quantise", "realise_inductors",
+    after = MAPPING + ("scale", "realise_negative", "parasitics", "quantise", "realise_inductors", "realise_drive",
                        "break_dc_loops", "readout_analog")
 
     def match(self, ctx: CompileContext) -> bool:

@@ -25,7 +25,7 @@ from .common.response import circuit_response, reference_response, relative_erro
 @register
 class CheckReference(Pass):
     name = "check_reference"
-    after = MAPPING + ("scale", "realise_negative", "parasitics", "quantise", "realise_inductors",
+    after = MAPPING + ("scale", "realise_negative", "parasitics", "quantise", "realise_inductors", "realise_drive",
                        "break_dc_loops", "readout_analog", "calibrate_outputs")
 
     def match(self, ctx: CompileContext) -> bool:

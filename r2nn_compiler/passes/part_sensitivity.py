@@ -26,7 +26,7 @@ from .common.sensitivity import POLE_REACH, SENSITIVITY_POINTS, bought_parts, se
 @register
 class PartSensitivityPass(Pass):
     name = "part_sensitivity"
-    after = MAPPING + ("scale", "realise_negative", "parasitics", "quantise", "realise_inductors",
+    after = MAPPING + ("scale", "realise_negative", "parasitics", "quantise", "realise_inductors", "realise_drive",
                        "break_dc_loops", "readout_analog", "calibrate_outputs", "robust_parts")
 
     def match(self, ctx: CompileContext) -> bool:
@@ -37,7 +37,7 @@ class PartSensitivityPass(Pass):
         dominant = [r for r in rows if r.dominant]
         top = rows[0]
         summary = (f"{len(rows)} parts: largest output RMS change across tolerance {top.across_tolerance:.2%} "
-                   f"({top.designator}, {top.kind} ±{top.tolerance:.0%}, output {top.output}); "
+                   f"({top.designator}, {top.kind} ±{100 * top.tolerance:.3g}%, output {top.output}); "
                    f"{len(dominant)} part(s) hold half the variance: "
                    f"{', '.join(r.designator for r in dominant[:8])}{' …' if len(dominant) > 8 else ''}")
         return PassResult(False, summary, {

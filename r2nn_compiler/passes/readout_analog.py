@@ -88,7 +88,7 @@ CLAMP_DROP_V = 0.65
 @register
 class ReadoutAnalog(Pass):
     name = "readout_analog"
-    after = MAPPING + ("scale", "realise_negative", "parasitics", "quantise", "realise_inductors")
+    after = MAPPING + ("scale", "realise_negative", "parasitics", "quantise", "realise_inductors", "realise_drive")
 
     def match(self, ctx: CompileContext) -> bool:
         return ctx.graph is not None and ctx.options.readout != "none"

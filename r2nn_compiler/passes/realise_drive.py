@@ -71,6 +71,11 @@ class RealiseDrive(Pass):
             return PassResult(False, "no drive sources to realise")
         loading = _loading(drives)
         dampings = {net: _damping_of(graph, net) for net in loading}
+        bare = [net for net, d in dampings.items() if d is None]
+        if bare and ctx.options.drive is None and not ctx.options.exact:
+            return PassResult(False, f"drives stay ideal: resonator {_element_at(graph, bare[0])} has no positive "
+                                     "damping to absorb drive resistors (the default --drive parts of --readout "
+                                     "analog does not apply)")
         alpha = _common_factor(ctx, loading, dampings)
         inverted = _inverted_ports(ctx, drives)
         resistors = [_drive_resistor(ctx, g, alpha, inverted) for g in drives]

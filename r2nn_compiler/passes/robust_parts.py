@@ -38,7 +38,7 @@ LOOSE_TOLERANCE = "loose_tolerance"
 @register
 class RobustParts(Pass):
     name = "robust_parts"
-    after = MAPPING + ("scale", "realise_negative", "parasitics", "quantise", "realise_inductors",
+    after = MAPPING + ("scale", "realise_negative", "parasitics", "quantise", "realise_inductors", "realise_drive",
                        "break_dc_loops", "readout_analog", "calibrate_outputs")
 
     def match(self, ctx: CompileContext) -> bool:

@@ -104,7 +104,7 @@ def sensitivity_grid(ctx: CompileContext) -> tuple[np.ndarray, np.ndarray]:
     resolved within ±POLE_REACH (half the loosest inductor tolerance moves f0 that far)."""
     band = default_grid(ctx.model, 2) / ctx.time_scale
     poles = mna_matrices(ctx.graph, [p.net for p in ctx.inputs]).poles()
-    poles = poles[np.argsort(poles.real / np.maximum(np.abs(poles), 1e-300))]  # sharpest first
+    poles = poles[np.argsort(-poles.real / np.maximum(np.abs(poles), 1e-300))]  # sharpest (least ζ) first
     return resolving_grid(float(band[0]), float(band[-1]), poles, SENSITIVITY_POINTS, POLE_REACH, MAX_FREQUENCIES)
 
 
