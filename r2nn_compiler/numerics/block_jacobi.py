@@ -69,16 +69,19 @@ class BlockJacobi:
 
     def columns(self, keep: np.ndarray) -> "BlockJacobi":
         """The same preconditioner for the frequencies ``keep`` (indices into the chunk) only."""
-        sub = object.__new__(BlockJacobi)
+        sub = object.__new__(type(self))
         sub.blocks = self.blocks
         sub.inverses = [inv[..., keep] for inv in self.inverses]
         return sub
 
     def apply(self, v: np.ndarray) -> np.ndarray:
-        """P⁻¹ v for v (unknowns × frequencies)."""
+        """P⁻¹ v for v (unknowns × frequencies); 1 × 1 blocks as one elementwise product."""
         out = np.empty_like(v)
         for idx, inv in zip(self.blocks, self.inverses):
-            out[idx] = np.einsum("bijf,bjf->bif", inv, v[idx])
+            if idx.shape[1] == 1:
+                out[idx[:, 0]] = inv[:, 0, 0] * v[idx[:, 0]]
+            else:
+                out[idx] = np.einsum("bijf,bjf->bif", inv, v[idx])
         return out
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse
 
-from .block_jacobi import _inverse
+from .block_jacobi import BlockJacobi, _inverse
 from .condensed import Condensed, times
 
 
@@ -85,10 +85,10 @@ class ExplicitBatch:
         return (self.matrix @ np.ascontiguousarray(x.T).ravel()).reshape(F, n).T
 
 
-class ExplicitBlockJacobi:
+class ExplicitBlockJacobi(BlockJacobi):
     """The block-Jacobi preconditioner of :class:`.block_jacobi.BlockJacobi` (the same blocks
     and exact inverses), its blocks read off an :class:`ExplicitBatch`. Raises
-    numpy.linalg.LinAlgError when a block is singular."""
+    numpy.linalg.LinAlgError when a block is singular. ``columns`` and ``apply`` are the base's."""
 
     def __init__(self, batch: ExplicitBatch, blocks: list[np.ndarray]) -> None:
         self.blocks = blocks
@@ -99,20 +99,3 @@ class ExplicitBlockJacobi:
             at = p.position(np.repeat(idx, k, axis=1), np.tile(idx, (1, k)))  # blocks × k²
             values = np.where((at >= 0)[..., None], batch.data[np.maximum(at, 0)], 0.0)
             self.inverses.append(_inverse(values.reshape(idx.shape[0], k, k, -1)))
-
-    def columns(self, keep: np.ndarray) -> "ExplicitBlockJacobi":
-        """The same preconditioner for the frequencies ``keep`` (indices into the batch) only."""
-        sub = object.__new__(ExplicitBlockJacobi)
-        sub.blocks = self.blocks
-        sub.inverses = [inv[..., keep] for inv in self.inverses]
-        return sub
-
-    def apply(self, v: np.ndarray) -> np.ndarray:
-        """P⁻¹ v for v (kept unknowns × frequencies)."""
-        out = np.empty_like(v)
-        for idx, inv in zip(self.blocks, self.inverses):
-            if idx.shape[1] == 1:
-                out[idx[:, 0]] = inv[:, 0, 0] * v[idx[:, 0]]
-            else:
-                out[idx] = np.einsum("bijf,bjf->bif", inv, v[idx])
-        return out

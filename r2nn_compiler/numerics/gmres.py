@@ -7,10 +7,10 @@ import numpy as np
 
 from .block_jacobi import BlockJacobi
 from .condensed import Condensed
-from .explicit import ExplicitBatch, ExplicitBlockJacobi
+from .explicit import ExplicitBatch
 
 
-def gmres_cycle(system: Condensed | ExplicitBatch, b: np.ndarray, x0: np.ndarray, s: np.ndarray, sub: BlockJacobi | ExplicitBlockJacobi,
+def gmres_cycle(system: Condensed | ExplicitBatch, b: np.ndarray, x0: np.ndarray, s: np.ndarray, sub: BlockJacobi,
                 weights: np.ndarray, basis: int, backward_error: float) -> np.ndarray:
     """One GMRES(``basis``) cycle on W·S(s_f)·x = W·b from x0 (kept unknowns × frequencies),
     every frequency on its own but all in step, right-preconditioned by P⁻¹·W⁻¹ (``sub``: P
