@@ -3,6 +3,7 @@ outputs' band RMS as the pass predicts, and the BOM says so."""
 
 import csv
 import io
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from r2nn_compiler.circuit import mna_matrices
 from r2nn_compiler.compiler import load_model
 from r2nn_compiler.passes import HARDWARE_FLOW, CompileContext, CompileOptions, run_flow
 from r2nn_compiler.passes.common.sensitivity import bought_parts, sensitivity_grid
-from r2nn_compiler.passes.robust_parts import LOOSE_TOLERANCE
+from r2nn_compiler.passes.robust_parts import LOOSE_TOLERANCE, worth_tightening
 from r2nn_compiler.backend.bom import bom_csv
 
 from .conftest import TOY
@@ -81,3 +82,16 @@ def test_off_when_asked_and_values_never_change():
     robust = run_flow(CompileContext(load_model(TOY), CompileOptions()), HARDWARE_FLOW)
     assert "robust_parts" not in [e.name for e in loose.log]
     assert [(c.name, c.value) for c in loose.graph.components] == [(c.name, c.value) for c in robust.graph.components]
+
+
+
+def test_dominant_parts_are_chosen_among_those_a_tighter_class_exists_for():
+    # L1 holds most of the variance but has no tighter class: the capacitors that dominate the
+    # rest are bought tighter instead of nothing.
+    part = lambda name, kind, tol: SimpleNamespace(name=name, kind=kind, part=SimpleNamespace(tolerance=tol))
+    parts = [part("L1", "L", 0.10), part("C1", "C", 0.05), part("C2", "C", 0.05), part("R1", "R", 0.01)]
+    spread = np.array([0.30, 0.07, 0.07, 0.05])
+    tight = {"R": 0.001, "C": 0.01, "L": 0.10}
+    assert worth_tightening(parts, spread, tight) == [1, 2]  # R1 at 0.05 is eligible but not needed
+    assert worth_tightening(parts, spread, {**tight, "L": 0.02}) == [0]
+    assert worth_tightening(parts, spread * 0.1, tight) == []  # below ROBUST_ABOVE
