@@ -26,13 +26,14 @@ MAX_EXPONENT = 600.0
 SUBSTEP_FRACTION = 0.1
 
 
-def substeps_per_interval(dt: float, omega_max: float, clip_over_nvt: float, cap: int = 1024) -> int:
+def substeps_per_interval(dt: float, omega_max: float, clip_over_nvt: float, cap: int = 1024,
+                          fraction: float = SUBSTEP_FRACTION) -> int:
     """Sub-steps M (a power of two, 4..``cap``) per sample interval ``dt`` (s) so that a tap of
     angular frequency up to ``omega_max`` (rad/s) driven up to x = ``clip_over_nvt`` has
-    h = dt/M ≤ SUBSTEP_FRACTION · σ, σ = 1/(ω √x) the width of e^{x}'s peaks (Simpson's
-    relative error then ≈ (h/σ)⁴/1000 ≤ 1e-7)."""
+    h = dt/M ≤ ``fraction`` · σ, σ = 1/(ω √x) the width of e^{x}'s peaks (Simpson's
+    relative error then ≈ (h/σ)⁴/1000: ≤ 1e-7 at the default fraction 0.1)."""
     sigma = 1.0 / (max(omega_max, 1e-300) * math.sqrt(max(clip_over_nvt, 1.0)))
-    need = dt / (SUBSTEP_FRACTION * sigma)
+    need = dt / (fraction * sigma)
     m = 4
     while m < need and m < cap:
         m *= 2

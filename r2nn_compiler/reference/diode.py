@@ -26,6 +26,8 @@ Units: model seconds and model units in, volts out.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.interpolate
@@ -68,11 +70,26 @@ def _grid(dt: float, k0: int, k1: int, m_sub: int, bounds: np.ndarray) -> tuple[
     return times, np.array(index, dtype=np.int64), inserted
 
 
-def readings_on_grid(model: Model, t: np.ndarray, y: np.ndarray, dy: np.ndarray, bound_index: np.ndarray) -> np.ndarray:
-    """ψ (signals × features, V) from the read nodes' values ``y`` and slopes ``dy`` (signals ×
-    read nodes × n; model units, per model second) at nodes ``t`` (n; model s) that hold the
-    segment boundaries at ``bound_index``."""
+@dataclass(frozen=True, eq=False)  # holds arrays
+class TapGrid:
+    """The read nodes' values ``y`` and slopes ``dy`` (signals × read nodes × n; model units and
+    model units per model second) at nodes ``t`` (n; model s, increasing) that hold the segment
+    boundaries at ``bound_index`` (K + 1): what :func:`readings_on_grid` integrates."""
+
+    t: np.ndarray
+    y: np.ndarray
+    dy: np.ndarray
+    bound_index: np.ndarray
+
+    def window(self) -> np.ndarray:
+        """The values from the window's start to its stop (signals × read nodes × nodes)."""
+        return self.y[..., self.bound_index[0] : self.bound_index[-1] + 1]
+
+
+def readings_on_grid(model: Model, grid: TapGrid) -> np.ndarray:
+    """ψ (signals × features, V) of ``model``'s layer (its law and gains) on ``grid``."""
     law, ro = model.readout.law, model.readout
+    t, y, dy, bound_index = grid.t, grid.y, grid.dy, grid.bound_index
     node, segment, gain = _taps(model)
     out = np.empty((y.shape[0], node.size))
     for f, (i, k, g) in enumerate(zip(node, segment, gain)):
@@ -120,24 +137,33 @@ def system_readings(model: Model, system: StateSpace, u: np.ndarray, sample_rate
     system seconds per model second, ``out_gain`` system units per model unit) driven by ``u``
     (signals × inputs × samples, linear between samples), exactly up to the quadrature (module
     docstring). The caller checks that ``u`` reaches the window's end."""
+    grids = system_grids(model, system, u, sample_rate_hz, time_scale, out_gain)
+    return np.concatenate([readings_on_grid(model, grid) for grid in grids])
+
+
+def system_grids(model: Model, system: StateSpace, u: np.ndarray, sample_rate_hz: float,
+                 time_scale: float = 1.0, out_gain: np.ndarray | float = 1.0,
+                 fraction: float = diode_law.SUBSTEP_FRACTION) -> Iterator[TapGrid]:
+    """The exact :class:`TapGrid` of :func:`system_readings` (same arguments), a chunk of signals
+    at a time (memory: :data:`GRID_MEMORY_BYTES`); the grid depends on the law's clip/nvt only.
+    ``fraction``: the sub-step over σ (:func:`diode_law.substeps_per_interval`; larger is coarser
+    and faster: 0.4 gives ≈ 3e-5 relative)."""
     u = np.asarray(u, dtype=float)
     law, dt = model.readout.law, time_scale / sample_rate_hz
     bounds = segment_bounds(model.readout.boundaries) * time_scale
     k0, k1 = window_intervals(u.shape[-1], dt, float(bounds[0]), float(bounds[-1]))
     eig = np.linalg.eigvals(system.A) if system.n_states else np.zeros(1)
     m_sub = diode_law.substeps_per_interval(dt, float(np.max(np.abs(eig.imag))) or float(np.max(np.abs(eig))),
-                                            law.clip / law.nvt)
+                                            law.clip / law.nvt, fraction=fraction)
     t, bound_index, inserted = _grid(dt, k0, k1, m_sub, bounds)
     rows, slopes = _row_maps(system, dt, m_sub, tuple(a for _, _, a in inserted))
     gain = np.broadcast_to(np.asarray(out_gain, dtype=float), (system.n_outputs,))[None, :, None]
     per_signal = 16 * system.n_outputs * t.size
     chunk = max(1, int(GRID_MEMORY_BYTES // per_signal))
-    out = []
     for s in range(0, u.shape[0], chunk):
         z = _interval_states(system, u[s : s + chunk, :, : k1 + 1], k0, k1, dt)
         y, dy = (_nodes(r, z, m_sub, k0, inserted) for r in (rows, slopes))
-        out.append(readings_on_grid(model, t / time_scale, y / gain, dy * time_scale / gain, bound_index))
-    return np.concatenate(out)
+        yield TapGrid(t / time_scale, y / gain, dy * time_scale / gain, bound_index)
 
 
 def _interval_states(system: StateSpace, u: np.ndarray, k0: int, k1: int, dt: float) -> np.ndarray:
@@ -175,5 +201,4 @@ def trace_readings(model: Model, outputs: np.ndarray, sample_rate_hz: float) -> 
     m_sub = diode_law.substeps_per_interval(dt, math.pi * sample_rate_hz, law.clip / law.nvt)
     t, bound_index, _ = _grid(dt, k0, k1, m_sub, bounds)
     spline = scipy.interpolate.CubicSpline(np.arange(flat.shape[-1]) * dt, flat, axis=-1)
-    y, dy = spline(t), spline(t, 1)
-    return readings_on_grid(model, t, y, dy, bound_index).reshape(*lead, -1)
+    return readings_on_grid(model, TapGrid(t, spline(t), spline(t, 1), bound_index)).reshape(*lead, -1)
