@@ -5,8 +5,12 @@ text readers, one positioned line for every mistake, layers without a law unchan
 import copy
 import json
 
+import dataclasses
+
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from r2nn_compiler.cli import main
 from r2nn_compiler.model import (
@@ -14,6 +18,7 @@ from r2nn_compiler.model import (
     Feature,
     model_from_json_dict,
     model_from_json_text,
+    model_problems,
     model_to_json,
     model_to_json_dict,
     model_to_text,
@@ -21,6 +26,7 @@ from r2nn_compiler.model import (
 )
 from r2nn_compiler.model.parser import _Builder, _FastReader, _parser
 
+from .strategies import linear_readouts, models
 from .test_readout_layer_format import LAYER, LAYER_JSON, _tree_shape
 
 LAW_LINE = "        law diode (nvt = 47.5 mV, rate = 12.2 Hz, clip = 1.6 V, hold = 7.8 s);\n"
@@ -165,3 +171,25 @@ def test_a_law_on_an_rms_readout_is_refused():
     doc["outputs"] = [{"class": "x", "node": "a"}]
     with pytest.raises(Exception, match="readout.law: only a linear readout has law"):
         model_from_json_dict(doc, "m.json")
+
+
+@settings(max_examples=60, deadline=None)
+@given(models(), st.data())
+def test_round_trip_property_with_a_law(model, data):
+    start = data.draw(st.floats(0, 1))
+    layer = data.draw(linear_readouts(model.resonator_names, start, start + data.draw(st.floats(1e-6, 10))))
+    nvt = data.draw(st.floats(1e-3, 1.0))
+    law = DiodeLaw(nvt, data.draw(st.floats(1e-3, 1e4)), nvt * data.draw(st.floats(0.01, 500)),
+                   data.draw(st.none() | st.floats(1e-3, 1e3)))
+    features = tuple(dataclasses.replace(f, gain=data.draw(st.floats(1e-3, 1e3) | st.just(1.0)))
+                     for f in layer.features)
+    floor = data.draw(st.just(0.0) | st.floats(1e-9, 1.0))
+    layer = dataclasses.replace(layer, law=law, features=features, floor=floor)
+    model = type(model)(model.name, model.resonators, model.couplings, model.inputs, (), layer,
+                        analogy=model.analogy, band=model.band)
+    assert model_problems(model) == []
+    via_text = parse_model_text(model_to_text(model))
+    assert via_text == model
+    via_json = model_from_json_text(model_to_json(via_text))
+    assert via_json == model
+    assert model_to_text(via_json) == model_to_text(model)
