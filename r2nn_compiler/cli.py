@@ -148,6 +148,9 @@ def _readout_summary(model) -> dict:
             "reads": {node: sum(f.node == node for f in ro.features) for node in model.read_nodes},
             "classes": [{"class": c.cls, "bias": c.bias, "n_weights": len(c.weights)} for c in ro.classes],
         })
+        if ro.law is not None:
+            summary["law"] = {"kind": ro.law.kind, "nvt": ro.law.nvt, "rate": ro.law.rate, "clip": ro.law.clip,
+                              "hold": ro.law.hold}
     return summary
 
 
@@ -160,7 +163,9 @@ def _layer_lines(model) -> list[str]:
         cut = f"{lengths.size} equal segments of {lengths[0]:g} s"
     else:
         cut = f"{lengths.size} segment(s), boundaries " + ", ".join(f"{b:g}" for b in ro.boundaries) + " s"
-    lines = [f"layer: {len(ro.features)} features over {cut}, floor {ro.floor:.3g}",
+    law = (f"law diode (n·Vt {ro.law.nvt:.4g} V, k {ro.law.rate:.4g} 1/s, clip {ro.law.clip:.4g} V)"
+           if ro.law is not None else f"floor {ro.floor:.3g}")
+    lines = [f"layer: {len(ro.features)} features over {cut}, {law}",
              "reads " + ", ".join(f"{node} ({sum(f.node == node for f in ro.features)})" for node in model.read_nodes)]
     for c in ro.classes:
         largest = max(c.weights, key=lambda item: abs(item[1]), default=None)
@@ -276,7 +281,8 @@ def _print_layer(result, as_json: bool) -> None:
     cells: dict[str, list[list[str]]] = {node: [[] for _ in range(k)] for node in model.read_nodes}
     for f, v in zip(ro.features, phi):  # two features may read the same resonator and segment
         cells[f.node][f.segment].append(f"{v:.5g}")
-    click.echo(f"features ln(MS + {ro.floor:.3g}) by resonator and segment "
+    what = "readings ψ (V, law diode)" if ro.law is not None else f"ln(MS + {ro.floor:.3g})"
+    click.echo(f"features {what} by resonator and segment "
                f"({', '.join(f'{b:g}' for b in ro.boundaries)} s):")
     rows = [["resonator", *(f"seg {s}" for s in range(k))]]
     rows += [[node, *("; ".join(c) for c in row)] for node, row in cells.items()]

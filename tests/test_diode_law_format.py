@@ -193,3 +193,21 @@ def test_round_trip_property_with_a_law(model, data):
     via_json = model_from_json_text(model_to_json(via_text))
     assert via_json == model
     assert model_to_text(via_json) == model_to_text(model)
+
+
+def test_check_and_simulate_show_the_law(tmp_path):
+    import numpy as np
+
+    src = tmp_path / "d.r2nn"
+    src.write_text(DIODE)
+    runner = CliRunner()
+    result = runner.invoke(main, ["check", str(src)])
+    assert result.exit_code == 0 and "law diode (n·Vt 0.0475 V, k 12.2 1/s, clip 1.6 V)" in result.output
+    result = runner.invoke(main, ["check", str(src), "--json"])
+    assert json.loads(result.output)["readout"]["law"] == {"kind": "diode", "nvt": 0.0475, "rate": 12.2,
+                                                           "clip": 1.6, "hold": 7.8}
+    sig = tmp_path / "s.npy"
+    np.save(sig, np.random.default_rng(0).standard_normal(4801) * 0.05)
+    result = runner.invoke(main, ["simulate", str(src), str(sig), "--rate", "8000"])
+    assert result.exit_code == 0, result.output
+    assert "features readings ψ (V, law diode)" in result.output
