@@ -16,7 +16,8 @@ Simpson's relative error ≈ (h/σ)⁴/1000 ≤ 1e-7:
   interval, z_m = [x_m; u_m; u_{m+1} − u_m], through e^{Mτ} of the augmented matrix at every
   node offset τ (ω: the largest |Im λ| of the system);
 - :func:`trace_readings`, an estimate from sampled traces (what verify has of ngspice's run):
-  a not-a-knot cubic spline through the samples gives y and dy/dt (ω: the Nyquist rate π·fs).
+  a not-a-knot cubic spline through the samples gives y and dy/dt (ω: the model's largest
+  |Im λ|, at most the Nyquist rate π·fs).
   Its error is the spline's, amplified X times in the exponent: small for traces sampled well
   above the taps' band (docs/diode-law.md measures it).
 
@@ -38,6 +39,7 @@ from ..numerics import diode_law, memo
 from ..numerics.foh import simulate_foh
 from ..numerics.statespace import StateSpace
 from ..numerics.window import EDGE_TOLERANCE, segment_bounds, window_intervals
+from .statespace import state_space
 
 #: Bytes of fine-grid values (signals × outputs × nodes, float64, values and slopes) at once.
 GRID_MEMORY_BYTES = 96e6
@@ -190,15 +192,29 @@ def _nodes(rows: np.ndarray, z: np.ndarray, m_sub: int, k0: int, inserted: list)
 def trace_readings(model: Model, outputs: np.ndarray, sample_rate_hz: float) -> np.ndarray:
     """ψ (…, features, V) estimated from the read nodes' samples (…, read nodes, samples; model
     units, sample k at k/fs): a not-a-knot cubic spline through the samples gives the values and
-    slopes at the grid's nodes (module docstring). The caller checks that the samples reach the
-    window's end."""
+    slopes at the grid's nodes (module docstring; ω: the model's largest |Im λ|, at most the
+    Nyquist rate π·fs). Memory is bounded by :data:`GRID_MEMORY_BYTES` (signals in chunks). The
+    caller checks that the samples reach the window's end."""
     outputs = np.asarray(outputs, dtype=float)
     lead = outputs.shape[:-2]
     flat = outputs.reshape(-1, *outputs.shape[-2:])
     law, dt = model.readout.law, 1.0 / sample_rate_hz
     bounds = segment_bounds(model.readout.boundaries)
     k0, k1 = window_intervals(flat.shape[-1], dt, float(bounds[0]), float(bounds[-1]))
-    m_sub = diode_law.substeps_per_interval(dt, math.pi * sample_rate_hz, law.clip / law.nvt)
+    eig = reference_poles(model)
+    omega = min(math.pi * sample_rate_hz, float(np.max(np.abs(eig.imag))) or math.pi * sample_rate_hz)
+    m_sub = diode_law.substeps_per_interval(dt, omega, law.clip / law.nvt)
     t, bound_index, _ = _grid(dt, k0, k1, m_sub, bounds)
-    spline = scipy.interpolate.CubicSpline(np.arange(flat.shape[-1]) * dt, flat, axis=-1)
-    return readings_on_grid(model, TapGrid(t, spline(t), spline(t, 1), bound_index)).reshape(*lead, -1)
+    times = np.arange(flat.shape[-1]) * dt
+    chunk = max(1, int(GRID_MEMORY_BYTES // (16 * flat.shape[1] * t.size)))
+    out = []
+    for s in range(0, flat.shape[0], chunk):
+        spline = scipy.interpolate.CubicSpline(times, flat[s : s + chunk], axis=-1)
+        out.append(readings_on_grid(model, TapGrid(t, spline(t), spline(t, 1), bound_index)))
+    return np.concatenate(out).reshape(*lead, -1)
+
+
+def reference_poles(model: Model) -> np.ndarray:
+    """The model's poles (rad/s), cached (the trace estimate asks for every clip)."""
+    system = state_space(model)
+    return memo.cached("diode_poles", memo.system_key(system), lambda: np.linalg.eigvals(system.A))
