@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 APT_PACKAGES := ngspice libngspice0 libngspice0-dev espeak-ng flite
 
-.PHONY: setup system-deps demo test bench clean
+.PHONY: setup system-deps demo test bench clean micropower-model
 
 BACKPORTS := deb http://deb.debian.org/debian bookworm-backports main
 
@@ -48,6 +48,11 @@ bench: setup
 	$(BIN)/python bench/bench_compile.py
 	$(BIN)/python bench/bench_train.py
 	$(BIN)/python bench/fuzz.py
+
+# examples/tactile/micropower.r2nn: the shipped tactile network, its layer refitted to the
+# passive diode cell's law (docs/diode-law.md); ~5 min
+micropower-model: setup
+	$(BIN)/python examples/tactile/make_micropower.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
