@@ -89,3 +89,12 @@ def test_late_first_check_gives_the_dense_solution(monkeypatch, late):
     s = 2j * np.pi * np.geomspace(0.1, 10, 25)
     monkeypatch.setattr(shifted, "LATE_CHECK_FROM", late)
     np.testing.assert_allclose(shifted.solve_shifted(E, A, B, s), _dense(E, A, B, s), rtol=1e-10, atol=1e-12)
+
+
+def test_refine_leaves_a_guess_for_a_system_of_another_size_alone():
+    E, A, B = _network_with_driver(5)
+    s = 2j * np.pi * np.geomspace(0.1, 10, 5)
+    warm = shifted.WarmStart()
+    warm.matrices = (E[:-1, :-1], A[:-1, :-1], B[:-1])
+    guess = np.ones((3, 1, s.size), dtype=complex)
+    assert warm.refine(guess, None, (E, A, B), s) is guess

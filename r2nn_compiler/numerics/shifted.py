@@ -78,7 +78,7 @@ class WarmStart:
         """``guess`` (from :meth:`guess`) with the unknowns downstream of the rows in which
         ``matrices`` (E, A, B) differ from the stored ones re-solved exactly (``system``: the
         new system condensed); ``guess`` itself when the change reaches too far."""
-        if self.matrices is None:
+        if self.matrices is None or any(np.shape(a) != np.shape(b) for a, b in zip(self.matrices, matrices)):
             return guess
         rows = changed_rows(self.matrices, matrices)
         D = downstream(matrices[0], matrices[1], rows) if rows.size else None
