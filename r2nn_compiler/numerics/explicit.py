@@ -37,6 +37,18 @@ class ExplicitPattern:
             at = self.position(system.triples[:, 1], system.triples[:, 2])
             self.scatter = scipy.sparse.csr_array((np.ones(at.size), (at, np.arange(at.size))),
                                                   shape=(keys.size, at.size))
+            self._factors(system)
+
+    def _factors(self, system: Condensed) -> None:
+        """Each triple's two factors M_pg and M_gq/M_gg are shared by the triples of the same
+        (g, p) or (g, q): index them once per pair (``left``, ``right``: per triple, an index into
+        the pairs' coefficients), so ``values`` evaluates each factor once per pair, not per triple."""
+        g, p, q = system.triples.T
+        n = self.n
+        _, first, self.left = np.unique(g.astype(np.int64) * n + p, return_index=True, return_inverse=True)
+        self.e_left, self.a_left = system.e_pg[first], system.a_pg[first]
+        _, first, self.right = np.unique(g.astype(np.int64) * n + q, return_index=True, return_inverse=True)
+        self.e_right, self.a_right, self.g_right = system.e_gq[first], system.a_gq[first], g[first]
 
     def position(self, row: np.ndarray, col: np.ndarray) -> np.ndarray:
         """Index into the pattern of each (row, col); −1 where the entry is structurally zero."""
@@ -52,10 +64,11 @@ class ExplicitPattern:
         """S(s_f)'s entries on the pattern at every frequency (entries × frequencies)."""
         data = self.e[:, None] * s - self.a[:, None]
         if self.scatter is not None:
-            sy = self.system
-            term = sy.e_pg[:, None] * s - sy.a_pg[:, None]
-            term *= sy.e_gq[:, None] * s - sy.a_gq[:, None]
-            term *= (1.0 / sy.diagonal(s))[sy.triples[:, 0]]
+            left = self.e_left[:, None] * s - self.a_left[:, None]
+            right = self.e_right[:, None] * s - self.a_right[:, None]
+            right /= self.system.diagonal(s)[self.g_right]
+            term = left[self.left]
+            term *= right[self.right]
             data -= times(self.scatter, term)
         return data
 

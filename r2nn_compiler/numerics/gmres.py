@@ -34,16 +34,18 @@ def gmres_cycle(system: Condensed | ExplicitBatch, b: np.ndarray, x0: np.ndarray
     g = np.zeros((m + 1, F), dtype=complex)
     g[0] = beta
     V.append(r / np.where(beta > 0, beta, 1.0))
+    Vc = [V[0].conj()]  # each basis vector's conjugate, taken once (the same products as V[i].conj())
     steps = m
     for j in range(m):
         w = op(V[j])
         for i in range(j + 1):  # modified Gram–Schmidt, each frequency on its own
-            h = (V[i].conj() * w).sum(axis=0)
+            h = (Vc[i] * w).sum(axis=0)
             w -= h[None, :] * V[i]
             H[:, i, j] = h
         hn = np.linalg.norm(w, axis=0)
         H[:, j + 1, j] = hn
         V.append(w / np.where(hn > 0, hn, 1.0))
+        Vc.append(V[-1].conj())
         for i in range(j):  # earlier rotations on the new column
             hi, hi1 = H[:, i, j].copy(), H[:, i + 1, j].copy()
             H[:, i, j] = cs[i].conj() * hi + sn[i].conj() * hi1

@@ -13,6 +13,7 @@ import scipy.sparse.linalg
 
 from .block_jacobi import BlockJacobi, preconditioner_blocks
 from .condensed import Condensed, times
+from .downstream import changed_rows, downstream, downstream_guess
 from .explicit import ExplicitBatch, ExplicitBlockJacobi, ExplicitPattern
 from .gmres import gmres_cycle
 
@@ -41,24 +42,48 @@ SOLVE_MEMORY_BYTES = 128e6
 EXPLICIT_FROM = 200
 EXPLICIT_GONE_RATIO = 2.0
 
+#: From this many unknowns left after the elimination, a cold solve checks its first backward
+#: error after cycle FIRST_CHECK_CYCLE, not on the preconditioner's guess and after every
+#: cycle: on bench_compile's circuits (1024 resonators) no frequency ever passed earlier (the
+#: unweighted first cycle leaves small components at 1e-6–1e-3), and a check on the full
+#: system costs as much as ~3 GMRES steps. A frequency already accurate costs one step of the
+#: next cycle. Below, every cycle is checked, as every example deck was compiled.
+LATE_CHECK_FROM = 200
+FIRST_CHECK_CYCLE = 2
+
 
 class WarmStart:
     """Solutions of one :func:`solve_shifted` call kept as the starting guess of the next on
     the same frequencies, unknowns and inputs (a measurement repeated after a small change of
     the circuit, such as an output gain's trim): the guess only saves iterations, the result
     passes the same backward-error test. Holds the kept unknowns' solutions (kept × inputs ×
-    frequencies), written by each call."""
+    frequencies) and the system (E, A, B) they solve, written by each call. When the new system
+    differs only in rows that nothing upstream reads (:mod:`.downstream`), the guess is the
+    previous solution with those rows' unknowns re-solved exactly, so it usually passes the
+    backward-error test without a GMRES step."""
 
     def __init__(self) -> None:
         self.s: np.ndarray | None = None
         self.keep: np.ndarray | None = None
         self.x: np.ndarray | None = None
+        self.matrices: tuple | None = None
 
     def guess(self, s: np.ndarray, keep: np.ndarray, k: int) -> np.ndarray | None:
         """The stored solutions when they are for these frequencies, kept unknowns and inputs."""
         if self.x is None or self.x.shape[1] != k or not (np.array_equal(self.s, s) and np.array_equal(self.keep, keep)):
             return None
         return self.x
+
+    def refine(self, guess: np.ndarray, system: Condensed, matrices: tuple, s: np.ndarray) -> np.ndarray:
+        """``guess`` (from :meth:`guess`) with the unknowns downstream of the rows in which
+        ``matrices`` (E, A, B) differ from the stored ones re-solved exactly (``system``: the
+        new system condensed); ``guess`` itself when the change reaches too far."""
+        if self.matrices is None or any(np.shape(a) != np.shape(b) for a, b in zip(self.matrices, matrices)):
+            return guess
+        rows = changed_rows(self.matrices, matrices)
+        D = downstream(matrices[0], matrices[1], rows) if rows.size else None
+        better = None if D is None else downstream_guess(system, D, guess, s)
+        return guess if better is None else better
 
 
 def solve_shifted(E, A, B, s, C=None, warm: WarmStart | None = None) -> np.ndarray:
@@ -86,13 +111,15 @@ def solve_shifted(E, A, B, s, C=None, warm: WarmStart | None = None) -> np.ndarr
     samples = s[np.argsort(np.abs(s))[[0, s.size // 2, -1]]]
     system = Condensed((rows @ E).tocsr(), (rows @ A).tocsr(), rows @ B, samples)
     guess = None if warm is None else warm.guess(s, system.keep, k)
+    if guess is not None:
+        guess = warm.refine(guess, system, (E, A, B), s)
 
     def store(col: int, cols: slice, x: np.ndarray) -> None:
         out[:, col, cols] = x if C is None else C @ x
 
     solutions = _solve_all(system, s, samples, guess, store)
     if warm is not None:
-        warm.s, warm.keep, warm.x = s.copy(), system.keep, solutions
+        warm.s, warm.keep, warm.x, warm.matrices = s.copy(), system.keep, solutions, (E, A, B)
     return out
 
 
@@ -114,12 +141,25 @@ def _solve_all(system: Condensed, s: np.ndarray, samples: np.ndarray, guess: np.
     kept = np.empty((system.keep.size, k, s.size), dtype=complex)
     for start in range(0, s.size, chunk):
         cols = slice(start, start + chunk)
-        batch = None if pattern is None else ExplicitBatch(pattern, pattern.values(s[cols]))
+        batch = None if pattern is None else _LazyBatch(pattern, s[cols])
         for col in range(k):
             x = _solve_chunk(system, col, s[cols], blocks, batch, None if guess is None else guess[:, col, cols])
             kept[:, col, cols] = x[system.keep]
             store(col, cols, x)
     return kept
+
+
+class _LazyBatch:
+    """S formed at a chunk's frequencies (:class:`.explicit.ExplicitBatch`) on first use only:
+    a chunk whose guesses all pass the backward-error test never needs it."""
+
+    def __init__(self, pattern: ExplicitPattern, s: np.ndarray) -> None:
+        self.pattern, self.s, self.batch = pattern, s, None
+
+    def __call__(self) -> ExplicitBatch:
+        if self.batch is None:
+            self.batch = ExplicitBatch(self.pattern, self.pattern.values(self.s))
+        return self.batch
 
 
 def _backward_error(system: Condensed, b: np.ndarray, x: np.ndarray, s: np.ndarray) -> np.ndarray:
@@ -136,32 +176,40 @@ def _backward_error(system: Condensed, b: np.ndarray, x: np.ndarray, s: np.ndarr
 
 
 def _solve_chunk(system: Condensed, col: int, s: np.ndarray, blocks: list[np.ndarray],
-                 batch: ExplicitBatch | None = None, guess: np.ndarray | None = None) -> np.ndarray:
+                 batch: Callable[[], ExplicitBatch] | None = None, guess: np.ndarray | None = None) -> np.ndarray:
     """Full solutions x_f of (s_f E − A) x_f = B[:, col] for one chunk of frequencies (unknowns ×
-    frequencies): right-preconditioned GMRES on all of them together (on ``batch``, S formed
+    frequencies): right-preconditioned GMRES on all of them together (on ``batch()``, S formed
     at these frequencies, when given; from the kept solutions ``guess`` when given, else from
-    the preconditioner's), direct LU for the rest."""
+    the preconditioner's), direct LU for the rest. Guesses that pass the backward-error test
+    are taken before any preconditioner is built."""
     b = system.B[:, col]
     bk = system.Bk[:, col]
     F = s.size
-    try:
-        P = BlockJacobi(system, s, blocks) if batch is None else ExplicitBlockJacobi(batch, blocks)
-    except np.linalg.LinAlgError:  # a singular block: nothing to iterate with
-        P = None
     x = np.zeros((system.n, F), dtype=complex)
     todo = np.arange(F)
+    if guess is not None and not np.any(system.diagonal(s) == 0):
+        x[:] = system.expand(guess, s)
+        todo = todo[_backward_error(system, b, x, s) > SOLVE_BACKWARD_ERROR]
+        if todo.size == 0:
+            return x
+    try:
+        P = BlockJacobi(system, s, blocks) if batch is None else ExplicitBlockJacobi(batch(), blocks)
+    except np.linalg.LinAlgError:  # a singular block: nothing to iterate with
+        P = None
     if P is not None and not np.any(system.diagonal(s) == 0):
         xk = P.apply(np.repeat(bk[:, None].astype(complex), F, axis=1)) if guess is None else guess.copy()
+        first_check = FIRST_CHECK_CYCLE if guess is None and system.keep.size >= LATE_CHECK_FROM else int(guess is not None)
         for cycle in range(GMRES_CYCLES + 1):
-            x[:, todo] = system.expand(xk[:, todo], s[todo])
-            todo = todo[_backward_error(system, b, x[:, todo], s[todo]) > SOLVE_BACKWARD_ERROR]
-            if todo.size == 0 or cycle == GMRES_CYCLES:
-                break
+            if cycle >= first_check:
+                x[:, todo] = system.expand(xk[:, todo], s[todo])
+                todo = todo[_backward_error(system, b, x[:, todo], s[todo]) > SOLVE_BACKWARD_ERROR]
+                if todo.size == 0 or cycle == GMRES_CYCLES:
+                    break
             # The first cycle weighs rows alike (unless x is a guess); later ones each by its size in x.
             weighed = cycle or guess is not None
             size = system.size(xk[:, todo], bk, s[todo]) if weighed else np.ones((bk.size, todo.size))
             weights = 1.0 / (size + SOLVE_FLOOR * size.max(axis=0))
-            operator = system if batch is None else batch.columns(todo)
+            operator = system if batch is None else batch().columns(todo)
             xk[:, todo] += gmres_cycle(operator, bk, xk[:, todo], s[todo], P.columns(todo), weights,
                                        GMRES_BASIS, SOLVE_BACKWARD_ERROR)
     for f in todo:
