@@ -174,18 +174,15 @@ def _changed(moved, base) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def band_power(h: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Σ over inputs and frequencies of weight·|H|², per output: the band power (the RMS squared,
-    up to a constant) of an input whose spectrum the weights sample. ``weights``: per frequency
-    (every input alike) or inputs × frequencies (each input's own spectrum)."""
+    up to a constant) of an input whose spectrum the weights sample."""
     return np.sum(np.abs(h) ** 2 * weights, axis=(-2, -1))
 
 
 def rms_log_slope(h: np.ndarray, slope: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """d ln(band RMS) / d ln(value), parts × outputs: Re Σ w·conj(H)·dH / Σ w·|H|² (``weights``
-    as :func:`band_power` takes them)."""
+    """d ln(band RMS) / d ln(value), parts × outputs: Re Σ w·conj(H)·dH / Σ w·|H|²."""
     power = band_power(h, weights)
     power = np.where(power > 0, power, 1.0)
-    w = np.broadcast_to(weights, h.shape[-2:])
-    return np.real(np.einsum("okf,pokf,kf->po", np.conj(h), slope, w)) / power[None, :]
+    return np.real(np.einsum("okf,pokf,f->po", np.conj(h), slope, weights)) / power[None, :]
 
 
 def rms_log_edges(h: np.ndarray, edges: np.ndarray, weights: np.ndarray) -> np.ndarray:

@@ -3,8 +3,7 @@ changes the graph).
 
 Matches: a graph holding parts with a tolerance (a quantised hardware flow). For every R, L, C
 bought (``Component.part``: an E-series, a tolerance) it reads each observed port's band RMS
-(the RMS of a pink input over the model's band: the features' proxy without signals; with
-``--calibrate-signals``, of an input with those signals' mean spectrum over the readout window;
+(the RMS of a pink input over the model's band: the features' proxy without signals;
 ``common.sensitivity.sensitivity_grid`` resolves every resonance where it is and where a
 tolerance may move it) as the part alone moves (:mod:`r2nn_compiler.circuit.sensitivity`: one
 sparse LU per frequency, an adjoint and a rank-one update per part). Per part: ``per_unit``
@@ -21,7 +20,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from .base import MAPPING, CompileContext, Pass, PassResult, register
-from .common.sensitivity import POLE_REACH, SENSITIVITY_POINTS, bought_parts, sensitivities, small_enough, weighting
+from .common.sensitivity import POLE_REACH, SENSITIVITY_POINTS, bought_parts, sensitivities, small_enough
 
 
 @register
@@ -45,4 +44,4 @@ class PartSensitivityPass(Pass):
             "metric": "per_unit: |d ln(band RMS of an observed port) / d ln(part value)|; across_tolerance: "
                   "|ln(band RMS with the part at the worse edge of its tolerance / nominal)|",
             "grid": f"the model's band: {SENSITIVITY_POINTS} log-spaced points and every pole resolved within "
-                    f"±{POLE_REACH:.0%}; {weighting(ctx)}", "parts": [asdict(r) for r in rows]})
+                    f"±{POLE_REACH:.0%}; equal weight per octave", "parts": [asdict(r) for r in rows]})

@@ -12,7 +12,6 @@ from ...circuit import mna_matrices
 from ...circuit.sensitivity import part_responses, resolving_grid, rms_log_edges, rms_log_slope
 from ...reference import default_grid
 from ..base import CompileContext
-from .signal_spectrum import mean_input_psd, signal_weights
 
 #: Frequencies of the band the sensitivities are computed over (as ``quantise``'s H(jω) check).
 SENSITIVITY_POINTS = 100
@@ -88,7 +87,6 @@ def sensitivity_table(ctx: CompileContext, tolerance=None) -> SensitivityTable:
     parts = bought_parts(graph)
     tol = tolerance or (lambda comp: float(comp.part.tolerance))
     freqs, weights = sensitivity_grid(ctx)
-    weights = input_weights(ctx, freqs, weights)
     responses = part_responses(graph, [p.net for p in ctx.inputs], [p.net for p in ctx.outputs], freqs,
                                [(c.name, tol(c)) for c in parts])
     return SensitivityTable(parts, rms_log_slope(responses.h, responses.slope, weights),
@@ -108,26 +106,6 @@ def sensitivity_grid(ctx: CompileContext) -> tuple[np.ndarray, np.ndarray]:
     poles = mna_matrices(ctx.graph, [p.net for p in ctx.inputs]).poles()
     poles = poles[np.argsort(-poles.real / np.maximum(np.abs(poles), 1e-300))]  # sharpest (least ζ) first
     return resolving_grid(float(band[0]), float(band[-1]), poles, SENSITIVITY_POINTS, POLE_REACH, MAX_FREQUENCIES)
-
-
-def input_weights(ctx: CompileContext, freqs_hz: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """The band RMS's weights: ``weights`` (a pink input, every input alike) without calibration
-    signals; with ``options.calibration_signals``, each input's mean spectrum over the readout
-    window of those signals (``common.signal_spectrum``), inputs × frequencies."""
-    signals = list(ctx.options.calibration_signals or [])
-    if not signals:
-        return weights
-    readout = ctx.model.readout
-    psd_freqs, psd = mean_input_psd(signals, len(ctx.inputs), readout.start, readout.stop)
-    return signal_weights(freqs_hz, weights, psd_freqs, psd, ctx.time_scale)
-
-
-def weighting(ctx: CompileContext) -> str:
-    """How the band RMS is weighted, for the manifest and the logs."""
-    if ctx.options.calibration_signals:
-        return (f"weighted by the calibration signals' mean input spectrum over the readout window "
-                f"({len(ctx.options.calibration_signals)} signals)")
-    return "equal weight per octave"
 
 
 def sensitivities(ctx: CompileContext) -> list[PartSensitivity]:
