@@ -30,6 +30,12 @@ _BOLTZMANN_EV = 8.617333262e-5
 _GAIN_CAP_F = 1e-9  # the op-amp's integrating capacitor; any value gives the same figures
 _SMOOTH_V = 5e-3  # corner width of the output soft clamp
 _MIRROR_EPS_A = 1e-12  # corner width of the sourced-current mirror (adds eps/2 to Iq)
+#: Supply voltage (V) over which Iq fades in: Iq·tanh(V_supply/this), 1 to 1e-28 at 3.3 V, so an
+#: unpowered part (supply at 0 V, or behind an open power switch) draws nothing.
+_IQ_KNEE_V = 0.05
+#: The gain node is held within this far (V) beyond each rail, by this conductance (S).
+_GAIN_CLAMP_V = 0.2
+_GAIN_CLAMP_S = 1e-3
 
 
 def _g(value: float) -> str:
@@ -60,20 +66,38 @@ def _output_stage(drive: str, h0: float, rout: float) -> list[str]:
     ]
 
 
+def _quiescent(iq: float) -> str:
+    """The quiescent current vdd → vss: ``iq`` on any supply above ~0.2 V, fading to 0 (as a
+    resistor of _IQ_KNEE_V/iq) when the supply is off, so a power-gated part draws nothing."""
+    return f"Bq vdd vss I = {_g(iq)}*tanh((V(vdd)-V(vss))/{_g(_IQ_KNEE_V)})"
+
+
 def _supply_and_inputs(iq: float, ib: float) -> list[str]:
     return [
-        f"Iq vdd vss {_g(iq)}",
+        _quiescent(iq),
         f"Ibp inp vss {_g(ib)}",
         f"Ibn inn vss {_g(ib)}",
         "Bmid mid vss V = 0.5*(V(vdd)-V(vss))",
     ]
 
 
+def _gain_clamp() -> str:
+    """A conductance that holds the gain node ``g`` within _GAIN_CLAMP_V of the rails (soft).
+
+    Without it the integrating node is unbounded: an operating point with the supply at 0 V
+    winds it to A_OL times the input (kilovolts), and the part then sits at a rail for seconds
+    after its supply comes up (docs/micropower.md). Its current returns to vss: no pin current.
+    """
+    over = _soft_max(f"V(g)-V(vdd)-{_g(_GAIN_CLAMP_V)}", _SMOOTH_V)
+    under = _soft_max(f"V(vss)-{_g(_GAIN_CLAMP_V)}-V(g)", _SMOOTH_V)
+    return f"Bclamp g vss I = {_g(_GAIN_CLAMP_S)}*({over}-{under})"
+
+
 def opamp_subckt(p: OpampPart) -> str:
     """Single-pole op-amp: tanh-limited transconductance into R||C, then the output stage.
 
     GBW = gm/(2 pi C), DC gain = gm R, slew rate = Imax/C; the offset is added to the
-    differential input. Output headroom ``p.swing_v`` at ``p.swing_load_ohm`` to mid-supply.
+    differential input. The gain node is clamped near the rails (:func:`_gain_clamp`). Output headroom ``p.swing_v`` at ``p.swing_load_ohm`` to mid-supply.
     """
     gm = 2 * math.pi * p.gbw_hz * _GAIN_CAP_F
     imax = p.slew_v_per_s * _GAIN_CAP_F
@@ -90,6 +114,7 @@ def opamp_subckt(p: OpampPart) -> str:
         f"Bgm mid g I = {_g(imax)}*tanh({_g(gm / imax)}*{vd})",
         f"Rg g mid {_g(r)}",
         f"Cg g mid {_g(_GAIN_CAP_F)}",
+        _gain_clamp(),
         *_output_stage("V(g)-V(vss)", h0, rout),
         f".ends {p.name}",
     ]
@@ -143,7 +168,7 @@ def switch_subckt(p: SwitchPart) -> str:
         f".subckt {p.name} a b ctl vdd vss",
         f"* {p.part_class} behavioural model: Ron {_g(p.ron_ohm)} ohm, Iq {_g(p.iq_a)} A",
         f"* source: {p.source.cite()}",
-        f"Iq vdd vss {_g(p.iq_a)}",
+        _quiescent(p.iq_a),
         f"Bsw a b I = V(a,b)*({_g(g_on)}*{closed}+{_g(g_off)})",
         f".ends {p.name}",
     ]
