@@ -29,11 +29,11 @@ PREFIXES: dict[str, int] = {
 }
 
 #: Unit symbols the model language knows, mapped to their canonical spelling.
-UNITS: dict[str, str] = {"Hz": "Hz", "s": "s", "F": "F", "H": "H", "Ω": "ohm", "ohm": "ohm"}
+UNITS: dict[str, str] = {"Hz": "Hz", "s": "s", "F": "F", "H": "H", "Ω": "ohm", "ohm": "ohm", "V": "V"}
 
 _NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 _PREFIX = r"(?:meg|[fpnuµμmkMG])"
-_UNIT = r"(?:Hz|s|F|H|Ω|ohm)"
+_UNIT = r"(?:Hz|s|F|H|Ω|ohm|V)"
 #: A number, then either a prefix glued to it or an optional prefix and a unit (glued or after
 #: blanks). Used verbatim by the lark grammar so both agree on what a quantity is.
 QUANTITY_PATTERN = (

@@ -302,7 +302,7 @@ TEXT_CASES = [
      "readout kind must be one of rms, rms_continuous, linear, got 'linaer'"),
     ("window reversed", "from 0 s to 500 ms", "from 600 ms to 500 ms", "6:35", "must end after it starts"),
     ("misspelt statement", "feature f0", "featur f0", "9:9",
-     "unexpected 'featur', expected '}' or 'class' or 'feature' or 'floor' or 'segments'"),
+     "unexpected 'featur', expected '}' or 'class' or 'feature' or 'floor' or 'law' or 'segments'"),
     ("semicolon after block", "    }\n}", "    };\n}", "13:6", "unexpected ';'"),
     ("missing arrow", "rough (bias = 0.31) <- f0", "rough (bias = 0.31) f0", "11:35", "expected ';' or '<-'"),
 ]

@@ -26,6 +26,10 @@ RMS_CONTINUOUS = "rms_continuous"
 #: window (:class:`Feature`, :class:`ClassScore`); the model then has no ``outputs``.
 LINEAR = "linear"
 READOUT_KINDS = ("rms", RMS_CONTINUOUS, LINEAR)
+#: The feature laws a linear readout may declare (``law diode (...);``); without one a feature
+#: is the log mean square ln(MS + floor).
+DIODE = "diode"
+LAWS = (DIODE,)
 
 
 def _loc() -> Location | None:
@@ -103,11 +107,14 @@ class Output(_Located):
 @dataclass(frozen=True)
 class Feature(_Located):
     """One feature of a linear readout: φ = ln(MS + floor), MS the continuous-time mean square
-    (1/(s_{k+1} − s_k)) ∫ v_node(t)² dt over segment ``segment`` (k, from 0) of the window."""
+    (1/(s_{k+1} − s_k)) ∫ v_node(t)² dt over segment ``segment`` (k, from 0) of the window; under
+    a :class:`DiodeLaw` the passive cell's reading ψ of ``gain`` · v_node (``gain`` in V per node
+    unit, > 0; it must stay 1 under the log law)."""
 
     name: str
     node: str
     segment: int = 0
+    gain: float = 1.0
     loc: Location | None = _loc()
     field_locs: dict[str, Location] = _field_locs()
 
@@ -125,6 +132,32 @@ class ClassScore(_Located):
 
 
 @dataclass(frozen=True)
+class DiodeLaw(_Located):
+    """The passive diode cell's law for every feature of a linear readout (``law diode (...)``).
+
+    Feature f on segment [t0, t1] of the window [start, stop] reads, in volts,
+
+        ψ_f = nvt · ln(1 + rate ∫_{t0}^{t1} e^{−rate (t1 − t)} (e^{x(t)} − 1) dt) · e^{−(stop − t1)/hold},
+        x(t) = clip(gain_f · v_node(t), ±clip) / nvt
+
+    ``nvt`` n·Vt of the diode (V, > 0), ``rate`` k = Is/(C n Vt) (1/s, > 0), ``clip`` the tap's
+    swing limit (V, > 0), ``hold`` the droop time constant of a held reading (s, > 0; None: no
+    droop). Class scores s_j = β_j + Σ_f A_jf ψ_f (ψ in volts).
+    """
+
+    nvt: float
+    rate: float
+    clip: float
+    hold: float | None = None
+    loc: Location | None = _loc()
+    field_locs: dict[str, Location] = _field_locs()
+
+    @property
+    def kind(self) -> str:
+        return DIODE
+
+
+@dataclass(frozen=True)
 class Readout(_Located):
     """The readout over the window ``start ≤ t ≤ stop`` (seconds).
 
@@ -132,8 +165,9 @@ class Readout(_Located):
     start ≤ t ≤ stop; ``"rms_continuous"``: sqrt((1/(stop − start)) ∫ v(t)² dt over the window)
     of the exact response to the input held linear between samples (the feature an analog
     detector computes); ``"linear"``: the layer ``features``/``classes`` over ``segments`` (the
-    K + 1 boundaries, first ``start``, last ``stop``) with ``floor`` ε > 0 (node units²); the
-    other kinds leave those fields empty.
+    K + 1 boundaries, first ``start``, last ``stop``) with ``floor`` ε > 0 (node units²), or,
+    when ``law`` is a :class:`DiodeLaw`, the diode cell's readings (``floor`` then optional:
+    0 or > 0, and unused); the other kinds leave those fields empty.
     """
 
     kind: str
@@ -143,6 +177,7 @@ class Readout(_Located):
     floor: float = 0.0
     features: tuple[Feature, ...] = ()
     classes: tuple[ClassScore, ...] = ()
+    law: DiodeLaw | None = None
     loc: Location | None = _loc()
     field_locs: dict[str, Location] = _field_locs()
 

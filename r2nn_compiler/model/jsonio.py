@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import Location, ModelError
-from .ir import LINEAR, READOUT_KINDS, ClassScore, Coupling, Feature, Input, Model, Output, Readout, Resonator
+from .ir import DIODE, LINEAR, READOUT_KINDS, ClassScore, Coupling, DiodeLaw, Feature, Input, Model, Output, Readout, Resonator
 from .validate import layer_field_message, validate_model
 
 FORMAT = "r2nn-model/1"
@@ -40,11 +40,27 @@ def model_to_json_dict(model: Model) -> dict[str, Any]:
     if ro is not None:
         data["readout"] = {"kind": ro.kind, "start": ro.start, "stop": ro.stop}
         if ro.is_linear:
-            data["readout"].update(
-                segments=list(ro.boundaries), floor=ro.floor,
-                features=[{"name": f.name, "node": f.node, "segment": f.segment} for f in ro.features],
-                classes=[{"class": c.cls, "bias": c.bias, "weights": dict(c.weights)} for c in ro.classes])
+            data["readout"].update(_layer_json(ro))
     return data
+
+
+def _layer_json(ro: Readout) -> dict[str, Any]:
+    """A linear readout's keys: without a law exactly as before the law existed; with one,
+    ``floor`` only when nonzero, ``law`` after it and every feature's ``gain``."""
+    layer: dict[str, Any] = {"segments": list(ro.boundaries)}
+    if ro.law is None or ro.floor != 0:
+        layer["floor"] = ro.floor
+    features = [{"name": f.name, "node": f.node, "segment": f.segment} for f in ro.features]
+    if ro.law is not None:
+        law = ro.law
+        layer["law"] = {"kind": law.kind, "nvt": law.nvt, "rate": law.rate, "clip": law.clip}
+        if law.hold is not None:
+            layer["law"]["hold"] = law.hold
+        for entry, f in zip(features, ro.features):
+            entry["gain"] = f.gain
+    layer["features"] = features
+    layer["classes"] = [{"class": c.cls, "bias": c.bias, "weights": dict(c.weights)} for c in ro.classes]
+    return layer
 
 
 def model_to_json(model: Model) -> str:
@@ -211,7 +227,31 @@ def _read_readout(rd: _Reader, doc: dict) -> Readout:
     return Readout(kind, start, stop, **layer, loc=rd.at("readout"), field_locs=locs)
 
 
-_LAYER_KEYS = ("segments", "floor", "features", "classes")
+_LAYER_KEYS = ("segments", "floor", "law", "features", "classes")
+
+
+def _read_law(rd: _Reader, ro: dict, locs: dict) -> DiodeLaw | None:
+    """``readout.law`` (optional): ``kind`` "diode", ``nvt`` (V), ``rate`` (1/s), ``clip`` (V),
+    ``hold`` (s, optional); signs are checked by validation."""
+    if "law" not in ro:
+        return None
+    law = rd.get(ro, "law", "readout", dict)
+    kind = rd.get(law, "kind", "readout.law", str)
+    if kind != DIODE:
+        raise rd.fail("readout.law.kind", f"expected {DIODE!r}, got {_short(kind)!r}")
+    unknown = [k for k in law if k not in ("kind", "nvt", "rate", "clip", "hold")]
+    if unknown:
+        raise rd.fail(f"readout.law.{_short(unknown[0])}", "unknown key (expected kind, nvt, rate, clip, hold)")
+    field_locs = {k: rd.at(f"readout.law.{k}") for k in ("nvt", "rate", "clip", "hold")}
+    locs["law"] = rd.at("readout.law")
+    return DiodeLaw(rd.get(law, "nvt", "readout.law", float), rd.get(law, "rate", "readout.law", float),
+                    rd.get(law, "clip", "readout.law", float),
+                    rd.get(law, "hold", "readout.law", float, required=False, default=None),
+                    loc=rd.at("readout.law"), field_locs=field_locs)
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _read_layer(rd: _Reader, ro: dict, start: float, stop: float, locs: dict) -> dict[str, Any]:
@@ -223,7 +263,8 @@ def _read_layer(rd: _Reader, ro: dict, start: float, stop: float, locs: dict) ->
             raise rd.fail("readout.segments", "expected the K + 1 segment boundaries [start, ..., stop]")
         boundaries = tuple(rd.typed(v, f"readout.segments[{i}]", float) for i, v in enumerate(values))
         locs.update({f"boundary{i}": rd.at(f"readout.segments[{i}]") for i in range(len(values))})
-    floor = rd.get(ro, "floor", "readout", float)
+    law = _read_law(rd, ro, locs)
+    floor = rd.get(ro, "floor", "readout", float, required=law is None, default=0.0)
     n_segments = len(boundaries) - 1
     features = []
     for i, f in enumerate(rd.get(ro, "features", "readout", list)):
@@ -240,8 +281,10 @@ def _read_layer(rd: _Reader, ro: dict, start: float, stop: float, locs: dict) ->
             segment = 0
         else:
             raise rd.fail(p, f"missing key 'segment' (the window has {n_segments} segments)")
-        features.append(Feature(rd.get(f, "name", p, str), rd.get(f, "node", p, str), segment, loc=rd.at(p),
-                                field_locs={"node": rd.at(f"{p}.node"), "segment": rd.at(f"{p}.segment")}))
+        gain = rd.get(f, "gain", p, float, required=False, default=1.0)
+        features.append(Feature(rd.get(f, "name", p, str), rd.get(f, "node", p, str), segment, gain, loc=rd.at(p),
+                                field_locs={"node": rd.at(f"{p}.node"), "segment": rd.at(f"{p}.segment"),
+                                            "gain": rd.at(f"{p}.gain")}))
     classes = []
     for i, c in enumerate(rd.get(ro, "classes", "readout", list)):
         p = f"readout.classes[{i}]"
@@ -252,7 +295,8 @@ def _read_layer(rd: _Reader, ro: dict, start: float, stop: float, locs: dict) ->
                  for key in ("feature", "weight")}
         classes.append(ClassScore(rd.get(c, "class", p, str), rd.get(c, "bias", p, float, required=False, default=0.0),
                                   pairs, loc=rd.at(p), field_locs={"bias": rd.at(f"{p}.bias"), **wlocs}))
-    return {"segments": boundaries, "floor": floor, "features": tuple(features), "classes": tuple(classes)}
+    return {"segments": boundaries, "floor": floor, "features": tuple(features), "classes": tuple(classes),
+            "law": law}
 
 
 def model_from_npz(path: str, name: str | None = None) -> Model:

@@ -25,7 +25,7 @@ import lark
 from .. import grammar
 from ..errors import Location, ModelError, ModelSyntaxError
 from ..units import QUANTITY_PATTERN, parse_quantity
-from .ir import LINEAR, READOUT_KINDS, ClassScore, Coupling, Feature, Input, Model, Output, Readout, Resonator
+from .ir import DIODE, LINEAR, READOUT_KINDS, ClassScore, Coupling, DiodeLaw, Feature, Input, Model, Output, Readout, Resonator
 from .validate import validate_model
 
 #: What each statement accepts: parameter → unit symbol it may carry (None: no unit).
@@ -34,7 +34,8 @@ _RESONATOR_TUNED = {"f0": "Hz", "q": None, "m": None}
 _TANK = {"C": "F", "L": "H", "R": "ohm"}
 _COUPLING = {"damper": {"c": None, "R": "ohm"}, "spring": {"k": None, "L": "H"}}
 _OUTPUT = {"weight": None}
-_FEATURE = {"segment": None}
+_FEATURE = {"segment": None, "gain": None}
+_DIODE_LAW = {"nvt": "V", "rate": "Hz", "clip": "V", "hold": "s"}
 _SCORE = {"bias": None}
 
 #: Human names of grammar terminals, for "expected ..." messages (lark's anonymous ones, such as
@@ -115,7 +116,8 @@ _LEXEME = re.compile(rf"{_BLANKS.pattern}(?:(?P<punct>--|->|<-|\.\.|[{{}}();,=])
                      rf"|(?P<QUANTITY>{QUANTITY_PATTERN})|(?P<NAME>[A-Za-z_][A-Za-z0-9_]*))")
 _STATEMENTS = ("analogy", "band", "resonator", "tank", "couple", "input", "output", "readout")
 #: The statements of a linear readout's layer block: keyword → grammar rule.
-_LAYER_STATEMENTS = {"segments": "segments", "floor": "floor", "feature": "feature", "class": "score"}
+_LAYER_STATEMENTS = {"segments": "segments", "floor": "floor", "law": "law", "feature": "feature",
+                     "class": "score"}
 
 
 class _FastReader:
@@ -284,6 +286,9 @@ class _FastReader:
 
     def _floor(self) -> list:
         return [self.token("QUANTITY")]
+
+    def _law(self) -> list:
+        return [self.token("NAME"), self.params()]
 
     _feature = _output
 
@@ -561,7 +566,7 @@ class _Builder:
         once: dict[str, lark.Tree] = {}
         features, scores = [], []
         for item in layer.children:
-            if item.data in ("segments", "floor"):
+            if item.data in ("segments", "floor", "law"):
                 if item.data in once:
                     raise ModelError(f"{item.data} given twice (first at line {once[item.data].meta.line})",
                                      self.at(item))
@@ -576,16 +581,32 @@ class _Builder:
             boundaries = tuple(self.quantity(t, "segment boundary", "s") for t in toks)
             locs["segments"] = self.at(once["segments"])
             locs.update({f"boundary{i}": self.at(t) for i, t in enumerate(toks)})
-        if "floor" not in once:
+        law = self._law(once["law"]) if "law" in once else None
+        floor = 0.0
+        if "floor" in once:
+            (floor_tok,) = once["floor"].children
+            floor = self.quantity(floor_tok, "floor", None)
+            locs["floor"] = self.at(floor_tok)
+        elif law is None:
             raise ModelError("readout linear needs 'floor ε;' (ε > 0 in node units², added to each mean square "
                              "before its log)", self.at(layer))
-        (floor_tok,) = once["floor"].children
-        floor = self.quantity(floor_tok, "floor", None)
-        locs["floor"] = self.at(floor_tok)
         n_segments = len(boundaries) - 1
         return Readout(kind, start, stop, segments=boundaries, floor=floor,
                        features=tuple(self._feature(f, n_segments) for f in features),
-                       classes=tuple(self._score(c) for c in scores), loc=self.at(st), field_locs=locs)
+                       classes=tuple(self._score(c) for c in scores), law=law, loc=self.at(st), field_locs=locs)
+
+    def _law(self, st: lark.Tree) -> DiodeLaw:
+        """``law diode (nvt = .. V, rate = .. Hz, clip = .. V[, hold = .. s]);`` (signs checked later)."""
+        name_tok, params = st.children
+        if str(name_tok) != DIODE:
+            raise ModelError(f"law must be {DIODE} (the passive diode cell; without a law a feature is "
+                             f"ln(MS + floor)), got {str(name_tok)!r}", self.at(name_tok))
+        what = f"law {DIODE}"
+        values, toks, form = self.params(params, [_DIODE_LAW], what)
+        self._require(values, form, params, what, optional={"hold"})
+        locs = {k: self.at(t) for k, t in toks.items()}
+        return DiodeLaw(values["nvt"], values["rate"], values["clip"], values.get("hold"),
+                        loc=self.at(st), field_locs=locs)
 
     def _feature(self, st: lark.Tree, n_segments: int) -> Feature:
         name_tok, node_tok, *rest = st.children
@@ -603,7 +624,10 @@ class _Builder:
         elif n_segments > 1:
             raise ModelError(f"{what} must say which segment it reads: (segment = k), k in 0..{n_segments - 1} "
                              f"(the window has {n_segments} segments)", self.at(name_tok))
-        return Feature(str(name_tok), str(node_tok), segment, loc=self.at(name_tok), field_locs=locs)
+        if "gain" in toks:
+            locs["gain"] = self.at(toks["gain"])
+        return Feature(str(name_tok), str(node_tok), segment, values.get("gain", 1.0), loc=self.at(name_tok),
+                       field_locs=locs)
 
     def _score(self, st: lark.Tree) -> ClassScore:
         cls_tok, *rest = st.children

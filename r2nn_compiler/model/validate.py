@@ -176,7 +176,7 @@ def _readout_problems(model: Model, p: _Problems) -> None:
         _layer_problems(ro, window, p.resonators, p.bad, p.ident)
     elif ro.kind in READOUT_KINDS:
         for key, given in (("segments", ro.segments), ("floor", ro.floor != 0), ("features", ro.features),
-                           ("classes", ro.classes)):
+                           ("classes", ro.classes), ("law", ro.law is not None)):
             if given:
                 p.bad(layer_field_message(key, ro.kind), ro.where(key))
 
@@ -212,15 +212,44 @@ def _segment_problems(ro: Readout, window: bool, bad) -> int:
         if bounds[-1] != ro.stop:
             bad(f"the last segment boundary must be the window's stop ({ro.stop!r} s), got {bounds[-1]!r}",
                 boundary(n_segments))
-    if not (isinstance(ro.floor, (int, float)) and math.isfinite(ro.floor) and ro.floor > 0):
+    finite = isinstance(ro.floor, (int, float)) and math.isfinite(ro.floor)
+    if ro.law is None and not (finite and ro.floor > 0):
         bad(f"floor of the linear readout must be a finite number > 0 (node units²), got {ro.floor!r}",
             ro.where("floor"))
+    elif ro.law is not None and not (finite and ro.floor >= 0):
+        bad(f"floor of the linear readout must be a finite number > 0 (node units²; unused under law "
+            f"diode) or absent, got {ro.floor!r}", ro.where("floor"))
     return n_segments
+
+
+def _law_problems(ro: Readout, bad) -> None:
+    """The diode law's parameters (each finite and > 0; ``hold`` None or > 0) and the features'
+    gains (finite and > 0; exactly 1 without a law)."""
+    law = ro.law
+    if law is not None:
+        units = {"nvt": "V", "rate": "1/s", "clip": "V", "hold": "s"}
+        for key, unit in units.items():
+            value = getattr(law, key)
+            if key == "hold" and value is None:
+                continue
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                bad(f"{key} of law diode must be a finite number > 0 ({unit}), got {_short(repr(value))}",
+                    law.where(key) or ro.where())
+    for f in ro.features:
+        gain = f.gain
+        if not (isinstance(gain, (int, float)) and not isinstance(gain, bool) and math.isfinite(gain)):
+            bad(f"gain of feature {f.name!r} must be a finite number, got {_short(repr(gain))}", f.where("gain"))
+        elif law is None and gain != 1.0:
+            bad(f"gain of feature {f.name!r} needs 'law diode (...);' in the layer (the log law reads the node "
+                f"as it is), got {gain!r}", f.where("gain"))
+        elif not gain > 0:
+            bad(f"gain of feature {f.name!r} must be > 0 (V per node unit), got {gain!r}", f.where("gain"))
 
 
 def _layer_problems(ro: Readout, window: bool, resonators: dict, bad, ident) -> None:
     """The linear readout layer: boundaries, floor (:func:`_segment_problems`), features, classes."""
     n_segments = _segment_problems(ro, window, bad)
+    _law_problems(ro, bad)
 
     if not ro.features:
         bad("a linear readout needs at least one feature ('feature NAME = RESONATOR (segment = k);')",

@@ -48,16 +48,24 @@ def model_to_text(model: Model) -> str:
 
 def _layer_lines(ro: Readout) -> list[str]:
     """The block of a linear readout (``segments`` only when there are several, ``(segment = k)``
-    then on every feature, ``(bias = b)`` when b ≠ 0: what the parser fills in otherwise)."""
+    then on every feature, ``floor`` unless a law without one, ``gain`` when ≠ 1, ``(bias = b)``
+    when b ≠ 0: what the parser fills in otherwise)."""
     bounds = ro.boundaries
     several = len(bounds) != 2
     lines = []
     if several or bounds != (ro.start, ro.stop):
         lines.append("        segments " + ", ".join(f"{_num(b)} s" for b in bounds) + ";")
-    lines.append(f"        floor {_num(ro.floor)};")
+    if ro.law is None or ro.floor != 0:
+        lines.append(f"        floor {_num(ro.floor)};")
+    if ro.law is not None:
+        law = ro.law
+        hold = f", hold = {_num(law.hold)} s" if law.hold is not None else ""
+        lines.append(f"        law {law.kind} (nvt = {_num(law.nvt)} V, rate = {_num(law.rate)} Hz, "
+                     f"clip = {_num(law.clip)} V{hold});")
     for f in ro.features:
-        segment = f" (segment = {f.segment})" if several or f.segment != 0 else ""
-        lines.append(f"        feature {f.name} = {f.node}{segment};")
+        params = [f"segment = {f.segment}"] if several or f.segment != 0 else []
+        params += [f"gain = {_num(f.gain)}"] if f.gain != 1.0 else []
+        lines.append(f"        feature {f.name} = {f.node}" + (f" ({', '.join(params)})" if params else "") + ";")
     for c in ro.classes:
         bias = f" (bias = {_num(c.bias)})" if c.bias != 0 else ""
         weights = " <- " + ", ".join(f"{name} ({_num(w)})" for name, w in c.weights) if c.weights else ""
