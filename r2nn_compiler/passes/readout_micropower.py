@@ -59,11 +59,14 @@ DIVIDER_OHM = 100e3
 FEEDBACK_OHM = 1.0e6
 MAX_INPUT_OHM = 100e6
 #: The AND network's resistors (ohm, E96), from each pair comparator to the class's node.
-AND_OHM = 1.0e6
+AND_OHM = 10.0e6
 #: Threshold divider of the AND comparators (total ohm).
 THRESHOLD_OHM = 8.0e6
 #: Load on each decision port (ohm): a CMOS input (the host's GPIO), not the 10 kΩ of the ±15 V design.
 DECISION_LOAD_OHM = 1.0e6
+#: Decoupling of the switched post-window rail (F; charging it costs about C·VDD², 11 nJ; without
+#: it ngspice cannot start a transient from zero state with that rail off).
+DECOUPLING_F = 1e-9
 #: Reset pulse (s) at the start of the run.
 RESET_S = 2e-6
 #: The sums' outputs are kept within this far (V) of each rail for any reading in [0, clip].
@@ -243,8 +246,8 @@ def _cell_elements(f: int, net: str, segment: int, cap: float) -> list[Component
 
 def _sum_elements(j: int, network: dict) -> list[Component]:
     """Class j's inverting sum about ``vr``: Rf, an input resistor per weight (E96), the bias."""
-    elements = [instance(f"Xs{j}", ["vr", f"s{j}", f"o{j}", "vp", GROUND], OPAMP),
-                part(f"Rf{j}", [f"o{j}", f"s{j}"], FEEDBACK_OHM)]
+    elements = [instance(f"Xs{j}", ["vr", f"s{j}", f"sc{j}", "vp", GROUND], OPAMP),
+                part(f"Rf{j}", [f"sc{j}", f"s{j}"], FEEDBACK_OHM)]
     for f, w in enumerate(network["w"][j - 1], start=1):
         if w > 0 and FEEDBACK_OHM / w <= MAX_INPUT_OHM:
             elements.append(part(f"Rw{j}_{f}", [f"fo{f}", f"s{j}"], _e96(FEEDBACK_OHM / w)))
@@ -264,7 +267,7 @@ def _wta_elements(n: int) -> list[Component]:
     for j in range(1, n + 1):
         for k in range(1, n + 1):
             if k != j:
-                elements += [instance(f"Xc{j}_{k}", [f"o{j}", f"o{k}", f"q{j}_{k}", "vp", GROUND], COMPARATOR),
+                elements += [instance(f"Xc{j}_{k}", [f"sc{j}", f"sc{k}", f"q{j}_{k}", "vp", GROUND], COMPARATOR),
                              part(f"Ra{j}_{k}", [f"q{j}_{k}", f"m{j}"], AND_OHM)]
         elements.append(instance(f"Xd{j}", [f"m{j}", "th", f"dec{j}", "vp", GROUND], COMPARATOR))
     return elements
@@ -278,6 +281,7 @@ def readout_definition(cells: list[Cell], nets: list[str], network: dict, n_clas
     elements: list[Component] = [pwl(f"Vseg{k}", [f"gate{k}", GROUND], gate) for k, gate in enumerate(plan.gates, 1)]
     elements += [pwl("Vreset", ["rst", GROUND], plan.reset), pwl("Vpower", ["pwr", GROUND], plan.power),
                  instance("Xpwr", [SUPPLY, "vp", "pwr", SUPPLY, GROUND], SWITCH),
+                 part("Cvp", ["vp", GROUND], DECOUPLING_F),
                  instance("Xref", ["vr", "vp", GROUND], REFERENCE)]
     for f, (cell, net) in enumerate(zip(cells, nets), start=1):
         elements += _cell_elements(f, net, cell.segment, cell.cap_f)
@@ -287,7 +291,8 @@ def readout_definition(cells: list[Cell], nets: list[str], network: dict, n_clas
     for e in elements:
         if e.kind in "RC" and e.part is None:
             e.part = PartInfo("E96" if e.kind == "R" else "E24")
-    ports = list(dict.fromkeys(nets)) + [f"dec{j}" for j in range(1, n_classes + 1)] + [SUPPLY]
+    ports = list(dict.fromkeys(nets)) + [f"dec{j}" for j in range(1, n_classes + 1)] + \
+        [f"sc{j}" for j in range(1, n_classes + 1)] + [SUPPLY]
     diode = definition(catalogue_part(DIODE))
     return SubcircuitDef("r2nn_readout", ports, elements,
                          "r2nn micropower readout: passive diode cells per feature, power-gated sums and "
@@ -382,7 +387,10 @@ def _description(ctx: CompileContext, readout: SubcircuitDef, defs: list[Subcirc
             "detector_limit_v": None, "parts": parts, "supplies": {SUPPLY: VDD},
             "features": [{"name": f.name, "cell_net": f"c{n}", "segment": c.segment, "gain_ratio": c.ratio}
                          for n, (f, c) in enumerate(zip(model.readout.features, cells), start=1)],
-            "detectors": [], "buffers": [], "volts_per_unit_score": network["a"],
+            # The sums' outputs: K + a·s_j − a·Σ_f c_f ψ_f, the scores up to a term common to every class.
+            "detectors": [{"class": c, "net": f"sc{j}", "volts_per_unit_score": network["a"]}
+                          for j, c in enumerate(model.classes, start=1)],
+            "scores_up_to_common_offset": True, "buffers": [], "volts_per_unit_score": network["a"],
             "energy": supply_budget(len(cells), len(model.classes), window, plan.settle_s),
             "post_window_s": plan.power_s}
 
