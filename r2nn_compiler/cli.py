@@ -679,6 +679,77 @@ def train_cmd(data_path, out_path, n_resonators, band_text, freq_text, passive, 
     click.echo(f"wrote {out_path}")
 
 
+@main.command(name="refit-readout")
+@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
+@click.argument("data_path", metavar="DATA", type=click.Path(exists=True))
+@click.option("-o", "--output", "out_path", required=True, type=click.Path(dir_okay=False),
+              help="MODEL.r2nn or MODEL.json to write.")
+@click.option("--law", type=click.Choice(["diode"]), default="diode", show_default=True,
+              help="The feature law the layer is refitted to: the passive diode cell (docs/diode-law.md).")
+@click.option("--nvt", "nvt_text", default=None, metavar="V",
+              help="n·Vt of the diode, e.g. 43.4mV (default: the recommended cell's, docs/micropower.md).")
+@click.option("--law-rate", "rate_text", default=None, metavar="1/s",
+              help="The cell's k = Is/(C n Vt), e.g. 12.2 (default: the recommended cell's).")
+@click.option("--clip", "clip_text", default="1.6V", show_default=True, metavar="V",
+              help="The taps' swing limit about their reference.")
+@click.option("--hold", "hold_text", default=None, metavar="S|none",
+              help="Hold droop time constant of a held reading (default: the recommended cell's; none: no droop).")
+@click.option("--gain", "gain_mode", type=click.Choice(["common", "per-tap"]), default="common", show_default=True,
+              help="common: one gain for every tap (--peak-v); per-tap: one per tap (--x-rms), each tap then needs "
+                   "its own buffer.")
+@click.option("--peak-v", "peak_text", default=None, metavar="V",
+              help="--gain common: the largest |tap| over the training clips' windows (default: --clip).")
+@click.option("--x-rms", type=click.FloatRange(0, min_open=True), default=30.0, show_default=True,
+              help="--gain per-tap: each tap's loudest training clip's window RMS, in units of n·Vt.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the cross-validation folds.")
+@handles_errors
+def refit_readout_cmd(model_path, data_path, out_path, law, nvt_text, rate_text, clip_text, hold_text, gain_mode,
+                      peak_text, x_rms, seed) -> None:
+    """Refit MODEL's linear readout layer to a detector law on DATA's clips (resonators unchanged)."""
+    from .train import load_dataset
+    from .train.law_readout import GainMode, refit_law_readout
+
+    _check_output_file(out_path, "-o")
+    compiler.check_model_path(out_path)
+    options = _law_options(nvt_text, rate_text, clip_text, hold_text, GainMode(gain_mode), peak_text, x_rms, seed)
+    model = compiler.load_model(model_path)
+    result = refit_law_readout(model, load_dataset(data_path), options, progress=True)
+    compiler.save_model(result.model, out_path)
+    gains = result.gains
+    for line in metric_lines({"law": f"{law} (n·Vt {options.nvt:.4g} V, k {options.rate:.4g} 1/s, clip "
+                                     f"{options.clip:g} V, hold {'none' if options.hold is None else f'{options.hold:.4g} s'})",
+                              "gains": f"{gain_mode}, {gains.min():.4g} … {gains.max():.4g} V per node unit",
+                              "l2": result.l2, "train_accuracy": result.train_accuracy}):
+        click.echo(line)
+    click.echo(f"wrote {out_path}")
+
+
+def _law_options(nvt_text, rate_text, clip_text, hold_text, gain, peak_text, x_rms, seed):
+    """The refit's LawOptions from the command line (UsageError naming the option)."""
+    from .train.law_readout import LawOptions, recommended_law
+    from .units import parse_quantity
+
+    def quantity(text: str, option: str, unit: str | None) -> float:
+        try:
+            q = parse_quantity(text)
+        except ValueError as exc:
+            raise UsageError(f"{option}: {exc}") from None
+        if q.unit not in (None, unit) or not q.value > 0:
+            raise UsageError(f"{option}: expected a value > 0{f' in {unit}' if unit else ''}, got {text!r}")
+        return q.value
+
+    nvt0, rate0, hold0 = recommended_law()
+    clip = quantity(clip_text, "--clip", "V")
+    hold = None if hold_text is not None and hold_text.strip().lower() == "none" else (
+        hold0 if hold_text is None else quantity(hold_text, "--hold", "s"))
+    peak = clip if peak_text is None else quantity(peak_text, "--peak-v", "V")
+    if peak > clip:
+        raise UsageError(f"--peak-v: {peak:g} V is beyond --clip {clip:g} V (the taps would clip)")
+    return LawOptions(nvt=nvt0 if nvt_text is None else quantity(nvt_text, "--nvt", "V"),
+                      rate=rate0 if rate_text is None else quantity(rate_text, "--law-rate", "Hz"),
+                      clip=clip, hold=hold, gain=gain, peak_v=peak, x_rms=x_rms, seed=seed)
+
+
 @main.command(name="tolerance")
 @click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
 @click.argument("outdir", metavar="OUTDIR", type=click.Path(file_okay=False))

@@ -11,6 +11,7 @@ import math
 import re
 
 from ..errors import Location, ModelError
+from ..numerics.diode_law import MAX_EXPONENT
 from .ir import ANALOGIES, COUPLING_KINDS, LINEAR, READOUT_KINDS, Model, Readout
 
 
@@ -222,6 +223,10 @@ def _segment_problems(ro: Readout, window: bool, bad) -> int:
     return n_segments
 
 
+def _positive(value) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value) and value > 0
+
+
 def _law_problems(ro: Readout, bad) -> None:
     """The diode law's parameters (each finite and > 0; ``hold`` None or > 0) and the features'
     gains (finite and > 0; exactly 1 without a law)."""
@@ -235,6 +240,9 @@ def _law_problems(ro: Readout, bad) -> None:
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 bad(f"{key} of law diode must be a finite number > 0 ({unit}), got {_short(repr(value))}",
                     law.where(key) or ro.where())
+        if _positive(law.clip) and _positive(law.nvt) and law.clip / law.nvt > MAX_EXPONENT:
+            bad(f"clip/nvt of law diode must be at most {MAX_EXPONENT:g} (e^(clip/nvt) must fit a double), got "
+                f"{law.clip / law.nvt:.4g}", law.where("clip") or ro.where())
     for f in ro.features:
         gain = f.gain
         if not (isinstance(gain, (int, float)) and not isinstance(gain, bool) and math.isfinite(gain)):

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from r2nn_compiler.numerics import diode_law
 from r2nn_compiler.parts.catalogue import DiodePart, part
 
 #: Thermal voltage at ngspice's TNOM (27 °C), V.
@@ -91,40 +92,22 @@ def cell_subckt(cell: Cell) -> str:
     return "\n".join([*head, *body, f".ends {cell.name}"]) + "\n"
 
 
-def _upsample(v: np.ndarray, dt: float, factor: int) -> tuple[np.ndarray, float]:
-    """Linear interpolation of samples ``v`` (…, n) at ``factor`` points per interval."""
-    n = v.shape[-1]
-    t = np.arange((n - 1) * factor + 1) / factor
-    return np.apply_along_axis(lambda row: np.interp(t, np.arange(n), row), -1, v), dt / factor
-
-
 def passive_law(v: np.ndarray, dt: float, cell: Cell, factor: int = 8) -> np.ndarray:
     """Ideal-diode reading v_C (V) of ``PASSIVE`` cells after integrating ``v`` (…, samples;
     volts, linear between samples ``dt`` apart) from v_C = 0: u(T) − 1 =
-    k∫e^{−k(T−t)}(eˣ − 1)dt, evaluated on a ``factor``-times finer grid (trapezoid)."""
-    fine, h = _upsample(np.asarray(v, dtype=float), dt, factor) if factor > 1 else (np.asarray(v, dtype=float), dt)
-    k = cell.k_per_s()
-    age = (fine.shape[-1] - 1 - np.arange(fine.shape[-1])) * h
-    weight = np.exp(-k * age) * h
-    weight[..., [0, -1]] *= 0.5
-    u1 = k * np.sum(np.expm1(fine / cell.n_vt()) * weight, axis=-1)
-    return cell.n_vt() * np.log1p(np.maximum(u1, -1 + 1e-300))
+    k∫e^{−k(T−t)}(eˣ − 1)dt, evaluated on a ``factor``-times finer grid (trapezoid):
+    :func:`r2nn_compiler.numerics.diode_law.passive_law` at the cell's k and n·Vt."""
+    return diode_law.passive_law(v, dt, cell.k_per_s(), cell.n_vt(), factor)
 
 
 def passive_law_gradient(v: np.ndarray, dt: float, cell: Cell) -> tuple[np.ndarray, np.ndarray]:
     """The ``PASSIVE`` law on samples ``v`` (…, samples; V, trapezoid at step ``dt``, no
     upsampling) and its exact gradient ∂v_C/∂v_j (…, samples; V/V) =
-    k·w_j·e^{x_j}/u(T), w_j the trapezoid weight times e^{−k(T−t_j)}. A trainer that takes the
+    k·w_j·e^{x_j}/u(T), w_j the trapezoid weight times e^{−k(T−t_j)}
+    (:func:`r2nn_compiler.numerics.diode_law.passive_law_gradient`). A trainer that takes the
     law as its feature sends this pointwise weight back through the network's response (for
     the frequency-domain trainer: one adjoint FFT per tap and clip)."""
-    v = np.asarray(v, dtype=float)
-    k, nvt = cell.k_per_s(), cell.n_vt()
-    age = (v.shape[-1] - 1 - np.arange(v.shape[-1])) * dt
-    weight = np.exp(-k * age) * dt
-    weight[..., [0, -1]] *= 0.5
-    ex = np.exp(v / nvt)
-    u = 1 + k * np.sum((ex - 1) * weight, axis=-1)
-    return nvt * np.log(u), k * weight * ex / u[..., None]
+    return diode_law.passive_law_gradient(v, dt, cell.k_per_s(), cell.n_vt())
 
 
 def virtual_ground_law(v: np.ndarray, dt: float, cell: Cell, offset_v: float = 0.0,
@@ -132,7 +115,7 @@ def virtual_ground_law(v: np.ndarray, dt: float, cell: Cell, offset_v: float = 0
     """Ideal reading (V) of ``VIRTUAL_GROUND`` cells: Vos − (Is/C)∫(e^{(v−Vos)/nVt} − 1)dt over
     ``v`` (…, samples; volts, linear between samples ``dt`` apart). The op-amp's offset Vos
     (``offset_v``) both biases the diode and is the output's level after the reset."""
-    fine, h = _upsample(np.asarray(v, dtype=float), dt, factor) if factor > 1 else (np.asarray(v, dtype=float), dt)
+    fine, h = diode_law.upsample(np.asarray(v, dtype=float), dt, factor) if factor > 1 else (np.asarray(v, dtype=float), dt)
     current = np.expm1((fine - offset_v) / cell.n_vt())
     charge = np.trapezoid(current, dx=h, axis=-1) * cell.i_s()
     return offset_v - charge / cell.cap_f

@@ -5,7 +5,8 @@ window's samples, ``rms_continuous`` over the continuous-time waveform (what an 
 integrates), each class's feature w_j · RMS(v_j) of its output resonator; ``linear`` is a layer
 over log mean squares: feature f is φ_f = ln(MS_f + ε), MS_f the continuous-time mean square of
 resonator i_f over segment k_f of the window (:func:`layer_features`), and class j scores
-s_j = β_j + Σ_f A_jf φ_f (:func:`scores`).
+s_j = β_j + Σ_f A_jf φ_f (:func:`scores`). Under ``law diode`` the features are the passive
+cell's readings ψ_f in volts instead (:mod:`.diode`); everything else is the same.
 
 The generic entry points return **per-class decision values** (signals × classes) whose argmax
 is the predicted class, whatever the kind: the features w_j · RMS_j for the rms kinds, the
@@ -28,6 +29,7 @@ from ..numerics.foh import simulate_foh
 from ..numerics.statespace import StateSpace
 from ..numerics.trace_energy import trace_segment_energies, trace_window_energy
 from ..numerics.window_energy import segment_energies, window_energy
+from . import diode
 from .simulate import simulate
 from .statespace import state_space
 
@@ -149,6 +151,9 @@ def layer_features_from_energies(model: Model, energies: np.ndarray) -> np.ndarr
     K): ∫ v² dt of each read node (``model.read_nodes`` order, model units² · model seconds)
     over each segment; MS = energy / segment length. Pure: no simulation."""
     ro = model.readout
+    if ro.law is not None:
+        raise ValueError("a layer under 'law diode' reads its taps' waveforms, not their energies: "
+                         "use system_layer_features or trace_layer_features")
     lengths = np.diff(np.asarray(ro.boundaries, dtype=float))
     node, segment = feature_taps(model)
     mean_square = np.asarray(energies, dtype=float)[..., node, segment] / lengths[segment]
@@ -172,6 +177,8 @@ def system_layer_features(model: Model, system: StateSpace, u: np.ndarray, sampl
     if system.n_outputs != len(model.read_nodes):
         raise ValueError(f"the system has {system.n_outputs} outputs; the layer reads {len(model.read_nodes)} nodes")
     require_window(model, u.shape[-1], sample_rate_hz)
+    if model.readout.law is not None:
+        return diode.system_readings(model, system, u, sample_rate_hz, time_scale, out_gain)
     boundaries = np.asarray(model.readout.boundaries, dtype=float) * time_scale
     energy = segment_energies(system, u, time_scale / sample_rate_hz, boundaries)
     gain = np.broadcast_to(np.asarray(out_gain, dtype=float), (system.n_outputs,))
@@ -184,6 +191,8 @@ def trace_layer_features(model: Model, outputs: np.ndarray, sample_rate_hz: floa
     Raises SignalError when the samples end before the window."""
     outputs = np.asarray(outputs, dtype=float)
     require_window(model, outputs.shape[-1], sample_rate_hz)
+    if model.readout.law is not None:
+        return diode.trace_readings(model, outputs, sample_rate_hz)
     energy = trace_segment_energies(outputs, 1.0 / sample_rate_hz, model.readout.boundaries)
     return layer_features_from_energies(model, energy)
 
