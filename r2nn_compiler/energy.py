@@ -155,7 +155,8 @@ def estimate(graph: CircuitGraph, model: Model, time_scale: float, opamp: OpampM
         "design") == "micropower" else None
     micro = {} if budget is None else {
         "readout_design": "micropower", "readout_static_watts": budget["static_power_watts"],
-        "readout_gated_joules": budget["post_window_amps"] * budget["supply_volts"] * budget["post_window_seconds"]}
+        "readout_gated_joules": budget["post_window_amps"] * budget["supply_volts"] * budget["post_window_seconds"]
+        + budget.get("decoupling_joules", 0.0)}
     power += micro.get("readout_static_watts", 0.0)
     return EnergyEstimate(opamps=n, supply_volts=budget["supply_volts"] if budget else opamp.supply_v,
                           quiescent_amps_per_opamp=opamp.quiescent_a, static_power_watts=power, window_seconds=window,
