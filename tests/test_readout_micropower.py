@@ -46,6 +46,14 @@ def model():
     return law_toy()
 
 
+def test_the_example_file_is_this_model(model):
+    """examples/toy/toy_law.r2nn (the docs' commands use it) holds the model these tests build."""
+    shipped = load_model(ROOT / "examples" / "toy" / "toy_law.r2nn")
+    assert shipped.readout.law == model.readout.law
+    assert [(f.name, f.gain) for f in shipped.readout.features] == [(f.name, f.gain) for f in model.readout.features]
+    assert [c.value for c in shipped.couplings] == [c.value for c in model.couplings]
+
+
 @pytest.fixture(scope="module")
 def deck(model, tmp_path_factory):
     out = tmp_path_factory.mktemp("micropower") / "o"
