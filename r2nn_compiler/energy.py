@@ -22,6 +22,13 @@ The figures the analog pitch rests on, estimated from the circuit graph and the 
   the decision stage, ``graph.meta["decision_settling_s"]`` when a readout stage records it
   (0 otherwise).
 
+A **micropower readout** (``passes.readout_micropower``, ``graph.meta["readout"]["energy"]``) is
+counted from its own parts instead: its switches' quiescent current on its 3.3 V supply during
+the window (``readout_static_watts``, in ``static_power_watts``) and its power-gated stage after
+it (``readout_gated_joules``: quiescent currents × rail × on-time, the rail's decoupling charge,
+one decision load), which ``energy_per_decision_joules`` adds; its op-amps are not the TL072
+ones and are left out of ``opamps``.
+
 Not counted: the passive network itself (resistors dissipate only the signal's power, which
 the input source supplies), the input driver and any ADC or comparator outside the graph, the
 op-amps' extra supply current when they drive a load (signal-dependent, small next to the
