@@ -22,7 +22,7 @@ The figures the analog pitch rests on, estimated from the circuit graph and the 
   the decision stage, ``graph.meta["decision_settling_s"]`` when a readout stage records it
   (0 otherwise).
 
-A **micropower readout** (``passes.readout_micropower``, ``graph.meta["readout"]["energy"]``) is
+A **micropower readout** (``passes.common.readout_micropower``, ``graph.meta["readout"]["energy"]``) is
 counted from its own parts instead: its switches' quiescent current on its 3.3 V supply during
 the window (``readout_static_watts``, in ``static_power_watts``) and its power-gated stage after
 it (``readout_gated_joules``: quiescent currents × rail × on-time, the rail's decoupling charge,

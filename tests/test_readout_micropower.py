@@ -1,4 +1,4 @@
-"""The micropower readout of a diode-law layer (``passes.readout_micropower``): what the deck holds
+"""The micropower readout of a diode-law layer (``passes.common.readout_micropower``): what the deck holds
 (no ideal controlled source in the model's subcircuit, one 3.3 V supply, control ports), the
 design arithmetic, and in ngspice the decisions against the reference's law and the measured
 supply energy against the manifest's estimate."""
@@ -15,7 +15,7 @@ from r2nn_compiler.compiler import compile_model, load_model, verify
 from r2nn_compiler.errors import CompileError
 from r2nn_compiler.model.ir import ClassScore, DiodeLaw
 from r2nn_compiler.passes import CompileOptions
-from r2nn_compiler.passes import readout_micropower as mp
+from r2nn_compiler.passes.common import readout_micropower as mp
 
 from .conftest import ROOT, TOY
 from .test_compile_linear_readout import TOY_SIGNALS, linear_toy

@@ -182,7 +182,7 @@ class ReadoutCircuit:
     subcircuits: list[str]
     buffers: list[dict]
     parts: dict[str, int]
-    #: A micropower readout (``passes.readout_micropower``): "micropower", its score nets'
+    #: A micropower readout (``passes.common.readout_micropower``): "micropower", its score nets'
     #: common term (the differences are the scores'), its cells (feature, cell net, segment,
     #: gain ratio) and how long its post-window stage is powered (s). Left out of the JSON otherwise.
     design: str | None = None

@@ -26,8 +26,7 @@ from ..errors import CompileError, Location
 from ..model.ir import RMS_CONTINUOUS
 from ..reference import default_grid, frequency_response
 from .base import ELEMENT, MAPPING, ROLE, CompileContext, Pass, PassResult, register
-from . import readout_micropower
-from .common import readout_linear
+from .common import readout_linear, readout_micropower
 from .common.buffers import feedback_network, gain_pair
 from ..energy import count_opamps
 from .common.readout import (BEHAVIOURAL_HIGH_V, C_BEHAVIOURAL, DECISION_LOAD_OHM, EDGE_S, SUPPLY_NETS,

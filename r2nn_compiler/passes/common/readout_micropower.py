@@ -35,18 +35,18 @@ import math
 
 import numpy as np
 
-from .. import eseries
-from ..circuit import GROUND, Component, Port, SubcircuitDef
-from ..circuit.annotations import PartInfo
-from ..errors import CompileError, Location
-from ..parts import part as catalogue_part
-from ..parts.models import definition
-from ..reference import feature_taps
-from .base import ELEMENT, ROLE, CompileContext, PassResult
-from .common.buffers import gain_pair
-from .common.readout import EDGE_S, attach_readout, decisions_before_supplies, device, instance, part, part_counts, pwl
-from .common.readout_linear import segment_gates
-from .realise_drive import _absorb, _damping_of
+from ... import eseries
+from ...circuit import GROUND, Component, Port, SubcircuitDef
+from ...circuit.annotations import PartInfo
+from ...errors import CompileError, Location
+from ...parts import part as catalogue_part
+from ...parts.models import definition
+from ...reference import feature_taps
+from ..base import ELEMENT, ROLE, CompileContext, PassResult
+from .buffers import gain_pair
+from .damping import _absorb, _damping_of
+from .readout import EDGE_S, attach_readout, decisions_before_supplies, device, instance, part, part_counts, pwl
+from .readout_linear import segment_gates
 
 #: The single supply (V) and its port.
 VDD = 3.3
