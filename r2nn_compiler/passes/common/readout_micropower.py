@@ -62,6 +62,8 @@ DIVIDER_SHARE = 0.5
 #: The sums' feedback resistor (ohm, E96) and the largest input resistor used (ohm).
 FEEDBACK_OHM = 1.0e6
 MAX_INPUT_OHM = 100e6
+#: Relative error a weight resistor (one E96 part or a series pair) aims at.
+WEIGHT_TARGET = 1e-3
 #: The AND network's resistors (ohm, E96), from each pair comparator to the class's node.
 AND_OHM = 10.0e6
 #: Threshold divider of the AND comparators (total ohm).
@@ -265,12 +267,22 @@ def _sum_elements(j: int, network: dict) -> list[Component]:
                 part(f"Rf{j}", [f"sc{j}", f"s{j}"], FEEDBACK_OHM)]
     for f, w in enumerate(network["w"][j - 1], start=1):
         if w > 0 and FEEDBACK_OHM / w <= MAX_INPUT_OHM:
-            elements.append(part(f"Rw{j}_{f}", [f"fo{f}", f"s{j}"], _e96(FEEDBACK_OHM / w)))
+            elements += _weight(f"Rw{j}_{f}", f"fo{f}", f"s{j}", FEEDBACK_OHM / w)
     b = float(network["b"][j - 1])
     if b > 0 and FEEDBACK_OHM / b <= MAX_INPUT_OHM:
-        elements.append(part(f"Rb{j}", [f"s{j}", "vp" if network["to_rail"][j - 1] else GROUND],
-                             _e96(FEEDBACK_OHM / b)))
+        elements += _weight(f"Rb{j}", "vp" if network["to_rail"][j - 1] else GROUND, f"s{j}", FEEDBACK_OHM / b)
     return elements
+
+
+def _weight(name: str, a: str, b: str, ohms: float) -> list[Component]:
+    """A weight resistor of ``ohms`` from ``a`` to ``b``: one E96 part, or two in series within
+    :data:`WEIGHT_TARGET` (a single E96 part misses by up to 1 %, which the sums' large common
+    term turns into score errors of several units on tactile)."""
+    pair = eseries.best_pair(ohms, "E96", WEIGHT_TARGET, connections=("series",))
+    if len(pair.values) == 1:
+        return [part(name, [a, b], pair.values[0])]
+    mid = f"{name[1:].lower()}m"
+    return [part(f"{name}a", [a, mid], pair.values[0]), part(f"{name}b", [mid, b], pair.values[1])]
 
 
 def _wta_elements(n: int) -> list[Component]:
