@@ -384,12 +384,15 @@ def _response_rows(model) -> list[tuple[str | None, str]]:
 @click.option("--inductors", type=click.Choice(["passive", "gic"]), default="passive", show_default=True,
               help="Spring inductors as wound parts (passive) or as Antoniou GICs: two op-amps, four resistors "
                    "and a capacitor each (gic; grounded springs only, needs the hardware flow).")
-@click.option("--readout", type=click.Choice(["none", "analog", "behavioural"]), default="none", show_default=True,
+@click.option("--readout", type=click.Choice(["none", "analog", "analog-tl072", "analog-micropower", "behavioural"]),
+              default="none", show_default=True,
               help="On-circuit readout: output buffers (weights as gains), mean-square detectors over the readout "
-                   "window and a winner-take-all driving one decision port per class; analog: from parts "
-                   "(op-amps, 1N4148, 2N3904, E96), behavioural: B-sources for fast checks. A linear readout "
-                   "layer: its detectors per feature, logs, class scores and winner-take-all on the taps, "
-                   "behavioural only for now.")
+                   "window and a winner-take-all driving one decision port per class; analog: from parts, "
+                   "behavioural: B-sources for fast checks. analog on a linear layer with 'law diode' is the "
+                   "micropower design (passive diode cells on the resonator nodes, power-gated sums and "
+                   "comparators on one 3.3 V supply; also by name: analog-micropower), on any other model the "
+                   "±15 V TL072 design (op-amps, 1N4148, 2N3904, E96; also by name: analog-tl072). A linear "
+                   "layer without a law: behavioural only for now.")
 @click.option("--drive", type=click.Choice(["parts", "ideal"]), default=None,
               help="How the inputs drive the network: parts (each drive an E96 resistor from the input port into "
                    "its resonator, its loading absorbed into the damping; negative weights from an inverted input "

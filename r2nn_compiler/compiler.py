@@ -157,7 +157,7 @@ def check_compile_inputs(model: Model, outdir: str | Path, options: CompileOptio
             check_fits(model, signal)
         except SignalError as err:
             raise CompileError(f"{err.message} (a calibration signal)", err.where) from None
-    if model.readout.is_linear and options.readout == "analog":
+    if model.readout.is_linear and model.readout.law is None and options.readout in ("analog", "analog-tl072"):
         raise refuse_parts_level()
     if options.drive not in (None, "parts", "ideal"):
         raise CompileError(f"drive must be 'parts' or 'ideal', not {options.drive!r}", Location(parameter="drive"))

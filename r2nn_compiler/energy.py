@@ -22,6 +22,13 @@ The figures the analog pitch rests on, estimated from the circuit graph and the 
   the decision stage, ``graph.meta["decision_settling_s"]`` when a readout stage records it
   (0 otherwise).
 
+A **micropower readout** (``passes.common.readout_micropower``, ``graph.meta["readout"]["energy"]``) is
+counted from its own parts instead: its switches' quiescent current on its 3.3 V supply during
+the window (``readout_static_watts``, in ``static_power_watts``) and its power-gated stage after
+it (``readout_gated_joules``: quiescent currents × rail × on-time, the rail's decoupling charge,
+one decision load), which ``energy_per_decision_joules`` adds; its op-amps are not the TL072
+ones and are left out of ``opamps``.
+
 Not counted: the passive network itself (resistors dissipate only the signal's power, which
 the input source supplies), the input driver and any ADC or comparator outside the graph, the
 op-amps' extra supply current when they drive a load (signal-dependent, small next to the
@@ -69,18 +76,26 @@ class EnergyEstimate:
     timer_part: str | None = None
     timer_watts: float = 0.0
     timer_energy_joules: float = 0.0
+    readout_design: str | None = None
+    readout_static_watts: float = 0.0
+    readout_gated_joules: float = 0.0
 
     def as_dict(self) -> dict:
-        """The fields; the timer's only when there is one (decks without controls keep the keys
-        they always had)."""
+        """The fields; the timer's only when there is one and the readout's only for a micropower
+        readout (decks without keep the keys they always had)."""
         data = dataclasses.asdict(self)
         if self.timer_part is None:
             for key in ("timer_part", "timer_watts", "timer_energy_joules"):
+                del data[key]
+        if self.readout_design is None:
+            for key in ("readout_design", "readout_static_watts", "readout_gated_joules"):
                 del data[key]
         return data
 
     def summary(self) -> str:
         """One line for the compile summary."""
+        if self.readout_design is not None:
+            return self._micropower_summary()
         line = (f"{self.opamps} op-amp(s) × {format_si(self.quiescent_amps_per_opamp, 'A')} × "
                 f"±{self.supply_volts:g} V = {format_si(self.static_power_watts, 'W')} static; "
                 f"{format_si(self.energy_per_decision_joules, 'J')} per decision "
@@ -92,6 +107,21 @@ class EnergyEstimate:
                      f"{format_si(self.timer_energy_joules, 'J')} per decision")
         if self.ideal_sources:
             line += f"; {self.ideal_sources} ideal controlled source(s) (drives, buffers) not counted"
+        return line
+
+    def _micropower_summary(self) -> str:
+        line = (f"micropower readout on one {self.supply_volts:g} V supply: "
+                f"{format_si(self.readout_static_watts, 'W')} in the window (switches), "
+                f"{format_si(self.readout_gated_joules, 'J')} after it (power-gated stage); "
+                f"{format_si(self.energy_per_decision_joules, 'J')} per decision (estimate from quiescent "
+                f"currents; verify measures it); decision latency {format_si(self.latency_seconds, 's')}")
+        if self.opamps:
+            line += f"; {self.opamps} op-amp(s) of the network at {format_si(self.quiescent_amps_per_opamp, 'A')}"
+        if self.timer_part:
+            line += (f"; control ports from a {self.timer_part}: {format_si(self.timer_watts, 'W')}, "
+                     f"{format_si(self.timer_energy_joules, 'J')} per decision")
+        if self.ideal_sources:
+            line += f"; {self.ideal_sources} ideal controlled source(s) not counted"
         return line
 
 
@@ -113,7 +143,9 @@ def count_opamps(graph: CircuitGraph) -> int:
         defn = graph.subcircuits.get(subckt)
         return inside(defn) if defn is not None else 0
 
-    readout = (graph.meta.get("readout") or {}).get("parts", {}).get("op-amps", 0)
+    described = graph.meta.get("readout") or {}
+    # A micropower readout's op-amps are nanopower parts: its own budget counts them (estimate).
+    readout = 0 if described.get("design") == "micropower" else described.get("parts", {}).get("op-amps", 0)
     return sum(per_instance(c.subckt) for c in graph.components_of("X")) + int(readout)
 
 
@@ -126,10 +158,18 @@ def estimate(graph: CircuitGraph, model: Model, time_scale: float, opamp: OpampM
     settling = float(graph.meta.get(DECISION_SETTLING, 0.0))
     timer = TIMERS[0] if graph.meta.get("controls") else None
     timer_w = timer.iq_a * TIMER_SUPPLY_V if timer is not None else 0.0
-    return EnergyEstimate(opamps=n, supply_volts=opamp.supply_v, quiescent_amps_per_opamp=opamp.quiescent_a,
-                          static_power_watts=power, window_seconds=window,
-                          energy_per_decision_joules=power * window, decision_settling_seconds=settling,
+    budget = (graph.meta.get("readout") or {}).get("energy") if (graph.meta.get("readout") or {}).get(
+        "design") == "micropower" else None
+    micro = {} if budget is None else {
+        "readout_design": "micropower", "readout_static_watts": budget["static_power_watts"],
+        "readout_gated_joules": budget["post_window_amps"] * budget["supply_volts"] * budget["post_window_seconds"]
+        + budget.get("decoupling_joules", 0.0)}
+    power += micro.get("readout_static_watts", 0.0)
+    return EnergyEstimate(opamps=n, supply_volts=budget["supply_volts"] if budget else opamp.supply_v,
+                          quiescent_amps_per_opamp=opamp.quiescent_a, static_power_watts=power, window_seconds=window,
+                          energy_per_decision_joules=power * window + micro.get("readout_gated_joules", 0.0),
+                          decision_settling_seconds=settling,
                           latency_seconds=model.readout.stop * time_scale + settling,
                           ideal_sources=sum(1 for c in graph.components if c.kind in "GEH"),
                           timer_part=timer.part_class if timer is not None else None, timer_watts=timer_w,
-                          timer_energy_joules=timer_w * window)
+                          timer_energy_joules=timer_w * window, **micro)

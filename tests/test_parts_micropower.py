@@ -98,6 +98,17 @@ def test_opamp_slew_rate(p):
     _close(opamp(p).slew_v_per_s, p.slew_v_per_s, 0.05)
 
 
+@pytest.mark.parametrize("p", OPAMPS, ids=_ids(OPAMPS))
+def test_power_gated_opamp_starts_within_its_slew_time(p):
+    """With its supply at 0 V the part draws nothing and its gain node stays near the rails;
+    once the supply is up, a follower reaches 1 V within the slew and a few GBW periods
+    (unclamped, it sat at a rail for seconds: docs/micropower.md)."""
+    m = measure.measure_power_up(p)
+    assert abs(m.off_supply_a) < 1e-3 * p.iq_a
+    assert m.gain_node_peak_v < measure.VDD + 0.5
+    assert m.settle_s < 3.0 / p.slew_v_per_s + 20.0 / p.gbw_hz, m.settle_s
+
+
 # --- comparators -------------------------------------------------------------------------
 
 @pytest.mark.parametrize("p", COMPARATORS, ids=_ids(COMPARATORS))

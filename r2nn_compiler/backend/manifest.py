@@ -182,6 +182,13 @@ class ReadoutCircuit:
     subcircuits: list[str]
     buffers: list[dict]
     parts: dict[str, int]
+    #: A micropower readout (``passes.common.readout_micropower``): "micropower", its score nets'
+    #: common term (the differences are the scores'), its cells (feature, cell net, segment,
+    #: gain ratio) and how long its post-window stage is powered (s). Left out of the JSON otherwise.
+    design: str | None = None
+    scores_up_to_common_offset: bool | None = None
+    features: list[dict] | None = None
+    post_window_s: float | None = None
 
     @classmethod
     def of(cls, readout: dict | None) -> "ReadoutCircuit | None":
@@ -190,13 +197,17 @@ class ReadoutCircuit:
             return None
         return cls(readout["level"], readout["detector"], readout["detectors"], readout["volts_per_mean_square"],
                    readout["window_s"], readout.get("detector_limit_v"), readout["instance"],
-                   list(readout["subcircuits"]), readout["buffers"], readout["parts"])
+                   list(readout["subcircuits"]), readout["buffers"], readout["parts"], readout.get("design"),
+                   readout.get("scores_up_to_common_offset"),
+                   readout.get("features") if readout.get("design") else None, readout.get("post_window_s"))
 
     def to_json(self) -> dict:
         return {"level": self.level, "detector": self.detector, "detectors": self.detectors,
                 "volts_per_mean_square": self.volts_per_mean_square, "window_s": self.window_s,
                 "detector_limit_v": self.detector_limit_v, "instance": self.instance,
-                "subcircuits": self.subcircuits, "buffers": self.buffers, "parts": self.parts}
+                "subcircuits": self.subcircuits, "buffers": self.buffers, "parts": self.parts,
+                **({"design": self.design, "scores_up_to_common_offset": self.scores_up_to_common_offset,
+                    "features": self.features, "post_window_s": self.post_window_s} if self.design else {})}
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 - :mod:`~r2nn_compiler.parts.catalogue`: the entries (op-amps, comparators, diodes, BJTs,
   switches, a reference), each with its figures and their :class:`Source`.
-- :mod:`~r2nn_compiler.parts.models`: SPICE subcircuits and model cards for the entries.
+- :mod:`~r2nn_compiler.parts.models`: the entries as circuit-IR subcircuit definitions and device
+  models (:func:`~r2nn_compiler.parts.models.definition`), and as SPICE text.
 - :mod:`~r2nn_compiler.parts.measure`: ngspice benches measuring those figures.
 
 Design notes and what the models leave out: docs/parts.md.

@@ -259,3 +259,29 @@ def measure_bjt_hfe(p: BjtPart) -> float:
     ic = np.abs(np.real(dc.get("i(vc)")))
     ib_at = float(np.interp(p.check_ic_a, ic, ib))
     return p.check_ic_a / ib_at
+
+
+@dataclass(frozen=True)
+class PowerUpMeasurement:
+    """A follower at 1 V whose supply ramps 0 → 3.3 V over 10 µs at 1 ms, from the operating
+    point with the supply off: the supply current while off, the time after the ramp until
+    the output is within 10 mV of 1 V, and the gain node's largest excursion (V about vss)."""
+
+    off_supply_a: float
+    settle_s: float
+    gain_node_peak_v: float
+
+
+def measure_power_up(p: OpampPart) -> PowerUpMeasurement:
+    """Measure ``p`` power-gated: an operating point at 0 V supply, then the supply's ramp."""
+    t_on, t_stop = 1e-3, 1e-3 + 20.0 / p.slew_v_per_s + 50.0 / p.gbw_hz
+    body = [f"Vdd1 vdd1 0 PWL(0 0 {t_on} 0 {t_on + 1e-5} {VDD})", "Vin1 in1 0 1",
+            f"X1 in1 out1 out1 vdd1 0 {p.name}", f".tran {t_stop / 4000} {t_stop} 0 {t_stop / 4000}"]
+    res = _run(f"power-up bench {p.name}", render(p), body)
+    tran = res.plot("tran")
+    t, v = np.real(tran.get("time")), np.real(tran.get("v(out1)"))
+    g = np.real(tran.get("v(x1.g)"))
+    off = -float(np.real(tran.get("i(vdd1)"))[0])
+    bad = np.nonzero(np.abs(v - 1.0) > 0.01)[0]
+    settle = float(t[bad[-1] + 1] - t_on) if bad.size and bad[-1] + 1 < t.size else float("inf")
+    return PowerUpMeasurement(off, settle, float(np.max(np.abs(g))))

@@ -107,10 +107,10 @@ class CompileOptions:
             self.mna_tolerance = 1e-6
 
     def drive_kind(self) -> str:
-        """``drive``, its default resolved: "parts" with ``readout`` "analog", else "ideal"."""
+        """``drive``, its default resolved: "parts" with an ``analog`` readout (any design), else "ideal"."""
         if self.drive is not None:
             return self.drive
-        return "parts" if self.readout == "analog" else "ideal"
+        return "parts" if self.readout.startswith("analog") else "ideal"
 
 
 @dataclass

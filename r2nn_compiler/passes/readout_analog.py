@@ -26,14 +26,14 @@ from ..errors import CompileError, Location
 from ..model.ir import RMS_CONTINUOUS
 from ..reference import default_grid, frequency_response
 from .base import ELEMENT, MAPPING, ROLE, CompileContext, Pass, PassResult, register
-from .common import readout_linear
+from .common import readout_linear, readout_micropower
 from .common.buffers import feedback_network, gain_pair
 from ..energy import count_opamps
 from .common.readout import (BEHAVIOURAL_HIGH_V, C_BEHAVIOURAL, DECISION_LOAD_OHM, EDGE_S, SUPPLY_NETS,
                              attach_readout, behavioural_integrator, behavioural_wta, decisions_before_supplies,
                              device, instance, law, number, part, part_counts, pwl, settling_s)
 
-LEVELS = {"analog": "parts", "behavioural": "behavioural"}
+LEVELS = {"analog": "parts", "analog-tl072": "parts", "analog-micropower": "parts", "behavioural": "behavioural"}
 
 #: Peak buffer output (V) for a unit-amplitude sine at the worst frequency, every input in phase.
 FULL_SCALE_V = 10.0
@@ -96,9 +96,13 @@ class ReadoutAnalog(Pass):
     def transform(self, ctx: CompileContext) -> PassResult:
         readout = ctx.options.readout
         if readout not in LEVELS:
-            raise CompileError(f"unknown readout {readout!r}: expected none, analog or behavioural",
+            raise CompileError(f"unknown readout {readout!r}: expected none, analog, analog-tl072, analog-micropower "
+                               "or behavioural",
                                Location(parameter="readout"))
         level = LEVELS[readout]
+        design = _design(ctx.model, readout)
+        if design == "micropower":
+            return readout_micropower.realise(ctx)
         if ctx.model.readout.is_linear:
             return readout_linear.realise(ctx, level)
         opamp_model = from_options(ctx.options)  # the deck's op-amp (its data sizes the readout in exact flows too)
@@ -122,6 +126,25 @@ class ReadoutAnalog(Pass):
                           {"level": level, "common_gain": gains.common, "gains": realised.tolist(),
                            "worst_gain_error": gain_error, "buffer_peak_v": gains.common * gains.worst,
                            "parts": parts, "decisions": ctx.graph.meta["decisions"]})
+
+
+def _design(model, readout: str) -> str:
+    """Which parts-level design ``readout`` means for ``model``: "micropower" (a diode-law layer
+    with ``analog`` or ``analog-micropower``), else "tl072" (``analog`` on any other model, and
+    ``analog-tl072``) or "behavioural". CompileError when the named design cannot read the layer."""
+    law = model.readout.is_linear and model.readout.law is not None
+    if readout == "analog-micropower" and not law:
+        raise CompileError("--readout analog-micropower needs a linear readout layer with 'law diode (...);' "
+                           "(the passive cells compute that law)", Location(parameter="readout"))
+    if readout == "analog-tl072" and law:
+        raise CompileError("--readout analog-tl072 does not compute the diode law: use --readout analog "
+                           "(the micropower cells) or behavioural", Location(parameter="readout"))
+    if readout in ("analog", "analog-micropower") and law:
+        return "micropower"
+    if readout == "behavioural" and law:
+        raise CompileError("--readout behavioural is not built for the diode law yet: use --readout analog (the "
+                           "micropower cells) or none", Location(parameter="readout"))
+    return "behavioural" if readout == "behavioural" else "tl072"
 
 
 def _require_room(ctx: CompileContext, level: str, swing: float) -> None:
@@ -237,6 +260,8 @@ def _summary(ctx: CompileContext, level: str, description: dict, gains: _BufferG
                f"{realised_text} (output gains × weights × {gains.common:.4g}, worst gain error "
                f"{gain_error:.2e}); readout parts: " + ", ".join(f"{v} {k}" for k, v in parts.items() if v) +
                f"; decisions valid {settle:g} s after the window")
+    if ctx.options.readout == "analog":
+        summary += "; the ±15 V TL072 design (the micropower design reads a linear layer with 'law diode')"
     if model.readout.kind != RMS_CONTINUOUS:
         summary += (f"; the detectors integrate the continuous waveform while this model's readout "
                     f"({model.readout.kind}) averages samples: they differ by edge terms of order "

@@ -24,30 +24,18 @@ from __future__ import annotations
 
 import dataclasses
 
-from .. import eseries
-from ..circuit import GROUND, INVERTED_INPUTS, CircuitGraph, Component, Port, ordered_ports
+from ..circuit import INVERTED_INPUTS, Component, Port, ordered_ports
 from ..errors import CompileError, Location
-from .base import ELEMENT, MAPPING, ROLE, CompileContext, Pass, PassResult, register
-from .common.realise import realise
+from .base import MAPPING, ROLE, CompileContext, Pass, PassResult, register
+# The damping arithmetic moved to .common.damping (the micropower readout's dividers use it too);
+# PAIR_TARGETS stays importable from here.
+from .common.damping import PAIR_TARGETS, _absorb, _Damping, _damping_of, _element_at, _quantised  # noqa: F401
 
 #: The share of a resonator's damping conductance the drives may take (the rest keeps a part,
 #: so the drive resistors' own pair error cannot call for a negative damping).
 ABSORB_FRACTION = 0.9
-#: Relative error a drive or damping resistor (one part or a pair) aims at, then 3× and 10×
-#: it (the targets ``quantise`` trims couplings with).
-PAIR_TARGETS = (1e-3, 3e-3, 1e-2)
 #: Suffix of an input's inverted copy: ``in1`` → ``in1n``.
 INVERTED_SUFFIX = "n"
-
-
-@dataclasses.dataclass
-class _Damping:
-    """The positive damping resistors (one part or a quantised pair) of resonator net ``net``
-    and their realised conductance (S)."""
-
-    net: str
-    parts: list[Component]
-    conductance: float
 
 
 @register
@@ -104,29 +92,6 @@ def _loading(drives: list[Component]) -> dict[str, float]:
     return loading
 
 
-def _damping_of(graph: CircuitGraph, net: str) -> _Damping | None:
-    """The positive damping part (or quantised pair) of ``net`` to ground; None without one."""
-    for c in graph.components_at(net):
-        if c.kind != "R" or c.attrs.get(ROLE) != "damping" or c.value <= 0:
-            continue
-        pair = c.part.pair_parts if c.part is not None and c.part.pair else None
-        parts = [graph.component(name) for name in pair] if pair else [c]
-        ends = [n for p in parts for n in p.nodes]
-        if {n for n in ends if ends.count(n) == 1 or len(parts) == 1 or c.part.pair == "parallel"} != {net, GROUND}:
-            continue
-        return _Damping(net, parts, 1.0 / _combined_ohms(parts))
-    return None
-
-
-def _combined_ohms(parts: list[Component]) -> float:
-    """The resistance of one part, or of a quantised pair as it is wired (``part.pair``)."""
-    if len(parts) == 1:
-        return parts[0].value
-    if parts[0].part.pair == "series":
-        return sum(p.value for p in parts)
-    return 1.0 / sum(1.0 / p.value for p in parts)
-
-
 def _common_factor(ctx: CompileContext, loading: dict[str, float], dampings: dict[str, _Damping | None]) -> float:
     """α: 1, or the largest factor that leaves every driven resonator 1 − ABSORB_FRACTION of its
     damping. CompileError in a hardware flow for a driven resonator without positive damping."""
@@ -138,10 +103,6 @@ def _common_factor(ctx: CompileContext, loading: dict[str, float], dampings: dic
                            Location(parameter="drive"))
     ratios = [ABSORB_FRACTION * d.conductance / loading[net] for net, d in dampings.items() if d is not None]
     return min([1.0] + ratios)
-
-
-def _element_at(graph: CircuitGraph, net: str) -> str:
-    return next((c.attrs.get(ELEMENT) for c in graph.components_at(net) if c.attrs.get(ELEMENT)), net)
 
 
 def _inverted_ports(ctx: CompileContext, drives: list[Component]) -> dict[str, str]:
@@ -170,36 +131,3 @@ def _drive_resistor(ctx: CompileContext, g: Component, alpha: float, inverted: d
                          origin=f"{g.origin} (drive resistor)", attrs=dict(g.attrs))
     graph.replace(g.name, resistor)
     return _quantised(ctx, resistor)
-
-
-def _quantised(ctx: CompileContext, comp: Component) -> tuple[Component, float]:
-    """``comp`` as an E-series part or pair within the retune target (hardware flows; else
-    itself), and its realised resistance (ohm)."""
-    if ctx.options.exact:
-        return comp, comp.value
-    series = ctx.options.series_overrides.get(comp.name, ctx.options.series.get("R", "E96"))
-    pair = eseries.best_pair(comp.value, series, PAIR_TARGETS[0])
-    for target in PAIR_TARGETS[1:]:
-        if pair.rel_error <= target:
-            break
-        pair = eseries.best_pair(comp.value, series, target)
-    parts = realise(ctx.graph, comp, pair, series, ctx.options.tolerance["R"])
-    return parts[0], _combined_ohms(parts)
-
-
-def _absorb(ctx: CompileContext, net: str, damping: _Damping | None, load: float) -> None:
-    """Lower ``net``'s damping conductance by ``load`` (S): its damping re-made, or, without one
-    (exact flows only), a negative resistor of −1/load."""
-    graph = ctx.graph
-    if damping is None:
-        graph.add(Component(graph.next_designator("R"), "R", (net, GROUND), -1.0 / load,
-                            origin=f"resonator {_element_at(graph, net)} damping (drive loading compensation)",
-                            attrs={ROLE: "damping", ELEMENT: _element_at(graph, net)}))
-        return
-    first = damping.parts[0]
-    target = 1.0 / (damping.conductance - load)
-    for extra in damping.parts[1:]:
-        graph.remove(extra.name)
-    remade = dataclasses.replace(first, nodes=(net, GROUND), value=target, part=None, attrs=dict(first.attrs))
-    graph.replace(first.name, remade)
-    _quantised(ctx, remade)

@@ -208,7 +208,9 @@ def score_figures(manifest: dict, decision: dict, scores_reference: dict[str, fl
     """:func:`margin_figures` of a linear layer's deck, all in score units (absolute): ``margin``
     s_1 − s_2 of the reference; ``features_detected`` the score nets' volts over
     ``volts_per_unit_score``; ``feature_error`` max_j |ŝ_j − s_j| (everything between the model
-    and the decision); ``detector_error`` max_j |ŝ_j − s^cont_j|, the behavioural layer against
+    and the decision; a deck whose score nets hold the scores up to a common term,
+    ``readout_circuit.scores_up_to_common_offset``, has ŝ shifted to the reference's mean);
+    ``detector_error`` max_j |ŝ_j − s^cont_j|, the behavioural layer against
     an ideal one on the same simulated taps (``scores_continuous``: the layer applied to the
     taps' continuous mean squares per segment, from ngspice's own time points); ``window_error``
     max_j |s^cont_j − s^sampled_j| (the continuous integrals against their spline estimate from
@@ -221,6 +223,11 @@ def score_figures(manifest: dict, decision: dict, scores_reference: dict[str, fl
         return figures
     per_score = {d["class"]: float(d["volts_per_unit_score"]) for d in circuit["detectors"]}
     detected = {c: decision["detector_volts"][c] / per_score[c] for c in classes}
+    if circuit.get("scores_up_to_common_offset"):
+        # A micropower readout's sums carry the scores plus a term common to every class (which
+        # no decision sees): set their mean to the reference's.
+        shift = float(np.mean([scores_reference[c] - detected[c] for c in classes]))
+        detected = {c: v + shift for c, v in detected.items()}
     feature_error = feature_deviation(detected, scores_reference, scores_reference, absolute=True)
     figures.update(feature_error=feature_error, at_risk=bool(margin <= 2 * feature_error), detector_clipped=False,
                    features_detected=detected)
@@ -277,7 +284,8 @@ def summarise(rows: list[tuple[str, dict]], absolute: bool = False) -> dict:
         "detector_error_there": smallest.get("detector_error"),
         "feature_error_there": smallest.get("feature_error"),
         "worst_detector_error": max((r[1]["detector_error"] for r in known), default=None),
-        "worst_feature_error": max((r[1]["feature_error"] for r in known), default=None),
+        "worst_feature_error": max((r[1]["feature_error"] for r in rows if r[1].get("feature_error") is not None),
+                                   default=None),
         "simulation_error_there": smallest.get("simulation_error"),
         "network_error_there": smallest.get("network_error"),
         "window_error_there": smallest.get("window_error"),

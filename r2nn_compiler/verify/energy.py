@@ -50,11 +50,13 @@ def _current(plot, source: str) -> np.ndarray:
 def summarise(measured: list[float], estimate: dict | None, until_s: float) -> dict:
     """The report's ``energy`` figures: ``measured_mean_j`` and ``measured_max_j`` over the
     clips (J per decision, [0, ``until_s``]), ``interval_s`` (= ``until_s``), the manifest's
-    estimate over that interval ``estimate_j`` (static power × interval, null without an
-    estimate), ``timer_j`` (the control ports' timer over it, not simulated) and
+    estimate over that interval ``estimate_j`` (static power × interval, plus a micropower
+    readout's ``readout_gated_joules``; null without an estimate), ``timer_j`` (the control ports' timer over it, not simulated) and
     ``measured_over_estimate`` (mean ÷ estimate, null when either is missing or 0)."""
     mean = float(np.mean(measured)) if measured else None
-    static = float(estimate["static_power_watts"]) * until_s if estimate else None
+    # A micropower readout's power-gated stage adds its energy after the window (readout_gated_joules).
+    static = (float(estimate["static_power_watts"]) * until_s + float(estimate.get("readout_gated_joules") or 0.0)
+              if estimate else None)
     timer = float(estimate.get("timer_watts") or 0.0) * until_s if estimate else 0.0
     return {"clips": len(measured), "interval_s": until_s, "measured_mean_j": mean,
             "measured_max_j": float(np.max(measured)) if measured else None, "estimate_j": static,

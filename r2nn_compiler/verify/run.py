@@ -432,7 +432,7 @@ def continuous_scores(model: Model, decided: dict, out_gain: np.ndarray,
     ``tap_energy`` (per tap, ∫ v² dt over each segment from ngspice's own time points, V²·s
     circuit; :func:`decisions.evaluate`) through the port gains and time scale into model
     units: what an ideal layer reads from the simulated taps. None for other decks."""
-    if "tap_energy" not in decided:
+    if "tap_energy" not in decided or model.readout.law is not None:  # the diode law reads waveforms, not energies
         return None
     energy = np.asarray(decided["tap_energy"], dtype=float) / (out_gain[:, None] ** 2 * time_scale)
     scores = reference.scores(model, reference.layer_features_from_energies(model, energy))

@@ -53,7 +53,7 @@ def attach_readout(graph: CircuitGraph, description: dict, nodes: list[str], tol
 
 
 #: A timing source's role in the manifest's ``controls``, by its designator's prefix.
-CONTROL_ROLES = (("Vgate", "window_gate"), ("Vreset", "reset"), ("Vseg", "segment_gate"))
+CONTROL_ROLES = (("Vgate", "window_gate"), ("Vreset", "reset"), ("Vseg", "segment_gate"), ("Vpower", "power"))
 #: Supply nets of a parts-level readout (positive, negative rail): ports of the readout
 #: subcircuit, its op-amps' supply pins, and supply ports of the model's subcircuit.
 SUPPLY_NETS = ("vcc", "vee")

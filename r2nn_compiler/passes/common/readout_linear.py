@@ -23,7 +23,8 @@ trims without changing their nominal gain g_i, the gain the detectors divide by.
 is ideal: the manifest's ``readout_circuit.parts`` counts the B-sources, timing sources and
 integrating capacitors, and the BOM lists them as ``ideal``. Decisions are valid
 :func:`.readout.settling_s` after s_K. The parts-level realisation (``--readout analog``)
-is not built yet: it is a one-line CompileError.
+is built for a layer under ``law diode`` only (:mod:`..readout_micropower`); for the log law it
+is a one-line CompileError.
 """
 
 from __future__ import annotations

@@ -1,0 +1,437 @@
+"""The micropower readout of a diode-law layer (``readout_analog`` with ``--readout analog``).
+
+A linear readout layer with ``law diode (nvt, rate, clip, hold)`` scores class j as
+s_j = β_j + Σ_f A_jf ψ_f, ψ_f the passive diode cell's reading of gain_f · v_node over the
+feature's segment (:class:`~r2nn_compiler.model.ir.DiodeLaw`). This module builds that readout
+from the micropower part library (:mod:`r2nn_compiler.parts`) on one 3.3 V supply, as circuit-IR
+subcircuit definitions the netlister writes (design and measurements: docs/micropower.md):
+
+* **taps**: the force-current deck's node voltage is the velocity; the readout element (an ideal
+  VCVS) of every tap is removed and the resonator's net becomes the tap port, so the cells hang
+  on the resonator nodes. The input ports' volts per unit are scaled so a node reads
+  G = max_f gain_f volts per unit; a feature of lower gain reads it through an E96 divider
+  (:data:`DIVIDER_OHM` total, ratio gain_f/G), whose loading the resonator's damping absorbs
+  (as ``realise_drive`` does for the drives). The linear part stays the MNA's.
+* **cells** (one per feature, in the readout subcircuit): diode (1N4148 class) from the tap, the
+  segment's gate switch (a TS12A44515-class channel), C to ground sized from the law's rate
+  (C = Is/(rate·nVt) of the diode card, nearest in the options' C series), a reset switch
+  across C. While the gate is open the reading holds on C (droop: the law's ``hold``).
+* **after the window**, powered through one more switch channel from control port ``power``:
+  a follower (LPV802 class) per reading, per class an inverting sum about a 1.25 V reference
+  (LT1389 class) with E96 weights (:func:`score_network`), a TLV7031-class comparator per
+  ordered class pair and per class one more comparator that is high only when its class beats
+  every other (its pair comparators averaged by resistors against 7/8 of the rail for 5 classes:
+  :func:`and_threshold`); that comparator drives the decision port ``dec<j>``.
+
+Control ports (manifest ``controls``): ``reset`` (high for :data:`RESET_S` at t = 0), a
+``segment_gate_<k>`` per segment, ``power`` (high from the window's end for :data:`POWER_S`).
+Supply port ``vdd`` at :data:`VDD` (manifest ``supplies``). Times are circuit seconds, values SI.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from ... import eseries
+from ...circuit import GROUND, Component, Port, SubcircuitDef
+from ...circuit.annotations import PartInfo
+from ...errors import CompileError, Location
+from ...parts import part as catalogue_part
+from ...parts.models import definition
+from ...reference import feature_taps
+from ..base import ELEMENT, ROLE, CompileContext, PassResult
+from .buffers import gain_pair
+from .damping import _absorb, _damping_of
+from .readout import EDGE_S, attach_readout, decisions_before_supplies, device, instance, part, part_counts, pwl
+from .readout_linear import segment_gates
+
+#: The single supply (V) and its port.
+VDD = 3.3
+SUPPLY = "vdd"
+#: Parts (catalogue names).
+DIODE, SWITCH, OPAMP, COMPARATOR, REFERENCE = "D1N4148", "TS12A44515", "LPV802", "TLV7031", "LT1389_1V25"
+#: Total resistance (ohm) of a gain divider at a tap, at least; and the largest share of the tap's
+#: damping conductance its dividers may take (more resistance where the damping is small: the
+#: divider's Thevenin resistance then adds to the diode's, a law error of ~9 mV at 100 kΩ and
+#: 1.3 V readings, ~0.1 V at 1 MΩ; docs/micropower.md).
+DIVIDER_OHM = 100e3
+DIVIDER_SHARE = 0.5
+#: The sums' feedback resistor (ohm, E96) and the largest input resistor used (ohm).
+FEEDBACK_OHM = 1.0e6
+MAX_INPUT_OHM = 100e6
+#: Relative error a weight resistor (one E96 part or a series pair) aims at.
+WEIGHT_TARGET = 1e-3
+#: The AND network's resistors (ohm, E96), from each pair comparator to the class's node.
+AND_OHM = 10.0e6
+#: Threshold divider of the AND comparators (total ohm).
+THRESHOLD_OHM = 8.0e6
+#: Load on each decision port (ohm): a CMOS input (the host's GPIO), not the 10 kΩ of the ±15 V design.
+DECISION_LOAD_OHM = 1.0e6
+#: Decoupling of the switched post-window rail (F; charging it costs about C·VDD², 11 nJ; without
+#: it ngspice cannot start a transient from zero state with that rail off).
+DECOUPLING_F = 1e-9
+#: Reset pulse (s) at the start of the run.
+RESET_S = 2e-6
+#: The sums' outputs are kept within this far (V) of each rail for any reading in [0, clip].
+HEADROOM_V = 0.2
+#: Settling of the post-window stage: slew time of a follower to full scale plus this many of
+#: the slowest sum's time constants (s).
+SETTLE_TAUS = 12.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    """Feature f's cell: its input net in the readout (``b<i>`` or a divider's ``dv<f>``), the
+    segment (from 0), the capacitor (F) and the gain ratio its divider realises (1: none)."""
+
+    tap: int
+    segment: int
+    cap_f: float
+    ratio: float
+
+
+def diode_constants() -> tuple[float, float]:
+    """(Is in A, n·Vt in V at 27 °C) of the cells' diode card."""
+    params = dict(catalogue_part(DIODE).params)
+    return params["IS"], params.get("N", 1.0) * 8.617333262e-5 * 300.15
+
+
+def cap_for(rate: float, nvt: float, series: str) -> float:
+    """The cell capacitor (F) realising the law's ``rate`` (1/s, model time already mapped to
+    circuit time) with the diode card: C = Is/(rate·nVt_card), nearest in ``series``. The law's
+    own nvt is the model's (the trainer's); a mismatch with the card's is reported, not fixed."""
+    i_s, card_nvt = diode_constants()
+    return eseries.nearest(i_s / (rate * card_nvt), series)
+
+
+def score_network(biases: np.ndarray, weights: np.ndarray, clip: float, vref: float, vdd: float
+                  ) -> dict:
+    """The inverting sums' design, all classes on one scale a (V per unit score).
+
+    Output j: o_j = vref(1 + W_j) − Σ_f w_jf ψ_f − b_j (V_bj − vref), w_jf = Rf/R_jf. With
+    w_jf = a (c_f − A_jf), c_f = max_j A_jf (so w ≥ 0), o_j = K + a s_j − a Σ c_f ψ_f: the
+    differences o_j − o_k = a (s_j − s_k) are the score differences. b_j, V_bj (0 V or the
+    rail) make the constant K common; a and K keep every o_j within HEADROOM_V of the rails
+    for any readings in [0, clip]. Returns {a, k, w (classes × features), b, to_rail}."""
+    c = weights.max(axis=0)
+    spread = (c[None, :] - weights).sum(axis=1) * clip  # how far Σ(c−A)ψ can pull o_j down (score units)
+    top = biases.max()
+    low = (biases - spread).min()
+    a = (vdd - 2 * HEADROOM_V) / max(top - low, 1e-12)
+    k = HEADROOM_V - a * low
+    w = a * (c[None, :] - weights)
+    total = w.sum(axis=1)
+    target = vref * (1 + total) - a * biases - k
+    to_rail = target > 0
+    b = np.where(to_rail, target / (vdd - vref), -target / vref)
+    return {"a": float(a), "k": float(k), "w": w, "b": b, "to_rail": to_rail}
+
+
+def and_threshold(n_classes: int, vdd: float) -> float:
+    """The AND comparator's threshold (V): midway between all n−1 pair comparators high (vdd)
+    and one of them low (vdd·(n−2)/(n−1))."""
+    return vdd * (1 - 0.5 / max(n_classes - 1, 1))
+
+
+def _e96(value: float) -> float:
+    return eseries.nearest(value, "E96")
+
+
+def _hang_taps(ctx: CompileContext) -> np.ndarray:
+    """Remove every tap's ideal readout element and make the resonator's net the tap port (its
+    name kept, ``tap<i>``); returns each tap's node volts per unit (the port's gain over the
+    element's). CompileError unless each tap is a VCVS of a node to ground (force-current)."""
+    graph = ctx.graph
+    gains = []
+    for port in ctx.outputs:
+        drivers = [c for c in graph.components if c.kind == "E" and c.nodes[0] == port.net]
+        if ctx.model.analogy != "force_current" or len(drivers) != 1 or GROUND not in drivers[0].nodes[1::2] \
+                or drivers[0].nodes[1] != GROUND or drivers[0].nodes[3] != GROUND:
+            raise CompileError("--readout analog (micropower) hangs its cells on the resonator nodes: it needs the "
+                               "force_current analogy (node voltage = velocity)", Location(parameter="readout"))
+        element = graph.remove(drivers[0].name)
+        node = element.nodes[2]
+        for comp in graph.components_at(node):
+            nodes = tuple(port.net if n == node else n for n in comp.nodes)
+            graph.replace(comp.name, dataclasses.replace(comp, nodes=nodes))
+        gains.append(port.gain / element.value)
+    return np.array(gains)
+
+
+def _scale_inputs(ctx: CompileContext, node_gain: np.ndarray, gains: np.ndarray, taps: np.ndarray) -> float:
+    """Scale every input's volts per unit so the tap nodes read G = max_f gain_f / (node gain)
+    volts per unit (each node's gain is the scale's common one; the largest ratio rules).
+    Returns the factor; port gains follow."""
+    factor = float(np.max(gains / node_gain[taps]))
+    for p in ctx.inputs:
+        p.gain *= factor
+    for p in ctx.outputs:
+        p.gain *= factor
+    return factor
+
+
+def _divider_ohms(ctx: CompileContext, ratios: np.ndarray, taps: np.ndarray) -> dict[int, float]:
+    """Per tap with dividers, their total resistance each (ohm): :data:`DIVIDER_OHM`, or more
+    where the tap's damping conductance (what realise_drive left) would give over
+    :data:`DIVIDER_SHARE` of itself to them. CompileError for a divided tap without damping."""
+    totals = {}
+    for i in sorted({int(i) for r, i in zip(ratios, taps) if r < 1 - 1e-9}):
+        damping = _damping_of(ctx.graph, ctx.outputs[i].net)
+        if damping is None:
+            raise CompileError(f"the gain dividers at {ctx.outputs[i].net} need a damped resonator to load: train with "
+                               "equal gains for its features, or give it damping", Location(parameter="readout"))
+        count = int(np.sum((ratios < 1 - 1e-9) & (taps == i)))
+        totals[i] = max(DIVIDER_OHM, count / (DIVIDER_SHARE * damping.conductance))
+    return totals
+
+
+def _dividers(ctx: CompileContext, ratios: np.ndarray, taps: np.ndarray) -> list[str]:
+    """Per feature the net its cell reads: the tap, or a divider (E96 pair, :func:`_divider_ohms`
+    total) of ratio < 1 whose loading the tap's damping absorbs (as realise_drive absorbs the
+    drives')."""
+    graph = ctx.graph
+    nets, loads = [], {}
+    totals = _divider_ohms(ctx, ratios, taps)
+    for f, (ratio, i) in enumerate(zip(ratios, taps), start=1):
+        tap = ctx.outputs[i].net
+        if ratio > 1 - 1e-9:
+            nets.append(tap)
+            continue
+        rf, rg, got = gain_pair(1 / ratio)
+        scale = 10 ** round(math.log10(totals[int(i)] / (sum(rf) + rg)))
+        top, bottom = sum(rf) * scale, rg * scale
+        mid = f"dv{f}"
+        for k, r in enumerate(rf):
+            a = tap if k == 0 else f"dv{f}_{k}"
+            b = mid if k == len(rf) - 1 else f"dv{f}_{k + 1}"
+            graph.add(Component(graph.next_designator("R"), "R", (a, b), r * scale, origin=f"feature {f} gain divider",
+                                attrs={ROLE: "readout", ELEMENT: ctx.outputs[i].node}, part=PartInfo("E96")))
+        graph.add(Component(graph.next_designator("R"), "R", (mid, GROUND), bottom, origin=f"feature {f} gain divider",
+                            attrs={ROLE: "readout", ELEMENT: ctx.outputs[i].node}, part=PartInfo("E96")))
+        loads[tap] = loads.get(tap, 0.0) + 1 / (top + bottom)
+        nets.append(mid)
+    for tap, load in loads.items():
+        _absorb(ctx, tap, _damping_of(graph, tap), load)
+    return nets
+
+
+@dataclasses.dataclass(frozen=True)
+class Timing:
+    """Control waveforms (circuit s, V): ``gates`` per segment, ``reset``, ``power``; ``settle_s``
+    after the window's end the decisions are valid; ``power_s`` how long the post stage is on."""
+
+    gates: list[list[list[float]]]
+    reset: list[list[float]]
+    power: list[list[float]]
+    settle_s: float
+    power_s: float
+
+
+def timing(bounds: list[float], settle_s: float) -> Timing:
+    """The controls for segment boundaries ``bounds`` (circuit s): gates as the behavioural
+    layer's (``segment_gates``) at rail level, a reset pulse at t = 0, the post-window power from
+    the window's end for 1.25 × ``settle_s`` (the decision is read at ``settle_s``)."""
+    edge = min(EDGE_S, float(np.min(np.diff(bounds))) / 1000)
+    gates = [[[t, v * VDD] for t, v in gate] for gate in segment_gates(bounds, edge)]
+    end, on = bounds[-1], 1.25 * settle_s
+    reset = [[0.0, VDD], [RESET_S, VDD], [RESET_S + edge, 0.0]]
+    power = [[0.0, 0.0], [end, 0.0], [end + edge, VDD], [end + on, VDD], [end + on + edge, 0.0]]
+    return Timing(gates, reset, power, settle_s, on)
+
+
+def settling_time(network: dict, clip: float) -> float:
+    """Seconds after the window for the decisions: a follower slewing to ``clip``, then
+    :data:`SETTLE_TAUS` time constants of the slowest sum (noise gain 1 + W_j + b_j over the
+    op-amp's GBW), then the comparators' two delays; rounded up to 0.1 ms."""
+    amp, cmp_ = catalogue_part(OPAMP), catalogue_part(COMPARATOR)
+    noise_gain = float(np.max(1 + network["w"].sum(axis=1) + network["b"]))
+    seconds = clip / amp.slew_v_per_s + SETTLE_TAUS * noise_gain / (2 * math.pi * amp.gbw_hz) + 4 * cmp_.tpd_s
+    return math.ceil(seconds / 1e-4) * 1e-4
+
+
+def _cell_elements(f: int, net: str, segment: int, cap: float) -> list[Component]:
+    """Feature f's cell on readout net ``net``: diode, gate switch, C, reset switch, follower."""
+    return [device(f"D{f}", [net, f"a{f}"], DIODE),
+            instance(f"Xg{f}", [f"a{f}", f"c{f}", f"gate{segment + 1}", SUPPLY, GROUND], SWITCH),
+            part(f"C{f}", [f"c{f}", GROUND], cap),
+            instance(f"Xr{f}", [f"c{f}", GROUND, "rst", SUPPLY, GROUND], SWITCH),
+            instance(f"Xf{f}", [f"c{f}", f"fo{f}", f"fo{f}", "vp", GROUND], OPAMP)]
+
+
+def _sum_elements(j: int, network: dict) -> list[Component]:
+    """Class j's inverting sum about ``vr``: Rf, an input resistor per weight (E96), the bias."""
+    elements = [instance(f"Xs{j}", ["vr", f"s{j}", f"sc{j}", "vp", GROUND], OPAMP),
+                part(f"Rf{j}", [f"sc{j}", f"s{j}"], FEEDBACK_OHM)]
+    for f, w in enumerate(network["w"][j - 1], start=1):
+        if w > 0 and FEEDBACK_OHM / w <= MAX_INPUT_OHM:
+            elements += _weight(f"Rw{j}_{f}", f"fo{f}", f"s{j}", FEEDBACK_OHM / w)
+    b = float(network["b"][j - 1])
+    if b > 0 and FEEDBACK_OHM / b <= MAX_INPUT_OHM:
+        elements += _weight(f"Rb{j}", "vp" if network["to_rail"][j - 1] else GROUND, f"s{j}", FEEDBACK_OHM / b)
+    return elements
+
+
+def _weight(name: str, a: str, b: str, ohms: float) -> list[Component]:
+    """A weight resistor of ``ohms`` from ``a`` to ``b``: one E96 part, or two in series within
+    :data:`WEIGHT_TARGET` (a single E96 part misses by up to 1 %, which the sums' large common
+    term turns into score errors of several units on tactile)."""
+    pair = eseries.best_pair(ohms, "E96", WEIGHT_TARGET, connections=("series",))
+    if len(pair.values) == 1:
+        return [part(name, [a, b], pair.values[0])]
+    mid = f"{name[1:].lower()}m"
+    return [part(f"{name}a", [a, mid], pair.values[0]), part(f"{name}b", [mid, b], pair.values[1])]
+
+
+def _wta_elements(n: int) -> list[Component]:
+    """Comparators per ordered class pair (q<j>_<k> high when o_j > o_k), the AND networks, the
+    shared threshold divider and the decision comparators driving ``dec<j>``."""
+    threshold = and_threshold(n, VDD)
+    low = _e96(THRESHOLD_OHM * threshold / VDD)
+    elements = [part("Rt1", ["vp", "th"], _e96(THRESHOLD_OHM - low)), part("Rt2", ["th", GROUND], low)]
+    for j in range(1, n + 1):
+        for k in range(1, n + 1):
+            if k != j:
+                elements += [instance(f"Xc{j}_{k}", [f"sc{j}", f"sc{k}", f"q{j}_{k}", "vp", GROUND], COMPARATOR),
+                             part(f"Ra{j}_{k}", [f"q{j}_{k}", f"m{j}"], AND_OHM)]
+        elements.append(instance(f"Xd{j}", [f"m{j}", "th", f"dec{j}", "vp", GROUND], COMPARATOR))
+    return elements
+
+
+def readout_definition(cells: list[Cell], nets: list[str], network: dict, n_classes: int,
+                       plan: Timing) -> SubcircuitDef:
+    """The readout subcircuit: cells on ``nets`` (one per cell), the post-window stage and the
+    winner-take-all; its timing sources (PWL V sources, which ``attach_readout`` turns into
+    control ports) and the supply ``vdd`` among its ports."""
+    elements: list[Component] = [pwl(f"Vseg{k}", [f"gate{k}", GROUND], gate) for k, gate in enumerate(plan.gates, 1)]
+    elements += [pwl("Vreset", ["rst", GROUND], plan.reset), pwl("Vpower", ["pwr", GROUND], plan.power),
+                 instance("Xpwr", [SUPPLY, "vp", "pwr", SUPPLY, GROUND], SWITCH),
+                 part("Cvp", ["vp", GROUND], DECOUPLING_F),
+                 instance("Xref", ["vr", "vp", GROUND], REFERENCE)]
+    for f, (cell, net) in enumerate(zip(cells, nets), start=1):
+        elements += _cell_elements(f, net, cell.segment, cell.cap_f)
+    for j in range(1, n_classes + 1):
+        elements += _sum_elements(j, network)
+    elements += _wta_elements(n_classes)
+    for e in elements:
+        if e.kind in "RC" and e.part is None:
+            e.part = PartInfo("E96" if e.kind == "R" else "E24")
+    ports = list(dict.fromkeys(nets)) + [f"dec{j}" for j in range(1, n_classes + 1)] + \
+        [f"sc{j}" for j in range(1, n_classes + 1)] + [SUPPLY]
+    diode = definition(catalogue_part(DIODE))
+    return SubcircuitDef("r2nn_readout", ports, elements,
+                         "r2nn micropower readout: passive diode cells per feature, power-gated sums and "
+                         "comparators, winner-take-all", (diode,))
+
+
+def supply_budget(n_features: int, n_classes: int, window_s: float, settle_s: float) -> dict:
+    """The readout's quiescent draw from ``vdd`` (A) and its energy per decision (J) from the
+    start of the window to the decision: the switch channels (two per cell and the power switch)
+    all the time, the post-window stage (followers, sums, comparators, reference) for
+    ``settle_s``, plus two loads known in advance: charging the switched rail's decoupling
+    (C·VDD²) and one decision port high into its load. The resistor networks' currents are not
+    counted (they depend on the readings)."""
+    sw, amp, cmp_, ref = (catalogue_part(n) for n in (SWITCH, OPAMP, COMPARATOR, REFERENCE))
+    always = (2 * n_features + 1) * sw.iq_a
+    gated = (n_features + n_classes) * amp.iq_a + n_classes * n_classes * cmp_.iq_a + ref.iq_a
+    gated += VDD / DECISION_LOAD_OHM
+    charge = DECOUPLING_F * VDD ** 2
+    return {"supply_volts": VDD, "always_on_amps": always, "post_window_amps": gated,
+            "post_window_seconds": settle_s, "decoupling_joules": charge, "static_power_watts": always * VDD,
+            "energy_per_decision_joules": VDD * (always * (window_s + settle_s) + gated * settle_s) + charge}
+
+
+def realise(ctx: CompileContext) -> PassResult:
+    """``readout_analog``'s transform for a diode-law layer at the parts level (module docstring).
+    Raises CompileError for another analogy, dividers a resonator cannot absorb, or nets taken."""
+    graph, model = ctx.require_graph("readout_analog"), ctx.model
+    law, ro = model.readout.law, model.readout
+    classes = model.classes
+    if [p.node for p in ctx.outputs] != model.read_nodes or any(p.role != "tap" for p in ctx.outputs):
+        raise CompileError("readout_analog: the port maps are not the linear layer's taps")
+    if any(f"dec{j + 1}" in graph.graph for j in range(len(classes))):
+        raise CompileError("readout_analog: net dec1 already exists: the readout was added before")
+    taps, segments = (a.tolist() for a in feature_taps(model))
+    gains = np.array([f.gain for f in ro.features])
+    node_gain = _hang_taps(ctx)
+    factor = _scale_inputs(ctx, node_gain, gains, np.array(taps))
+    node_gain = node_gain * factor
+    ratios = gains / node_gain[taps]
+    nets = _dividers(ctx, ratios, np.array(taps))
+    cap = cap_for(law.rate / ctx.time_scale, law.nvt, ctx.options.series.get("C", "E24"))
+    cells = [Cell(i, k, cap, float(r)) for i, k, r in zip(taps, segments, ratios)]
+    _, biases, matrix = ro.feature_matrix()
+    vref = catalogue_part(REFERENCE).vref_v
+    network = score_network(np.array(biases), np.array(matrix), law.clip, vref, VDD)
+    settle = settling_time(network, law.clip)
+    bounds = [b * ctx.time_scale for b in ro.boundaries]
+    plan = timing(bounds, settle)
+    _add_decision_ports(ctx, classes)
+    graph = ctx.graph
+    readout = readout_definition(cells, nets, network, len(classes), plan)
+    defs = [definition(catalogue_part(n)) for n in (SWITCH, OPAMP, COMPARATOR, REFERENCE)]
+    description = _description(ctx, readout, defs, cells, network, plan, bounds)
+    attach_readout(graph, description, list(readout.ports[:-1]), ctx.options.tolerance)
+    graph.meta["readout"] = description
+    graph.meta["decision_settling_s"] = settle
+    graph.meta["decisions"] = [{"class": c, "port": f"dec{j + 1}", "high_volts": VDD,
+                                "valid_after_s": bounds[-1] + settle} for j, c in enumerate(classes)]
+    return PassResult(True, _summary(description, factor, ratios, settle),
+                      {"level": "micropower", "parts": description["parts"], "decisions": graph.meta["decisions"],
+                       "input_scale": factor, "volts_per_unit_score": network["a"],
+                       "cap_f": cap, "energy": description["energy"]})
+
+
+def _add_decision_ports(ctx: CompileContext, classes: list[str]) -> None:
+    """A decision port ``dec<j>`` per class with its :data:`DECISION_LOAD_OHM` load, ports reordered."""
+    graph = ctx.graph
+    for j, cls in enumerate(classes):
+        graph.add_port(Port(f"dec{j + 1}", "decision", cls))
+        graph.add(Component(graph.next_designator("R"), "R", (f"dec{j + 1}", GROUND), DECISION_LOAD_OHM,
+                            origin=f"class {cls} decision port load (a CMOS input)",
+                            attrs={ROLE: "readout", ELEMENT: cls},
+                            part=PartInfo("E96", ctx.options.tolerance.get("R"))))
+    ctx.graph = decisions_before_supplies(graph)
+
+
+def _description(ctx: CompileContext, readout: SubcircuitDef, defs: list[SubcircuitDef], cells: list[Cell],
+                 network: dict, plan: Timing, bounds: list[float]) -> dict:
+    """``graph.meta["readout"]``: the keys of the behavioural layer's description (``level``,
+    ``detector``, ``subckt``, ``subcircuits``, ``high_volts``, ``window_s``, ``segments_s``,
+    ``parts``, ``features``, ``detectors``) plus the design: ``supplies``, ``energy``
+    (:func:`supply_budget`), ``volts_per_unit_score``, ``cells``."""
+    model = ctx.model
+    law = model.readout.law
+    parts = part_counts(readout.components)
+    for name, kind in ((SWITCH, "switch channels"), (OPAMP, "op-amps"), (COMPARATOR, "comparators"),
+                       (REFERENCE, "voltage references")):
+        parts[kind] = sum(1 for c in readout.components if c.kind == "X" and c.subckt == name)
+    parts.pop("timing sources", None)
+    window = bounds[-1] - bounds[0]
+    return {"level": "parts", "design": "micropower",
+            "detector": f"passive diode cells ({DIODE}, {cells[0].cap_f:.3g} F) per feature, diode law "
+                        f"nvt {law.nvt:g} V, rate {law.rate:g}/s, clip {law.clip:g} V",
+            "subckt": readout.name, "subcircuits": [*defs, readout], "volts_per_mean_square": None,
+            "high_volts": VDD, "window_s": [bounds[0], bounds[-1]], "segments_s": bounds,
+            "detector_limit_v": None, "parts": parts, "supplies": {SUPPLY: VDD},
+            "features": [{"name": f.name, "cell_net": f"c{n}", "segment": c.segment, "gain_ratio": c.ratio}
+                         for n, (f, c) in enumerate(zip(model.readout.features, cells), start=1)],
+            # The sums' outputs: K + a·s_j − a·Σ_f c_f ψ_f, the scores up to a term common to every class.
+            "detectors": [{"class": c, "net": f"sc{j}", "volts_per_unit_score": network["a"]}
+                          for j, c in enumerate(model.classes, start=1)],
+            "scores_up_to_common_offset": True, "buffers": [], "volts_per_unit_score": network["a"],
+            "energy": supply_budget(len(cells), len(model.classes), window, plan.settle_s),
+            "post_window_s": plan.power_s}
+
+
+def _summary(description: dict, factor: float, ratios: np.ndarray, settle: float) -> str:
+    parts = description["parts"]
+    energy = description["energy"]
+    dividers = int(np.sum(ratios < 1 - 1e-9))
+    return (f"micropower readout of a diode-law layer on one {VDD:g} V supply: {len(ratios)} passive cells on the "
+            f"resonator nodes ({dividers} through gain dividers; input volts per unit ×{factor:.4g}), "
+            "power-gated sums and comparators; parts: " + ", ".join(f"{v} {k}" for k, v in parts.items() if v) +
+            f"; decisions valid {settle * 1e3:.3g} ms after the window; estimated "
+            f"{energy['energy_per_decision_joules'] * 1e6:.3g} µJ per decision from {SUPPLY}")

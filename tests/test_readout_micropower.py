@@ -1,0 +1,160 @@
+"""The micropower readout of a diode-law layer (``passes.common.readout_micropower``): what the deck holds
+(no ideal controlled source in the model's subcircuit, one 3.3 V supply, control ports), the
+design arithmetic, and in ngspice the decisions against the reference's law and the measured
+supply energy against the manifest's estimate."""
+
+import dataclasses
+import json
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+from r2nn_compiler.compiler import compile_model, load_model, verify
+from r2nn_compiler.errors import CompileError
+from r2nn_compiler.model.ir import ClassScore, DiodeLaw
+from r2nn_compiler.passes import CompileOptions
+from r2nn_compiler.passes.common import readout_micropower as mp
+
+from .conftest import ROOT, TOY
+from .test_compile_linear_readout import TOY_SIGNALS, linear_toy
+
+#: Gains (V per node unit) putting each toy node's largest peak over the toy signals at 1.2 V.
+GAINS = {"a": 0.2575272267570599, "b": 3.710685744190315, "t": 0.7705022401917934}
+#: The cells' law: the 1N4148 card with 4.7 nF (k = Is/(C n Vt)), TS12A44515 hold droop.
+LAW = DiodeLaw(nvt=0.04343, rate=12.22, clip=1.6, hold=7.75)
+
+
+def law_toy():
+    """The linear toy (its negative coupling made positive: no active part in the network) under
+    the diode law, per-node gains (two need dividers), three classes with margins ≥ 0.127 on the
+    toy signals: low (chirp, 100 Hz), high (1.2 kHz), rough (noise, 1.6 kHz, by its bias)."""
+    toy = linear_toy()
+    couplings = tuple(dataclasses.replace(c, value=abs(c.value)) for c in toy.couplings)
+    ro = toy.readout
+    features = tuple(dataclasses.replace(f, gain=GAINS[f.node]) for f in ro.features)
+    classes = (ClassScore("low", 0.0, (("a_early", 1.0), ("a_late", 1.0))),
+               ClassScore("high", 0.0, (("b_early", 1.0), ("b_late", 1.0))),
+               ClassScore("rough", 0.25, (("t_late", 0.3),)))
+    layer = dataclasses.replace(ro, law=LAW, floor=0.0, features=features, classes=classes)
+    return dataclasses.replace(toy, couplings=couplings, readout=layer)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return law_toy()
+
+
+def test_the_example_file_is_this_model(model):
+    """examples/toy/toy_law.r2nn (the docs' commands use it) holds the model these tests build."""
+    shipped = load_model(ROOT / "examples" / "toy" / "toy_law.r2nn")
+    assert shipped.readout.law == model.readout.law
+    assert [(f.name, f.gain) for f in shipped.readout.features] == [(f.name, f.gain) for f in model.readout.features]
+    assert [c.value for c in shipped.couplings] == [c.value for c in model.couplings]
+
+
+@pytest.fixture(scope="module")
+def deck(model, tmp_path_factory):
+    out = tmp_path_factory.mktemp("micropower") / "o"
+    compile_model(model, out, options=CompileOptions(readout="analog"))
+    return out
+
+
+def _main_subckt(deck, name: str) -> list[str]:
+    text = (deck / f"{name}.lib").read_text()
+    body = text.split(f".subckt r2nn_{name} ", 1)[1].split(f".ends r2nn_{name}", 1)[0]
+    return [line for line in body.splitlines()[1:] if line and not line.startswith("*")]
+
+
+def test_deck_has_no_ideal_controlled_source_and_one_supply(deck, model):
+    m = json.loads((deck / "manifest.json").read_text())
+    kinds = {line[0].upper() for line in _main_subckt(deck, m["subckt"][len("r2nn_"):])}
+    assert not kinds & set("EGHBFI"), kinds
+    assert m["supplies"] == [{"port": "vdd", "volts": 3.3}]
+    assert [c["role"] for c in m["controls"]] == ["segment_gate_1", "segment_gate_2", "reset", "power"]
+    assert all(0.0 <= v <= 3.3 for c in m["controls"] for _, v in c["waveform"])
+    assert m["ports"][-5:] == ["ctl1", "ctl2", "ctl3", "ctl4", "vdd"]
+    assert [d["high_volts"] for d in m["decisions"]] == [3.3] * 3
+    circuit = m["readout_circuit"]
+    assert circuit["design"] == "micropower" and circuit["scores_up_to_common_offset"] is True
+    assert circuit["parts"]["op-amps"] == 5 + 3 and circuit["parts"]["comparators"] == 9
+    assert circuit["parts"]["switch channels"] == 2 * 5 + 1
+    assert m["energy"]["readout_design"] == "micropower" and m["energy"]["opamps"] == 0
+    assert m["energy"]["ideal_sources"] == 0
+
+
+def test_cells_hang_on_the_resonator_nodes_through_dividers_of_the_gain_ratio(deck, model):
+    m = json.loads((deck / "manifest.json").read_text())
+    lines = _main_subckt(deck, m["subckt"][len("r2nn_"):])
+    # the tap port is the resonator's own net: its mass capacitor sits on it
+    assert any(re.match(r"C\d+ tap2 ", line) for line in lines)
+    features = {f["name"]: f for f in m["readout_circuit"]["features"]}
+    top = max(GAINS.values())
+    for f in model.readout.features:
+        assert features[f.name]["gain_ratio"] == pytest.approx(f.gain / top, rel=1e-9)
+    # feature 1 reads node a through its divider: the realised ratio within E96 pairs' reach
+    ohms = {tuple(line.split()[1:3]): float(line.split()[3]) for line in lines if line.startswith("R")}
+    top_r = sum(v for (a, b), v in ohms.items() if a.startswith(("tap1", "dv1_")) and b.startswith("dv1"))
+    bottom = ohms[("dv1", "0")]
+    assert bottom / (top_r + bottom) == pytest.approx(GAINS["a"] / top, rel=2e-3)
+    lib = (deck / f"{m['subckt'][len('r2nn_'):]}.lib").read_text()
+    assert re.search(r"^C1 c1 0 4\.7e-09$", lib, re.M)
+
+
+def test_score_network_keeps_the_score_differences_and_the_rails():
+    rng = np.random.default_rng(3)
+    weights, biases = rng.normal(size=(5, 12)), rng.normal(size=5)
+    net = mp.score_network(biases, weights, 1.6, 1.25, 3.3)
+    for psi in rng.uniform(0, 1.6, size=(50, 12)).tolist() + [[0.0] * 12, [1.6] * 12]:
+        psi = np.array(psi)
+        rail = np.where(net["to_rail"], 3.3, 0.0)
+        out = 1.25 * (1 + net["w"].sum(axis=1)) - net["w"] @ psi - net["b"] * (rail - 1.25)
+        scores = biases + weights @ psi
+        assert np.allclose(out - out[0], net["a"] * (scores - scores[0]), atol=1e-12)
+        assert np.all(out >= mp.HEADROOM_V - 1e-9) and np.all(out <= 3.3 - mp.HEADROOM_V + 1e-9)
+    assert np.all(net["w"] >= 0) and np.all(net["b"] >= 0)
+
+
+def test_design_constants():
+    assert mp.and_threshold(5, 3.3) == pytest.approx(3.3 * 7 / 8)
+    assert mp.and_threshold(2, 3.3) == pytest.approx(1.65)
+    assert mp.cap_for(12.22, LAW.nvt, "E24") == pytest.approx(4.7e-9)
+
+
+@pytest.mark.parametrize("readout, message", [("analog-tl072", "does not compute the diode law"),
+                                              ("behavioural", "not built for the diode law")])
+def test_other_readouts_refuse_the_law(model, tmp_path, readout, message):
+    with pytest.raises(CompileError, match=message):
+        compile_model(model, tmp_path / "o", options=CompileOptions(readout=readout))
+
+
+def test_micropower_by_name_needs_the_law(tmp_path):
+    with pytest.raises(CompileError, match="needs a linear readout layer with 'law diode"):
+        compile_model(load_model(TOY), tmp_path / "o", options=CompileOptions(readout="analog-micropower"))
+
+
+def test_force_voltage_is_refused(model, tmp_path):
+    with pytest.raises(CompileError, match="force_current"):
+        compile_model(dataclasses.replace(model, analogy="force_voltage"), tmp_path / "o",
+                      options=CompileOptions(readout="analog", drive="ideal"))
+
+
+@pytest.mark.skipif(shutil.which("ngspice") is None, reason="needs ngspice")
+def test_decisions_agree_with_the_law_and_energy_is_measured(model, deck):
+    """The toy signals in ngspice: every decision port agrees with the reference's argmax of the
+    law's scores; the score nets follow the law's scores within a quarter of the smallest margin
+    (what is left is mostly the LPV802-class models' 3.5 mV offsets, the same in every part);
+    the supply energy is measured, within what the estimate leaves out (the resistor networks)."""
+    report = verify(model, deck, [TOY_SIGNALS], run_ac=False)
+    assert report.passed and report.class_agreement == 1.0
+    summary = report.to_json()["summary"]
+    worst = max(s.decision["feature_error"] for s in report.signals)
+    assert worst < 0.25 * summary["decisions"]["smallest_margin"]
+    energy = summary["energy"]
+    assert energy["clips"] == 5
+    assert 1.0 <= energy["measured_over_estimate"] <= 1.6, energy
+    m = json.loads((deck / "manifest.json").read_text())
+    window = m["readout_circuit"]["window_s"]
+    # the window itself costs only the switches' quiescent current: most of the estimate comes after it
+    assert m["energy"]["readout_static_watts"] * (window[1] - window[0]) < 0.5 * energy["estimate_j"]
