@@ -165,6 +165,28 @@ def test_kernel_length_follows_the_slowest_pole_and_the_accuracy():
     assert superposition.kernel_samples(np.diag([0.0]), 1e-3, 1e-2, 77) == 77
 
 
+def test_poles_no_port_sees_set_no_kernel_length(tmp_path):
+    """A hardware deck's series capacitors hold charge modes of (almost) no decay that no port
+    sees: with B and C the kernel follows the slowest pole the ports see, not the longest clip."""
+    from r2nn_compiler import reference
+    from r2nn_compiler.verify.circuit import CircuitUnderTest
+
+    A, B, C = np.diag([-1e-7, -10.0]), np.array([[1.0], [1.0]]), np.array([[0.0, 1.0]])
+    visible = superposition.kernel_samples(A, 1e-3, 1e-2, 10**6, B, C)
+    assert visible == superposition.kernel_samples(np.diag([-10.0]), 1e-3, 1e-2, 10**6) < 10**6
+    assert superposition.kernel_samples(A, 1e-3, 1e-2, 10**6) == 10**6  # without B, C: every pole
+    seen = np.array([[1e-9, 1.0]])  # weak but seen: it counts
+    assert superposition.kernel_samples(A, 1e-3, 1e-2, 10**6, B, seen) == 10**6
+    model = random_stable_model(5)
+    compile_model(model, tmp_path / "o")
+    system = CircuitUnderTest.from_compiled(read_compiled(tmp_path / "o")).state_space()
+    slowest = np.min(-np.linalg.eigvals(system.A).real)
+    assert slowest < 1e-6  # the charge modes (eigenvectors conditioned ~1e9 here)
+    decays = superposition.visible_decays(system.A, system.B, system.C)
+    own = np.min(-np.linalg.eigvals(reference.state_space(model).A).real)
+    assert np.min(decays) == pytest.approx(own, rel=0.05)  # the model's slowest pole, as the circuit realises it
+
+
 def test_cli_method_flags_json_and_bad_values(tmp_path):
     shutil.copytree(ROOT / "netlists" / "toy", tmp_path / "toy")
     runner = CliRunner()

@@ -248,7 +248,8 @@ def _work(ctx: _Context, spot_checks: int) -> tuple[int, int]:
     n_in = ctx.system.B.shape[1]
     for rate, members in _rate_groups(ctx.signals).items():
         longest = max(ctx.signals[i].data.shape[1] for i in members)
-        samples = superposition.kernel_samples(ctx.system.A, ctx.scaling.time_scale / rate, ctx.accuracy, longest)
+        samples = superposition.kernel_samples(ctx.system.A, ctx.scaling.time_scale / rate, ctx.accuracy, longest,
+                                                ctx.system.B, ctx.system.C)
         superposed += superposition.kernel_work(n_in, samples)
     return direct, superposed
 
@@ -323,7 +324,8 @@ def _kernel_for(ctx: _Context, method: Method, executor, rate: float, members: l
         k, p = run_step(ctx.shared.with_inputs(u, period))
         substeps, predicted = max(substeps, k), max(predicted, p)
     longest = max(ctx.signals[i].data.shape[1] for i in members)
-    samples = superposition.kernel_samples(ctx.system.A, period, ctx.accuracy, longest)
+    samples = superposition.kernel_samples(ctx.system.A, period, ctx.accuracy, longest, ctx.system.B,
+                                           ctx.system.C)
     base = replace(ctx.shared.with_inputs(np.empty((0, ctx.system.B.shape[1], 0)), period), substeps=substeps)
     spot_runs = [replace(base, inputs=ctx.signals[i].data[None] * ctx.scaling.in_gain[None, :, None]) for i in spot]
     kernel, cached, answers = superposition.kernel_with_runs(base, substeps, samples, executor, method.cache,

@@ -45,6 +45,9 @@ SCORE_CHUNK = 256
 HAT1_WHOLE_BELOW = 1024
 HAT1_SHARE = 0.25
 HAT1_TAIL = 1e-8
+#: A pole whose residue on every port is below this share of the port's largest is not seen
+#: there (rounding: a hardware deck's charge modes come out near 1e-28) and sets no kernel length.
+INVISIBLE = 1e-12
 
 
 class SuperpositionUnavailable(Exception):
@@ -127,14 +130,37 @@ def regular_hat(substeps: int) -> int:
     return 1 + math.ceil(STARTUP_STEPS / substeps)
 
 
-def kernel_samples(A: np.ndarray, sample_period_s: float, accuracy: float, longest: int) -> int:
+def kernel_samples(A: np.ndarray, sample_period_s: float, accuracy: float, longest: int,
+                   B: np.ndarray | None = None, C: np.ndarray | None = None) -> int:
     """Samples of the kernel: until the slowest pole of ``A`` (1/s) decays to TAIL_FRACTION of
-    ``accuracy``, at most ``longest`` (the longest clip: then nothing is cut at all)."""
-    decay = float(np.min(-np.linalg.eigvals(A).real)) if A.size else math.inf
+    ``accuracy``, at most ``longest`` (the longest clip: then nothing is cut at all). With the
+    input and output matrices ``B`` and ``C``, poles that do not reach any port from any input
+    are left out (:func:`visible_decays`: a hardware deck's series capacitors hold charge
+    modes of no decay that no port sees)."""
+    decays = visible_decays(A, B, C) if B is not None and C is not None else -np.linalg.eigvals(A).real
+    decay = float(np.min(decays)) if decays.size else math.inf
     if not decay > 0:
         return longest
     needed = math.ceil(math.log(1 / (TAIL_FRACTION * accuracy)) / (decay * sample_period_s)) + 1
     return max(1, min(longest, needed))
+
+
+def visible_decays(A: np.ndarray, B: np.ndarray, C: np.ndarray) -> np.ndarray:
+    """−Re λ (1/s) of the poles of (A, B, C) whose residue |C v|·|w B| (v, w the right and left
+    eigenvectors) on some port and input exceeds INVISIBLE of that port's largest. Rounding in
+    ill-conditioned eigenvectors (a cluster of charge modes) can only make a residue look
+    larger, so a pole is left out only when it is not seen; every pole when V is singular."""
+    if not A.size:
+        return np.zeros(0)
+    lam, V = np.linalg.eig(A)
+    try:
+        left = np.linalg.solve(V, B)
+    except np.linalg.LinAlgError:
+        return -lam.real
+    residue = np.abs(C @ V)[:, :, None] * np.abs(left)[None, :, :]  # ports × poles × inputs
+    largest = residue.max(axis=(1, 2), keepdims=True)
+    seen = np.any(residue > INVISIBLE * np.where(largest > 0, largest, np.inf), axis=(0, 2))
+    return -lam.real[seen]
 
 
 def kernel_work(n_inputs: int, samples: int) -> int:
