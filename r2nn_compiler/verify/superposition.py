@@ -357,19 +357,19 @@ def cached_kernel(run, substeps: int, samples: int, executor, cache: Path | None
 def kernel_with_runs(run, substeps: int, samples: int, executor, cache: Path | None,
                      extra: list) -> tuple[Kernel, bool, Iterator[RunTraces]]:
     """:func:`cached_kernel`, with the ``extra`` runs (direct runs of clips: the spot checks)
-    sent to the executor's workers together with the kernel's own :func:`hat_runs`, so that
-    they run while the kernel is assembled and the clips are superposed and scored. Returns
-    (kernel, True when it came from the cache, the extra runs' traces in order as they are
-    read: consume them after the kernel, and all of them)."""
+    sent to the executor's workers together with the kernel's own :func:`hat_runs`, queued
+    after them, so that they run while the kernel is assembled and the clips are superposed and
+    scored (with a cached kernel: when their traces are first read). Returns (kernel, True when
+    it came from the cache, the extra runs' traces in order as they are read)."""
     from .headroom import opamp_vectors
 
     key = KernelKey(kernel_cache.library_digest(run.library_text), float(run.sample_period_s), int(substeps),
                     int(samples), tuple(opamp_vectors(run.opamps)))
     found = kernel_cache.load(cache, key) if cache is not None else None
-    hats = [] if found is not None else hat_runs(run, substeps, samples)
-    answers = iter(executor.map(simulate_run, hats + list(extra)))
-    if found is not None:
-        return found, True, answers
+    if found is not None:  # the extra runs start when their first answer is asked for (no thread
+        return found, True, iter(executor.map(simulate_run, list(extra)))  # may fork beside numpy)
+    hats = hat_runs(run, substeps, samples)
+    answers = iter(executor.map(simulate_run, hats + list(extra)))  # all sent at the first answer
     kernel = assemble_kernel(run, substeps, samples, [next(answers) for _ in hats])
     if cache is not None:
         kernel_cache.store(cache, key, kernel)
