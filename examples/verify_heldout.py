@@ -5,12 +5,17 @@ Writes the held-out clips of run_demo.py's default draw and split as WAV class f
 ``r2nn verify`` on every held-out clip with each ``--methods`` (no AC sweep), timing each, then
 prints one Markdown row per method.
 
-Usage: python examples/verify_heldout.py DEMO [--methods auto direct] [--out DIR]
+``--phases`` also prints the wall time of each phase of the verification (docs/verify.md,
+"Where the time went"): the step choice, the spot clips' exact margins, the kernel (with the
+spot runs sent beside it), the scoring (convolutions included) and the wait for the spot runs.
+
+Usage: python examples/verify_heldout.py DEMO [--methods auto direct] [--out DIR] [--phases]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import tempfile
 import time
@@ -43,12 +48,43 @@ def row(demo: str, clips: int, method: str, report, wall_s: float) -> str:
             f"{wall_s:.1f} |")
 
 
+#: (module, function, label) of the phases ``--phases`` times; a function a version lacks is skipped.
+PHASES = (("run", "run_step", "step choice"), ("run", "_spot_clips", "spot clips' exact margins"),
+          ("run", "_kernel_for", "kernel (step choice and hats; spot runs sent beside them)"),
+          ("run", "_score_batch", "scoring"), ("superposition", "superpose_outputs", "of which convolutions"),
+          ("run", "_spot_check", "spot checks (waiting for their runs, comparing)"))
+
+
+def time_phases() -> dict[str, float]:
+    """Wrap the functions of PHASES so that each call adds its wall time (s) to the returned
+    dict under its label (nested calls count in both)."""
+    from r2nn_compiler.verify import run, superposition
+
+    modules, spent = {"run": run, "superposition": superposition}, {}
+    for module, name, label in PHASES:
+        inner = getattr(modules[module], name, None)
+        if inner is None:
+            continue
+
+        def timed(*args, _inner=inner, _label=label, **kwargs):
+            start = time.perf_counter()
+            try:
+                return _inner(*args, **kwargs)
+            finally:
+                spent[_label] = spent.get(_label, 0.0) + time.perf_counter() - start
+
+        setattr(modules[module], name, functools.wraps(inner)(timed))
+    return spent
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("demo", choices=sorted(PER_CLASS))
     ap.add_argument("--methods", nargs="+", default=["auto", "direct"], choices=["auto", "direct", "superposition"])
     ap.add_argument("--out", type=Path, default=None, help="where to keep the clips and the deck (default: a temporary folder)")
+    ap.add_argument("--phases", action="store_true", help="print the wall time of each phase of each verification")
     args = ap.parse_args()
+    spent = time_phases() if args.phases else {}
     with tempfile.TemporaryDirectory(prefix=f"r2nn-{args.demo}-") as tmp:
         out = args.out or Path(tmp)
         data, train_idx, test_idx = write_heldout(args.demo, out / "heldout")
@@ -60,6 +96,9 @@ def main() -> int:
             report = compiler.verify(model, out / "circuit", [out / "heldout"], run_ac=False, method=method)
             lines.append(row(args.demo, len(test_idx), method, report, time.perf_counter() - t0))
             print(lines[-1], flush=True)
+            for label, seconds in spent.items():
+                print(f"  {label}: {seconds:.1f} s", flush=True)
+            spent.clear()
     print("\n| demo | held-out clips | --method | transients | class agreement | worst NRMSE vs the deck's circuit | wall s |")
     print("|---|---:|---|---|---:|---:|---:|")
     print("\n".join(lines))

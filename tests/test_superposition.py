@@ -165,6 +165,28 @@ def test_kernel_length_follows_the_slowest_pole_and_the_accuracy():
     assert superposition.kernel_samples(np.diag([0.0]), 1e-3, 1e-2, 77) == 77
 
 
+def test_poles_no_port_sees_set_no_kernel_length(tmp_path):
+    """A hardware deck's series capacitors hold charge modes of (almost) no decay that no port
+    sees: with B and C the kernel follows the slowest pole the ports see, not the longest clip."""
+    from r2nn_compiler import reference
+    from r2nn_compiler.verify.circuit import CircuitUnderTest
+
+    A, B, C = np.diag([-1e-7, -10.0]), np.array([[1.0], [1.0]]), np.array([[0.0, 1.0]])
+    visible = superposition.kernel_samples(A, 1e-3, 1e-2, 10**6, B, C)
+    assert visible == superposition.kernel_samples(np.diag([-10.0]), 1e-3, 1e-2, 10**6) < 10**6
+    assert superposition.kernel_samples(A, 1e-3, 1e-2, 10**6) == 10**6  # without B, C: every pole
+    seen = np.array([[1e-9, 1.0]])  # weak but seen: it counts
+    assert superposition.kernel_samples(A, 1e-3, 1e-2, 10**6, B, seen) == 10**6
+    model = random_stable_model(5)
+    compile_model(model, tmp_path / "o")
+    system = CircuitUnderTest.from_compiled(read_compiled(tmp_path / "o")).state_space()
+    slowest = np.min(-np.linalg.eigvals(system.A).real)
+    assert slowest < 1e-6  # the charge modes (eigenvectors conditioned ~1e9 here)
+    decays = superposition.visible_decays(system.A, system.B, system.C)
+    own = np.min(-np.linalg.eigvals(reference.state_space(model).A).real)
+    assert np.min(decays) == pytest.approx(own, rel=0.05)  # the model's slowest pole, as the circuit realises it
+
+
 def test_cli_method_flags_json_and_bad_values(tmp_path):
     shutil.copytree(ROOT / "netlists" / "toy", tmp_path / "toy")
     runner = CliRunner()
@@ -286,3 +308,54 @@ def test_clips_superposed_and_scored_a_chunk_at_a_time_give_the_same_report(tmp_
         assert a.path == b.path
         np.testing.assert_allclose(b.circuit_outputs, a.circuit_outputs, rtol=1e-12, atol=1e-15)
         assert a.nrmse == pytest.approx(b.nrmse, rel=1e-9) and a.circuit_class == b.circuit_class
+
+
+class RecordingExecutor(LocalExecutor):
+    """Local processes that note what each ``map`` call was given (inputs' lengths per run)."""
+
+    def __init__(self, workers=None):
+        super().__init__(workers)
+        self.calls = []
+
+    def map(self, fn, items):
+        items = list(items)
+        self.calls.append([item.inputs.shape[-1] for item in items])
+        return super().map(fn, items)
+
+
+@pytest.mark.parametrize("seed, exact", [(0, True), (5, False)])
+def test_spot_checks_are_the_smallest_exact_margins_and_run_beside_the_kernel(tmp_path, seed, exact):
+    """The spot clips are known before ngspice (smallest winning margin of the compared
+    system's exact decision values: the MNA of a hardware deck, the model of an exact one),
+    so their direct runs go to the workers in the kernel's own batch; the figures are those of
+    separate runs (superposed within 1e-6 of direct ones), and a hardware deck's network error
+    is the one computed clip by clip."""
+    from r2nn_compiler import reference
+    from r2nn_compiler.verify import decisions
+    from r2nn_compiler.verify.circuit import CircuitUnderTest
+    from r2nn_compiler.verify.run import PortScaling, model_in_circuit_units
+
+    model = random_stable_model(seed)
+    compile_model(model, tmp_path / "o", exact=exact)
+    compiled = read_compiled(tmp_path / "o")
+    signals = noise(model, 5, seed=seed)
+    executor = RecordingExecutor(2)
+    report = verify_deck(model, compiled, signals, run_ac=False, accuracy=1e-4, executor=executor,
+                         refine_close=False, method=Method("superposition", 2, None))
+    assert report.method.used == "superposition" and not report.method.fallback
+    samples = report.method.kernels[0].samples
+    assert executor.calls[0][:3] == [samples + 3, samples + 3, samples + 2]  # the three hats ...
+    clip = report.signals[0].circuit_outputs.shape[-1]  # up to the readout window's end
+    assert executor.calls[0][3:] == [clip, clip] and len(executor.calls) == 1  # ... and both spot clips, at once
+    scaling = PortScaling.of(compiled)
+    system = model_in_circuit_units(model, compiled) if exact else CircuitUnderTest.from_compiled(compiled).state_space()
+    u = np.stack([s.data[:, :clip] for s in signals]) * scaling.in_gain[None, :, None]
+    values = reference.system_features(model, system, u, 16_000.0, scaling.time_scale, scaling.out_gain)
+    margins = [decisions.winning_margin(dict(zip(model.classes, v))) for v in values]
+    assert report.method.spot[0].paths == [signals[i].path for i in np.argsort(margins, kind="stable")[:2]]
+    assert report.method.spot[0].difference <= 1e-6 and report.method.spot[0].passed
+    if not exact:  # reusing the exact values up front changes no figure
+        again = verify_deck(model, compiled, signals, run_ac=False, accuracy=1e-4, executor=LocalExecutor(1),
+                            refine_close=False, method=Method("superposition", 0, None))
+        for a, b in zip(report.signals, again.signals, strict=True):
+            assert a.network_error == pytest.approx(b.network_error, rel=1e-9, abs=1e-15)

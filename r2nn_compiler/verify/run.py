@@ -195,6 +195,9 @@ class _Context:
     accuracy: float
     progress: object
     shared: TransientRun
+    # Exact decision values of the compared system per signal index, when computed up front
+    # (superposition: :func:`_spot_clips`); reused for a hardware deck's network error.
+    exact_values: dict[int, np.ndarray] = field(default_factory=dict)
 
 
 def _score_batch(ctx: _Context, results: list, batch: list[int], traces: RunTraces, rate: float) -> None:
@@ -208,7 +211,7 @@ def _score_batch(ctx: _Context, results: list, batch: list[int], traces: RunTrac
         result.step_s, result.predicted_nrmse = traces.step_s, traces.predicted_nrmse
         result.headroom, result.accuracy = traces.headroom[b], ctx.accuracy
         if mna is not None:
-            _compare_with_circuit(result, model, ctx.system, scaling, signals[i], circ, mna[b])
+            _compare_with_circuit(result, model, ctx.system, scaling, signals[i], circ, mna[b], ctx.exact_values.get(i))
         if traces.decisions is not None:
             _add_decision(result, model, ctx.compiled, dict(traces.decisions[b]), scaling)
     if ctx.progress is not None:
@@ -245,7 +248,8 @@ def _work(ctx: _Context, spot_checks: int) -> tuple[int, int]:
     n_in = ctx.system.B.shape[1]
     for rate, members in _rate_groups(ctx.signals).items():
         longest = max(ctx.signals[i].data.shape[1] for i in members)
-        samples = superposition.kernel_samples(ctx.system.A, ctx.scaling.time_scale / rate, ctx.accuracy, longest)
+        samples = superposition.kernel_samples(ctx.system.A, ctx.scaling.time_scale / rate, ctx.accuracy, longest,
+                                                ctx.system.B, ctx.system.C)
         superposed += superposition.kernel_work(n_in, samples)
     return direct, superposed
 
@@ -259,13 +263,17 @@ def _rate_groups(signals: list[Signal]) -> dict[float, list[int]]:
 
 def _superposed(ctx: _Context, method: Method, executor) -> list[SignalResult]:
     """Every signal from one kernel per sample rate (cached beside the deck), scored like
-    direct runs; then the spot checks. Raises SuperpositionUnavailable when they fail."""
+    direct runs. The spot checks' clips are chosen before any ngspice run (:func:`_spot_clips`)
+    and their direct runs go to the workers with the kernel's, so they run while the clips are
+    superposed and scored. Raises SuperpositionUnavailable when the spot checks fail."""
     method.used = method.used or "superposition"
     results: list[SignalResult | None] = [None] * len(ctx.signals)
-    runs = {}
+    chosen = _spot_clips(ctx, method.spot_checks)
+    spots = []
     for rate, members in _rate_groups(ctx.signals).items():
-        base, kernel = _kernel_for(ctx, method, executor, rate, members)
-        runs[rate] = (base, kernel)
+        mine = [i for i in chosen if ctx.signals[i].rate_hz == rate]
+        base, kernel, answers = _kernel_for(ctx, method, executor, rate, members, mine)
+        spots.append((mine, answers))
         for batch in _batches(ctx.signals, members, superposition.SCORE_CHUNK):  # bounded work arrays
             u = np.stack([ctx.signals[i].data for i in batch]) * ctx.scaling.in_gain[None, :, None]
             rows = [[] for _ in batch]
@@ -275,8 +283,27 @@ def _superposed(ctx: _Context, method: Method, executor) -> list[SignalResult]:
             traces = RunTraces(superposition.superpose_outputs(kernel, u), rows, base.sample_period_s / kernel.substeps,
                                method.kernels[-1].predicted_nrmse)
             _score_batch(ctx, results, batch, traces, rate)
-    _spot_check(ctx, method, executor, results, runs)
+    _spot_check(ctx, method, results, spots)
     return results
+
+
+def _spot_clips(ctx: _Context, count: int) -> list[int]:
+    """The ``count`` signals (indices) of smallest winning margin by the exact decision values
+    of the compared system (``ctx.system``: a hardware deck's MNA, else the model), known
+    before ngspice runs; those values are kept in ``ctx.exact_values`` (SCORE_CHUNK signals
+    computed at a time)."""
+    if not count:
+        return []
+    absolute = ctx.model.readout.is_linear  # a linear layer's scores: margins in score units
+    for rate, members in _rate_groups(ctx.signals).items():
+        for batch in _batches(ctx.signals, members, superposition.SCORE_CHUNK):
+            u = np.stack([ctx.signals[i].data for i in batch]) * ctx.scaling.in_gain[None, :, None]
+            values = reference.system_features(ctx.model, ctx.system, u, rate, ctx.scaling.time_scale,
+                                               ctx.scaling.out_gain)
+            ctx.exact_values.update(zip(batch, values))
+    margin = {i: readout.winning_margin(dict(zip(ctx.model.classes, map(float, v))), absolute)
+              for i, v in ctx.exact_values.items()}
+    return sorted(margin, key=lambda i: (margin[i], i))[:count]
 
 
 def _batches(signals: list[Signal], members: list[int], size: int) -> list[list[int]]:
@@ -285,9 +312,11 @@ def _batches(signals: list[Signal], members: list[int], size: int) -> list[list[
     return [[members[b] for b in group[k : k + size]] for group in groups for k in range(0, len(group), size)]
 
 
-def _kernel_for(ctx: _Context, method: Method, executor, rate: float, members: list[int]):
-    """(the run settings at ``rate`` with the step forced, its kernel): the step chosen for
-    every signal of ``members`` by the direct runs' rule, a few dozen at a time."""
+def _kernel_for(ctx: _Context, method: Method, executor, rate: float, members: list[int], spot: list[int]):
+    """(the run settings at ``rate`` with the step forced, its kernel, the traces of the direct
+    runs of the signals ``spot`` as they are read): the step chosen for every signal of
+    ``members`` by the direct runs' rule, a few dozen at a time; the spot runs sent to the
+    workers with the kernel's (:func:`superposition.kernel_with_runs`)."""
     period = ctx.scaling.time_scale / rate
     predicted, substeps = 0.0, 1
     for start in range(0, len(members), 64):
@@ -295,30 +324,31 @@ def _kernel_for(ctx: _Context, method: Method, executor, rate: float, members: l
         k, p = run_step(ctx.shared.with_inputs(u, period))
         substeps, predicted = max(substeps, k), max(predicted, p)
     longest = max(ctx.signals[i].data.shape[1] for i in members)
-    samples = superposition.kernel_samples(ctx.system.A, period, ctx.accuracy, longest)
+    samples = superposition.kernel_samples(ctx.system.A, period, ctx.accuracy, longest, ctx.system.B,
+                                           ctx.system.C)
     base = replace(ctx.shared.with_inputs(np.empty((0, ctx.system.B.shape[1], 0)), period), substeps=substeps)
-    kernel, cached = superposition.cached_kernel(base, substeps, samples, executor, method.cache)
+    spot_runs = [replace(base, inputs=ctx.signals[i].data[None] * ctx.scaling.in_gain[None, :, None]) for i in spot]
+    kernel, cached, answers = superposition.kernel_with_runs(base, substeps, samples, executor, method.cache,
+                                                             spot_runs)
     method.kernels.append(superposition.KernelRecord(rate, period / substeps, substeps, samples, samples * period,
                                                      cached, predicted))
-    return base, kernel
+    return base, kernel, answers
 
 
-def _spot_check(ctx: _Context, method: Method, executor, results: list[SignalResult], runs: dict) -> None:
-    """Run the ``method.spot_checks`` signals of smallest winning margin directly at their
-    kernel's step and compare; raises SuperpositionUnavailable above ``method.spot_limit``."""
-    order = sorted(range(len(results)), key=lambda i: readout.winning_margin(results[i].features_circuit,
-                                                                             results[i].scores))
-    chosen = order[: method.spot_checks]
+def _spot_check(ctx: _Context, method: Method, results: list[SignalResult], spots: list) -> None:
+    """Compare the spot checks' direct runs (``spots``: per sample rate, the signals and their
+    traces as :func:`_kernel_for` returned them) with the superposed traces; raises
+    SuperpositionUnavailable above ``method.spot_limit``."""
+    chosen, difference, peaks = [], 0.0, []
+    for members, answers in spots:
+        for i, traced in zip(members, answers, strict=True):
+            chosen.append(i)
+            direct = traced.outputs[0] / ctx.scaling.out_gain[:, None]
+            difference = max(difference, superposition.trace_difference(direct, results[i].circuit_outputs))
+            peaks += [abs(a["peak_v"] - b["peak_v"]) / max(abs(a["peak_v"]), 1e-300)
+                      for a, b in zip(traced.headroom[0], results[i].headroom)]
     if not chosen:
         return
-    spot_runs = [replace(runs[ctx.signals[i].rate_hz][0], inputs=ctx.signals[i].data[None]
-                         * ctx.scaling.in_gain[None, :, None]) for i in chosen]
-    difference, peaks = 0.0, []
-    for i, traced in zip(chosen, executor.map(simulate_run, spot_runs)):
-        direct = traced.outputs[0] / ctx.scaling.out_gain[:, None]
-        difference = max(difference, superposition.trace_difference(direct, results[i].circuit_outputs))
-        peaks += [abs(a["peak_v"] - b["peak_v"]) / max(abs(a["peak_v"]), 1e-300)
-                  for a, b in zip(traced.headroom[0], results[i].headroom)]
     check = superposition.SpotCheck([ctx.signals[i].path for i in chosen], difference, method.spot_limit,
                                     max(peaks) if peaks else None)
     method.spot.append(check)
@@ -341,9 +371,11 @@ def plan_runs(signals: list[Signal], per_run: int, workers: int, one_per_run: bo
 
 
 def _compare_with_circuit(result: SignalResult, model: Model, system: StateSpace, scaling: PortScaling,
-                          signal: Signal, circ: np.ndarray, mna: np.ndarray) -> None:
+                          signal: Signal, circ: np.ndarray, mna: np.ndarray, exact_values: np.ndarray | None = None
+                          ) -> None:
     """A hardware deck's figures against its own circuit's MNA ``mna`` (observed ports ×
-    samples, model units): NRMSE, ngspice's own feature error and the network's."""
+    samples, model units): NRMSE, ngspice's own feature error and the network's (from
+    ``exact_values``, the MNA's exact decision values, when already computed)."""
     rate, ts = signal.rate_hz, scaling.time_scale
     result.nrmse_vs_circuit = dict(zip(observed_labels(model), map(float, nrmse(circ, mna))))
     # Like with like: ngspice's trace and the MNA's, through the same readout of samples; the
@@ -351,8 +383,10 @@ def _compare_with_circuit(result: SignalResult, model: Model, system: StateSpace
     sampled = dict(zip(model.classes, reference.features(model, mna, rate)))
     exact = sampled
     if model.readout.kind in (RMS_CONTINUOUS, LINEAR):
-        exact = dict(zip(model.classes, reference.system_features(
-            model, system, signal.data[None] * scaling.in_gain[None, :, None], rate, ts, scaling.out_gain)[0]))
+        if exact_values is None:
+            exact_values = reference.system_features(model, system, signal.data[None] * scaling.in_gain[None, :, None],
+                                                     rate, ts, scaling.out_gain)[0]
+        exact = dict(zip(model.classes, map(float, exact_values)))
     absolute = result.scores
     result.simulation_error = readout.feature_deviation(result.features_circuit, sampled, result.features_reference,
                                                         absolute)

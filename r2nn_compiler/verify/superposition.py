@@ -14,6 +14,7 @@ back to direct runs: docs/verify.md, "Superposition".
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -44,6 +45,9 @@ SCORE_CHUNK = 256
 HAT1_WHOLE_BELOW = 1024
 HAT1_SHARE = 0.25
 HAT1_TAIL = 1e-8
+#: A pole whose residue on every port is below this share of the port's largest is not seen
+#: there (rounding: a hardware deck's charge modes come out near 1e-28) and sets no kernel length.
+INVISIBLE = 1e-12
 
 
 class SuperpositionUnavailable(Exception):
@@ -126,14 +130,37 @@ def regular_hat(substeps: int) -> int:
     return 1 + math.ceil(STARTUP_STEPS / substeps)
 
 
-def kernel_samples(A: np.ndarray, sample_period_s: float, accuracy: float, longest: int) -> int:
+def kernel_samples(A: np.ndarray, sample_period_s: float, accuracy: float, longest: int,
+                   B: np.ndarray | None = None, C: np.ndarray | None = None) -> int:
     """Samples of the kernel: until the slowest pole of ``A`` (1/s) decays to TAIL_FRACTION of
-    ``accuracy``, at most ``longest`` (the longest clip: then nothing is cut at all)."""
-    decay = float(np.min(-np.linalg.eigvals(A).real)) if A.size else math.inf
+    ``accuracy``, at most ``longest`` (the longest clip: then nothing is cut at all). With the
+    input and output matrices ``B`` and ``C``, poles that do not reach any port from any input
+    are left out (:func:`visible_decays`: a hardware deck's series capacitors hold charge
+    modes of no decay that no port sees)."""
+    decays = visible_decays(A, B, C) if B is not None and C is not None else -np.linalg.eigvals(A).real
+    decay = float(np.min(decays)) if decays.size else math.inf
     if not decay > 0:
         return longest
     needed = math.ceil(math.log(1 / (TAIL_FRACTION * accuracy)) / (decay * sample_period_s)) + 1
     return max(1, min(longest, needed))
+
+
+def visible_decays(A: np.ndarray, B: np.ndarray, C: np.ndarray) -> np.ndarray:
+    """−Re λ (1/s) of the poles of (A, B, C) whose residue |C v|·|w B| (v, w the right and left
+    eigenvectors) on some port and input exceeds INVISIBLE of that port's largest. Rounding in
+    ill-conditioned eigenvectors (a cluster of charge modes) can only make a residue look
+    larger, so a pole is left out only when it is not seen; every pole when V is singular."""
+    if not A.size:
+        return np.zeros(0)
+    lam, V = np.linalg.eig(A)
+    try:
+        left = np.linalg.solve(V, B)
+    except np.linalg.LinAlgError:
+        return -lam.real
+    residue = np.abs(C @ V)[:, :, None] * np.abs(left)[None, :, :]  # ports × poles × inputs
+    largest = residue.max(axis=(1, 2), keepdims=True)
+    seen = np.any(residue > INVISIBLE * np.where(largest > 0, largest, np.inf), axis=(0, 2))
+    return -lam.real[seen]
 
 
 def kernel_work(n_inputs: int, samples: int) -> int:
@@ -165,30 +192,42 @@ class _HatRuns:
     window: int
 
 
-def build_kernel(run, substeps: int, samples: int, executor) -> Kernel:
-    """ngspice's hat responses for ``run``'s settings (a ``verify.run.TransientRun`` with its
-    sample period set) at ``substeps`` steps per sample, as a kernel of prefix ``at`` =
-    :func:`regular_hat` (2 for ``substeps`` ≥ 3): sample 0's own response (half a hat from the
-    zero state); the regular hat's (at sample ``at``, after ngspice's first steps), shifted, for
-    samples 2 … ``at`` and every later one; and for sample 1, whose rising edge shares the first
-    steps, its own response over a window (:func:`hat1_window`), the shifted regular one after
-    it once the two agree to HAT1_TAIL of its peak at the window's end, else its own over the
-    whole kernel (one more run). The three runs go to the executor's workers at once; each runs
-    past its last needed sample (the last step is cut to end on the stop time). Raises
-    SuperpositionUnavailable when ngspice's grid is not regular before the regular hat rises.
-    Measurements: docs/verify.md, "Superposition"."""
+def hat_runs(run, substeps: int, samples: int) -> list:
+    """The kernel's three ngspice runs for ``run``'s settings at ``substeps`` steps per sample
+    (one copy per input each; :func:`assemble_kernel` says what each is for): sample 0's hat and
+    the regular hat over the kernel and ``at`` + 1 samples more, sample 1's hat over its window
+    (:func:`hat1_window`) and 2 samples more (each runs past its last needed sample: the last
+    step is cut to end on the stop time)."""
     n_in, at, window = run.system.B.shape[1], regular_hat(substeps), hat1_window(samples)
     hats = [hat_inputs(n_in, 0, samples + at + 1), hat_inputs(n_in, at, samples + at + 1),
             hat_inputs(n_in, 1, window + 2)]
-    keep_grid = bool(run.opamps)
-    own0, regular, own1 = executor.map(simulate_run, [replace(run, inputs=u, substeps=substeps, keep_grid=keep_grid)
-                                                        for u in hats])
-    runs = _HatRuns(own0, regular, own1, at, window)
+    return [replace(run, inputs=u, substeps=substeps, keep_grid=bool(run.opamps)) for u in hats]
+
+
+def build_kernel(run, substeps: int, samples: int, executor) -> Kernel:
+    """The kernel of ``run``'s settings: its :func:`hat_runs` sent to the executor's workers at
+    once, then :func:`assemble_kernel`."""
+    return assemble_kernel(run, substeps, samples, list(executor.map(simulate_run, hat_runs(run, substeps, samples))))
+
+
+def assemble_kernel(run, substeps: int, samples: int, answers: list[RunTraces]) -> Kernel:
+    """ngspice's hat responses (``answers`` to :func:`hat_runs`, in order) for ``run``'s settings
+    (a ``verify.run.TransientRun`` with its sample period set) at ``substeps`` steps per sample,
+    as a kernel of prefix ``at`` = :func:`regular_hat` (2 for ``substeps`` ≥ 3): sample 0's own
+    response (half a hat from the zero state); the regular hat's (at sample ``at``, after
+    ngspice's first steps), shifted, for samples 2 … ``at`` and every later one; and for sample
+    1, whose rising edge shares the first steps, its own response over a window
+    (:func:`hat1_window`), the shifted regular one after it once the two agree to HAT1_TAIL of
+    its peak at the window's end, else its own over the whole kernel (one more run, here).
+    Raises SuperpositionUnavailable when ngspice's grid is not regular before the regular hat
+    rises. Measurements: docs/verify.md, "Superposition"."""
+    n_in, at, window = run.system.B.shape[1], regular_hat(substeps), hat1_window(samples)
+    runs = _HatRuns(*answers, at, window)
     reg = runs.regular.outputs
     hat1 = _splice(reg[..., at - 1 : at - 1 + samples], runs.own1.outputs[..., :window])
     if hat1 is None:  # sample 1's own response has not met the shifted one by the window's end
         runs.own1, runs.window = simulate_run(replace(run, inputs=hat_inputs(n_in, 1, samples + 2),
-                                                      substeps=substeps, keep_grid=keep_grid)), samples
+                                                      substeps=substeps, keep_grid=bool(run.opamps))), samples
         hat1 = runs.own1.outputs[..., :samples]
     outputs = np.stack([runs.own0.outputs[..., :samples], hat1]
                        + [reg[..., at - j : at - j + samples] for j in range(2, at + 1)], axis=1)
@@ -311,18 +350,30 @@ def headroom_rows(opamps: list[dict], swing_v: float, peaks: np.ndarray, instanc
 def cached_kernel(run, substeps: int, samples: int, executor, cache: Path | None) -> tuple[Kernel, bool]:
     """The kernel of ``run``'s settings from the cache beside the deck, else built and stored.
     Returns (kernel, True when it came from the cache)."""
+    kernel, cached, _ = kernel_with_runs(run, substeps, samples, executor, cache, [])
+    return kernel, cached
+
+
+def kernel_with_runs(run, substeps: int, samples: int, executor, cache: Path | None,
+                     extra: list) -> tuple[Kernel, bool, Iterator[RunTraces]]:
+    """:func:`cached_kernel`, with the ``extra`` runs (direct runs of clips: the spot checks)
+    sent to the executor's workers together with the kernel's own :func:`hat_runs`, queued
+    after them, so that they run while the kernel is assembled and the clips are superposed and
+    scored (with a cached kernel: when their traces are first read). Returns (kernel, True when
+    it came from the cache, the extra runs' traces in order as they are read)."""
     from .headroom import opamp_vectors
 
     key = KernelKey(kernel_cache.library_digest(run.library_text), float(run.sample_period_s), int(substeps),
                     int(samples), tuple(opamp_vectors(run.opamps)))
-    if cache is not None:
-        found = kernel_cache.load(cache, key)
-        if found is not None:
-            return found, True
-    kernel = build_kernel(run, substeps, samples, executor)
+    found = kernel_cache.load(cache, key) if cache is not None else None
+    if found is not None:  # the extra runs start when their first answer is asked for (no thread
+        return found, True, iter(executor.map(simulate_run, list(extra)))  # may fork beside numpy)
+    hats = hat_runs(run, substeps, samples)
+    answers = iter(executor.map(simulate_run, hats + list(extra)))  # all sent at the first answer
+    kernel = assemble_kernel(run, substeps, samples, [next(answers) for _ in hats])
     if cache is not None:
         kernel_cache.store(cache, key, kernel)
-    return kernel, False
+    return kernel, False, answers
 
 
 def trace_difference(direct: np.ndarray, superposed: np.ndarray) -> float:
