@@ -4,8 +4,8 @@ tolerance class, and say so in the BOM.
 Matches: ``options.robust_parts``, a graph with bought parts (``Component.part`` with a
 tolerance) and none tightened yet (runs once). Computes each part's change of the observed
 ports' band RMS at the edges of its tolerance (``common.sensitivity``, as ``part_sensitivity``
-reports it) and takes the dominant parts (the fewest, largest first, holding half of the summed
-variance) whose change is at least ``ROBUST_ABOVE``: each is bought at
+reports it) and, among the parts a tighter class exists for, takes the dominant ones (the fewest,
+largest first, holding half of their summed variance) whose change is at least ``ROBUST_ABOVE``: each is bought at
 ``options.tight_tolerance[kind]`` when that is tighter than its own (same value, same series;
 ``PartInfo.tolerance`` changes, which the BOM prints). The log states, per observed port, the
 spread it predicts for uniform draws of every part within its tolerance (σ of ln RMS =
@@ -35,6 +35,16 @@ MAX_ROUNDS = 2
 LOOSE_TOLERANCE = "loose_tolerance"
 
 
+def worth_tightening(parts: list, spread: np.ndarray, tight: dict[str, float]) -> list[int]:
+    """Indices (largest ``spread`` first) of the dominant parts among those ``tight`` offers a
+    tighter class for (the fewest holding half of their summed variance), whose ``spread`` (change
+    at the tolerance edge, fraction) is at least ROBUST_ABOVE. A part already in its tightest
+    class neither counts nor blocks the others."""
+    loose = [i for i, c in enumerate(parts) if tight.get(c.kind, 1.0) < c.part.tolerance]
+    dominant = dominant_set([float(spread[i]) for i in loose])
+    return [loose[j] for j in sorted(dominant, key=lambda j: -spread[loose[j]]) if spread[loose[j]] >= ROBUST_ABOVE]
+
+
 @register
 class RobustParts(Pass):
     name = "robust_parts"
@@ -53,8 +63,7 @@ class RobustParts(Pass):
         tightened = []
         for _ in range(MAX_ROUNDS):
             spread = np.max(table.edges, axis=1)
-            chosen = [table.parts[i] for i in sorted(dominant_set(list(spread)), key=lambda i: -spread[i])
-                      if spread[i] >= ROBUST_ABOVE and tight.get(table.parts[i].kind, 1.0) < table.parts[i].part.tolerance]
+            chosen = [table.parts[i] for i in worth_tightening(table.parts, spread, tight)]
             if not chosen:
                 break
             for comp in chosen:
