@@ -140,6 +140,24 @@ def test_force_voltage_is_refused(model, tmp_path):
                       options=CompileOptions(readout="analog", drive="ideal"))
 
 
+def test_a_law_the_cells_diode_does_not_compute_is_refused(model, tmp_path):
+    other = dataclasses.replace(model.readout, law=dataclasses.replace(LAW, nvt=0.0475))
+    with pytest.raises(CompileError, match="n·Vt = 43.4.* mV at 27 °C: refit the layer with --nvt"):
+        compile_model(dataclasses.replace(model, readout=other), tmp_path / "o", options=CompileOptions(readout="analog"))
+
+
+def test_every_divider_is_at_least_the_resistance_asked_for(deck):
+    m = json.loads((deck / "manifest.json").read_text())
+    lines = _main_subckt(deck, m["subckt"][len("r2nn_"):])
+    ohms = {tuple(line.split()[1:3]): float(line.split()[3]) for line in lines if line.startswith("R")}
+    mids = [a for (a, b) in ohms if b == "0" and re.fullmatch(r"dv\d+", a)]
+    assert len(mids) >= 2  # the toy's features on nodes a and t read through dividers
+    for mid in mids:
+        chain = {mid} | {n for pair in ohms for n in pair if n.startswith(mid + "_")}
+        top = sum(v for (a, b), v in ohms.items() if b in chain)
+        assert top + ohms[(mid, "0")] >= mp.DIVIDER_OHM, mid
+
+
 @pytest.mark.skipif(shutil.which("ngspice") is None, reason="needs ngspice")
 def test_decisions_agree_with_the_law_and_energy_is_measured(model, deck):
     """The toy signals in ngspice: every decision port agrees with the reference's argmax of the

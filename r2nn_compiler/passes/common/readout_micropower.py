@@ -93,6 +93,10 @@ class Cell:
     ratio: float
 
 
+#: Largest relative difference between the law's n·Vt and the cells' diode card's.
+NVT_MATCH = 0.01
+
+
 def diode_constants() -> tuple[float, float]:
     """(Is in A, n·Vt in V at 27 °C) of the cells' diode card."""
     params = dict(catalogue_part(DIODE).params)
@@ -102,8 +106,13 @@ def diode_constants() -> tuple[float, float]:
 def cap_for(rate: float, nvt: float, series: str) -> float:
     """The cell capacitor (F) realising the law's ``rate`` (1/s, model time already mapped to
     circuit time) with the diode card: C = Is/(rate·nVt_card), nearest in ``series``. The law's
-    own nvt is the model's (the trainer's); a mismatch with the card's is reported, not fixed."""
+    own nvt is the model's (the trainer's): CompileError when it differs from the card's by more
+    than NVT_MATCH (the circuit would compute another law than the one verify checks)."""
     i_s, card_nvt = diode_constants()
+    if abs(nvt / card_nvt - 1) > NVT_MATCH:
+        raise CompileError(f"law diode: nvt = {nvt * 1e3:.4g} mV, but the cells' diode ({DIODE}) has n·Vt = "
+                           f"{card_nvt * 1e3:.4g} mV at 27 °C: refit the layer with --nvt {card_nvt:.6g}",
+                           Location(parameter="readout"))
     return eseries.nearest(i_s / (rate * card_nvt), series)
 
 
@@ -201,7 +210,7 @@ def _dividers(ctx: CompileContext, ratios: np.ndarray, taps: np.ndarray) -> list
             nets.append(tap)
             continue
         rf, rg, got = gain_pair(1 / ratio)
-        scale = 10 ** round(math.log10(totals[int(i)] / (sum(rf) + rg)))
+        scale = 10 ** math.ceil(math.log10(totals[int(i)] / (sum(rf) + rg)) - 1e-9)  # never below the total asked for
         top, bottom = sum(rf) * scale, rg * scale
         mid = f"dv{f}"
         for k, r in enumerate(rf):
