@@ -694,8 +694,8 @@ def train_cmd(data_path, out_path, n_resonators, band_text, freq_text, passive, 
               help="The feature law the layer is refitted to: the passive diode cell (docs/diode-law.md).")
 @click.option("--nvt", "nvt_text", default=None, metavar="V",
               help="n·Vt of the diode, e.g. 43.4mV (default: the recommended cell's, docs/micropower.md).")
-@click.option("--law-rate", "rate_text", default=None, metavar="1/s",
-              help="The cell's k = Is/(C n Vt), e.g. 12.2 (default: the recommended cell's).")
+@click.option("--law-rate", "rate_text", default=None, metavar="HZ",
+              help="The cell's k = Is/(C n Vt) in 1/s, written as Hz, e.g. 12.2Hz (default: the recommended cell's).")
 @click.option("--clip", "clip_text", default="1.6V", show_default=True, metavar="V",
               help="The taps' swing limit about their reference.")
 @click.option("--hold", "hold_text", default=None, metavar="S|none",
@@ -749,7 +749,7 @@ def _law_options(nvt_text, rate_text, clip_text, hold_text, gain, peak_text, x_r
     hold = None if hold_text is not None and hold_text.strip().lower() == "none" else (
         hold0 if hold_text is None else quantity(hold_text, "--hold", "s"))
     peak = clip if peak_text is None else quantity(peak_text, "--peak-v", "V")
-    if peak > clip:
+    if gain.value == "common" and peak > clip:
         raise UsageError(f"--peak-v: {peak:g} V is beyond --clip {clip:g} V (the taps would clip)")
     return LawOptions(nvt=nvt0 if nvt_text is None else quantity(nvt_text, "--nvt", "V"),
                       rate=rate0 if rate_text is None else quantity(rate_text, "--law-rate", "Hz"),

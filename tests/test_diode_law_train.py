@@ -149,3 +149,11 @@ def test_cli_refit_readout_refuses_an_argmax_model(tmp_path):
                                        "-o", str(tmp_path / "o.r2nn")])
     assert result.exit_code == 1, result.output
     assert len(result.output.strip().splitlines()) == 1 and "linear readout layer" in result.output
+
+
+def test_cli_peak_v_binds_only_the_common_gain(tmp_path):
+    src = tmp_path / "pair.r2nn"
+    src.write_text(LAYER)
+    result = CliRunner().invoke(main, ["refit-readout", str(src), str(write_npz(tmp_path, clips())), "-o",
+                                       str(tmp_path / "o.r2nn"), "--gain", "per-tap", "--peak-v", "2"])
+    assert result.exit_code == 0, result.output
