@@ -24,10 +24,9 @@ from r2nn_compiler.model import (
     model_to_text,
     parse_model_text,
 )
-from r2nn_compiler.model.parser import _Builder, _FastReader, _parser
 
 from .strategies import linear_readouts, models
-from .test_readout_layer_format import LAYER, LAYER_JSON, _tree_shape
+from .test_readout_layer_format import LAYER, LAYER_JSON, assert_readers_agree
 
 LAW_LINE = "        law diode (nvt = 47.5 mV, rate = 12.2 Hz, clip = 1.6 V, hold = 7.8 s);\n"
 DIODE = (LAYER.replace("        floor 1p;                               # required, > 0\n", LAW_LINE)
@@ -65,11 +64,7 @@ def test_hold_and_gain_are_optional_and_floor_may_stay():
                                   DIODE.replace("segments 0 s", "floor 2p; segments 0 s")],
                          ids=["example", "no hold", "floor too"])
 def test_both_text_readers_agree(text):
-    fast = _FastReader(text).read()
-    assert fast is not None
-    tree = _parser().parse(text)
-    assert _tree_shape(fast) == _tree_shape(tree)
-    assert _Builder("m").build(fast) == _Builder("m").build(tree)
+    assert_readers_agree(text)
 
 
 def test_round_trips_are_exact():

@@ -132,6 +132,11 @@ def test_integral_segment_numbers_are_read_as_integers():
     LAYER.replace("    }\n", "      }\n").replace("{\n        segments", "{ segments"),
 ], ids=["example", "one segment", "class without weights", "no bias", "layout"])
 def test_fast_reader_builds_lark_tree(text):
+    assert_readers_agree(text)
+
+
+def assert_readers_agree(text: str) -> None:
+    """The fast reader reads ``text`` into lark's tree shape, and both build the same model."""
     fast = _FastReader(text).read()
     assert fast is not None
     lark_tree = _parser().parse(text)

@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from .. import eseries
-from ..circuit import GROUND, CircuitGraph, Component, Port, SubcircuitDef
+from ..circuit import GROUND, CircuitGraph, Component, SubcircuitDef
 from ..circuit.devices import DeviceModel
 from ..circuit.opamp import MACRO_GM_S, OpampModel, from_options, subcircuit
 from ..circuit.annotations import PartInfo
@@ -30,7 +30,7 @@ from .common import readout_linear, readout_micropower
 from .common.buffers import feedback_network, gain_pair
 from ..energy import count_opamps
 from .common.readout import (BEHAVIOURAL_HIGH_V, C_BEHAVIOURAL, DECISION_LOAD_OHM, EDGE_S, SUPPLY_NETS,
-                             attach_readout, behavioural_integrator, behavioural_wta, decisions_before_supplies,
+                             add_decision_ports, attach_readout, behavioural_integrator, behavioural_wta,
                              device, instance, law, number, part, part_counts, pwl, settling_s)
 
 LEVELS = {"analog": "parts", "analog-tl072": "parts", "analog-micropower": "parts", "behavioural": "behavioural"}
@@ -201,14 +201,8 @@ class _BufferGains:
 def _add_decision_ports(ctx: CompileContext) -> None:
     """A decision port ``dec<j>`` per class with its load to ground, ordered before any supply
     port (``ctx.graph`` may become a reordered copy)."""
-    graph = ctx.graph
-    for j, out in enumerate(ctx.model.outputs):
-        graph.add_port(Port(f"dec{j + 1}", "decision", out.cls))
-        graph.add(Component(graph.next_designator("R"), "R", (f"dec{j + 1}", GROUND), DECISION_LOAD_OHM,
-                            origin=f"output {out.cls} decision port load",
-                            attrs={ROLE: "readout", ELEMENT: out.node},
-                            part=PartInfo("E96", ctx.options.tolerance.get("R"))))
-    ctx.graph = decisions_before_supplies(graph)
+    add_decision_ports(ctx, [(out.cls, out.node) for out in ctx.model.outputs], DECISION_LOAD_OHM,
+                       "output {cls} decision port load")
 
 
 def _attach(ctx: CompileContext, level: str, opamp_model: OpampModel, gains: _BufferGains,

@@ -9,7 +9,7 @@ import dataclasses
 
 from ...circuit import GROUND, CircuitGraph, Component, Port, SubcircuitDef, ordered_ports
 from ...errors import CompileError
-from ...circuit.annotations import PartInfo, Series, series_of
+from ...circuit.annotations import ELEMENT, ROLE, PartInfo, Series, series_of
 from ...circuit.devices import Behaviour, Waveform
 from ...units import format_spice
 
@@ -99,6 +99,20 @@ def settling_s(level: str, window_s: float) -> float:
     :data:`SETTLE_FRACTION` of it, within the level's :data:`SETTLE_S` bounds."""
     shortest, longest = SETTLE_S[level]
     return float(min(max(SETTLE_FRACTION * window_s, shortest), longest))
+
+
+def add_decision_ports(ctx, classes: list[tuple[str, str]], load_ohm: float, origin: str) -> CircuitGraph:
+    """A decision port ``dec<j>`` per (class, element) of ``classes`` with a ``load_ohm`` load to
+    ground (``origin`` formatted with ``cls``), ordered before any supply port: ``ctx.graph``
+    becomes the reordered graph, which is returned."""
+    graph = ctx.graph
+    for j, (cls, element) in enumerate(classes):
+        graph.add_port(Port(f"dec{j + 1}", "decision", cls))
+        graph.add(Component(graph.next_designator("R"), "R", (f"dec{j + 1}", GROUND), load_ohm,
+                            origin=origin.format(cls=cls), attrs={ROLE: "readout", ELEMENT: element},
+                            part=PartInfo("E96", ctx.options.tolerance.get("R"))))
+    ctx.graph = decisions_before_supplies(graph)
+    return ctx.graph
 
 
 def decisions_before_supplies(graph: CircuitGraph) -> CircuitGraph:

@@ -31,14 +31,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...circuit import GROUND, Component, Port, SubcircuitDef
-from ...circuit.annotations import PartInfo
+from ...circuit import GROUND, Component, SubcircuitDef
 from ...errors import CompileError, Location
 from ...model import Model
 from ...reference import feature_taps
-from ..base import ELEMENT, ROLE, CompileContext, PassResult
-from .readout import (BEHAVIOURAL_HIGH_V, C_BEHAVIOURAL, DECISION_LOAD_OHM, EDGE_S, attach_readout,
-                      behavioural_integrator, behavioural_wta, decisions_before_supplies, law, number, part_counts,
+from ..base import CompileContext, PassResult
+from .readout import (BEHAVIOURAL_HIGH_V, C_BEHAVIOURAL, DECISION_LOAD_OHM, EDGE_S, add_decision_ports, attach_readout,
+                      behavioural_integrator, behavioural_wta, law, number, part_counts,
                       pwl, settling_s)
 
 #: Net name prefix of the class scores: ports of the readout subcircuit, and through its instance
@@ -143,14 +142,7 @@ def realise(ctx: CompileContext, level: str) -> PassResult:
     taken = [net for j in range(len(classes)) for net in (f"dec{j + 1}", f"{SCORE_NET}{j + 1}") if net in graph.graph]
     if taken:
         raise CompileError(f"readout_analog: net {taken[0]} already exists: the readout was added before")
-    for j, cls in enumerate(classes):
-        graph.add_port(Port(f"dec{j + 1}", "decision", cls))
-        graph.add(Component(graph.next_designator("R"), "R", (f"dec{j + 1}", GROUND), DECISION_LOAD_OHM,
-                            origin=f"class {cls} decision port load",
-                            attrs={ROLE: "readout", ELEMENT: cls},
-                            part=PartInfo("E96", ctx.options.tolerance.get("R"))))
-    graph = decisions_before_supplies(graph)
-    ctx.graph = graph
+    graph = add_decision_ports(ctx, [(cls, cls) for cls in classes], DECISION_LOAD_OHM, "class {cls} decision port load")
     description = layer_description(model, np.array([p.gain for p in ctx.outputs]), ctx.time_scale)
     n = len(classes)
     attach_readout(graph, description, [p.net for p in ctx.outputs] + [f"dec{j + 1}" for j in range(n)] +

@@ -36,7 +36,7 @@ import math
 import numpy as np
 
 from ... import eseries
-from ...circuit import GROUND, Component, Port, SubcircuitDef
+from ...circuit import GROUND, Component, SubcircuitDef
 from ...circuit.annotations import PartInfo
 from ...errors import CompileError, Location
 from ...parts import part as catalogue_part
@@ -45,7 +45,7 @@ from ...reference import feature_taps
 from ..base import ELEMENT, ROLE, CompileContext, PassResult
 from .buffers import gain_pair
 from .damping import _absorb, _damping_of
-from .readout import EDGE_S, attach_readout, decisions_before_supplies, device, instance, part, part_counts, pwl
+from .readout import EDGE_S, add_decision_ports, attach_readout, device, instance, part, part_counts, pwl
 from .readout_linear import segment_gates
 
 #: The single supply (V) and its port.
@@ -395,14 +395,8 @@ def realise(ctx: CompileContext) -> PassResult:
 
 def _add_decision_ports(ctx: CompileContext, classes: list[str]) -> None:
     """A decision port ``dec<j>`` per class with its :data:`DECISION_LOAD_OHM` load, ports reordered."""
-    graph = ctx.graph
-    for j, cls in enumerate(classes):
-        graph.add_port(Port(f"dec{j + 1}", "decision", cls))
-        graph.add(Component(graph.next_designator("R"), "R", (f"dec{j + 1}", GROUND), DECISION_LOAD_OHM,
-                            origin=f"class {cls} decision port load (a CMOS input)",
-                            attrs={ROLE: "readout", ELEMENT: cls},
-                            part=PartInfo("E96", ctx.options.tolerance.get("R"))))
-    ctx.graph = decisions_before_supplies(graph)
+    add_decision_ports(ctx, [(cls, cls) for cls in classes], DECISION_LOAD_OHM,
+                       "class {cls} decision port load (a CMOS input)")
 
 
 def _description(ctx: CompileContext, readout: SubcircuitDef, defs: list[SubcircuitDef], cells: list[Cell],
