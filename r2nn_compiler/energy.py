@@ -102,12 +102,7 @@ class EnergyEstimate:
                 f"({format_si(self.window_seconds, 's')} readout window); decision latency "
                 f"{format_si(self.latency_seconds, 's')} (window end + "
                 f"{format_si(self.decision_settling_seconds, 's')} decision settling)")
-        if self.timer_part:
-            line += (f"; control ports from a {self.timer_part}: {format_si(self.timer_watts, 'W')}, "
-                     f"{format_si(self.timer_energy_joules, 'J')} per decision")
-        if self.ideal_sources:
-            line += f"; {self.ideal_sources} ideal controlled source(s) (drives, buffers) not counted"
-        return line
+        return line + self._tail(" (drives, buffers)")
 
     def _micropower_summary(self) -> str:
         line = (f"micropower readout on one {self.supply_volts:g} V supply: "
@@ -117,12 +112,17 @@ class EnergyEstimate:
                 f"currents; verify measures it); decision latency {format_si(self.latency_seconds, 's')}")
         if self.opamps:
             line += f"; {self.opamps} op-amp(s) of the network at {format_si(self.quiescent_amps_per_opamp, 'A')}"
+        return line + self._tail("")
+
+    def _tail(self, sources_note: str) -> str:
+        """The summary's common end: the control timer's cost and the ideal sources left out."""
+        tail = ""
         if self.timer_part:
-            line += (f"; control ports from a {self.timer_part}: {format_si(self.timer_watts, 'W')}, "
+            tail += (f"; control ports from a {self.timer_part}: {format_si(self.timer_watts, 'W')}, "
                      f"{format_si(self.timer_energy_joules, 'J')} per decision")
         if self.ideal_sources:
-            line += f"; {self.ideal_sources} ideal controlled source(s) not counted"
-        return line
+            tail += f"; {self.ideal_sources} ideal controlled source(s){sources_note} not counted"
+        return tail
 
 
 def count_opamps(graph: CircuitGraph) -> int:
