@@ -104,7 +104,7 @@ def test_cells_hang_on_the_resonator_nodes_through_dividers_of_the_gain_ratio(de
 
 def _outputs(net, psi):
     rail = np.where(net.to_rail, 3.3, 0.0)
-    return 1.25 * (1 + net.w.sum(axis=1)) - net.w @ psi - net.b * (rail - 1.25)
+    return net.vsum * (1 + net.w.sum(axis=1)) - net.w @ psi - net.b * (rail - net.vsum)
 
 
 def test_score_network_keeps_the_score_differences_and_the_rails():
@@ -270,3 +270,18 @@ def test_calibration_signals_set_the_sums_scale_and_the_manifest_says_so(model, 
     extra = mp.CALIBRATION_MARGIN * np.ptp(u)
     assert low == pytest.approx(u.min() - extra, abs=1e-3 * np.ptp(u))
     assert high == pytest.approx(u.max() + extra, abs=1e-3 * np.ptp(u))
+
+
+def test_the_sums_reference_level_weakens_the_largest_bias():
+    """sum_reference: a level divided from the reference (E96 divider, the realised level) whose
+    largest bias ratio is no larger than about the reference itself, and much smaller when the
+    sums' constant is far below vref·(1 + W_j) (the calibrated tactile case)."""
+    total, level = np.array([12.6, 13.1, 12.3, 8.8, 12.7]), np.array([2.6, 2.7, 2.5, 2.9, 2.7])
+    vsum, divider = mp.sum_reference(total, level, 1.25, 3.3)
+    assert divider is not None and vsum == pytest.approx(1.25 * divider[1] / sum(divider))
+    assert sum(divider) == pytest.approx(mp.SUM_DIVIDER_OHM, rel=0.02)
+    at_ref = mp._bias_ratios(total, level, 1.25, 3.3)[0]
+    here = mp._bias_ratios(total, level, vsum, 3.3)[0]
+    assert here.max() < 0.2 * at_ref.max()
+    # a constant that vref already balances keeps vref and needs no divider
+    assert mp.sum_reference(np.array([1.0, 1.0]), np.array([2.5, 2.5]), 1.25, 3.3) == (1.25, None)

@@ -18,8 +18,8 @@ subcircuit definitions the netlister writes (design and measurements: docs/micro
   (C = Is/(rate·nVt) of the diode card, nearest in the options' C series), a reset switch
   across C. While the gate is open the reading holds on C (droop: the law's ``hold``).
 * **after the window**, powered through one more switch channel from control port ``power``:
-  a follower (LPV802 class) per reading, per class an inverting sum about a 1.25 V reference
-  (LT1389 class) with E96 weights (:func:`score_network`), a TLV7031-class comparator per
+  a follower (LPV802 class) per reading, per class an inverting sum about a level divided from
+  a 1.25 V reference (LT1389 class) with E96 weights (:func:`score_network`), a TLV7031-class comparator per
   ordered class pair and per class one more comparator that is high only when its class beats
   every other (its pair comparators averaged by resistors against 7/8 of the rail for 5 classes:
   :func:`and_threshold`); that comparator drives the decision port ``dec<j>``.
@@ -146,12 +146,19 @@ class ScaleRule(enum.Enum):
 CALIBRATION_MARGIN = 0.1
 
 
+#: The sums' reference level divider from the reference (total ohm, E96; 0.125 µA of the
+#: LT1389-class shunt's 800 nA).
+SUM_DIVIDER_OHM = 10e6
+
+
 @dataclasses.dataclass(frozen=True, eq=False)  # holds arrays
 class ScoreNetwork:
     """The inverting sums' design (:func:`score_network`): scale ``a`` (V per score unit), common
     constant ``k`` (V), weight ratios ``w`` = Rf/R (classes × features), bias ratios ``b`` to
-    the rail (``to_rail``) or to ground, the ``rule`` that set a and the score-unit interval
-    [``low``, ``high``] of s_j − Σ_f c_f ψ_f it maps onto the rails' headroom."""
+    the rail (``to_rail``) or to ground, the ``rule`` that set a, the score-unit interval
+    [``low``, ``high``] of s_j − Σ_f c_f ψ_f it maps onto the rails' headroom, and the sums'
+    reference level ``vsum`` (V) with the divider from the reference that gives it (``divider``:
+    (top, bottom) ohm, or None: the reference itself)."""
 
     a: float
     k: float
@@ -161,26 +168,31 @@ class ScoreNetwork:
     rule: ScaleRule
     low: float
     high: float
+    vsum: float
+    divider: tuple[float, float] | None
 
     def to_json(self) -> dict:
-        """The manifest's ``readout_circuit.score_scale``: rule, V and mV per score unit, the interval."""
+        """The manifest's ``readout_circuit.score_scale``: rule, V and mV per score unit, the interval,
+        the sums' reference level."""
         return {"rule": self.rule.value, "volts_per_unit_score": self.a, "mv_per_unit_score": self.a * 1e3,
                 "score_interval": [self.low, self.high],
-                "calibration_margin": CALIBRATION_MARGIN if self.rule is ScaleRule.CALIBRATION else None}
+                "calibration_margin": CALIBRATION_MARGIN if self.rule is ScaleRule.CALIBRATION else None,
+                "sum_reference_volts": self.vsum}
 
 
 def score_network(biases: np.ndarray, weights: np.ndarray, clip: float, vref: float, vdd: float,
                   readings: np.ndarray | None = None) -> ScoreNetwork:
     """The inverting sums' design, all classes on one scale a (V per unit score).
 
-    Output j: o_j = vref(1 + W_j) − Σ_f w_jf ψ_f − b_j (V_bj − vref), w_jf = Rf/R_jf. With
-    w_jf = a (c_f − A_jf), c_f = max_j A_jf (so w ≥ 0), o_j = K + a u_j, u_j = s_j − Σ c_f ψ_f:
-    the differences o_j − o_k = a (s_j − s_k) are the score differences. b_j, V_bj (0 V or the
-    rail) make the constant K common. a and K map an interval of u onto [HEADROOM_V,
-    vdd − HEADROOM_V]: without ``readings`` (ScaleRule.WORST_CASE) the u_j of any readings in
-    [0, clip]; with ``readings`` (clips × features, V: the reference's on calibration clips,
-    ScaleRule.CALIBRATION) the u_j's range over them widened by CALIBRATION_MARGIN of itself
-    on each side; readings beyond it saturate the sums."""
+    Output j about the sums' reference level v_s: o_j = v_s(1 + W_j) − Σ_f w_jf ψ_f −
+    b_j (V_bj − v_s), w_jf = Rf/R_jf. With w_jf = a (c_f − A_jf), c_f = max_j A_jf (so w ≥ 0),
+    o_j = K + a u_j, u_j = s_j − Σ c_f ψ_f: the differences o_j − o_k = a (s_j − s_k) are the
+    score differences. b_j, V_bj (0 V or the rail) make the constant K common. a and K map an
+    interval of u onto [HEADROOM_V, vdd − HEADROOM_V]: without ``readings`` (ScaleRule.WORST_CASE)
+    the u_j of any readings in [0, clip]; with ``readings`` (clips × features, V: the reference's
+    on calibration clips, ScaleRule.CALIBRATION) the u_j's range over them widened by
+    CALIBRATION_MARGIN of itself on each side; readings beyond it saturate the sums.
+    v_s (:func:`sum_reference`) is a divided-down ``vref`` that makes the largest b_j smallest."""
     c = weights.max(axis=0)
     if readings is None:
         spread = (c[None, :] - weights).sum(axis=1) * clip  # how far Σ(c−A)ψ can pull o_j down (score units)
@@ -192,11 +204,34 @@ def score_network(biases: np.ndarray, weights: np.ndarray, clip: float, vref: fl
     a = (vdd - 2 * HEADROOM_V) / max(high - low, 1e-12)
     k = HEADROOM_V - a * low
     w = a * (c[None, :] - weights)
-    total = w.sum(axis=1)
-    target = vref * (1 + total) - a * biases - k
+    vsum, divider = sum_reference(w.sum(axis=1), a * biases + k, vref, vdd)
+    b, to_rail = _bias_ratios(w.sum(axis=1), a * biases + k, vsum, vdd)
+    return ScoreNetwork(float(a), float(k), w, b, to_rail, rule, low, high, vsum, divider)
+
+
+def _bias_ratios(total: np.ndarray, level: np.ndarray, vsum: float, vdd: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per sum, the bias ratio b_j = Rf/R_bj and whether R_bj goes to the rail (else to ground)
+    so that v_s(1 + W_j) − b_j(V_bj − v_s) = ``level`` (K + a β_j)."""
+    target = vsum * (1 + total) - level
     to_rail = target > 0
-    b = np.where(to_rail, target / (vdd - vref), -target / vref)
-    return ScoreNetwork(float(a), float(k), w, b, to_rail, rule, low, high)
+    return np.where(to_rail, target / (vdd - vsum), -target / vsum), to_rail
+
+
+def sum_reference(total: np.ndarray, level: np.ndarray, vref: float, vdd: float
+                  ) -> tuple[float, tuple[float, float] | None]:
+    """The sums' reference level v_s (V) in (0, vref] that makes the largest bias ratio smallest
+    (the bias resistors carry the difference between v_s(1 + W_j) and K + a β_j, and every
+    error of their source, the switched rail's drop and the op-amps' offsets scale with b_j:
+    docs/micropower.md), realised as an E96 divider of :data:`SUM_DIVIDER_OHM` from ``vref``;
+    (vref, None) when no lower level does better."""
+    grid = np.linspace(0.02 * vref, vref, 400)
+    worst = [float(np.max(_bias_ratios(total, level, v, vdd)[0])) for v in grid]
+    best = float(grid[int(np.argmin(worst))])
+    if best >= vref * (1 - 1e-9) or min(worst) >= float(np.max(_bias_ratios(total, level, vref, vdd)[0])):
+        return vref, None
+    bottom = eseries.nearest(SUM_DIVIDER_OHM * best / vref, "E96")
+    top = eseries.nearest(SUM_DIVIDER_OHM - bottom, "E96")
+    return vref * bottom / (top + bottom), (top, bottom)
 
 
 def and_threshold(n_classes: int, vdd: float) -> float:
@@ -339,8 +374,10 @@ def clamp_bias_elements() -> list[Component]:
 
 
 def _sum_elements(j: int, network: ScoreNetwork) -> list[Component]:
-    """Class j's inverting sum about ``vr``: Rf, an input resistor per weight (E96), the bias."""
-    elements = [instance(f"Xs{j}", ["vr", f"s{j}", f"sc{j}", "vp", GROUND], OPAMP),
+    """Class j's inverting sum about the sums' reference level (``vs``, or ``vr`` itself): Rf, an
+    input resistor per weight (E96), the bias."""
+    level = "vr" if network.divider is None else "vs"
+    elements = [instance(f"Xs{j}", [level, f"s{j}", f"sc{j}", "vp", GROUND], OPAMP),
                 part(f"Rf{j}", [f"sc{j}", f"s{j}"], FEEDBACK_OHM)]
     for f, w in enumerate(network.w[j - 1], start=1):
         if w > 0 and FEEDBACK_OHM / w <= MAX_INPUT_OHM:
@@ -387,6 +424,8 @@ def readout_definition(cells: list[Cell], nets: list[str], network: ScoreNetwork
                  instance("Xpwr", [SUPPLY, "vp", "pwr", SUPPLY, GROUND], SWITCH),
                  part("Cvp", ["vp", GROUND], DECOUPLING_F),
                  instance("Xref", ["vr", "vp", GROUND], REFERENCE), *clamp_bias_elements()]
+    if network.divider is not None:  # the sums' reference level (score_network)
+        elements += [part("Rs1", ["vr", "vs"], network.divider[0]), part("Rs2", ["vs", GROUND], network.divider[1])]
     for f, (cell, net) in enumerate(zip(cells, nets), start=1):
         elements += cell_elements(f, net, cell.segment, cell.cap_f)
     for j in range(1, n_classes + 1):
