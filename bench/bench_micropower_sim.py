@@ -18,8 +18,13 @@ replaced by 1 GΩ stubs (op-amps, comparators, both, the switches; the circuit t
 something else: only the cost is read), printing CPU s, time points, Newton iterations, circuit
 equations and ngspice's matrix-load time per variant.
 
+``--elements`` prints ngspice's cost of one element of each form the models used or use:
+:data:`COPIES` copies, each on its own nets driven by two slow sines through resistors, 5000
+fixed steps (about 10 000 Newton iterations); the CPU above the same deck without them, per copy.
+
 Usage: python bench/bench_micropower_sim.py [--clips 5] [--model M.r2nn] [--base REV] [--accuracy 0.01]
        python bench/bench_micropower_sim.py --profile 0.1
+       python bench/bench_micropower_sim.py --elements
 """
 
 from __future__ import annotations
@@ -175,6 +180,49 @@ def profile(model: Path, decks: dict[str, Path], clip_dir: Path, seconds: float,
                   f"{r['equations']:.0f} | {r['load']:.2f} |", flush=True)
 
 
+#: Element forms for ``--elements`` ({k}: the copy), on nets a, b (sines), c (0.3 × the first).
+ELEMENTS = {
+    "B I = c·tanh(V(a,b)/w) (the old quiescent current)": ["B{k} a{k} 0 I=1e-6*tanh(V(a{k},b{k})/0.05)"],
+    "B I = c·tanh(V(a)/w) (one variable: the op-amp's gm, the comparator's decision)":
+        ["B{k} a{k} 0 I=1e-6*tanh(V(a{k})/0.05)"],
+    "B I = constant (bias currents)": ["B{k} a{k} 0 I=1e-13"],
+    "B, the old gain-node clamp (two soft-max terms, 3 variables)":
+        ["B{k} a{k} 0 I=0.001*((0.5*((V(a{k})-V(b{k})-0.2)+sqrt((V(a{k})-V(b{k})-0.2)*(V(a{k})-V(b{k})-0.2)+2.5e-05)))"
+         "-(0.5*((0-0.2-V(a{k}))+sqrt((0-0.2-V(a{k}))*(0-0.2-V(a{k}))+2.5e-05))))"],
+    "B, the old switch (conductance × tanh, 5 variables)":
+        ["B{k} a{k} b{k} I=V(a{k},b{k})*(0.02*0.5*(1+tanh((V(c{k})-0.5*(V(b{k})+V(0)))/0.05))+3.030303e-10)"],
+    "E (VCVS)": ["E{k} m{k} 0 a{k} b{k} 0.5", "Rm{k} m{k} 0 1meg"],
+    "G (VCCS)": ["G{k} 0 m{k} a{k} b{k} 1e-3", "Rm{k} m{k} 0 1k"],
+    "diode": ["D{k} a{k} b{k} dmod"],
+    "S switch (ngspice SW model)": ["S{k} a{k} b{k} c{k} 0 swm"],
+}
+COPIES = 400
+
+
+def element_cost(lines: list[str], work: Path) -> float:
+    """CPU s of the ``--elements`` deck with ``lines`` per copy."""
+    deck = ["* element cost", ".model dmod D(is=1e-14 n=1)", ".model swm sw(vt=0.1 vh=0 ron=50 roff=3.3e9)",
+            "Vs s 0 sin(0 1 50)", "Vs2 s2 0 sin(0 0.7 37)"]
+    for k in range(COPIES):
+        deck += [f"Ra{k}x s a{k} 10k", f"Rb{k}x s2 b{k} 10k", f"Rbg{k}x b{k} 0 10k", f"Rag{k}x a{k} 0 10k",
+                 f"Ec{k}x c{k} 0 s 0 0.3"] + [line.format(k=k) for line in lines]
+    deck += [".options reltol=1e-3 abstol=1e-12 vntol=1e-6", ".tran 10u 50m 0 10u uic", ".end", ""]
+    (work / "e.cir").write_text("\n".join(deck))
+    before = children_cpu()
+    subprocess.run(["ngspice", "-b", "-r", "e.raw", "e.cir"], cwd=work, capture_output=True, check=True)
+    return children_cpu() - before
+
+
+def elements() -> None:
+    """Print :data:`ELEMENTS`' costs (module docstring)."""
+    print(f"{COPIES} copies, 5000 steps; {uptime()}")
+    print("| element | CPU ms per copy (5000 steps) |\n|---|---:|")
+    with tempfile.TemporaryDirectory(prefix="r2nn-elements-") as tmp:
+        base = element_cost([], Path(tmp))
+        for name, lines in ELEMENTS.items():
+            print(f"| {name} | {(element_cost(lines, Path(tmp)) - base) / COPIES * 1e3:.2f} |", flush=True)
+
+
 def uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
@@ -187,7 +235,10 @@ def main() -> None:
     ap.add_argument("--base", default=BASE)
     ap.add_argument("--accuracy", type=float, default=0.01)
     ap.add_argument("--profile", type=float, default=None, metavar="SECONDS")
+    ap.add_argument("--elements", action="store_true")
     args = ap.parse_args()
+    if args.elements:
+        return elements()
     with tempfile.TemporaryDirectory(prefix="r2nn-mpsim-") as tmp:
         work = Path(tmp)
         decks = compile_both(args.model, args.base, work)
