@@ -707,17 +707,23 @@ def train_cmd(data_path, out_path, n_resonators, band_text, freq_text, passive, 
               help="--gain common: the largest |tap| over the training clips' windows (default: --clip).")
 @click.option("--x-rms", type=click.FloatRange(0, min_open=True), default=30.0, show_default=True,
               help="--gain per-tap: each tap's loudest training clip's window RMS, in units of n·Vt.")
+@click.option("--max-weight", "max_weight_text", default=None, metavar="PER_V|none",
+              help="Bound on every |class weight| in 1/V, the fit on raw readings (default 8: a layer the micropower "
+                   "deck realises, docs/diode-law.md; none: L2 alone).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the cross-validation folds.")
 @handles_errors
 def refit_readout_cmd(model_path, data_path, out_path, law, nvt_text, rate_text, clip_text, hold_text, gain_mode,
-                      peak_text, x_rms, seed) -> None:
+                      peak_text, x_rms, max_weight_text, seed) -> None:
     """Refit MODEL's linear readout layer to a detector law on DATA's clips (resonators unchanged)."""
+    from dataclasses import replace
+
     from .train import load_dataset
     from .train.law_readout import GainMode, refit_law_readout
 
     _check_output_file(out_path, "-o")
     compiler.check_model_path(out_path)
     options = _law_options(nvt_text, rate_text, clip_text, hold_text, GainMode(gain_mode), peak_text, x_rms, seed)
+    options = replace(options, max_weight=_max_weight(max_weight_text, options.max_weight))
     model = compiler.load_model(model_path)
     result = refit_law_readout(model, load_dataset(data_path), options, progress=True)
     compiler.save_model(result.model, out_path)
@@ -725,9 +731,25 @@ def refit_readout_cmd(model_path, data_path, out_path, law, nvt_text, rate_text,
     for line in metric_lines({"law": f"{law} (n·Vt {options.nvt:.4g} V, k {options.rate:.4g} 1/s, clip "
                                      f"{options.clip:g} V, hold {'none' if options.hold is None else f'{options.hold:.4g} s'})",
                               "gains": f"{gain_mode}, {gains.min():.4g} … {gains.max():.4g} V per node unit",
-                              "l2": result.l2, "train_accuracy": result.train_accuracy}):
+                              "l2": result.l2, "max_abs_weight_per_v": result.max_abs_weight,
+                              "train_accuracy": result.train_accuracy}):
         click.echo(line)
     click.echo(f"wrote {out_path}")
+
+
+def _max_weight(text: str | None, default: float | None) -> float | None:
+    """``--max-weight``: a number > 0 (1/V), 'none', or None (``default``); UsageError otherwise."""
+    if text is None:
+        return default
+    if text.strip().lower() == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise UsageError(f"--max-weight: expected a number > 0 (per volt) or 'none', got {text!r}")
+    return value
 
 
 def _law_options(nvt_text, rate_text, clip_text, hold_text, gain, peak_text, x_rms, seed):

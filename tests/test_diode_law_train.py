@@ -157,3 +157,58 @@ def test_cli_peak_v_binds_only_the_common_gain(tmp_path):
     result = CliRunner().invoke(main, ["refit-readout", str(src), str(write_npz(tmp_path, clips())), "-o",
                                        str(tmp_path / "o.r2nn"), "--gain", "per-tap", "--peak-v", "2"])
     assert result.exit_code == 0, result.output
+
+
+def test_volt_fit_bound_holds_and_the_fit_is_the_optimum_within_it():
+    """The bounded fit: every |weight| ≤ the bound (some at it when the bound binds), and no
+    feasible step along the gradient lowers the objective (a KKT check of the box constraints)."""
+    from r2nn_compiler.train import volt_fit
+    from r2nn_compiler.train.logistic import softmax_cross_entropy
+
+    rng = np.random.default_rng(4)
+    labels = np.repeat(np.arange(3), 30)
+    centres = rng.normal(size=(3, 6)) * np.array([1.0, 1.0, 0.01, 0.01, 0.3, 0.3])  # two quiet features
+    x = centres[labels] + rng.normal(size=(90, 6)) * np.array([0.5, 0.5, 0.005, 0.005, 0.1, 0.1]) + 0.7
+    free = volt_fit.fit(x, labels, 3, 1e-6, None)
+    assert np.max(np.abs(free.weights)) > 20  # the quiet features want large weights
+    bounded = volt_fit.fit(x, labels, 3, 1e-6, 5.0)
+    assert np.max(np.abs(bounded.weights)) <= 5.0 + 1e-12
+    assert np.sum(np.isclose(np.abs(bounded.weights), 5.0)) >= 1
+    _, d = softmax_cross_entropy(bounded.scores(x), labels)
+    grad = d.T @ (x - x.mean(axis=0)) + 1e-6 * bounded.weights
+    at_top, at_bottom = np.isclose(bounded.weights, 5.0), np.isclose(bounded.weights, -5.0)
+    inside = ~(at_top | at_bottom)
+    assert np.max(np.abs(grad[inside])) < 1e-5
+    assert np.all(grad[at_top] <= 1e-5) and np.all(grad[at_bottom] >= -1e-5)
+    assert np.abs(d.sum(axis=0)).max() < 1e-6  # biases free: their gradient vanishes
+    assert np.mean(np.argmax(bounded.scores(x), axis=1) == labels) >= 0.9
+
+
+@pytest.mark.parametrize("bound", [None, 3.0])
+def test_refit_bounds_the_weights_per_volt_and_classifies(bound):
+    model, data = parse_model_text(LAYER), clips(12)
+    fit = refit_law_readout(model, data, options(gain=GainMode.COMMON, peak_v=1.6, max_weight=bound))
+    _, _, matrix = fit.model.readout.feature_matrix()
+    assert fit.max_abs_weight == pytest.approx(float(np.max(np.abs(matrix))))
+    if bound is not None:
+        assert fit.max_abs_weight <= bound * (1 + 1e-12)
+    assert fit.train_accuracy >= 0.9
+    held = clips(12, seed=7)
+    scores = reference.features_of(fit.model, held.signals, FS)
+    assert np.mean(np.argmax(scores, axis=1) == held.labels) >= 0.9
+
+
+def test_cli_max_weight(tmp_path):
+    src = tmp_path / "pair.r2nn"
+    src.write_text(LAYER)
+    out = tmp_path / "law.r2nn"
+    result = CliRunner().invoke(main, ["refit-readout", str(src), str(write_npz(tmp_path, clips())), "-o", str(out),
+                                       "--max-weight", "2.5"])
+    assert result.exit_code == 0, result.output
+    _, _, matrix = load_model(out).readout.feature_matrix()
+    assert np.max(np.abs(matrix)) <= 2.5 * (1 + 1e-12)
+    assert "max_abs_weight_per_v" in result.output
+    bad = CliRunner().invoke(main, ["refit-readout", str(src), str(write_npz(tmp_path, clips(2))), "-o",
+                                    str(tmp_path / "o.r2nn"), "--max-weight", "-1"])
+    assert bad.exit_code == 2 and "--max-weight: expected a number > 0" in bad.output
+    assert "Traceback" not in bad.output

@@ -102,18 +102,43 @@ def test_cells_hang_on_the_resonator_nodes_through_dividers_of_the_gain_ratio(de
     assert re.search(r"^C1 c1 0 4\.7e-09$", lib, re.M)
 
 
+def _outputs(net, psi):
+    rail = np.where(net.to_rail, 3.3, 0.0)
+    return 1.25 * (1 + net.w.sum(axis=1)) - net.w @ psi - net.b * (rail - 1.25)
+
+
 def test_score_network_keeps_the_score_differences_and_the_rails():
     rng = np.random.default_rng(3)
     weights, biases = rng.normal(size=(5, 12)), rng.normal(size=5)
     net = mp.score_network(biases, weights, 1.6, 1.25, 3.3)
+    assert net.rule is mp.ScaleRule.WORST_CASE and net.to_json()["rule"] == "worst_case"
     for psi in rng.uniform(0, 1.6, size=(50, 12)).tolist() + [[0.0] * 12, [1.6] * 12]:
         psi = np.array(psi)
-        rail = np.where(net["to_rail"], 3.3, 0.0)
-        out = 1.25 * (1 + net["w"].sum(axis=1)) - net["w"] @ psi - net["b"] * (rail - 1.25)
+        out = _outputs(net, psi)
         scores = biases + weights @ psi
-        assert np.allclose(out - out[0], net["a"] * (scores - scores[0]), atol=1e-12)
+        assert np.allclose(out - out[0], net.a * (scores - scores[0]), atol=1e-12)
         assert np.all(out >= mp.HEADROOM_V - 1e-9) and np.all(out <= 3.3 - mp.HEADROOM_V + 1e-9)
-    assert np.all(net["w"] >= 0) and np.all(net["b"] >= 0)
+    assert np.all(net.w >= 0) and np.all(net.b >= 0)
+
+
+def test_calibrated_scale_spans_the_rails_on_the_calibration_readings():
+    """With calibration readings the sums' interval is theirs widened by the stated margin: the
+    extreme outputs sit exactly that margin inside the headroom, the scale is larger than the
+    worst case's, and score differences are kept."""
+    rng = np.random.default_rng(5)
+    weights, biases = rng.normal(size=(4, 10)), rng.normal(size=4)
+    psi = rng.uniform(0.2, 0.6, size=(30, 10))
+    worst = mp.score_network(biases, weights, 1.6, 1.25, 3.3)
+    net = mp.score_network(biases, weights, 1.6, 1.25, 3.3, readings=psi)
+    assert net.rule is mp.ScaleRule.CALIBRATION and net.a > 3 * worst.a
+    out = np.array([_outputs(net, p) for p in psi])
+    inner = (3.3 - 2 * mp.HEADROOM_V) * mp.CALIBRATION_MARGIN / (1 + 2 * mp.CALIBRATION_MARGIN)
+    assert out.min() == pytest.approx(mp.HEADROOM_V + inner, abs=1e-9)
+    assert out.max() == pytest.approx(3.3 - mp.HEADROOM_V - inner, abs=1e-9)
+    scores = psi @ weights.T + biases
+    assert np.allclose(out - out[:, :1], net.a * (scores - scores[:, :1]), atol=1e-12)
+    assert np.all(net.w >= 0) and np.all(net.b >= 0)
+    assert net.to_json()["mv_per_unit_score"] == pytest.approx(net.a * 1e3)
 
 
 def test_design_constants():
@@ -176,3 +201,72 @@ def test_decisions_agree_with_the_law_and_energy_is_measured(model, deck):
     window = m["readout_circuit"]["window_s"]
     # the window itself costs only the switches' quiescent current: most of the estimate comes after it
     assert m["energy"]["readout_static_watts"] * (window[1] - window[0]) < 0.5 * energy["estimate_j"]
+
+
+def _cell_deck(clamped: bool) -> str:
+    """One compiled cell (feature 1, segment 1) on a ±1.5 V 50 Hz tap: gate open for 40 ms, then
+    closed for 20 ms; with or without its clamp (and the clamp's bias)."""
+    from r2nn_compiler.backend.ngspice import NgspiceNetlister
+    from r2nn_compiler.circuit import SubcircuitDef
+    from r2nn_compiler.parts import part as catalogue_part
+    from r2nn_compiler.parts.models import definition
+
+    elements = mp.cell_elements(1, "tap", 0, 4.7e-9)
+    elements = [e for e in elements if clamped or e.kind != "Q"] + (mp.clamp_bias_elements() if clamped else [])
+    models = (definition(catalogue_part(mp.DIODE)), definition(catalogue_part(mp.CLAMP)))
+    cell = SubcircuitDef("cell", ["tap", "gate1", "rst", "vp", "vdd"], elements, "one cell", models)
+    netlister = NgspiceNetlister()
+    lines = ["* one micropower cell"]
+    for name in (mp.SWITCH, mp.OPAMP):
+        lines += netlister.subcircuit(definition(catalogue_part(name)))
+    lines += netlister.subcircuit(cell)
+    lines += ["Vdd vdd 0 dc 3.3", "Vt tap 0 sin(0 1.5 50)", "Vg gate1 0 pwl(0 0 40m 0 40.001m 3.3)",
+              "Vr rst 0 dc 0", "Vp vp 0 dc 0", "X1 tap gate1 rst vp vdd cell",
+              ".tran 5e-6 60e-3 0 5e-6 uic", ".end"]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.skipif(shutil.which("ngspice") is None, reason="needs ngspice")
+def test_the_clamp_keeps_an_open_gates_input_within_the_switchs_rating(tmp_path):
+    """While the gate is open the node between the diode and the switch follows the tap's negative
+    half-waves (below −1 V without the clamp); the clamp holds it above the TS12A44515's −0.3 V
+    absolute maximum (near its bias less one V_BE at nA), and the reading the cell takes once
+    the gate closes is unchanged."""
+    from r2nn_compiler.sim import NgspiceBatch
+
+    out = {}
+    for clamped in (False, True):
+        plot = NgspiceBatch(timeout_s=300).run_text(_cell_deck(clamped), tmp_path).plot("tran")
+        t = np.real(plot.get("time"))
+        a, c = np.real(plot.get("v(x1.a1)")), np.real(plot.get("v(x1.c1)"))
+        out[clamped] = (float(a[t < 40e-3].min()), float(np.interp(60e-3, t, c)))
+    assert out[False][0] < -1.0
+    assert -0.3 < out[True][0] < -0.1
+    assert out[True][1] > 0.5 and out[True][1] == pytest.approx(out[False][1], abs=1e-3)
+
+
+def test_calibration_signals_set_the_sums_scale_and_the_manifest_says_so(model, deck, tmp_path):
+    """Without calibration signals the worst-case rule (the deck the other tests check); with
+    them the scale comes from the reference's readings on those signals (a larger a), named in
+    the manifest's readout_circuit.score_scale with its mV per score unit."""
+    from r2nn_compiler.compiler import load_signals
+    from r2nn_compiler.reference import layer_features
+
+    worst = json.loads((deck / "manifest.json").read_text())["readout_circuit"]["score_scale"]
+    assert worst["rule"] == "worst_case" and worst["calibration_margin"] is None
+    signals = load_signals(model, [TOY_SIGNALS])
+    out = tmp_path / "cal"
+    compile_model(model, out, options=CompileOptions(readout="analog", calibration_signals=signals))
+    scale = json.loads((out / "manifest.json").read_text())["readout_circuit"]["score_scale"]
+    assert scale["rule"] == "calibration" and scale["calibration_margin"] == mp.CALIBRATION_MARGIN
+    assert scale["mv_per_unit_score"] == pytest.approx(1e3 * scale["volts_per_unit_score"])
+    assert scale["volts_per_unit_score"] > 2 * worst["volts_per_unit_score"]
+    # the interval is the readings' u_j range widened by the margin (readings from the exact reference)
+    psi = np.concatenate([layer_features(model, s.data[None], s.rate_hz) for s in signals])
+    _, biases, matrix = model.readout.feature_matrix()
+    a = np.array(matrix)
+    u = psi @ (a - a.max(axis=0)).T + np.array(biases)
+    low, high = scale["score_interval"]
+    extra = mp.CALIBRATION_MARGIN * np.ptp(u)
+    assert low == pytest.approx(u.min() - extra, abs=1e-3 * np.ptp(u))
+    assert high == pytest.approx(u.max() + extra, abs=1e-3 * np.ptp(u))

@@ -189,6 +189,9 @@ class ReadoutCircuit:
     scores_up_to_common_offset: bool | None = None
     features: list[dict] | None = None
     post_window_s: float | None = None
+    #: A micropower readout's sums' scale: {rule (worst_case | calibration), volts_per_unit_score,
+    #: mv_per_unit_score, score_interval, calibration_margin} (passes.common.readout_micropower.ScoreNetwork).
+    score_scale: dict | None = None
 
     @classmethod
     def of(cls, readout: dict | None) -> "ReadoutCircuit | None":
@@ -199,7 +202,8 @@ class ReadoutCircuit:
                    readout["window_s"], readout.get("detector_limit_v"), readout["instance"],
                    list(readout["subcircuits"]), readout["buffers"], readout["parts"], readout.get("design"),
                    readout.get("scores_up_to_common_offset"),
-                   readout.get("features") if readout.get("design") else None, readout.get("post_window_s"))
+                   readout.get("features") if readout.get("design") else None, readout.get("post_window_s"),
+                   readout.get("score_scale"))
 
     def to_json(self) -> dict:
         return {"level": self.level, "detector": self.detector, "detectors": self.detectors,
@@ -207,7 +211,8 @@ class ReadoutCircuit:
                 "detector_limit_v": self.detector_limit_v, "instance": self.instance,
                 "subcircuits": self.subcircuits, "buffers": self.buffers, "parts": self.parts,
                 **({"design": self.design, "scores_up_to_common_offset": self.scores_up_to_common_offset,
-                    "features": self.features, "post_window_s": self.post_window_s} if self.design else {})}
+                    "features": self.features, "post_window_s": self.post_window_s} if self.design else {}),
+                **({"score_scale": self.score_scale} if self.score_scale is not None else {})}
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,9 @@
 Given a model with a linear readout layer (its features: resonator × segment) and training clips,
 :func:`refit_law_readout` returns the same network whose layer reads the diode cell's readings
 ψ_f (``law diode``, :mod:`r2nn_compiler.reference.diode`) and whose class weights are fitted to
-them: the multinomial logistic fit of :mod:`.logistic` (L2 by stratified cross-validation) on the
-standardised readings of the training clips, mapped back to weights on ψ in volts.
+them: the multinomial logistic fit of :mod:`.volt_fit` on the raw readings (V) of the training
+clips, L2 in 1/V² chosen by stratified cross-validation, every |weight| at most ``max_weight``
+per volt (:data:`MAX_WEIGHT` by default: a layer the micropower deck can realise).
 
 The taps' gains (V per node unit, :class:`GainMode`):
 
@@ -31,13 +32,14 @@ from ..errors import ModelError
 from ..model.ir import ClassScore, DiodeLaw, Feature, Model
 from ..model.validate import validate_model
 from ..reference.diode import TapGrid, readings_on_grid, system_grids
-from . import logistic
+from . import logistic, volt_fit
 from .data import Dataset
 
 
-#: L2 weights the cross-validation tries: logistic.L2_GRID extended down two decades (on the
-#: tactile readings it chose logistic's smallest, 1e-3, at every gain level).
-L2_GRID = (1e-5, 1e-4, *logistic.L2_GRID)
+#: Default bound on every class weight (1/V): a reading error of 1 mV then moves a score by at most
+#: 0.008 units per feature. On tactile (docs/diode-law.md) 8/V keeps the held-out accuracy of looser
+#: bounds and the largest tolerated reading error; the standardised fit it replaces gave up to 885/V.
+MAX_WEIGHT = 8.0
 
 
 class GainMode(enum.Enum):
@@ -50,7 +52,8 @@ class GainMode(enum.Enum):
 @dataclass(frozen=True)
 class LawOptions:
     """The law (n·Vt in V, rate k in 1/s, clip in V, hold droop τ in s or None) and the gains:
-    ``gain`` mode, ``peak_v`` (V, COMMON) or ``x_rms`` (in n·Vt, PER_TAP). ``grid_fraction``: the
+    ``gain`` mode, ``peak_v`` (V, COMMON) or ``x_rms`` (in n·Vt, PER_TAP); ``max_weight`` the bound
+    on every |class weight| (1/V; None: L2 alone). ``grid_fraction``: the
     fit's quadrature grid (:func:`reference.diode.system_grids`; 0.4: readings to ≈ 3e-5 relative,
     16× fewer nodes than the reference's exact 0.1)."""
 
@@ -58,6 +61,7 @@ class LawOptions:
     rate: float
     clip: float = 1.6
     hold: float | None = None
+    max_weight: float | None = MAX_WEIGHT
     gain: GainMode = GainMode.COMMON
     peak_v: float = 1.6
     x_rms: float = 30.0
@@ -85,6 +89,12 @@ class LawFit:
     l2: float
     readings: np.ndarray
     train_accuracy: float
+
+    @property
+    def max_abs_weight(self) -> float:
+        """The largest |class weight| of the fitted layer (1/V)."""
+        _, _, matrix = self.model.readout.feature_matrix()
+        return float(np.max(np.abs(matrix))) if np.size(matrix) else 0.0
 
 
 def law_model(model: Model, options: LawOptions, gains: np.ndarray) -> Model:
@@ -147,22 +157,22 @@ def readings(models: list[Model], dataset: Dataset, options: LawOptions, progres
     return [np.concatenate(rows) for rows in out]
 
 
-def fit_weights(model: Model, psi: np.ndarray, labels: np.ndarray, seed: int = 0) -> tuple[Model, float]:
+def fit_weights(model: Model, psi: np.ndarray, labels: np.ndarray, seed: int = 0,
+                max_weight: float | None = MAX_WEIGHT) -> tuple[Model, float]:
     """``model`` (under its law) with class biases and weights fitted to the readings ``psi``
-    (clips × features, V) of labelled clips; and the L2 weight chosen by cross-validation.
+    (clips × features, V) of labelled clips (:func:`.volt_fit.fit`: raw readings, L2 in 1/V²,
+    every |weight| ≤ ``max_weight`` per volt); and the L2 weight chosen by cross-validation.
     Features that read the same on every clip get no weight."""
     n_classes = len(model.readout.classes)
     mean, std = psi.mean(axis=0), psi.std(axis=0)
     live = std > 1e-12 * np.maximum(np.abs(mean), 1e-300)
-    z = (psi[:, live] - mean[live]) / std[live]
-    l2 = logistic.choose_l2(z, labels, n_classes, seed, grid=L2_GRID)
-    fit = logistic.fit(z, labels, n_classes, l2)
+    l2 = volt_fit.choose_l2(psi[:, live], labels, n_classes, max_weight, seed)
+    fit = volt_fit.fit(psi[:, live], labels, n_classes, l2, max_weight)
     weights = np.zeros((n_classes, psi.shape[1]))
-    weights[:, live] = fit.weights / std[live]
-    bias = fit.bias - weights[:, live] @ mean[live]
+    weights[:, live] = fit.weights
     names = [f.name for f in model.readout.features]
     classes = tuple(ClassScore(c.cls, float(b), tuple((n, float(w)) for n, w in zip(names, row) if w != 0))
-                    for c, b, row in zip(model.readout.classes, bias, weights))
+                    for c, b, row in zip(model.readout.classes, fit.bias, weights))
     return validate_model(replace(model, readout=replace(model.readout, classes=classes))), l2
 
 
@@ -174,7 +184,7 @@ def refit_law_readout(model: Model, dataset: Dataset, options: LawOptions, progr
     gains = choose_gains(tap_levels(model, dataset, options, progress), options)
     candidate = law_model(model, options, gains)
     (psi,) = readings([candidate], dataset, options, progress)
-    fitted, l2 = fit_weights(candidate, psi, labels, options.seed)
+    fitted, l2 = fit_weights(candidate, psi, labels, options.seed, options.max_weight)
     acc = logistic.accuracy(reference.scores(fitted, psi), labels)
     return LawFit(fitted, gains, l2, psi, acc)
 
@@ -189,5 +199,5 @@ def model_labels(model: Model, dataset: Dataset) -> np.ndarray:
     return np.array([order.get(names[k], k) for k in np.asarray(dataset.labels)], dtype=np.int64)
 
 
-__all__ = ["GainMode", "LawFit", "LawOptions", "TapLevels", "choose_gains", "fit_weights", "law_model", "readings",
+__all__ = ["MAX_WEIGHT", "GainMode", "LawFit", "LawOptions", "TapLevels", "choose_gains", "fit_weights", "law_model", "readings",
            "model_labels", "refit_law_readout", "tap_levels"]

@@ -13,7 +13,8 @@ subcircuit definitions the netlister writes (design and measurements: docs/micro
   (:data:`DIVIDER_OHM` total, ratio gain_f/G), whose loading the resonator's damping absorbs
   (as ``realise_drive`` does for the drives). The linear part stays the MNA's.
 * **cells** (one per feature, in the readout subcircuit): diode (1N4148 class) from the tap, the
-  segment's gate switch (a TS12A44515-class channel), C to ground sized from the law's rate
+  segment's gate switch (a TS12A44515-class channel) whose input node an NPN follower clamps
+  near −0.23 V while the gate is open (:data:`CLAMP`), C to ground sized from the law's rate
   (C = Is/(rate·nVt) of the diode card, nearest in the options' C series), a reset switch
   across C. While the gate is open the reading holds on C (droop: the law's ``hold``).
 * **after the window**, powered through one more switch channel from control port ``power``:
@@ -31,17 +32,19 @@ Supply port ``vdd`` at :data:`VDD` (manifest ``supplies``). Times are circuit se
 from __future__ import annotations
 
 import dataclasses
+import enum
 import math
 
 import numpy as np
 
-from ... import eseries
+from ... import eseries, reference
 from ...circuit import GROUND, Component, SubcircuitDef
 from ...circuit.annotations import PartInfo
-from ...errors import CompileError, Location
+from ...errors import CompileError, Location, SignalError
 from ...parts import part as catalogue_part
 from ...parts.models import definition
 from ...reference import feature_taps
+from ...reference.diode import readings_on_grid, system_grids
 from ..base import ELEMENT, ROLE, CompileContext, PassResult
 from .buffers import gain_pair
 from .damping import _absorb, _damping_of
@@ -53,6 +56,19 @@ VDD = 3.3
 SUPPLY = "vdd"
 #: Parts (catalogue names).
 DIODE, SWITCH, OPAMP, COMPARATOR, REFERENCE = "D1N4148", "TS12A44515", "LPV802", "TLV7031", "LT1389_1V25"
+#: The clamp at each gate switch's input (node a<f>): an NPN emitter follower, emitter on the
+#: node, collector at vdd, base at CLAMP_BIAS_V from a divider shared by all cells. While the
+#: gate is open it holds the node near CLAMP_BIAS_V − 0.33 V against the cell diode's nA reverse
+#: current (the switch's absolute maximum is −0.3 V); a junction of Is ≈ 7 fA, so while the
+#: node holds a reading near 0 V it leaks only ~0.3 pA into C (docs/micropower.md).
+CLAMP = "Q2N3904"
+CLAMP_BIAS_V = 0.1
+#: The clamp bias divider (ohm, E96; 33 nA from vdd) and its decoupling (F): without it, the
+#: followers' collector-base capacitances kick the bias node up when vdd comes up (a cold start
+#: in ngspice) and the followers lift the cells' nodes; 1 nF holds the kick to ~0.1 V and settles
+#: with the divider's 3 MΩ in 3 ms.
+CLAMP_DIVIDER_OHM = (97.6e6, 3.01e6)
+CLAMP_DECOUPLING_F = 1e-9
 #: Total resistance (ohm) of a gain divider at a tap, at least; and the largest share of the tap's
 #: damping conductance its dividers may take (more resistance where the damping is small: the
 #: divider's Thevenin resistance then adds to the diode's, a law error of ~9 mV at 100 kΩ and
@@ -116,27 +132,71 @@ def cap_for(rate: float, nvt: float, series: str) -> float:
     return eseries.nearest(i_s / (rate * card_nvt), series)
 
 
-def score_network(biases: np.ndarray, weights: np.ndarray, clip: float, vref: float, vdd: float
-                  ) -> dict:
+class ScaleRule(enum.Enum):
+    """What sets the sums' scale a (V per score unit), :func:`score_network`."""
+
+    #: Every o_j within the rails' headroom for any readings in [0, clip] (no calibration clips).
+    WORST_CASE = "worst_case"
+    #: The o_j's range over the calibration clips' reference readings, widened by CALIBRATION_MARGIN.
+    CALIBRATION = "calibration"
+
+
+#: The calibration rule's margin: the o_j's range over the calibration clips is widened by this
+#: fraction of itself on each side (held-out clips may read beyond the calibration clips).
+CALIBRATION_MARGIN = 0.1
+
+
+@dataclasses.dataclass(frozen=True, eq=False)  # holds arrays
+class ScoreNetwork:
+    """The inverting sums' design (:func:`score_network`): scale ``a`` (V per score unit), common
+    constant ``k`` (V), weight ratios ``w`` = Rf/R (classes × features), bias ratios ``b`` to
+    the rail (``to_rail``) or to ground, the ``rule`` that set a and the score-unit interval
+    [``low``, ``high``] of s_j − Σ_f c_f ψ_f it maps onto the rails' headroom."""
+
+    a: float
+    k: float
+    w: np.ndarray
+    b: np.ndarray
+    to_rail: np.ndarray
+    rule: ScaleRule
+    low: float
+    high: float
+
+    def to_json(self) -> dict:
+        """The manifest's ``readout_circuit.score_scale``: rule, V and mV per score unit, the interval."""
+        return {"rule": self.rule.value, "volts_per_unit_score": self.a, "mv_per_unit_score": self.a * 1e3,
+                "score_interval": [self.low, self.high],
+                "calibration_margin": CALIBRATION_MARGIN if self.rule is ScaleRule.CALIBRATION else None}
+
+
+def score_network(biases: np.ndarray, weights: np.ndarray, clip: float, vref: float, vdd: float,
+                  readings: np.ndarray | None = None) -> ScoreNetwork:
     """The inverting sums' design, all classes on one scale a (V per unit score).
 
     Output j: o_j = vref(1 + W_j) − Σ_f w_jf ψ_f − b_j (V_bj − vref), w_jf = Rf/R_jf. With
-    w_jf = a (c_f − A_jf), c_f = max_j A_jf (so w ≥ 0), o_j = K + a s_j − a Σ c_f ψ_f: the
-    differences o_j − o_k = a (s_j − s_k) are the score differences. b_j, V_bj (0 V or the
-    rail) make the constant K common; a and K keep every o_j within HEADROOM_V of the rails
-    for any readings in [0, clip]. Returns {a, k, w (classes × features), b, to_rail}."""
+    w_jf = a (c_f − A_jf), c_f = max_j A_jf (so w ≥ 0), o_j = K + a u_j, u_j = s_j − Σ c_f ψ_f:
+    the differences o_j − o_k = a (s_j − s_k) are the score differences. b_j, V_bj (0 V or the
+    rail) make the constant K common. a and K map an interval of u onto [HEADROOM_V,
+    vdd − HEADROOM_V]: without ``readings`` (ScaleRule.WORST_CASE) the u_j of any readings in
+    [0, clip]; with ``readings`` (clips × features, V: the reference's on calibration clips,
+    ScaleRule.CALIBRATION) the u_j's range over them widened by CALIBRATION_MARGIN of itself
+    on each side; readings beyond it saturate the sums."""
     c = weights.max(axis=0)
-    spread = (c[None, :] - weights).sum(axis=1) * clip  # how far Σ(c−A)ψ can pull o_j down (score units)
-    top = biases.max()
-    low = (biases - spread).min()
-    a = (vdd - 2 * HEADROOM_V) / max(top - low, 1e-12)
+    if readings is None:
+        spread = (c[None, :] - weights).sum(axis=1) * clip  # how far Σ(c−A)ψ can pull o_j down (score units)
+        low, high, rule = float((biases - spread).min()), float(biases.max()), ScaleRule.WORST_CASE
+    else:
+        u = readings @ (weights - c[None, :]).T + biases
+        extra = CALIBRATION_MARGIN * float(np.ptp(u))
+        low, high, rule = float(u.min()) - extra, float(u.max()) + extra, ScaleRule.CALIBRATION
+    a = (vdd - 2 * HEADROOM_V) / max(high - low, 1e-12)
     k = HEADROOM_V - a * low
     w = a * (c[None, :] - weights)
     total = w.sum(axis=1)
     target = vref * (1 + total) - a * biases - k
     to_rail = target > 0
     b = np.where(to_rail, target / (vdd - vref), -target / vref)
-    return {"a": float(a), "k": float(k), "w": w, "b": b, "to_rail": to_rail}
+    return ScoreNetwork(float(a), float(k), w, b, to_rail, rule, low, high)
 
 
 def and_threshold(n_classes: int, vdd: float) -> float:
@@ -251,35 +311,43 @@ def timing(bounds: list[float], settle_s: float) -> Timing:
     return Timing(gates, reset, power, settle_s, on)
 
 
-def settling_time(network: dict, clip: float) -> float:
+def settling_time(network: ScoreNetwork, clip: float) -> float:
     """Seconds after the window for the decisions: a follower slewing to ``clip``, then
     :data:`SETTLE_TAUS` time constants of the slowest sum (noise gain 1 + W_j + b_j over the
     op-amp's GBW), then the comparators' two delays; rounded up to 0.1 ms."""
     amp, cmp_ = catalogue_part(OPAMP), catalogue_part(COMPARATOR)
-    noise_gain = float(np.max(1 + network["w"].sum(axis=1) + network["b"]))
+    noise_gain = float(np.max(1 + network.w.sum(axis=1) + network.b))
     seconds = clip / amp.slew_v_per_s + SETTLE_TAUS * noise_gain / (2 * math.pi * amp.gbw_hz) + 4 * cmp_.tpd_s
     return math.ceil(seconds / 1e-4) * 1e-4
 
 
-def _cell_elements(f: int, net: str, segment: int, cap: float) -> list[Component]:
-    """Feature f's cell on readout net ``net``: diode, gate switch, C, reset switch, follower."""
+def cell_elements(f: int, net: str, segment: int, cap: float) -> list[Component]:
+    """Feature f's cell on readout net ``net``: diode, the clamp (:data:`CLAMP`) at the gate
+    switch's input, gate switch, C, reset switch, follower."""
     return [device(f"D{f}", [net, f"a{f}"], DIODE),
+            device(f"Q{f}", [SUPPLY, "cb", f"a{f}"], CLAMP),
             instance(f"Xg{f}", [f"a{f}", f"c{f}", f"gate{segment + 1}", SUPPLY, GROUND], SWITCH),
             part(f"C{f}", [f"c{f}", GROUND], cap),
             instance(f"Xr{f}", [f"c{f}", GROUND, "rst", SUPPLY, GROUND], SWITCH),
             instance(f"Xf{f}", [f"c{f}", f"fo{f}", f"fo{f}", "vp", GROUND], OPAMP)]
 
 
-def _sum_elements(j: int, network: dict) -> list[Component]:
+def clamp_bias_elements() -> list[Component]:
+    """The clamps' shared base bias ``cb`` (:data:`CLAMP_BIAS_V`): divider from vdd, decoupling."""
+    return [part("Rcb1", [SUPPLY, "cb"], CLAMP_DIVIDER_OHM[0]), part("Rcb2", ["cb", GROUND], CLAMP_DIVIDER_OHM[1]),
+            part("Ccb", ["cb", GROUND], CLAMP_DECOUPLING_F)]
+
+
+def _sum_elements(j: int, network: ScoreNetwork) -> list[Component]:
     """Class j's inverting sum about ``vr``: Rf, an input resistor per weight (E96), the bias."""
     elements = [instance(f"Xs{j}", ["vr", f"s{j}", f"sc{j}", "vp", GROUND], OPAMP),
                 part(f"Rf{j}", [f"sc{j}", f"s{j}"], FEEDBACK_OHM)]
-    for f, w in enumerate(network["w"][j - 1], start=1):
+    for f, w in enumerate(network.w[j - 1], start=1):
         if w > 0 and FEEDBACK_OHM / w <= MAX_INPUT_OHM:
             elements += _weight(f"Rw{j}_{f}", f"fo{f}", f"s{j}", FEEDBACK_OHM / w)
-    b = float(network["b"][j - 1])
+    b = float(network.b[j - 1])
     if b > 0 and FEEDBACK_OHM / b <= MAX_INPUT_OHM:
-        elements += _weight(f"Rb{j}", "vp" if network["to_rail"][j - 1] else GROUND, f"s{j}", FEEDBACK_OHM / b)
+        elements += _weight(f"Rb{j}", "vp" if network.to_rail[j - 1] else GROUND, f"s{j}", FEEDBACK_OHM / b)
     return elements
 
 
@@ -309,7 +377,7 @@ def _wta_elements(n: int) -> list[Component]:
     return elements
 
 
-def readout_definition(cells: list[Cell], nets: list[str], network: dict, n_classes: int,
+def readout_definition(cells: list[Cell], nets: list[str], network: ScoreNetwork, n_classes: int,
                        plan: Timing) -> SubcircuitDef:
     """The readout subcircuit: cells on ``nets`` (one per cell), the post-window stage and the
     winner-take-all; its timing sources (PWL V sources, which ``attach_readout`` turns into
@@ -318,9 +386,9 @@ def readout_definition(cells: list[Cell], nets: list[str], network: dict, n_clas
     elements += [pwl("Vreset", ["rst", GROUND], plan.reset), pwl("Vpower", ["pwr", GROUND], plan.power),
                  instance("Xpwr", [SUPPLY, "vp", "pwr", SUPPLY, GROUND], SWITCH),
                  part("Cvp", ["vp", GROUND], DECOUPLING_F),
-                 instance("Xref", ["vr", "vp", GROUND], REFERENCE)]
+                 instance("Xref", ["vr", "vp", GROUND], REFERENCE), *clamp_bias_elements()]
     for f, (cell, net) in enumerate(zip(cells, nets), start=1):
-        elements += _cell_elements(f, net, cell.segment, cell.cap_f)
+        elements += cell_elements(f, net, cell.segment, cell.cap_f)
     for j in range(1, n_classes + 1):
         elements += _sum_elements(j, network)
     elements += _wta_elements(n_classes)
@@ -329,10 +397,10 @@ def readout_definition(cells: list[Cell], nets: list[str], network: dict, n_clas
             e.part = PartInfo("E96" if e.kind == "R" else "E24")
     ports = list(dict.fromkeys(nets)) + [f"dec{j}" for j in range(1, n_classes + 1)] + \
         [f"sc{j}" for j in range(1, n_classes + 1)] + [SUPPLY]
-    diode = definition(catalogue_part(DIODE))
+    models = (definition(catalogue_part(DIODE)), definition(catalogue_part(CLAMP)))
     return SubcircuitDef("r2nn_readout", ports, elements,
                          "r2nn micropower readout: passive diode cells per feature, power-gated sums and "
-                         "comparators, winner-take-all", (diode,))
+                         "comparators, winner-take-all", models)
 
 
 def supply_budget(n_features: int, n_classes: int, window_s: float, settle_s: float) -> dict:
@@ -340,10 +408,10 @@ def supply_budget(n_features: int, n_classes: int, window_s: float, settle_s: fl
     start of the window to the decision: the switch channels (two per cell and the power switch)
     all the time, the post-window stage (followers, sums, comparators, reference) for
     ``settle_s``, plus two loads known in advance: charging the switched rail's decoupling
-    (C·VDD²) and one decision port high into its load. The resistor networks' currents are not
-    counted (they depend on the readings)."""
+    (C·VDD²) and one decision port high into its load; the clamps' bias divider all the time.
+    The sums' resistor networks' currents are not counted (they depend on the readings)."""
     sw, amp, cmp_, ref = (catalogue_part(n) for n in (SWITCH, OPAMP, COMPARATOR, REFERENCE))
-    always = (2 * n_features + 1) * sw.iq_a
+    always = (2 * n_features + 1) * sw.iq_a + VDD / sum(CLAMP_DIVIDER_OHM)
     gated = (n_features + n_classes) * amp.iq_a + n_classes * n_classes * cmp_.iq_a + ref.iq_a
     gated += VDD / DECISION_LOAD_OHM
     charge = DECOUPLING_F * VDD ** 2
@@ -373,7 +441,7 @@ def realise(ctx: CompileContext) -> PassResult:
     cells = [Cell(i, k, cap, float(r)) for i, k, r in zip(taps, segments, ratios)]
     _, biases, matrix = ro.feature_matrix()
     vref = catalogue_part(REFERENCE).vref_v
-    network = score_network(np.array(biases), np.array(matrix), law.clip, vref, VDD)
+    network = score_network(np.array(biases), np.array(matrix), law.clip, vref, VDD, calibration_readings(ctx))
     settle = settling_time(network, law.clip)
     bounds = [b * ctx.time_scale for b in ro.boundaries]
     plan = timing(bounds, settle)
@@ -389,8 +457,37 @@ def realise(ctx: CompileContext) -> PassResult:
                                 "valid_after_s": bounds[-1] + settle} for j, c in enumerate(classes)]
     return PassResult(True, _summary(description, factor, ratios, settle),
                       {"level": "micropower", "parts": description["parts"], "decisions": graph.meta["decisions"],
-                       "input_scale": factor, "volts_per_unit_score": network["a"],
+                       "input_scale": factor, "volts_per_unit_score": network.a,
                        "cap_f": cap, "energy": description["energy"]})
+
+
+#: The quadrature of the calibration readings: sub-steps of this fraction of e^x's peak width
+#: (reference.diode.system_grids; ≈ 3e-5 relative, 16× fewer nodes than the exact 0.1).
+CALIBRATION_GRID = 0.4
+
+
+def calibration_readings(ctx: CompileContext) -> np.ndarray | None:
+    """The reference's readings ψ (clips × features, V) of the model's layer on the compile's
+    calibration signals (``options.calibration_signals``), or None without any. CompileError
+    naming the calibration signals for one that ends before the window."""
+    signals = ctx.options.calibration_signals
+    if not signals:
+        return None
+    model = ctx.model
+    system = reference.state_space(model)
+    groups: dict[tuple[float, int], list[np.ndarray]] = {}
+    for sig in signals:
+        data = np.asarray(sig.data, dtype=float)
+        groups.setdefault((float(sig.rate_hz), data.shape[-1]), []).append(data)
+    rows = []
+    for (rate, n), members in groups.items():
+        try:
+            reference.require_window(model, n, rate)
+        except SignalError as err:
+            raise CompileError(f"calibration signal: {err}", Location(parameter="calibration_signals")) from None
+        grids = system_grids(model, system, np.stack(members), rate, fraction=CALIBRATION_GRID)
+        rows += [readings_on_grid(model, grid) for grid in grids]
+    return np.concatenate(rows)
 
 
 def _add_decision_ports(ctx: CompileContext, classes: list[str]) -> None:
@@ -400,7 +497,7 @@ def _add_decision_ports(ctx: CompileContext, classes: list[str]) -> None:
 
 
 def _description(ctx: CompileContext, readout: SubcircuitDef, defs: list[SubcircuitDef], cells: list[Cell],
-                 network: dict, plan: Timing, bounds: list[float]) -> dict:
+                 network: ScoreNetwork, plan: Timing, bounds: list[float]) -> dict:
     """``graph.meta["readout"]``: the keys of the behavioural layer's description (``level``,
     ``detector``, ``subckt``, ``subcircuits``, ``high_volts``, ``window_s``, ``segments_s``,
     ``parts``, ``features``, ``detectors``) plus the design: ``supplies``, ``energy``
@@ -422,10 +519,11 @@ def _description(ctx: CompileContext, readout: SubcircuitDef, defs: list[Subcirc
             "features": [{"name": f.name, "cell_net": f"c{n}", "segment": c.segment, "gain_ratio": c.ratio}
                          for n, (f, c) in enumerate(zip(model.readout.features, cells), start=1)],
             # The sums' outputs: K + a·s_j − a·Σ_f c_f ψ_f, the scores up to a term common to every class.
-            "detectors": [{"class": c, "net": f"sc{j}", "volts_per_unit_score": network["a"]}
+            "detectors": [{"class": c, "net": f"sc{j}", "volts_per_unit_score": network.a}
                           for j, c in enumerate(model.classes, start=1)],
-            "scores_up_to_common_offset": True, "buffers": [], "volts_per_unit_score": network["a"],
+            "scores_up_to_common_offset": True, "buffers": [], "volts_per_unit_score": network.a,
             "energy": supply_budget(len(cells), len(model.classes), window, plan.settle_s),
+            "score_scale": network.to_json(),
             "post_window_s": plan.power_s}
 
 
