@@ -22,7 +22,9 @@ equations and ngspice's matrix-load time per variant.
 :data:`COPIES` copies, each on its own nets driven by two slow sines through resistors, 5000
 fixed steps (about 10 000 Newton iterations); the CPU above the same deck without them, per copy.
 
-Usage: python bench/bench_micropower_sim.py [--clips 5] [--model M.r2nn] [--base REV] [--accuracy 0.01]
+``--calibrate`` compiles both with ``--calibrate-signals`` on the split's training clips.
+
+Usage: python bench/bench_micropower_sim.py [--clips 5] [--model M.r2nn] [--base REV] [--accuracy 0.01] [--calibrate]
        python bench/bench_micropower_sim.py --profile 0.1
        python bench/bench_micropower_sim.py --elements
 """
@@ -42,8 +44,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "examples"))
 
-#: The last revision with the B-source part models (parts/models.py before the speed work).
-BASE = "2fefd29"
+#: The last revision with the B-source part models (parts/models.py before the speed work): the
+#: head of the branch with the volt-bounded tactile layer and the calibrated score scale, whose
+#: readout this checkout's merges unchanged.
+BASE = "b8138e1"
 
 
 @dataclass(frozen=True)
@@ -236,14 +240,21 @@ def main() -> None:
     ap.add_argument("--accuracy", type=float, default=0.01)
     ap.add_argument("--profile", type=float, default=None, metavar="SECONDS")
     ap.add_argument("--elements", action="store_true")
+    ap.add_argument("--calibrate", action="store_true",
+                    help="compile with --calibrate-signals on the split's training clips (the sums' scale)")
     args = ap.parse_args()
     if args.elements:
         return elements()
     with tempfile.TemporaryDirectory(prefix="r2nn-mpsim-") as tmp:
         work = Path(tmp)
-        decks = compile_both(args.model, args.base, work)
+        from run_demo import subset, write_clips
         from verify_heldout import write_heldout
-        write_heldout(args.demo, work / "clips")
+        data, train_idx, _ = write_heldout(args.demo, work / "clips")
+        extra = []
+        if args.calibrate:
+            write_clips(subset(data, train_idx), range(len(train_idx)), work / "train")
+            extra = ["--calibrate-signals", str(work / "train")]
+        decks = compile_both(args.model, args.base, work, extra)
         if args.profile:
             first = pick_clips(work / "clips", 1)[0]
             one = work / "profile_clip" / first.parent.name
@@ -257,13 +268,14 @@ def main() -> None:
     print_table(rows, args.base)
 
 
-def compile_both(model: Path, base: str, work: Path) -> dict[str, Path]:
-    """The deck of ``model`` by the base revision's package and by the installed one."""
+def compile_both(model: Path, base: str, work: Path, extra: list[str]) -> dict[str, Path]:
+    """The deck of ``model`` (compile arguments ``extra`` added) by the base revision's package
+    and by the installed one."""
     decks = {}
     (work / "pkg").mkdir()
     for tag, package in (("base", export_base(base, (work / "pkg").resolve())), ("now", None)):
         out = work / f"deck_{tag}"
-        done = r2nn(package, ["compile", str(model), "-o", str(out), "--readout", "analog"])
+        done = r2nn(package, ["compile", str(model), "-o", str(out), "--readout", "analog", *extra])
         if done.returncode:
             raise SystemExit(f"compile with the {tag} package failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
         decks[tag] = out
