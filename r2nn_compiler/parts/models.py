@@ -10,8 +10,9 @@ reference ``(out vdd vss)``; diodes and BJTs are ``.model`` cards named after th
 Each subcircuit is named after its entry (``part.name``) and is self-contained.
 
 Power bookkeeping, common to every active model: the quiescent current is a reverse-biased
-diode from vdd to vss (its saturation current is the Iq); internal nodes hang off vss (or, with
-no current, off ground) and carry no net pin current; output current comes from vss through
+diode from vdd to vss (its saturation current is the Iq); internal nodes hang off vss, or off
+ground where a current leaves ground and returns to it alone (the differential inputs formed by a
+VCCS into 1 ohm), and carry no net pin current; output current comes from vss through
 the output source and, when the output sources current, the same current is drawn from vdd
 and returned to vss (a diode-steered mirror), so the load is powered from vdd (sourcing) or
 returned to vss (sinking), never from ground.
