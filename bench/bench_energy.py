@@ -12,8 +12,8 @@ timer (TPL5010-class, not simulated) is shown beside.
 ``--designs micropower`` adds, side by side, the micropower readout (docs/micropower.md): the
 demo's ``micropower.r2nn`` (its layer under ``law diode``, when the demo has one) compiled with
 ``--readout analog`` (passive diode cells, power-gated sums and comparators, one 3.3 V supply)
-and verified the same way at ``--accuracy`` (its B-source parts make ngspice's steps costly; the
-default 0.01 keeps a 0.5 s clip to ~90 s of CPU) without refinement.
+and verified the same way at ``--accuracy`` (the default 0.01 keeps a 0.5 s clip to ~10 s of CPU;
+docs/micropower.md, "Simulation cost") without refinement.
 
 Usage: python bench/bench_energy.py [--demos tactile] [--clips 4] [--designs tl072 micropower]
 """

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+import sys
 import tempfile
 from functools import lru_cache
 
@@ -19,8 +20,12 @@ import pytest
 from r2nn_compiler.parts import (
     BJTS, CATALOGUE, COMPARATORS, DIODES, OPAMPS, REFERENCES, SWITCHES, library, part,
 )
+from r2nn_compiler.compiler import compile_model, load_model, verify
 from r2nn_compiler.parts import measure
+from r2nn_compiler.passes import CompileOptions
 from r2nn_compiler.sim import NgspiceBatch
+
+from .conftest import ROOT
 
 pytestmark = pytest.mark.skipif(shutil.which("ngspice") is None, reason="needs ngspice")
 
@@ -203,3 +208,41 @@ def test_library_converges_in_op_ac_tran_on_one_supply():
     # the op-amps follow mid-supply and the switch closes into 100 kOhm at mid: no load
     # current; the comparators sit at a rail with no load
     assert total == pytest.approx(sum(p.iq_a for p in active), rel=0.02)
+
+
+# --- the parts in a whole deck: the tactile micropower readout ------------------------------
+
+#: Held-out clips (positions in run_demo.py's split) of the tactile check: grating_0p5mm, rough.
+TACTILE_CLIPS = (0, 37)
+
+
+@pytest.fixture(scope="module")
+def tactile_report(tmp_path_factory):
+    """examples/tactile/micropower.r2nn compiled with --readout analog and verified in ngspice on
+    TACTILE_CLIPS (--accuracy 0.01, no refinement): 16 taps, 32 cells, 65 switch channels, 37
+    op-amps and 25 comparators power-gated after the window. About 10 s of CPU per clip with
+    these models (it was ~60-90 s with the B-source ones: docs/micropower.md, "Simulation cost")."""
+    sys.path.insert(0, str(ROOT / "examples"))
+    from demo_data import demo_dataset
+    from run_demo import PER_CLASS, SEED, TEST_FRACTION, subset, write_clips
+
+    data, _ = demo_dataset("tactile", SEED, PER_CLASS["tactile"])
+    _, test = data.split(TEST_FRACTION, SEED + 1)
+    tmp = tmp_path_factory.mktemp("tactile")
+    write_clips(subset(data, test), TACTILE_CLIPS, tmp / "clips")
+    model = load_model(ROOT / "examples" / "tactile" / "micropower.r2nn")
+    compile_model(model, tmp / "deck", options=CompileOptions(readout="analog"))
+    return verify(model, tmp / "deck", [tmp / "clips"], run_ac=False, accuracy=0.01, refine=False, workers=1)
+
+
+def test_tactile_deck_decides_like_the_reference_and_measures_its_energy(tactile_report):
+    """Every clip's decision ports name one class, the reference's; the supply energy measured in
+    ngspice is within 10 % of the manifest's estimate (quiescent currents × rail × time)."""
+    report = tactile_report
+    assert len(report.signals) == len(TACTILE_CLIPS)
+    for s in report.signals:
+        assert sum(s.decision["high"].values()) == 1, (s.path, s.decision["port_volts"])
+    assert report.class_agreement == 1.0, [(s.path, s.reference_class, s.circuit_class) for s in report.signals]
+    energy = report.to_json()["summary"]["energy"]
+    assert energy["clips"] == len(TACTILE_CLIPS)
+    assert 0.9 <= energy["measured_over_estimate"] <= 1.1, energy

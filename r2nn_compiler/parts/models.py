@@ -9,15 +9,23 @@ Pin orders: op-amp and comparator ``(inp inn out vdd vss)``, switch ``(a b ctl v
 reference ``(out vdd vss)``; diodes and BJTs are ``.model`` cards named after the entry.
 Each subcircuit is named after its entry (``part.name``) and is self-contained.
 
-Power bookkeeping, common to every active model: the quiescent current is a source from vdd
-to vss; internal behavioural nodes hang off vss and carry no net pin current; output current
-comes from vss through the output source and, when the output sources current, the same
-current is drawn from vdd and returned to vss, so the load is powered from vdd (sourcing)
-or returned to vss (sinking), never from ground. Every clamp is smooth (tanh or the
-hyperbolic soft-max ``0.5*(x+sqrt(x*x+w*w))``) so ngspice sees continuous derivatives.
+Power bookkeeping, common to every active model: the quiescent current is a reverse-biased
+diode from vdd to vss (its saturation current is the Iq); internal nodes hang off vss, or off
+ground where a current leaves ground and returns to it alone (the differential inputs formed by a
+VCCS into 1 ohm), and carry no net pin current; output current comes from vss through
+the output source and, when the output sources current, the same current is drawn from vdd
+and returned to vss (a diode-steered mirror), so the load is powered from vdd (sourcing) or
+returned to vss (sinking), never from ground.
+
+Cost: ngspice evaluates a B-source's expression and one derivative tree per variable at every
+Newton iteration, 5–40 times a diode's cost (docs/micropower.md, "Simulation cost"). So the
+models are linear elements, diodes and switches, with one small B-source (a tanh of one
+variable) where a smooth limit is the figure itself (an op-amp's slew, a comparator's decision);
+every clamp is a diode (an exponential corner, continuous derivatives).
 
 Output headroom is calibrated at ``NOMINAL_SUPPLY_V``: the output resistance is chosen so
-that the stated load leaves the stated headroom at that supply.
+that the stated load leaves the stated headroom at that supply, and the rail clamps sit at
+their stated headroom for the current that drives them at that supply.
 """
 
 from __future__ import annotations
@@ -34,25 +42,24 @@ from r2nn_compiler.parts.catalogue import (
 NOMINAL_SUPPLY_V = 3.3
 _TNOM_K = 300.15  # ngspice's default TNOM (27 degC), where the diode cards are evaluated
 _BOLTZMANN_EV = 8.617333262e-5
+_VT = _BOLTZMANN_EV * _TNOM_K
 _GAIN_CAP_F = 1e-9  # the op-amp's integrating capacitor; any value gives the same figures
-_SMOOTH_V = 5e-3  # corner width of the output soft clamp
-_MIRROR_EPS_A = 1e-12  # corner width of the sourced-current mirror (adds eps/2 to Iq)
-#: Supply voltage (V) over which Iq fades in: Iq·tanh(V_supply/this), 1 to 1e-28 at 3.3 V, so an
-#: unpowered part (supply at 0 V, or behind an open power switch) draws nothing.
-_IQ_KNEE_V = 0.05
-#: The gain node is held within this far (V) beyond each rail, by this conductance (S).
+#: The gain node is held about this far (V) beyond each rail (at the gm stage's full current).
 _GAIN_CLAMP_V = 0.2
-_GAIN_CLAMP_S = 1e-3
-
+#: Output stage: the clamp's drive resistance (ohm); its diodes hold the inner node this far (V)
+#: beyond each rail, with this emission coefficient (corner N·Vt = 5.2 mV); the output buffer's
+#: gain about mid-supply (below 1) brings that to the stated headroom inside the rails.
+_CLAMP_OHM = 1e6
+_CLAMP_V = 0.05
+_CLAMP_N = 0.2
+#: Saturation current (A) of the mirror's steering diodes (the mirror's error is of this order)
+#: and its sense resistor (ohm).
+_STEER_IS = 1e-15
+_SENSE_OHM = 1.0
 
 def _g(value: float) -> str:
     """A number as SPICE text, 7 significant digits."""
     return f"{value:.7g}"
-
-
-def _soft_max(x: str, w: float) -> str:
-    """SPICE expression for a smooth max(x, 0) with corner width ``w``."""
-    return f"(0.5*(({x})+sqrt(({x})*({x})+{_g(w * w)})))"
 
 
 def _b(name: str, a: str, b: str, quantity: str, expr: str) -> Component:
@@ -64,42 +71,69 @@ def _rc(name: str, a: str, b: str, value: float) -> Component:
     return Component(name, name[0], (a, b), value)
 
 
-def _output_stage(drive: str, h0: float, rout: float) -> list[Component]:
-    """The rail-clamped output stage driven by the expression ``drive``.
+def _e(name: str, out: tuple[str, str], ctrl: tuple[str, str], gain: float) -> Component:
+    return Component(name, "E", (*out, *ctrl), gain)
 
-    ``drive`` is a voltage above vss; the output source sits ``h0`` inside each rail at
-    most, behind ``rout`` ohms, and the current it sources is mirrored from vdd.
+
+def _diode(name: str, anode: str, cathode: str, model: str) -> Component:
+    return Component(name, "D", (anode, cathode), model=model)
+
+
+def _diode_volts(current_a: float, i_s: float, n: float) -> float:
+    """Forward voltage (V) of an ideal diode (Is, N) at ``current_a``, at 27 degC."""
+    return n * _VT * math.log(current_a / i_s + 1)
+
+
+def _quiescent(iq: float) -> tuple[Component, DeviceModel]:
+    """The quiescent current vdd → vss: a reverse-biased diode whose saturation current is
+    ``iq`` (no temperature dependence): Iq·(1 − exp(−V/Vt)), the stated Iq on any supply
+    above ~0.2 V and nothing when the supply is off, so a power-gated part draws nothing."""
+    card = DeviceModel("dq", "D", (("is", iq), ("n", 1.0), ("xti", 0.0), ("eg", 0.0)))
+    return _diode("Dq", "vss", "vdd", "dq"), card
+
+
+def _clamps(node: str, tag: str, current_a: float, beyond_v: float, n: float) -> tuple[list[Component], DeviceModel]:
+    """Two diodes that hold ``node`` ``beyond_v`` beyond each rail when ``current_a`` drives it
+    there (their card ``d<tag>``: Is from that point, emission coefficient ``n``): node → ``h``
+    (the rail copy, :func:`_common`) and vss → node, so no clamp current reaches the vdd pin. Both
+    reverse-biased in between, their saturation currents cancel."""
+    i_s = current_a / math.expm1(beyond_v / (n * _VT))
+    card = DeviceModel(f"d{tag}", "D", (("is", i_s), ("n", n)))
+    return [_diode(f"Du{tag}", node, "h", card.name), _diode(f"Dl{tag}", "vss", node, card.name)], card
+
+
+def _buffer_gain(h0: float) -> float:
+    """The output buffer's gain about mid-supply: the clamped inner node (_CLAMP_V beyond a
+    rail) to ``h0`` inside it at the nominal supply."""
+    return (NOMINAL_SUPPLY_V / 2 - h0) / (NOMINAL_SUPPLY_V / 2 + _CLAMP_V)
+
+
+def _output_stage(ref: str, drive_a: float, h0: float, rout: float) -> tuple[list[Component], DeviceModel]:
+    """The rail-clamped output stage from node ``o1``, which the caller drives (a current into
+    ``o1`` across :data:`_CLAMP_OHM` to ``ref``).
+
+    Diodes hold ``o1`` :data:`_CLAMP_V` beyond each rail when ``drive_a`` flows into them; a
+    buffer of gain (mid − h0)/(mid + _CLAMP_V) about mid-supply repeats ``o1`` behind ``rout``
+    ohms, so the clamped output sits ``h0`` inside the rails at the nominal supply. The output
+    current (read across ``rout``) is steered by two diodes, and its sourced half, sensed on
+    :data:`_SENSE_OHM`, drawn from vdd to vss by a VCCS: the load is powered from vdd, a sunk
+    current returns to vss.
     """
-    top = "(V(vdd)-V(vss)-" + _g(h0) + ")"
-    x = f"({drive})"
-    clamp = (f"{_g(h0)}+{_soft_max(f'{x}-{_g(h0)}', _SMOOTH_V)}"
-             f"-{_soft_max(f'{x}-{top}', _SMOOTH_V)}")
-    sourced = f"(V(o)-V(out))/{_g(rout)}"
-    return [_b("Bo", "o", "vss", "V", clamp), _rc("Ro", "o", "out", rout),
-            _b("Bsupply", "vdd", "vss", "I", _soft_max(sourced, _MIRROR_EPS_A))]
+    clamps, card = _clamps("o1", "out", drive_a, _CLAMP_V, _CLAMP_N)
+    elements = [_rc("Rc", "o1", ref, _CLAMP_OHM), *clamps, _e("Eo", ("o", "mid"), ("o1", "mid"), _buffer_gain(h0)), _rc("Ro", "o", "out", rout),
+                Component("Gr", "G", ("vss", "s1", "o", "out"), 1 / rout), _rc("Rs", "s1", "s2", _SENSE_OHM),
+                _diode("Dp", "s2", "vss", "dsteer"), _diode("Dn", "vss", "s1", "dsteer"),
+                Component("Gsup", "G", ("vdd", "vss", "s1", "s2"), 1 / _SENSE_OHM)]
+    return elements, card
 
 
-def _quiescent(iq: float) -> Component:
-    """The quiescent current vdd → vss: ``iq`` on any supply above ~0.2 V, fading to 0 (as a
-    resistor of _IQ_KNEE_V/iq) when the supply is off, so a power-gated part draws nothing."""
-    return _b("Bq", "vdd", "vss", "I", f"{_g(iq)}*tanh((V(vdd)-V(vss))/{_g(_IQ_KNEE_V)})")
-
-
-def _supply_and_inputs(iq: float, ib: float) -> list[Component]:
-    return [_quiescent(iq), _b("Bbp", "inp", "vss", "I", _g(ib)), _b("Bbn", "inn", "vss", "I", _g(ib)),
-            _b("Bmid", "mid", "vss", "V", "0.5*(V(vdd)-V(vss))")]
-
-
-def _gain_clamp() -> Component:
-    """A conductance that holds the gain node ``g`` within _GAIN_CLAMP_V of the rails (soft).
-
-    Without it the integrating node is unbounded: an operating point with the supply at 0 V
-    winds it to A_OL times the input (kilovolts), and the part then sits at a rail for seconds
-    after its supply comes up (docs/micropower.md). Its current returns to vss: no pin current.
-    """
-    over = _soft_max(f"V(g)-V(vdd)-{_g(_GAIN_CLAMP_V)}", _SMOOTH_V)
-    under = _soft_max(f"V(vss)-{_g(_GAIN_CLAMP_V)}-V(g)", _SMOOTH_V)
-    return _b("Bclamp", "g", "vss", "I", f"{_g(_GAIN_CLAMP_S)}*({over}-{under})")
+def _common(iq: float, ib: float) -> tuple[list[Component], list[DeviceModel]]:
+    """Quiescent diode, input bias currents, mid-supply and the rail copy ``h``."""
+    quiescent, card = _quiescent(iq)
+    steer = DeviceModel("dsteer", "D", (("is", _STEER_IS), ("n", 1.0)))
+    return ([quiescent, _b("Bbp", "inp", "vss", "I", _g(ib)), _b("Bbn", "inn", "vss", "I", _g(ib)),
+             _e("Emid", ("mid", "vss"), ("vdd", "vss"), 0.5), _e("Eh", ("h", "vss"), ("vdd", "vss"), 1.0)],
+            [card, steer])
 
 
 _PINS = ("inp", "inn", "out", "vdd", "vss")
@@ -108,22 +142,30 @@ _PINS = ("inp", "inn", "out", "vdd", "vss")
 def opamp_definition(p: OpampPart) -> SubcircuitDef:
     """Single-pole op-amp: tanh-limited transconductance into R||C, then the output stage.
 
-    GBW = gm/(2 pi C), DC gain = gm R, slew rate = Imax/C; the offset is added to the
-    differential input. The gain node is clamped near the rails (:func:`_gain_clamp`). Output
-    headroom ``p.swing_v`` at ``p.swing_load_ohm`` to mid-supply.
+    GBW = gm k/(2 pi C), DC gain = gm R k, slew rate = Imax k/C, k the output buffer's gain
+    (:func:`_buffer_gain`, 0.97: gm and Imax are scaled by 1/k); the offset is added to the
+    differential input (formed by a VCCS into 1 ohm to ground, no pin current, so the tanh
+    reads one variable). The gain node is clamped _GAIN_CLAMP_V beyond the rails at Imax
+    (unbounded, an operating point with the supply off winds it to kilovolts:
+    docs/micropower.md); the output stage (:func:`_output_stage`) follows it. Output headroom
+    ``p.swing_v`` at ``p.swing_load_ohm`` to mid-supply.
     """
-    gm = 2 * math.pi * p.gbw_hz * _GAIN_CAP_F
-    imax = p.slew_v_per_s * _GAIN_CAP_F
     h0 = p.swing_v / 10
+    k = _buffer_gain(h0)
+    gm = 2 * math.pi * p.gbw_hz * _GAIN_CAP_F / k
+    imax = p.slew_v_per_s * _GAIN_CAP_F / k
     i_load = (NOMINAL_SUPPLY_V / 2 - p.swing_v) / p.swing_load_ohm
-    vd = f"(V(inp)-V(inn)+{_g(p.offset_v)})"
-    elements = [*_supply_and_inputs(p.iq_a, p.bias_a),
-                _b("Bgm", "mid", "g", "I", f"{_g(imax)}*tanh({_g(gm / imax)}*{vd})"),
-                _rc("Rg", "g", "mid", p.aol / gm), _rc("Cg", "g", "mid", _GAIN_CAP_F), _gain_clamp(),
-                *_output_stage("V(g)-V(vss)", h0, (p.swing_v - h0) / i_load)]
+    rg = p.aol / (gm * k)
+    common, cards = _common(p.iq_a, p.bias_a)
+    gate, gate_card = _clamps("g", "gain", imax - (NOMINAL_SUPPLY_V / 2 + _GAIN_CLAMP_V) / rg, _GAIN_CLAMP_V, 1.0)
+    out, out_card = _output_stage("vss", (_GAIN_CLAMP_V - _CLAMP_V) / _CLAMP_OHM, h0, (p.swing_v - h0) / i_load)
+    elements = [*common, Component("Gd", "G", ("0", "e", "inp", "inn"), 1.0), _rc("Rd", "e", "0", 1.0),
+                _b("Bgm", "mid", "g", "I", f"{_g(imax)}*tanh({_g(gm / imax)}*(V(e)+{_g(p.offset_v)}))"),
+                _rc("Rg", "g", "mid", rg), _rc("Cg", "g", "mid", _GAIN_CAP_F), *gate,
+                Component("Gc", "G", ("vss", "o1", "g", "vss"), 1 / _CLAMP_OHM), *out]
     doc = (f"{p.part_class} behavioural macromodel: Iq {_g(p.iq_a)} A, GBW {_g(p.gbw_hz)} Hz; "
            f"source: {p.source.cite()}")
-    return SubcircuitDef(p.name, _PINS, elements, doc)
+    return SubcircuitDef(p.name, _PINS, elements, doc, (*cards, gate_card, out_card))
 
 
 def _hysteresis_loop(band_v: float, q: float = 0.01) -> tuple[float, float]:
@@ -141,31 +183,37 @@ def comparator_definition(p: ComparatorPart) -> SubcircuitDef:
     """Comparator: tanh decision with hysteresis feedback, one RC pole, output stage.
 
     The state node r (in [-1, 1] above vss) follows the decision through R C with
-    R C ln 2 = ``p.tpd_s``; the output crosses mid-supply when r crosses zero. The drive
-    overshoots the rails two-fold so the soft clamp settles exactly at its limits.
+    R C ln 2 = ``p.tpd_s`` (a Norton current into R || C); the output stage's inner node is
+    mid-supply + 2·NOMINAL_SUPPLY_V·r, so the output crosses mid-supply when r crosses zero and
+    is clamped ``h0`` inside the rails at r = ±1. The decision's argument inp − inn + f·r is
+    summed by VCCSs into 1 ohm to ground (no pin current), so the tanh reads one variable.
     """
     feedback, vs = _hysteresis_loop(p.hysteresis_v)
     tau = p.tpd_s / math.log(2)
     h0 = p.swing_v / 10
-    state = "(V(r)-V(vss))"
-    vd = f"(V(inp)-V(inn)-{_g(p.offset_v)}+{_g(feedback)}*{state})"
-    elements = [*_supply_and_inputs(p.iq_a, p.bias_a),
-                _b("Bd", "d", "vss", "V", f"tanh({vd}/{_g(vs)})"),
-                _rc("Rr", "d", "r", 1e6), _rc("Cr", "r", "vss", tau / 1e6),
-                *_output_stage(f"(V(mid)-V(vss))*(1+2*{state})", h0, (p.swing_v - h0) / p.swing_load_a)]
+    swing = 2 * NOMINAL_SUPPLY_V
+    common, cards = _common(p.iq_a, p.bias_a)
+    drive_a = (NOMINAL_SUPPLY_V / 2 + swing - (NOMINAL_SUPPLY_V + _CLAMP_V)) / _CLAMP_OHM
+    out, out_card = _output_stage("mid", drive_a, h0, (p.swing_v - h0) / p.swing_load_a)
+    elements = [*common, Component("Ge", "G", ("0", "e", "inp", "inn"), 1.0),
+                Component("Gx", "G", ("0", "e", "r", "vss"), feedback), _rc("Re", "e", "0", 1.0),
+                _b("Bd", "vss", "r", "I", f"1e-06*tanh((V(e)-{_g(p.offset_v)})/{_g(vs)})"),
+                _rc("Rr", "r", "vss", 1e6), _rc("Cr", "r", "vss", tau / 1e6),
+                Component("Gc", "G", ("mid", "o1", "r", "vss"), swing / _CLAMP_OHM), *out]
     doc = (f"{p.part_class} behavioural macromodel: Iq {_g(p.iq_a)} A, tpd {_g(p.tpd_s)} s; "
            f"source: {p.source.cite()}")
-    return SubcircuitDef(p.name, _PINS, elements, doc)
+    return SubcircuitDef(p.name, _PINS, elements, doc, (*cards, out_card))
 
 
 def switch_definition(p: SwitchPart) -> SubcircuitDef:
-    """SPST switch: a conductance between a and b set smoothly by ctl against mid-supply."""
-    g_off = 1 / p.roff_ohm
-    g_on = 1 / p.ron_ohm - g_off
-    closed = "0.5*(1+tanh((V(ctl)-0.5*(V(vdd)+V(vss)))/0.05))"
-    elements = [_quiescent(p.iq_a), _b("Bsw", "a", "b", "I", f"V(a,b)*({_g(g_on)}*{closed}+{_g(g_off)})")]
+    """SPST switch: an ngspice switch (Ron, Roff) between a and b, closed while ctl is above
+    mid-supply (abrupt: the control ports are timer lines that cross mid-supply once per edge)."""
+    quiescent, card = _quiescent(p.iq_a)
+    sw = DeviceModel("sw", "SW", (("vt", 0.0), ("vh", 0.0), ("ron", p.ron_ohm), ("roff", p.roff_ohm)))
+    elements = [quiescent, _e("Emid", ("mid", "vss"), ("vdd", "vss"), 0.5),
+                Component("S1", "S", ("a", "b", "ctl", "mid"), model="sw")]
     doc = f"{p.part_class} behavioural model: Ron {_g(p.ron_ohm)} ohm, Iq {_g(p.iq_a)} A; source: {p.source.cite()}"
-    return SubcircuitDef(p.name, ("a", "b", "ctl", "vdd", "vss"), elements, doc)
+    return SubcircuitDef(p.name, ("a", "b", "ctl", "vdd", "vss"), elements, doc, (card, sw))
 
 
 def reference_definition(p: ReferencePart) -> SubcircuitDef:
