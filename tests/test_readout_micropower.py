@@ -285,3 +285,13 @@ def test_the_sums_reference_level_weakens_the_largest_bias():
     assert here.max() < 0.2 * at_ref.max()
     # a constant that vref already balances keeps vref and needs no divider
     assert mp.sum_reference(np.array([1.0, 1.0]), np.array([2.5, 2.5]), 1.25, 3.3) == (1.25, None)
+
+
+def test_a_level_within_an_e96_step_of_the_reference_is_the_reference():
+    """sum_reference never asks for a divider whose upper resistor rounds to nothing (speech's
+    refitted layer did: its sums' W_j and levels below, the lower resistor rounding to the whole
+    divider): within an E96 step of vref it keeps vref."""
+    total = np.array([1.58400155, 1.45634433, 1.38148631, 1.81231516, 1.74764485, 1.32303921])
+    level = np.array([3.1, 3.09930202, 3.09973334, 3.09970425, 3.0998389, 3.09947927])
+    vsum, divider = mp.sum_reference(total, level, 1.25, 3.3)
+    assert 0 < vsum <= 1.25 and (divider is None or min(divider) > 0)

@@ -217,6 +217,10 @@ def _bias_ratios(total: np.ndarray, level: np.ndarray, vsum: float, vdd: float) 
     return np.where(to_rail, target / (vdd - vsum), -target / vsum), to_rail
 
 
+#: Relative step between neighbouring E96 values (10^(1/96) − 1).
+E96_STEP = 10 ** (1 / 96) - 1
+
+
 def sum_reference(total: np.ndarray, level: np.ndarray, vref: float, vdd: float
                   ) -> tuple[float, tuple[float, float] | None]:
     """The sums' reference level v_s (V) in (0, vref] that makes the largest bias ratio smallest
@@ -230,6 +234,8 @@ def sum_reference(total: np.ndarray, level: np.ndarray, vref: float, vdd: float
     if best >= vref * (1 - 1e-9) or min(worst) >= float(np.max(_bias_ratios(total, level, vref, vdd)[0])):
         return vref, None
     bottom = eseries.nearest(SUM_DIVIDER_OHM * best / vref, "E96")
+    if bottom >= SUM_DIVIDER_OHM * (1 - 0.5 * E96_STEP):  # within an E96 step of the reference itself
+        return vref, None
     top = eseries.nearest(SUM_DIVIDER_OHM - bottom, "E96")
     return vref * bottom / (top + bottom), (top, bottom)
 
