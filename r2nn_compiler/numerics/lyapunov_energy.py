@@ -1,0 +1,240 @@
+"""Segment energies ∫ y_j(t)² dt of a stable linear system, exact for an input linear between
+samples (first-order hold) from the zero state at t = 0, in O(states) per sample instead of
+O(states²): the same figures as :func:`.window_energy.segment_energies`, cheaper.
+
+With X_j the observability gramian of output j (AᵀX_j + X_jA = −C_jᵀC_j, A stable),
+y_j² = −d/dt(xᵀX_jx) + 2xᵀN_ju + (D_ju)², N_j = X_jB + C_jᵀD_j, so a segment's energy is the
+drop of xᵀX_jx across it plus 2∫xᵀN_ju dt, which is *linear* in each interval's state: the
+states enter only through Σ_k u_k x_k and Σ_k Δu_k x_k per segment, and the states come from a
+diagonal (modal) recursion, one first-order filter per mode. Derivation, accuracy and cost:
+``docs/numerics.md`` ("Segment energies by the gramian identity"). Units: seconds; energies in
+output units² · s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg
+import scipy.signal
+
+from . import memo
+from .foh import MODAL_CONDITION_LIMIT
+from .statespace import StateSpace
+from .window import boundary_positions, segment_bounds, window_intervals
+from .window_energy import segment_energies
+
+#: A segment's energy is the difference of terms up to this many times larger (the gramian
+#: identity's cancellation); past it the clip is computed again by the Van Loan quadratic form
+#: (:func:`.window_energy.segment_energies`). 1e6 keeps ~1e-10 relative.
+CANCELLATION_LIMIT = 1e6
+
+#: Bytes of modal states (samples × signals × modes, complex) held at once.
+STATE_MEMORY_BYTES = 64e6
+
+
+@dataclass(frozen=True)
+class _Lengths:
+    """For one interval length L: x(L) = phi·z and ∫_0^L x(τ)ᵀN_j u(τ) dτ =
+    Σ_a u_a(L)·(g0[j, a]·z) − (Δu_a/dt)·(g1[j, a]·z), z = [x; u; Δu] at the interval's start."""
+
+    phi: np.ndarray  # states × d
+    g0: np.ndarray  # outputs × inputs × d
+    g1: np.ndarray  # outputs × inputs × d
+
+
+@dataclass(frozen=True)
+class _Operators:
+    """Everything about the system the energies need, once per system, dt and lengths."""
+
+    lam: np.ndarray  # modes kept (Im λ ≥ 0)
+    vectors: np.ndarray  # states × modes kept, weighted 2 for a complex pair
+    b_modal: np.ndarray  # modes kept × inputs
+    gramian: np.ndarray  # outputs × states × states (X_j)
+    lengths: dict[float, _Lengths]
+
+
+def applicable(system: StateSpace) -> bool:
+    """True when the identity applies: at least one state, every pole in the open left half-plane
+    and eigenvectors conditioned below :data:`.foh.MODAL_CONDITION_LIMIT`."""
+    if system.n_states == 0:
+        return False
+    lam, v = np.linalg.eig(system.A)
+    return bool(np.all(lam.real < 0) and np.linalg.cond(v) < MODAL_CONDITION_LIMIT)
+
+
+def segment_energies_modal(system: StateSpace, u: np.ndarray, dt: float,
+                           boundaries: tuple[float, ...] | list[float] | np.ndarray) -> np.ndarray:
+    """:func:`.window_energy.segment_energies` (same arguments, result and errors: signals ×
+    outputs × K, output units² · s), by the gramian identity when :func:`applicable`, else (and
+    for the clips whose energy cancels past :data:`CANCELLATION_LIMIT`) by that function."""
+    u = np.asarray(u, dtype=float)
+    if u.ndim != 3 or u.shape[1] != system.n_inputs:
+        raise ValueError(f"u must be (signals, {system.n_inputs}, samples); got {u.shape}")
+    b = segment_bounds(boundaries)
+    k0, k1 = window_intervals(u.shape[2], dt, float(b[0]), float(b[-1]))
+    if not applicable(system):
+        return segment_energies(system, u, dt, b)
+    m, a = boundary_positions(b, dt)
+    ops = operators(system, dt, sorted({float(x) for x in a} | {float(dt)}))
+    energy, scale = _energies(system, ops, u[:, :, : k1 + 1], dt, m, a)
+    redo = np.flatnonzero(np.any(scale > CANCELLATION_LIMIT * np.abs(energy), axis=(1, 2)))
+    if redo.size:
+        energy[redo] = segment_energies(system, u[redo], dt, b)
+    return energy
+
+
+def operators(system: StateSpace, dt: float, lengths: list[float]) -> _Operators:
+    """The system's modes, gramians and per-length operators (read-only; ``memo``-cached per
+    system, dt and lengths). Precondition: :func:`applicable`."""
+    return memo.cached("lyapunov_operators", memo.system_key(system, float(dt), tuple(lengths)),
+                       lambda: _operators(system, dt, lengths))
+
+
+def _operators(system: StateSpace, dt: float, lengths: list[float]) -> _Operators:
+    lam, v = np.linalg.eig(system.A)
+    v_inv = np.linalg.inv(v)
+    c_modal = system.C @ v  # outputs × modes
+    # Λ̄Y + YΛ = −c̃ᴴc̃ per output, X = V⁻ᴴ Y V⁻¹ (real for a real system).
+    y = -np.conj(c_modal)[:, :, None] * c_modal[:, None, :] / (np.conj(lam)[:, None] + lam[None, :])
+    gramian = np.real(np.swapaxes(np.conj(v_inv), 0, 1)[None] @ y @ v_inv[None])
+    gramian = (gramian + np.swapaxes(gramian, 1, 2)) / 2
+    n_weights = gramian @ system.B + system.C[:, :, None] * system.D[:, None, :]  # outputs × n × m
+    keep = lam.imag >= 0
+    weight = np.where(lam.imag > 0, 2.0, 1.0)[keep]
+    table = {L: _length(system, dt, L, n_weights) for L in lengths}
+    return _Operators(lam[keep], v[:, keep] * weight[None, :], (v_inv @ system.B)[keep], gramian, table)
+
+
+def _length(system: StateSpace, dt: float, length: float, n_weights: np.ndarray) -> _Lengths:
+    """Φ(L), ∫_0^L e^{Ms} ds and ∫_0^L (L − s) e^{Ms} ds for the FOH generator M (one block
+    exponential of 3d × 3d), their state rows, and the per-output weights g0, g1."""
+    n, m = system.n_states, system.n_inputs
+    d = n + 2 * m
+    gen = np.zeros((d, d))
+    gen[:n, :n] = system.A
+    gen[:n, n : n + m] = system.B
+    gen[n : n + m, n + m :] = np.eye(m) / dt
+    block = np.zeros((3 * d, 3 * d))
+    block[:d, :d] = gen
+    block[:d, d : 2 * d] = np.eye(d)
+    block[d : 2 * d, 2 * d :] = np.eye(d)
+    e = scipy.linalg.expm(block * length) if length > 0 else np.eye(3 * d)
+    phi, f0, f1 = e[:n, :d], e[:n, d : 2 * d], e[:n, 2 * d :]
+    return _Lengths(phi, np.einsum("nd,jna->jad", f0, n_weights), np.einsum("nd,jna->jad", f1, n_weights))
+
+
+def _foh_gains(lam: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per mode e^{λdt}, Γ1 = (e^{λdt} − 1)/λ and Γ2 = (e^{λdt} − 1 − λdt)/(λ²dt) (the FOH
+    discretisation of q' = λq + u, series near λ = 0), as :mod:`.foh` uses them."""
+    z = lam * dt
+    a = np.exp(z)
+    small = np.abs(z) < 1e-8
+    safe = np.where(small, 1.0, lam)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g1 = np.where(small, dt * (1 + z / 2), (a - 1) / safe)
+        g2 = np.where(small, dt * (0.5 + z / 6), (a - 1 - z) / (safe * np.where(small, 1.0, z)))
+    return a, g1, g2
+
+
+def _modal_sums(ops: _Operators, u: np.ndarray, dt: float, m: np.ndarray) -> tuple[np.ndarray, np.ndarray,
+                                                                                       np.ndarray]:
+    """The diagonal recursion q_{k+1} = e^{λdt}q_k + f_k of every mode over every clip at once
+    (zero state at sample 0; clips in chunks of :data:`STATE_MEMORY_BYTES`): the states at the
+    boundaries' intervals x_m (signals × B × n) and per segment Σ_k u_{k+1} x_k and
+    Σ_k Δu_k x_k over its whole intervals (each signals × K × inputs × n)."""
+    n_sig, n_in, n_t = u.shape
+    n_seg, modes = m.size - 1, ops.lam.size
+    a, g1, g2 = _foh_gains(ops.lam, dt)
+    du = np.diff(u, axis=2)
+    qb = np.empty((n_sig, modes, m.size), dtype=complex)
+    s0 = np.empty((n_sig, n_seg, n_in, modes), dtype=complex)
+    s1 = np.empty_like(s0)
+    chunk = max(1, int(STATE_MEMORY_BYTES // (16 * n_t * max(modes, 1))))
+    for c in range(0, n_sig, chunk):
+        sig = slice(c, c + chunk)
+        drive = np.transpose(u[sig], (2, 0, 1)) @ ops.b_modal.T  # samples × signals × modes
+        q = (g1 - g2) * drive[:-1] + g2 * drive[1:]  # row k becomes q_{k+1}
+        del drive
+        step = np.empty(q.shape[1:], dtype=complex)
+        for k in range(1, n_t - 1):
+            np.multiply(a, q[k - 1], out=step)
+            q[k] += step
+        q = np.concatenate([np.zeros((1,) + q.shape[1:], dtype=complex), q])  # q_0 = 0
+        qb[sig] = np.moveaxis(q[m], 0, 2)
+        for k in range(n_seg):
+            states = np.transpose(q[m[k] : m[k + 1]], (1, 2, 0))  # signals × modes × intervals
+            nxt = u[sig, :, m[k] + 1 : m[k + 1] + 1].astype(complex)
+            s0[sig, k] = np.matmul(states, np.swapaxes(nxt, 1, 2)).transpose(0, 2, 1)
+            s1[sig, k] = np.matmul(states, np.swapaxes(du[sig, :, m[k] : m[k + 1]].astype(complex), 1, 2)
+                                   ).transpose(0, 2, 1)
+    real = lambda x: np.real(x @ ops.vectors.T)  # noqa: E731  (modes → states)
+    return real(np.moveaxis(qb, 1, 2)), real(s0), real(s1)
+
+
+def _interval_z(u: np.ndarray, x: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """z_k = [x_k; u_k; Δu_k] at intervals k (signals × len(k) × d), x: signals × len(k) × n;
+    Δu past the last sample is 0 (only a boundary on the last sample reaches it, at offset 0)."""
+    du = np.concatenate([np.diff(u, axis=2), np.zeros(u.shape[:2] + (1,))], axis=2)
+    return np.concatenate([x, np.moveaxis(u[:, :, k], 1, 2), np.moveaxis(du[:, :, k], 1, 2)], axis=2)
+
+
+def _energies(system: StateSpace, ops: _Operators, u: np.ndarray, dt: float, m: np.ndarray,
+              a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(energies, scale), each signals × outputs × K: the identity's result and the sum of the
+    magnitudes of its terms (for the cancellation check). ``u`` ends at the window's last sample."""
+    n, n_in = system.n_states, system.n_inputs
+    xb, s0x, s1x = _modal_sums(ops, u, dt, m)
+    zb = _interval_z(u, xb, m)  # signals × B × d
+    whole, head, xs = ops.lengths[float(dt)], [], []
+    for b, off in enumerate(a):
+        op = ops.lengths[float(off)]
+        z = zb[:, b]
+        u_end = z[:, n : n + n_in] + (off / dt) * z[:, n + n_in :]
+        head.append(np.einsum("sa,jad,sd->sj", u_end, op.g0, z)
+                    - np.einsum("sa,jad,sd->sj", z[:, n + n_in :] / dt, op.g1, z))
+        xs.append(z @ op.phi.T)
+    head = np.stack(head, axis=2)  # signals × outputs × B
+    quad = np.einsum("sbn,jnm,sbm->sjb", np.stack(xs, axis=1), ops.gramian, np.stack(xs, axis=1))
+    # The whole intervals: z's input rows summed directly from u.
+    s0u, s1u = _input_sums(u, m)
+    s0 = np.concatenate([s0x, s0u], axis=3)  # signals × K × inputs × d
+    s1 = np.concatenate([s1x, s1u], axis=3)
+    inner = np.einsum("jad,skad->sjk", whole.g0, s0) - np.einsum("jad,skad->sjk", whole.g1, s1) / dt
+    energy = quad[:, :, :-1] - quad[:, :, 1:] + 2 * (inner - head[:, :, :-1] + head[:, :, 1:])
+    scale = quad[:, :, :-1] + quad[:, :, 1:] + 2 * (np.abs(inner) + np.abs(head[:, :, :-1]) + np.abs(head[:, :, 1:]))
+    if np.any(system.D):
+        feed = _feedthrough(system.D, u, dt, m, a)
+        energy, scale = energy + feed, scale + feed
+    return energy, scale
+
+
+def _input_sums(u: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Σ_k u_{k+1,a}·[u_k; Δu_k] and Σ_k Δu_{k,a}·[u_k; Δu_k] over each segment's whole
+    intervals (each signals × K × inputs × 2·inputs)."""
+    du = np.diff(u, axis=2)
+    zu = np.concatenate([u[:, :, :-1], du], axis=1)  # signals × 2m × intervals
+    s0 = np.stack([np.einsum("sat,set->sae", u[:, :, m[k] + 1 : m[k + 1] + 1], zu[:, :, m[k] : m[k + 1]])
+                   for k in range(m.size - 1)], axis=1)
+    s1 = np.stack([np.einsum("sat,set->sae", du[:, :, m[k] : m[k + 1]], zu[:, :, m[k] : m[k + 1]])
+                   for k in range(m.size - 1)], axis=1)
+    return s0, s1
+
+
+def _feedthrough(D: np.ndarray, u: np.ndarray, dt: float, m: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """∫ (D_j u)² dt over each segment (signals × outputs × K): over an interval's first L
+    seconds, with p = D_j u_k and q = D_j Δu_k, ∫_0^L (p + τq/dt)² dτ = p²L + pqL²/dt + q²L³/(3dt²);
+    whole intervals summed as D_j (Σ u uᵀ + u Δuᵀ + Δu Δuᵀ/3) D_jᵀ · dt."""
+    du = np.concatenate([np.diff(u, axis=2), np.zeros(u.shape[:2] + (1,))], axis=2)
+    heads = []
+    for mb, off in zip(m, a):
+        p, q = u[:, :, mb] @ D.T, du[:, :, mb] @ D.T  # signals × outputs
+        heads.append(p**2 * off + p * q * off**2 / dt + q**2 * off**3 / (3 * dt**2))
+    heads = np.stack(heads, axis=2)
+    whole = []
+    for k in range(m.size - 1):
+        us, ds = u[:, :, m[k] : m[k + 1]], du[:, :, m[k] : m[k + 1]]
+        gram = us @ np.swapaxes(us, 1, 2) + us @ np.swapaxes(ds, 1, 2) + ds @ np.swapaxes(ds, 1, 2) / 3
+        whole.append(dt * np.einsum("ja,sab,jb->sj", D, gram, D))
+    return np.stack(whole, axis=2) - heads[:, :, :-1] + heads[:, :, 1:]
