@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.fft
 import scipy.linalg
-import scipy.signal
 
 from . import memo
 from .foh import MODAL_CONDITION_LIMIT
@@ -29,9 +29,6 @@ from .window_energy import segment_energies
 #: identity's cancellation); past it the clip is computed again by the Van Loan quadratic form
 #: (:func:`.window_energy.segment_energies`). 1e6 keeps ~1e-10 relative.
 CANCELLATION_LIMIT = 1e6
-
-#: Bytes of modal states (samples × signals × modes, complex) held at once.
-STATE_MEMORY_BYTES = 64e6
 
 
 @dataclass(frozen=True)
@@ -138,39 +135,71 @@ def _foh_gains(lam: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray, np.n
     return a, g1, g2
 
 
+@dataclass(frozen=True)
+class _Tables:
+    """What the clips alone contribute, once per clip set (``memo``-cached on u's bytes): per
+    segment k (whole intervals P = m_k … Q − 1, L = Q − P) the weights w (signals × 2·inputs ×
+    L: u_{l+1}, Δu_l) and the lagged products R[w, y](lag) = Σ_l w_{l+lag} y_l (signals ×
+    2·inputs × 2·inputs × L − 1, lag 1 … L − 1; y: u_l, u_{l+1}); the input reversed up to each
+    boundary (signals × inputs × samples, two shifts)."""
+
+    weights: list[np.ndarray]
+    lagged: list[np.ndarray]
+    reversed_now: list[np.ndarray]
+    reversed_next: list[np.ndarray]
+
+
+def _tables(u: np.ndarray, m: np.ndarray) -> _Tables:
+    import hashlib
+
+    key = (hashlib.sha256(np.ascontiguousarray(u).tobytes()).hexdigest(), u.shape, tuple(int(x) for x in m))
+    return memo.cached("lyapunov_tables", key, lambda: _build_tables(u, m))
+
+
+def _build_tables(u: np.ndarray, m: np.ndarray) -> _Tables:
+    du = np.diff(u, axis=2)
+    weights, lagged = [], []
+    for k in range(m.size - 1):
+        p, q = int(m[k]), int(m[k + 1])
+        w = np.concatenate([u[:, :, p + 1 : q + 1], du[:, :, p:q]], axis=1)
+        y = np.concatenate([u[:, :, p:q], u[:, :, p + 1 : q + 1]], axis=1)
+        nfft = scipy.fft.next_fast_len(2 * (q - p), real=True)
+        spectrum = scipy.fft.rfft(w, nfft, axis=-1)[:, :, None] * np.conj(scipy.fft.rfft(y, nfft, axis=-1))[:, None]
+        weights.append(w)
+        lagged.append(scipy.fft.irfft(spectrum, nfft, axis=-1)[..., 1 : q - p])
+    now = [u[:, :, : int(mb)][:, :, ::-1].copy() for mb in m]  # u_{M−1−j}
+    nxt = [u[:, :, 1 : int(mb) + 1][:, :, ::-1].copy() for mb in m]  # u_{M−j}
+    return _Tables(weights, lagged, now, nxt)
+
+
 def _modal_sums(ops: _Operators, u: np.ndarray, dt: float, m: np.ndarray) -> tuple[np.ndarray, np.ndarray,
                                                                                        np.ndarray]:
-    """The diagonal recursion q_{k+1} = e^{λdt}q_k + f_k of every mode over every clip at once
-    (zero state at sample 0; clips in chunks of :data:`STATE_MEMORY_BYTES`): the states at the
-    boundaries' intervals x_m (signals × B × n) and per segment Σ_k u_{k+1} x_k and
-    Σ_k Δu_k x_k over its whole intervals (each signals × K × inputs × n)."""
-    n_sig, n_in, n_t = u.shape
-    n_seg, modes = m.size - 1, ops.lam.size
+    """The modal states q_k = Σ_{l<k} a^{k−1−l} f_l (a = e^{λdt}, f_l = c1·u_l + c2·u_{l+1}
+    the FOH forcing; zero state at sample 0) at the boundaries' intervals, x_m (signals × B × n),
+    and per segment Σ_k u_{k+1} x_k and Σ_k Δu_k x_k over its whole intervals (each signals ×
+    K × inputs × n), as matrix products of the clips' tables with the powers a^j: a segment's
+    sum is q_P·Σ_k w_k a^{k−P} plus Σ_lag a^{lag−1}·R[w, f](lag)."""
+    n_in = u.shape[1]
+    tables = _tables(u, m)
     a, g1, g2 = _foh_gains(ops.lam, dt)
-    du = np.diff(u, axis=2)
-    qb = np.empty((n_sig, modes, m.size), dtype=complex)
-    s0 = np.empty((n_sig, n_seg, n_in, modes), dtype=complex)
-    s1 = np.empty_like(s0)
-    chunk = max(1, int(STATE_MEMORY_BYTES // (16 * n_t * max(modes, 1))))
-    for c in range(0, n_sig, chunk):
-        sig = slice(c, c + chunk)
-        drive = np.transpose(u[sig], (2, 0, 1)) @ ops.b_modal.T  # samples × signals × modes
-        q = (g1 - g2) * drive[:-1] + g2 * drive[1:]  # row k becomes q_{k+1}
-        del drive
-        step = np.empty(q.shape[1:], dtype=complex)
-        for k in range(1, n_t - 1):
-            np.multiply(a, q[k - 1], out=step)
-            q[k] += step
-        q = np.concatenate([np.zeros((1,) + q.shape[1:], dtype=complex), q])  # q_0 = 0
-        qb[sig] = np.moveaxis(q[m], 0, 2)
-        for k in range(n_seg):
-            states = np.transpose(q[m[k] : m[k + 1]], (1, 2, 0))  # signals × modes × intervals
-            nxt = u[sig, :, m[k] + 1 : m[k + 1] + 1].astype(complex)
-            s0[sig, k] = np.matmul(states, np.swapaxes(nxt, 1, 2)).transpose(0, 2, 1)
-            s1[sig, k] = np.matmul(states, np.swapaxes(du[sig, :, m[k] : m[k + 1]].astype(complex), 1, 2)
-                                   ).transpose(0, 2, 1)
+    c1, c2 = (g1 - g2)[:, None] * ops.b_modal, g2[:, None] * ops.b_modal  # modes × inputs
+    coef = np.concatenate([c1, c2], axis=1).T  # 2·inputs × modes
+    powers = np.exp(np.outer(np.arange(u.shape[2]), ops.lam * dt))  # a^j, exact to rounding at any j
+
+    def apply(table: np.ndarray, length: int) -> np.ndarray:  # Σ_j table[..., j] a^j, (…, modes)
+        p = powers[:length]
+        return table[..., :length] @ p.real + 1j * (table[..., :length] @ p.imag)
+
+    qb = np.stack([np.einsum("sam,ma->sm", apply(now, now.shape[2]), c1) +
+                   np.einsum("sam,ma->sm", apply(nxt, nxt.shape[2]), c2)
+                   for now, nxt in zip(tables.reversed_now, tables.reversed_next)], axis=1)  # signals × B × modes
+    sums = []
+    for k, (w, r) in enumerate(zip(tables.weights, tables.lagged)):
+        inner = np.einsum("swym,ym->swm", apply(r, r.shape[3]), coef)
+        sums.append(qb[:, k, None, :] * apply(w, w.shape[2]) + inner)  # signals × 2·inputs × modes
+    sums = np.stack(sums, axis=1)  # signals × K × 2·inputs × modes
     real = lambda x: np.real(x @ ops.vectors.T)  # noqa: E731  (modes → states)
-    return real(np.moveaxis(qb, 1, 2)), real(s0), real(s1)
+    return real(qb), real(sums[:, :, :n_in]), real(sums[:, :, n_in:])
 
 
 def _interval_z(u: np.ndarray, x: np.ndarray, k: np.ndarray) -> np.ndarray:
