@@ -13,6 +13,7 @@ output units² · s.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +31,15 @@ from .window_energy import segment_energies
 #: (:func:`.window_energy.segment_energies`). 1e6 keeps ~1e-10 relative.
 CANCELLATION_LIMIT = 1e6
 
+#: Modes whose residue is below this fraction of the largest are left out (:func:`reduce_modes`):
+#: the nearly-DC modes of a circuit's leakage paths, which the outputs barely see but whose
+#: gramian terms (∝ 1/|Re λ|) the identity would not resolve.
+RESIDUE_DROP = 1e-12
+
+#: A clip whose bound on the energy the modes left out could carry exceeds this (relative) is
+#: computed again by the Van Loan form.
+TRUNCATION_LIMIT = 1e-11
+
 
 @dataclass(frozen=True)
 class _Lengths:
@@ -43,96 +53,167 @@ class _Lengths:
 
 @dataclass(frozen=True)
 class _Operators:
-    """Everything about the system the energies need, once per system, dt and lengths."""
+    """Everything about the (reduced, block-diagonal) system the energies need, once per system,
+    dt and lengths."""
 
+    system: StateSpace  # the modes the outputs see, real 1×1 and 2×2 blocks
+    dropped: np.ndarray  # per output Σ |c̃_ji|·Σ_a|b̃_ia| over the modes left out
     lam: np.ndarray  # modes kept (Im λ ≥ 0)
     vectors: np.ndarray  # states × modes kept, weighted 2 for a complex pair
     b_modal: np.ndarray  # modes kept × inputs
-    gramian: np.ndarray  # outputs × states × states (X_j)
+    c_modal: np.ndarray  # outputs × every mode
+    inverse: np.ndarray  # every mode × states (V⁻¹)
+    kernel: np.ndarray  # 1/(λ̄_i + λ_l), every mode
     lengths: dict[float, _Lengths]
 
 
 def applicable(system: StateSpace) -> bool:
     """True when the identity applies: at least one state, every pole in the open left half-plane
-    and eigenvectors conditioned below :data:`.foh.MODAL_CONDITION_LIMIT`."""
-    if system.n_states == 0:
-        return False
+    and eigenvectors conditioned (1-norm) below :data:`.foh.MODAL_CONDITION_LIMIT`."""
+    return _modes(system) is not None
+
+
+def _modes(system: StateSpace) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(λ, V, V⁻¹) when :func:`applicable`, else None."""
+    if system.n_states == 0 or not np.all(np.isfinite(system.A)):
+        return None
     lam, v = np.linalg.eig(system.A)
-    return bool(np.all(lam.real < 0) and np.linalg.cond(v) < MODAL_CONDITION_LIMIT)
+    if not np.all(lam.real < 0):
+        return None
+    try:
+        v_inv = np.linalg.inv(v)
+    except np.linalg.LinAlgError:
+        return None
+    if not np.linalg.norm(v, 1) * np.linalg.norm(v_inv, 1) < MODAL_CONDITION_LIMIT:
+        return None
+    return lam, v, v_inv
+
+
+def reduce_modes(system: StateSpace) -> tuple[StateSpace, np.ndarray] | None:
+    """The modes the outputs see as a real block-diagonal system (one 1×1 block per real pole,
+    a 2×2 block per complex pair; same inputs, outputs and D), leaving out every mode whose
+    largest residue max_j |c̃_ji|·Σ_a|b̃_ia| is below :data:`RESIDUE_DROP` of the largest
+    mode's; with, per output, the sum of the residues left out (the bound δ_j: the outputs
+    move by at most δ_j·max_a ∫|u_a| dt). None when not :func:`applicable`."""
+    modes = _modes(system)
+    if modes is None:
+        return None
+    lam, v, v_inv = modes
+    b_all, c_all = v_inv @ system.B, system.C @ v
+    residue = np.abs(c_all) * np.sum(np.abs(b_all), axis=1)[None, :]  # outputs × modes
+    keep = np.max(residue, axis=0, initial=0.0) > RESIDUE_DROP * np.max(residue, initial=0.0)
+    dropped = np.sum(residue[:, ~keep], axis=1)
+    blocks = []
+    for i in np.flatnonzero(keep & (lam.imag >= 0)):
+        re, im, b, c = lam[i].real, lam[i].imag, b_all[i], c_all[:, i]
+        if im == 0:
+            blocks.append((np.array([[re]]), b.real[None, :], c.real[:, None]))
+        else:  # q = p + i·s: p' = Re λ p − Im λ s + Re b̃ u, s' = Im λ p + Re λ s + Im b̃ u, y += 2 Re(c̃ q)
+            blocks.append((np.array([[re, -im], [im, re]]), np.vstack([b.real, b.imag]),
+                           np.stack([2 * c.real, -2 * c.imag], axis=1)))
+    if not blocks:
+        return None
+    return StateSpace(scipy.linalg.block_diag(*[x[0] for x in blocks]), np.vstack([x[1] for x in blocks]),
+                      np.hstack([x[2] for x in blocks]), system.D.copy()), dropped
 
 
 def segment_energies_modal(system: StateSpace, u: np.ndarray, dt: float,
                            boundaries: tuple[float, ...] | list[float] | np.ndarray) -> np.ndarray:
     """:func:`.window_energy.segment_energies` (same arguments, result and errors: signals ×
-    outputs × K, output units² · s), by the gramian identity when :func:`applicable`, else (and
-    for the clips whose energy cancels past :data:`CANCELLATION_LIMIT`) by that function."""
+    outputs × K, output units² · s), by the gramian identity on :func:`reduce_modes`' system
+    when :func:`applicable`; else, and for the clips whose terms cancel past
+    :data:`CANCELLATION_LIMIT` or whose bound on the modes left out exceeds
+    :data:`TRUNCATION_LIMIT`, by that function."""
     u = np.asarray(u, dtype=float)
     if u.ndim != 3 or u.shape[1] != system.n_inputs:
         raise ValueError(f"u must be (signals, {system.n_inputs}, samples); got {u.shape}")
     b = segment_bounds(boundaries)
     k0, k1 = window_intervals(u.shape[2], dt, float(b[0]), float(b[-1]))
-    if not applicable(system):
-        return segment_energies(system, u, dt, b)
     m, a = boundary_positions(b, dt)
     ops = operators(system, dt, sorted({float(x) for x in a} | {float(dt)}))
-    energy, scale = _energies(system, ops, u[:, :, : k1 + 1], dt, m, a)
-    redo = np.flatnonzero(np.any(scale > CANCELLATION_LIMIT * np.abs(energy), axis=(1, 2)))
+    if ops is None:
+        return segment_energies(system, u, dt, b)
+    energy, scale = _energies(ops, u[:, :, : k1 + 1], dt, m, a)
+    # Modes left out move each output by at most δ = dropped_j · max_a ∫|u_a|; over a segment of
+    # length T that moves its energy E by at most 2δ√(T·E) + Tδ² (Cauchy–Schwarz).
+    delta = ops.dropped[None, :, None] * np.max(np.sum(np.abs(u[:, :, : k1 + 1]), axis=2) * dt, axis=1)[:, None, None]
+    length = np.diff(b)[None, None, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bound = (2 * delta * np.sqrt(length * np.abs(energy)) + length * delta**2) / np.abs(energy)
+    redo = np.flatnonzero(np.any((scale > CANCELLATION_LIMIT * np.abs(energy)) | ~(bound <= TRUNCATION_LIMIT),
+                                 axis=(1, 2)))
     if redo.size:
         energy[redo] = segment_energies(system, u[redo], dt, b)
     return energy
 
 
-def operators(system: StateSpace, dt: float, lengths: list[float]) -> _Operators:
-    """The system's modes, gramians and per-length operators (read-only; ``memo``-cached per
-    system, dt and lengths). Precondition: :func:`applicable`."""
+def operators(system: StateSpace, dt: float, lengths: list[float]) -> _Operators | None:
+    """The reduced system's modes, gramian weights and per-length operators (``memo``-cached
+    per system, dt and lengths); None when the identity does not apply (:func:`applicable`)."""
     return memo.cached("lyapunov_operators", memo.system_key(system, float(dt), tuple(lengths)),
                        lambda: _operators(system, dt, lengths))
 
 
-def _operators(system: StateSpace, dt: float, lengths: list[float]) -> _Operators:
-    lam, v = np.linalg.eig(system.A)
-    v_inv = np.linalg.inv(v)
-    c_modal = system.C @ v  # outputs × modes
-    # Λ̄Y + YΛ = −c̃ᴴc̃ per output, X = V⁻ᴴ Y V⁻¹ (real for a real system).
-    y = -np.conj(c_modal)[:, :, None] * c_modal[:, None, :] / (np.conj(lam)[:, None] + lam[None, :])
-    gramian = np.real(np.swapaxes(np.conj(v_inv), 0, 1)[None] @ y @ v_inv[None])
-    gramian = (gramian + np.swapaxes(gramian, 1, 2)) / 2
-    n_weights = gramian @ system.B + system.C[:, :, None] * system.D[:, None, :]  # outputs × n × m
+def _operators(system: StateSpace, dt: float, lengths: list[float]) -> _Operators | None:
+    reduced = reduce_modes(system)
+    modes = _modes(reduced[0]) if reduced is not None else None
+    if modes is None:
+        return None
+    red, dropped = reduced
+    lam, v, v_inv = modes
+    b_all, c_all = v_inv @ red.B, red.C @ v
+    kernel = 1.0 / (np.conj(lam)[:, None] + lam[None, :])
+    # X_j = V⁻ᴴ Y_j V⁻¹ with Λ̄Y_j + Y_jΛ = −c̃_jᴴc̃_j, so X_jB = V⁻ᴴ (Y_j b̃), never X_j itself.
+    yb = -np.conj(c_all)[:, :, None] * (kernel[None] @ (c_all[:, :, None] * b_all[None]))  # outputs × n × m
+    n_weights = np.real(np.conj(v_inv).T[None] @ yb) + red.C[:, :, None] * red.D[:, None, :]
+    table = {L: _length(lam, v, v_inv, b_all, dt, L, n_weights) for L in lengths}
     keep = lam.imag >= 0
     weight = np.where(lam.imag > 0, 2.0, 1.0)[keep]
-    table = {L: _length(system, dt, L, n_weights) for L in lengths}
-    return _Operators(lam[keep], v[:, keep] * weight[None, :], (v_inv @ system.B)[keep], gramian, table)
+    return _Operators(red, dropped, lam[keep], v[:, keep] * weight[None, :], b_all[keep], c_all, v_inv, kernel,
+                      table)
 
 
-def _length(system: StateSpace, dt: float, length: float, n_weights: np.ndarray) -> _Lengths:
-    """Φ(L), ∫_0^L e^{Ms} ds and ∫_0^L (L − s) e^{Ms} ds for the FOH generator M (one block
-    exponential of 3d × 3d), their state rows, and the per-output weights g0, g1."""
-    n, m = system.n_states, system.n_inputs
-    d = n + 2 * m
-    gen = np.zeros((d, d))
-    gen[:n, :n] = system.A
-    gen[:n, n : n + m] = system.B
-    gen[n : n + m, n + m :] = np.eye(m) / dt
-    block = np.zeros((3 * d, 3 * d))
-    block[:d, :d] = gen
-    block[:d, d : 2 * d] = np.eye(d)
-    block[d : 2 * d, 2 * d :] = np.eye(d)
-    e = scipy.linalg.expm(block * length) if length > 0 else np.eye(3 * d)
-    phi, f0, f1 = e[:n, :d], e[:n, d : 2 * d], e[:n, 2 * d :]
-    return _Lengths(phi, np.einsum("nd,jna->jad", f0, n_weights), np.einsum("nd,jna->jad", f1, n_weights))
+def _phis(z: np.ndarray, top: int = 4) -> np.ndarray:
+    """φ_0 … φ_top of z (top + 1 × z's shape): φ_0 = e^z, φ_{k+1} = (φ_k − 1/k!)/z, by that
+    recurrence for |z| ≥ 1 and by the series Σ_j z^j/(j + k)! (24 terms) below."""
+    z = np.asarray(z, dtype=complex)
+    out = np.empty((top + 1,) + z.shape, dtype=complex)
+    small = np.abs(z) < 1
+    safe = np.where(small, 1.0, z)
+    f = np.exp(z)
+    out[0] = f
+    for k in range(top):
+        f = (f - 1.0 / math.factorial(k)) / safe
+        out[k + 1] = f
+    zs = z[small]
+    for k in range(1, top + 1):
+        acc = np.full(zs.shape, 1.0 / math.factorial(24 + k), dtype=complex)
+        for j in range(23, -1, -1):
+            acc = acc * zs + 1.0 / math.factorial(j + k)
+        out[k][small] = acc
+    return out
+
+
+def _length(lam: np.ndarray, v: np.ndarray, v_inv: np.ndarray, b_all: np.ndarray, dt: float, length: float,
+            n_weights: np.ndarray) -> _Lengths:
+    """Φ(L), ∫_0^L e^{Ms} ds and ∫_0^L (L − s) e^{Ms} ds (state rows; M the FOH generator of
+    z = [x; u; Δu]) in closed form over the modes: a mode's response to z is e^{λs}q + s·φ1(λs)·b̃u
+    + s²·φ2(λs)·b̃Δu/dt, and integrating once more raises each φ_k by one and L by one power."""
+    p = _phis(lam * length) * (length ** np.arange(5))[:, None]  # L^k φ_k(λL)
+
+    def rows(e0: np.ndarray, e1: np.ndarray, e2: np.ndarray) -> np.ndarray:
+        return np.real(v @ np.concatenate([e0[:, None] * v_inv, e1[:, None] * b_all, e2[:, None] * b_all / dt], axis=1))
+
+    f0, f1 = rows(p[1], p[2], p[3]), rows(p[2], p[3], p[4])
+    return _Lengths(rows(p[0], p[1], p[2]), np.einsum("nd,jna->jad", f0, n_weights),
+                    np.einsum("nd,jna->jad", f1, n_weights))
 
 
 def _foh_gains(lam: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per mode e^{λdt}, Γ1 = (e^{λdt} − 1)/λ and Γ2 = (e^{λdt} − 1 − λdt)/(λ²dt) (the FOH
-    discretisation of q' = λq + u, series near λ = 0), as :mod:`.foh` uses them."""
-    z = lam * dt
-    a = np.exp(z)
-    small = np.abs(z) < 1e-8
-    safe = np.where(small, 1.0, lam)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        g1 = np.where(small, dt * (1 + z / 2), (a - 1) / safe)
-        g2 = np.where(small, dt * (0.5 + z / 6), (a - 1 - z) / (safe * np.where(small, 1.0, z)))
-    return a, g1, g2
+    """Per mode e^{λdt}, Γ1 = dt·φ1(λdt) and Γ2 = dt·φ2(λdt): the FOH discretisation of
+    q' = λq + u (as :mod:`.foh` has it)."""
+    p = _phis(lam * dt, 2)
+    return p[0], dt * p[1], dt * p[2]
 
 
 @dataclass(frozen=True)
@@ -209,10 +290,12 @@ def _interval_z(u: np.ndarray, x: np.ndarray, k: np.ndarray) -> np.ndarray:
     return np.concatenate([x, np.moveaxis(u[:, :, k], 1, 2), np.moveaxis(du[:, :, k], 1, 2)], axis=2)
 
 
-def _energies(system: StateSpace, ops: _Operators, u: np.ndarray, dt: float, m: np.ndarray,
-              a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(energies, scale), each signals × outputs × K: the identity's result and the sum of the
-    magnitudes of its terms (for the cancellation check). ``u`` ends at the window's last sample."""
+def _energies(ops: _Operators, u: np.ndarray, dt: float, m: np.ndarray, a: np.ndarray) -> tuple[np.ndarray,
+                                                                                                np.ndarray]:
+    """(energies, scale), each signals × outputs × K: the identity's result on ``ops.system`` and
+    the sum of the magnitudes of its terms (for the cancellation check). ``u`` ends at the
+    window's last sample."""
+    system = ops.system
     n, n_in = system.n_states, system.n_inputs
     xb, s0x, s1x = _modal_sums(ops, u, dt, m)
     zb = _interval_z(u, xb, m)  # signals × B × d
@@ -225,14 +308,17 @@ def _energies(system: StateSpace, ops: _Operators, u: np.ndarray, dt: float, m: 
                     - np.einsum("sa,jad,sd->sj", z[:, n + n_in :] / dt, op.g1, z))
         xs.append(z @ op.phi.T)
     head = np.stack(head, axis=2)  # signals × outputs × B
-    quad = np.einsum("sbn,jnm,sbm->sjb", np.stack(xs, axis=1), ops.gramian, np.stack(xs, axis=1))
+    # xᵀX_jx = q̄ᵀY_jq = −Σ_il conj(r_i) K_il r_l with q = V⁻¹x and r = c̃_j ⊙ q.
+    r = (np.stack(xs, axis=1) @ ops.inverse.T)[:, :, None, :] * ops.c_modal[None, None]  # signals × B × outputs × n
+    quad = -np.real(np.sum(np.conj(r) * (r @ ops.kernel.T), axis=-1)).transpose(0, 2, 1)  # signals × outputs × B
     # The whole intervals: z's input rows summed directly from u.
     s0u, s1u = _input_sums(u, m)
     s0 = np.concatenate([s0x, s0u], axis=3)  # signals × K × inputs × d
     s1 = np.concatenate([s1x, s1u], axis=3)
     inner = np.einsum("jad,skad->sjk", whole.g0, s0) - np.einsum("jad,skad->sjk", whole.g1, s1) / dt
     energy = quad[:, :, :-1] - quad[:, :, 1:] + 2 * (inner - head[:, :, :-1] + head[:, :, 1:])
-    scale = quad[:, :, :-1] + quad[:, :, 1:] + 2 * (np.abs(inner) + np.abs(head[:, :, :-1]) + np.abs(head[:, :, 1:]))
+    scale = (np.abs(quad[:, :, :-1]) + np.abs(quad[:, :, 1:])
+             + 2 * (np.abs(inner) + np.abs(head[:, :, :-1]) + np.abs(head[:, :, 1:])))
     if np.any(system.D):
         feed = _feedthrough(system.D, u, dt, m, a)
         energy, scale = energy + feed, scale + feed
