@@ -266,10 +266,12 @@ def _modal_sums(ops: _Operators, u: np.ndarray, dt: float, m: np.ndarray) -> tup
     c1, c2 = (g1 - g2)[:, None] * ops.b_modal, g2[:, None] * ops.b_modal  # modes × inputs
     coef = np.concatenate([c1, c2], axis=1).T  # 2·inputs × modes
     powers = np.exp(np.outer(np.arange(u.shape[2]), ops.lam * dt))  # a^j, exact to rounding at any j
+    stacked = np.ascontiguousarray(np.concatenate([powers.real, powers.imag], axis=1))  # samples × 2·modes
+    modes = ops.lam.size
 
     def apply(table: np.ndarray, length: int) -> np.ndarray:  # Σ_j table[..., j] a^j, (…, modes)
-        p = powers[:length]
-        return table[..., :length] @ p.real + 1j * (table[..., :length] @ p.imag)
+        out = table @ stacked[:length]  # one real product gives both parts
+        return out[..., :modes] + 1j * out[..., modes:]
 
     qb = np.stack([np.einsum("sam,ma->sm", apply(now, now.shape[2]), c1) +
                    np.einsum("sam,ma->sm", apply(nxt, nxt.shape[2]), c2)
@@ -310,7 +312,8 @@ def _energies(ops: _Operators, u: np.ndarray, dt: float, m: np.ndarray, a: np.nd
     head = np.stack(head, axis=2)  # signals × outputs × B
     # xᵀX_jx = q̄ᵀY_jq = −Σ_il conj(r_i) K_il r_l with q = V⁻¹x and r = c̃_j ⊙ q.
     r = (np.stack(xs, axis=1) @ ops.inverse.T)[:, :, None, :] * ops.c_modal[None, None]  # signals × B × outputs × n
-    quad = -np.real(np.sum(np.conj(r) * (r @ ops.kernel.T), axis=-1)).transpose(0, 2, 1)  # signals × outputs × B
+    kr = (r.reshape(-1, r.shape[-1]) @ ops.kernel.T).reshape(r.shape)  # one product for every row
+    quad = -np.real(np.einsum("sbji,sbji->sjb", np.conj(r), kr))  # signals × outputs × B
     # The whole intervals: z's input rows summed directly from u.
     s0u, s1u = _input_sums(u, m)
     s0 = np.concatenate([s0x, s0u], axis=3)  # signals × K × inputs × d
