@@ -1,6 +1,8 @@
 """Segment energies by the gramian identity (``numerics.lyapunov_energy``) against the Van Loan
 quadratic form (``numerics.window_energy``), and the readouts that use them (``modal=True``)."""
 
+import tempfile
+
 import numpy as np
 import pytest
 
@@ -79,3 +81,60 @@ def test_a_demo_layers_scores_are_the_same_by_either_method(demo):
     exact = reference.system_features(model, system, u, 1000.0)
     fast = reference.system_features(model, system, u, 1000.0, modal=True)
     np.testing.assert_allclose(fast, exact, rtol=1e-9, atol=1e-9 * np.abs(exact).max())
+
+
+def with_leak(system: StateSpace, rate: float = -1e-7, b: float = 1e-9, c: float = 1e-12) -> StateSpace:
+    """``system`` with one more mode, nearly DC and barely driven or seen (a leakage path's)."""
+    n = system.n_states
+    A = np.zeros((n + 1, n + 1))
+    A[:n, :n], A[n, n] = system.A, rate
+    B = np.vstack([system.B, np.full((1, system.n_inputs), b)])
+    C = np.hstack([system.C, np.full((system.n_outputs, 1), c)])
+    return StateSpace(A, B, C, system.D)
+
+
+def test_modes_the_outputs_barely_see_are_left_out_under_a_bound():
+    system = with_leak(random_system(2))
+    reduced, dropped = le.reduce_modes(system)
+    assert reduced.n_states == 4 and np.all(dropped > 0) and np.all(dropped < 1e-18)
+    u = np.random.default_rng(4).normal(size=(3, 2, 200))
+    np.testing.assert_allclose(le.segment_energies_modal(system, u, 0.01, (0.0, 0.7, 1.5)),
+                               segment_energies(system, u, 0.01, (0.0, 0.7, 1.5)), rtol=1e-9, atol=0)
+    seen = le.reduce_modes(with_leak(random_system(2), c=1.0))[0]  # the same mode, seen: kept
+    assert seen.n_states == 5
+
+
+def test_clips_whose_bound_on_the_modes_left_out_is_too_loose_are_computed_again(monkeypatch):
+    system = with_leak(random_system(2))
+    u = np.random.default_rng(4).normal(size=(3, 2, 200))
+    monkeypatch.setattr(le, "TRUNCATION_LIMIT", 0.0)
+    calls = []
+    original = le.segment_energies
+    monkeypatch.setattr(le, "segment_energies", lambda *a: calls.append(a[1].shape[0]) or original(*a))
+    le.segment_energies_modal(system, u, 0.01, (0.0, 1.0))
+    assert calls == [3]
+
+
+def test_the_monte_carlo_decides_the_same_by_either_method():
+    from r2nn_compiler.compiler import compile_model, load_signals
+    from r2nn_compiler.passes import CompileOptions
+    from r2nn_compiler.verify import read_compiled
+    from r2nn_compiler.verify.tolerance import analyse
+
+    from .test_compile_linear_readout import TOY_SIGNALS, linear_toy
+
+    model = linear_toy()
+    signals = load_signals(model, [TOY_SIGNALS])
+    with tempfile.TemporaryDirectory() as tmp:
+        compile_model(model, tmp, options=CompileOptions(series={k: "E96" for k in "RCL"}, parasitics=True))
+        compiled = read_compiled(tmp)
+        reports = [analyse(model, compiled, signals, {"R": 0.2, "C": 0.3, "L": 0.4}, runs=12, spot_checks=0,
+                           workers=1, modal=modal) for modal in (False, True)]
+    slow, fast = reports
+    assert 0 < np.min(slow.agreement) < 1  # tolerances loose enough that some draws flip decisions
+    np.testing.assert_array_equal(fast.agreement, slow.agreement)
+    assert fast.nominal_agreement == slow.nominal_agreement
+    assert [(r["designator"], r["decisions_flipped"]) for r in fast.sensitivity] == \
+           [(r["designator"], r["decisions_flipped"]) for r in slow.sensitivity]
+    np.testing.assert_allclose([r["feature_change"] for r in fast.sensitivity],
+                               [r["feature_change"] for r in slow.sensitivity], rtol=1e-6)
