@@ -1,18 +1,20 @@
 """Segment energies ∫ y_j(t)² dt of a stable linear system, exact for an input linear between
-samples (first-order hold) from the zero state at t = 0, in O(states) per sample instead of
+samples (first-order hold) from the zero state at t = 0, in O(modes) per sample instead of
 O(states²): the same figures as :func:`.window_energy.segment_energies`, cheaper.
 
 With X_j the observability gramian of output j (AᵀX_j + X_jA = −C_jᵀC_j, A stable),
 y_j² = −d/dt(xᵀX_jx) + 2xᵀN_ju + (D_ju)², N_j = X_jB + C_jᵀD_j, so a segment's energy is the
 drop of xᵀX_jx across it plus 2∫xᵀN_ju dt, which is *linear* in each interval's state: the
-states enter only through Σ_k u_k x_k and Σ_k Δu_k x_k per segment, and the states come from a
-diagonal (modal) recursion, one first-order filter per mode. Derivation, accuracy and cost:
+states enter only through Σ_k u_{k+1}x_k and Σ_k Δu_kx_k per segment, which over the modes are
+products of the clips' lagged input products (once per clip set) with the powers e^{λk·dt}.
+Derivation, accuracy and cost:
 ``docs/numerics.md`` ("Segment energies by the gramian identity"). Units: seconds; energies in
 output units² · s.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 
@@ -231,8 +233,6 @@ class _Tables:
 
 
 def _tables(u: np.ndarray, m: np.ndarray) -> _Tables:
-    import hashlib
-
     key = (hashlib.sha256(np.ascontiguousarray(u).tobytes()).hexdigest(), u.shape, tuple(int(x) for x in m))
     return memo.cached("lyapunov_tables", key, lambda: _build_tables(u, m))
 
