@@ -15,10 +15,15 @@ Usage: python examples/tolerance_heldout.py DEMO [--runs 200] [--ideal-parts] [-
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+# The Monte Carlo runs one worker process per core; a threaded BLAS in each on top of that
+# oversubscribes the cores (on a shared machine the draws' small products then spin-wait).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))

@@ -87,15 +87,17 @@ class CircuitUnderTest:
                 results[i] = y[b]
         return results
 
-    def features_for(self, model: Model, values: dict[str, float], signals: list[Signal]) -> np.ndarray:
+    def features_for(self, model: Model, values: dict[str, float], signals: list[Signal], *,
+                     modal: bool = False) -> np.ndarray:
         """``model``'s decision values (signals × classes: features, or a linear layer's
         scores) of the circuit's observed ports with parts at ``values``, exact for every readout
-        kind (the continuous ones integrate the MNA's response between samples too)."""
+        kind (the continuous ones integrate the MNA's response between samples too; ``modal``:
+        by the gramian identity, see :func:`reference.system_features`)."""
         system = self.state_space(values)
         results: list[np.ndarray | None] = [None] * len(signals)
         for (rate, _), members in signal_groups(signals).items():
             u = np.stack([signals[i].data for i in members]) * self.in_gain[None, :, None]
-            f = reference.system_features(model, system, u, rate, self.time_scale, self.out_gain)
+            f = reference.system_features(model, system, u, rate, self.time_scale, self.out_gain, modal=modal)
             for b, i in enumerate(members):
                 results[i] = f[b]
         return np.stack(results)

@@ -88,14 +88,29 @@ class _Job:
     model: Model
     signals: list[Signal]
     draws: list[dict[str, float]]
+    modal: bool = True
 
 
 def _decide(job: _Job) -> list[np.ndarray]:
     """Features (signals × outputs) for each draw of the job."""
     out = []
     for values in job.draws:
-        out.append(job.cut.features_for(job.model, values, job.signals))
+        out.append(job.cut.features_for(job.model, values, job.signals, modal=job.modal))
     return out
+
+
+def _evaluate(cut: CircuitUnderTest, model: Model, signals: list[Signal], draws: list[dict[str, float]], executor,
+              modal: bool, progress=None) -> list[np.ndarray]:
+    """Features (signals × outputs) for each of ``draws`` (part values), in order, cut into
+    jobs for ``executor`` (about four per worker, at most 25 draws each)."""
+    chunk = max(1, min(25, len(draws) // (4 * executor.workers) or 1))
+    jobs = [_Job(cut, model, signals, draws[i : i + chunk], modal) for i in range(0, len(draws), chunk)]
+    feats: list[np.ndarray] = []
+    for result in executor.map(_decide, jobs):
+        feats += result
+        if progress is not None:
+            progress(len(result))
+    return feats
 
 
 @dataclass
@@ -135,12 +150,14 @@ def labels_for(model: Model, signals: list[Signal]) -> np.ndarray | None:
 def analyse(model: Model, compiled: CompiledDeck, signals: list[Signal], tolerances: dict[str, float], *,
             runs: int = 500, seed: int = 0, distribution: str = "uniform", spot_checks: int = 3,
             spot_signals: int = 4, workers: int | None = None, progress=None, executor=None,
-            part_tolerances: dict[str, float] | None = None) -> ToleranceReport:
+            part_tolerances: dict[str, float] | None = None, modal: bool = True) -> ToleranceReport:
     """Monte Carlo + sensitivity + ngspice spot checks. ``progress(n)`` is told of finished draws.
-    The draws and the spot checks' ngspice runs go to ``executor`` (default: ``workers`` local
-    processes; see :mod:`r2nn_compiler.executor`). ``part_tolerances`` (designator → fraction)
-    override ``tolerances`` (per kind) part by part. Raises what :func:`check_inputs` raises
-    before any of it."""
+    The draws, the sensitivity's one-part shifts and the spot checks' ngspice runs go to
+    ``executor`` (default: ``workers`` local processes; see :mod:`r2nn_compiler.executor`).
+    ``part_tolerances`` (designator → fraction) override ``tolerances`` (per kind) part by part.
+    ``modal``: each draw's window integrals by the gramian identity (the same to ~1e-12
+    relative, several times cheaper; ``False``: the Van Loan form, as before). Raises what
+    :func:`check_inputs` raises before any of it."""
     check_inputs(model, compiled, signals, tolerances, distribution=distribution, part_tolerances=part_tolerances)
     cut = linear_circuit(compiled) if decision_ports(compiled.manifest) else CircuitUnderTest.from_compiled(compiled)
     nominal = {c.name: c.value for c in cut.graph.components if c.kind in KINDS}
@@ -162,18 +179,13 @@ def analyse(model: Model, compiled: CompiledDeck, signals: list[Signal], toleran
 
     draws = [draw() for _ in range(runs)]
     executor = executor if executor is not None else make_executor(workers)
-    chunk = max(1, min(25, runs // (4 * executor.workers) or 1))
-    jobs = [_Job(cut, model, signals, draws[i : i + chunk]) for i in range(0, runs, chunk)]
-    feats: list[np.ndarray] = [_decide(_Job(cut, model, signals, [{}]))[0]]
-    for result in executor.map(_decide, jobs):
-        feats += result
-        if progress is not None:
-            progress(len(result))
+    feats = [_decide(_Job(cut, model, signals, [{}], modal))[0]]
+    feats += _evaluate(cut, model, signals, draws, executor, modal, progress)
     decisions = np.argmax(np.stack(feats), axis=-1)  # (1 + runs) × signals
     agreement = np.mean(decisions[1:] == ref_class[None, :], axis=1)
     accuracy = np.mean(decisions[1:] == labels[None, :], axis=1) if labels is not None else None
 
-    sensitivity = _sensitivity(cut, model, signals, nominal, own, feats[0], ref_class)
+    sensitivity = _sensitivity(cut, model, signals, nominal, own, feats[0], ref_class, executor, modal)
     checks = _spot_checks(cut, model, compiled, signals[:spot_signals], draws[:spot_checks],
                           [decisions[1 + k][:spot_signals] for k in range(min(spot_checks, runs))], executor)
     return ToleranceReport(runs, tolerances, distribution, agreement, accuracy,
@@ -182,26 +194,26 @@ def analyse(model: Model, compiled: CompiledDeck, signals: list[Signal], toleran
                            part_tolerances)
 
 
-def _sensitivity(cut, model, signals, nominal, own, base_feats, ref_class, top: int = 10) -> list[dict]:
+def _sensitivity(cut, model, signals, nominal, own, base_feats, ref_class, executor, modal: bool,
+                 top: int = 10) -> list[dict]:
     """Rank parts by the largest relative feature change a ±tolerance shift of that part alone
     (``own``: designator → its tolerance) causes (mean over signals), with the decisions it
     flips. A linear layer's decision values are scores (of any sign, compared by difference):
-    their change is absolute, in score units."""
+    their change is absolute, in score units. The shifts are evaluated on ``executor``."""
     scale = 1.0 if model.readout.is_linear else np.maximum(np.abs(base_feats), 1e-300)
+    parts = [name for name in nominal if own[name] != 0]
+    shifts = [{name: nominal[name] * (1 + sign * own[name])} for name in parts for sign in (-1.0, 1.0)]
+    feats = _evaluate(cut, model, signals, shifts, executor, modal)
     rows = []
-    for name, value in nominal.items():
+    for p, name in enumerate(parts):
         comp = cut.graph.component(name)
-        tol = own[name]
-        if tol == 0:
-            continue
         worst, flips = 0.0, 0
-        for sign in (-1.0, 1.0):
-            f = cut.features_for(model, {name: value * (1 + sign * tol)}, signals)
+        for f in feats[2 * p : 2 * p + 2]:
             change = np.abs(f - base_feats) / scale
             worst = max(worst, float(np.mean(np.max(change, axis=-1))))
             flips = max(flips, int(np.sum(np.argmax(f, axis=-1) != ref_class)))
-        rows.append({"designator": name, "kind": comp.kind, "value": value, "origin": comp.origin,
-                     "tolerance": tol, "feature_change": worst, "decisions_flipped": flips})
+        rows.append({"designator": name, "kind": comp.kind, "value": nominal[name], "origin": comp.origin,
+                     "tolerance": own[name], "feature_change": worst, "decisions_flipped": flips})
     rows.sort(key=lambda r: (-r["decisions_flipped"], -r["feature_change"]))
     return rows[:top]
 
