@@ -35,6 +35,21 @@ def test_segment_energies_agree_with_the_van_loan_form(seed, bounds):
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=0)
 
 
+def test_the_identity_answers_alone_even_for_a_silent_clip(monkeypatch):
+    """No clip falls back to the Van Loan form on a well-conditioned system, a silent one included
+    (its energies are exactly 0 and nothing is left out: the bound is 0, not 0/0)."""
+    system = random_system(0)
+    u = np.random.default_rng(20).normal(size=(3, 2, 200))
+    u[1] = 0.0
+    want = segment_energies(system, u, 0.01, (0.0, 0.5, 1.2))
+    calls = []
+    monkeypatch.setattr(le, "segment_energies", lambda *a: calls.append(a[1].shape[0]))
+    got = le.segment_energies_modal(system, u, 0.01, (0.0, 0.5, 1.2))
+    assert calls == []
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=0)
+    assert np.all(got[1] == 0)
+
+
 @pytest.mark.parametrize("seed", range(2))
 def test_a_stiff_system_with_one_input_agrees(seed):
     system = stiff_system(seed)

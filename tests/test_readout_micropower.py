@@ -293,5 +293,15 @@ def test_a_level_within_an_e96_step_of_the_reference_is_the_reference():
     divider): within an E96 step of vref it keeps vref."""
     total = np.array([1.58400155, 1.45634433, 1.38148631, 1.81231516, 1.74764485, 1.32303921])
     level = np.array([3.1, 3.09930202, 3.09973334, 3.09970425, 3.0998389, 3.09947927])
-    vsum, divider = mp.sum_reference(total, level, 1.25, 3.3)
-    assert 0 < vsum <= 1.25 and (divider is None or min(divider) > 0)
+    assert mp.sum_reference(total, level, 1.25, 3.3) == (1.25, None)
+
+
+def test_the_calibrated_scale_is_never_below_the_worst_case():
+    """score_network with calibration readings wider than the worst case's interval (readings at 0
+    and at the clip, plus the margin, would give a smaller a) keeps the worst case."""
+    biases, weights = np.array([0.3, -0.2, 0.0]), np.array([[2.0, -1.0, 0.5], [-1.5, 3.0, 1.0], [0.0, 0.5, -2.0]])
+    worst = mp.score_network(biases, weights, 1.6, 1.25, 3.3)
+    extremes = np.array([[0.0, 0.0, 0.0], [1.6, 1.6, 1.6], [0.0, 1.6, 0.0], [1.6, 0.0, 0.0], [0.0, 0.0, 1.6],
+                         [1.6, 1.6, 0.0], [1.6, 0.0, 1.6], [0.0, 1.6, 1.6]])
+    wide = mp.score_network(biases, weights, 1.6, 1.25, 3.3, extremes)
+    assert wide.rule is mp.ScaleRule.WORST_CASE and wide.a == worst.a

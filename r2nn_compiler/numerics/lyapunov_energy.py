@@ -142,6 +142,7 @@ def segment_energies_modal(system: StateSpace, u: np.ndarray, dt: float,
     length = np.diff(b)[None, None, :]
     with np.errstate(divide="ignore", invalid="ignore"):
         bound = (2 * delta * np.sqrt(length * np.abs(energy)) + length * delta**2) / np.abs(energy)
+    bound = np.where(delta == 0, 0.0, bound)  # nothing left out: exact, even for a silent clip
     redo = np.flatnonzero(np.any((scale > CANCELLATION_LIMIT * np.abs(energy)) | ~(bound <= TRUNCATION_LIMIT),
                                  axis=(1, 2)))
     if redo.size:

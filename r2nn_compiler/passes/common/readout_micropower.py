@@ -191,14 +191,14 @@ def score_network(biases: np.ndarray, weights: np.ndarray, clip: float, vref: fl
     interval of u onto [HEADROOM_V, vdd − HEADROOM_V]: without ``readings`` (ScaleRule.WORST_CASE)
     the u_j of any readings in [0, clip]; with ``readings`` (clips × features, V: the reference's
     on calibration clips, ScaleRule.CALIBRATION) the u_j's range over them widened by
-    CALIBRATION_MARGIN of itself on each side; readings beyond it saturate the sums.
+    CALIBRATION_MARGIN of itself on each side when that is narrower than the worst case (else, and
+    for clips whose u do not vary, the worst case); readings beyond it saturate the sums.
     v_s (:func:`sum_reference`) is a divided-down ``vref`` that makes the largest b_j smallest."""
     c = weights.max(axis=0)
-    if readings is None:
-        spread = (c[None, :] - weights).sum(axis=1) * clip  # how far Σ(c−A)ψ can pull o_j down (score units)
-        low, high, rule = float((biases - spread).min()), float(biases.max()), ScaleRule.WORST_CASE
-    else:
-        u = readings @ (weights - c[None, :]).T + biases
+    spread = (c[None, :] - weights).sum(axis=1) * clip  # how far Σ(c−A)ψ can pull o_j down (score units)
+    low, high, rule = float((biases - spread).min()), float(biases.max()), ScaleRule.WORST_CASE
+    u = readings @ (weights - c[None, :]).T + biases if readings is not None else None
+    if u is not None and 0 < (1 + 2 * CALIBRATION_MARGIN) * float(np.ptp(u)) < high - low:  # else: worst case
         extra = CALIBRATION_MARGIN * float(np.ptp(u))
         low, high, rule = float(u.min()) - extra, float(u.max()) + extra, ScaleRule.CALIBRATION
     a = (vdd - 2 * HEADROOM_V) / max(high - low, 1e-12)
