@@ -42,7 +42,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("demo", choices=sorted(PER_CLASS))
     ap.add_argument("--out", type=Path, default=None)
-    ap.add_argument("--max-weight", type=float, default=8.0, help="bound on every |class weight| (1/V)")
+    ap.add_argument("--max-weight", type=_bound, default=8.0, help="bound on every |class weight| (1/V), or none")
     ap.add_argument("--compile", type=Path, default=None, help="also compile OUT --readout analog into this folder")
     args = ap.parse_args()
     out = args.out or Path(f"{args.demo}_micropower.r2nn")
@@ -66,8 +66,22 @@ def main() -> int:
         from click.testing import CliRunner
         from r2nn_compiler.cli import main as cli
         result = CliRunner().invoke(cli, ["compile", str(out), "-o", str(args.compile), "--readout", "analog"])
+        if result.exit_code:
+            print(result.output, file=sys.stderr)
+            return result.exit_code
         print("\n".join(line for line in result.output.splitlines() if "energy" in line or "wrote" in line))
+        print("(the sums' scale is the worst case: no --calibrate-signals)")
     return 0
+
+
+def _bound(text: str) -> float | None:
+    """``--max-weight``: a positive number (1/V) or ``none``."""
+    if text.strip().lower() == "none":
+        return None
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive or none, got {text}")
+    return value
 
 
 if __name__ == "__main__":

@@ -402,7 +402,8 @@ def _response_rows(model) -> list[tuple[str | None, str]]:
                    "(calibrate_outputs).")
 @click.option("--calibrate-signals", "calibration_paths", multiple=True, type=click.Path(), metavar="FILE|DIR",
               help="Trim the output gains on these signals (e.g. training clips; repeatable) instead of on the "
-                   "model's band power: each output's features then match the model's on them.")
+                   "model's band power: each output's features then match the model's on them; with --readout analog "
+                   "on a diode-law layer they also set the sums' scale (docs/micropower.md).")
 @click.option("--rate", type=float, default=None, help="Sample rate in Hz of .csv/.npy calibration signals.")
 @click.option("--flow", "flow_text", default=None,
               help="Comma-separated pass names to run instead of the default flow (see --list-passes).")

@@ -190,7 +190,8 @@ class ReadoutCircuit:
     features: list[dict] | None = None
     post_window_s: float | None = None
     #: A micropower readout's sums' scale: {rule (worst_case | calibration), volts_per_unit_score,
-    #: mv_per_unit_score, score_interval, calibration_margin} (passes.common.readout_micropower.ScoreNetwork).
+    #: mv_per_unit_score, score_interval, calibration_margin, sum_reference_volts}
+    #: (passes.common.readout_micropower.ScoreNetwork).
     score_scale: dict | None = None
 
     @classmethod
