@@ -146,6 +146,7 @@ def test_the_monte_carlo_decides_the_same_by_either_method():
         reports = [analyse(model, compiled, signals, {"R": 0.2, "C": 0.3, "L": 0.4}, runs=12, spot_checks=0,
                            workers=1, modal=modal) for modal in (False, True)]
     slow, fast = reports
+    assert (slow.to_json()["method"], fast.to_json()["method"]) == ("van_loan", "modal")
     assert 0 < np.min(slow.agreement) < 1  # tolerances loose enough that some draws flip decisions
     np.testing.assert_array_equal(fast.agreement, slow.agreement)
     assert fast.nominal_agreement == slow.nominal_agreement

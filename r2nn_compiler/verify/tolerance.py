@@ -125,6 +125,7 @@ class ToleranceReport:
     sensitivity: list[dict]
     spot_checks: list[dict] = field(default_factory=list)
     part_tolerances: dict[str, float] | None = None  # designator → fraction, when given per part
+    method: str = "modal"  # the window integrals: "modal" (gramian identity) or "van_loan"
 
     @staticmethod
     def band(x: np.ndarray) -> dict[str, float]:
@@ -132,7 +133,8 @@ class ToleranceReport:
 
     def to_json(self) -> dict:
         return {"format": "r2nn-tolerance/1", "runs": self.runs, "tolerances": self.tolerances,
-                "distribution": self.distribution, "nominal_agreement": self.nominal_agreement,
+                "distribution": self.distribution, "method": self.method,
+                "nominal_agreement": self.nominal_agreement,
                 "agreement": self.band(self.agreement),
                 "accuracy": self.band(self.accuracy) if self.accuracy is not None else None,
                 "reference_accuracy": self.reference_accuracy, "sensitivity": self.sensitivity,
@@ -191,7 +193,7 @@ def analyse(model: Model, compiled: CompiledDeck, signals: list[Signal], toleran
     return ToleranceReport(runs, tolerances, distribution, agreement, accuracy,
                            float(np.mean(decisions[0] == ref_class)),
                            float(np.mean(ref_class == labels)) if labels is not None else None, sensitivity, checks,
-                           part_tolerances)
+                           part_tolerances, "modal" if modal else "van_loan")
 
 
 def _sensitivity(cut, model, signals, nominal, own, base_feats, ref_class, executor, modal: bool,
