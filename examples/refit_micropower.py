@@ -8,7 +8,8 @@ split of run_demo.py), then ``r2nn compile OUT --readout analog``'s energy line 
 DIR`` is given. ``examples/tactile/make_micropower.py`` is tactile's richer version (gain rows,
 bound rows); this one serves every demo.
 
-Usage: python examples/refit_micropower.py DEMO [--out FILE] [--max-weight PER_V] [--compile DIR]
+Usage: python examples/refit_micropower.py DEMO [--out FILE] [--max-weight PER_V|none] [--gain common|per-tap]
+       [--x-rms X] [--compile DIR]
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ def main() -> int:
     ap.add_argument("demo", choices=sorted(PER_CLASS))
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--max-weight", type=_bound, default=8.0, help="bound on every |class weight| (1/V), or none")
+    ap.add_argument("--gain", choices=[m.value for m in GainMode], default=GainMode.COMMON.value,
+                    help="common: one gain, the largest training tap at the 1.6 V clip; per-tap: --x-rms")
+    ap.add_argument("--x-rms", type=float, default=30.0, help="--gain per-tap: each tap's loudest window RMS (n·Vt)")
     ap.add_argument("--compile", type=Path, default=None, help="also compile OUT --readout analog into this folder")
     args = ap.parse_args()
     out = args.out or Path(f"{args.demo}_micropower.r2nn")
@@ -51,15 +55,15 @@ def main() -> int:
     train, test = subset(data, train_idx), subset(data, test_idx)
     shipped = load_model(HERE / args.demo / "model.r2nn")
     nvt, rate, hold = recommended_law()
-    options = LawOptions(nvt=nvt, rate=rate, clip=1.6, hold=hold, gain=GainMode.COMMON, peak_v=1.6,
-                         max_weight=args.max_weight)
+    options = LawOptions(nvt=nvt, rate=rate, clip=1.6, hold=hold, gain=GainMode(args.gain), peak_v=1.6,
+                         x_rms=args.x_rms, max_weight=args.max_weight)
     t0 = time.perf_counter()
     fit = refit_law_readout(shipped, train, options, progress=True)
     save_model(fit.model, out)
     print(f"{args.demo}, data seed {record.seed} ({record.sha256[:12]}): {len(train_idx)} training, "
           f"{len(test_idx)} held-out clips")
     print(f"shipped log-mean-square model: held out {100 * held_out_accuracy(shipped, test):.1f} %")
-    print(f"diode law, common gain {fit.gains.max():.3g} V per node unit, |A| ≤ {fit.max_abs_weight:.3g}/V: "
+    print(f"diode law, {args.gain} gain(s) {fit.gains.min():.3g} … {fit.gains.max():.3g} V per node unit, |A| ≤ {fit.max_abs_weight:.3g}/V: "
           f"train {100 * fit.train_accuracy:.1f} %, held out {100 * held_out_accuracy(load_model(out), test):.1f} % "
           f"({time.perf_counter() - t0:.0f} s); wrote {out}")
     if args.compile is not None:
