@@ -67,14 +67,7 @@ def fit(z: np.ndarray, labels: np.ndarray, n_classes: int, l2: float,
     x0 = (np.concatenate([start.weights.ravel(), start.bias]) if start is not None
           else np.zeros(n_classes * (n_feat + 1)))
 
-    def unpack(x):
-        return LinearScores(x[: n_classes * n_feat].reshape(n_classes, n_feat), x[n_classes * n_feat :])
-
-    def loss(x):
-        s = unpack(x)
-        ce, d = softmax_cross_entropy(s.scores(z), labels)
-        grad = np.concatenate([(d.T @ z + l2 * s.weights).ravel(), d.sum(axis=0)])
-        return ce + 0.5 * l2 * float(np.sum(s.weights**2)), grad
+    unpack, loss = objective(z, labels, n_classes, l2)
 
     def hessp(x, v):
         """H v: the score direction δs = z δAᵀ + δβ moves the gradient by (diag p − p pᵀ) δs."""
@@ -87,6 +80,24 @@ def fit(z: np.ndarray, labels: np.ndarray, n_classes: int, l2: float,
     x = scipy.optimize.minimize(loss, x0, jac=True, hessp=hessp, method="Newton-CG",
                                 options={"maxiter": MAX_ITERATIONS}).x
     return unpack(x)
+
+
+def objective(z: np.ndarray, labels: np.ndarray, n_classes: int, l2: float):
+    """(unpack, loss) of the fit on ``z``: ``unpack`` maps a flat vector (weights row by row, then
+    biases) to :class:`LinearScores`; ``loss`` gives mean cross-entropy + (l2/2)·‖weights‖² and
+    its gradient, the form scipy.optimize.minimize(jac=True) takes."""
+    n_feat = z.shape[1]
+
+    def unpack(x):
+        return LinearScores(x[: n_classes * n_feat].reshape(n_classes, n_feat), x[n_classes * n_feat :])
+
+    def loss(x):
+        s = unpack(x)
+        ce, d = softmax_cross_entropy(s.scores(z), labels)
+        grad = np.concatenate([(d.T @ z + l2 * s.weights).ravel(), d.sum(axis=0)])
+        return ce + 0.5 * l2 * float(np.sum(s.weights**2)), grad
+
+    return unpack, loss
 
 
 def softmax(scores: np.ndarray) -> np.ndarray:

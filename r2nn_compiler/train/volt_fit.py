@@ -16,7 +16,7 @@ import numpy as np
 import scipy.optimize
 
 from . import logistic
-from .logistic import LinearScores, softmax_cross_entropy
+from .logistic import LinearScores
 
 #: L2 weights (per V² of weight, against a mean cross-entropy) :func:`choose_l2` tries.
 L2_GRID = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2)
@@ -37,15 +37,7 @@ def fit(x: np.ndarray, labels: np.ndarray, n_classes: int, l2: float, max_weight
     if start is not None:
         x0 = np.concatenate([start.weights.ravel(), start.bias + start.weights @ mean])
 
-    def unpack(v):
-        return LinearScores(v[: n_classes * n_feat].reshape(n_classes, n_feat), v[n_classes * n_feat:])
-
-    def loss(v):
-        s = unpack(v)
-        ce, d = softmax_cross_entropy(s.scores(z), labels)
-        grad = np.concatenate([(d.T @ z + l2 * s.weights).ravel(), d.sum(axis=0)])
-        return ce + 0.5 * l2 * float(np.sum(s.weights ** 2)), grad
-
+    unpack, loss = logistic.objective(z, labels, n_classes, l2)
     box = (-max_weight, max_weight) if max_weight is not None else (None, None)
     bounds = [box] * (n_classes * n_feat) + [(None, None)] * n_classes
     if max_weight is not None:
