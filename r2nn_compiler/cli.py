@@ -628,12 +628,14 @@ def _print_decisions(figures: dict) -> None:
 @click.option("--max-couplings", type=click.IntRange(0, 10**6), default=None, help="Prune to this many couplings.")
 @click.option("--l1", type=float, default=1e-3, show_default=True, help="L1 weight on couplings (sparsity).")
 @click.option("--hardware-aware", type=float, default=0.0, show_default=True,
-              help="Std of multiplicative part noise during training (e.g. 0.02).")
-@click.option("--tolerances", "tolerances_text", default=None, metavar="R=1%,C=5%,L=10%",
-              help="Train against these part tolerances instead: each step draws --tolerance-draws boards "
-                   "within them and trains on the worst.")
+              help="Train with multiplicative Gaussian part noise of this std instead of the part tolerances "
+                   "(e.g. 0.02).")
+@click.option("--tolerances", "tolerances_text", default=None, metavar="R=1%,C=5%,L=10%|none",
+              help=f"Part tolerances to train against: each step draws --tolerance-draws boards within them and "
+                   f"trains on the worst. Default: {DEFAULT_TOLERANCES}, the tolerances a default compile buys, "
+                   f"unless --hardware-aware is given; none: no part noise.")
 @click.option("--tolerance-draws", type=click.IntRange(1, 100), default=3, show_default=True,
-              help="Boards drawn per step with --tolerances.")
+              help="Boards drawn per step against the part tolerances.")
 @click.option("--steps", type=click.IntRange(1, 10**6), default=300, show_default=True)
 @click.option("--validation", type=click.FloatRange(0, 0.9), default=0.2, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -664,10 +666,7 @@ def train_cmd(data_path, out_path, n_resonators, band_text, freq_text, passive, 
     _check_output_file(out_path, "-o")
     compiler.check_model_path(out_path)
     _check_figure_file(plot_path, "--plot")
-    if tolerances_text:
-        parse_tolerances(tolerances_text, "--tolerances")
-        if hardware_aware:
-            raise UsageError("--tolerances: choose them or --hardware-aware, not both")
+    tolerances_text = training_tolerances(tolerances_text, hardware_aware)
     options = TrainOptions(n_resonators=n_resonators, passive=passive, max_couplings=max_couplings, l1=l1,
                            coupling_kinds=("damper", "spring") if springs else ("damper",),
                            hardware_aware=hardware_aware, steps=steps, validation=validation, seed=seed,
@@ -677,6 +676,8 @@ def train_cmd(data_path, out_path, n_resonators, band_text, freq_text, passive, 
                            readout_kind=readout_kind, readout=readout, segments=parse_segments(segments_text),
                            max_features=max_features, floor=floor, group_lasso=group_lasso)
     dataset = load_dataset(data_path)
+    click.echo(f"part noise: the worst of {tolerance_draws} boards per step within {tolerances_text}" if tolerances_text
+               else f"part noise: Gaussian, std {hardware_aware:g}" if hardware_aware else "part noise: none")
     result = train(dataset, options, progress=True)
     compiler.save_model(result.model, out_path)
     if plot_path:
@@ -684,6 +685,20 @@ def train_cmd(data_path, out_path, n_resonators, band_text, freq_text, passive, 
     for line in metric_lines(result.metrics):
         click.echo(line)
     click.echo(f"wrote {out_path}")
+
+
+def training_tolerances(text: str | None, hardware_aware: float) -> str | None:
+    """The part tolerances ``r2nn train`` trains against: ``text`` as given (``none``: no part noise),
+    else the default compile's (DEFAULT_TOLERANCES) unless ``hardware_aware`` chose Gaussian noise.
+    Raises UsageError for a malformed ``text`` or for both kinds of noise asked for."""
+    if text is None:
+        return None if hardware_aware else DEFAULT_TOLERANCES
+    if text.strip().lower() == "none":
+        return None
+    parse_tolerances(text, "--tolerances")
+    if hardware_aware:
+        raise UsageError("--tolerances: choose them or --hardware-aware, not both")
+    return text
 
 
 @main.command(name="refit-readout")

@@ -212,6 +212,7 @@ def test_train_cli_writes_a_model_that_checks(tmp_path):
                                        "--steps", "60", "--plot", str(tmp_path / "h.png")])
     assert result.exit_code == 0, result.output
     assert "val_accuracy_time" in result.output and (tmp_path / "h.png").stat().st_size > 1000
+    assert "part noise: the worst of 3 boards per step within R=1%,C=5%,L=10%" in result.output
     assert CliRunner().invoke(main, ["check", str(out)]).exit_code == 0
 
 

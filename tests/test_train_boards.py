@@ -86,3 +86,20 @@ def test_tolerances_and_gaussian_noise_together_are_refused():
     with pytest.raises(UsageError, match="not both"):
         train(tones_dataset(per_class=2), TrainOptions(n_resonators=6, tolerances="R=1%", hardware_aware=0.02),
               progress=False)
+
+
+@pytest.mark.parametrize("text, sigma, wanted", [(None, 0.0, "R=1%,C=5%,L=10%"), (None, 0.02, None),
+                                                 ("none", 0.0, None), ("NONE", 0.02, None),
+                                                 ("C=2%", 0.0, "C=2%")])
+def test_train_cli_trains_against_the_default_compiles_tolerances_unless_told(text, sigma, wanted):
+    from r2nn_compiler.cli import training_tolerances
+
+    assert training_tolerances(text, sigma) == wanted
+
+
+@pytest.mark.parametrize("text, sigma, words", [("C=2%", 0.02, "not both"), ("Q=1%", 0.0, "KIND=PERCENT")])
+def test_train_cli_tolerances_refused_one_line(text, sigma, words):
+    from r2nn_compiler.cli import training_tolerances
+
+    with pytest.raises(UsageError, match=words):
+        training_tolerances(text, sigma)
