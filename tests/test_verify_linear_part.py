@@ -110,3 +110,15 @@ def _signals(model):
     from r2nn_compiler.signals import load_signal, signal_files
 
     return [load_signal(p, len(model.inputs)) for p in signal_files([TOY_SIGNALS])]
+
+
+@needs_ngspice
+def test_a_step_too_coarse_for_the_limit_fails_on_the_linear_part_and_says_why(deck):
+    """An accuracy target above the NRMSE limit: the linear part's run carries the integration
+    error the step rule predicted, the gate fails there and the failure names the predicted error."""
+    report = verify(law_toy(), deck, [TOY_SIGNALS], run_ac=False, accuracy=0.05, refine=False)
+    failed = [f for f in report.failures() if "NRMSE against the deck's circuit" in f]
+    assert failed and all("predicted integration error" in f for f in failed)
+    worst = max(report.signals, key=lambda s: max(s.nrmse_vs_circuit.values()))
+    assert max(worst.nrmse_vs_circuit.values()) > report.tolerances.nrmse
+    assert worst.predicted_nrmse > report.tolerances.nrmse

@@ -653,7 +653,7 @@ class VerifyReport:
             for cls, e in s.gated_nrmse.items():
                 if not e <= tol.nrmse:
                     port = "tap" if s.scores else "output"
-                    out.append(f"{s.path}: {port} {cls} NRMSE{against} {e:.4g} > {tol.nrmse:g}")
+                    out.append(f"{s.path}: {port} {cls} NRMSE{against} {e:.4g} > {tol.nrmse:g}" + _step_note(s, tol))
             if self.exact and not s.agree:
                 out.append(f"{s.path}: circuit decides {s.circuit_class}, reference {s.reference_class}")
         for s in self.signals:
@@ -695,6 +695,14 @@ class VerifyReport:
             "signals": [s.to_json() for s in self.signals],
             "ac": [a.to_json() for a in self.ac],
         }
+
+
+def _step_note(result: SignalResult, tol: Tolerances) -> str:
+    """Why an NRMSE failure may be the step's: the run's predicted integration error is above the limit."""
+    if result.predicted_nrmse > tol.nrmse:
+        return (f" (ngspice's predicted integration error at this step is {result.predicted_nrmse:.3g}, above the "
+                f"limit: the accuracy target {result.accuracy:g} cannot prove it)")
+    return ""
 
 
 def check_inputs(model: Model, compiled: CompiledDeck, signals: list[Signal], *, engine: str = "batch",
