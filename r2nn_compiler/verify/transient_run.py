@@ -215,7 +215,7 @@ def _simulate_plot(run: TransientRun, t_c: np.ndarray, step: float):
         deck = NgspiceNetlister().testbench(Testbench(
             title="r2nn verify", library=library, subckt=run.subckt, n_inputs=n_in, n_outputs=run.n_outputs,
             extra_ports=run.supplies, data_file=files, tran=(float(t_c[-1]), step), ac=None, instances=copies,
-            save_outputs=True, fixed_step=run.readout is None or run.linear_part,  # a readout is not linear: step control on
+            save_outputs=True, fixed_step=run.readout is None or run.linear_part,  # a readout: step control on
             decisions=readout.decision_ports(run.readout) if run.readout else None,
             inverted=run.inverted, controls=run.controls, supply_volts=run.supply_volts,
             extra_saves=[v for b in range(copies) for v in opamp_vectors(run.opamps, instance=f"X{b + 1}")
