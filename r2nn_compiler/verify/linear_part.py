@@ -6,7 +6,7 @@ charging current while the numpy MNA solves the linear part without them
 (:func:`decisions.linear_circuit`). Loaded taps against that MNA mix three things: the cells'
 load, ngspice's own integration error, and nothing of the network (the MNA *is* the network).
 
-For such a deck (:func:`loads_taps`) verify also runs the linear part alone in ngspice: the
+For such a deck of a linear readout layer (taps; :func:`loads_taps`) verify also runs the linear part alone in ngspice: the
 library with the readout's instance cut out (:func:`linear_part_run`; its ports stay, so the
 testbench is the same), at fixed steps for the accuracy target, like a linear deck. That run
 against the MNA is the gated NRMSE (``nrmse_vs_circuit``: the network's realisation) and

@@ -185,7 +185,7 @@ def transient(model: Model, compiled: CompiledDeck, signals: list[Signal], *, en
     results: list[SignalResult | None] = [None] * len(signals)
     for (rate, batch), traces in zip(jobs, executor.map(simulate_run, runs)):
         _score_batch(ctx, results, batch, traces, rate)
-    if circuit is not None and compiled.spec.decisions and linear_part.loads_taps(circuit):
+    if circuit is not None and compiled.spec.decisions and model.readout.is_linear and linear_part.loads_taps(circuit):
         _check_linear_part(ctx, executor, results, per_run)
     return results
 
