@@ -533,6 +533,7 @@ def _print_report(report) -> None:
                    f"{min(s.accuracy for s in refined):.3g}): their margin was within ngspice's own error")
     _print_decisions(report.decisions)
     _print_energy(report.energy)
+    _print_loaded_taps(report.loaded_taps)
     _print_method(report.method)
     for f in report.failures():
         click.echo(f"FAIL {f}", err=True)
@@ -544,6 +545,19 @@ def _print_report(report) -> None:
                   f"(limit {report.tolerances.nrmse:g}), vs the model {report.worst_nrmse:.3e}")
     click.echo(f"{verdict}: {len(report.signals)} signals, class agreement {100 * report.class_agreement:.1f} %, "
                f"{figure}, {report.elapsed_s:.1f} s with ngspice ({report.engine})")
+
+
+def _print_loaded_taps(figures: dict) -> None:
+    """A readout whose cells hang on the taps: the loaded taps beside the gated linear part."""
+    if not figures:
+        return
+    click.echo(f"taps loaded by the readout's cells (reported, not gated; the NRMSE vs the deck's circuit above is its "
+               f"linear part run alone): worst NRMSE vs the linear circuit {figures['worst_nrmse_vs_circuit']:.3e} "
+               f"(tap {figures['worst_tap']}; {figures['signals_over_limit']} of {figures['signals']} signals over "
+               f"{figures['nrmse_limit']:g}), vs the linear part's run {figures['worst_nrmse_vs_linear_part']:.3e} "
+               f"(tap {figures['worst_tap_vs_linear_part']}); the law's scores moved by up to "
+               f"{figures['worst_score_error']:.3g} score units, a reading by up to "
+               f"{figures['worst_feature_error_v'] * 1e3:.3g} mV")
 
 
 def _print_energy(figures: dict) -> None:

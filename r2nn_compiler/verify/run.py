@@ -30,6 +30,7 @@ from ..passes.common.response import reference_response
 from ..signals import Signal, check_fits
 from . import decisions as readout
 from . import energy as supply_energy
+from . import linear_part
 from . import superposition
 from .circuit import CircuitUnderTest, signal_groups
 from .manifest import CompiledDeck, check_matches
@@ -79,6 +80,9 @@ class SignalResult:
     # whose margins and errors are absolute); None for the rms readouts.
     layer_features_reference: dict[str, float] | None = None
     layer_features_circuit: dict[str, float] | None = None
+    # A readout whose cells hang on the taps (verify/linear_part.py): the loaded taps' figures,
+    # reported beside the gated ones (then those of the linear part run alone).
+    loaded_taps: linear_part.LoadedTaps | None = None
 
     @property
     def scores(self) -> bool:
@@ -109,6 +113,8 @@ class SignalResult:
                               "network_error": self.network_error}
         if self.decision is not None:
             data["decision"] = self.decision
+        if self.loaded_taps is not None:
+            data["loaded_taps"] = self.loaded_taps.to_json()
         return data
 
     @property
@@ -179,7 +185,34 @@ def transient(model: Model, compiled: CompiledDeck, signals: list[Signal], *, en
     results: list[SignalResult | None] = [None] * len(signals)
     for (rate, batch), traces in zip(jobs, executor.map(simulate_run, runs)):
         _score_batch(ctx, results, batch, traces, rate)
+    if circuit is not None and compiled.spec.decisions and model.readout.is_linear and linear_part.loads_taps(circuit):
+        _check_linear_part(ctx, executor, results, per_run)
     return results
+
+
+def _check_linear_part(ctx: _Context, executor, results: list[SignalResult], per_run: int) -> None:
+    """A readout whose cells hang on the taps (:mod:`.linear_part`): the deck's linear part
+    alone in ngspice (fixed steps, signals sharing runs); its taps against the MNA become each
+    result's gated ``nrmse_vs_circuit`` and ``simulation_error``; the loaded taps' figures go
+    to ``loaded_taps``."""
+    model, scaling = ctx.model, ctx.scaling
+    base = linear_part.linear_part_run(ctx.shared, ctx.circuit.graph.readout.name)
+    jobs = plan_runs(ctx.signals, per_run, executor.workers, one_per_run=False)
+    runs = [base.with_inputs(np.stack([ctx.signals[i].data for i in batch]) * scaling.in_gain[None, :, None],
+                             scaling.time_scale / rate) for rate, batch in jobs]
+    labels = observed_labels(model)
+    for (rate, batch), traces in zip(jobs, executor.map(simulate_run, runs)):
+        mna = ctx.circuit.outputs_for({}, [ctx.signals[i] for i in batch])
+        for b, i in enumerate(batch):
+            result, linear = results[i], traces.outputs[b] / scaling.out_gain[:, None]
+            result.loaded_taps = linear_part.loaded_figures(model, labels, result.circuit_outputs, linear, mna[b], rate)
+            result.nrmse_vs_circuit = dict(zip(labels, map(float, nrmse(linear, mna[b]))))
+            result.simulation_error = readout.feature_deviation(
+                dict(zip(model.classes, map(float, reference.features(model, linear, rate)))),
+                dict(zip(model.classes, map(float, reference.features(model, mna[b], rate)))),
+                result.features_reference, result.scores)
+            if result.decision is not None and "simulation_error" in result.decision:
+                result.decision["simulation_error"] = result.simulation_error
 
 
 @dataclass
@@ -595,6 +628,13 @@ class VerifyReport:
                                  absolute=any(s.scores for s in self.signals))
 
     @property
+    def loaded_taps(self) -> dict:
+        """A readout on its own taps (verify/linear_part.py): the loaded taps' figures over the
+        signals, reported, not gated; {} for other decks."""
+        return linear_part.summarise([(s.path, s.loaded_taps) for s in self.signals if s.loaded_taps is not None],
+                                     self.tolerances.nrmse)
+
+    @property
     def energy(self) -> dict:
         """Measured supply energy per decision beside the estimate (verify/energy.py); {}
         for decks without supplies."""
@@ -613,7 +653,7 @@ class VerifyReport:
             for cls, e in s.gated_nrmse.items():
                 if not e <= tol.nrmse:
                     port = "tap" if s.scores else "output"
-                    out.append(f"{s.path}: {port} {cls} NRMSE{against} {e:.4g} > {tol.nrmse:g}")
+                    out.append(f"{s.path}: {port} {cls} NRMSE{against} {e:.4g} > {tol.nrmse:g}" + _step_note(s, tol))
             if self.exact and not s.agree:
                 out.append(f"{s.path}: circuit decides {s.circuit_class}, reference {s.reference_class}")
         for s in self.signals:
@@ -648,12 +688,21 @@ class VerifyReport:
                         "refined": [s.path for s in self.refined],
                         "finest_accuracy": min((s.accuracy for s in self.signals), default=self.accuracy),
                         **({"decisions": self.decisions} if self.decisions else {}),
-                        **({"energy": self.energy} if self.energy else {})},
+                        **({"energy": self.energy} if self.energy else {}),
+                        **({"loaded_taps": self.loaded_taps} if self.loaded_taps else {})},
             "failures": self.failures(),
             **({"method": self.method.to_json()} if self.method is not None else {}),
             "signals": [s.to_json() for s in self.signals],
             "ac": [a.to_json() for a in self.ac],
         }
+
+
+def _step_note(result: SignalResult, tol: Tolerances) -> str:
+    """Why an NRMSE failure may be the step's: the run's predicted integration error is above the limit."""
+    if result.predicted_nrmse > tol.nrmse:
+        return (f" (ngspice's predicted integration error at this step is {result.predicted_nrmse:.3g}, above the "
+                f"limit: the accuracy target {result.accuracy:g} cannot prove it)")
+    return ""
 
 
 def check_inputs(model: Model, compiled: CompiledDeck, signals: list[Signal], *, engine: str = "batch",

@@ -119,6 +119,9 @@ class TransientRun:
     inverted: tuple[int, ...] = ()  # inputs (0-based) with an inverted copy (--drive parts)
     controls: list[dict] | None = None  # the manifest's control ports, driven by their waveforms
     supply_volts: dict[str, float] | None = None  # supply port → volts (their currents are saved)
+    # The deck's linear part only (the readout's instance cut from ``library_text``; its ports
+    # kept, so the testbench is the same): fixed steps, no decision read (verify/linear_part.py).
+    linear_part: bool = False
 
     @classmethod
     def settings(cls, model: Model, compiled: CompiledDeck, system: StateSpace, accuracy: float, engine: str,
@@ -182,7 +185,8 @@ def simulate_run(run: TransientRun) -> RunTraces:
                          for j in range(run.n_outputs)] for b in range(copies)])
     rows = [headroom(plot, run.opamps, run.swing_v, instance=f"X{b + 1}") if run.opamps else []
             for b in range(copies)]
-    decided = [readout.evaluate(plot, run.readout, b, copies) for b in range(copies)] if run.readout else None
+    decided = [readout.evaluate(plot, run.readout, b, copies) for b in range(copies)] \
+        if run.readout and not run.linear_part else None
     if decided and run.supply_volts:  # the supplies' energy up to the decision (verify/energy.py)
         until = readout.decision_time(run.readout)
         for b, d in enumerate(decided):
@@ -211,9 +215,9 @@ def _simulate_plot(run: TransientRun, t_c: np.ndarray, step: float):
         deck = NgspiceNetlister().testbench(Testbench(
             title="r2nn verify", library=library, subckt=run.subckt, n_inputs=n_in, n_outputs=run.n_outputs,
             extra_ports=run.supplies, data_file=files, tran=(float(t_c[-1]), step), ac=None, instances=copies,
-            save_outputs=True, fixed_step=run.readout is None,  # the readout is not linear: step control on
+            save_outputs=True, fixed_step=run.readout is None or run.linear_part,  # a readout: step control on
             decisions=readout.decision_ports(run.readout) if run.readout else None,
             inverted=run.inverted, controls=run.controls, supply_volts=run.supply_volts,
             extra_saves=[v for b in range(copies) for v in opamp_vectors(run.opamps, instance=f"X{b + 1}")
-                         + (readout.detector_vectors(run.readout, b) if run.readout else [])]))
+                         + (readout.detector_vectors(run.readout, b) if run.readout and not run.linear_part else [])]))
         return run_deck(make_engine(run.engine, run.timeout_s), deck, work).plot("tran")

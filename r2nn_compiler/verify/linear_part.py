@@ -1,0 +1,118 @@
+"""A readout whose cells hang on the deck's own taps: verify's linear part, simulated alone.
+
+The micropower readout (``passes/common/readout_micropower.py``) has no tap buffers: its diode
+cells hang on the resonator nodes, which are the tap ports, so ngspice's taps carry the cells'
+charging current while the numpy MNA solves the linear part without them
+(:func:`decisions.linear_circuit`). Loaded taps against that MNA mix three things: the cells'
+load, ngspice's own integration error, and nothing of the network (the MNA *is* the network).
+
+For such a deck of a linear readout layer (taps; :func:`loads_taps`) verify also runs the linear part alone in ngspice: the
+library with the readout's instance cut out (:func:`linear_part_run`; its ports stay, so the
+testbench is the same), at fixed steps for the accuracy target, like a linear deck. That run
+against the MNA is the gated NRMSE (``nrmse_vs_circuit``: the network's realisation) and
+ngspice's own feature error (``simulation_error``); the loaded taps are reported beside it
+(:class:`LoadedTaps`, JSON ``loaded_taps``), not gated: the decision agreement is the
+readout's criterion. docs/verify.md, "A readout on its own taps".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .. import reference
+from ..errors import VerificationError
+from ..model import Model
+from .circuit import CircuitUnderTest
+from .metrics import nrmse
+from .transient_run import TransientRun
+
+#: Components that drive a net as a source would (a tap net touched by one is buffered).
+SOURCE_KINDS = frozenset("EFGHVBX")
+
+
+def loads_taps(circuit: CircuitUnderTest) -> bool:
+    """True when the readout's instance (``circuit.graph.readout``, set apart by
+    :func:`decisions.linear_circuit`) connects to an observed port's net that no source-like
+    component of the linear part (:data:`SOURCE_KINDS`: controlled sources, op-amp instances)
+    drives: the readout then loads the taps themselves."""
+    instance = circuit.graph.readout
+    if instance is None:
+        return False
+    hung = set(instance.nodes) & set(circuit.outputs)
+    return any(all(c.kind not in SOURCE_KINDS for c in circuit.graph.components_at(net)) for net in hung)
+
+
+def cut_instance(library_text: str, instance: str) -> str:
+    """``library_text`` with the line (and its ``+`` continuations) of the X instance
+    ``instance`` commented out. VerificationError unless exactly one such line exists."""
+    pattern = re.compile(rf"^{re.escape(instance)}[ \t].*(?:\n\+.*)*$", re.MULTILINE | re.IGNORECASE)
+    text, count = pattern.subn(lambda m: "\n".join(f"* verify, linear part: {line}"
+                                                   for line in m.group(0).split("\n")), library_text)
+    if count != 1:
+        raise VerificationError(f"the library holds {count} lines of the readout's instance {instance}, "
+                                "expected one: cannot cut the linear part out")
+    return text
+
+
+def linear_part_run(shared: TransientRun, instance: str) -> TransientRun:
+    """The settings of ``shared`` (a readout deck's runs) for its linear part: the readout's
+    instance cut out of the library text (written afresh in each run's scratch directory),
+    fixed steps, no decision read."""
+    return replace(shared, library_path="", library_text=cut_instance(shared.library_text, instance),
+                   linear_part=True)
+
+
+@dataclass(frozen=True)
+class LoadedTaps:
+    """One signal's taps as the readout's cells load them (ngspice, the whole deck), against
+    the deck's linear part: ``nrmse_vs_circuit`` per tap against the MNA (cells absent),
+    ``nrmse_vs_linear_part`` per tap against ngspice's run of the linear part alone (the load
+    itself, at one step rule), ``score_error`` max_j |s_j(law on the loaded taps) − s_j(law on
+    the linear part's)| in score units (both ngspice traces), ``feature_error_v`` the largest
+    difference of one feature's reading ψ (V) between the two."""
+
+    nrmse_vs_circuit: dict[str, float]
+    nrmse_vs_linear_part: dict[str, float]
+    score_error: float
+    feature_error_v: float
+
+    def to_json(self) -> dict:
+        return {"nrmse_vs_circuit": self.nrmse_vs_circuit, "nrmse_vs_linear_part": self.nrmse_vs_linear_part,
+                "score_error": self.score_error, "feature_error_v": self.feature_error_v}
+
+
+def loaded_figures(model: Model, labels: list[str], loaded: np.ndarray, linear: np.ndarray, mna: np.ndarray,
+                   rate: float) -> LoadedTaps:
+    """:class:`LoadedTaps` of one signal from its taps (ports × samples, model units): ``loaded``
+    (ngspice, the whole deck), ``linear`` (ngspice, the linear part alone), ``mna`` (the linear
+    part solved exactly) at sample rate ``rate``. The law reads both ngspice traces alike
+    (``reference.trace_layer_features``)."""
+    phi_loaded = reference.trace_layer_features(model, loaded, rate)
+    phi_linear = reference.trace_layer_features(model, linear, rate)
+    scores = reference.scores(model, phi_loaded) - reference.scores(model, phi_linear)
+    return LoadedTaps(dict(zip(labels, map(float, nrmse(loaded, mna)))),
+                      dict(zip(labels, map(float, nrmse(loaded, linear)))),
+                      float(np.max(np.abs(scores))), float(np.max(np.abs(phi_loaded - phi_linear))))
+
+
+def summarise(rows: list[tuple[str, LoadedTaps]], limit: float) -> dict:
+    """The report's ``summary.loaded_taps``: signals, the worst loaded NRMSE against the MNA and
+    against the linear part's run (with tap and signal), how many signals' loaded taps exceed
+    ``limit`` (reported, not gated), and the worst score and feature errors."""
+    if not rows:
+        return {}
+
+    def worst(key: str) -> tuple[float, str, str]:
+        return max(((v, tap, path) for path, row in rows for tap, v in getattr(row, key).items()),
+                   key=lambda x: x[0])
+
+    (vs_mna, tap, path), (vs_linear, tap_l, path_l) = worst("nrmse_vs_circuit"), worst("nrmse_vs_linear_part")
+    return {"signals": len(rows), "worst_nrmse_vs_circuit": vs_mna, "worst_tap": tap, "worst_signal": path,
+            "worst_nrmse_vs_linear_part": vs_linear, "worst_tap_vs_linear_part": tap_l,
+            "worst_signal_vs_linear_part": path_l, "nrmse_limit": limit, "gated": False,
+            "signals_over_limit": sum(1 for _, r in rows if max(r.nrmse_vs_circuit.values()) > limit),
+            "worst_score_error": max(r.score_error for _, r in rows),
+            "worst_feature_error_v": max(r.feature_error_v for _, r in rows)}
