@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from r2nn_compiler.compiler import compile_model, verify
-from r2nn_compiler.errors import VerificationError
 from r2nn_compiler.passes import CompileOptions
 from r2nn_compiler.verify import decisions, linear_part
 from r2nn_compiler.verify.manifest import read_compiled
@@ -37,23 +36,22 @@ def test_the_micropower_readout_loads_its_taps_a_buffered_one_does_not(deck, tmp
     assert circuit.graph.readout is not None and not linear_part.loads_taps(circuit)
 
 
-def test_cut_instance_comments_out_exactly_the_readouts_line():
-    text = "* lib\n.subckt top a b\nR1 a b 1k\nXreadout a b\n+ r2nn_readout\nXreadout2 a b foo\n.ends top\n"
-    cut = linear_part.cut_instance(text, "Xreadout")
-    assert "* verify, linear part: Xreadout a b\n* verify, linear part: + r2nn_readout\n" in cut
-    assert "\nXreadout2 a b foo\n" in cut and "\nR1 a b 1k\n" in cut
-    with pytest.raises(VerificationError, match="0 lines of the readout's instance Xnone"):
-        linear_part.cut_instance(text, "Xnone")
-    with pytest.raises(VerificationError, match="2 lines"):
-        linear_part.cut_instance(text + "Xreadout c d r2nn_readout\n", "Xreadout")
-
-
-def test_the_cut_library_has_no_readout_instance_left(deck):
+def test_the_linear_part_is_the_deck_without_the_readouts_instance(deck):
+    """Netlisted again from the deck read back: the deck's library line for line (up to case,
+    which ngspice ignores), less the readout instance's line and the comments; the graph verify
+    shares keeps its readout."""
     compiled = read_compiled(deck)
+    circuit = decisions.linear_circuit(compiled)
     text = compiled.library_path.read_text()
-    cut = linear_part.cut_instance(text, "Xreadout")
-    live = [line for line in cut.splitlines() if re.match(r"xreadout\s", line, re.I)]
+    part = linear_part.linear_part_library(circuit, compiled.spec.subckt)
+    assert circuit.graph.readout is not None
+    live = [line for line in part.splitlines() if re.match(r"xreadout\s", line, re.I)]
     assert re.search(r"^Xreadout\s", text, re.M | re.I) and not live
+    body = [line.lower() for line in text.splitlines() if not line.startswith("*")]  # ngspice ignores case
+    kept = [line.lower() for line in part.splitlines() if not line.startswith("*")]
+    dropped = [line for line in body if line not in kept]
+    assert len(dropped) == 1 and re.match(r"xreadout\s", dropped[0], re.I)
+    assert all(line in body for line in kept)
 
 
 @needs_ngspice

@@ -7,8 +7,8 @@ charging current while the numpy MNA solves the linear part without them
 load, ngspice's own integration error, and nothing of the network (the MNA *is* the network).
 
 For such a deck of a linear readout layer (taps; :func:`loads_taps`) verify also runs the linear part alone in ngspice: the
-library with the readout's instance cut out (:func:`linear_part_run`; its ports stay, so the
-testbench is the same), at fixed steps for the accuracy target, like a linear deck. That run
+library netlisted again from the deck's graph without the readout's instance
+(:func:`linear_part_library`; its ports stay, so the testbench is the same), at fixed steps for the accuracy target, like a linear deck. That run
 against the MNA is the gated NRMSE (``nrmse_vs_circuit``: the network's realisation) and
 ngspice's own feature error (``simulation_error``); the loaded taps are reported beside it
 (:class:`LoadedTaps`, JSON ``loaded_taps``), not gated: the decision agreement is the
@@ -17,13 +17,13 @@ readout's criterion. docs/verify.md, "A readout on its own taps".
 
 from __future__ import annotations
 
-import re
+import copy
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .. import reference
-from ..errors import VerificationError
+from ..backend import NgspiceNetlister
 from ..model import Model
 from .circuit import CircuitUnderTest
 from .metrics import nrmse
@@ -45,23 +45,20 @@ def loads_taps(circuit: CircuitUnderTest) -> bool:
     return any(all(c.kind not in SOURCE_KINDS for c in circuit.graph.components_at(net)) for net in hung)
 
 
-def cut_instance(library_text: str, instance: str) -> str:
-    """``library_text`` with the line (and its ``+`` continuations) of the X instance
-    ``instance`` commented out. VerificationError unless exactly one such line exists."""
-    pattern = re.compile(rf"^{re.escape(instance)}[ \t].*(?:\n\+.*)*$", re.MULTILINE | re.IGNORECASE)
-    text, count = pattern.subn(lambda m: "\n".join(f"* verify, linear part: {line}"
-                                                   for line in m.group(0).split("\n")), library_text)
-    if count != 1:
-        raise VerificationError(f"the library holds {count} lines of the readout's instance {instance}, "
-                                "expected one: cannot cut the linear part out")
-    return text
+def linear_part_library(circuit: CircuitUnderTest, subckt: str) -> str:
+    """The deck's library netlisted again from ``circuit.graph`` (the deck read back) without the
+    readout's instance (``graph.readout``): the same ``.subckt`` ``subckt`` and ports, so the
+    testbench is the same; the readout's subcircuit definitions stay, unused."""
+    graph = copy.copy(circuit.graph)  # shares the components; only the readout slot differs
+    graph.readout = None
+    return NgspiceNetlister().library(graph, subckt, ["r2nn verify: the deck's linear part (readout instance left out)"])
 
 
-def linear_part_run(shared: TransientRun, instance: str) -> TransientRun:
-    """The settings of ``shared`` (a readout deck's runs) for its linear part: the readout's
-    instance cut out of the library text (written afresh in each run's scratch directory),
-    fixed steps, no decision read."""
-    return replace(shared, library_path="", library_text=cut_instance(shared.library_text, instance),
+def linear_part_run(shared: TransientRun, circuit: CircuitUnderTest) -> TransientRun:
+    """The settings of ``shared`` (a readout deck's runs) for its linear part
+    (:func:`linear_part_library`, written afresh in each run's scratch directory): fixed steps,
+    no decision read."""
+    return replace(shared, library_path="", library_text=linear_part_library(circuit, shared.subckt),
                    linear_part=True)
 
 

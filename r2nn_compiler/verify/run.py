@@ -196,7 +196,7 @@ def _check_linear_part(ctx: _Context, executor, results: list[SignalResult], per
     result's gated ``nrmse_vs_circuit`` and ``simulation_error``; the loaded taps' figures go
     to ``loaded_taps``."""
     model, scaling = ctx.model, ctx.scaling
-    base = linear_part.linear_part_run(ctx.shared, ctx.circuit.graph.readout.name)
+    base = linear_part.linear_part_run(ctx.shared, ctx.circuit)
     jobs = plan_runs(ctx.signals, per_run, executor.workers, one_per_run=False)
     runs = [base.with_inputs(np.stack([ctx.signals[i].data for i in batch]) * scaling.in_gain[None, :, None],
                              scaling.time_scale / rate) for rate, batch in jobs]
