@@ -12,7 +12,7 @@ from r2nn_compiler.circuit import Component
 from r2nn_compiler.compiler import load_model
 from r2nn_compiler.errors import CompileError
 from r2nn_compiler.passes import CompileContext, CompileOptions, run_flow
-from r2nn_compiler.passes.common.response import circuit_response, relative_error
+from r2nn_compiler.passes.common.response import circuit_response
 from r2nn_compiler.passes.common.tanks import resonator_tanks
 from r2nn_compiler.passes.scale import SIGNAL_PEAK_V, frequency_factor, impedance_level, signal_peaks
 from r2nn_compiler.reference import default_grid, frequency_response
@@ -30,8 +30,13 @@ def scaled(model, **options) -> CompileContext:
 
 
 def h_error(ctx: CompileContext) -> float:
+    """Worst |ΔH| relative to each output's peak |H|, floored at 1e-5 of the largest output's: a
+    solve's rounding is relative to its whole solution, so an output 1e-7 of the others (seed 115)
+    carries ~1e-15 of the largest peak, which is 1e-8 of its own."""
     freqs = default_grid(ctx.model, 100)
-    return relative_error(circuit_response(ctx, freqs), frequency_response(ctx.model, freqs))
+    h_circuit, h_model = circuit_response(ctx, freqs), frequency_response(ctx.model, freqs)
+    peak = np.max(np.abs(h_model), axis=-1, keepdims=True)
+    return float(np.max(np.abs(h_circuit - h_model) / np.maximum(peak, 1e-5 * np.max(peak))))
 
 
 # check_freqs: the pass's own measurements need not be fine for this property.
@@ -45,6 +50,7 @@ def test_scaling_preserves_h_force_current(seed, band):
 @settings(max_examples=20, deadline=None)
 @given(seed=st.integers(0, 10_000), band=st.none() | bands)
 @example(seed=5587, band=None)  # a kΩ-level dual whose sparse-LU solve in MnaSystem.ac once lost digits
+@example(seed=115, band=None)  # an output 3e-7 of the largest: its own relative error 1.6e-9 is rounding
 def test_scaling_preserves_h_force_voltage(seed, band):
     # Three resonators and ground: always a planar mechanical graph.
     model = dataclasses.replace(random_stable_model(seed, n=3), analogy="force_voltage")
