@@ -73,7 +73,7 @@ def nominal(demo: str, flags: str, model, result, test, deck: Path, t0: float) -
     """Print the compile's parasitics, quantise, check_reference and robust_parts lines and the
     nominal deck's class agreement with the reference on the held-out clips (exact, its MNA)."""
     for entry in result.log:
-        if entry.name in ("parasitics", "quantise", "check_reference", "robust_parts"):
+        if entry.name in ("parasitics", "quantise", "check_reference"):
             print(f"  {entry.name}: {entry.summary}")
     agreement = circuit_agreement(deck, model, test, reference_decisions(model, test))
     print(f"{demo} ({flags}): nominal agreement, circuit MNA, {len(test.labels)} held-out clips: "
@@ -105,6 +105,8 @@ def main() -> int:
         t0 = time.perf_counter()
         result = compile_deck(model, subset(data, train_idx), out / "circuit", args.ideal_parts, not args.no_robust_parts)
         tightened = next((len(e.details["tightened"]) for e in result.log if e.name == "robust_parts"), 0)
+        print(next((f"  robust_parts: {e.summary}" for e in result.log if e.name == "robust_parts"), "  robust_parts: off"),
+              flush=True)
         if args.nominal_only:
             return nominal(args.demo, flags, model, result, subset(data, test_idx), out / "circuit", t0)
         report = compiler.tolerance(model, out / "circuit", [out / "heldout"], {}, runs=args.runs,
