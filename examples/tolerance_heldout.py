@@ -105,7 +105,7 @@ def main() -> int:
         t0 = time.perf_counter()
         result = compile_deck(model, subset(data, train_idx), out / "circuit", args.ideal_parts, not args.no_robust_parts)
         tightened = next((len(e.details["tightened"]) for e in result.log if e.name == "robust_parts"), 0)
-        print(next((f"  robust_parts: {e.summary}" for e in result.log if e.name == "robust_parts"), "  robust_parts: off"),
+        print(next((f"  robust_parts ({e.seconds:.0f} s): {e.summary}" for e in result.log if e.name == "robust_parts"), "  robust_parts: off"),
               flush=True)
         if args.nominal_only:
             return nominal(args.demo, flags, model, result, subset(data, test_idx), out / "circuit", t0)
