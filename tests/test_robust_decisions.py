@@ -58,17 +58,21 @@ def test_the_greedy_choice_stops_once_the_prediction_is_met():
     assert choice.harm == sorted(choice.harm, reverse=True)  # a part's harm depends on its own class only
 
 
-def test_the_choice_gives_up_only_when_no_tighter_part_moves_a_margin():
-    # Two clips, two classes; part 0 (no tighter class) flips clip 0 at either edge, part 1
-    # (tightenable) moves clip 1's margin by less than it: the targets are unreachable.
-    parts = [SimpleNamespace(name="L1", kind="L"), SimpleNamespace(name="C1", kind="C")]
-    base = np.array([[1.0, 0.0], [1.0, 0.0]])
-    low = np.array([[[-3.0, 0.0], [0.0, 0.0]], [[0.0, 0.0], [-0.5, 0.0]]])
-    table = DecisionTable(parts, np.array([0.02, 0.05]), base, low, -low, np.array([0, 0]), 2)
+def test_out_of_reach_targets_aim_at_the_ceiling_instead_of_tightening_every_part():
+    # Three clips, two classes. Part 0 (L, already in its tightest class) flips clip 0 below a
+    # third of its lower edge: beyond tightening. Part 1 (C) moves clip 1's margin by half, part 2
+    # (C) flips clip 2 the way part 0 flips clip 0. Only part 2 is worth buying tighter.
+    parts = [SimpleNamespace(name="L1", kind="L"), SimpleNamespace(name="C1", kind="C"),
+             SimpleNamespace(name="C2", kind="C")]
+    base = np.array([[1.0, 0.0]] * 3)
+    low = np.zeros((3, 3, 2))
+    low[0, 0, 0], low[1, 1, 0], low[2, 2, 0] = -3.0, -0.5, -3.0
+    table = DecisionTable(parts, np.array([0.02, 0.05, 0.05]), base, low, -low, np.zeros(3, dtype=int), 3)
     choice = decision_choice(table, {"L": 0.02, "C": 0.01})
-    assert not choice.met and choice.chosen == [1]
-    assert 0.75 < np.mean(choice.before) < 0.9  # clip 0 flips below a third of L1's lower edge
-    assert np.mean(choice.after) == pytest.approx(np.mean(choice.before), abs=1e-12)
+    assert choice.chosen == [2] and choice.met and not choice.targets_met
+    assert np.mean(choice.ceiling) == pytest.approx(1 - 1 / 9, abs=0.03)  # clip 0 flips in a third of the draws
+    assert np.mean(choice.after) == pytest.approx(np.mean(choice.ceiling))
+    assert np.mean(choice.before) < np.mean(choice.after) - 0.05
 
 
 def test_the_real_monte_carlo_meets_the_targets_the_proxy_choice_misses(tmp_path):
