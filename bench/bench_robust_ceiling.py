@@ -7,13 +7,19 @@ tolerance except: the top k parts of the proxy's ranking (per_unit × the kind's
 tolerance, largest first) at ``CompileOptions().tight_tolerance``, for each k of ``--top``, and
 every part of the kinds in ``--all`` at the tight class. Prints one Markdown table.
 
+``--ranked-top K ...`` instead: the first K parts of the deck's ``robust_parts`` log line (the
+decision rule lists them most harmful first) at their BOM class, the rest it lists at the
+kind's default tolerance.
+
 Usage: python bench/bench_robust_ceiling.py DEMO DIR [--top 0 7 15 30 60] [--all CL RCL] [--runs 200]
+[--ranked-top K ...] [--bom-only]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import os
 import time
 from pathlib import Path
@@ -38,12 +44,24 @@ def proxy_order(manifest: dict, loose: dict[str, float]) -> list[tuple[str, str]
     return [(p["designator"], p["kind"]) for p in parts]
 
 
+def ranked_cases(manifest: dict, bom: dict[str, float], loose: dict[str, float], tops: list[int]) -> list:
+    """(label, tolerances) per k of ``tops``: the first k parts the deck's ``robust_parts`` log
+    line lists (its order: most harmful first) at their BOM class, the others it lists at the
+    kind's default tolerance."""
+    summary = next(e["summary"] for e in manifest["log"] if e["pass"] == "robust_parts")
+    listed = [name for name, _ in re.findall(r"(\w+) ±\d+% → ±([\d.]+)%", summary)]
+    return [(f"first {k} of robust_parts' list tight, the rest loose",
+             {n: t if n in listed[:k] or n not in listed else loose[n[0]] for n, t in bom.items()}) for k in tops]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("demo")
     ap.add_argument("dir", type=Path)
     ap.add_argument("--top", type=int, nargs="*", default=[0, 7, 15, 30, 60])
     ap.add_argument("--all", nargs="*", default=["CL", "RCL"])
+    ap.add_argument("--ranked-top", type=int, nargs="*", default=[],
+                    help="instead: the first K parts of the deck's robust_parts list tight, the rest loose")
     ap.add_argument("--bom-only", action="store_true", help="only the deck's own BOM (no tightening): its Monte Carlo")
     ap.add_argument("--runs", type=int, default=200)
     args = ap.parse_args()
@@ -62,12 +80,15 @@ def main() -> int:
     cases = [(f"top {k} of the proxy tight", {n for n, _ in order[:k]}) for k in args.top]
     cases += [(f"every {k} tight", {n for n, kind in order if kind in k}) for k in args.all]
     cases = cases[:1] if args.bom_only else cases
-    print("| parts drawn at the tight class | tightened | agreement mean | 5 % band | accuracy mean | reference | s |")
+    tolerances = {label: {n: min(t, tight[kinds[n]]) if n in chosen and n in kinds else t for n, t in bom.items()}
+                  for label, chosen in cases}
+    if args.ranked_top:
+        tolerances = dict(ranked_cases(manifest, bom, loose, args.ranked_top))
+    print("| parts drawn at the tight class | parts tight | agreement mean | 5 % band | accuracy mean | reference | s |")
     print("|---|---:|---:|---:|---:|---:|---:|")
-    for label, chosen in cases:
+    for label, own in tolerances.items():
         t0 = time.perf_counter()
-        own = {n: min(t, tight[kinds[n]]) if n in chosen and n in kinds else t for n, t in bom.items()}
-        changed = sum(own[n] < bom[n] for n in own)
+        changed = sum(own[n] < loose[kinds[n]] for n in own if n in kinds)
         agreement, accuracy = monte_carlo_only(model, read_compiled(deck), clips, own, runs=args.runs)
         print(f"| {label} | {changed} | {100 * agreement.mean():.1f} % | {100 * np.percentile(agreement, 5):.1f} % | "
               f"{100 * accuracy.mean():.1f} % | {100 * reference_accuracy:.1f} % | {time.perf_counter() - t0:.0f} |",
