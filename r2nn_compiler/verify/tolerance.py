@@ -250,3 +250,25 @@ def _spot_checks(cut, model, compiled, signals, draws, mna_decisions, executor) 
                            "decisions_agree": int(np.sum(np.array(spice_classes) == mna_decisions[k])),
                            "ngspice_vs_mna_nrmse": nrmse})
     return checks
+
+
+def monte_carlo_only(model: Model, compiled: CompiledDeck, signals: list[Signal], part_tolerances: dict[str, float],
+                     *, runs: int = 200, seed: int = 0, workers: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """The Monte Carlo of :func:`analyse` alone (the same draws for the same ``seed``, uniform
+    within each part's tolerance, parts ``part_tolerances`` omits exact; no sensitivity, no
+    spot checks): per-draw agreement with the reference model and accuracy (None without
+    labels). For benches that compare tolerance sets on one deck."""
+    check_inputs(model, compiled, signals, {}, part_tolerances=part_tolerances)
+    cut = linear_circuit(compiled) if decision_ports(compiled.manifest) else CircuitUnderTest.from_compiled(compiled)
+    nominal = {c.name: c.value for c in cut.graph.components if c.kind in KINDS}
+    own = {name: part_tolerances.get(name, 0.0) for name in nominal}
+    rng = np.random.default_rng(seed)
+    draws = [{name: value * (1.0 + rng.uniform(-own[name], own[name])) for name, value in nominal.items()}
+             for _ in range(runs)]
+    ref_class = np.array([int(np.argmax(reference.features_of(model, s.data[None], s.rate_hz)[0])) for s in signals])
+    labels = labels_for(model, signals)
+    with make_executor(workers) as executor:
+        feats = _evaluate(cut, model, signals, draws, executor, True)
+    decisions = np.argmax(np.stack(feats), axis=-1)
+    return (np.mean(decisions == ref_class[None, :], axis=1),
+            np.mean(decisions == labels[None, :], axis=1) if labels is not None else None)

@@ -10,7 +10,7 @@ import numpy as np
 from ...circuit.annotations import NOT_PARTS
 from ...circuit import mna_matrices
 from ...circuit.sensitivity import part_responses, resolving_grid, rms_log_edges, rms_log_slope
-from ...reference import default_grid
+from ...reference import default_grid, features_of, system_features
 from ..base import CompileContext
 
 #: Frequencies of the band the sensitivities are computed over (as ``quantise``'s H(jω) check).
@@ -122,3 +122,124 @@ def sensitivities(ctx: CompileContext) -> list[PartSensitivity]:
     rows.sort(key=lambda r: -r.across_tolerance)
     chosen = dominant_set([r.across_tolerance for r in rows])
     return [PartSensitivity(**{**asdict(r), "dominant": i in chosen}) for i, r in enumerate(rows)]
+
+
+#: Calibration clips the decision-aware ranking evaluates: those with the smallest margins
+#: (the others' decisions are taken as safe).
+DECISION_CLIPS = 32
+
+
+@dataclass(frozen=True)
+class DecisionTable:
+    """The circuit's decision values (class scores, or features for the rms readouts; decided by
+    argmax) on the calibration clips with the smallest margins, nominal and with one part at a
+    time at either edge of its tolerance. ``base``: clips × classes; ``low``/``high``: parts ×
+    clips × classes, the changes at −/+ ``tolerance[p]`` (a fraction of the part's value);
+    ``reference``: the model's class per clip; ``total``: calibration clips in all."""
+
+    parts: list
+    tolerance: np.ndarray
+    base: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    reference: np.ndarray
+    total: int
+
+    def margins(self) -> np.ndarray:
+        """Per clip: the reference class's nominal value minus the largest other (> 0: agrees)."""
+        return margins_of(self.base, self.reference)
+
+    def margin_harm(self, scale: np.ndarray) -> np.ndarray:
+        """Per part: Σ over the agreeing clips of (the part's loss of margin at its worse edge,
+        times ``scale[p]`` (its tolerance / the table's) over the clip's margin)²."""
+        m = self.margins()
+        agree = m > 0
+        loss = np.maximum(0.0, np.maximum(m - margins_of(self.base + self.low, self.reference),
+                                          m - margins_of(self.base + self.high, self.reference)))
+        ratio = loss[:, agree] * scale[:, None] / m[None, agree]
+        return np.sum(ratio ** 2, axis=1)
+
+    def predicted_agreement(self, scale: np.ndarray, draws: int = 200, seed: int = 0) -> np.ndarray:
+        """Per Monte Carlo draw (every part uniform within ``scale[p]`` × its table tolerance),
+        the fraction of all ``total`` calibration clips whose decision is the reference's; each
+        part's effect linear between the nominal and either edge, the parts' effects added, the
+        clips left out of the table counted as agreeing. Fixed ``seed``: common draws for any
+        ``scale``."""
+        t = np.random.default_rng(seed).uniform(-1.0, 1.0, (draws, len(self.parts))) * scale[None, :]
+        shape = self.base.shape
+        up, down = self.high.reshape(len(self.parts), -1), self.low.reshape(len(self.parts), -1)
+        values = self.base.reshape(1, -1) + np.maximum(t, 0) @ up + np.maximum(-t, 0) @ down
+        decided = np.argmax(values.reshape((draws,) + shape), axis=-1)
+        wrong = np.sum(decided != self.reference[None, :], axis=1)
+        return 1.0 - wrong / self.total
+
+
+def margins_of(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """``values[..., clip, class]``'s reference class minus the largest other class, per clip."""
+    picked = values[..., np.arange(values.shape[-2]), reference]
+    others = np.where(np.arange(values.shape[-1]) == reference[:, None], -np.inf, values)
+    return picked - np.max(others, axis=-1)
+
+
+@dataclass(frozen=True)
+class ClipBatch:
+    """Calibration clips sharing a sample rate and length: ``u`` (clips × inputs × samples,
+    model units), ``index`` their positions among the clips given."""
+
+    rate_hz: float
+    u: np.ndarray
+    index: np.ndarray
+
+
+def clip_batches(signals: list) -> list[ClipBatch]:
+    """``signals`` (objects with ``data``: inputs × samples and ``rate_hz``) grouped into
+    :class:`ClipBatch` es."""
+    groups: dict[tuple[float, int], list[int]] = {}
+    for i, s in enumerate(signals):
+        groups.setdefault((float(s.rate_hz), np.shape(s.data)[-1]), []).append(i)
+    return [ClipBatch(rate, np.stack([np.asarray(signals[i].data, dtype=float) for i in members]), np.array(members))
+            for (rate, _), members in groups.items()]
+
+
+def decision_values(ctx: CompileContext, batches: list[ClipBatch], values: dict[str, float] | None = None
+                    ) -> np.ndarray:
+    """The circuit's decision values (clips × classes, the model's readout on the observed
+    ports, windows by the modal gramian identity) for the clips of ``batches``, with the parts
+    named in ``values`` at those values (put back after). Raises CircuitError when the circuit
+    has no state space (e.g. a singular MNA)."""
+    graph = ctx.require_graph("robust_parts")
+    saved = {name: graph.component(name).value for name in values or {}}
+    try:
+        for name, value in (values or {}).items():
+            graph.component(name).value = value
+        system = mna_matrices(graph, [p.net for p in ctx.inputs]).state_space([p.net for p in ctx.outputs])
+    finally:
+        for name, value in saved.items():
+            graph.component(name).value = value
+    in_gain = np.array([p.gain for p in ctx.inputs])[None, :, None]
+    out_gain = np.array([p.gain for p in ctx.outputs])
+    count = sum(len(b.index) for b in batches)
+    out = np.zeros((count, len(ctx.model.classes)))
+    for b in batches:
+        out[b.index] = system_features(ctx.model, system, b.u * in_gain, b.rate_hz, ctx.time_scale, out_gain,
+                                       modal=True)
+    return out
+
+
+def decision_table(ctx: CompileContext, signals: list, parts: list, clips: int = DECISION_CLIPS) -> DecisionTable:
+    """The :class:`DecisionTable` of ``parts`` (each at its own tolerance) on the ``clips``
+    calibration ``signals`` with the smallest nominal margins: 1 + 2 × parts circuit
+    evaluations of those clips (the first one of all the signals)."""
+    batches = clip_batches(signals)
+    reference = np.concatenate([np.argmax(features_of(ctx.model, b.u, b.rate_hz), axis=-1) for b in batches])
+    order = np.concatenate([b.index for b in batches])
+    ref = np.empty(len(signals), dtype=int)
+    ref[order] = reference
+    base = decision_values(ctx, batches)
+    keep = np.sort(np.argsort(margins_of(base, ref))[:clips])
+    small = clip_batches([signals[i] for i in keep])
+    tol = np.array([float(c.part.tolerance) for c in parts])
+    shifts = [decision_values(ctx, small, {c.name: c.value * (1 + sign * t)}) - base[keep]
+              for c, t in zip(parts, tol) for sign in (-1.0, 1.0)]
+    edges = np.array(shifts).reshape(len(parts), 2, len(keep), -1) if parts else np.zeros((0, 2, len(keep), base.shape[1]))
+    return DecisionTable(parts, tol, base[keep], edges[:, 0], edges[:, 1], ref[keep], len(signals))
