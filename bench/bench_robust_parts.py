@@ -40,8 +40,7 @@ def timed_rule(model, clips: list[Signal], decisions: bool) -> tuple[float, floa
     t0 = time.perf_counter()
     ctx = run_flow(CompileContext(model, options), UNTIL)
     t1 = time.perf_counter()
-    if not decisions:
-        ctx.options.calibration_signals = []
+    ctx.options.robust_rule = "decisions" if decisions else "band_rms"
     run_flow(ctx, ["robust_parts"])
     t2 = time.perf_counter()
     entry = next((e for e in ctx.log if e.name == "robust_parts"), None)

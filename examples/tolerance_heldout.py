@@ -44,8 +44,10 @@ from r2nn_compiler.verify.tolerance import bom_tolerances  # noqa: E402
 
 def compile_deck(model, training, outdir: Path, ideal_parts: bool, robust: bool):
     """run_demo.compile_demo's deck (E96, gains calibrated on the training clips), with or
-    without the parts' parasitics and the tighter class for the dominant parts."""
+    without the parts' parasitics and the tighter class for the parts that move the decisions
+    on the training clips (``--robust-parts-by decisions``)."""
     options = CompileOptions(series={kind: "E96" for kind in "RCL"}, parasitics=not ideal_parts, robust_parts=robust,
+                             robust_rule="decisions",
                              calibration_signals=[Signal(x.astype(float), training.sample_rate_hz, f"train{i}")
                                                   for i, x in enumerate(training.signals)])
     return compiler.compile_model(model, outdir, options=options)

@@ -380,6 +380,11 @@ def _response_rows(model) -> list[tuple[str | None, str]]:
 @click.option("--no-robust-parts", is_flag=True,
               help="Buy every part in its kind's default tolerance class (no tighter class for the few parts that "
                    "dominate the outputs' spread: robust_parts).")
+@click.option("--robust-parts-by", "robust_rule", type=click.Choice(["band-rms", "decisions"]), default="band-rms",
+              show_default=True,
+              help="How robust_parts picks the parts to buy tighter: the outputs' band-RMS spread, or (with "
+                   "--calibrate-signals) each part's effect on the decisions on those clips, tightened until a "
+                   "Monte Carlo of them predicts the agreement targets (about 3x the compile time).")
 @click.option("--inductor-q", type=float, default=50.0, show_default=True)
 @click.option("--inductors", type=click.Choice(["passive", "gic"]), default="passive", show_default=True,
               help="Spring inductors as wound parts (passive) or as Antoniou GICs: two op-amps, four resistors "
@@ -418,7 +423,7 @@ def _response_rows(model) -> list[tuple[str | None, str]]:
 @handles_errors
 def compile_cmd(model_path: str, outdir: str, exact: bool, band_text, series_text, strategy, pair_target, opamp,
                 gbw_hz, opamp_param_text, single_inductors, parasitics, inductor_q, inductors, flow_text: str | None,
-                no_robust_parts: bool = False, ideal_parts: bool = False, readout: str = "none", drive: str | None = None, no_calibrate: bool = False, calibration_paths: tuple[str, ...] = (),
+                no_robust_parts: bool = False, robust_rule: str = "band-rms", ideal_parts: bool = False, readout: str = "none", drive: str | None = None, no_calibrate: bool = False, calibration_paths: tuple[str, ...] = (),
                 rate: float | None = None, kicad: bool = False, footprints_path: str | None = None) -> None:
     """Compile MODEL into an ngspice deck, manifest.json and bom.csv in OUTDIR."""
     model = compiler.load_model(model_path)
@@ -428,7 +433,8 @@ def compile_cmd(model_path: str, outdir: str, exact: bool, band_text, series_tex
         exact=exact, band_text=band_text, series_text=series_text, strategy=strategy, pair_target=pair_target,
         opamp=opamp, gbw_hz=gbw_hz, opamp_param_text=tuple(opamp_param_text), single_inductors=single_inductors,
         parasitics=parasitics, inductor_q=inductor_q, inductors=inductors, readout=readout,
-        drive=drive, robust_parts=not no_robust_parts, ideal_parts=ideal_parts, no_calibrate=no_calibrate, calibrating=bool(calibration_paths), kicad=kicad, footprints_path=footprints_path)
+        drive=drive, robust_parts=not no_robust_parts,
+        robust_rule=robust_rule.replace("-", "_"), ideal_parts=ideal_parts, no_calibrate=no_calibrate, calibrating=bool(calibration_paths), kicad=kicad, footprints_path=footprints_path)
     options, footprints = compile_options(args), kicad_footprints(args)
     if calibration_paths:
         options.calibration_signals = compiler.load_signals(model, list(calibration_paths), rate)

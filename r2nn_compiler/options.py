@@ -87,6 +87,7 @@ class CompileArgs:
     readout: str = "none"
     drive: str | None = None  # None: parts with --readout analog, else ideal
     robust_parts: bool = True
+    robust_rule: str = "band_rms"  # --robust-parts-by: band_rms or decisions
     no_calibrate: bool = False
     calibrating: bool = False  # --calibrate-signals given (they are loaded once the model is)
     kicad: bool = False
@@ -98,12 +99,15 @@ def compile_options(args: CompileArgs) -> CompileOptions:
     UsageError for the first bad or contradictory option."""
     if args.ideal_parts and args.parasitics:
         raise usage("--ideal-parts", "contradicts --parasitics")
+    if args.robust_rule == "decisions" and not args.calibrating:
+        raise usage("--robust-parts-by decisions", "needs --calibrate-signals (the clips whose decisions it keeps)")
     if args.exact and args.inductors != "passive":
         raise UsageError("--inductors gic builds parts and op-amps: it needs the hardware flow, not --exact")
     options = CompileOptions(exact=args.exact, strategy=args.strategy, pair_target=args.pair_target,
                              opamp=args.opamp, parasitics=args.parasitics, inductor_q=args.inductor_q,
                              inductors=args.inductors, readout=args.readout, calibrate=not args.no_calibrate,
-                             drive=args.drive, robust_parts=args.robust_parts)
+                             drive=args.drive, robust_parts=args.robust_parts,
+                             robust_rule=args.robust_rule)
     if args.band_text is not None:
         options.band_hz = parse_band(args.band_text)
     if args.series_text is not None:

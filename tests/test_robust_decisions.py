@@ -25,7 +25,7 @@ SIGNALS = TOY.parent / "signals"
 
 def toy_options(**kw) -> CompileOptions:
     model = load_model(TOY)
-    return CompileOptions(calibration_signals=load_signals(model, [SIGNALS]), **kw)
+    return CompileOptions(calibration_signals=load_signals(model, [SIGNALS]), **{"robust_rule": "decisions", **kw})
 
 
 def robust_entry(ctx):
@@ -125,3 +125,17 @@ def test_the_monte_carlo_alone_draws_what_the_full_analysis_draws(tmp_path):
                                            runs=40, seed=3, workers=1)
     assert accuracy is None and np.array_equal(agreement, full.agreement)
     assert 0 < np.mean(agreement) < 1  # the toy's L2 flips a tone in some draws: the comparison means something
+
+
+def test_the_decision_rule_is_chosen_and_needs_clips(tmp_path):
+    """Clips alone keep the band-RMS proxy (the cheap default); --robust-parts-by decisions without
+    --calibrate-signals is a one-line usage error before any work."""
+    from click.testing import CliRunner
+
+    from r2nn_compiler.cli import main
+
+    ctx = run_flow(CompileContext(load_model(TOY), toy_options(robust_rule="band_rms")), HARDWARE_FLOW)
+    assert robust_entry(ctx).details["rule"] == "band_rms"
+    result = CliRunner().invoke(main, ["compile", str(TOY), "-o", str(tmp_path / "o"), "--robust-parts-by", "decisions"])
+    assert result.exit_code != 0 and "needs --calibrate-signals" in result.output
+    assert not (tmp_path / "o").exists()

@@ -68,9 +68,12 @@ class CompileOptions:
     calibration_signals
         signals (``r2nn_compiler.signals.Signal``) to calibrate on instead: each output's
         features of the realised circuit then match the model's on them.
-    robust_parts / tight_tolerance
+    robust_parts / tight_tolerance / robust_rule
         buy the few parts that dominate the outputs' spread at ``tight_tolerance[kind]``
-        (fractions) instead of ``tolerance[kind]`` (``robust_parts``).
+        (fractions) instead of ``tolerance[kind]`` (``robust_parts``), chosen by the band-RMS
+        proxy (``robust_rule`` "band_rms") or by their effect on the decisions on the
+        calibration clips ("decisions": needs ``calibration_signals``; 2 × parts circuit
+        evaluations, 3× the proxy's compile on tactile).
     mna_tolerance
         largest relative H(jω) error ``check_reference`` accepts (None: report only; the
         default is 1e-6 for exact flows and report-only otherwise).
@@ -84,6 +87,7 @@ class CompileOptions:
     series_overrides: dict[str, str] = field(default_factory=dict)
     tolerance: dict[str, float] = field(default_factory=lambda: {"R": 0.01, "C": 0.05, "L": 0.10})
     robust_parts: bool = True
+    robust_rule: str = "band_rms"
     tight_tolerance: dict[str, float] = field(default_factory=lambda: {"R": 0.001, "C": 0.01, "L": 0.02})
     strategy: str = "retune"
     pair_target: float = 1e-3

@@ -159,7 +159,8 @@ class RobustParts(Pass):
     def transform(self, ctx: CompileContext) -> PassResult:
         table = sensitivity_table(ctx)
         before = table.predicted_spread()
-        decided = self.by_decisions(ctx) if ctx.options.calibration_signals else None
+        decided = (self.by_decisions(ctx) if ctx.options.robust_rule == "decisions" and ctx.options.calibration_signals
+                   else None)
         tightened, extra = decided if decided is not None else (self.by_band_rms(ctx, table), {})
         after = sensitivity_table(ctx).predicted_spread() if tightened else before
         labels = [p.name for p in ctx.outputs]
