@@ -139,6 +139,16 @@ class ScaleRule(enum.Enum):
     WORST_CASE = "worst_case"
     #: The o_j's range over the calibration clips' reference readings, widened by CALIBRATION_MARGIN.
     CALIBRATION = "calibration"
+    #: The range of the top two o_j of each calibration clip (the classes that can win and the
+    #: closest loser), widened by CALIBRATION_MARGIN; sums below it saturate at the low rail,
+    #: which changes no decision (:func:`top_interval`, docs/micropower.md).
+    CALIBRATION_TOP = "calibration_top"
+
+
+#: The rule ``score_network`` uses with calibration readings when none is asked for: CALIBRATION,
+#: since CALIBRATION_TOP measured no better on tactile (its score error is the cells', in score
+#: units, not the stage's in volts: docs/micropower.md) and costs 40 % more energy.
+DEFAULT_CALIBRATED_RULE = ScaleRule.CALIBRATION
 
 
 #: The calibration rule's margin: the o_j's range over the calibration clips is widened by this
@@ -176,12 +186,24 @@ class ScoreNetwork:
         the sums' reference level."""
         return {"rule": self.rule.value, "volts_per_unit_score": self.a, "mv_per_unit_score": self.a * 1e3,
                 "score_interval": [self.low, self.high],
-                "calibration_margin": CALIBRATION_MARGIN if self.rule is ScaleRule.CALIBRATION else None,
-                "sum_reference_volts": self.vsum}
+                "calibration_margin": None if self.rule is ScaleRule.WORST_CASE else CALIBRATION_MARGIN,
+                "sum_reference_volts": self.vsum, "linear_volts": list(LINEAR_VOLTS)}
+
+
+#: The sums' outputs verify scores (V): within half the headroom beyond the interval's image,
+#: well inside the LPV802 class's 10 mV swing; a sum outside saturates (or may) and is not scored.
+LINEAR_VOLTS = (HEADROOM_V / 2, VDD - HEADROOM_V / 2)
+
+
+def top_interval(u: np.ndarray) -> tuple[float, float]:
+    """[low, high] of the top two of each row of ``u`` (clips × classes, score units): the
+    range in which the winner and the closest loser of every calibration clip lie."""
+    top = np.sort(u, axis=1)[:, -2:]
+    return float(top.min()), float(top.max())
 
 
 def score_network(biases: np.ndarray, weights: np.ndarray, clip: float, vref: float, vdd: float,
-                  readings: np.ndarray | None = None) -> ScoreNetwork:
+                  readings: np.ndarray | None = None, rule: ScaleRule | None = None) -> ScoreNetwork:
     """The inverting sums' design, all classes on one scale a (V per unit score).
 
     Output j about the sums' reference level v_s: o_j = v_s(1 + W_j) − Σ_f w_jf ψ_f −
@@ -190,17 +212,23 @@ def score_network(biases: np.ndarray, weights: np.ndarray, clip: float, vref: fl
     score differences. b_j, V_bj (0 V or the rail) make the constant K common. a and K map an
     interval of u onto [HEADROOM_V, vdd − HEADROOM_V]: without ``readings`` (ScaleRule.WORST_CASE)
     the u_j of any readings in [0, clip]; with ``readings`` (clips × features, V: the reference's
-    on calibration clips, ScaleRule.CALIBRATION) the u_j's range over them widened by
-    CALIBRATION_MARGIN of itself on each side when that is narrower than the worst case (else, and
-    for clips whose u do not vary, the worst case); readings beyond it saturate the sums.
-    v_s (:func:`sum_reference`) is a divided-down ``vref`` that makes the largest b_j smallest."""
+    on calibration clips) the range of u_j over them (``rule`` CALIBRATION, the default
+    :data:`DEFAULT_CALIBRATED_RULE`: all classes; CALIBRATION_TOP: each clip's top two,
+    :func:`top_interval`) widened by CALIBRATION_MARGIN of itself on each side when that is
+    narrower than the worst case (else, and for clips whose u do not vary, the worst case);
+    readings beyond it saturate the sums. v_s (:func:`sum_reference`) is a divided-down ``vref``
+    that makes the largest b_j smallest."""
     c = weights.max(axis=0)
     spread = (c[None, :] - weights).sum(axis=1) * clip  # how far Σ(c−A)ψ can pull o_j down (score units)
-    low, high, rule = float((biases - spread).min()), float(biases.max()), ScaleRule.WORST_CASE
-    u = readings @ (weights - c[None, :]).T + biases if readings is not None else None
-    if u is not None and 0 < (1 + 2 * CALIBRATION_MARGIN) * float(np.ptp(u)) < high - low:  # else: worst case
-        extra = CALIBRATION_MARGIN * float(np.ptp(u))
-        low, high, rule = float(u.min()) - extra, float(u.max()) + extra, ScaleRule.CALIBRATION
+    low, high, chosen = float((biases - spread).min()), float(biases.max()), ScaleRule.WORST_CASE
+    if readings is not None and rule is not ScaleRule.WORST_CASE:
+        rule = rule or DEFAULT_CALIBRATED_RULE
+        u = readings @ (weights - c[None, :]).T + biases
+        lo, hi = top_interval(u) if rule is ScaleRule.CALIBRATION_TOP else (float(u.min()), float(u.max()))
+        if 0 < (1 + 2 * CALIBRATION_MARGIN) * (hi - lo) < high - low:  # else: worst case
+            extra = CALIBRATION_MARGIN * (hi - lo)
+            low, high, chosen = lo - extra, hi + extra, rule
+    rule = chosen
     a = (vdd - 2 * HEADROOM_V) / max(high - low, 1e-12)
     k = HEADROOM_V - a * low
     w = a * (c[None, :] - weights)
@@ -486,7 +514,8 @@ def realise(ctx: CompileContext) -> PassResult:
     cells = [Cell(i, k, cap, float(r)) for i, k, r in zip(taps, segments, ratios)]
     _, biases, matrix = ro.feature_matrix()
     vref = catalogue_part(REFERENCE).vref_v
-    network = score_network(np.array(biases), np.array(matrix), law.clip, vref, VDD, calibration_readings(ctx))
+    rule = ScaleRule(ctx.options.score_scale) if ctx.options.score_scale else None
+    network = score_network(np.array(biases), np.array(matrix), law.clip, vref, VDD, calibration_readings(ctx), rule)
     settle = settling_time(network, law.clip)
     bounds = [b * ctx.time_scale for b in ro.boundaries]
     plan = timing(bounds, settle)
