@@ -79,8 +79,10 @@ def test_deck_has_no_ideal_controlled_source_and_one_supply(deck, model):
     assert [d["high_volts"] for d in m["decisions"]] == [3.3] * 3
     circuit = m["readout_circuit"]
     assert circuit["design"] == "micropower" and circuit["scores_up_to_common_offset"] is True
-    assert circuit["parts"]["op-amps"] == 5 + 3 and circuit["parts"]["comparators"] == 9
-    assert circuit["parts"]["switch channels"] == 2 * 5 + 1
+    # 5 followers, 3 sums, the lift's follower; two channels per cell, the power's, the lift's: one per
+    # segment and its follower's
+    assert circuit["parts"]["op-amps"] == 5 + 3 + 1 and circuit["parts"]["comparators"] == 9
+    assert circuit["parts"]["switch channels"] == 2 * 5 + 1 + 2 + 1
     assert m["energy"]["readout_design"] == "micropower" and m["energy"]["opamps"] == 0
     assert m["energy"]["ideal_sources"] == 0
 
@@ -100,12 +102,13 @@ def test_cells_hang_on_the_resonator_nodes_through_dividers_of_the_gain_ratio(de
     bottom = ohms[("dv1", "0")]
     assert bottom / (top_r + bottom) == pytest.approx(GAINS["a"] / top, rel=2e-3)
     lib = (deck / f"{m['subckt'][len('r2nn_'):]}.lib").read_text()
-    assert re.search(r"^C1 c1 0 4\.7e-09$", lib, re.M)
+    assert re.search(r"^C1 c1 cl 4\.7e-09$", lib, re.M)  # on the lift (lift_elements)
 
 
 def _outputs(net, psi):
+    """The sums' outputs (V) on readings ``psi``: the followers read v_s + ψ (the lifted cells)."""
     rail = np.where(net.to_rail, 3.3, 0.0)
-    return net.vsum * (1 + net.w.sum(axis=1)) - net.w @ psi - net.b * (rail - net.vsum)
+    return net.vsum * (1 + net.w.sum(axis=1)) - net.w @ (psi + net.vsum) - net.b * (rail - net.vsum)
 
 
 def test_score_network_keeps_the_score_differences_and_the_rails():
