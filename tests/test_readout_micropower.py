@@ -400,3 +400,21 @@ def test_losers_saturated_by_the_top_scale_change_no_decision_in_ngspice(model, 
     assert [p for p in summary["sums_saturated"]] and "tone_1200hz" in summary["sums_saturated"][0]
     errors = [s.decision["feature_error"] for s in report.signals if s.decision["feature_error"] is not None]
     assert len(errors) == 4 and max(errors) < 0.25 * summary["smallest_margin"]
+
+
+def test_the_cells_plate_is_grounded_in_the_window_and_lifted_after(deck):
+    """Every cell capacitor and reset switch sits on the plate cl; a channel per segment gate
+    grounds it while the window runs; after it a follower of the sums' level drives it through
+    a channel on the power control; the sums' + inputs are on it (so the level cancels)."""
+    m = json.loads((deck / "manifest.json").read_text())
+    lib = (deck / f"{m['subckt'][len('r2nn_'):]}.lib").read_text()
+    readout = lib.split(".subckt r2nn_readout")[1].split(".ends")[0].splitlines()
+    caps = [line.split() for line in readout if re.match(r"C\d+ c\d+ ", line)]
+    assert len(caps) == 5 and all(c[2] == mp.LIFT for c in caps)
+    assert all(line.split()[2] == mp.LIFT for line in readout if re.match(r"Xr\d+ ", line))
+    grounds = sorted(line.split()[3] for line in readout if re.match(r"Xl\d+ cl 0 ", line))
+    assert grounds == ["gate1", "gate2"]
+    assert any(re.fullmatch(r"Xlb (vr|vs) lb lb vp 0 LPV802", line) for line in readout)
+    assert "Xlp lb lr pwr vdd 0 TS12A44515" in readout
+    assert [float(line.split()[3]) for line in readout if line.startswith("Rl lr cl ")] == [mp.ISOLATION_OHM]
+    assert all(line.split()[1] == mp.LIFT for line in readout if re.match(r"Xs\d+ ", line))

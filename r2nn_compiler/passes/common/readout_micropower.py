@@ -191,7 +191,7 @@ class ScoreNetwork:
 
     def to_json(self) -> dict:
         """The manifest's ``readout_circuit.score_scale``: rule, V and mV per score unit, the interval,
-        the sums' reference level."""
+        the sums' reference level, the sums' outputs verify scores (``linear_volts``)."""
         return {"rule": self.rule.value, "volts_per_unit_score": self.a, "mv_per_unit_score": self.a * 1e3,
                 "score_interval": [self.low, self.high],
                 "calibration_margin": None if self.rule is ScaleRule.WORST_CASE else CALIBRATION_MARGIN,
