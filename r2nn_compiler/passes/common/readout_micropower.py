@@ -100,8 +100,9 @@ SETTLE_TAUS = 12.0
 #: The lifted cells (:func:`lift_elements`): net of the cell capacitors' (and reset switches')
 #: common plate, grounded by a switch channel per segment gate while the window runs and driven
 #: after it to the sums' reference level by a follower through ISOLATION_OHM (its load, the
-#: cells' capacitors whose other plates float, takes no charge: the readings ride on it). The followers then read v_s + ψ_f, not ψ_f within mV of ground, where the
-#: LPV802 class's output swing bends them (docs/micropower.md, "Where the score error comes from").
+#: cells' capacitors whose other plates float, takes no charge: the readings ride on it). The
+#: followers then read v_s + ψ_f, not ψ_f within mV of ground, where the LPV802 class's output
+#: swing bends them (docs/micropower.md, "Where the score error comes from").
 LIFT = "cl"
 ISOLATION_OHM = 1.0e3
 
@@ -215,7 +216,8 @@ def score_network(biases: np.ndarray, weights: np.ndarray, clip: float, vref: fl
     """The inverting sums' design, all classes on one scale a (V per unit score).
 
     Output j about the sums' reference level v_s, its inputs the followers' v_s + ψ_f (the
-    lifted cells, :func:`lift_elements`): o_j = v_s − Σ_f w_jf ψ_f − b_j (V_bj − v_s), w_jf = Rf/R_jf. With w_jf = a (c_f − A_jf), c_f = max_j A_jf (so w ≥ 0),
+    lifted cells, :func:`lift_elements`): o_j = v_s − Σ_f w_jf ψ_f − b_j (V_bj − v_s),
+    w_jf = Rf/R_jf. With w_jf = a (c_f − A_jf), c_f = max_j A_jf (so w ≥ 0),
     o_j = K + a u_j, u_j = s_j − Σ c_f ψ_f: the differences o_j − o_k = a (s_j − s_k) are the
     score differences. b_j, V_bj (0 V or the rail) make the constant K common. a and K map an
     interval of u onto [HEADROOM_V, vdd − HEADROOM_V]: without ``readings`` (ScaleRule.WORST_CASE)
@@ -425,8 +427,8 @@ def lift_elements(network: ScoreNetwork, n_segments: int) -> list[Component]:
     on ``pwr`` and :data:`ISOLATION_OHM` (without that channel the unpowered follower's ~20 mV
     output lifts the plate ~1 mV through the ground channels during the window)."""
     level = "vr" if network.divider is None else "vs"
-    return [*(instance(f"Xl{k}", [LIFT, GROUND, f"gate{k}", SUPPLY, GROUND], SWITCH) for k in range(1, n_segments + 1)),
-            instance("Xlb", [level, "lb", "lb", "vp", GROUND], OPAMP),
+    grounds = [instance(f"Xl{k}", [LIFT, GROUND, f"gate{k}", SUPPLY, GROUND], SWITCH) for k in range(1, n_segments + 1)]
+    return [*grounds, instance("Xlb", [level, "lb", "lb", "vp", GROUND], OPAMP),
             instance("Xlp", ["lb", "lr", "pwr", SUPPLY, GROUND], SWITCH), part("Rl", ["lr", LIFT], ISOLATION_OHM)]
 
 
@@ -511,11 +513,12 @@ def readout_definition(cells: list[Cell], nets: list[str], network: ScoreNetwork
 
 def supply_budget(n_features: int, n_classes: int, window_s: float, settle_s: float, n_segments: int = 0) -> dict:
     """The readout's quiescent draw from ``vdd`` (A) and its energy per decision (J) from the
-    start of the window to the decision: the switch channels (two per cell, the power switch, one
-    per segment and one more for the lift) all the time, the post-window stage (followers, the lift's, sums,
-    comparators, reference) for ``settle_s``, plus loads known in advance: charging the switched
-    rail's decoupling (C·VDD²) and one decision port high into its load (the lift moves the
-    cells' capacitors, whose other plates float: no charge); the clamps' bias divider all the time. The sums' resistor networks'
+    start of the window to the decision: the switch channels (two per cell, the power switch, and
+    for the lift one per segment, ``n_segments``, and its follower's) all the time, the
+    post-window stage (followers, the lift's, sums, comparators, reference) for ``settle_s``,
+    plus loads known in advance: charging the switched rail's decoupling (C·VDD²) and one
+    decision port high into its load (the lift moves the cells' capacitors, whose other plates
+    float: no charge); the clamps' bias divider all the time. The sums' resistor networks'
     currents are not counted (they depend on the readings)."""
     sw, amp, cmp_, ref = (catalogue_part(n) for n in (SWITCH, OPAMP, COMPARATOR, REFERENCE))
     lift_channels = n_segments + 1 if n_segments else 0
