@@ -409,6 +409,11 @@ def _response_rows(model) -> list[tuple[str | None, str]]:
               help="Trim the output gains on these signals (e.g. training clips; repeatable) instead of on the "
                    "model's band power: each output's features then match the model's on them; with --readout analog "
                    "on a diode-law layer they also set the sums' scale (docs/micropower.md).")
+@click.option("--score-scale", type=click.Choice(["calibration", "calibration_top", "worst_case"]), default=None,
+              help="With --readout analog on a diode-law layer and --calibrate-signals: map onto the rails the "
+                   "range of all sums over the calibration clips (calibration, the default), of each clip's top two "
+                   "(calibration_top: more mV per score unit, losing sums below it saturate), or of any readings "
+                   "(worst_case); docs/micropower.md.")
 @click.option("--rate", type=float, default=None, help="Sample rate in Hz of .csv/.npy calibration signals.")
 @click.option("--flow", "flow_text", default=None,
               help="Comma-separated pass names to run instead of the default flow (see --list-passes).")
@@ -424,7 +429,8 @@ def _response_rows(model) -> list[tuple[str | None, str]]:
 def compile_cmd(model_path: str, outdir: str, exact: bool, band_text, series_text, strategy, pair_target, opamp,
                 gbw_hz, opamp_param_text, single_inductors, parasitics, inductor_q, inductors, flow_text: str | None,
                 no_robust_parts: bool = False, robust_rule: str = "band-rms", ideal_parts: bool = False, readout: str = "none", drive: str | None = None, no_calibrate: bool = False, calibration_paths: tuple[str, ...] = (),
-                rate: float | None = None, kicad: bool = False, footprints_path: str | None = None) -> None:
+                rate: float | None = None, kicad: bool = False, footprints_path: str | None = None,
+                score_scale: str | None = None) -> None:
     """Compile MODEL into an ngspice deck, manifest.json and bom.csv in OUTDIR."""
     model = compiler.load_model(model_path)
     _warn_if_nearly_unstable(model)
@@ -438,6 +444,7 @@ def compile_cmd(model_path: str, outdir: str, exact: bool, band_text, series_tex
     options, footprints = compile_options(args), kicad_footprints(args)
     if calibration_paths:
         options.calibration_signals = compiler.load_signals(model, list(calibration_paths), rate)
+    options.score_scale = score_scale
     result = compiler.compile_model(model, outdir, flow=flow, options=options, kicad=footprints)
     rows = [[entry.name, entry.summary] for entry in result.log]
     if result.spec.energy is not None:
@@ -632,6 +639,8 @@ def _print_decisions(figures: dict) -> None:
         click.echo(f"  margin within four times ngspice's own error (the decision may be the simulator's): {path}")
     for path in figures.get("detectors_clipped", []):
         click.echo(f"  a detector reached its swing (louder than the readout's full scale): {path}")
+    for path in figures.get("sums_saturated", []):
+        click.echo(f"  a sum outside its linear range (score_scale.linear_volts), not scored: {path}")
 
 
 @main.command(name="train")

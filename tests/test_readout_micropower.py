@@ -7,6 +7,7 @@ import dataclasses
 import json
 import re
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -78,8 +79,10 @@ def test_deck_has_no_ideal_controlled_source_and_one_supply(deck, model):
     assert [d["high_volts"] for d in m["decisions"]] == [3.3] * 3
     circuit = m["readout_circuit"]
     assert circuit["design"] == "micropower" and circuit["scores_up_to_common_offset"] is True
-    assert circuit["parts"]["op-amps"] == 5 + 3 and circuit["parts"]["comparators"] == 9
-    assert circuit["parts"]["switch channels"] == 2 * 5 + 1
+    # 5 followers, 3 sums, the lift's follower; two channels per cell, the power's, the lift's: one per
+    # segment and its follower's
+    assert circuit["parts"]["op-amps"] == 5 + 3 + 1 and circuit["parts"]["comparators"] == 9
+    assert circuit["parts"]["switch channels"] == 2 * 5 + 1 + 2 + 1
     assert m["energy"]["readout_design"] == "micropower" and m["energy"]["opamps"] == 0
     assert m["energy"]["ideal_sources"] == 0
 
@@ -99,12 +102,13 @@ def test_cells_hang_on_the_resonator_nodes_through_dividers_of_the_gain_ratio(de
     bottom = ohms[("dv1", "0")]
     assert bottom / (top_r + bottom) == pytest.approx(GAINS["a"] / top, rel=2e-3)
     lib = (deck / f"{m['subckt'][len('r2nn_'):]}.lib").read_text()
-    assert re.search(r"^C1 c1 0 4\.7e-09$", lib, re.M)
+    assert re.search(r"^C1 c1 cl 4\.7e-09$", lib, re.M)  # on the lift (lift_elements)
 
 
 def _outputs(net, psi):
+    """The sums' outputs (V) on readings ``psi``: the followers read v_s + ψ (the lifted cells)."""
     rail = np.where(net.to_rail, 3.3, 0.0)
-    return net.vsum * (1 + net.w.sum(axis=1)) - net.w @ psi - net.b * (rail - net.vsum)
+    return net.vsum * (1 + net.w.sum(axis=1)) - net.w @ (psi + net.vsum) - net.b * (rail - net.vsum)
 
 
 def test_score_network_keeps_the_score_differences_and_the_rails():
@@ -129,7 +133,7 @@ def test_calibrated_scale_spans_the_rails_on_the_calibration_readings():
     weights, biases = rng.normal(size=(4, 10)), rng.normal(size=4)
     psi = rng.uniform(0.2, 0.6, size=(30, 10))
     worst = mp.score_network(biases, weights, 1.6, 1.25, 3.3)
-    net = mp.score_network(biases, weights, 1.6, 1.25, 3.3, readings=psi)
+    net = mp.score_network(biases, weights, 1.6, 1.25, 3.3, readings=psi, rule=mp.ScaleRule.CALIBRATION)
     assert net.rule is mp.ScaleRule.CALIBRATION and net.a > 3 * worst.a
     out = np.array([_outputs(net, p) for p in psi])
     inner = (3.3 - 2 * mp.HEADROOM_V) * mp.CALIBRATION_MARGIN / (1 + 2 * mp.CALIBRATION_MARGIN)
@@ -259,6 +263,7 @@ def test_calibration_signals_set_the_sums_scale_and_the_manifest_says_so(model, 
     compile_model(model, out, options=CompileOptions(readout="analog", calibration_signals=signals))
     scale = json.loads((out / "manifest.json").read_text())["readout_circuit"]["score_scale"]
     assert scale["rule"] == "calibration" and scale["calibration_margin"] == mp.CALIBRATION_MARGIN
+    assert scale["linear_volts"] == [mp.HEADROOM_V / 2, pytest.approx(3.3 - mp.HEADROOM_V / 2)]
     assert scale["mv_per_unit_score"] == pytest.approx(1e3 * scale["volts_per_unit_score"])
     assert scale["volts_per_unit_score"] > 2 * worst["volts_per_unit_score"]
     # the interval is the readings' u_j range widened by the margin (readings from the exact reference)
@@ -303,5 +308,113 @@ def test_the_calibrated_scale_is_never_below_the_worst_case():
     worst = mp.score_network(biases, weights, 1.6, 1.25, 3.3)
     extremes = np.array([[0.0, 0.0, 0.0], [1.6, 1.6, 1.6], [0.0, 1.6, 0.0], [1.6, 0.0, 0.0], [0.0, 0.0, 1.6],
                          [1.6, 1.6, 0.0], [1.6, 0.0, 1.6], [0.0, 1.6, 1.6]])
-    wide = mp.score_network(biases, weights, 1.6, 1.25, 3.3, extremes)
+    wide = mp.score_network(biases, weights, 1.6, 1.25, 3.3, extremes, mp.ScaleRule.CALIBRATION)
     assert wide.rule is mp.ScaleRule.WORST_CASE and wide.a == worst.a
+
+
+def test_the_top_scale_maps_each_clips_top_two_sums_onto_the_rails():
+    """calibration_top (--score-scale calibration_top): the interval is the range of each
+    clip's two largest u_j widened by the margin, so those sums span the headroom less the margin,
+    a is larger than the all-classes calibration's, and the losers below may leave the rails."""
+    rng = np.random.default_rng(7)
+    weights, biases = rng.normal(size=(5, 10)), rng.normal(size=5)
+    psi = rng.uniform(0.2, 0.6, size=(40, 10))
+    every = mp.score_network(biases, weights, 1.6, 1.25, 3.3, readings=psi, rule=mp.ScaleRule.CALIBRATION)
+    net = mp.score_network(biases, weights, 1.6, 1.25, 3.3, readings=psi, rule=mp.ScaleRule.CALIBRATION_TOP)
+    assert net.rule is mp.ScaleRule.CALIBRATION_TOP and net.to_json()["rule"] == "calibration_top"
+    assert net.a > 1.2 * every.a
+    out = np.array([_outputs(net, p) for p in psi])
+    top = np.sort(out, axis=1)[:, -2:]
+    inner = (3.3 - 2 * mp.HEADROOM_V) * mp.CALIBRATION_MARGIN / (1 + 2 * mp.CALIBRATION_MARGIN)
+    assert top.min() == pytest.approx(mp.HEADROOM_V + inner, abs=1e-9)
+    assert top.max() == pytest.approx(3.3 - mp.HEADROOM_V - inner, abs=1e-9)
+    assert out.min() < mp.LINEAR_VOLTS[0]  # some loser saturates at the low rail
+    u = psi @ (weights - weights.max(axis=0)).T + biases
+    assert mp.top_interval(u) == (pytest.approx(np.sort(u, axis=1)[:, -2].min()), pytest.approx(u.max()))
+    assert net.to_json()["calibration_margin"] == mp.CALIBRATION_MARGIN
+
+
+def test_a_saturated_loser_changes_no_decision():
+    """The arithmetic of the comparators' WTA on clipped sums: for readings whose winner's u lies
+    in the top scale's interval, every sum clipped to the op-amp's swing (10 mV from each rail)
+    leaves the winner's output the largest, by a·margin or by its distance to the low rail."""
+    rng = np.random.default_rng(11)
+    weights, biases = rng.normal(size=(5, 10)), rng.normal(size=5)
+    net = mp.score_network(biases, weights, 1.6, 1.25, 3.3, readings=rng.uniform(0.2, 0.6, size=(40, 10)),
+                           rule=mp.ScaleRule.CALIBRATION_TOP)
+    psi = rng.uniform(0.0, 0.9, size=(4000, 10))  # wider than the calibration: some sums saturate
+    u = psi @ (weights - weights.max(axis=0)).T + biases
+    inside = (u.max(axis=1) >= net.low) & (u.max(axis=1) <= net.high)
+    out = np.array([_outputs(net, p) for p in psi[inside]])
+    clipped = np.clip(out, 0.01, 3.3 - 0.01)
+    assert np.mean(out.min(axis=1) < 0.01) > 0.2  # the case in question happens often
+    scores = psi[inside] @ weights.T + biases
+    assert np.array_equal(clipped.argmax(axis=1), scores.argmax(axis=1))
+    ordered = np.sort(scores, axis=1)
+    gap = np.sort(clipped, axis=1)
+    expected = np.minimum(net.a * (ordered[:, -1] - ordered[:, -2]), gap[:, -1] - 0.01)
+    assert np.all(gap[:, -1] - gap[:, -2] >= expected - 1e-9)
+
+
+def test_verify_scores_only_the_sums_in_their_linear_range():
+    """score_figures with a manifest stating linear_volts: the common offset and the score error
+    come from the sums within them; a saturated one is named, not scored; with fewer than two
+    scored sums the error is unknown (None); a manifest without linear_volts scores every sum."""
+    from r2nn_compiler.verify.decisions import score_figures
+
+    circuit = {"scores_up_to_common_offset": True, "score_scale": {"linear_volts": [0.1, 3.2]},
+               "detectors": [{"class": c, "volts_per_unit_score": 0.1} for c in "abc"]}
+    reference = {"a": 2.0, "b": 1.5, "c": -30.0}
+    decision = {"detector_volts": {"a": 2.3, "b": 2.25, "c": 0.01}}  # c: clipped at the low rail
+    figures = score_figures({"readout_circuit": circuit}, decision, reference, None, None)
+    assert figures["scored_classes"] == ["a", "b"] and figures["saturated_classes"] == ["c"]
+    assert figures["feature_error"] == pytest.approx(0.0, abs=1e-9)
+    old = {"readout_circuit": {**circuit, "score_scale": {}}}
+    assert score_figures(old, decision, reference, None, None)["feature_error"] > 5  # c counted, wrongly
+    alone = {"detector_volts": {"a": 2.3, "b": 0.02, "c": 0.01}}
+    lone = score_figures({"readout_circuit": circuit}, alone, reference, None, None)
+    assert lone["scored_classes"] == ["a"] and lone["feature_error"] is None
+
+
+@pytest.mark.skipif(shutil.which("ngspice") is None, reason="needs ngspice")
+def test_losers_saturated_by_the_top_scale_change_no_decision_in_ngspice(model, tmp_path):
+    """The toy calibrated (calibration_top) on four of its signals: on the fifth, tone_1200hz,
+    the two losing sums' design outputs are below ground (about −3 V and −2.3 V) and saturate at
+    the low rail; every decision port still agrees with the law's argmax, verify names the
+    saturated sums and scores the others within a quarter of the smallest margin."""
+    from r2nn_compiler.compiler import load_signals
+
+    paths = sorted(p for p in TOY_SIGNALS.iterdir() if p.suffix == ".wav")
+    signals = load_signals(model, [p for p in paths if p.stem != "tone_1200hz"])
+    out = tmp_path / "top"
+    compile_model(model, out, options=CompileOptions(readout="analog", calibration_signals=signals,
+                                                     score_scale="calibration_top"))
+    assert json.loads((out / "manifest.json").read_text())["readout_circuit"]["score_scale"]["rule"] == \
+        "calibration_top"
+    report = verify(model, out, [TOY_SIGNALS], run_ac=False)
+    assert report.class_agreement == 1.0
+    saturated = {Path(s.path).stem: s.decision.get("saturated_classes") for s in report.signals}
+    assert [k for k, v in saturated.items() if v] == ["tone_1200hz"], saturated
+    assert sorted(saturated["tone_1200hz"]) == ["low", "rough"]
+    summary = report.to_json()["summary"]["decisions"]
+    assert [p for p in summary["sums_saturated"]] and "tone_1200hz" in summary["sums_saturated"][0]
+    errors = [s.decision["feature_error"] for s in report.signals if s.decision["feature_error"] is not None]
+    assert len(errors) == 4 and max(errors) < 0.25 * summary["smallest_margin"]
+
+
+def test_the_cells_plate_is_grounded_in_the_window_and_lifted_after(deck):
+    """Every cell capacitor and reset switch sits on the plate cl; a channel per segment gate
+    grounds it while the window runs; after it a follower of the sums' level drives it through
+    a channel on the power control; the sums' + inputs are on it (so the level cancels)."""
+    m = json.loads((deck / "manifest.json").read_text())
+    lib = (deck / f"{m['subckt'][len('r2nn_'):]}.lib").read_text()
+    readout = lib.split(".subckt r2nn_readout")[1].split(".ends")[0].splitlines()
+    caps = [line.split() for line in readout if re.match(r"C\d+ c\d+ ", line)]
+    assert len(caps) == 5 and all(c[2] == mp.LIFT for c in caps)
+    assert all(line.split()[2] == mp.LIFT for line in readout if re.match(r"Xr\d+ ", line))
+    grounds = sorted(line.split()[3] for line in readout if re.match(r"Xl\d+ cl 0 ", line))
+    assert grounds == ["gate1", "gate2"]
+    assert any(re.fullmatch(r"Xlb (vr|vs) lb lb vp 0 LPV802", line) for line in readout)
+    assert "Xlp lb lr pwr vdd 0 TS12A44515" in readout
+    assert [float(line.split()[3]) for line in readout if line.startswith("Rl lr cl ")] == [mp.ISOLATION_OHM]
+    assert all(line.split()[1] == mp.LIFT for line in readout if re.match(r"Xs\d+ ", line))

@@ -189,8 +189,8 @@ class ReadoutCircuit:
     scores_up_to_common_offset: bool | None = None
     features: list[dict] | None = None
     post_window_s: float | None = None
-    #: A micropower readout's sums' scale: {rule (worst_case | calibration), volts_per_unit_score,
-    #: mv_per_unit_score, score_interval, calibration_margin, sum_reference_volts}
+    #: A micropower readout's sums' scale: {rule (worst_case | calibration | calibration_top), volts_per_unit_score,
+    #: mv_per_unit_score, score_interval, calibration_margin, sum_reference_volts, linear_volts}
     #: (passes.common.readout_micropower.ScoreNetwork).
     score_scale: dict | None = None
 

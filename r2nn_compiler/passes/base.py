@@ -68,6 +68,9 @@ class CompileOptions:
     calibration_signals
         signals (``r2nn_compiler.signals.Signal``) to calibrate on instead: each output's
         features of the realised circuit then match the model's on them.
+    score_scale
+        the micropower sums' scale rule with calibration signals (``ScaleRule`` value:
+        "calibration", the default when None, "calibration_top" or "worst_case").
     robust_parts / tight_tolerance / robust_rule
         buy the few parts that dominate the outputs' spread at ``tight_tolerance[kind]``
         (fractions) instead of ``tolerance[kind]`` (``robust_parts``), chosen by the band-RMS
@@ -104,6 +107,7 @@ class CompileOptions:
     drive: str | None = None
     calibrate: bool = True
     calibration_signals: list[Any] = field(default_factory=list)
+    score_scale: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -214,7 +214,10 @@ def score_figures(manifest: dict, decision: dict, scores_reference: dict[str, fl
     an ideal one on the same simulated taps (``scores_continuous``: the layer applied to the
     taps' continuous mean squares per segment, from ngspice's own time points); ``window_error``
     max_j |s^cont_j − s^sampled_j| (the continuous integrals against their spline estimate from
-    the samples, ``scores_sampled``)."""
+    the samples, ``scores_sampled``). A deck whose ``readout_circuit.score_scale`` states
+    ``linear_volts`` has only the sums within them scored (``scored_classes``; the others,
+    saturated or possibly so, in ``saturated_classes``); every error figure is then over the
+    scored classes (None when fewer than two, the offset unknown)."""
     classes = list(scores_reference)
     margin = winning_margin(scores_reference, absolute=True)
     figures = {"margin": margin, "detector_error": None, "feature_error": None, "at_risk": None}
@@ -223,20 +226,36 @@ def score_figures(manifest: dict, decision: dict, scores_reference: dict[str, fl
         return figures
     per_score = {d["class"]: float(d["volts_per_unit_score"]) for d in circuit["detectors"]}
     detected = {c: decision["detector_volts"][c] / per_score[c] for c in classes}
-    if circuit.get("scores_up_to_common_offset"):
+    scored = linear_sums(circuit, decision["detector_volts"], classes)
+    if len(scored) < len(classes):
+        figures.update(scored_classes=scored, saturated_classes=[c for c in classes if c not in scored])
+    offset = bool(circuit.get("scores_up_to_common_offset"))
+    if len(scored) < 1 + offset:
+        return {**figures, "detector_clipped": False, "features_detected": detected}
+    if offset:
         # A micropower readout's sums carry the scores plus a term common to every class (which
-        # no decision sees): set their mean to the reference's.
-        shift = float(np.mean([scores_reference[c] - detected[c] for c in classes]))
+        # no decision sees): set the scored sums' mean to the reference's.
+        shift = float(np.mean([scores_reference[c] - detected[c] for c in scored]))
         detected = {c: v + shift for c, v in detected.items()}
-    feature_error = feature_deviation(detected, scores_reference, scores_reference, absolute=True)
+    on = {c: scores_reference[c] for c in scored}
+    feature_error = feature_deviation(detected, scores_reference, on, absolute=True)
     figures.update(feature_error=feature_error, at_risk=bool(margin <= 2 * feature_error), detector_clipped=False,
                    features_detected=detected)
     if scores_continuous is not None:
-        figures["detector_error"] = feature_deviation(detected, scores_continuous, scores_reference, absolute=True)
+        figures["detector_error"] = feature_deviation(detected, scores_continuous, on, absolute=True)
         if scores_sampled is not None:
             figures["window_error"] = feature_deviation(scores_continuous, scores_sampled, scores_reference,
                                                         absolute=True)
     return figures
+
+
+def linear_sums(circuit: dict, volts: dict[str, float], classes: list[str]) -> list[str]:
+    """The classes whose score nets' ``volts`` lie within ``readout_circuit.score_scale.linear_volts``
+    (all of them when the manifest states no such range: a deck from before it, or no sums)."""
+    span = (circuit.get("score_scale") or {}).get("linear_volts")
+    if not span:
+        return list(classes)
+    return [c for c in classes if span[0] <= float(volts[c]) <= span[1]]
 
 
 def winning_margin(features: dict[str, float], absolute: bool = False) -> float:
@@ -294,6 +313,8 @@ def summarise(rows: list[tuple[str, dict]], absolute: bool = False) -> dict:
         "at_risk": [p for p, d in rows if d.get("at_risk")],
         "no_single_decision": [p for p, d in rows if d["class"] in (NONE, AMBIGUOUS)],
         "detectors_clipped": [p for p, d in rows if d.get("detector_clipped")],
+        # Signals with a sum outside its linear range (not scored: score_figures).
+        "sums_saturated": [p for p, d in rows if d.get("saturated_classes")],
         # Decided within ngspice's own error (after verify's refinement, at the finest accuracy).
         "simulation_limited": [p for p, d in rows if simulation_limited(d.get("simulation_error"), d["margin"])],
     }

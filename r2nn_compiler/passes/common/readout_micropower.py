@@ -18,8 +18,9 @@ subcircuit definitions the netlister writes (design and measurements: docs/micro
   (C = Is/(rate·nVt) of the diode card, nearest in the options' C series), a reset switch
   across C. While the gate is open the reading holds on C (droop: the law's ``hold``).
 * **after the window**, powered through one more switch channel from control port ``power``:
-  a follower (LPV802 class) per reading, per class an inverting sum about a level divided from
-  a 1.25 V reference (LT1389 class) with E96 weights (:func:`score_network`), a TLV7031-class comparator per
+  the cells' common plate lifted from ground to the sums' level (:func:`lift_elements`), a
+  follower (LPV802 class) per reading, per class an inverting sum about that level (from a
+  1.25 V reference, LT1389 class) with E96 weights (:func:`score_network`), a TLV7031-class comparator per
   ordered class pair and per class one more comparator that is high only when its class beats
   every other (its pair comparators averaged by resistors against 7/8 of the rail for 5 classes:
   :func:`and_threshold`); that comparator drives the decision port ``dec<j>``.
@@ -96,6 +97,14 @@ HEADROOM_V = 0.2
 #: Settling of the post-window stage: slew time of a follower to full scale plus this many of
 #: the slowest sum's time constants (s).
 SETTLE_TAUS = 12.0
+#: The lifted cells (:func:`lift_elements`): net of the cell capacitors' (and reset switches')
+#: common plate, grounded by a switch channel per segment gate while the window runs and driven
+#: after it to the sums' reference level by a follower through ISOLATION_OHM (its load, the
+#: cells' capacitors whose other plates float, takes no charge: the readings ride on it). The
+#: followers then read v_s + ψ_f, not ψ_f within mV of ground, where the LPV802 class's output
+#: swing bends them (docs/micropower.md, "Where the score error comes from").
+LIFT = "cl"
+ISOLATION_OHM = 1.0e3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,6 +148,16 @@ class ScaleRule(enum.Enum):
     WORST_CASE = "worst_case"
     #: The o_j's range over the calibration clips' reference readings, widened by CALIBRATION_MARGIN.
     CALIBRATION = "calibration"
+    #: The range of the top two o_j of each calibration clip (the classes that can win and the
+    #: closest loser), widened by CALIBRATION_MARGIN; sums below it saturate at the low rail,
+    #: which changes no decision (:func:`top_interval`, docs/micropower.md).
+    CALIBRATION_TOP = "calibration_top"
+
+
+#: The rule ``score_network`` uses with calibration readings when none is asked for: CALIBRATION,
+#: since CALIBRATION_TOP measured no better on tactile (its score error is the cells', in score
+#: units, not the stage's in volts: docs/micropower.md) and costs 40 % more energy.
+DEFAULT_CALIBRATED_RULE = ScaleRule.CALIBRATION
 
 
 #: The calibration rule's margin: the o_j's range over the calibration clips is widened by this
@@ -173,39 +192,59 @@ class ScoreNetwork:
 
     def to_json(self) -> dict:
         """The manifest's ``readout_circuit.score_scale``: rule, V and mV per score unit, the interval,
-        the sums' reference level."""
+        the sums' reference level, the sums' outputs verify scores (``linear_volts``)."""
         return {"rule": self.rule.value, "volts_per_unit_score": self.a, "mv_per_unit_score": self.a * 1e3,
                 "score_interval": [self.low, self.high],
-                "calibration_margin": CALIBRATION_MARGIN if self.rule is ScaleRule.CALIBRATION else None,
-                "sum_reference_volts": self.vsum}
+                "calibration_margin": None if self.rule is ScaleRule.WORST_CASE else CALIBRATION_MARGIN,
+                "sum_reference_volts": self.vsum, "linear_volts": list(LINEAR_VOLTS)}
+
+
+#: The sums' outputs verify scores (V): within half the headroom beyond the interval's image,
+#: well inside the LPV802 class's 10 mV swing; a sum outside saturates (or may) and is not scored.
+LINEAR_VOLTS = (HEADROOM_V / 2, VDD - HEADROOM_V / 2)
+
+
+def top_interval(u: np.ndarray) -> tuple[float, float]:
+    """[low, high] of the top two of each row of ``u`` (clips × classes, score units): the
+    range in which the winner and the closest loser of every calibration clip lie."""
+    top = np.sort(u, axis=1)[:, -2:]
+    return float(top.min()), float(top.max())
 
 
 def score_network(biases: np.ndarray, weights: np.ndarray, clip: float, vref: float, vdd: float,
-                  readings: np.ndarray | None = None) -> ScoreNetwork:
+                  readings: np.ndarray | None = None, rule: ScaleRule | None = None) -> ScoreNetwork:
     """The inverting sums' design, all classes on one scale a (V per unit score).
 
-    Output j about the sums' reference level v_s: o_j = v_s(1 + W_j) − Σ_f w_jf ψ_f −
-    b_j (V_bj − v_s), w_jf = Rf/R_jf. With w_jf = a (c_f − A_jf), c_f = max_j A_jf (so w ≥ 0),
+    Output j about the sums' reference level v_s, its inputs the followers' v_s + ψ_f (the
+    lifted cells, :func:`lift_elements`): o_j = v_s − Σ_f w_jf ψ_f − b_j (V_bj − v_s),
+    w_jf = Rf/R_jf. With w_jf = a (c_f − A_jf), c_f = max_j A_jf (so w ≥ 0),
     o_j = K + a u_j, u_j = s_j − Σ c_f ψ_f: the differences o_j − o_k = a (s_j − s_k) are the
     score differences. b_j, V_bj (0 V or the rail) make the constant K common. a and K map an
     interval of u onto [HEADROOM_V, vdd − HEADROOM_V]: without ``readings`` (ScaleRule.WORST_CASE)
     the u_j of any readings in [0, clip]; with ``readings`` (clips × features, V: the reference's
-    on calibration clips, ScaleRule.CALIBRATION) the u_j's range over them widened by
-    CALIBRATION_MARGIN of itself on each side when that is narrower than the worst case (else, and
-    for clips whose u do not vary, the worst case); readings beyond it saturate the sums.
-    v_s (:func:`sum_reference`) is a divided-down ``vref`` that makes the largest b_j smallest."""
+    on calibration clips) the range of u_j over them (``rule`` CALIBRATION, the default
+    :data:`DEFAULT_CALIBRATED_RULE`: all classes; CALIBRATION_TOP: each clip's top two,
+    :func:`top_interval`) widened by CALIBRATION_MARGIN of itself on each side when that is
+    narrower than the worst case (else, and for clips whose u do not vary, the worst case);
+    readings beyond it saturate the sums. v_s (:func:`sum_reference`) is a divided-down ``vref``
+    that makes the largest b_j smallest."""
     c = weights.max(axis=0)
     spread = (c[None, :] - weights).sum(axis=1) * clip  # how far Σ(c−A)ψ can pull o_j down (score units)
-    low, high, rule = float((biases - spread).min()), float(biases.max()), ScaleRule.WORST_CASE
-    u = readings @ (weights - c[None, :]).T + biases if readings is not None else None
-    if u is not None and 0 < (1 + 2 * CALIBRATION_MARGIN) * float(np.ptp(u)) < high - low:  # else: worst case
-        extra = CALIBRATION_MARGIN * float(np.ptp(u))
-        low, high, rule = float(u.min()) - extra, float(u.max()) + extra, ScaleRule.CALIBRATION
+    low, high, chosen = float((biases - spread).min()), float(biases.max()), ScaleRule.WORST_CASE
+    if readings is not None and rule is not ScaleRule.WORST_CASE:
+        rule = rule or DEFAULT_CALIBRATED_RULE
+        u = readings @ (weights - c[None, :]).T + biases
+        lo, hi = top_interval(u) if rule is ScaleRule.CALIBRATION_TOP else (float(u.min()), float(u.max()))
+        if 0 < (1 + 2 * CALIBRATION_MARGIN) * (hi - lo) < high - low:  # else: worst case
+            extra = CALIBRATION_MARGIN * (hi - lo)
+            low, high, chosen = lo - extra, hi + extra, rule
+    rule = chosen
     a = (vdd - 2 * HEADROOM_V) / max(high - low, 1e-12)
     k = HEADROOM_V - a * low
     w = a * (c[None, :] - weights)
-    vsum, divider = sum_reference(w.sum(axis=1), a * biases + k, vref, vdd)
-    b, to_rail = _bias_ratios(w.sum(axis=1), a * biases + k, vsum, vdd)
+    lifted = np.zeros(len(biases))  # the followers read v_s + ψ: Σ_f w_jf v_s cancels v_s·W_j
+    vsum, divider = sum_reference(lifted, a * biases + k, vref, vdd)
+    b, to_rail = _bias_ratios(lifted, a * biases + k, vsum, vdd)
     return ScoreNetwork(float(a), float(k), w, b, to_rail, rule, low, high, vsum, divider)
 
 
@@ -353,12 +392,14 @@ def timing(bounds: list[float], settle_s: float) -> Timing:
 
 
 def settling_time(network: ScoreNetwork, clip: float) -> float:
-    """Seconds after the window for the decisions: a follower slewing to ``clip``, then
-    :data:`SETTLE_TAUS` time constants of the slowest sum (noise gain 1 + W_j + b_j over the
-    op-amp's GBW), then the comparators' two delays; rounded up to 0.1 ms."""
+    """Seconds after the window for the decisions: a follower slewing to ``clip`` + v_s (the
+    lift's follower slews to v_s meanwhile; its load, the cells' floating capacitors, takes no
+    charge), then :data:`SETTLE_TAUS` time constants of the slowest sum (noise gain 1 + W_j + b_j
+    over the op-amp's GBW), then the comparators' two delays; rounded up to 0.1 ms."""
     amp, cmp_ = catalogue_part(OPAMP), catalogue_part(COMPARATOR)
     noise_gain = float(np.max(1 + network.w.sum(axis=1) + network.b))
-    seconds = clip / amp.slew_v_per_s + SETTLE_TAUS * noise_gain / (2 * math.pi * amp.gbw_hz) + 4 * cmp_.tpd_s
+    seconds = (clip + network.vsum) / amp.slew_v_per_s + SETTLE_TAUS * noise_gain / (2 * math.pi * amp.gbw_hz) \
+        + 4 * cmp_.tpd_s
     return math.ceil(seconds / 1e-4) * 1e-4
 
 
@@ -379,11 +420,32 @@ def clamp_bias_elements() -> list[Component]:
             part("Ccb", ["cb", GROUND], CLAMP_DECOUPLING_F)]
 
 
-def _sum_elements(j: int, network: ScoreNetwork) -> list[Component]:
-    """Class j's inverting sum about the sums' reference level (``vs``, or ``vr`` itself): Rf, an
-    input resistor per weight (E96), the bias."""
+def lift_elements(network: ScoreNetwork, n_segments: int) -> list[Component]:
+    """The lift :data:`LIFT`: a switch channel to ground per segment gate (closed while the window
+    runs: the cells' law is about ground), and a follower of the sums' reference level (``vs``,
+    or ``vr`` itself) on the switched rail driving it after the window through a switch channel
+    on ``pwr`` and :data:`ISOLATION_OHM` (without that channel the unpowered follower's ~20 mV
+    output lifts the plate ~1 mV through the ground channels during the window)."""
     level = "vr" if network.divider is None else "vs"
-    elements = [instance(f"Xs{j}", [level, f"s{j}", f"sc{j}", "vp", GROUND], OPAMP),
+    grounds = [instance(f"Xl{k}", [LIFT, GROUND, f"gate{k}", SUPPLY, GROUND], SWITCH) for k in range(1, n_segments + 1)]
+    return [*grounds, instance("Xlb", [level, "lb", "lb", "vp", GROUND], OPAMP),
+            instance("Xlp", ["lb", "lr", "pwr", SUPPLY, GROUND], SWITCH), part("Rl", ["lr", LIFT], ISOLATION_OHM)]
+
+
+def lifted(elements: list[Component]) -> list[Component]:
+    """The cells' ``elements`` with their capacitors' and reset switches' ground plate on :data:`LIFT`."""
+    out = []
+    for e in elements:
+        if e.kind == "C" or (e.kind == "X" and e.name.startswith("Xr")):
+            e = dataclasses.replace(e, nodes=tuple(LIFT if n == GROUND else n for n in e.nodes[:2]) + tuple(e.nodes[2:]))
+        out.append(e)
+    return out
+
+
+def _sum_elements(j: int, network: ScoreNetwork) -> list[Component]:
+    """Class j's inverting sum about the sums' reference level (the lift, :data:`LIFT`): Rf, an
+    input resistor per weight (E96), the bias."""
+    elements = [instance(f"Xs{j}", [LIFT, f"s{j}", f"sc{j}", "vp", GROUND], OPAMP),
                 part(f"Rf{j}", [f"sc{j}", f"s{j}"], FEEDBACK_OHM)]
     for f, w in enumerate(network.w[j - 1], start=1):
         if w > 0 and FEEDBACK_OHM / w <= MAX_INPUT_OHM:
@@ -433,7 +495,8 @@ def readout_definition(cells: list[Cell], nets: list[str], network: ScoreNetwork
     if network.divider is not None:  # the sums' reference level (score_network)
         elements += [part("Rs1", ["vr", "vs"], network.divider[0]), part("Rs2", ["vs", GROUND], network.divider[1])]
     for f, (cell, net) in enumerate(zip(cells, nets), start=1):
-        elements += cell_elements(f, net, cell.segment, cell.cap_f)
+        elements += lifted(cell_elements(f, net, cell.segment, cell.cap_f))
+    elements += lift_elements(network, len(plan.gates))
     for j in range(1, n_classes + 1):
         elements += _sum_elements(j, network)
     elements += _wta_elements(n_classes)
@@ -448,16 +511,19 @@ def readout_definition(cells: list[Cell], nets: list[str], network: ScoreNetwork
                          "comparators, winner-take-all", models)
 
 
-def supply_budget(n_features: int, n_classes: int, window_s: float, settle_s: float) -> dict:
+def supply_budget(n_features: int, n_classes: int, window_s: float, settle_s: float, n_segments: int = 0) -> dict:
     """The readout's quiescent draw from ``vdd`` (A) and its energy per decision (J) from the
-    start of the window to the decision: the switch channels (two per cell and the power switch)
-    all the time, the post-window stage (followers, sums, comparators, reference) for
-    ``settle_s``, plus two loads known in advance: charging the switched rail's decoupling
-    (C·VDD²) and one decision port high into its load; the clamps' bias divider all the time.
-    The sums' resistor networks' currents are not counted (they depend on the readings)."""
+    start of the window to the decision: the switch channels (two per cell, the power switch, and
+    for the lift one per segment, ``n_segments``, and its follower's) all the time, the
+    post-window stage (followers, the lift's, sums, comparators, reference) for ``settle_s``,
+    plus loads known in advance: charging the switched rail's decoupling (C·VDD²) and one
+    decision port high into its load (the lift moves the cells' capacitors, whose other plates
+    float: no charge); the clamps' bias divider all the time. The sums' resistor networks'
+    currents are not counted (they depend on the readings)."""
     sw, amp, cmp_, ref = (catalogue_part(n) for n in (SWITCH, OPAMP, COMPARATOR, REFERENCE))
-    always = (2 * n_features + 1) * sw.iq_a + VDD / sum(CLAMP_DIVIDER_OHM)
-    gated = (n_features + n_classes) * amp.iq_a + n_classes * n_classes * cmp_.iq_a + ref.iq_a
+    lift_channels = n_segments + 1 if n_segments else 0
+    always = (2 * n_features + 1 + lift_channels) * sw.iq_a + VDD / sum(CLAMP_DIVIDER_OHM)
+    gated = (n_features + n_classes + 1) * amp.iq_a + n_classes * n_classes * cmp_.iq_a + ref.iq_a
     gated += VDD / DECISION_LOAD_OHM
     charge = DECOUPLING_F * VDD ** 2
     return {"supply_volts": VDD, "always_on_amps": always, "post_window_amps": gated,
@@ -486,7 +552,8 @@ def realise(ctx: CompileContext) -> PassResult:
     cells = [Cell(i, k, cap, float(r)) for i, k, r in zip(taps, segments, ratios)]
     _, biases, matrix = ro.feature_matrix()
     vref = catalogue_part(REFERENCE).vref_v
-    network = score_network(np.array(biases), np.array(matrix), law.clip, vref, VDD, calibration_readings(ctx))
+    rule = ScaleRule(ctx.options.score_scale) if ctx.options.score_scale else None
+    network = score_network(np.array(biases), np.array(matrix), law.clip, vref, VDD, calibration_readings(ctx), rule)
     settle = settling_time(network, law.clip)
     bounds = [b * ctx.time_scale for b in ro.boundaries]
     plan = timing(bounds, settle)
@@ -567,7 +634,7 @@ def _description(ctx: CompileContext, readout: SubcircuitDef, defs: list[Subcirc
             "detectors": [{"class": c, "net": f"sc{j}", "volts_per_unit_score": network.a}
                           for j, c in enumerate(model.classes, start=1)],
             "scores_up_to_common_offset": True, "buffers": [], "volts_per_unit_score": network.a,
-            "energy": supply_budget(len(cells), len(model.classes), window, plan.settle_s),
+            "energy": supply_budget(len(cells), len(model.classes), window, plan.settle_s, len(plan.gates)),
             "score_scale": network.to_json(),
             "post_window_s": plan.power_s}
 
