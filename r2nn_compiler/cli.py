@@ -705,9 +705,9 @@ def train_cmd(data_path, out_path, n_resonators, band_text, freq_text, passive, 
                            readout_kind=readout_kind, readout=readout, segments=parse_segments(segments_text),
                            max_features=max_features, floor=floor, group_lasso=group_lasso)
     dataset = load_dataset(data_path)
+    result = train(dataset, options, progress=True)
     click.echo(f"part noise: the worst of {tolerance_draws} boards per step within {tolerances_text}" if tolerances_text
                else f"part noise: Gaussian, std {hardware_aware:g}" if hardware_aware else "part noise: none")
-    result = train(dataset, options, progress=True)
     compiler.save_model(result.model, out_path)
     if plot_path:
         plot_history(result.history, plot_path)
