@@ -355,3 +355,15 @@ def test_a_50_microvolt_overtake_is_not_resolved_within_a_millisecond(tmp_path):
     as tactile clip 58's passive deck left them (detectors 50 µV apart)."""
     ends, high = wta_ends(tmp_path, True, 5e-5, 1e-3)
     assert min(ends) > 0.5 * high, ends
+
+
+def test_a_decision_row_zooms_on_a_stage_that_runs_after_the_window():
+    """The micropower readout decides 4.7 ms after a 0.5 s window: the row shows that stage and as
+    much of the window's end; a readout deciding during or well after the window shows everything."""
+    from r2nn_compiler.verify.plots import decision_span
+
+    t = np.linspace(0.0, 0.51, 5101)
+    shown = decision_span({"valid_after_s": 0.5047, "window_s": [0.0, 0.5]}, t)
+    assert t[shown][0] == pytest.approx(0.5047 - 2 * 0.0047, abs=1e-4) and t[shown][-1] == t[-1]
+    assert decision_span({"valid_after_s": 0.505, "window_s": [0.0, 0.2]}, t).all()
+    assert decision_span({"valid_after_s": 0.4}, t).all()

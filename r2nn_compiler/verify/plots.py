@@ -67,14 +67,16 @@ def plot_decisions(signals, path: Path) -> None:
     for row, s in zip(axes, signals):
         tr = s.decision_traces
         t = np.asarray(tr["time_s"])
+        shown = decision_span(tr, t)
         detector = "score (V)" if s.scores else "detector (V)"
         panels = [("detector_volts", detector), ("port_volts", "decision port (V)")]
         for ax, (key, label) in zip(row, panels):
             for cls, v in tr.get(key, {}).items():
-                ax.plot(t, v, lw=1.3 if cls == s.reference_class else 0.9, label=cls)
+                ax.plot(t[shown], np.asarray(v)[shown], lw=1.3 if cls == s.reference_class else 0.9, label=cls)
             if "window_s" in tr:
                 ax.axvspan(*tr["window_s"], color="0.93", zorder=0)
             ax.axvline(tr["valid_after_s"], color="k", lw=0.7, ls=":")
+            ax.set_xlim(t[shown][0], t[shown][-1])
             ax.set_ylabel(label)
             ax.grid(alpha=0.3)
         row[1].axhline(0.5 * max(tr["high_volts"]), color="0.5", lw=0.6, ls="--")
@@ -87,6 +89,16 @@ def plot_decisions(signals, path: Path) -> None:
                  fontsize="medium")
     fig.tight_layout()
     save_figure(fig, path)
+
+
+def decision_span(traces: dict, t: np.ndarray) -> np.ndarray:
+    """The samples of ``t`` (s) a decision row shows: all of them, or, when the decision stage
+    runs only after the window (a power-gated readout: window end to ``valid_after_s`` under 5 %
+    of the trace), that stage with as much of the window's end before it, so its lines can be read."""
+    after = traces["valid_after_s"] - traces.get("window_s", (0.0, traces["valid_after_s"]))[1]
+    if not 0 < after < 0.05 * (t[-1] - t[0]):
+        return np.ones(t.size, dtype=bool)
+    return t >= traces["valid_after_s"] - 2 * after
 
 
 def _stem(path: str) -> str:
