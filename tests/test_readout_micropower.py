@@ -374,6 +374,8 @@ def test_verify_scores_only_the_sums_in_their_linear_range():
     alone = {"detector_volts": {"a": 2.3, "b": 0.02, "c": 0.01}}
     lone = score_figures({"readout_circuit": circuit}, alone, reference, None, None)
     assert lone["scored_classes"] == ["a"] and lone["feature_error"] is None
+    assert lone["at_risk"] is True and lone["risk"] == "deciding_sum_saturated"  # b, the runner-up, clipped
+    assert figures["at_risk"] is False and "risk" not in figures  # only a loser clipped
 
 
 @pytest.mark.skipif(shutil.which("ngspice") is None, reason="needs ngspice")

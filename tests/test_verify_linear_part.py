@@ -30,10 +30,12 @@ def deck(tmp_path_factory):
 
 
 def test_the_micropower_readout_loads_its_taps_a_buffered_one_does_not(deck, tmp_path):
-    assert linear_part.loads_taps(decisions.linear_circuit(read_compiled(deck)))
+    compiled = read_compiled(deck)
+    assert linear_part.loads_taps(decisions.linear_circuit(compiled), compiled.manifest)
     compile_model(linear_toy(), tmp_path / "b", options=CompileOptions(readout="behavioural"))
-    circuit = decisions.linear_circuit(read_compiled(tmp_path / "b"))
-    assert circuit.graph.readout is not None and not linear_part.loads_taps(circuit)
+    buffered = read_compiled(tmp_path / "b")
+    circuit = decisions.linear_circuit(buffered)
+    assert circuit.graph.readout is not None and not linear_part.loads_taps(circuit, buffered.manifest)
 
 
 def test_the_linear_part_is_the_deck_without_the_readouts_instance(deck):
@@ -69,11 +71,13 @@ def test_the_gated_nrmse_is_the_linear_parts_and_the_loaded_taps_are_reported(de
         mna = circuit.outputs_for({}, [s_ for s_ in _signals(model) if s_.path == s.path])[0]
         mna = mna[:, : s.circuit_outputs.shape[1]]
         np.testing.assert_allclose(list(loaded.nrmse_vs_circuit.values()), nrmse(s.circuit_outputs, mna), rtol=1e-9)
-        assert max(s.nrmse_vs_circuit.values()) <= 3 * max(s.predicted_nrmse, 1e-4)
+        assert max(s.nrmse_vs_circuit.values()) <= 3 * max(s.loaded_taps.linear_part_predicted_nrmse, 1e-4)
         assert 0 <= loaded.score_error < 0.25 * report.decisions["smallest_margin"]
     data = report.to_json()
     summary = data["summary"]["loaded_taps"]
-    assert summary["signals"] == 5 and summary["gated"] is False
+    assert summary["signals"] == 5 and summary["gated"] is False and summary["gated_run"] == "linear_part"
+    assert all(s["loaded_taps"]["gated_run"] == "linear_part" and s["loaded_taps"]["linear_part_step_s"] > 0
+               for s in data["signals"])
     assert summary["worst_nrmse_vs_circuit"] == max(max(s.loaded_taps.nrmse_vs_circuit.values())
                                                     for s in report.signals)
     assert all("loaded_taps" in s and "nrmse_vs_linear_part" in s["loaded_taps"] for s in data["signals"])
@@ -119,4 +123,4 @@ def test_a_step_too_coarse_for_the_limit_fails_on_the_linear_part_and_says_why(d
     assert failed and all("predicted integration error" in f for f in failed)
     worst = max(report.signals, key=lambda s: max(s.nrmse_vs_circuit.values()))
     assert max(worst.nrmse_vs_circuit.values()) > report.tolerances.nrmse
-    assert worst.predicted_nrmse > report.tolerances.nrmse
+    assert worst.loaded_taps.linear_part_predicted_nrmse > report.tolerances.nrmse

@@ -217,7 +217,9 @@ def score_figures(manifest: dict, decision: dict, scores_reference: dict[str, fl
     the samples, ``scores_sampled``). A deck whose ``readout_circuit.score_scale`` states
     ``linear_volts`` has only the sums within them scored (``scored_classes``; the others,
     saturated or possibly so, in ``saturated_classes``); every error figure is then over the
-    scored classes (None when fewer than two, the offset unknown)."""
+    scored classes (None when fewer than 1 + the offset's, which is then unknown), and a decision
+    whose reference winner or runner-up is among the unscored is ``at_risk`` with
+    ``risk: "deciding_sum_saturated"``."""
     classes = list(scores_reference)
     margin = winning_margin(scores_reference, absolute=True)
     figures = {"margin": margin, "detector_error": None, "feature_error": None, "at_risk": None}
@@ -229,6 +231,9 @@ def score_figures(manifest: dict, decision: dict, scores_reference: dict[str, fl
     scored = linear_sums(circuit, decision["detector_volts"], classes)
     if len(scored) < len(classes):
         figures.update(scored_classes=scored, saturated_classes=[c for c in classes if c not in scored])
+    deciding = sorted(classes, key=lambda c: -scores_reference[c])[:2]
+    if any(c not in scored for c in deciding):
+        figures.update(at_risk=True, risk="deciding_sum_saturated")
     offset = bool(circuit.get("scores_up_to_common_offset"))
     if len(scored) < 1 + offset:
         return {**figures, "detector_clipped": False, "features_detected": detected}
@@ -239,7 +244,8 @@ def score_figures(manifest: dict, decision: dict, scores_reference: dict[str, fl
         detected = {c: v + shift for c, v in detected.items()}
     on = {c: scores_reference[c] for c in scored}
     feature_error = feature_deviation(detected, scores_reference, on, absolute=True)
-    figures.update(feature_error=feature_error, at_risk=bool(margin <= 2 * feature_error), detector_clipped=False,
+    at_risk = bool(margin <= 2 * feature_error) or figures["at_risk"] is True
+    figures.update(feature_error=feature_error, at_risk=at_risk, detector_clipped=False,
                    features_detected=detected)
     if scores_continuous is not None:
         figures["detector_error"] = feature_deviation(detected, scores_continuous, on, absolute=True)

@@ -6,7 +6,8 @@ charging current while the numpy MNA solves the linear part without them
 (:func:`decisions.linear_circuit`). Loaded taps against that MNA mix three things: the cells'
 load, ngspice's own integration error, and nothing of the network (the MNA *is* the network).
 
-For such a deck of a linear readout layer (taps; :func:`loads_taps`) verify also runs the linear part alone in ngspice: the
+For such a deck of a linear readout layer (taps; :func:`loads_taps`, from the manifest) verify also
+runs the linear part alone in ngspice: the
 library netlisted again from the deck's graph without the readout's instance
 (:func:`linear_part_library`; its ports stay, so the testbench is the same), at fixed steps for the accuracy target, like a linear deck. That run
 against the MNA is the gated NRMSE (``nrmse_vs_circuit``: the network's realisation) and
@@ -29,20 +30,18 @@ from .circuit import CircuitUnderTest
 from .metrics import nrmse
 from .transient_run import TransientRun
 
-#: Components that drive a net as a source would (a tap net touched by one is buffered).
-SOURCE_KINDS = frozenset("EFGHVBX")
+#: The manifest's ``readout_circuit.design`` of a readout whose cells hang on the taps.
+CELLS_ON_TAPS = "micropower"
 
 
-def loads_taps(circuit: CircuitUnderTest) -> bool:
-    """True when the readout's instance (``circuit.graph.readout``, set apart by
-    :func:`decisions.linear_circuit`) connects to an observed port's net that no source-like
-    component of the linear part (:data:`SOURCE_KINDS`: controlled sources, op-amp instances)
-    drives: the readout then loads the taps themselves."""
-    instance = circuit.graph.readout
-    if instance is None:
-        return False
-    hung = set(instance.nodes) & set(circuit.outputs)
-    return any(all(c.kind not in SOURCE_KINDS for c in circuit.graph.components_at(net)) for net in hung)
+def loads_taps(circuit: CircuitUnderTest, manifest: dict) -> bool:
+    """True when the deck's readout (``circuit.graph.readout``, set apart by
+    :func:`decisions.linear_circuit`) is one whose cells hang on the tap nets themselves, with no
+    buffer between (``manifest["readout_circuit"]["design"]`` is :data:`CELLS_ON_TAPS`). Decided
+    from the manifest, not from the nets: an op-amp whose input sits on a tap (a negative
+    resistance's NIC) would look like a buffer there."""
+    design = (manifest.get("readout_circuit") or {}).get("design")
+    return circuit.graph.readout is not None and design == CELLS_ON_TAPS
 
 
 def linear_part_library(circuit: CircuitUnderTest, subckt: str) -> str:
@@ -69,16 +68,22 @@ class LoadedTaps:
     ``nrmse_vs_linear_part`` per tap against ngspice's run of the linear part alone (the load
     itself, at one step rule), ``score_error`` max_j |s_j(law on the loaded taps) − s_j(law on
     the linear part's)| in score units (both ngspice traces), ``feature_error_v`` the largest
-    difference of one feature's reading ψ (V) between the two."""
+    difference of one feature's reading ψ (V) between the two; ``linear_part_step_s`` and
+    ``linear_part_predicted_nrmse``: the linear part's run (circuit s; the gated figures' step,
+    which its several signals share)."""
 
     nrmse_vs_circuit: dict[str, float]
     nrmse_vs_linear_part: dict[str, float]
     score_error: float
     feature_error_v: float
+    linear_part_step_s: float = 0.0
+    linear_part_predicted_nrmse: float = 0.0
 
     def to_json(self) -> dict:
         return {"nrmse_vs_circuit": self.nrmse_vs_circuit, "nrmse_vs_linear_part": self.nrmse_vs_linear_part,
-                "score_error": self.score_error, "feature_error_v": self.feature_error_v}
+                "score_error": self.score_error, "feature_error_v": self.feature_error_v,
+                "gated_run": "linear_part", "linear_part_step_s": self.linear_part_step_s,
+                "linear_part_predicted_nrmse": self.linear_part_predicted_nrmse}
 
 
 def loaded_figures(model: Model, labels: list[str], loaded: np.ndarray, linear: np.ndarray, mna: np.ndarray,
@@ -109,7 +114,7 @@ def summarise(rows: list[tuple[str, LoadedTaps]], limit: float) -> dict:
     (vs_mna, tap, path), (vs_linear, tap_l, path_l) = worst("nrmse_vs_circuit"), worst("nrmse_vs_linear_part")
     return {"signals": len(rows), "worst_nrmse_vs_circuit": vs_mna, "worst_tap": tap, "worst_signal": path,
             "worst_nrmse_vs_linear_part": vs_linear, "worst_tap_vs_linear_part": tap_l,
-            "worst_signal_vs_linear_part": path_l, "nrmse_limit": limit, "gated": False,
+            "worst_signal_vs_linear_part": path_l, "nrmse_limit": limit, "gated": False, "gated_run": "linear_part",
             "signals_over_limit": sum(1 for _, r in rows if max(r.nrmse_vs_circuit.values()) > limit),
             "worst_score_error": max(r.score_error for _, r in rows),
             "worst_feature_error_v": max(r.feature_error_v for _, r in rows)}

@@ -185,7 +185,7 @@ def transient(model: Model, compiled: CompiledDeck, signals: list[Signal], *, en
     results: list[SignalResult | None] = [None] * len(signals)
     for (rate, batch), traces in zip(jobs, executor.map(simulate_run, runs)):
         _score_batch(ctx, results, batch, traces, rate)
-    if circuit is not None and compiled.spec.decisions and model.readout.is_linear and linear_part.loads_taps(circuit):
+    if circuit is not None and compiled.spec.decisions and model.readout.is_linear and linear_part.loads_taps(circuit, compiled.manifest):
         _check_linear_part(ctx, executor, results, per_run)
     return results
 
@@ -205,7 +205,9 @@ def _check_linear_part(ctx: _Context, executor, results: list[SignalResult], per
         mna = ctx.circuit.outputs_for({}, [ctx.signals[i] for i in batch])
         for b, i in enumerate(batch):
             result, linear = results[i], traces.outputs[b] / scaling.out_gain[:, None]
-            result.loaded_taps = linear_part.loaded_figures(model, labels, result.circuit_outputs, linear, mna[b], rate)
+            loaded = linear_part.loaded_figures(model, labels, result.circuit_outputs, linear, mna[b], rate)
+            result.loaded_taps = replace(loaded, linear_part_step_s=traces.step_s,
+                                         linear_part_predicted_nrmse=traces.predicted_nrmse)
             result.nrmse_vs_circuit = dict(zip(labels, map(float, nrmse(linear, mna[b]))))
             result.simulation_error = readout.feature_deviation(
                 dict(zip(model.classes, map(float, reference.features(model, linear, rate)))),
@@ -698,9 +700,12 @@ class VerifyReport:
 
 
 def _step_note(result: SignalResult, tol: Tolerances) -> str:
-    """Why an NRMSE failure may be the step's: the run's predicted integration error is above the limit."""
-    if result.predicted_nrmse > tol.nrmse:
-        return (f" (ngspice's predicted integration error at this step is {result.predicted_nrmse:.3g}, above the "
+    """Why an NRMSE failure may be the step's: the gated run's predicted integration error (the
+    linear part's run where verify ran one, :mod:`.linear_part`) is above the limit."""
+    predicted = (result.loaded_taps.linear_part_predicted_nrmse if result.loaded_taps is not None
+                 else result.predicted_nrmse)
+    if predicted > tol.nrmse:
+        return (f" (ngspice's predicted integration error at this step is {predicted:.3g}, above the "
                 f"limit: the accuracy target {result.accuracy:g} cannot prove it)")
     return ""
 

@@ -150,7 +150,8 @@ class ScaleRule(enum.Enum):
     CALIBRATION = "calibration"
     #: The range of the top two o_j of each calibration clip (the classes that can win and the
     #: closest loser), widened by CALIBRATION_MARGIN; sums below it saturate at the low rail,
-    #: which changes no decision (:func:`top_interval`, docs/micropower.md).
+    #: which changes no decision while the winner's u lies within the interval (a clip beyond it
+    #: can tie at a rail: verify marks it at risk; :func:`top_interval`, docs/micropower.md).
     CALIBRATION_TOP = "calibration_top"
 
 
