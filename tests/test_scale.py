@@ -30,9 +30,9 @@ def scaled(model, **options) -> CompileContext:
 
 
 def h_error(ctx: CompileContext) -> float:
-    """Worst |ΔH| relative to each output's peak |H|, floored at 1e-5 of the largest output's: a
-    solve's rounding is relative to its whole solution, so an output 1e-7 of the others (seed 115)
-    carries ~1e-15 of the largest peak, which is 1e-8 of its own."""
+    """Worst |ΔH| relative to each output/input pair's peak |H|, floored at 1e-5 of the largest
+    pair's: a solve's rounding is relative to its whole solution, so a pair 3e-7 of the largest
+    (seed 115) carries ~2e-15 of the largest peak, which is 1.6e-9 of its own."""
     freqs = default_grid(ctx.model, 100)
     h_circuit, h_model = circuit_response(ctx, freqs), frequency_response(ctx.model, freqs)
     peak = np.max(np.abs(h_model), axis=-1, keepdims=True)

@@ -13,7 +13,8 @@ spread it predicts for uniform draws of every part within its tolerance (σ of l
 and which parts it tightened. Up to MAX_ROUNDS rounds, each on the tolerances so far. Never changes
 a value, so the network's response is the same.
 
-With calibration clips (``options.calibration_signals``) the choice is the decisions' instead
+With calibration clips (``options.calibration_signals``) and ``options.robust_rule`` "decisions"
+(``--robust-parts-by decisions``) the choice is the decisions' instead
 (``decision_choice``): each part's shift of the class scores at either edge of its tolerance on
 the DECISION_CLIPS clips of smallest margin, relative to each clip's margin, ranks the parts
 (most harmful first); they are tightened one by one until a Monte Carlo of those shifts
@@ -27,7 +28,7 @@ import dataclasses
 
 import numpy as np
 
-from ..errors import CircuitError, SignalError
+from ..errors import CircuitError, CompileError, SignalError
 from .base import MAPPING, CompileContext, Pass, PassResult, register
 from .common.sensitivity import (DECISION_CLIPS, DecisionTable, bought_parts, decision_table, dominant_set,
                                  sensitivity_table, small_enough)
@@ -177,7 +178,8 @@ class RobustParts(Pass):
 
     @staticmethod
     def by_band_rms(ctx: CompileContext, table) -> list[dict]:
-        """Without calibration clips: the dominant parts of the band-RMS proxy, MAX_ROUNDS rounds."""
+        """The default rule (``robust_rule`` "band_rms"): the dominant parts of the band-RMS proxy,
+        MAX_ROUNDS rounds."""
         tight = ctx.options.tight_tolerance
         tightened = []
         for _ in range(MAX_ROUNDS):
@@ -193,12 +195,14 @@ class RobustParts(Pass):
 
     @staticmethod
     def by_decisions(ctx: CompileContext) -> tuple[list[dict], dict] | None:
-        """With calibration clips: :func:`decision_choice` on their smallest margins; None (the
-        proxy rule then) when the circuit cannot be evaluated on them."""
+        """``robust_rule`` "decisions" with calibration clips: :func:`decision_choice` on their
+        smallest margins. Raises CompileError when the circuit cannot be evaluated on them (asked
+        for, the rule does not fall back on the proxy in silence)."""
         try:
             table = decision_table(ctx, list(ctx.options.calibration_signals), bought_parts(ctx.graph))
-        except (CircuitError, SignalError, ValueError, np.linalg.LinAlgError):
-            return None
+        except (CircuitError, SignalError, np.linalg.LinAlgError) as exc:
+            raise CompileError(f"--robust-parts-by decisions: the circuit cannot be evaluated on the calibration "
+                               f"clips ({exc})") from None
         tight = ctx.options.tight_tolerance
         choice = decision_choice(table, tight)
         tightened = [tighten(table.parts[i], tight[table.parts[i].kind], {"reason": "decisions", "margin_harm": h})
