@@ -149,6 +149,27 @@ def labels_for(model: Model, signals: list[Signal]) -> np.ndarray | None:
     return None if any(v is None for v in labels) else np.array(labels)
 
 
+def _parts(compiled: CompiledDeck, tolerances: dict[str, float], part_tolerances: dict[str, float] | None):
+    """(the circuit the draws perturb, designator → nominal value of its R, L, C, designator →
+    tolerance: ``part_tolerances``' where given, else ``tolerances`` of its kind, else 0)."""
+    cut = linear_circuit(compiled) if decision_ports(compiled.manifest) else CircuitUnderTest.from_compiled(compiled)
+    nominal = {c.name: c.value for c in cut.graph.components if c.kind in KINDS}
+    own = {name: (part_tolerances or {}).get(name, tolerances.get(cut.graph.component(name).kind, 0.0))
+           for name in nominal}
+    return cut, nominal, own
+
+
+def _draws(nominal: dict[str, float], own: dict[str, float], rng: np.random.Generator, runs: int,
+           distribution: str) -> list[dict[str, float]]:
+    """``runs`` boards: each part's value times 1 + δ, δ uniform within ± its tolerance or normal
+    with σ = tolerance/3, drawn part by part in ``nominal``'s order (the order fixes the draws
+    of a seed)."""
+    def delta(tol: float) -> float:
+        return rng.uniform(-tol, tol) if distribution == "uniform" else rng.normal(0.0, tol / 3)
+
+    return [{name: value * (1.0 + delta(own[name])) for name, value in nominal.items()} for _ in range(runs)]
+
+
 def analyse(model: Model, compiled: CompiledDeck, signals: list[Signal], tolerances: dict[str, float], *,
             runs: int = 500, seed: int = 0, distribution: str = "uniform", spot_checks: int = 3,
             spot_signals: int = 4, workers: int | None = None, progress=None, executor=None,
@@ -161,25 +182,12 @@ def analyse(model: Model, compiled: CompiledDeck, signals: list[Signal], toleran
     relative, several times cheaper; ``False``: the Van Loan form, as before). Raises what
     :func:`check_inputs` raises before any of it."""
     check_inputs(model, compiled, signals, tolerances, distribution=distribution, part_tolerances=part_tolerances)
-    cut = linear_circuit(compiled) if decision_ports(compiled.manifest) else CircuitUnderTest.from_compiled(compiled)
-    nominal = {c.name: c.value for c in cut.graph.components if c.kind in KINDS}
-    own = {name: (part_tolerances or {}).get(name, tolerances.get(cut.graph.component(name).kind, 0.0))
-           for name in nominal}
-    rng = np.random.default_rng(seed)
-
-    def draw() -> dict[str, float]:
-        values = {}
-        for name, value in nominal.items():
-            tol = own[name]
-            delta = rng.uniform(-tol, tol) if distribution == "uniform" else rng.normal(0.0, tol / 3)
-            values[name] = value * (1.0 + delta)
-        return values
-
+    cut, nominal, own = _parts(compiled, tolerances, part_tolerances)
     ref_feats = np.stack([reference.features_of(model, s.data[None], s.rate_hz)[0] for s in signals])
     ref_class = np.argmax(ref_feats, axis=-1)
     labels = labels_for(model, signals)
 
-    draws = [draw() for _ in range(runs)]
+    draws = _draws(nominal, own, np.random.default_rng(seed), runs, distribution)
     executor = executor if executor is not None else make_executor(workers)
     feats = [_decide(_Job(cut, model, signals, [{}], modal))[0]]
     feats += _evaluate(cut, model, signals, draws, executor, modal, progress)
@@ -259,12 +267,8 @@ def monte_carlo_only(model: Model, compiled: CompiledDeck, signals: list[Signal]
     spot checks): per-draw agreement with the reference model and accuracy (None without
     labels). For benches that compare tolerance sets on one deck."""
     check_inputs(model, compiled, signals, {}, part_tolerances=part_tolerances)
-    cut = linear_circuit(compiled) if decision_ports(compiled.manifest) else CircuitUnderTest.from_compiled(compiled)
-    nominal = {c.name: c.value for c in cut.graph.components if c.kind in KINDS}
-    own = {name: part_tolerances.get(name, 0.0) for name in nominal}
-    rng = np.random.default_rng(seed)
-    draws = [{name: value * (1.0 + rng.uniform(-own[name], own[name])) for name, value in nominal.items()}
-             for _ in range(runs)]
+    cut, nominal, own = _parts(compiled, {}, part_tolerances)
+    draws = _draws(nominal, own, np.random.default_rng(seed), runs, "uniform")
     ref_class = np.array([int(np.argmax(reference.features_of(model, s.data[None], s.rate_hz)[0])) for s in signals])
     labels = labels_for(model, signals)
     with make_executor(workers) as executor:
