@@ -149,7 +149,8 @@ def load_signals(model: Model, paths: list[str | Path], rate_hz: float | None = 
 def check_compile_inputs(model: Model, outdir: str | Path, options: CompileOptions) -> None:
     """Raise CompileError before any pass runs: ``outdir`` is a file, a calibration signal cannot
     drive ``model`` (naming the signal's file), or ``--readout analog`` on a linear readout
-    layer (not built yet; the pass would say so too, after the slower ones), or an unknown ``drive``."""
+    layer (not built yet; the pass would say so too, after the slower ones), or an unknown ``drive``,
+    ``robust_rule`` (or "decisions" without calibration signals) or ``score_scale``."""
     if Path(outdir).exists() and not Path(outdir).is_dir():
         raise CompileError(f"output {outdir} exists and is not a directory", str(outdir))
     for signal in options.calibration_signals:
@@ -161,6 +162,15 @@ def check_compile_inputs(model: Model, outdir: str | Path, options: CompileOptio
         raise refuse_parts_level()
     if options.drive not in (None, "parts", "ideal"):
         raise CompileError(f"drive must be 'parts' or 'ideal', not {options.drive!r}", Location(parameter="drive"))
+    if options.robust_rule not in ("band_rms", "decisions"):
+        raise CompileError(f"robust_rule must be 'band_rms' or 'decisions', not {options.robust_rule!r}",
+                           Location(parameter="robust_rule"))
+    if options.robust_rule == "decisions" and options.robust_parts and not options.calibration_signals:
+        raise CompileError("robust_rule 'decisions' needs calibration_signals (the clips whose decisions it keeps)",
+                           Location(parameter="robust_rule"))
+    if options.score_scale not in (None, "calibration", "calibration_top", "worst_case"):
+        raise CompileError(f"score_scale must be None, 'calibration', 'calibration_top' or 'worst_case', not "
+                           f"{options.score_scale!r}", Location(parameter="score_scale"))
 
 
 def _run_passes(model: Model, options: CompileOptions, flow: list[str]) -> CompileContext:

@@ -139,3 +139,14 @@ def test_the_decision_rule_is_chosen_and_needs_clips(tmp_path):
     result = CliRunner().invoke(main, ["compile", str(TOY), "-o", str(tmp_path / "o"), "--robust-parts-by", "decisions"])
     assert result.exit_code != 0 and "needs --calibrate-signals" in result.output
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("options, words", [(dict(robust_rule="decision"), "robust_rule must be"),
+                                            (dict(robust_rule="decisions"), "needs calibration_signals"),
+                                            (dict(score_scale="top"), "score_scale must be")])
+def test_bad_rule_options_are_refused_before_any_pass(options, words, tmp_path):
+    from r2nn_compiler.errors import CompileError
+
+    with pytest.raises(CompileError, match=words):
+        compiler.compile_model(load_model(TOY), tmp_path / "o", options=CompileOptions(**options))
+    assert not (tmp_path / "o").exists()
