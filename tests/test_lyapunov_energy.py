@@ -68,15 +68,20 @@ def test_without_the_identity_the_van_loan_form_answers():
                                   segment_energies(undamped, u, 0.01, (0.0, 1.0, 2.5)))
 
 
-def test_clips_whose_energy_cancels_are_computed_again(monkeypatch):
-    system = random_system(1)
-    u = np.random.default_rng(3).normal(size=(3, 2, 200))
-    monkeypatch.setattr(le, "CANCELLATION_LIMIT", 0.0)  # every clip counts as cancelling
+def recomputed(monkeypatch, system, seed: int) -> list[int]:
+    """The clip counts segment_energies_modal hands back to the Van Loan form, on 3 noise clips."""
+    u = np.random.default_rng(seed).normal(size=(3, 2, 200))
     calls = []
     original = le.segment_energies
     monkeypatch.setattr(le, "segment_energies", lambda *a: calls.append(a[1].shape[0]) or original(*a))
     le.segment_energies_modal(system, u, 0.01, (0.0, 1.0))
-    assert calls == [3]
+    return calls
+
+
+def test_clips_whose_energy_cancels_are_computed_again(monkeypatch):
+    system = random_system(1)
+    monkeypatch.setattr(le, "CANCELLATION_LIMIT", 0.0)  # every clip counts as cancelling
+    assert recomputed(monkeypatch, system, seed=3) == [3]
 
 
 def test_shape_and_window_errors_are_the_van_loan_forms():
@@ -121,13 +126,8 @@ def test_modes_the_outputs_barely_see_are_left_out_under_a_bound():
 
 def test_clips_whose_bound_on_the_modes_left_out_is_too_loose_are_computed_again(monkeypatch):
     system = with_leak(random_system(2))
-    u = np.random.default_rng(4).normal(size=(3, 2, 200))
     monkeypatch.setattr(le, "TRUNCATION_LIMIT", 0.0)
-    calls = []
-    original = le.segment_energies
-    monkeypatch.setattr(le, "segment_energies", lambda *a: calls.append(a[1].shape[0]) or original(*a))
-    le.segment_energies_modal(system, u, 0.01, (0.0, 1.0))
-    assert calls == [3]
+    assert recomputed(monkeypatch, system, seed=4) == [3]
 
 
 def test_the_monte_carlo_decides_the_same_by_either_method():

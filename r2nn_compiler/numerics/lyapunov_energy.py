@@ -25,8 +25,7 @@ import scipy.linalg
 from . import memo
 from .foh import MODAL_CONDITION_LIMIT
 from .statespace import StateSpace
-from .window import boundary_positions, segment_bounds, window_intervals
-from .window_energy import segment_energies
+from .window_energy import segment_energies, window_setup
 
 #: A segment's energy is the difference of terms up to this many times larger (the gramian
 #: identity's cancellation); past it the clip is computed again by the Van Loan quadratic form
@@ -126,12 +125,7 @@ def segment_energies_modal(system: StateSpace, u: np.ndarray, dt: float,
     when :func:`applicable`; else, and for the clips whose terms cancel past
     :data:`CANCELLATION_LIMIT` or whose bound on the modes left out exceeds
     :data:`TRUNCATION_LIMIT`, by that function."""
-    u = np.asarray(u, dtype=float)
-    if u.ndim != 3 or u.shape[1] != system.n_inputs:
-        raise ValueError(f"u must be (signals, {system.n_inputs}, samples); got {u.shape}")
-    b = segment_bounds(boundaries)
-    k0, k1 = window_intervals(u.shape[2], dt, float(b[0]), float(b[-1]))
-    m, a = boundary_positions(b, dt)
+    u, b, k0, k1, m, a = window_setup(system, u, dt, boundaries)
     ops = operators(system, dt, sorted({float(x) for x in a} | {float(dt)}))
     if ops is None:
         return segment_energies(system, u, dt, b)

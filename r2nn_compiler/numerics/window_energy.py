@@ -78,6 +78,20 @@ def _gramians(system: StateSpace, dt: float, lengths: list[float]) -> np.ndarray
     return out
 
 
+def window_setup(system: StateSpace, u, dt: float, boundaries):
+    """What both segment-energy forms start from: ``u`` as floats (signals × inputs × samples),
+    the boundaries (:func:`segment_bounds`), the window's first and last intervals
+    (:func:`window_intervals`) and each boundary's interval and offset (:func:`boundary_positions`).
+    Raises ValueError on a shape mismatch, bad boundaries or a window past the samples."""
+    u = np.asarray(u, dtype=float)
+    if u.ndim != 3 or u.shape[1] != system.n_inputs:
+        raise ValueError(f"u must be (signals, {system.n_inputs}, samples); got {u.shape}")
+    b = segment_bounds(boundaries)
+    k0, k1 = window_intervals(u.shape[2], dt, float(b[0]), float(b[-1]))
+    m, a = boundary_positions(b, dt)
+    return u, b, k0, k1, m, a
+
+
 def segment_energies(system: StateSpace, u: np.ndarray, dt: float,
                      boundaries: tuple[float, ...] | list[float] | np.ndarray) -> np.ndarray:
     """∫_{s_k}^{s_{k+1}} y_j(t)² dt, exact, for every output j and segment k of the window cut at
@@ -92,12 +106,7 @@ def segment_energies(system: StateSpace, u: np.ndarray, dt: float,
 
     Raises ValueError on a shape mismatch, bad boundaries or a window past the samples (the
     signal must reach the first sample at or after s_K)."""
-    u = np.asarray(u, dtype=float)
-    if u.ndim != 3 or u.shape[1] != system.n_inputs:
-        raise ValueError(f"u must be (signals, {system.n_inputs}, samples); got {u.shape}")
-    b = segment_bounds(boundaries)
-    k0, k1 = window_intervals(u.shape[2], dt, float(b[0]), float(b[-1]))
-    m, a = boundary_positions(b, dt)
+    u, b, k0, k1, m, a = window_setup(system, u, dt, boundaries)
     offsets = sorted({float(x) for x in a if x > 0})
     w = gramians(system, dt, [dt] + offsets)
     partial = {x: w[i + 1] for i, x in enumerate(offsets)}
